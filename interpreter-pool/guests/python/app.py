@@ -1,0 +1,41 @@
+"""The Python guest: CPython in a WebAssembly component, running one program
+under the tracer per instance.
+
+Only modules imported here exist at run time (the pre-initialised snapshot has
+no file system), so this list *is* the import allowlist for user programs.
+"""
+
+import json
+
+# The import allowlist. Sockets, subprocesses, ctypes and the like are left
+# out on purpose: importing them fails inside the guest.
+import array  # noqa: F401
+import bisect  # noqa: F401
+import collections  # noqa: F401
+import copy  # noqa: F401
+import dataclasses  # noqa: F401
+import datetime  # noqa: F401
+import decimal  # noqa: F401
+import enum  # noqa: F401
+import fractions  # noqa: F401
+import functools  # noqa: F401
+import heapq  # noqa: F401
+import itertools  # noqa: F401
+import math  # noqa: F401
+import operator  # noqa: F401
+import re  # noqa: F401
+import statistics  # noqa: F401
+import string  # noqa: F401
+import textwrap  # noqa: F401
+import typing  # noqa: F401
+import unicodedata  # noqa: F401
+
+import tracer
+import wit_world
+from wit_world.imports import host
+
+
+class WitWorld(wit_world.WitWorld):
+    def run(self, source: str, input: str, seed: int, repr_cap: int) -> str:
+        summary = tracer.run(source, input, seed, repr_cap, host.emit, host.output, host.sleep)
+        return json.dumps(summary, ensure_ascii=False)

@@ -1,0 +1,23 @@
+//! The interpreter pool: runs untrusted programs in WebAssembly sandboxes
+//! under a step tracer and serves the traces over gRPC.
+//!
+//! It owns the wasmtime engine (one per process, pooling allocator, the
+//! compiled guest cached on disk), the per-execution limits and their
+//! statuses, request validation, and the `curio.v1.InterpreterPool` service.
+//! It must not give a guest any capability beyond its input, a clock it
+//! controls and a place to put events: no files, no sockets, no environment.
+//! It stores nothing; traces go to whoever asked.
+
+mod cache;
+mod convert;
+mod request;
+mod sandbox;
+mod server;
+mod trace;
+
+pub use cache::*;
+pub use convert::*;
+pub use request::*;
+pub use sandbox::*;
+pub use server::*;
+pub use trace::*;

@@ -1,0 +1,414 @@
+//! One wasmtime engine per process; a fresh store per execution.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use thiserror::Error;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::cache;
+use crate::request::{Execution, MAX_MEMORY_BYTES};
+use crate::trace::{ErrorInfo, GuestEvent, GuestSummary, Status, Step, Trace};
+
+wasmtime::component::bindgen!({
+    path: "guests/python/wit",
+    world: "tracer",
+    imports: { default: trappable },
+});
+
+/// How often the engine's epoch advances; the wall-clock limit's resolution.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Sandbox settings.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// Executions that may run at once (instance slots reserved up front).
+    /// Default: the number of CPUs.
+    pub slots: u32,
+    /// Folder for the compiled guest. Default: `$CURIO_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/curio`, else `~/.cache/curio`.
+    pub cache_dir: PathBuf,
+    /// Cap on each repr in a trace, bytes. Default: 200.
+    pub repr_cap: u32,
+    /// Cap on the step data kept per trace, bytes; later steps are counted
+    /// but dropped (`truncated`). Default: 8 MiB.
+    pub max_trace_bytes: u64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            slots: thread::available_parallelism().map_or(2, |n| n.get() as u32),
+            cache_dir: cache::default_cache_dir(),
+            repr_cap: 200,
+            max_trace_bytes: 8 << 20,
+        }
+    }
+}
+
+/// The sandbox could not run an execution at all (as opposed to a program
+/// that failed, which is a [`Status`]).
+#[derive(Debug, Error)]
+pub enum SandboxError {
+    #[error("could not set up the wasmtime engine: {0}")]
+    Engine(String),
+    #[error("could not load the guest component: {0}")]
+    Guest(String),
+    #[error("no free sandbox slot (more than {0} executions at once)")]
+    Busy(u32),
+    #[error("the guest broke its protocol: {0}")]
+    Protocol(String),
+}
+
+/// Compiled guest plus the engine that runs it; share it behind an `Arc`.
+pub struct Sandbox {
+    engine: Engine,
+    pre: TracerPre<Host>,
+    config: SandboxConfig,
+    /// Whether the guest came from the on-disk cache (else it was compiled).
+    pub from_cache: bool,
+    /// Time to compile or deserialize the guest.
+    pub load_time: Duration,
+    ticker: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Sandbox {
+    /// Builds the engine and loads the guest: from the cache in milliseconds,
+    /// or compiled once (about 16 s on 2 cores) and cached.
+    pub fn new(config: SandboxConfig) -> Result<Self, SandboxError> {
+        let engine = engine(&config).map_err(|e| SandboxError::Engine(e.to_string()))?;
+        let started = Instant::now();
+        let (component, from_cache) = cache::load_guest(&engine, &config.cache_dir)?;
+        let load_time = started.elapsed();
+        let mut linker = Linker::<Host>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(guest_err)?;
+        curio::guest::host::add_to_linker::<Host, HasSelf<Host>>(&mut linker, |h| h).map_err(guest_err)?;
+        let pre = linker.instantiate_pre(&component).map_err(guest_err)?;
+        let pre = TracerPre::new(pre).map_err(guest_err)?;
+        let ticker = start_ticker(engine.clone());
+        Ok(Sandbox { engine, pre, config, from_cache, load_time, ticker })
+    }
+
+    /// The settings this sandbox was built with.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// Runs one (already validated) execution in a fresh store. Blocks the
+    /// calling thread for at most the request's wall-clock limit plus one
+    /// epoch tick.
+    pub fn execute(&self, exec: &Execution) -> Result<Trace, SandboxError> {
+        let started = Instant::now();
+        let mut store = Store::new(&self.engine, Host::new(exec, &self.config, started));
+        store.limiter(|h| &mut h.memory);
+        store.set_epoch_deadline(exec.limits.timeout.div_duration_f64(EPOCH_TICK).ceil() as u64 + 1);
+        store.epoch_deadline_trap();
+
+        let outcome = self.pre.instantiate(&mut store).map(|tracer| {
+            let instantiated = started.elapsed();
+            let ran = tracer.call_run(&mut store, &exec.source, &exec.input, exec.seed, self.config.repr_cap);
+            (instantiated, ran)
+        });
+        let (instantiate, ran) = match outcome {
+            Ok((instantiated, ran)) => (instantiated, ran),
+            Err(e) => (started.elapsed(), Err(e)),
+        };
+        let mut host = store.into_data();
+        let ending = match ran {
+            Ok(summary) => host.finish(&summary)?,
+            Err(e) => host.classify(e, self.config.slots)?,
+        };
+        Ok(host.into_trace(exec, ending, started.elapsed(), instantiate))
+    }
+}
+
+fn guest_err(e: wasmtime::Error) -> SandboxError {
+    SandboxError::Guest(format!("{e:#}"))
+}
+
+fn engine(config: &SandboxConfig) -> wasmtime::Result<Engine> {
+    let slots = config.slots.max(1);
+    let mut pool = PoolingAllocationConfig::default();
+    // The CPython component has 32-38 core instances and a few memories and
+    // tables; these bounds leave room without reserving absurd address space.
+    pool.total_component_instances(slots)
+        .max_core_instances_per_component(64)
+        .total_core_instances(slots * 64)
+        .max_memories_per_component(8)
+        .total_memories(slots * 8)
+        .max_tables_per_component(16)
+        .total_tables(slots * 16)
+        .max_memory_size(MAX_MEMORY_BYTES as usize)
+        .table_elements(64 * 1024)
+        .max_component_instance_size(1 << 20)
+        .max_core_instance_size(4 << 20)
+        // Without this, concurrent executions fight over page faults.
+        .linear_memory_keep_resident(64 << 20)
+        .table_keep_resident(1 << 20);
+    let mut c = wasmtime::Config::new();
+    c.wasm_component_model(true)
+        .epoch_interruption(true)
+        .cranelift_opt_level(wasmtime::OptLevel::Speed)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&c)
+}
+
+/// Advances the engine's epoch every tick until the flag is set.
+fn start_ticker(engine: Engine) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    thread::Builder::new()
+        .name("curio-epoch".into())
+        .spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawning the epoch thread");
+    stop
+}
+
+/// Why the host stopped a guest from inside an import.
+#[derive(Debug, Error)]
+enum Stop {
+    #[error("step limit reached")]
+    Steps,
+    #[error("output limit reached")]
+    Output,
+    #[error("wall-clock limit reached while sleeping")]
+    Timeout,
+    #[error("malformed event from the guest: {0}")]
+    BadEvent(String),
+}
+
+/// A linear-memory cap that remembers whether it refused anything.
+#[derive(Debug)]
+struct MemoryCap {
+    max: usize,
+    denied: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max {
+            self.denied = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// Deterministic clocks: they start at a fixed instant and advance 1 µs per
+/// reading, so a program that reads the time still traces the same way twice.
+#[derive(Debug, Default)]
+struct VirtualClock(AtomicU64);
+
+const VIRTUAL_EPOCH: Duration = Duration::from_secs(1_704_067_200); // 2024-01-01T00:00:00Z
+
+impl VirtualClock {
+    fn tick(&self) -> u64 {
+        self.0.fetch_add(1_000, Ordering::Relaxed)
+    }
+}
+
+impl HostWallClock for VirtualClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_micros(1)
+    }
+    fn now(&self) -> Duration {
+        VIRTUAL_EPOCH + Duration::from_nanos(self.tick())
+    }
+}
+
+impl HostMonotonicClock for VirtualClock {
+    fn resolution(&self) -> u64 {
+        1_000
+    }
+    fn now(&self) -> u64 {
+        self.tick()
+    }
+}
+
+/// Per-execution host state: the WASI context (no files, no sockets, empty
+/// environment, seeded entropy) and the trace as it streams in.
+struct Host {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryCap,
+    deadline: Instant,
+    max_steps: u64,
+    output_cap: u64,
+    max_trace_bytes: u64,
+    steps: Vec<Step>,
+    step_count: u64,
+    stdout: String,
+    trace_bytes: u64,
+    truncated: bool,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl Host {
+    fn new(exec: &Execution, config: &SandboxConfig, started: Instant) -> Self {
+        let wasi = WasiCtxBuilder::new()
+            .secure_random(StdRng::seed_from_u64(exec.seed))
+            .insecure_random(StdRng::seed_from_u64(exec.seed.rotate_left(32)))
+            .insecure_random_seed(u128::from(exec.seed))
+            .wall_clock(VirtualClock::default())
+            .monotonic_clock(VirtualClock::default())
+            .build();
+        Host {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryCap { max: exec.limits.memory_bytes as usize, denied: false },
+            deadline: started + exec.limits.timeout,
+            max_steps: u64::from(exec.limits.max_steps),
+            output_cap: exec.limits.output_bytes,
+            max_trace_bytes: config.max_trace_bytes,
+            steps: Vec::new(),
+            step_count: 0,
+            stdout: String::new(),
+            trace_bytes: 0,
+            truncated: false,
+        }
+    }
+
+    /// Appends program output; stops the guest once the cap is passed,
+    /// keeping exactly `output_cap` bytes (cut at a character boundary).
+    fn push_stdout(&mut self, text: &str) -> Result<(), Stop> {
+        let room = self.output_cap.saturating_sub(self.stdout.len() as u64) as usize;
+        if text.len() <= room {
+            self.stdout.push_str(text);
+            return Ok(());
+        }
+        let mut cut = room;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.stdout.push_str(&text[..cut]);
+        Err(Stop::Output)
+    }
+
+    fn record(&mut self, raw: &str) -> Result<bool, Stop> {
+        let GuestEvent(event, line, function, depth, locals, stdout, value) =
+            serde_json::from_str(raw).map_err(|e| Stop::BadEvent(e.to_string()))?;
+        self.push_stdout(&stdout)?;
+        if self.step_count >= self.max_steps {
+            return Err(Stop::Steps);
+        }
+        self.step_count += 1;
+        if !self.truncated && self.trace_bytes + raw.len() as u64 > self.max_trace_bytes {
+            self.truncated = true;
+        }
+        if !self.truncated {
+            self.trace_bytes += raw.len() as u64;
+            let step = self.steps.len() as u32;
+            let locals = locals.unwrap_or_default();
+            self.steps.push(Step { step, event, line, function, depth, locals, stdout, value });
+        }
+        Ok(!self.truncated)
+    }
+
+    /// The ending of a run whose `run` export returned.
+    fn finish(&mut self, summary: &str) -> Result<(Status, Option<ErrorInfo>), SandboxError> {
+        let summary: GuestSummary =
+            serde_json::from_str(summary).map_err(|e| SandboxError::Protocol(format!("summary: {e}")))?;
+        if self.push_stdout(&summary.stdout).is_err() {
+            return Ok((Status::OutputLimit, None));
+        }
+        let out_of_memory = summary.error.as_ref().is_some_and(|e| e.kind == "MemoryError");
+        if summary.status == Status::Exception && out_of_memory && self.memory.denied {
+            return Ok((Status::MemoryLimit, summary.error));
+        }
+        Ok((summary.status, summary.error))
+    }
+
+    /// The ending of a run the host or a trap stopped.
+    fn classify(&self, e: wasmtime::Error, slots: u32) -> Result<(Status, Option<ErrorInfo>), SandboxError> {
+        if let Some(stop) = e.downcast_ref::<Stop>() {
+            return Ok(match stop {
+                Stop::Steps => (Status::StepLimit, None),
+                Stop::Output => (Status::OutputLimit, None),
+                Stop::Timeout => (Status::Timeout, None),
+                Stop::BadEvent(why) => return Err(SandboxError::Protocol(why.clone())),
+            });
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Ok((Status::Timeout, None)),
+            _ if self.memory.denied => Ok((Status::MemoryLimit, None)),
+            Some(Trap::StackOverflow) => Ok((Status::Exception, Some(error_info("StackOverflow", &e)))),
+            Some(_) => Ok((Status::Exception, Some(error_info("Trap", &e)))),
+            None if format!("{e:#}").contains("pooling") => Err(SandboxError::Busy(slots)),
+            None => Err(SandboxError::Guest(format!("{e:#}"))),
+        }
+    }
+
+    fn into_trace(self, exec: &Execution, ending: (Status, Option<ErrorInfo>), duration: Duration, instantiate: Duration) -> Trace {
+        Trace {
+            request_id: exec.request_id.clone(),
+            status: ending.0,
+            error: ending.1,
+            step_count: self.step_count,
+            stdout_bytes: self.stdout.len() as u64,
+            stdout: self.stdout,
+            steps: self.steps,
+            trace_bytes: self.trace_bytes,
+            truncated: self.truncated,
+            duration,
+            instantiate,
+        }
+    }
+}
+
+fn error_info(kind: &str, e: &wasmtime::Error) -> ErrorInfo {
+    ErrorInfo { kind: kind.into(), message: e.to_string(), line: None }
+}
+
+impl curio::guest::host::Host for Host {
+    fn emit(&mut self, event: String) -> wasmtime::Result<bool> {
+        Ok(self.record(&event)?)
+    }
+
+    fn output(&mut self, text: String) -> wasmtime::Result<()> {
+        Ok(self.push_stdout(&text)?)
+    }
+
+    fn sleep(&mut self, nanos: u64) -> wasmtime::Result<()> {
+        let now = Instant::now();
+        let wake = now + Duration::from_nanos(nanos);
+        if wake >= self.deadline {
+            thread::sleep(self.deadline.saturating_duration_since(now));
+            return Err(Stop::Timeout.into());
+        }
+        thread::sleep(wake - now);
+        Ok(())
+    }
+}

@@ -1,0 +1,134 @@
+//! What an execution returns: the steps the tracer saw and how the run ended.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How a run ended. Non-`Ok` statuses are data too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Exception,
+    StepLimit,
+    Timeout,
+    MemoryLimit,
+    OutputLimit,
+    InvalidProgram,
+}
+
+impl Status {
+    /// The name used in traces, logs and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Exception => "exception",
+            Status::StepLimit => "step_limit",
+            Status::Timeout => "timeout",
+            Status::MemoryLimit => "memory_limit",
+            Status::OutputLimit => "output_limit",
+            Status::InvalidProgram => "invalid_program",
+        }
+    }
+}
+
+/// The kind of tracer event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Call,
+    Line,
+    Return,
+    Exception,
+}
+
+/// One tracer event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub step: u32,
+    pub event: Event,
+    /// The line about to run (`Line`) or where the event happened.
+    pub line: u32,
+    pub function: String,
+    pub depth: u32,
+    /// The frame's locals in definition order: (name, capped repr).
+    pub locals: Vec<(String, String)>,
+    /// Printed since the previous step.
+    pub stdout: String,
+    /// repr of the returned value or the exception.
+    pub value: Option<String>,
+}
+
+/// An uncaught exception or a syntax error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    pub line: Option<u32>,
+}
+
+/// Everything one execution showed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    pub request_id: String,
+    pub status: Status,
+    pub steps: Vec<Step>,
+    pub stdout: String,
+    pub error: Option<ErrorInfo>,
+    /// Events produced, including any not kept because the trace was full.
+    pub step_count: u64,
+    pub stdout_bytes: u64,
+    /// Bytes of step data kept.
+    pub trace_bytes: u64,
+    /// The trace hit the pool's size cap; later steps were dropped.
+    pub truncated: bool,
+    #[serde(with = "micros")]
+    pub duration: Duration,
+    #[serde(with = "micros")]
+    pub instantiate: Duration,
+}
+
+impl Trace {
+    /// The trace with timings zeroed: what must be identical across runs of
+    /// the same (program, input, seed).
+    pub fn without_timings(mut self) -> Self {
+        self.duration = Duration::ZERO;
+        self.instantiate = Duration::ZERO;
+        self
+    }
+}
+
+mod micros {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_micros() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_micros)
+    }
+}
+
+/// An event as the guest encodes it:
+/// `[event, line, function, depth, locals | null, stdout, value | null]`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct GuestEvent(
+    pub Event,
+    pub u32,
+    pub String,
+    pub u32,
+    pub Option<Vec<(String, String)>>,
+    pub String,
+    pub Option<String>,
+);
+
+/// The guest's summary when `run` returns normally.
+#[derive(Debug, Deserialize)]
+pub(crate) struct GuestSummary {
+    pub status: Status,
+    pub error: Option<ErrorInfo>,
+    pub stdout: String,
+}

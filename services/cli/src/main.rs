@@ -1,0 +1,70 @@
+//! `curio`: the command-line entry point. Thin: parse, build, run, drain.
+
+mod bench;
+mod pool;
+mod trace;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "curio", version, about = "Curio: an online active learner for code world models")]
+struct Cli {
+    /// Log output: human-readable lines or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "CURIO_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one program in the sandbox and print its trace.
+    Trace(trace::TraceArgs),
+    /// Serve an interpreter-pool replica over gRPC.
+    Pool(pool::PoolArgs),
+    /// Measure a component and print its figures.
+    #[command(subcommand)]
+    Bench(bench::Bench),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Trace(args) => trace::run(args),
+        Command::Pool(args) => pool::run(args),
+        Command::Bench(bench) => bench::run(bench),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CURIO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Builds the sandbox, with a spinner while the guest compiles the first time.
+fn sandbox(slots: u32) -> anyhow::Result<std::sync::Arc<curio_interpreter_pool::Sandbox>> {
+    use curio_interpreter_pool::{Sandbox, SandboxConfig};
+    let config = SandboxConfig { slots, ..SandboxConfig::default() };
+    let spinner = indicatif::ProgressBar::new_spinner().with_message(format!(
+        "loading the Python guest (the first start compiles it, ~20 s; cached in {})",
+        config.cache_dir.display()
+    ));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let sandbox = Sandbox::new(config);
+    spinner.finish_and_clear();
+    let sandbox = sandbox?;
+    tracing::debug!(from_cache = sandbox.from_cache, load_ms = sandbox.load_time.as_millis() as u64, "guest loaded");
+    Ok(std::sync::Arc::new(sandbox))
+}

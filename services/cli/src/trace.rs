@@ -1,0 +1,95 @@
+//! `curio trace FILE`: one program through the sandbox, in-process.
+
+use std::io::Read;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use curio_interpreter_pool::{Execution, Limits, Trace};
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    /// Python source file, or `-` for stdin.
+    file: String,
+    /// Text on the program's stdin.
+    #[arg(long, default_value = "")]
+    input: String,
+    /// Seed for `random` and the sandbox's entropy.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Trace events before the run stops with `step_limit`.
+    #[arg(long, default_value_t = Limits::default().max_steps)]
+    max_steps: u32,
+    /// Wall-clock limit in milliseconds.
+    #[arg(long, default_value_t = Limits::default().timeout.as_millis() as u64)]
+    timeout_ms: u64,
+    /// Memory limit in MiB.
+    #[arg(long, default_value_t = Limits::default().memory_bytes >> 20)]
+    memory_mib: u64,
+    /// Print one JSON object (status, stdout, steps, error, ...) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: TraceArgs) -> anyhow::Result<()> {
+    let source = if args.file == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).context("reading the program from stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file))?
+    };
+    let exec = Execution {
+        input: args.input,
+        seed: args.seed,
+        limits: Limits {
+            max_steps: args.max_steps,
+            timeout: Duration::from_millis(args.timeout_ms),
+            memory_bytes: args.memory_mib << 20,
+            output_bytes: Limits::default().output_bytes,
+        },
+        ..Execution::python(source)
+    };
+    exec.validate().context("invalid request")?;
+    let sandbox = crate::sandbox(1)?;
+    let trace = sandbox.execute(&exec)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&trace)?);
+    } else {
+        print_table(&trace);
+    }
+    Ok(())
+}
+
+fn print_table(t: &Trace) {
+    println!("{:>5}  {:<9} {:>4}  {:<16} {:>3}  locals / value / stdout", "step", "event", "line", "function", "dep");
+    for s in &t.steps {
+        let locals: Vec<String> = s.locals.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut detail = locals.join(" ");
+        if let Some(v) = &s.value {
+            detail.push_str(&format!("  -> {v}"));
+        }
+        if !s.stdout.is_empty() {
+            detail.push_str(&format!("  out {:?}", s.stdout));
+        }
+        let event = format!("{:?}", s.event).to_lowercase();
+        println!("{:>5}  {:<9} {:>4}  {:<16} {:>3}  {detail}", s.step, event, s.line, s.function, s.depth);
+    }
+    println!();
+    println!("status: {}", t.status.as_str());
+    if let Some(e) = &t.error {
+        let at = e.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+        println!("error: {}: {}{at}", e.kind, e.message);
+    }
+    let truncated = if t.truncated { ", truncated" } else { "" };
+    println!(
+        "steps: {}{truncated}, stdout: {} bytes, {:.2} ms (instantiate {:.2} ms)",
+        t.step_count,
+        t.stdout_bytes,
+        t.duration.as_secs_f64() * 1e3,
+        t.instantiate.as_secs_f64() * 1e3
+    );
+    if !t.stdout.is_empty() {
+        println!("--- stdout ---\n{}", t.stdout.trim_end_matches('\n'));
+    }
+}
