@@ -47,7 +47,21 @@ pub(crate) fn load_guest(engine: &Engine, dir: &Path) -> Result<(Component, bool
     if let Err(e) = store(&component, dir, &path) {
         tracing::warn!(path = %path.display(), error = %e, "could not cache the compiled guest; next start compiles again");
     }
+    remove_stale(dir, &path);
     Ok((component, false))
+}
+
+/// Deletes compiled guests of other builds (each is ~40 MB). A process still
+/// running one keeps its mapping; only the directory entry goes.
+fn remove_stale(dir: &Path, keep: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path != keep && name.starts_with("python-") && name.ends_with(".cwasm") {
+            let _ = fs::remove_file(&path);
+        }
+    }
 }
 
 fn store(component: &Component, dir: &Path, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
@@ -59,3 +73,4 @@ fn store(component: &Component, dir: &Path, path: &Path) -> Result<(), Box<dyn s
     fs::rename(&tmp, path)?;
     Ok(())
 }
+

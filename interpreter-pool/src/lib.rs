@@ -10,6 +10,7 @@
 
 mod cache;
 mod convert;
+mod native;
 mod request;
 mod sandbox;
 mod server;
@@ -17,6 +18,7 @@ mod trace;
 
 pub use cache::*;
 pub use convert::*;
+pub use native::*;
 pub use request::*;
 pub use sandbox::*;
 pub use server::*;

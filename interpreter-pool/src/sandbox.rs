@@ -364,8 +364,8 @@ impl Host {
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Ok((Status::Timeout, None)),
             _ if self.memory.denied => Ok((Status::MemoryLimit, None)),
-            Some(Trap::StackOverflow) => Ok((Status::Exception, Some(error_info("StackOverflow", &e)))),
-            Some(_) => Ok((Status::Exception, Some(error_info("Trap", &e)))),
+            Some(Trap::StackOverflow) => Ok((Status::Exception, Some(error_info("StackOverflow", Trap::StackOverflow)))),
+            Some(trap) => Ok((Status::Exception, Some(error_info("Trap", *trap)))),
             None if format!("{e:#}").contains("pooling") => Err(SandboxError::Busy(slots)),
             None => Err(SandboxError::Guest(format!("{e:#}"))),
         }
@@ -388,8 +388,9 @@ impl Host {
     }
 }
 
-fn error_info(kind: &str, e: &wasmtime::Error) -> ErrorInfo {
-    ErrorInfo { kind: kind.into(), message: e.to_string(), line: None }
+/// A trap as an error a program author can read (no wasm backtrace).
+fn error_info(kind: &str, trap: Trap) -> ErrorInfo {
+    ErrorInfo { kind: kind.into(), message: trap.to_string(), line: None }
 }
 
 impl curio::guest::host::Host for Host {

@@ -1,8 +1,11 @@
-"""The same tracer under a native python3, for the benchmark's per-step ratio.
+"""The same tracer under a native python3: the reference the guest is checked
+against, and the baseline of the benchmark's per-step ratio.
 
-Reads a JSON list of programs on stdin, runs each `repeat` times with the
-host callbacks replaced by in-process ones, and prints one JSON object:
-{"steps": total events, "seconds": total time}.
+Reads one JSON request on stdin and prints one JSON object:
+- {"mode": "trace", "source", "input", "seed", "repr_cap"} ->
+  {"events": [...], "summary": {...}}
+- {"mode": "bench", "programs": [...], "repeat", "repr_cap"} ->
+  {"steps": total events, "seconds": time spent in tracer.run}
 """
 
 import json
@@ -12,10 +15,15 @@ import time
 import tracer
 
 
-def main():
-    request = json.load(sys.stdin)
+def trace(request):
     events = []
-    real_stdout = sys.stdout
+    summary = tracer.run(request["source"], request["input"], request["seed"], request["repr_cap"],
+                         lambda e: events.append(json.loads(e)) or True, lambda _t: None, lambda _n: None)
+    return {"events": events, "summary": summary}
+
+
+def bench(request):
+    events = []
     steps, spent = 0, 0.0
     for _ in range(request["repeat"]):
         for source in request["programs"]:
@@ -25,8 +33,15 @@ def main():
                        lambda _t: None, lambda _n: None)
             spent += time.perf_counter() - start
             steps += len(events)
+    return {"steps": steps, "seconds": spent}
+
+
+def main():
+    request = json.load(sys.stdin)
+    real_stdout = sys.stdout
+    answer = trace(request) if request["mode"] == "trace" else bench(request)
     sys.stdout = real_stdout
-    print(json.dumps({"steps": steps, "seconds": spent}))
+    print(json.dumps(answer))
 
 
 if __name__ == "__main__":

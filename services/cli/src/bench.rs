@@ -1,2 +1,157 @@
-pub fn run(_b: Bench) -> anyhow::Result<()> { Ok(()) }
-#[derive(clap::Subcommand, Debug)] pub enum Bench { Pool }
+//! `curio bench pool`: isolated executions per second, instantiate latency,
+//! and the per-step cost against the same tracer under a native `python3`,
+//! measured in the same run so the ratio survives a noisy machine.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use curio_interpreter_pool::{Execution, Limits, Sandbox, Status, run_native_tracer};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Subcommand, Debug)]
+pub enum Bench {
+    /// Throughput of isolated executions and the per-step ratio to native CPython.
+    Pool(PoolBench),
+}
+
+#[derive(Args, Debug)]
+pub struct PoolBench {
+    /// Threads executing at once (one sandbox slot each).
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+    /// Seconds of the throughput phase.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+}
+
+/// Small programs of the kind the learner sends: a few dozen steps each.
+const PROGRAMS: [&str; 5] = [
+    "def f(n):\n    if n < 2:\n        return n\n    return f(n - 1) + f(n - 2)\nx = f(5)\nprint(x)\n",
+    "s = 'hello world'\nwords = s.split()\nout = []\nfor w in words:\n    out.append(w[::-1].upper())\nprint('-'.join(out))\n",
+    "d = {}\nfor i in range(6):\n    d[i % 3] = d.get(i % 3, 0) + i\nitems = sorted(d.items())\nprint(items)\n",
+    "def safe(a, b):\n    try:\n        return a // b\n    except ZeroDivisionError:\n        return None\nr = [safe(6, 2), safe(1, 0)]\nprint(r)\n",
+    "total = 0\ni = 0\nwhile i < 8:\n    if i % 2:\n        total += i\n    i += 1\nprint(total)\n",
+];
+
+/// Step-heavy programs (1-3 thousand steps each) for the per-step ratio, so
+/// the fixed cost of an execution does not pose as per-step cost.
+const LONG_PROGRAMS: [&str; 4] = [
+    "def f(n):\n    if n < 2:\n        return n\n    return f(n - 1) + f(n - 2)\nx = f(11)\nprint(x)\n",
+    "s = 'hello world ' * 100\nwords = s.split()\nout = []\nfor w in words:\n    out.append(w[::-1].upper())\nprint(len('-'.join(out)))\n",
+    "d = {}\nfor i in range(500):\n    d[i % 7] = d.get(i % 7, 0) + i\nitems = sorted(d.items())\nprint(items)\n",
+    "def safe(a, b):\n    try:\n        return a // b\n    except ZeroDivisionError:\n        return None\nr = 0\nfor i in range(300):\n    v = safe(i, i % 4)\n    r += v or 0\nprint(r)\n",
+];
+
+pub fn run(bench: Bench) -> anyhow::Result<()> {
+    match bench {
+        Bench::Pool(args) => pool(args),
+    }
+}
+
+fn pool(args: PoolBench) -> anyhow::Result<()> {
+    anyhow::ensure!((1..=64).contains(&args.threads), "--threads is {}; allowed 1..=64", args.threads);
+    anyhow::ensure!(args.seconds > 0.0 && args.seconds <= 3600.0, "--seconds must be in (0, 3600]");
+    let sandbox = crate::sandbox(args.threads)?;
+    println!("guest_load_ms: {:.1} (from cache: {})", sandbox.load_time.as_secs_f64() * 1e3, sandbox.from_cache);
+    for source in PROGRAMS {
+        let trace = sandbox.execute(&Execution::python(source))?;
+        anyhow::ensure!(trace.status == Status::Ok, "bench program failed: {:?}\n{source}", trace.error);
+    }
+
+    let empty = fixed_cost(&sandbox, 50)?;
+    let (wasm_s, wasm_steps) = per_step_wasm(&sandbox, 5)?;
+    let request = serde_json::json!({"mode": "bench", "programs": LONG_PROGRAMS, "repeat": 5, "repr_cap": 200});
+    let native = run_native_tracer(&request).map_err(anyhow::Error::msg).context("running the native baseline")?;
+    let native_s = native["seconds"].as_f64().context("native seconds")?;
+    let native_steps = native["steps"].as_f64().context("native steps")?;
+
+    let runs = throughput(&sandbox, args.threads, Duration::from_secs_f64(args.seconds));
+    let executions = runs.len();
+    let mut instantiate: Vec<f64> = runs.iter().map(|r| r.0).collect();
+    let mut total: Vec<f64> = runs.iter().map(|r| r.1).collect();
+    let wasm_per_step = wasm_s / wasm_steps;
+    let native_per_step = native_s / native_steps;
+    println!("threads: {}, seconds: {}, programs: {}", args.threads, args.seconds, PROGRAMS.len());
+    println!("executions: {executions}");
+    println!("instantiate_ms_p50: {:.3}", percentile(&mut instantiate, 0.50));
+    println!("instantiate_ms_p99: {:.3}", percentile(&mut instantiate, 0.99));
+    println!("execution_ms_p50: {:.3}", percentile(&mut total, 0.50));
+    println!("execution_ms_p99: {:.3}", percentile(&mut total, 0.99));
+    println!("empty_program_ms: {:.3} (instantiate excluded)", empty * 1e3);
+    println!("wasm_us_per_step: {:.2} ({} steps)", wasm_per_step * 1e6, wasm_steps);
+    println!("native_us_per_step: {:.2} ({} steps)", native_per_step * 1e6, native_steps);
+    println!("executions_per_second: {:.1}", executions as f64 / args.seconds);
+    println!("native_ratio: {:.2}", wasm_per_step / native_per_step);
+    Ok(())
+}
+
+/// Mean seconds to run `pass` (instantiate excluded): the fixed cost of an execution.
+fn fixed_cost(sandbox: &Sandbox, repeat: u32) -> anyhow::Result<f64> {
+    let mut seconds = 0.0;
+    for _ in 0..repeat {
+        let trace = sandbox.execute(&Execution::python("pass"))?;
+        seconds += (trace.duration - trace.instantiate).as_secs_f64();
+    }
+    Ok(seconds / f64::from(repeat))
+}
+
+/// Seconds spent running the long programs (not instantiating) and steps
+/// traced, one thread.
+fn per_step_wasm(sandbox: &Sandbox, repeat: usize) -> anyhow::Result<(f64, f64)> {
+    let (mut seconds, mut steps) = (0.0, 0.0);
+    for _ in 0..repeat {
+        for source in LONG_PROGRAMS {
+            let trace = sandbox.execute(&Execution { limits: long_limits(), ..Execution::python(source) })?;
+            anyhow::ensure!(trace.status == Status::Ok, "bench program failed: {:?}\n{source}", trace.error);
+            seconds += (trace.duration - trace.instantiate).as_secs_f64();
+            steps += trace.step_count as f64;
+        }
+    }
+    Ok((seconds, steps))
+}
+
+fn long_limits() -> Limits {
+    Limits { max_steps: 100_000, timeout: Duration::from_secs(30), ..Limits::default() }
+}
+
+/// Runs the programs round-robin on `threads` threads for `span`; returns
+/// (instantiate ms, total ms) per execution.
+fn throughput(sandbox: &Arc<Sandbox>, threads: u32, span: Duration) -> Vec<(f64, f64)> {
+    let bar = ProgressBar::new(span.as_secs()).with_style(
+        ProgressStyle::with_template("throughput {bar:30} {pos}/{len} s").expect("valid progress template"),
+    );
+    let started = Instant::now();
+    let workers: Vec<_> = (0..threads as usize)
+        .map(|t| {
+            let sandbox = sandbox.clone();
+            std::thread::spawn(move || {
+                let mut runs = Vec::new();
+                let mut i = t;
+                while started.elapsed() < span {
+                    let exec = Execution::python(PROGRAMS[i % PROGRAMS.len()]);
+                    if let Ok(trace) = sandbox.execute(&exec) {
+                        runs.push((trace.instantiate.as_secs_f64() * 1e3, trace.duration.as_secs_f64() * 1e3));
+                    }
+                    i += 1;
+                }
+                runs
+            })
+        })
+        .collect();
+    while started.elapsed() < span {
+        bar.set_position(started.elapsed().as_secs());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bar.finish_and_clear();
+    workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+}
+
+fn percentile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * q).round() as usize]
+}

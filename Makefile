@@ -1,0 +1,68 @@
+# Curio: every set-up step a fresh Debian machine needs, behind two commands.
+#   make run    the main job
+#   make test   the test suite (what CI runs)
+# GPU=1 installs the full CUDA torch wheel instead of the CPU set.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# One cargo target folder outside the clone, so a fresh clone on a machine
+# that built before reuses the compiled dependencies (wasmtime takes ~12 min).
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/curio/target
+VENV      := .venv
+PY        := $(VENV)/bin/python
+GUEST_DIR := interpreter-pool/guests/python
+GUEST     := $(GUEST_DIR)/build/tracer.wasm
+CURIO     := $(CARGO_TARGET_DIR)/release/curio
+TORCH_CPU := torch==2.13.0 nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
+POOL_ADDR ?= 127.0.0.1:50051
+
+.PHONY: help run test build guest venv lint bench fmt
+
+help:
+	@echo "make run    start an interpreter pool on $(POOL_ADDR) (Ctrl-C stops it)"
+	@echo "make test   build everything and run the test suite"
+	@echo "make bench  print the pool's throughput and native ratio"
+	@echo "make lint   cargo fmt --check and clippy -D warnings"
+
+run: build
+	$(CURIO) pool --listen $(POOL_ADDR)
+
+test: build lint
+	cargo test --release --workspace
+
+bench: build
+	$(CURIO) bench pool --threads 2 --seconds 10
+
+build: guest
+	cargo build --release --workspace --bins
+	@mkdir -p bin && ln -sf $(CURIO) bin/curio
+	@echo "built: bin/curio -> $(CURIO)"
+
+lint: guest
+	cargo fmt --all -- --check
+	cargo clippy --release --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+guest: $(GUEST)
+
+$(GUEST): $(VENV)/.ready $(GUEST_DIR)/app.py $(GUEST_DIR)/tracer.py $(GUEST_DIR)/wit/tracer.wit
+	@mkdir -p $(dir $@)
+	cd $(GUEST_DIR) && ../../../$(VENV)/bin/componentize-py -d wit -w tracer componentize app -o build/tracer.wasm.tmp
+	mv $@.tmp $@
+
+venv: $(VENV)/.ready
+
+$(VENV)/.ready:
+	@command -v python3 >/dev/null || { echo "python3 is missing: apt-get install python3 python3-venv"; exit 1; }
+	python3 -m venv $(VENV) || { apt-get update && apt-get install -y python3-venv && python3 -m venv $(VENV); }
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet componentize-py==0.25.1
+ifeq ($(GPU),1)
+	$(VENV)/bin/pip install --quiet torch==2.13.0
+else
+	$(VENV)/bin/pip install --quiet --no-deps $(TORCH_CPU)
+endif
+	touch $@
