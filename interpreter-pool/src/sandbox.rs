@@ -1,7 +1,7 @@
 //! One wasmtime engine per process; a fresh store per execution.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -61,8 +61,6 @@ pub enum SandboxError {
     Engine(String),
     #[error("could not load the guest component: {0}")]
     Guest(String),
-    #[error("no free sandbox slot (more than {0} executions at once)")]
-    Busy(u32),
     #[error("the guest broke its protocol: {0}")]
     Protocol(String),
 }
@@ -77,6 +75,36 @@ pub struct Sandbox {
     /// Time to compile or deserialize the guest.
     pub load_time: Duration,
     ticker: Arc<AtomicBool>,
+    slots: Slots,
+}
+
+/// Counts executions in flight so no caller can take more instance slots
+/// than the pooling allocator reserved; extra callers wait their turn.
+#[derive(Debug)]
+struct Slots {
+    used: Mutex<u32>,
+    freed: Condvar,
+    max: u32,
+}
+
+impl Slots {
+    fn acquire(&self) -> SlotGuard<'_> {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used >= self.max {
+            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += 1;
+        SlotGuard(self)
+    }
+}
+
+struct SlotGuard<'a>(&'a Slots);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        *self.0.used.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0.freed.notify_one();
+    }
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -105,7 +133,8 @@ impl Sandbox {
         let pre = linker.instantiate_pre(&component).map_err(guest_err)?;
         let pre = TracerPre::new(pre).map_err(guest_err)?;
         let ticker = start_ticker(engine.clone());
-        Ok(Sandbox { engine, pre, config, from_cache, load_time, ticker })
+        let slots = Slots { used: Mutex::new(0), freed: Condvar::new(), max: config.slots.max(1) };
+        Ok(Sandbox { engine, pre, config, from_cache, load_time, ticker, slots })
     }
 
     /// The settings this sandbox was built with.
@@ -114,9 +143,10 @@ impl Sandbox {
     }
 
     /// Runs one (already validated) execution in a fresh store. Blocks the
-    /// calling thread for at most the request's wall-clock limit plus one
-    /// epoch tick.
+    /// calling thread while all slots are busy, then for at most the
+    /// request's wall-clock limit plus one epoch tick.
     pub fn execute(&self, exec: &Execution) -> Result<Trace, SandboxError> {
+        let _slot = self.slots.acquire();
         let started = Instant::now();
         let mut store = Store::new(&self.engine, Host::new(exec, &self.config, started));
         store.limiter(|h| &mut h.memory);
@@ -135,7 +165,7 @@ impl Sandbox {
         let mut host = store.into_data();
         let ending = match ran {
             Ok(summary) => host.finish(&summary)?,
-            Err(e) => host.classify(e, self.config.slots)?,
+            Err(e) => host.classify(e)?,
         };
         Ok(host.into_trace(exec, ending, started.elapsed(), instantiate))
     }
@@ -352,7 +382,7 @@ impl Host {
     }
 
     /// The ending of a run the host or a trap stopped.
-    fn classify(&self, e: wasmtime::Error, slots: u32) -> Result<(Status, Option<ErrorInfo>), SandboxError> {
+    fn classify(&self, e: wasmtime::Error) -> Result<(Status, Option<ErrorInfo>), SandboxError> {
         if let Some(stop) = e.downcast_ref::<Stop>() {
             return Ok(match stop {
                 Stop::Steps => (Status::StepLimit, None),
@@ -366,7 +396,6 @@ impl Host {
             _ if self.memory.denied => Ok((Status::MemoryLimit, None)),
             Some(Trap::StackOverflow) => Ok((Status::Exception, Some(error_info("StackOverflow", Trap::StackOverflow)))),
             Some(trap) => Ok((Status::Exception, Some(error_info("Trap", *trap)))),
-            None if format!("{e:#}").contains("pooling") => Err(SandboxError::Busy(slots)),
             None => Err(SandboxError::Guest(format!("{e:#}"))),
         }
     }

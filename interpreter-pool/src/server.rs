@@ -106,13 +106,8 @@ impl Inner {
 
 /// One place that turns sandbox failures into what a client may see.
 fn sandbox_status(request_id: &str, e: SandboxError) -> RpcStatus {
-    match e {
-        SandboxError::Busy(_) => RpcStatus::resource_exhausted(e.to_string()),
-        other => {
-            tracing::error!(request_id, error = %other, "sandbox failure");
-            RpcStatus::internal("the sandbox failed to run this request; it has been logged")
-        }
-    }
+    tracing::error!(request_id, error = %e, "sandbox failure");
+    RpcStatus::internal("the sandbox failed to run this request; it has been logged")
 }
 
 fn invalid_argument(e: InvalidRequest) -> RpcStatus {

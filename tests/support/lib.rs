@@ -1,1 +1,118 @@
+//! Helpers for Curio's end-to-end tests: one shared sandbox per test binary,
+//! the shipped test programs, the native CPython reference, and a real
+//! `curio pool` process on a free port.
 
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use curio_interpreter_pool::{Execution, Limits, Sandbox, SandboxConfig, Trace, run_native_tracer};
+
+/// One sandbox per test binary: the guest loads once (from the cache after
+/// the first build), then every test gets fresh stores from it.
+pub fn sandbox() -> Arc<Sandbox> {
+    static SANDBOX: OnceLock<Arc<Sandbox>> = OnceLock::new();
+    SANDBOX
+        .get_or_init(|| Arc::new(Sandbox::new(SandboxConfig { slots: 8, ..SandboxConfig::default() }).unwrap()))
+        .clone()
+}
+
+/// Runs `source` with the given input and limits.
+pub fn run(source: &str, input: &str, limits: Limits) -> Trace {
+    let exec = Execution { input: input.into(), limits, ..Execution::python(source) };
+    exec.validate().expect("test request is valid");
+    sandbox().execute(&exec).expect("sandbox runs the request")
+}
+
+/// Limits with a given wall-clock budget and defaults otherwise.
+pub fn with_timeout(ms: u64) -> Limits {
+    Limits { timeout: Duration::from_millis(ms), ..Limits::default() }
+}
+
+/// `tests/programs/*.py`, sorted by name: (file name, source).
+pub fn programs() -> Vec<(String, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("programs");
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "py"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The same tracer under the machine's native CPython: its events (as the
+/// guest encodes them) and summary.
+pub fn native_trace(source: &str, input: &str, seed: u64) -> serde_json::Value {
+    let request = serde_json::json!({"mode": "trace", "source": source, "input": input, "seed": seed, "repr_cap": 200});
+    run_native_tracer(&request).expect("native python3 runs the tracer")
+}
+
+/// Plain `python3 -c source` with `input` on stdin and `random` seeded with
+/// 0 as the sandbox seeds it: (stdout, exit success).
+pub fn native_python(source: &str, input: &str) -> (String, bool) {
+    let source = format!("import random as _random; _random.seed(0); del _random\n{source}");
+    use std::io::Write;
+    let python = std::env::var("CURIO_NATIVE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut child = Command::new(python)
+        .args(["-c", &source])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 on PATH");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.success())
+}
+
+/// The `curio` binary next to this test binary (`make test` builds it first).
+pub fn curio_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("CURIO_BIN") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("curio");
+    assert!(bin.exists(), "{} is missing: run `make build` (or `cargo build --release --bins`)", bin.display());
+    bin
+}
+
+/// A real `curio pool` process on a free loopback port; killed on drop.
+#[derive(Debug)]
+pub struct PoolProcess {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl PoolProcess {
+    pub fn start(workers: u32, max_queue: usize) -> Self {
+        let mut child = Command::new(curio_bin())
+            .args(["pool", "--listen", "127.0.0.1:0", "--workers", &workers.to_string()])
+            .args(["--max-queue", &max_queue.to_string(), "--grace-s", "10"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting curio pool");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let addr = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {first:?}"));
+        PoolProcess { addr: format!("http://{addr}"), child }
+    }
+
+    /// Sends SIGTERM (a graceful stop).
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for PoolProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
