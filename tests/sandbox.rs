@@ -101,7 +101,11 @@ fn same_program_input_and_seed_give_the_same_trace_byte_for_byte() {
 
 #[test]
 fn input_is_on_stdin_and_input_builtin() {
-    let t = run("import sys\nname = input('who? ')\nrest = sys.stdin.read()\nprint(name, rest.split())\n", "bo\n1 2\n", Limits::default());
+    let t = run(
+        "import sys\nname = input('who? ')\nrest = sys.stdin.read()\nprint(name, rest.split())\n",
+        "bo\n1 2\n",
+        Limits::default(),
+    );
     assert_eq!(t.stdout, "who? bo ['1', '2']\n");
     let t = run("x = input()\n", "", Limits::default());
     assert_eq!(t.error.unwrap().kind, "EOFError");
@@ -225,7 +229,8 @@ fn files_sockets_subprocesses_and_environment_are_out_of_reach() {
 
 #[test]
 fn the_program_cannot_switch_the_tracer_off() {
-    let t = run("import sys\ntry:\n    sys.settrace(None)\nexcept RuntimeError:\n    pass\nx = 1\n", "", Limits::default());
+    let t =
+        run("import sys\ntry:\n    sys.settrace(None)\nexcept RuntimeError:\n    pass\nx = 1\n", "", Limits::default());
     assert_eq!(t.status, Status::Ok);
     assert!(t.steps.iter().any(|s| s.line == 6));
 }
@@ -241,7 +246,11 @@ fn full_trace_is_truncated_but_the_run_completes() {
 
 #[test]
 fn a_worker_is_clean_after_a_hostile_run() {
-    run("xs = []\nwhile True:\n    xs.append('x' * 1000000)\n", "", Limits { memory_bytes: 64 << 20, ..Limits::default() });
+    run(
+        "xs = []\nwhile True:\n    xs.append('x' * 1000000)\n",
+        "",
+        Limits { memory_bytes: 64 << 20, ..Limits::default() },
+    );
     run("import builtins\nbuiltins.print = None\nX = 1\n", "", Limits::default());
     let t = run("print('clean', 'X' in globals())\n", "", Limits::default());
     assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "clean False\n"));

@@ -73,4 +73,3 @@ fn store(component: &Component, dir: &Path, path: &Path) -> Result<(), Box<dyn s
     fs::rename(&tmp, path)?;
     Ok(())
 }
-

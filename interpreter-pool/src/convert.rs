@@ -10,10 +10,9 @@ use crate::trace::{ErrorInfo, Event, Status, Step, Trace};
 
 /// Turns a wire request into a validated [`Execution`].
 pub fn execution_from_proto(req: pb::ExecutionRequest, defaults: &Limits) -> Result<Execution, InvalidRequest> {
-    let program = req.program.ok_or_else(|| InvalidRequest {
-        field: "program",
-        reason: "must be set (language and source)".into(),
-    })?;
+    let program = req
+        .program
+        .ok_or_else(|| InvalidRequest { field: "program", reason: "must be set (language and source)".into() })?;
     let language = match pb::Language::try_from(program.language) {
         Ok(pb::Language::Python) => Language::Python,
         _ => {

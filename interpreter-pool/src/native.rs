@@ -15,8 +15,11 @@ const FILES: [(&str, &str); 2] = [
 /// interpreter is `$CURIO_NATIVE_PYTHON`, else `python3`.
 pub fn run_native_tracer(request: &serde_json::Value) -> Result<serde_json::Value, String> {
     static RUN: AtomicU32 = AtomicU32::new(0);
-    let dir: PathBuf = std::env::temp_dir()
-        .join(format!("curio-native-{}-{}", std::process::id(), RUN.fetch_add(1, Ordering::Relaxed)));
+    let dir: PathBuf = std::env::temp_dir().join(format!(
+        "curio-native-{}-{}",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     for (name, text) in FILES {
         std::fs::write(dir.join(name), text).map_err(|e| format!("writing {name}: {e}"))?;

@@ -39,12 +39,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_steps: 10_000,
-            timeout: Duration::from_secs(2),
-            memory_bytes: 256 << 20,
-            output_bytes: 1 << 20,
-        }
+        Limits { max_steps: 10_000, timeout: Duration::from_secs(2), memory_bytes: 256 << 20, output_bytes: 1 << 20 }
     }
 }
 
@@ -120,10 +115,7 @@ where
     if range.contains(&value) {
         Ok(())
     } else {
-        Err(invalid(
-            field,
-            format!("is {value}; allowed {}..={} (0 means the default)", range.start(), range.end()),
-        ))
+        Err(invalid(field, format!("is {value}; allowed {}..={} (0 means the default)", range.start(), range.end())))
     }
 }
 

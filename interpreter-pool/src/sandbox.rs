@@ -1,8 +1,8 @@
 //! One wasmtime engine per process; a fresh store per execution.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -394,13 +394,21 @@ impl Host {
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Ok((Status::Timeout, None)),
             _ if self.memory.denied => Ok((Status::MemoryLimit, None)),
-            Some(Trap::StackOverflow) => Ok((Status::Exception, Some(error_info("StackOverflow", Trap::StackOverflow)))),
+            Some(Trap::StackOverflow) => {
+                Ok((Status::Exception, Some(error_info("StackOverflow", Trap::StackOverflow))))
+            }
             Some(trap) => Ok((Status::Exception, Some(error_info("Trap", *trap)))),
             None => Err(SandboxError::Guest(format!("{e:#}"))),
         }
     }
 
-    fn into_trace(self, exec: &Execution, ending: (Status, Option<ErrorInfo>), duration: Duration, instantiate: Duration) -> Trace {
+    fn into_trace(
+        self,
+        exec: &Execution,
+        ending: (Status, Option<ErrorInfo>),
+        duration: Duration,
+        instantiate: Duration,
+    ) -> Trace {
         Trace {
             request_id: exec.request_id.clone(),
             status: ending.0,

@@ -36,7 +36,12 @@ impl PoolConfig {
     /// Defaults sized to a sandbox with `slots` slots.
     pub fn for_slots(slots: u32) -> Self {
         let workers = slots.max(1) as usize;
-        PoolConfig { workers, max_queue: 2 * workers, default_limits: Limits::default(), grace: Duration::from_secs(10) }
+        PoolConfig {
+            workers,
+            max_queue: 2 * workers,
+            default_limits: Limits::default(),
+            grace: Duration::from_secs(10),
+        }
     }
 }
 
@@ -127,8 +132,12 @@ fn result(request_id: String, outcome: Result<Trace, RpcStatus>) -> pb::Executio
 
 #[tonic::async_trait]
 impl InterpreterPool for PoolService {
-    async fn execute(&self, request: Request<pb::ExecutionRequest>) -> Result<Response<pb::ExecutionResult>, RpcStatus> {
-        let exec = execution_from_proto(request.into_inner(), &self.inner.config.default_limits).map_err(invalid_argument)?;
+    async fn execute(
+        &self,
+        request: Request<pb::ExecutionRequest>,
+    ) -> Result<Response<pb::ExecutionResult>, RpcStatus> {
+        let exec =
+            execution_from_proto(request.into_inner(), &self.inner.config.default_limits).map_err(invalid_argument)?;
         let id = exec.request_id.clone();
         let trace = self.run(exec).await?;
         tracing::debug!(request_id = %id, status = trace.status.as_str(), steps = trace.step_count, "executed");

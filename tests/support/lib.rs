@@ -94,6 +94,7 @@ impl PoolProcess {
             .args(["pool", "--listen", "127.0.0.1:0", "--workers", &workers.to_string()])
             .args(["--max-queue", &max_queue.to_string(), "--grace-s", "10"])
             .stdout(Stdio::piped())
+            .env("CURIO_LOG", "warn")
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting curio pool");
