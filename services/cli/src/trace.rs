@@ -1,6 +1,6 @@
 //! `curio trace FILE`: one program through the sandbox, in-process.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -53,16 +53,25 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     exec.validate().context("invalid request")?;
     let sandbox = crate::sandbox(1)?;
     let trace = sandbox.execute(&exec)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&trace)?);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = if args.json {
+        serde_json::to_writer(&mut out, &trace).map_err(std::io::Error::from).and_then(|()| writeln!(out))
     } else {
-        print_table(&trace);
+        print_table(&mut out, &trace)
+    };
+    match written.and_then(|()| out.flush()) {
+        // A reader that stops early (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
-    Ok(())
 }
 
-fn print_table(t: &Trace) {
-    println!("{:>5}  {:<9} {:>4}  {:<16} {:>3}  locals / value / stdout", "step", "event", "line", "function", "dep");
+fn print_table(out: &mut impl Write, t: &Trace) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:>5}  {:<9} {:>4}  {:<16} {:>3}  locals / value / stdout",
+        "step", "event", "line", "function", "dep"
+    )?;
     for s in &t.steps {
         let locals: Vec<String> = s.locals.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut detail = locals.join(" ");
@@ -73,23 +82,25 @@ fn print_table(t: &Trace) {
             detail.push_str(&format!("  out {:?}", s.stdout));
         }
         let event = format!("{:?}", s.event).to_lowercase();
-        println!("{:>5}  {:<9} {:>4}  {:<16} {:>3}  {detail}", s.step, event, s.line, s.function, s.depth);
+        writeln!(out, "{:>5}  {:<9} {:>4}  {:<16} {:>3}  {detail}", s.step, event, s.line, s.function, s.depth)?;
     }
-    println!();
-    println!("status: {}", t.status.as_str());
+    writeln!(out)?;
+    writeln!(out, "status: {}", t.status.as_str())?;
     if let Some(e) = &t.error {
         let at = e.line.map(|l| format!(" (line {l})")).unwrap_or_default();
-        println!("error: {}: {}{at}", e.kind, e.message);
+        writeln!(out, "error: {}: {}{at}", e.kind, e.message)?;
     }
     let truncated = if t.truncated { ", truncated" } else { "" };
-    println!(
+    writeln!(
+        out,
         "steps: {}{truncated}, stdout: {} bytes, {:.2} ms (instantiate {:.2} ms)",
         t.step_count,
         t.stdout_bytes,
         t.duration.as_secs_f64() * 1e3,
         t.instantiate.as_secs_f64() * 1e3
-    );
+    )?;
     if !t.stdout.is_empty() {
-        println!("--- stdout ---\n{}", t.stdout.trim_end_matches('\n'));
+        writeln!(out, "--- stdout ---\n{}", t.stdout.trim_end_matches('\n'))?;
     }
+    Ok(())
 }
