@@ -22,17 +22,20 @@ POOL_ADDR ?= 127.0.0.1:50051
 help:
 	@echo "make run    start an interpreter pool on $(POOL_ADDR) (Ctrl-C stops it)"
 	@echo "make test   build everything and run the test suite"
-	@echo "make bench  print the pool's throughput and native ratio"
+	@echo "make bench  print the pool's and the store's figures"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 
 run: build
 	$(CURIO) pool --listen $(POOL_ADDR)
 
+# The store tests need Postgres: DATABASE_URL if set, else a private
+# throwaway cluster (deploy/local/test-postgres.sh installs and starts one).
 test: build lint
-	cargo test --release --workspace
+	url="$$(deploy/local/test-postgres.sh)" && DATABASE_URL="$$url" cargo test --release --workspace
 
 bench: build
 	$(CURIO) bench pool --threads 2 --seconds 10
+	$(CURIO) bench store
 
 build: guest
 	cargo build --release --workspace --bins

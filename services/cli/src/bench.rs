@@ -14,6 +14,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub enum Bench {
     /// Throughput of isolated executions and the per-step ratio to native CPython.
     Pool(PoolBench),
+    /// Replay-store write throughput and minibatch sampling latency.
+    Store(crate::bench_store::StoreBench),
 }
 
 #[derive(Args, Debug)]
@@ -47,6 +49,7 @@ const LONG_PROGRAMS: [&str; 4] = [
 pub fn run(bench: Bench) -> anyhow::Result<()> {
     match bench {
         Bench::Pool(args) => pool(args),
+        Bench::Store(args) => tokio::runtime::Runtime::new()?.block_on(crate::bench_store::run(args)),
     }
 }
 

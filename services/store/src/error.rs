@@ -1,0 +1,48 @@
+//! The store's one error type, and which failures are worth retrying.
+
+use thiserror::Error;
+use uuid::Uuid;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// One record was refused; its batch's other records are unaffected.
+    #[error("execution {execution_id} refused: {reason}")]
+    InvalidRecord { execution_id: Uuid, reason: String },
+    /// Postgres could not be reached or dropped the connection; the same
+    /// call can be retried (the durable writer does so by itself).
+    #[error("Postgres is unavailable ({0}); retrying is safe: writes are idempotent")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("could not apply the migrations: {0}")]
+    Migration(String),
+    #[error("private Postgres cluster: {0}")]
+    Embedded(String),
+    #[error("the store's writer has shut down")]
+    Closed,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    /// Whether trying the same operation again may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        let transient = match &e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+            sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+            // Class 08: connection exceptions; 57P0x: the server is shutting
+            // down or starting; 40001/40P01: serialization failure, deadlock.
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                c.starts_with("08") || c.starts_with("57P") || c == "40001" || c == "40P01" || c == "53300"
+            }),
+            _ => false,
+        };
+        if transient { StoreError::Unavailable(e.to_string()) } else { StoreError::Database(e.to_string()) }
+    }
+}

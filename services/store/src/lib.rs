@@ -1,0 +1,36 @@
+//! The replay store: Curio's memory of everything the interpreter showed it.
+//!
+//! It owns the Postgres schema (`migrations/`, applied at connect), batched
+//! idempotent writes of executions and their per-step transitions, minibatch
+//! sampling (uniform, recent, prioritized through an in-memory sum tree over
+//! the stored priorities), checkpoint/eval/learning-curve bookkeeping, the
+//! durable writer that rides out Postgres outages, and a private Postgres
+//! cluster for zero-configuration runs. It must not decide what to sample or
+//! train on: that is the learner's job.
+
+mod embedded;
+mod error;
+mod priority;
+mod records;
+mod store;
+mod writer;
+
+pub use embedded::*;
+pub use error::*;
+pub use records::*;
+pub use store::*;
+pub use writer::*;
+
+/// Where the store lives: `DATABASE_URL` when set, else a private cluster in
+/// `data_dir/postgres` (started, and kept alive by the returned guard).
+pub async fn open(data_dir: &std::path::Path) -> Result<(Store, Option<EmbeddedPostgres>), StoreError> {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return Ok((Store::connect(&url).await?, None));
+    }
+    let dir = data_dir.join("postgres");
+    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir))
+        .await
+        .map_err(|e| StoreError::Embedded(e.to_string()))??;
+    let store = Store::connect(&pg.url()).await?;
+    Ok((store, Some(pg)))
+}

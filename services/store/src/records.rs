@@ -1,0 +1,170 @@
+//! What the store keeps, as the writers hand it over, and the checks every
+//! record passes before it reaches Postgres.
+
+use curio_interpreter_pool::{Limits, MAX_SOURCE_BYTES, Trace};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+
+/// Where a program came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    Corpus,
+    Generated,
+    Mutated,
+    Submitted,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Corpus => "corpus",
+            Origin::Generated => "generated",
+            Origin::Mutated => "mutated",
+            Origin::Submitted => "submitted",
+        }
+    }
+}
+
+/// A program as the learner knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramRecord {
+    pub language: String,
+    pub source: String,
+    pub origin: Origin,
+    /// Who submitted it (for `Submitted`).
+    pub submitter: Option<String>,
+}
+
+impl ProgramRecord {
+    /// A Python program of the given origin.
+    pub fn python(source: impl Into<String>, origin: Origin) -> Self {
+        ProgramRecord { language: "python".into(), source: source.into(), origin, submitter: None }
+    }
+
+    /// sha256(language, NUL, source): the program's identity in the store.
+    pub fn content_hash(&self) -> Vec<u8> {
+        let mut h = Sha256::new();
+        h.update(self.language.as_bytes());
+        h.update([0]);
+        h.update(self.source.as_bytes());
+        h.finalize().to_vec()
+    }
+}
+
+/// How an execution was chosen: recorded with it for the learning curves.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Provenance {
+    pub run_id: Option<String>,
+    pub strategy: Option<String>,
+    pub acquisition_score: Option<f64>,
+    pub model_version: Option<i64>,
+    pub pool_replica: Option<String>,
+}
+
+/// One execution and its trace, ready to store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutionRecord {
+    /// Chosen by the caller before the run; writing the same id twice
+    /// stores it once.
+    pub execution_id: Uuid,
+    pub program: ProgramRecord,
+    pub input: String,
+    pub seed: u64,
+    pub limits: Limits,
+    pub trace: Trace,
+    pub provenance: Provenance,
+}
+
+/// Largest stdin text the store accepts, bytes (as the pool).
+const MAX_INPUT_BYTES: usize = 1 << 20;
+
+impl ExecutionRecord {
+    /// Checks what Postgres would refuse or what would corrupt the store,
+    /// so one bad record fails alone instead of failing its batch.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        let bad = |reason: String| Err(StoreError::InvalidRecord { execution_id: self.execution_id, reason });
+        if self.program.source.len() > MAX_SOURCE_BYTES {
+            return bad(format!("program source is {} bytes; at most {MAX_SOURCE_BYTES}", self.program.source.len()));
+        }
+        if self.program.source.trim().is_empty() {
+            return bad("program source is empty".into());
+        }
+        if self.program.source.contains('\0') || self.program.language.contains('\0') {
+            return bad("program source contains a NUL byte, which no Python program can".into());
+        }
+        if self.input.len() > MAX_INPUT_BYTES {
+            return bad(format!("input is {} bytes; at most {MAX_INPUT_BYTES}", self.input.len()));
+        }
+        for (i, step) in self.trace.steps.iter().enumerate() {
+            if step.step as usize != i {
+                return bad(format!("steps are not numbered 0, 1, 2, ...: position {i} holds step {}", step.step));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Text as Postgres can hold it: NUL (which `text` refuses) becomes U+2400
+/// (SYMBOL FOR NULL), the only change the store makes to what it is given.
+pub(crate) fn pg_text(s: &str) -> String {
+    if s.contains('\0') { s.replace('\0', "\u{2400}") } else { s.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use curio_interpreter_pool::{Status, Trace};
+    use std::time::Duration;
+
+    pub(crate) fn empty_trace() -> Trace {
+        Trace {
+            request_id: String::new(),
+            status: Status::Ok,
+            steps: vec![],
+            stdout: String::new(),
+            error: None,
+            step_count: 0,
+            stdout_bytes: 0,
+            trace_bytes: 0,
+            truncated: false,
+            duration: Duration::ZERO,
+            instantiate: Duration::ZERO,
+        }
+    }
+
+    fn record(source: &str) -> ExecutionRecord {
+        ExecutionRecord {
+            execution_id: Uuid::nil(),
+            program: ProgramRecord::python(source, Origin::Generated),
+            input: String::new(),
+            seed: 0,
+            limits: Limits::default(),
+            trace: empty_trace(),
+            provenance: Provenance::default(),
+        }
+    }
+
+    #[test]
+    fn oversized_and_nul_sources_are_refused() {
+        assert!(record("x = 1").validate().is_ok());
+        assert!(record(&"x".repeat(70_000)).validate().is_err());
+        assert!(record("x = '\0'").validate().is_err());
+        assert!(record(" ").validate().is_err());
+    }
+
+    #[test]
+    fn hash_separates_language_and_source() {
+        let a = ProgramRecord::python("x", Origin::Corpus);
+        let b = ProgramRecord { language: "pytho".into(), source: "nx".into(), ..a.clone() };
+        assert_ne!(a.content_hash(), b.content_hash());
+        assert_eq!(a.content_hash(), ProgramRecord::python("x", Origin::Mutated).content_hash());
+    }
+
+    #[test]
+    fn nul_in_text_becomes_a_visible_symbol() {
+        assert_eq!(pg_text("a\0b"), "a\u{2400}b");
+        assert_eq!(pg_text("plain"), "plain");
+    }
+}

@@ -1,0 +1,192 @@
+//! The replay store against a real Postgres: traces round-trip, writes are
+//! idempotent, sampling follows priorities, bad records fail alone, and a
+//! Postgres restart mid-stream loses and duplicates nothing.
+
+use std::time::Duration;
+
+use curio_interpreter_pool::{Execution, Limits, Trace};
+use curio_store::{
+    DurableWriter, EmbeddedPostgres, ExecutionRecord, Origin, ProgramRecord, Provenance, Sampling, Store, WriterConfig,
+};
+use curio_tests::{programs, sandbox};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+fn traced(source: &str, seed: u64) -> Trace {
+    sandbox().execute(&Execution { seed, ..Execution::python(source) }).unwrap()
+}
+
+fn record(source: &str, trace: Trace, seed: u64) -> ExecutionRecord {
+    ExecutionRecord {
+        execution_id: Uuid::now_v7(),
+        program: ProgramRecord::python(source, Origin::Generated),
+        input: String::new(),
+        seed,
+        limits: Limits::default(),
+        trace,
+        provenance: Provenance {
+            strategy: Some("random".into()),
+            run_id: Some("test".into()),
+            ..Provenance::default()
+        },
+    }
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn traces_round_trip_step_for_step(pool: PgPool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let batch: Vec<_> = programs().iter().map(|(_, src)| record(src, traced(src, 0), 0)).collect();
+    let receipt = store.write(&batch).await.unwrap();
+    assert_eq!(receipt.written.len(), batch.len());
+    assert!(receipt.rejected.is_empty() && receipt.duplicates.is_empty());
+    for r in &batch {
+        let stored = store.traces_of_program(&r.program.content_hash()).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        let (id, steps) = &stored[0];
+        assert_eq!(*id, r.execution_id);
+        assert_eq!(steps.len(), r.trace.steps.len());
+        for (a, b) in steps.iter().zip(&r.trace.steps) {
+            assert_eq!((a.step as u32, a.line as u32, a.depth as u32), (b.step, b.line, b.depth));
+            assert_eq!((&a.function, &a.locals, &a.stdout, &a.value), (&b.function, &b.locals, &b.stdout, &b.value));
+            assert_eq!(a.event, serde_json::to_value(b.event).unwrap());
+        }
+    }
+    assert_eq!(store.transition_count() as u64, receipt.transitions);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_batch_written_twice_is_stored_once(pool: PgPool) {
+    let store = Store::from_pool(pool.clone()).await.unwrap();
+    let src = "x = 1\nfor i in range(3):\n    x *= 2\n";
+    let batch: Vec<_> = (0..5).map(|seed| record(src, traced(src, seed), seed)).collect();
+    let first = store.write(&batch).await.unwrap();
+    let second = store.write(&batch).await.unwrap();
+    assert_eq!((first.written.len(), second.written.len(), second.duplicates.len()), (5, 0, 5));
+    assert_eq!(second.transitions, 0);
+    assert_eq!(count(&pool, "SELECT count(*) FROM executions").await, 5);
+    assert_eq!(count(&pool, "SELECT count(*) FROM programs").await, 1);
+    let steps: i64 = batch.iter().map(|r| r.trace.steps.len() as i64).sum();
+    assert_eq!(count(&pool, "SELECT count(*) FROM transitions").await, steps);
+    // A store opened afresh knows every transition, and no more.
+    let reopened = Store::from_pool(pool).await.unwrap();
+    assert_eq!(reopened.transition_count() as i64, steps);
+}
+
+#[sqlx::test(migrations = false)]
+async fn sampling_returns_the_requested_sizes_and_follows_priorities(pool: PgPool) {
+    let store = Store::from_pool(pool.clone()).await.unwrap();
+    let src = "t = 0\nfor i in range(40):\n    t += i\n";
+    let trace = traced(src, 0);
+    let batch: Vec<_> = (0..10).map(|seed| record(src, trace.clone(), seed)).collect();
+    store.write(&batch).await.unwrap();
+    let hot = batch[0].execution_id;
+    let ids: Vec<(i64, Uuid)> =
+        sqlx::query_as("SELECT id, execution_id FROM transitions").fetch_all(&pool).await.unwrap();
+    // One execution's transitions get 9x the priority of the rest: with 10
+    // equal executions it should draw 9 / (9 + 9) = half of all samples.
+    let updates: Vec<(i64, f32)> = ids.iter().map(|(id, e)| (*id, if *e == hot { 9.0 } else { 1.0 })).collect();
+    store.update_priorities(&updates).await.unwrap();
+
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut hot_draws = 0;
+    for _ in 0..10 {
+        let sample = store.sample(256, Sampling::Prioritized, 1, &mut rng).await.unwrap();
+        assert_eq!(sample.len(), 256);
+        hot_draws += sample.iter().filter(|s| s.execution_id == hot).count();
+    }
+    let share = hot_draws as f64 / 2560.0;
+    assert!((share - 0.5).abs() < 0.05, "hot share {share}");
+
+    let uniform = store.sample(100, Sampling::Uniform, 2, &mut rng).await.unwrap();
+    assert_eq!(uniform.len(), 100);
+    for s in &uniform {
+        assert_eq!(s.states[0].step, s.step);
+        assert!(s.states.len() <= 3 && s.states.windows(2).all(|w| w[1].step == w[0].step + 1));
+    }
+    let newest: i64 = count(&pool, "SELECT max(id) FROM transitions").await;
+    let recent = store.sample(50, Sampling::Recent { window: 10 }, 0, &mut rng).await.unwrap();
+    assert!(recent.len() == 50 && recent.iter().all(|s| s.id > newest - 10));
+}
+
+#[sqlx::test(migrations = false)]
+async fn bad_records_are_refused_alone_with_a_reason(pool: PgPool) {
+    let store = Store::from_pool(pool.clone()).await.unwrap();
+    let good = "print('a\\x00b')\n";
+    let mut batch = vec![record(good, traced(good, 0), 0)];
+    let huge = "x = 1\n".repeat(12_000);
+    batch.push(record(&huge, traced("pass", 0), 0));
+    batch.push(record("x = '\0'", traced("pass", 0), 0));
+    batch.push(record("y = 2\n", traced("y = 2\n", 0), 0));
+    let receipt = store.write(&batch).await.unwrap();
+    assert_eq!(receipt.written, vec![batch[0].execution_id, batch[3].execution_id]);
+    assert_eq!(receipt.rejected.len(), 2);
+    assert!(receipt.rejected[0].1.contains("65536"), "{:?}", receipt.rejected);
+    assert!(receipt.rejected[1].1.contains("NUL"), "{:?}", receipt.rejected);
+    // Output holding NUL is kept, with NUL shown as U+2400.
+    let stdout: String = sqlx::query_scalar("SELECT stdout FROM executions WHERE id = $1")
+        .bind(batch[0].execution_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stdout, "a\u{2400}b\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_mid_stream_loses_nothing_and_duplicates_nothing() {
+    let dir = std::env::temp_dir().join(format!("curio-restart-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.clone();
+    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&d)).await.unwrap().unwrap();
+    let store = Store::connect(&pg.url()).await.unwrap();
+    let config =
+        WriterConfig { queue: 4, first_backoff: Duration::from_millis(50), max_backoff: Duration::from_millis(400) };
+    let writer = DurableWriter::spawn(store.clone(), config);
+
+    let src = "a = [1, 2]\nfor v in a:\n    print(v)\n";
+    let trace = traced(src, 0);
+    let batches: Vec<Vec<ExecutionRecord>> =
+        (0..30).map(|b| (0..5).map(|i| record(src, trace.clone(), b * 5 + i)).collect()).collect();
+    let producer = {
+        let writer = writer.clone();
+        let batches = batches.clone();
+        tokio::spawn(async move {
+            let mut pending = vec![];
+            for batch in batches {
+                pending.push(writer.submit(batch).await.unwrap());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let mut written = 0;
+            for durable in pending {
+                written += durable.await.unwrap().unwrap().written.len();
+            }
+            written
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.stop(true).unwrap(); // as a crash would
+        std::thread::sleep(Duration::from_millis(800));
+        pg.start_server().unwrap();
+        pg
+    })
+    .await
+    .unwrap();
+    let written = tokio::time::timeout(Duration::from_secs(60), producer).await.unwrap().unwrap();
+    assert_eq!(written, 150, "every record acknowledged as written exactly once");
+    let retries = writer.stats().retries.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(retries > 0, "the restart happened mid-stream, so some writes must have been retried");
+
+    let check = Store::connect(&pg.url()).await.unwrap();
+    assert_eq!(count(check.pool(), "SELECT count(*) FROM executions").await, 150);
+    let steps = 150 * trace.steps.len() as i64;
+    assert_eq!(count(check.pool(), "SELECT count(*) FROM transitions").await, steps);
+    assert_eq!(count(check.pool(), "SELECT count(DISTINCT (execution_id, step)) FROM transitions").await, steps);
+    drop(pg);
+    let _ = std::fs::remove_dir_all(&dir);
+}
