@@ -190,3 +190,22 @@ async fn postgres_restart_mid_stream_loses_nothing_and_duplicates_nothing() {
     drop(pg);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[sqlx::test(migrations = false)]
+async fn checkpoints_evals_and_curves_are_kept_per_run(pool: PgPool) {
+    let store = Store::from_pool(pool.clone()).await.unwrap();
+    let config = serde_json::json!({"d_model": 128, "layers": 2});
+    assert_eq!(store.latest_checkpoint("r1").await.unwrap(), None);
+    store.record_checkpoint("r1", 100, "/ck/100.safetensors", &config, &serde_json::json!({})).await.unwrap();
+    let id = store.record_checkpoint("r1", 200, "/ck/200.safetensors", &config, &serde_json::json!({})).await.unwrap();
+    store.record_checkpoint("r2", 900, "/other", &config, &serde_json::json!({})).await.unwrap();
+    assert_eq!(store.latest_checkpoint("r1").await.unwrap(), Some((200, "/ck/200.safetensors".into(), config)));
+    store.record_eval(Some(id), "r1", "held_out", "action_accuracy", 0.5).await.unwrap();
+    assert_eq!(count(&pool, "SELECT count(*) FROM eval_results WHERE checkpoint_id IS NOT NULL").await, 1);
+    for (q, v) in [(10, 0.1), (20, 0.3), (20, 0.35)] {
+        store.record_curve_point("r1", "bald", q, "action_accuracy", v).await.unwrap();
+    }
+    store.record_curve_point("r1", "random", 10, "action_accuracy", 0.05).await.unwrap();
+    let curve = store.learning_curve("r1", "action_accuracy").await.unwrap();
+    assert_eq!(curve, vec![("bald".into(), 10, 0.1), ("bald".into(), 20, 0.35), ("random".into(), 10, 0.05)]);
+}

@@ -46,10 +46,10 @@ const LONG_PROGRAMS: [&str; 4] = [
     "def safe(a, b):\n    try:\n        return a // b\n    except ZeroDivisionError:\n        return None\nr = 0\nfor i in range(300):\n    v = safe(i, i % 4)\n    r += v or 0\nprint(r)\n",
 ];
 
-pub fn run(bench: Bench) -> anyhow::Result<()> {
+pub fn run(bench: Bench, data_dir: &std::path::Path) -> anyhow::Result<()> {
     match bench {
         Bench::Pool(args) => pool(args),
-        Bench::Store(args) => tokio::runtime::Runtime::new()?.block_on(crate::bench_store::run(args)),
+        Bench::Store(args) => tokio::runtime::Runtime::new()?.block_on(crate::bench_store::run(args, data_dir)),
     }
 }
 

@@ -29,14 +29,11 @@ pub struct StoreBench {
     /// Minibatches to time per sampling mode.
     #[arg(long, default_value_t = 200)]
     samples: usize,
-    /// Folder of the private Postgres cluster when DATABASE_URL is unset.
-    #[arg(long, default_value = "data", env = "CURIO_DATA_DIR")]
-    data_dir: std::path::PathBuf,
 }
 
-pub async fn run(args: StoreBench) -> anyhow::Result<()> {
+pub async fn run(args: StoreBench, data_dir: &std::path::Path) -> anyhow::Result<()> {
     anyhow::ensure!(args.steps >= 1 && args.batch >= 1, "--steps and --batch must be at least 1");
-    let (options, _embedded) = server(&args.data_dir).await?;
+    let (options, _embedded) = server(data_dir).await?;
     let store = scratch_store(options).await?;
     let mut rng = StdRng::seed_from_u64(1);
 

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_store;
+mod db;
 mod pool;
 mod trace;
 
@@ -10,6 +11,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Parser, Debug)]
 #[command(name = "curio", version, about = "Curio: an online active learner for code world models")]
 struct Cli {
+    /// Folder for Curio's data (the private Postgres cluster, checkpoints).
+    #[arg(long, global = true, default_value = "data", env = "CURIO_DATA_DIR")]
+    data_dir: std::path::PathBuf,
     /// Log output: human-readable lines or one JSON object per line.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "CURIO_LOG_FORMAT")]
     log_format: LogFormat,
@@ -32,6 +36,9 @@ enum Command {
     /// Measure a component and print its figures.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// Manage the private Postgres cluster (used when DATABASE_URL is unset).
+    #[command(subcommand)]
+    Db(db::Db),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,7 +47,8 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Trace(args) => trace::run(args),
         Command::Pool(args) => pool::run(args),
-        Command::Bench(bench) => bench::run(bench),
+        Command::Bench(bench) => bench::run(bench, &cli.data_dir),
+        Command::Db(db) => db::run(db, &cli.data_dir),
     }
 }
 

@@ -15,6 +15,8 @@ pub struct EmbeddedPostgres {
     bin: PathBuf,
     /// `postgres` when we are root: initdb and postgres refuse to run as root.
     run_as: Option<String>,
+    /// Leave the server running when this handle is dropped.
+    detached: bool,
 }
 
 impl EmbeddedPostgres {
@@ -28,7 +30,7 @@ impl EmbeddedPostgres {
         let dir = &dir.canonicalize().map_err(|e| embedded(format!("resolving {}: {e}", dir.display())))?;
         let (data, socket) = (dir.join("pgdata"), dir.join("socket"));
         let run_as = is_root().then(|| "postgres".to_string());
-        let pg = EmbeddedPostgres { data, socket, bin, run_as };
+        let pg = EmbeddedPostgres { data, socket, bin, run_as, detached: false };
         pg.own(dir)?;
         if !pg.data.join("PG_VERSION").exists() {
             tracing::info!(dir = %pg.data.display(), "creating a private Postgres cluster");
@@ -68,7 +70,13 @@ impl EmbeddedPostgres {
         })
     }
 
-    fn is_running(&self) -> bool {
+    /// Keeps the server running after this handle is dropped (`curio db start`).
+    pub fn detach(mut self) {
+        self.detached = true;
+    }
+
+    /// Whether the server is up.
+    pub fn is_running(&self) -> bool {
         let data = self.data.display().to_string();
         self.run("pg_ctl", &["-D", &data, "status"]).is_ok()
     }
@@ -119,7 +127,7 @@ impl EmbeddedPostgres {
 
 impl Drop for EmbeddedPostgres {
     fn drop(&mut self) {
-        if !self.is_running() {
+        if self.detached || !self.is_running() {
             return;
         }
         if let Err(e) = self.stop(false) {
