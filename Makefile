@@ -49,7 +49,11 @@ lint: guest
 fmt:
 	cargo fmt --all
 
-guest: $(GUEST)
+guest: $(GUEST) $(VENV)/torch
+
+# libtorch for tch: .cargo/config.toml points LIBTORCH at this link.
+$(VENV)/torch: $(VENV)/.ready
+	ln -sfn "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/torch" $@
 
 $(GUEST): $(VENV)/.ready $(GUEST_DIR)/app.py $(GUEST_DIR)/tracer.py $(GUEST_DIR)/wit/tracer.wit
 	@mkdir -p $(dir $@)

@@ -1,0 +1,94 @@
+//! Training examples from traces, and padded batches of them.
+
+use curio_interpreter_pool::Step;
+use tch::{Device, Tensor};
+
+use crate::encode::{EOS, Encoded, PAD, delta, delta_bytes, encode_context, event_index, states};
+use crate::model::Batch;
+
+/// Jump lengths the model is trained on.
+pub const JUMPS: [u32; 4] = [1, 2, 4, 8];
+
+/// One (program, state at t, k) -> (action at t+k, delta to t+k) example.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Example {
+    pub context: Encoded,
+    /// Delta bytes, EOS not included.
+    pub target: Vec<u8>,
+    pub event: usize,
+    /// 0-based index of the target line.
+    pub line: usize,
+}
+
+impl Example {
+    /// Tokens the example occupies in a batch (context, target, EOS).
+    pub fn len(&self) -> usize {
+        self.context.context.len() + self.target.len() + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// Every example of a trace for the given jump lengths; steps whose target
+/// line is outside the source (none in practice) are skipped.
+pub fn examples(source: &str, steps: &[Step], jumps: &[u32]) -> Vec<Example> {
+    let st = states(steps);
+    let n_lines = source.lines().count();
+    let mut out = vec![];
+    for &k in jumps {
+        let k = k as usize;
+        for t in 0..st.len().saturating_sub(k) {
+            let target = &st[t + k];
+            let line = target.line as usize;
+            if line == 0 || line > n_lines {
+                continue;
+            }
+            let printed: String = steps[t + 1..=t + k].iter().map(|s| s.stdout.as_str()).collect();
+            out.push(Example {
+                context: encode_context(source, &st[t], k as u32),
+                target: delta_bytes(&delta(&st[t], target, &printed)),
+                event: event_index(target.event),
+                line: line - 1,
+            });
+        }
+    }
+    out
+}
+
+/// Pads examples into one batch on `device`.
+pub fn collate(examples: &[Example], device: Device) -> Batch {
+    let t = examples.iter().map(|e| e.len() - 1).max().unwrap_or(1);
+    let l = examples.iter().map(|e| e.context.line_starts.len()).max().unwrap_or(1).max(1);
+    let b = examples.len();
+    let (mut tokens, mut labels) = (vec![PAD; b * t], vec![-100i64; b * t]);
+    let (mut lines, mut mask) = (vec![0i64; b * l], vec![false; b * l]);
+    let mut query = Vec::with_capacity(b);
+    for (r, e) in examples.iter().enumerate() {
+        let seq: Vec<i64> =
+            e.context.context.iter().copied().chain(e.target.iter().map(|&x| i64::from(x))).chain([EOS]).collect();
+        let q = e.context.context.len() - 1;
+        query.push(q as i64);
+        for i in 0..seq.len() - 1 {
+            tokens[r * t + i] = seq[i];
+            if i >= q {
+                labels[r * t + i] = seq[i + 1];
+            }
+        }
+        for (j, &pos) in e.context.line_starts.iter().enumerate() {
+            lines[r * l + j] = pos as i64;
+            mask[r * l + j] = true;
+        }
+    }
+    let (b, t, l) = (b as i64, t as i64, l as i64);
+    Batch {
+        tokens: Tensor::from_slice(&tokens).view([b, t]).to(device),
+        labels: Tensor::from_slice(&labels).view([b, t]).to(device),
+        query: Tensor::from_slice(&query).to(device),
+        lines: Tensor::from_slice(&lines).view([b, l]).to(device),
+        line_mask: Tensor::from_slice(&mask).view([b, l]).to(device),
+        event: Tensor::from_slice(&examples.iter().map(|e| e.event as i64).collect::<Vec<_>>()).to(device),
+        line: Tensor::from_slice(&examples.iter().map(|e| e.line as i64).collect::<Vec<_>>()).to(device),
+    }
+}

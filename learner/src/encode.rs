@@ -1,0 +1,383 @@
+//! Bytes in, bytes out: how a program, a state and a jump length become a
+//! token sequence, how the state after the jump becomes a *delta* target,
+//! and how a predicted delta turns back into a state.
+//!
+//! A state is Markov: besides the current frame it carries the caller
+//! frames' last locals (the stack), so a `return` can be predicted from the
+//! state alone. Tokens are bytes 0..=255 plus a few specials.
+
+use curio_interpreter_pool::{Event, Step};
+
+pub const PAD: i64 = 256;
+pub const BOS: i64 = 257;
+pub const SEP: i64 = 258;
+pub const EOS: i64 = 259;
+/// Precedes every source line: the action head points at these.
+pub const LINE: i64 = 260;
+pub const VOCAB: i64 = 261;
+
+/// Bytes of recent stdout kept in a state.
+const STDOUT_TAIL: usize = 64;
+
+/// The four tracer events, as the action head's classes.
+pub const EVENTS: [Event; 4] = [Event::Call, Event::Line, Event::Return, Event::Exception];
+
+pub fn event_index(e: Event) -> usize {
+    EVENTS.iter().position(|x| *x == e).expect("every event is listed")
+}
+
+fn event_name(e: Event) -> &'static str {
+    match e {
+        Event::Call => "call",
+        Event::Line => "line",
+        Event::Return => "return",
+        Event::Exception => "exception",
+    }
+}
+
+/// One frame on the stack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    pub function: String,
+    pub depth: u32,
+    pub locals: Vec<(String, String)>,
+}
+
+/// What the model sees at step t.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    pub event: Event,
+    pub line: u32,
+    /// Outermost first; the last frame is the current one.
+    pub stack: Vec<Frame>,
+    /// The last bytes printed so far.
+    pub stdout_tail: String,
+}
+
+impl State {
+    pub fn frame(&self) -> &Frame {
+        self.stack.last().expect("a state has at least one frame")
+    }
+
+    /// Same state, with locals compared as sets (definition order is
+    /// CPython's business, not the model's).
+    pub fn same_as(&self, other: &State) -> bool {
+        let sorted = |f: &Frame| {
+            let mut l = f.locals.clone();
+            l.sort();
+            (f.function.clone(), f.depth, l)
+        };
+        self.event == other.event
+            && self.line == other.line
+            && self.stdout_tail == other.stdout_tail
+            && self.frame().depth == other.frame().depth
+            && sorted(self.frame()) == sorted(other.frame())
+    }
+}
+
+/// The states of a trace, one per step, with the stack rebuilt from depths.
+pub fn states(steps: &[Step]) -> Vec<State> {
+    let mut stack: Vec<Frame> = vec![];
+    let mut printed = String::new();
+    steps
+        .iter()
+        .map(|s| {
+            let depth = s.depth.max(1) as usize;
+            stack.truncate(depth);
+            while stack.len() < depth {
+                stack.push(Frame { function: String::new(), depth: stack.len() as u32 + 1, locals: vec![] });
+            }
+            let top = stack.last_mut().expect("depth >= 1");
+            top.function = s.function.clone();
+            top.locals = s.locals.clone();
+            printed.push_str(&s.stdout);
+            State { event: s.event, line: s.line, stack: stack.clone(), stdout_tail: tail(&printed) }
+        })
+        .collect()
+}
+
+fn tail(s: &str) -> String {
+    let mut start = s.len().saturating_sub(STDOUT_TAIL);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    s[start..].to_string()
+}
+
+/// What changes from one state to a later one.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Delta {
+    /// The target frame when it is not the current one: (function, depth).
+    pub frame: Option<(String, u32)>,
+    /// Variables added or changed, in the target's order.
+    pub set: Vec<(String, String)>,
+    pub removed: Vec<String>,
+    /// Printed between the two states.
+    pub stdout: String,
+}
+
+/// The locals a delta into `frame` applies to: the current frame's, a
+/// caller's saved ones when returning to it, or none for a new frame.
+fn base<'a>(from: &'a State, frame: &Option<(String, u32)>) -> &'a [(String, String)] {
+    match frame {
+        None => &from.frame().locals,
+        Some((function, depth)) => match from.stack.get((*depth as usize).wrapping_sub(1)) {
+            Some(f) if (*depth as usize) < from.stack.len() && f.function == *function => &f.locals,
+            _ => &[],
+        },
+    }
+}
+
+/// The delta from `a` to `b`, given what was printed between them.
+pub fn delta(a: &State, b: &State, printed: &str) -> Delta {
+    let same = a.frame().function == b.frame().function && a.frame().depth == b.frame().depth;
+    let frame = (!same).then(|| (b.frame().function.clone(), b.frame().depth));
+    let old = base(a, &frame);
+    let set =
+        b.frame().locals.iter().filter(|(k, v)| !old.iter().any(|(k2, v2)| k2 == k && v2 == v)).cloned().collect();
+    let removed =
+        old.iter().filter(|(k, _)| !b.frame().locals.iter().any(|(k2, _)| k2 == k)).map(|(k, _)| k.clone()).collect();
+    Delta { frame, set, removed, stdout: printed.to_string() }
+}
+
+/// `a` moved by an action (event, line) and a delta.
+pub fn apply(a: &State, event: Event, line: u32, d: &Delta) -> State {
+    let mut stack = a.stack.clone();
+    let mut locals = base(a, &d.frame).to_vec();
+    if let Some((function, depth)) = &d.frame {
+        let depth = (*depth).max(1) as usize;
+        stack.truncate(depth);
+        while stack.len() < depth {
+            stack.push(Frame { function: String::new(), depth: stack.len() as u32 + 1, locals: vec![] });
+        }
+        stack.last_mut().expect("depth >= 1").function = function.clone();
+    }
+    locals.retain(|(k, _)| !d.removed.contains(k));
+    for (k, v) in &d.set {
+        match locals.iter_mut().find(|(k2, _)| k2 == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => locals.push((k.clone(), v.clone())),
+        }
+    }
+    stack.last_mut().expect("depth >= 1").locals = locals;
+    State { event, line, stack, stdout_tail: tail(&(a.stdout_tail.clone() + &d.stdout)) }
+}
+
+/// Newlines and backslashes escaped, so every record is one line.
+fn escape(s: &str, out: &mut Vec<u8>) {
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            _ => out.push(b),
+        }
+    }
+}
+
+fn unescape(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut it = s.iter();
+    while let Some(&b) = it.next() {
+        if b == b'\\' {
+            match it.next() {
+                Some(b'n') => out.push(b'\n'),
+                Some(&other) => out.push(other),
+                None => out.push(b'\\'),
+            }
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// The delta as target bytes (EOS not included).
+pub fn delta_bytes(d: &Delta) -> Vec<u8> {
+    let mut out = vec![];
+    if let Some((function, depth)) = &d.frame {
+        out.extend_from_slice(format!("@{function} {depth}\n").as_bytes());
+    }
+    for (k, v) in &d.set {
+        out.push(b'+');
+        out.extend_from_slice(k.as_bytes());
+        out.push(b'=');
+        escape(v, &mut out);
+        out.push(b'\n');
+    }
+    for k in &d.removed {
+        out.push(b'-');
+        out.extend_from_slice(k.as_bytes());
+        out.push(b'\n');
+    }
+    if !d.stdout.is_empty() {
+        out.push(b'>');
+        escape(&d.stdout, &mut out);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Parses predicted delta bytes; malformed lines are an error the caller
+/// counts as a wrong prediction.
+pub fn parse_delta(bytes: &[u8]) -> Result<Delta, String> {
+    let mut d = Delta::default();
+    for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| "not UTF-8".to_string());
+        match line[0] {
+            b'@' => {
+                let body = text(&line[1..])?;
+                let (f, depth) = body.rsplit_once(' ').ok_or("frame line without depth")?;
+                d.frame = Some((f.to_string(), depth.parse().map_err(|_| "bad depth")?));
+            }
+            b'+' => {
+                let eq = line.iter().position(|b| *b == b'=').ok_or("set line without '='")?;
+                d.set.push((text(&line[1..eq])?, text(&unescape(&line[eq + 1..]))?));
+            }
+            b'-' => d.removed.push(text(&line[1..])?),
+            b'>' => d.stdout.push_str(&text(&unescape(&line[1..]))?),
+            other => return Err(format!("unknown delta line start {:?}", other as char)),
+        }
+    }
+    Ok(d)
+}
+
+/// A training/inference example: the context tokens, where the action
+/// query sits, where each source line starts, and the target bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Encoded {
+    /// BOS, source with LINE markers, SEP, the k and the state, SEP.
+    pub context: Vec<i64>,
+    /// Index in `context` of each LINE marker (line 1 first).
+    pub line_starts: Vec<usize>,
+}
+
+/// Encodes the program, the state at t and the jump length k.
+pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
+    let mut ctx = vec![BOS];
+    let mut line_starts = vec![];
+    for line in source.lines() {
+        line_starts.push(ctx.len());
+        ctx.push(LINE);
+        ctx.extend(line.bytes().map(i64::from));
+        ctx.push(i64::from(b'\n'));
+    }
+    ctx.push(SEP);
+    let mut s = format!("k={k}\n").into_bytes();
+    for f in &state.stack[..state.stack.len() - 1] {
+        s.extend_from_slice(format!("@{} {}\n", f.function, f.depth).as_bytes());
+        locals_bytes(&f.locals, &mut s);
+    }
+    let f = state.frame();
+    s.extend_from_slice(
+        format!("#{} {} @{} {}\n", event_name(state.event), state.line, f.function, f.depth).as_bytes(),
+    );
+    locals_bytes(&f.locals, &mut s);
+    s.push(b'>');
+    escape(&state.stdout_tail, &mut s);
+    s.push(b'\n');
+    ctx.extend(s.into_iter().map(i64::from));
+    ctx.push(SEP);
+    Encoded { context: ctx, line_starts }
+}
+
+fn locals_bytes(locals: &[(String, String)], out: &mut Vec<u8>) {
+    for (k, v) in locals {
+        out.extend_from_slice(k.as_bytes());
+        out.push(b'=');
+        escape(v, out);
+        out.push(b'\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(
+        step: u32,
+        event: Event,
+        line: u32,
+        function: &str,
+        depth: u32,
+        locals: &[(&str, &str)],
+        out: &str,
+    ) -> Step {
+        Step {
+            step,
+            event,
+            line,
+            function: function.into(),
+            depth,
+            locals: locals.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            stdout: out.into(),
+            value: None,
+        }
+    }
+
+    /// A call into `f` and the return to the module, with values of every type.
+    fn trace() -> Vec<Step> {
+        vec![
+            step(0, Event::Line, 1, "<module>", 1, &[], ""),
+            step(1, Event::Line, 5, "<module>", 1, &[("s", "'héllo\\n'"), ("n", "3"), ("b", "True")], ""),
+            step(2, Event::Call, 1, "f", 2, &[("x", "[1, 2]")], ""),
+            step(3, Event::Line, 2, "f", 2, &[("x", "[1, 2]"), ("d", "{'k': (1, 2.5)}")], "out\n"),
+            step(4, Event::Return, 2, "f", 2, &[("x", "[1, 2]"), ("d", "{'k': (1, 2.5)}"), ("z", "None")], ""),
+            step(5, Event::Line, 6, "<module>", 1, &[("s", "'héllo\\n'"), ("n", "4"), ("r", "'ü\\\\'")], "done\n"),
+        ]
+    }
+
+    #[test]
+    fn every_delta_round_trips_through_bytes_and_back_to_the_state() {
+        let steps = trace();
+        let st = states(&steps);
+        for k in 1..=4usize {
+            for t in 0..st.len() - k {
+                let printed: String = steps[t + 1..=t + k].iter().map(|s| s.stdout.as_str()).collect();
+                let d = delta(&st[t], &st[t + k], &printed);
+                let parsed = parse_delta(&delta_bytes(&d)).unwrap();
+                assert_eq!(parsed, d, "t={t} k={k}");
+                let next = apply(&st[t], st[t + k].event, st[t + k].line, &parsed);
+                assert!(next.same_as(&st[t + k]), "t={t} k={k}\n{next:?}\n{:?}", st[t + k]);
+            }
+        }
+    }
+
+    #[test]
+    fn return_to_the_caller_is_a_delta_against_its_saved_locals() {
+        let st = states(&trace());
+        let d = delta(&st[4], &st[5], "done\n");
+        assert_eq!(d.frame, Some(("<module>".into(), 1)));
+        assert_eq!(d.set, vec![("n".into(), "4".into()), ("r".into(), "'ü\\\\'".into())]);
+        assert_eq!(d.removed, vec!["b".to_string()]);
+        assert_eq!(d.stdout, "done\n");
+    }
+
+    #[test]
+    fn unchanged_state_has_an_empty_delta() {
+        let st = states(&trace());
+        assert!(delta_bytes(&delta(&st[1], &st[1], "")).is_empty());
+    }
+
+    #[test]
+    fn context_marks_every_source_line_and_ends_with_sep() {
+        let st = states(&trace());
+        let e = encode_context("def f(x):\n    return x\nprint('é')\n", &st[2], 2);
+        assert_eq!(e.line_starts.len(), 3);
+        assert!(e.line_starts.iter().all(|&i| e.context[i] == LINE));
+        assert_eq!((e.context[0], *e.context.last().unwrap()), (BOS, SEP));
+        assert!(e.context.iter().all(|&t| (0..VOCAB).contains(&t)));
+        let text: Vec<u8> = e.context.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains("k=2\n@<module> 1\ns='héllo\\\\n'\n") && text.contains("#call 1 @f 2\nx=[1, 2]\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn malformed_predictions_are_errors_not_panics() {
+        for bad in [&b"?x\n"[..], b"+novalue\n", b"@nodepth\n", b"+k=\xff\n"] {
+            assert!(parse_delta(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The code world model: a byte-level transformer that, given a program, a
+//! state and a jump length k, predicts the next action (event and line, as a
+//! pointer into the program's lines) and the state delta k steps ahead, with
+//! its own uncertainty.
+//!
+//! It owns the encoding (bytes in, bytes out), the model and its
+//! checkpoints. It must not talk to the pool or the store directly: the
+//! service hands it examples and takes its predictions.
+
+mod data;
+mod encode;
+mod model;
+
+pub use data::*;
+pub use encode::*;
+pub use model::*;
