@@ -159,7 +159,8 @@ fn throughput(sandbox: &Arc<Sandbox>, threads: u32, span: Duration) -> Vec<(f64,
     workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
 }
 
-fn percentile(values: &mut [f64], q: f64) -> f64 {
+/// The `q` quantile (nearest rank) of `values`, NaN when empty.
+pub(crate) fn percentile(values: &mut [f64], q: f64) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }

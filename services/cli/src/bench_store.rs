@@ -6,6 +6,8 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+
+use crate::bench::percentile;
 use clap::Args;
 use curio_interpreter_pool::{Event, Limits, Status, Step, Trace};
 use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Sampling, Store};
@@ -150,9 +152,4 @@ fn synthetic(i: u64, steps: u32) -> ExecutionRecord {
         },
         provenance: Provenance { strategy: Some("random".into()), ..Provenance::default() },
     }
-}
-
-fn percentile(values: &mut [f64], q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(((values.len().max(1) - 1) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN)
 }

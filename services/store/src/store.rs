@@ -9,6 +9,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
+use curio_interpreter_pool::Step;
+
 use crate::error::StoreError;
 use crate::priority::PriorityIndex;
 use crate::records::{ExecutionRecord, pg_text};
@@ -45,24 +47,11 @@ pub struct WriteReceipt {
 pub struct SampledTransition {
     pub id: i64,
     pub execution_id: Uuid,
-    pub step: i32,
+    pub step: u32,
     /// Probability this transition had of being drawn (for importance weights).
     pub probability: f64,
     /// Rows `step ..= step + horizon` of the execution, in order.
-    pub states: Vec<StoredStep>,
-}
-
-/// A stored trace step.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoredStep {
-    pub step: i32,
-    pub event: String,
-    pub line: i32,
-    pub function: String,
-    pub depth: i32,
-    pub locals: Vec<(String, String)>,
-    pub stdout: String,
-    pub value: Option<String>,
+    pub states: Vec<Step>,
 }
 
 /// The replay store; cheap to clone (one connection pool, one index).
@@ -205,7 +194,7 @@ impl Store {
             let entry = by_id.entry(id).or_insert_with(|| SampledTransition {
                 id,
                 execution_id: row.get("execution_id"),
-                step: row.get("base"),
+                step: row.get::<i32, _>("base") as u32,
                 probability: 0.0,
                 states: vec![],
             });
@@ -239,7 +228,7 @@ impl Store {
     }
 
     /// Every stored execution of a program (by content hash) with its steps.
-    pub async fn traces_of_program(&self, content_hash: &[u8]) -> Result<Vec<(Uuid, Vec<StoredStep>)>, StoreError> {
+    pub async fn traces_of_program(&self, content_hash: &[u8]) -> Result<Vec<(Uuid, Vec<Step>)>, StoreError> {
         let rows = sqlx::query(
             "SELECT e.id AS execution_id, t.step, t.event, t.line, t.function, t.depth, t.locals::text AS locals, \
                     t.stdout, t.value \
@@ -250,7 +239,7 @@ impl Store {
         .bind(content_hash)
         .fetch_all(&self.pool)
         .await?;
-        let mut out: Vec<(Uuid, Vec<StoredStep>)> = vec![];
+        let mut out: Vec<(Uuid, Vec<Step>)> = vec![];
         for row in rows {
             let id: Uuid = row.get("execution_id");
             if out.last().is_none_or(|(last, _)| *last != id) {
@@ -359,16 +348,20 @@ impl Store {
     }
 }
 
-fn stored_step(row: &sqlx::postgres::PgRow) -> Result<StoredStep, StoreError> {
+/// A stored row back as the pool's [`Step`].
+fn stored_step(row: &sqlx::postgres::PgRow) -> Result<Step, StoreError> {
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| StoreError::Database(format!("stored {what}: {e}"));
     let locals: String = row.get("locals");
-    let locals: Vec<(String, String)> =
-        serde_json::from_str(&locals).map_err(|e| StoreError::Database(format!("stored locals are not pairs: {e}")))?;
-    Ok(StoredStep {
-        step: row.get("step"),
-        event: row.get("event"),
-        line: row.get("line"),
+    let locals = serde_json::from_str(&locals).map_err(|e| corrupt("locals are not pairs", &e))?;
+    let event: String = row.get("event");
+    let event = serde_json::from_value(serde_json::Value::String(event)).map_err(|e| corrupt("event", &e))?;
+    let number = |name: &str| row.get::<i32, _>(name) as u32;
+    Ok(Step {
+        step: number("step"),
+        event,
+        line: number("line"),
         function: row.get("function"),
-        depth: row.get("depth"),
+        depth: number("depth"),
         locals,
         stdout: row.get("stdout"),
         value: row.get("value"),
