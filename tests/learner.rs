@@ -99,3 +99,23 @@ fn a_small_model_beats_the_trivial_baseline_on_held_out_programs() {
     assert!(model_action > base_action + 0.1, "action: model {model_action:.3} vs baseline {base_action:.3}");
     assert!(model_delta > base_delta + 0.1, "delta: model {model_delta:.3} vs baseline {base_delta:.3}");
 }
+
+#[test]
+fn generated_programs_are_valid_python_that_runs() {
+    use curio_interpreter_pool::Status;
+    use curio_learner::{GenConfig, generate, inputs, mutate};
+    let mut statuses = std::collections::HashMap::new();
+    for (seed, cfg) in (0..150u64).map(|s| (s, GenConfig::default())).chain((0..50).map(|s| (s, GenConfig::harder()))) {
+        let source = generate(seed, &cfg);
+        for input in inputs(seed, 2) {
+            let exec = Execution { input, ..Execution::python(source.clone()) };
+            let t = sandbox().execute(&exec).unwrap();
+            assert_ne!(t.status, Status::InvalidProgram, "seed {seed}: {:?}\n{source}", t.error);
+            assert_ne!(t.status, Status::Exception, "seed {seed}: {:?}\n{source}", t.error);
+            *statuses.entry(t.status).or_insert(0) += 1;
+        }
+        let variant = mutate(&source, seed);
+        assert_ne!(variant, source);
+    }
+    assert!(statuses[&Status::Ok] >= 390, "{statuses:?}");
+}

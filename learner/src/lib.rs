@@ -9,8 +9,10 @@
 
 mod data;
 mod encode;
+mod generate;
 mod model;
 
 pub use data::*;
 pub use encode::*;
+pub use generate::*;
 pub use model::*;
