@@ -4,9 +4,9 @@
 //! held-out programs it never saw.
 
 use curio_interpreter_pool::Execution;
-use curio_learner::{Example, Learner, ModelConfig, collate, examples};
+use curio_learner::{Example, Learner, ModelConfig, SuiteItem, TrainConfig, Trainer, evaluate, examples};
 use curio_tests::sandbox;
-use tch::{Device, Kind, nn, nn::OptimizerConfig};
+use tch::Device;
 
 /// Small counting programs; `seed` picks constants, so train and held-out
 /// programs differ in their numbers and strings.
@@ -19,30 +19,18 @@ fn program(seed: u64) -> String {
     )
 }
 
-fn dataset(seeds: impl Iterator<Item = u64>) -> Vec<Example> {
+fn suite(seeds: impl Iterator<Item = u64>) -> Vec<SuiteItem> {
     seeds
-        .flat_map(|seed| {
+        .map(|seed| {
             let source = program(seed);
             let trace = sandbox().execute(&Execution::python(source.clone())).unwrap();
-            examples(&source, &trace.steps, &[1])
+            SuiteItem { source, steps: trace.steps }
         })
         .collect()
 }
 
-/// (action accuracy, delta exact match) of the model, teacher-forced. Greedy
-/// decoding reproduces a target exactly iff every teacher-forced argmax
-/// matches, so the exact-match rate is the greedy one.
-fn score(learner: &Learner, held_out: &[Example]) -> (f64, f64) {
-    let batch = collate(held_out, Device::Cpu);
-    let out = tch::no_grad(|| learner.model.forward(&batch, false).unwrap());
-    let event_ok = out.event_logits.argmax(-1, false).eq_tensor(&batch.event);
-    let line_ok = out.line_logits.argmax(-1, false).eq_tensor(&batch.line);
-    let action = event_ok.logical_and(&line_ok).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
-    let predicted = out.delta_logits.argmax(-1, false);
-    let counted = batch.labels.ne(-100);
-    let wrong = predicted.ne_tensor(&batch.labels).logical_and(&counted).sum_dim_intlist(1, false, Kind::Int64);
-    let delta = wrong.eq(0).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
-    (action, delta)
+fn dataset(items: &[SuiteItem]) -> Vec<Example> {
+    items.iter().flat_map(|item| examples(&item.source, &item.steps, &[1])).collect()
 }
 
 /// The baseline on the same examples: next line = current line + 1 with a
@@ -66,14 +54,15 @@ fn a_small_model_beats_the_trivial_baseline_on_held_out_programs() {
     tch::manual_seed(0);
     tch::set_num_threads(2);
     // Every seventh program is held out: same distribution, never trained on.
-    let train = dataset((0..140).filter(|s| s % 7 != 0));
-    let held_out = dataset((0..140).filter(|s| s % 7 == 0));
+    let train = dataset(&suite((0..140).filter(|s| s % 7 != 0)));
+    let held_out_suite = suite((0..140).filter(|s| s % 7 == 0));
+    let held_out = dataset(&held_out_suite);
     assert!(train.len() > 1000 && held_out.len() > 200, "{} / {}", train.len(), held_out.len());
 
     let config =
         ModelConfig { n_embd: 64, n_head: 4, n_layer: 2, block_size: 512, dropout: 0.0, ..ModelConfig::default() };
-    let mut learner = Learner::new(config, Device::Cpu).unwrap();
-    let mut opt = nn::AdamW::default().build(&learner.vs, 2e-3).unwrap();
+    let learner = Learner::new(config, Device::Cpu).unwrap();
+    let mut trainer = Trainer::new(learner, TrainConfig { lr: 2e-3, warmup: 20, ..TrainConfig::default() }).unwrap();
     let mut order: Vec<usize> = (0..train.len()).collect();
     for step in 0..500usize {
         if step % (train.len() / 16) == 0 {
@@ -81,17 +70,18 @@ fn a_small_model_beats_the_trivial_baseline_on_held_out_programs() {
             order.sort_by_key(|&i| (i * 7919 + step * 104_729) % train.len());
         }
         let rows: Vec<Example> = (0..16).map(|j| train[order[(step * 16 + j) % train.len()]].clone()).collect();
-        let batch = collate(&rows, Device::Cpu);
-        let out = learner.model.forward(&batch, true).unwrap();
-        let (action, delta) = learner.model.losses(&batch, &out).unwrap();
-        let loss = (action + delta).mean(Kind::Float);
-        opt.backward_step_clip_norm(&loss, 1.0);
+        let stats = trainer.step(&rows).unwrap();
+        assert_eq!(stats.per_example.len(), 16);
         if step % 100 == 0 {
-            eprintln!("step {step}: loss {:.3}", loss.double_value(&[]));
+            eprintln!("step {step}: action {:.3} delta {:.3}", stats.action_loss, stats.delta_loss);
         }
-        learner.train_step += 1;
     }
-    let (model_action, model_delta) = score(&learner, &held_out);
+    let learner = &trainer.learner;
+    assert_eq!(learner.train_step, 500);
+    let report = evaluate(&learner.model, &held_out_suite, Device::Cpu).unwrap();
+    let (model_action, model_delta) = (report.action_accuracy, report.delta_exact);
+    assert_eq!(report.transitions, held_out.len());
+    assert_eq!(report.rollout_exact[&1].1, held_out_suite.len());
     let (base_action, base_delta) = baseline(&held_out);
     eprintln!(
         "held-out: model action {model_action:.3} delta {model_delta:.3}; baseline {base_action:.3} {base_delta:.3}"

@@ -3,7 +3,7 @@
 use curio_interpreter_pool::Step;
 use tch::{Device, Tensor};
 
-use crate::encode::{EOS, Encoded, PAD, delta, delta_bytes, encode_context, event_index, states};
+use crate::encode::{EOS, Encoded, PAD, State, delta, delta_bytes, encode_context, event_index, states};
 use crate::model::Batch;
 
 /// Jump lengths the model is trained on.
@@ -35,26 +35,37 @@ impl Example {
 /// line is outside the source (none in practice) are skipped.
 pub fn examples(source: &str, steps: &[Step], jumps: &[u32]) -> Vec<Example> {
     let st = states(steps);
-    let n_lines = source.lines().count();
     let mut out = vec![];
     for &k in jumps {
-        let k = k as usize;
-        for t in 0..st.len().saturating_sub(k) {
-            let target = &st[t + k];
-            let line = target.line as usize;
-            if line == 0 || line > n_lines {
-                continue;
-            }
-            let printed: String = steps[t + 1..=t + k].iter().map(|s| s.stdout.as_str()).collect();
-            out.push(Example {
-                context: encode_context(source, &st[t], k as u32),
-                target: delta_bytes(&delta(&st[t], target, &printed)),
-                event: event_index(target.event),
-                line: line - 1,
-            });
+        for t in 0..st.len().saturating_sub(k as usize) {
+            out.extend(build(source, steps, &st, t, k));
         }
     }
     out
+}
+
+/// The example (state at `t`, jump `k`) of a trace, if `t + k` is in it.
+pub fn example_at(source: &str, steps: &[Step], t: usize, k: u32) -> Option<Example> {
+    let end = t + k as usize;
+    if end >= steps.len() {
+        return None;
+    }
+    build(source, steps, &states(&steps[..=end]), t, k)
+}
+
+fn build(source: &str, steps: &[Step], st: &[State], t: usize, k: u32) -> Option<Example> {
+    let target = &st[t + k as usize];
+    let line = target.line as usize;
+    if line == 0 || line > source.lines().count() {
+        return None;
+    }
+    let printed: String = steps[t + 1..=t + k as usize].iter().map(|s| s.stdout.as_str()).collect();
+    Some(Example {
+        context: encode_context(source, &st[t], k),
+        target: delta_bytes(&delta(&st[t], target, &printed)),
+        event: event_index(target.event),
+        line: line - 1,
+    })
 }
 
 /// Pads examples into one batch on `device`.

@@ -9,10 +9,16 @@
 
 mod data;
 mod encode;
+mod eval;
 mod generate;
+mod infer;
 mod model;
+mod train;
 
 pub use data::*;
 pub use encode::*;
+pub use eval::*;
 pub use generate::*;
+pub use infer::*;
 pub use model::*;
+pub use train::*;

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_store;
 mod db;
+mod learn;
 mod pool;
 mod trace;
 
@@ -36,6 +37,10 @@ enum Command {
     /// Measure a component and print its figures.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// Train the world model offline from the replay store (filled with generated programs first).
+    Train(learn::TrainArgs),
+    /// Evaluate a checkpoint on a held-out suite.
+    Eval(learn::EvalArgs),
     /// Manage the private Postgres cluster (used when DATABASE_URL is unset).
     #[command(subcommand)]
     Db(db::Db),
@@ -49,6 +54,8 @@ fn main() -> anyhow::Result<()> {
         Command::Pool(args) => pool::run(args),
         Command::Bench(bench) => bench::run(bench, &cli.data_dir),
         Command::Db(db) => db::run(db, &cli.data_dir),
+        Command::Train(args) => learn::train(args, &cli.data_dir),
+        Command::Eval(args) => learn::eval(args),
     }
 }
 

@@ -252,6 +252,27 @@ impl Store {
         Ok(out)
     }
 
+    /// Whole traces with their program source, by execution id (for
+    /// rebuilding the stack of a sampled transition).
+    pub async fn traces(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, (String, Vec<Step>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.id AS execution_id, p.source, t.step, t.event, t.line, t.function, t.depth, \
+                    t.locals::text AS locals, t.stdout, t.value \
+             FROM executions e JOIN programs p ON p.id = e.program_id \
+             JOIN transitions t ON t.execution_id = e.id \
+             WHERE e.id = ANY($1) ORDER BY e.id, t.step",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: HashMap<Uuid, (String, Vec<Step>)> = HashMap::new();
+        for row in rows {
+            let entry = out.entry(row.get("execution_id")).or_insert_with(|| (row.get("source"), vec![]));
+            entry.1.push(stored_step(&row)?);
+        }
+        Ok(out)
+    }
+
     /// Records a checkpoint; returns its id.
     pub async fn record_checkpoint(
         &self,

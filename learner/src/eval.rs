@@ -1,0 +1,228 @@
+//! Evaluation on held-out traces: action accuracy, state-delta exact match
+//! (overall and per value type), rollout exact match per horizon with the
+//! cause of each first divergence, final-output accuracy, calibration.
+
+use std::collections::BTreeMap;
+
+use curio_interpreter_pool::Step;
+use serde::Serialize;
+use tch::{Device, Kind};
+
+use crate::data::{Example, collate, examples};
+use crate::encode::{State, parse_delta, states};
+use crate::infer::rollout;
+use crate::model::{ModelError, WorldModel};
+
+/// Rollout horizons reported.
+pub const HORIZONS: [usize; 5] = [1, 5, 10, 20, 50];
+
+/// One program of a suite with its real trace.
+#[derive(Clone, Debug)]
+pub struct SuiteItem {
+    pub source: String,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct EvalReport {
+    pub transitions: usize,
+    /// Programs left out because a sequence outgrew the model's block.
+    pub skipped_too_long: usize,
+    pub action_accuracy: f64,
+    pub delta_exact: f64,
+    /// Delta exact match of transitions that set a value of each type.
+    pub delta_exact_by_type: BTreeMap<String, (f64, usize)>,
+    /// Rollout exact match per horizon: (rate, rollouts long enough).
+    pub rollout_exact: BTreeMap<usize, (f64, usize)>,
+    /// First divergences of failed rollouts that began with a wrong action.
+    pub divergence_wrong_action: usize,
+    /// ...and those that began with a wrong state.
+    pub divergence_wrong_state: usize,
+    /// Mean first divergent step of failed rollouts.
+    pub mean_first_divergence: f64,
+    /// Rollouts whose predicted stdout over the whole run equals the real one.
+    pub final_output_accuracy: f64,
+    /// Expected calibration error of the action confidence (10 bins).
+    pub action_ece: f64,
+}
+
+/// The Python type a repr shows, for per-type accuracy.
+pub fn value_type(repr: &str) -> &'static str {
+    let r = repr.trim();
+    match r.as_bytes().first() {
+        Some(b'\'') | Some(b'"') => "str",
+        Some(b'[') => "list",
+        Some(b'{') => "dict",
+        Some(b'(') => "tuple",
+        _ if r == "True" || r == "False" => "bool",
+        _ if r == "None" => "None",
+        _ if r.parse::<i64>().is_ok()
+            || (r.len() > 18 && r.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            "int"
+        }
+        _ if r.parse::<f64>().is_ok() => "float",
+        _ => "other",
+    }
+}
+
+/// Evaluates `model` on `suite` (k = 1 transitions, rollouts from step 0).
+pub fn evaluate(model: &WorldModel, suite: &[SuiteItem], device: Device) -> Result<EvalReport, ModelError> {
+    // Programs whose sequences outgrow the model's block are left out (and counted).
+    let limit = model.config.block_size as usize;
+    let per_item: Vec<Vec<Example>> = suite.iter().map(|item| examples(&item.source, &item.steps, &[1])).collect();
+    let fits: Vec<bool> = per_item.iter().map(|ex| ex.iter().all(|e| e.len() <= limit)).collect();
+    let suite: Vec<SuiteItem> = suite.iter().zip(&fits).filter(|(_, f)| **f).map(|(i, _)| i.clone()).collect();
+    let all: Vec<Example> = per_item.into_iter().zip(&fits).filter(|(_, f)| **f).flat_map(|(e, _)| e).collect();
+    let mut report = EvalReport {
+        transitions: all.len(),
+        skipped_too_long: fits.iter().filter(|f| !**f).count(),
+        ..EvalReport::default()
+    };
+    let (mut correct_actions, mut exact) = (0usize, 0usize);
+    let mut by_type: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut bins = [(0.0f64, 0.0f64, 0usize); 10];
+    for chunk in all.chunks(32) {
+        let batch = collate(chunk, device);
+        let out = tch::no_grad(|| model.forward(&batch, false))?;
+        let (ep, lp) = (out.event_logits.softmax(-1, Kind::Float), out.line_logits.softmax(-1, Kind::Float));
+        let predicted = out.delta_logits.argmax(-1, false);
+        let wrong = predicted.ne_tensor(&batch.labels).logical_and(&batch.labels.ne(-100)).sum_dim_intlist(
+            1,
+            false,
+            Kind::Int64,
+        );
+        for (r, e) in chunk.iter().enumerate() {
+            let r64 = r as i64;
+            let (ev, li) = (ep.argmax(-1, false).int64_value(&[r64]), lp.argmax(-1, false).int64_value(&[r64]));
+            let ok = ev as usize == e.event && li as usize == e.line;
+            correct_actions += usize::from(ok);
+            let confidence = ep.double_value(&[r64, ev]) * lp.double_value(&[r64, li]);
+            let bin = &mut bins[((confidence * 10.0) as usize).min(9)];
+            *bin = (bin.0 + confidence, bin.1 + f64::from(u8::from(ok)), bin.2 + 1);
+            // Teacher-forced: greedy decoding reproduces the target exactly
+            // iff every teacher-forced argmax matches.
+            let hit = wrong.int64_value(&[r64]) == 0;
+            exact += usize::from(hit);
+            let types: std::collections::BTreeSet<&str> =
+                parse_delta(&e.target).map(|d| d.set.iter().map(|(_, v)| value_type(v)).collect()).unwrap_or_default();
+            for ty in types {
+                let entry = by_type.entry(ty.to_string()).or_default();
+                *entry = (entry.0 + usize::from(hit), entry.1 + 1);
+            }
+        }
+    }
+    let n = all.len().max(1) as f64;
+    report.action_accuracy = correct_actions as f64 / n;
+    report.delta_exact = exact as f64 / n;
+    report.delta_exact_by_type = by_type.into_iter().map(|(k, (h, c))| (k, (h as f64 / c as f64, c))).collect();
+    report.action_ece = bins.iter().map(|(conf, acc, c)| if *c == 0 { 0.0 } else { (conf - acc).abs() / n }).sum();
+    rollouts(model, &suite, device, &mut report)?;
+    Ok(report)
+}
+
+fn rollouts(
+    model: &WorldModel,
+    suite: &[SuiteItem],
+    device: Device,
+    report: &mut EvalReport,
+) -> Result<(), ModelError> {
+    let truths: Vec<Vec<State>> = suite.iter().map(|item| states(&item.steps)).collect();
+    let starts: Vec<(String, State)> = suite
+        .iter()
+        .zip(&truths)
+        .filter_map(|(item, st)| st.first().map(|s| (item.source.clone(), s.clone())))
+        .collect();
+    let longest = truths.iter().map(Vec::len).max().unwrap_or(1).saturating_sub(1);
+    let paths = rollout(model, &starts, longest.min(*HORIZONS.last().expect("horizons")).max(1), device)?;
+    let mut at_horizon: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
+    let (mut divergences, mut divergence_sum, mut outputs_ok) = (0usize, 0usize, 0usize);
+    let with_start: Vec<usize> = (0..suite.len()).filter(|&i| !truths[i].is_empty()).collect();
+    for (path, &i) in paths.iter().zip(&with_start) {
+        let truth = &truths[i];
+        let first_wrong = (1..truth.len()).find(|&h| match path.get(h - 1) {
+            Some(Some((s, _))) => !s.same_as(&truth[h]),
+            _ => true,
+        });
+        for &h in &HORIZONS {
+            if h < truth.len() {
+                let e = at_horizon.entry(h).or_default();
+                *e = (e.0 + usize::from(first_wrong.is_none_or(|w| w > h)), e.1 + 1);
+            }
+        }
+        match first_wrong {
+            None => {
+                outputs_ok += usize::from(
+                    predicted_stdout(path) == suite[i].steps.iter().map(|s| s.stdout.as_str()).collect::<String>(),
+                )
+            }
+            Some(h) => {
+                divergences += 1;
+                divergence_sum += h;
+                let action_ok = match path.get(h - 1) {
+                    Some(Some((s, _))) => s.event == truth[h].event && s.line == truth[h].line,
+                    _ => false,
+                };
+                if action_ok {
+                    report.divergence_wrong_state += 1;
+                } else {
+                    report.divergence_wrong_action += 1;
+                }
+            }
+        }
+    }
+    report.rollout_exact = at_horizon.into_iter().map(|(h, (ok, n))| (h, (ok as f64 / n.max(1) as f64, n))).collect();
+    report.mean_first_divergence = if divergences == 0 { 0.0 } else { divergence_sum as f64 / divergences as f64 };
+    report.final_output_accuracy = outputs_ok as f64 / with_start.len().max(1) as f64;
+    Ok(())
+}
+
+fn predicted_stdout(path: &[Option<(State, crate::infer::Prediction)>]) -> String {
+    path.iter().flatten().filter_map(|(_, p)| parse_delta(&p.delta).ok()).map(|d| d.stdout).collect()
+}
+
+/// The report as a readable table.
+pub fn format_report(name: &str, r: &EvalReport) -> String {
+    let mut out = format!(
+        "suite {name}: {} transitions ({} programs too long for the model, skipped)\n",
+        r.transitions, r.skipped_too_long
+    );
+    out += &format!("  action accuracy (teacher-forced)   {:.3}\n", r.action_accuracy);
+    out += &format!("  state-delta exact match            {:.3}\n", r.delta_exact);
+    for (ty, (rate, n)) in &r.delta_exact_by_type {
+        out += &format!("    sets a {ty:<6} ({n:>5} transitions) {rate:.3}\n");
+    }
+    for (h, (rate, n)) in &r.rollout_exact {
+        out += &format!("  rollout exact @ {h:<3} ({n:>4} runs)   {rate:.3}\n");
+    }
+    out += &format!(
+        "  first divergence: mean step {:.1}; began with a wrong action {} / a wrong state {}\n",
+        r.mean_first_divergence, r.divergence_wrong_action, r.divergence_wrong_state
+    );
+    out += &format!("  final-output accuracy              {:.3}\n", r.final_output_accuracy);
+    out += &format!("  action calibration error (ECE)     {:.3}\n", r.action_ece);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_types_are_read_off_reprs() {
+        let cases = [
+            ("'a'", "str"),
+            ("[1]", "list"),
+            ("{}", "dict"),
+            ("(1,)", "tuple"),
+            ("True", "bool"),
+            ("None", "None"),
+            ("-12", "int"),
+            ("2.5", "float"),
+            ("<function f>", "other"),
+        ];
+        for (repr, ty) in cases {
+            assert_eq!(value_type(repr), ty, "{repr}");
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Asking the model: actions with their confidence, greedy delta decoding
+//! (batched), MC-dropout disagreement, and rollouts that feed predictions
+//! back in.
+
+use tch::{Device, Kind, Tensor};
+
+use crate::data::{Example, collate};
+use crate::encode::{EOS, EVENTS, State, apply, encode_context, parse_delta};
+use crate::model::{ModelError, WorldModel};
+
+/// Longest delta the decoder writes, bytes.
+const MAX_DELTA: usize = 512;
+
+/// One predicted step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    pub event: usize,
+    /// 0-based line index.
+    pub line: usize,
+    /// p(event) × p(line) of the chosen action.
+    pub confidence: f64,
+    /// Entropy of the event plus the line distribution, nats.
+    pub action_entropy: f64,
+    /// Greedy delta bytes (EOS not included).
+    pub delta: Vec<u8>,
+    /// Mean per-byte entropy of the decoded delta, nats.
+    pub delta_entropy: f64,
+}
+
+fn entropy(logits: &Tensor) -> Tensor {
+    let logp = logits.log_softmax(-1, Kind::Float);
+    // 0 * -inf is NaN where a padded line has probability 0.
+    (logp.exp() * logp.nan_to_num(0.0, 0.0, 0.0))
+        .nan_to_num(0.0, 0.0, 0.0)
+        .sum_dim_intlist(-1, false, Kind::Float)
+        .neg()
+}
+
+/// Greedy predictions for a batch of contexts (targets in `examples` are
+/// ignored), decoding every row's delta in parallel.
+pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<Prediction>, ModelError> {
+    tch::no_grad(|| {
+        let mut rows: Vec<Example> = examples.iter().map(|e| Example { target: vec![], ..e.clone() }).collect();
+        let first = model.forward(&collate(&rows, device), false)?;
+        let (event_p, line_p) =
+            (first.event_logits.softmax(-1, Kind::Float), first.line_logits.softmax(-1, Kind::Float));
+        let action_entropy = entropy(&first.event_logits) + entropy(&first.line_logits);
+        let (event, line) = (event_p.argmax(-1, false), line_p.argmax(-1, false));
+        let mut done = vec![false; rows.len()];
+        let mut byte_entropy = vec![0.0; rows.len()];
+        for _ in 0..=MAX_DELTA {
+            if done.iter().all(|d| *d) {
+                break;
+            }
+            let batch = collate(&rows, device);
+            let out = model.forward(&batch, false)?;
+            for (r, row) in rows.iter_mut().enumerate() {
+                if done[r] {
+                    continue;
+                }
+                // The logits that predict the next byte sit at the last filled position.
+                let at = (row.context.context.len() + row.target.len() - 1) as i64;
+                let logits = out.delta_logits.get(r as i64).get(at);
+                let next = logits.argmax(-1, false).int64_value(&[]);
+                byte_entropy[r] += entropy(&logits).double_value(&[]);
+                if next == EOS || next >= 256 || row.target.len() >= MAX_DELTA {
+                    done[r] = true;
+                } else {
+                    row.target.push(next as u8);
+                }
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .enumerate()
+            .map(|(r, row)| {
+                let (e, l) = (event.int64_value(&[r as i64]), line.int64_value(&[r as i64]));
+                Prediction {
+                    event: e as usize,
+                    line: l as usize,
+                    confidence: event_p.double_value(&[r as i64, e]) * line_p.double_value(&[r as i64, l]),
+                    action_entropy: action_entropy.double_value(&[r as i64]),
+                    delta_entropy: byte_entropy[r] / (row.target.len() + 1) as f64,
+                    delta: row.target,
+                }
+            })
+            .collect())
+    })
+}
+
+/// BALD-style disagreement of the line pointer across `samples` dropout
+/// masks: H(mean p) - mean H(p), per row, in nats.
+pub fn disagreement(
+    model: &WorldModel,
+    examples: &[Example],
+    samples: usize,
+    device: Device,
+) -> Result<Vec<f64>, ModelError> {
+    tch::no_grad(|| {
+        let batch = collate(examples, device);
+        let mut probs = vec![];
+        let mut entropies = vec![];
+        for _ in 0..samples.max(2) {
+            let out = model.forward(&batch, true)?;
+            probs.push(out.line_logits.softmax(-1, Kind::Float));
+            entropies.push(entropy(&out.line_logits));
+        }
+        let mean = Tensor::stack(&probs, 0).mean_dim(0, false, Kind::Float);
+        let h_mean = (mean.log().nan_to_num(0.0, 0.0, 0.0) * &mean).sum_dim_intlist(-1, false, Kind::Float).neg();
+        let mean_h = Tensor::stack(&entropies, 0).mean_dim(0, false, Kind::Float);
+        Ok(Vec::<f64>::try_from(&(h_mean - mean_h).to_kind(Kind::Double))?)
+    })
+}
+
+/// Rolls each (source, start state) forward `horizon` steps, feeding every
+/// predicted state back in. A prediction that does not parse ends that
+/// rollout (its later states are `None`).
+pub fn rollout(
+    model: &WorldModel,
+    starts: &[(String, State)],
+    horizon: usize,
+    device: Device,
+) -> Result<Vec<Vec<Option<(State, Prediction)>>>, ModelError> {
+    let mut current: Vec<Option<State>> = starts.iter().map(|(_, s)| Some(s.clone())).collect();
+    let mut paths: Vec<Vec<Option<(State, Prediction)>>> = vec![vec![]; starts.len()];
+    for _ in 0..horizon {
+        let live: Vec<usize> = (0..starts.len()).filter(|&i| current[i].is_some()).collect();
+        if live.is_empty() {
+            break;
+        }
+        let examples: Vec<Example> = live
+            .iter()
+            .map(|&i| Example {
+                context: encode_context(&starts[i].0, current[i].as_ref().expect("live"), 1),
+                target: vec![],
+                event: 0,
+                line: 0,
+            })
+            .collect();
+        let predictions = predict(model, &examples, device)?;
+        for (&i, p) in live.iter().zip(predictions) {
+            let state = current[i].take().expect("live");
+            let next = parse_delta(&p.delta).ok().map(|d| apply(&state, EVENTS[p.event], p.line as u32 + 1, &d));
+            paths[i].push(next.clone().map(|s| (s, p)));
+            current[i] = next;
+        }
+    }
+    Ok(paths)
+}

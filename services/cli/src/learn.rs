@@ -1,0 +1,226 @@
+//! `curio train` (offline training from the replay store) and `curio eval`
+//! (the held-out suites).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use curio_interpreter_pool::{Execution, Limits, Sandbox, Status, Step};
+use curio_learner::{
+    Example, GenConfig, JUMPS, Learner, ModelConfig, SuiteItem, TrainConfig, Trainer, evaluate, format_report,
+    generate, inputs, suite_seeds,
+};
+use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Sampling, Store};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tch::Device;
+use uuid::Uuid;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Generated programs to run and store before training (idempotent).
+    #[arg(long, default_value_t = 2000)]
+    programs: u64,
+    /// Stop after this many minutes of training.
+    #[arg(long, default_value_t = 30.0)]
+    minutes: f64,
+    /// Stop after this many optimizer steps (whichever comes first).
+    #[arg(long)]
+    steps: Option<i64>,
+    /// Transitions per minibatch.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Checkpoint to write (and to resume from if it exists).
+    #[arg(long, default_value = "data/checkpoints/model.safetensors")]
+    checkpoint: PathBuf,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: i64,
+    /// CPU threads for libtorch.
+    #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
+    threads: i32,
+    /// Model width (a new model only).
+    #[arg(long, default_value_t = 128)]
+    width: i64,
+    /// Transformer blocks (a new model only).
+    #[arg(long, default_value_t = 2)]
+    layers: i64,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The checkpoint to evaluate.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// `indist` (the training distribution, other seeds) or `hard` (longer
+    /// programs, more iterations, longer strings).
+    #[arg(long, default_value = "indist")]
+    suite: String,
+    /// Programs in the suite.
+    #[arg(long, default_value_t = 40)]
+    programs: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
+    threads: i32,
+}
+
+fn device(threads: i32) -> Device {
+    tch::set_num_threads(threads);
+    Device::cuda_if_available()
+}
+
+pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let device = device(args.threads);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let (store, _embedded) = runtime.block_on(curio_store::open(data_dir))?;
+    let sandbox = crate::sandbox(2)?;
+    runtime.block_on(fill(&store, &sandbox, args.programs))?;
+
+    let learner = if args.checkpoint.exists() {
+        Learner::load(&args.checkpoint, device, None)?
+    } else {
+        let config = ModelConfig { n_embd: args.width, n_layer: args.layers, ..ModelConfig::default() };
+        Learner::new(config, device)?
+    };
+    if let Some(dir) = args.checkpoint.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let block = learner.model.config.block_size as usize;
+    let mut trainer = Trainer::new(learner, TrainConfig::default())?;
+    let deadline = Instant::now() + Duration::from_secs_f64(args.minutes * 60.0);
+    let last_step = args.steps.map(|s| trainer.learner.train_step + s);
+    let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {msg}").expect("template"));
+    let mut rng = StdRng::seed_from_u64(trainer.learner.train_step as u64);
+    let mut traces: HashMap<Uuid, (String, Vec<Step>)> = HashMap::new();
+    let (started, mut tokens) = (Instant::now(), 0i64);
+    while Instant::now() < deadline && last_step.is_none_or(|l| trainer.learner.train_step < l) {
+        let (ids, examples) = runtime.block_on(minibatch(&store, &mut traces, args.batch, block, &mut rng))?;
+        if examples.is_empty() {
+            anyhow::bail!("the store has no transitions to train on");
+        }
+        let stats = trainer.step(&examples)?;
+        tokens += stats.tokens;
+        let priorities: Vec<(i64, f32)> = ids.into_iter().zip(stats.per_example).collect();
+        runtime.block_on(store.update_priorities(&priorities))?;
+        let step = trainer.learner.train_step;
+        bar.set_message(format!(
+            "step {step}  action loss {:.3}  delta loss {:.3}  {:.0} tokens/s",
+            stats.action_loss,
+            stats.delta_loss,
+            tokens as f64 / started.elapsed().as_secs_f64()
+        ));
+        bar.tick();
+        if step % args.checkpoint_every == 0 {
+            trainer.learner.save(&args.checkpoint)?;
+        }
+    }
+    trainer.learner.save(&args.checkpoint)?;
+    bar.finish_and_clear();
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    println!("trained to step {} in {minutes:.1} min", trainer.learner.train_step);
+    println!("tokens_per_second: {:.0}", tokens as f64 / (minutes * 60.0));
+    println!("checkpoint: {}", args.checkpoint.display());
+    Ok(())
+}
+
+/// Runs generated programs 0..n (one input each) and stores their traces;
+/// execution ids derive from the seed, so a second fill stores nothing twice.
+async fn fill(store: &Store, sandbox: &Sandbox, n: u64) -> anyhow::Result<()> {
+    let bar = ProgressBar::new(n)
+        .with_style(ProgressStyle::with_template("running programs {bar:30} {pos}/{len}").expect("template"));
+    let mut batch = vec![];
+    for seed in 0..n {
+        let source = generate(seed, &GenConfig::default());
+        let input = inputs(seed, 1).remove(0);
+        let exec = Execution { input: input.clone(), seed, ..Execution::python(source.clone()) };
+        let trace = sandbox.execute(&exec)?;
+        batch.push(ExecutionRecord {
+            execution_id: Uuid::from_u64_pair(0xC0_710_0FF, seed),
+            program: ProgramRecord::python(source, Origin::Generated),
+            input,
+            seed,
+            limits: Limits::default(),
+            trace,
+            provenance: Provenance {
+                run_id: Some("offline".into()),
+                strategy: Some("corpus".into()),
+                ..Provenance::default()
+            },
+        });
+        if batch.len() == 100 || seed + 1 == n {
+            store.write(&std::mem::take(&mut batch)).await?;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Half prioritized, a quarter recent, a quarter uniform; each transition
+/// becomes an example with a random jump that stays inside its trace.
+async fn minibatch(
+    store: &Store,
+    traces: &mut HashMap<Uuid, (String, Vec<Step>)>,
+    size: usize,
+    block: usize,
+    rng: &mut StdRng,
+) -> anyhow::Result<(Vec<i64>, Vec<Example>)> {
+    let mut sampled = store.sample(size / 2, Sampling::Prioritized, 0, rng).await?;
+    sampled.extend(store.sample(size / 4, Sampling::Recent { window: 20_000 }, 0, rng).await?);
+    sampled.extend(store.sample(size - sampled.len(), Sampling::Uniform, 0, rng).await?);
+    let missing: Vec<Uuid> = sampled.iter().map(|s| s.execution_id).filter(|id| !traces.contains_key(id)).collect();
+    if !missing.is_empty() {
+        traces.extend(store.traces(&missing).await?);
+    }
+    let (mut ids, mut examples) = (vec![], vec![]);
+    for s in sampled {
+        let Some((source, steps)) = traces.get(&s.execution_id) else { continue };
+        let t = s.step as usize;
+        let jumps: Vec<u32> = JUMPS.iter().copied().filter(|&k| t + (k as usize) < steps.len()).collect();
+        if jumps.is_empty() {
+            continue;
+        }
+        let k = jumps[rng.random_range(0..jumps.len())];
+        if let Some(e) = curio_learner::example_at(source, steps, t, k).filter(|e| e.len() <= block) {
+            ids.push(s.id);
+            examples.push(e);
+        }
+    }
+    Ok((ids, examples))
+}
+
+pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let device = device(args.threads);
+    let learner = Learner::load(&args.checkpoint, device, None)?;
+    let cfg = match args.suite.as_str() {
+        "indist" => GenConfig::default(),
+        "hard" => GenConfig::harder(),
+        other => anyhow::bail!("unknown suite '{other}': use indist or hard"),
+    };
+    let sandbox = crate::sandbox(2)?;
+    let mut suite = vec![];
+    for seed in suite_seeds(&args.suite, args.programs) {
+        let source = generate(seed, &cfg);
+        let exec = Execution { input: inputs(seed, 1).remove(0), seed, ..Execution::python(source.clone()) };
+        let trace = sandbox.execute(&exec)?;
+        if trace.status == Status::Ok {
+            suite.push(SuiteItem { source, steps: trace.steps });
+        }
+    }
+    let report = evaluate(&learner.model, &suite, device)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"suite": args.suite, "checkpoint_step": learner.train_step, "report": report})
+        );
+    } else {
+        print!("{}", format_report(&args.suite, &report));
+        println!("  (checkpoint at step {})", learner.train_step);
+    }
+    Ok(())
+}
