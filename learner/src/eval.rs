@@ -177,7 +177,7 @@ fn rollouts(
     Ok(())
 }
 
-fn predicted_stdout(path: &[Option<(State, crate::infer::Prediction)>]) -> String {
+fn predicted_stdout(path: &crate::infer::Rollout) -> String {
     path.iter().flatten().filter_map(|(_, p)| parse_delta(&p.delta).ok()).map(|d| d.stdout).collect()
 }
 

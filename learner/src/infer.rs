@@ -112,6 +112,10 @@ pub fn disagreement(
     })
 }
 
+/// One rollout: the predicted state and prediction per step; `None` where a
+/// prediction did not parse (the rollout ends there).
+pub type Rollout = Vec<Option<(State, Prediction)>>;
+
 /// Rolls each (source, start state) forward `horizon` steps, feeding every
 /// predicted state back in. A prediction that does not parse ends that
 /// rollout (its later states are `None`).
@@ -120,9 +124,9 @@ pub fn rollout(
     starts: &[(String, State)],
     horizon: usize,
     device: Device,
-) -> Result<Vec<Vec<Option<(State, Prediction)>>>, ModelError> {
+) -> Result<Vec<Rollout>, ModelError> {
     let mut current: Vec<Option<State>> = starts.iter().map(|(_, s)| Some(s.clone())).collect();
-    let mut paths: Vec<Vec<Option<(State, Prediction)>>> = vec![vec![]; starts.len()];
+    let mut paths: Vec<Rollout> = vec![vec![]; starts.len()];
     for _ in 0..horizon {
         let live: Vec<usize> = (0..starts.len()).filter(|&i| current[i].is_some()).collect();
         if live.is_empty() {
