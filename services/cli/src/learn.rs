@@ -115,6 +115,9 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
             tokens as f64 / started.elapsed().as_secs_f64()
         ));
         bar.tick();
+        if step % 50 == 0 {
+            tracing::info!(step, action_loss = stats.action_loss, delta_loss = stats.delta_loss, "training");
+        }
         if step % args.checkpoint_every == 0 {
             trainer.learner.save(&args.checkpoint)?;
         }
