@@ -42,6 +42,18 @@ pub enum Event {
     Exception,
 }
 
+impl Event {
+    /// The name used in traces, the store and the model's input.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Call => "call",
+            Event::Line => "line",
+            Event::Return => "return",
+            Event::Exception => "exception",
+        }
+    }
+}
+
 /// One tracer event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {

@@ -26,15 +26,6 @@ pub fn event_index(e: Event) -> usize {
     EVENTS.iter().position(|x| *x == e).expect("every event is listed")
 }
 
-fn event_name(e: Event) -> &'static str {
-    match e {
-        Event::Call => "call",
-        Event::Line => "line",
-        Event::Return => "return",
-        Event::Exception => "exception",
-    }
-}
-
 /// One frame on the stack.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
@@ -268,9 +259,7 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
         locals_bytes(&f.locals, &mut s);
     }
     let f = state.frame();
-    s.extend_from_slice(
-        format!("#{} {} @{} {}\n", event_name(state.event), state.line, f.function, f.depth).as_bytes(),
-    );
+    s.extend_from_slice(format!("#{} {} @{} {}\n", state.event.as_str(), state.line, f.function, f.depth).as_bytes());
     locals_bytes(&f.locals, &mut s);
     s.push(b'>');
     escape(&state.stdout_tail, &mut s);

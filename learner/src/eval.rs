@@ -92,9 +92,10 @@ pub fn evaluate(model: &WorldModel, suite: &[SuiteItem], device: Device) -> Resu
             false,
             Kind::Int64,
         );
+        let (ep_best, lp_best) = (ep.argmax(-1, false), lp.argmax(-1, false));
         for (r, e) in chunk.iter().enumerate() {
             let r64 = r as i64;
-            let (ev, li) = (ep.argmax(-1, false).int64_value(&[r64]), lp.argmax(-1, false).int64_value(&[r64]));
+            let (ev, li) = (ep_best.int64_value(&[r64]), lp_best.int64_value(&[r64]));
             let ok = ev as usize == e.event && li as usize == e.line;
             correct_actions += usize::from(ok);
             let confidence = ep.double_value(&[r64, ev]) * lp.double_value(&[r64, li]);

@@ -48,19 +48,16 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
         let (event, line) = (event_p.argmax(-1, false), line_p.argmax(-1, false));
         let mut done = vec![false; rows.len()];
         let mut byte_entropy = vec![0.0; rows.len()];
-        for _ in 0..=MAX_DELTA {
-            if done.iter().all(|d| *d) {
-                break;
-            }
-            let batch = collate(&rows, device);
-            let out = model.forward(&batch, false)?;
+        // The action pass already holds the logits of the first delta byte.
+        let mut delta_logits = first.delta_logits;
+        loop {
             for (r, row) in rows.iter_mut().enumerate() {
                 if done[r] {
                     continue;
                 }
                 // The logits that predict the next byte sit at the last filled position.
                 let at = (row.context.context.len() + row.target.len() - 1) as i64;
-                let logits = out.delta_logits.get(r as i64).get(at);
+                let logits = delta_logits.get(r as i64).get(at);
                 let next = logits.argmax(-1, false).int64_value(&[]);
                 byte_entropy[r] += entropy(&logits).double_value(&[]);
                 if next == EOS || next >= 256 || row.target.len() >= MAX_DELTA {
@@ -69,6 +66,10 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
                     row.target.push(next as u8);
                 }
             }
+            if done.iter().all(|d| *d) {
+                break;
+            }
+            delta_logits = model.forward(&collate(&rows, device), false)?.delta_logits;
         }
         Ok(rows
             .into_iter()

@@ -81,7 +81,7 @@ fn print_table(out: &mut impl Write, t: &Trace) -> std::io::Result<()> {
         if !s.stdout.is_empty() {
             detail.push_str(&format!("  out {:?}", s.stdout));
         }
-        let event = format!("{:?}", s.event).to_lowercase();
+        let event = s.event.as_str();
         writeln!(out, "{:>5}  {:<9} {:>4}  {:<16} {:>3}  {detail}", s.step, event, s.line, s.function, s.depth)?;
     }
     writeln!(out)?;

@@ -138,8 +138,8 @@ impl Store {
         }
         let priority = self.index().max_priority();
         let mut tx = self.pool.begin().await?;
-        let programs = insert_programs(&mut tx, &valid).await?;
-        let new = insert_executions(&mut tx, &valid, &programs).await?;
+        let program_ids = insert_programs(&mut tx, &valid).await?;
+        let new = insert_executions(&mut tx, &valid, &program_ids).await?;
         let fresh: Vec<&ExecutionRecord> = valid.iter().copied().filter(|r| new.contains(&r.execution_id)).collect();
         let ids = insert_transitions(&mut tx, &fresh, priority).await?;
         tx.commit().await?;
@@ -401,17 +401,18 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Stores the batch's programs once each; returns each record's program id.
 async fn insert_programs(
     tx: &mut Transaction<'_, Postgres>,
     batch: &[&ExecutionRecord],
-) -> Result<HashMap<Vec<u8>, i64>, StoreError> {
+) -> Result<Vec<i64>, StoreError> {
+    let per_record: Vec<Vec<u8>> = batch.iter().map(|r| r.program.content_hash()).collect();
     let mut hashes = vec![];
     let (mut languages, mut sources, mut origins, mut submitters) = (vec![], vec![], vec![], vec![]);
     let mut seen = std::collections::HashSet::new();
-    for r in batch {
-        let hash = r.program.content_hash();
-        if seen.insert(hash.clone()) {
-            hashes.push(hash);
+    for (r, hash) in batch.iter().zip(&per_record) {
+        if seen.insert(hash) {
+            hashes.push(hash.clone());
             languages.push(r.program.language.clone());
             sources.push(r.program.source.clone());
             origins.push(r.program.origin.as_str());
@@ -435,17 +436,17 @@ async fn insert_programs(
             .bind(&hashes)
             .fetch_all(&mut **tx)
             .await?;
-    Ok(rows.into_iter().collect())
+    let ids: HashMap<Vec<u8>, i64> = rows.into_iter().collect();
+    Ok(per_record.iter().map(|h| ids[h]).collect())
 }
 
 async fn insert_executions(
     tx: &mut Transaction<'_, Postgres>,
     batch: &[&ExecutionRecord],
-    programs: &HashMap<Vec<u8>, i64>,
+    program_ids: &[i64],
 ) -> Result<std::collections::HashSet<Uuid>, StoreError> {
     let col = |f: &dyn Fn(&ExecutionRecord) -> i64| batch.iter().map(|r| f(r)).collect::<Vec<i64>>();
     let ids: Vec<Uuid> = batch.iter().map(|r| r.execution_id).collect();
-    let program_ids = col(&|r| programs[&r.program.content_hash()]);
     let inputs: Vec<String> = batch.iter().map(|r| pg_text(&r.input)).collect();
     let seeds = col(&|r| r.seed as i64);
     let max_steps = col(&|r| i64::from(r.limits.max_steps));
@@ -488,7 +489,7 @@ async fn insert_executions(
          ON CONFLICT (id) DO NOTHING RETURNING id",
     )
     .bind(&ids)
-    .bind(&program_ids)
+    .bind(program_ids)
     .bind(&inputs)
     .bind(&seeds)
     .bind(&max_steps)
@@ -527,7 +528,7 @@ async fn insert_transitions(
         for s in &r.trace.steps {
             exec_ids.push(r.execution_id);
             steps.push(s.step as i32);
-            events.push(serde_json::to_value(s.event).ok().and_then(|v| v.as_str().map(str::to_owned)));
+            events.push(s.event.as_str());
             lines.push(s.line as i32);
             functions.push(pg_text(&s.function));
             depths.push(s.depth as i32);
