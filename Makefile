@@ -15,18 +15,21 @@ GUEST_DIR := interpreter-pool/guests/python
 GUEST     := $(GUEST_DIR)/build/tracer.wasm
 CURIO     := $(CARGO_TARGET_DIR)/release/curio
 TORCH_CPU := torch==2.13.0 nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
-POOL_ADDR ?= 127.0.0.1:50051
+# `make run` settings: override on the command line (make run BUDGET=5000).
+BUDGET    ?= 2000
+STRATEGY  ?= bald
+RUN_ARGS  ?=
 
 .PHONY: help run test build guest venv lint bench fmt
 
 help:
-	@echo "make run    start an interpreter pool on $(POOL_ADDR) (Ctrl-C stops it)"
+	@echo "make run    the main job: the active-learning loop on $(BUDGET) queries (Ctrl-C stops it)"
 	@echo "make test   build everything and run the test suite"
 	@echo "make bench  print the pool's and the store's figures"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 
 run: build
-	$(CURIO) pool --listen $(POOL_ADDR)
+	$(CURIO) run --budget $(BUDGET) --strategy $(STRATEGY) $(RUN_ARGS)
 
 # The store tests need Postgres: DATABASE_URL if set, else a private
 # throwaway cluster (deploy/local/test-postgres.sh installs and starts one).

@@ -4,7 +4,7 @@
 use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["curio/v1/pool.proto"];
+    let protos = ["curio/v1/pool.proto", "curio/v1/learner.proto"];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }

@@ -75,12 +75,14 @@ pub fn collate(examples: &[Example], device: Device) -> Batch {
     let b = examples.len();
     let (mut tokens, mut labels) = (vec![PAD; b * t], vec![-100i64; b * t]);
     let (mut lines, mut mask) = (vec![0i64; b * l], vec![false; b * l]);
+    let mut line_rel = vec![0i64; b * t];
     let mut query = Vec::with_capacity(b);
     for (r, e) in examples.iter().enumerate() {
         let seq: Vec<i64> =
             e.context.context.iter().copied().chain(e.target.iter().map(|&x| i64::from(x))).chain([EOS]).collect();
         let q = e.context.context.len() - 1;
         query.push(q as i64);
+        line_rel[r * t..r * t + e.context.line_rel.len()].copy_from_slice(&e.context.line_rel);
         for i in 0..seq.len() - 1 {
             tokens[r * t + i] = seq[i];
             if i >= q {
@@ -96,6 +98,7 @@ pub fn collate(examples: &[Example], device: Device) -> Batch {
     Batch {
         tokens: Tensor::from_slice(&tokens).view([b, t]).to(device),
         labels: Tensor::from_slice(&labels).view([b, t]).to(device),
+        line_rel: Tensor::from_slice(&line_rel).view([b, t]).to(device),
         query: Tensor::from_slice(&query).to(device),
         lines: Tensor::from_slice(&lines).view([b, l]).to(device),
         line_mask: Tensor::from_slice(&mask).view([b, l]).to(device),

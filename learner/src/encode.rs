@@ -15,6 +15,11 @@ pub const EOS: i64 = 259;
 /// Precedes every source line: the action head points at these.
 pub const LINE: i64 = 260;
 pub const VOCAB: i64 = 261;
+/// Source lines further from the current line than this share an embedding.
+pub const LINE_REACH: i64 = 32;
+/// Relative-line embedding rows: 0 (not source) and -REACH..=REACH, then
+/// the same again for the line the caller resumes at (where a `return` goes).
+pub const LINE_REL_VOCAB: i64 = 2 * (2 * LINE_REACH + 2);
 
 /// Bytes of recent stdout kept in a state.
 const STDOUT_TAIL: usize = 64;
@@ -31,6 +36,8 @@ pub fn event_index(e: Event) -> usize {
 pub struct Frame {
     pub function: String,
     pub depth: u32,
+    /// The line this frame was last at: where a caller resumes.
+    pub line: u32,
     pub locals: Vec<(String, String)>,
 }
 
@@ -76,10 +83,11 @@ pub fn states(steps: &[Step]) -> Vec<State> {
             let depth = s.depth.max(1) as usize;
             stack.truncate(depth);
             while stack.len() < depth {
-                stack.push(Frame { function: String::new(), depth: stack.len() as u32 + 1, locals: vec![] });
+                stack.push(Frame { function: String::new(), depth: stack.len() as u32 + 1, line: 0, locals: vec![] });
             }
             let top = stack.last_mut().expect("depth >= 1");
             top.function = s.function.clone();
+            top.line = s.line;
             top.locals = s.locals.clone();
             printed.push_str(&s.stdout);
             State { event: s.event, line: s.line, stack: stack.clone(), stdout_tail: tail(&printed) }
@@ -139,7 +147,7 @@ pub fn apply(a: &State, event: Event, line: u32, d: &Delta) -> State {
         let depth = (*depth).max(1) as usize;
         stack.truncate(depth);
         while stack.len() < depth {
-            stack.push(Frame { function: String::new(), depth: stack.len() as u32 + 1, locals: vec![] });
+            stack.push(Frame { function: String::new(), depth: stack.len() as u32 + 1, line: 0, locals: vec![] });
         }
         stack.last_mut().expect("depth >= 1").function = function.clone();
     }
@@ -150,7 +158,9 @@ pub fn apply(a: &State, event: Event, line: u32, d: &Delta) -> State {
             None => locals.push((k.clone(), v.clone())),
         }
     }
-    stack.last_mut().expect("depth >= 1").locals = locals;
+    let top = stack.last_mut().expect("depth >= 1");
+    top.locals = locals;
+    top.line = line;
     State { event, line, stack, stdout_tail: tail(&(a.stdout_tail.clone() + &d.stdout)) }
 }
 
@@ -240,22 +250,31 @@ pub struct Encoded {
     pub context: Vec<i64>,
     /// Index in `context` of each LINE marker (line 1 first).
     pub line_starts: Vec<usize>,
+    /// Per context token: its source line relative to the current line
+    /// (see `relative_line`), plus `LINE_REL_VOCAB / 2` on the caller's
+    /// line; 0 outside the source.
+    pub line_rel: Vec<i64>,
 }
 
 /// Encodes the program, the state at t and the jump length k.
 pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     let mut ctx = vec![BOS];
     let mut line_starts = vec![];
-    for line in source.lines() {
+    let mut line_rel = vec![0];
+    let current = i64::from(state.line) - 1;
+    let caller = state.stack.iter().rev().nth(1).map(|f| i64::from(f.line) - 1);
+    for (j, line) in source.lines().enumerate() {
         line_starts.push(ctx.len());
         ctx.push(LINE);
         ctx.extend(line.bytes().map(i64::from));
         ctx.push(i64::from(b'\n'));
+        let role = if caller == Some(j as i64) { LINE_REL_VOCAB / 2 } else { 0 };
+        line_rel.resize(ctx.len(), relative_line(j as i64 - current) + role);
     }
     ctx.push(SEP);
     let mut s = format!("k={k}\n").into_bytes();
     for f in &state.stack[..state.stack.len() - 1] {
-        s.extend_from_slice(format!("@{} {}\n", f.function, f.depth).as_bytes());
+        s.extend_from_slice(format!("@{} {} {}\n", f.function, f.depth, f.line).as_bytes());
         locals_bytes(&f.locals, &mut s);
     }
     let f = state.frame();
@@ -266,7 +285,16 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     s.push(b'\n');
     ctx.extend(s.into_iter().map(i64::from));
     ctx.push(SEP);
-    Encoded { context: ctx, line_starts }
+    line_rel.resize(ctx.len(), 0);
+    Encoded { context: ctx, line_starts, line_rel }
+}
+
+/// How far a source line is from the current one, as an embedding index:
+/// 0 outside the source, else the offset clamped to +-`LINE_REACH`, shifted
+/// to be positive. It lets "the next line" or "back to the loop head" be a
+/// lookup instead of counting LINE markers.
+fn relative_line(offset: i64) -> i64 {
+    offset.clamp(-LINE_REACH, LINE_REACH) + LINE_REACH + 1
 }
 
 fn locals_bytes(locals: &[(String, String)], out: &mut Vec<u8>) {
@@ -355,10 +383,15 @@ mod tests {
         assert!(e.line_starts.iter().all(|&i| e.context[i] == LINE));
         assert_eq!((e.context[0], *e.context.last().unwrap()), (BOS, SEP));
         assert!(e.context.iter().all(|&t| (0..VOCAB).contains(&t)));
+        // The current line (1, in `f`) is offset 0; line 3 is two below it.
+        assert_eq!(e.line_rel.len(), e.context.len());
+        let rel: Vec<i64> = e.line_starts.iter().map(|&i| e.line_rel[i]).collect();
+        assert_eq!(rel, [LINE_REACH + 1, LINE_REACH + 2, LINE_REACH + 3]);
+        assert_eq!((e.line_rel[0], *e.line_rel.last().unwrap()), (0, 0));
         let text: Vec<u8> = e.context.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
         let text = String::from_utf8(text).unwrap();
         assert!(
-            text.contains("k=2\n@<module> 1\ns='héllo\\\\n'\n") && text.contains("#call 1 @f 2\nx=[1, 2]\n"),
+            text.contains("k=2\n@<module> 1 5\ns='héllo\\\\n'\n") && text.contains("#call 1 @f 2\nx=[1, 2]\n"),
             "{text}"
         );
     }

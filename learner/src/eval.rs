@@ -68,6 +68,19 @@ pub fn value_type(repr: &str) -> &'static str {
 
 /// Evaluates `model` on `suite` (k = 1 transitions, rollouts from step 0).
 pub fn evaluate(model: &WorldModel, suite: &[SuiteItem], device: Device) -> Result<EvalReport, ModelError> {
+    let (mut report, fitting) = evaluate_transitions(model, suite, device)?;
+    rollouts(model, &fitting, device, &mut report)?;
+    Ok(report)
+}
+
+/// The teacher-forced part of [`evaluate`] (no rollouts: one forward pass
+/// per 32 transitions), cheap enough to run on a schedule while training.
+/// Also returns the programs that fit the model's block.
+pub fn evaluate_transitions(
+    model: &WorldModel,
+    suite: &[SuiteItem],
+    device: Device,
+) -> Result<(EvalReport, Vec<SuiteItem>), ModelError> {
     // Programs whose sequences outgrow the model's block are left out (and counted).
     let limit = model.config.block_size as usize;
     let per_item: Vec<Vec<Example>> = suite.iter().map(|item| examples(&item.source, &item.steps, &[1])).collect();
@@ -118,8 +131,7 @@ pub fn evaluate(model: &WorldModel, suite: &[SuiteItem], device: Device) -> Resu
     report.delta_exact = exact as f64 / n;
     report.delta_exact_by_type = by_type.into_iter().map(|(k, (h, c))| (k, (h as f64 / c as f64, c))).collect();
     report.action_ece = bins.iter().map(|(conf, acc, c)| if *c == 0 { 0.0 } else { (conf - acc).abs() / n }).sum();
-    rollouts(model, &suite, device, &mut report)?;
-    Ok(report)
+    Ok((report, suite))
 }
 
 fn rollouts(

@@ -89,6 +89,24 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
     })
 }
 
+/// Predictive entropy per row, in nats: the action's (event plus line)
+/// plus the first delta byte's, which says whether and how the state
+/// changes. One forward pass, no decoding: cheap enough to rank many
+/// candidates.
+pub fn uncertainty(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<f64>, ModelError> {
+    tch::no_grad(|| {
+        let rows: Vec<Example> = examples.iter().map(|e| Example { target: vec![], ..e.clone() }).collect();
+        let batch = collate(&rows, device);
+        let out = model.forward(&batch, false)?;
+        let (b, _, v) = out.delta_logits.size3()?;
+        // (B,) -> (B, 1, V): the logits of the first delta byte sit at the query.
+        let at = batch.query.view([b, 1, 1]).expand([b, 1, v], false);
+        let first = out.delta_logits.f_gather(1, &at, false)?.squeeze_dim(1);
+        let total = entropy(&out.event_logits) + entropy(&out.line_logits) + entropy(&first);
+        Ok(Vec::<f64>::try_from(&total.to_kind(Kind::Double))?)
+    })
+}
+
 /// BALD-style disagreement of the line pointer across `samples` dropout
 /// masks: H(mean p) - mean H(p), per row, in nats.
 pub fn disagreement(

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
 use thiserror::Error;
 
-use crate::encode::{EVENTS, VOCAB};
+use crate::encode::{EVENTS, LINE_REL_VOCAB, VOCAB};
 
 /// The model's shape; saved with every checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -131,6 +131,8 @@ pub struct Batch {
     pub tokens: Tensor,
     /// (B, T) next-token labels; -100 outside each row's target region.
     pub labels: Tensor,
+    /// (B, T) each token's source line relative to the current line.
+    pub line_rel: Tensor,
     /// (B,) position of each row's action query (the context's last SEP).
     pub query: Tensor,
     /// (B, L) positions of each row's LINE markers (0 where padded).
@@ -159,6 +161,7 @@ pub struct Output {
 pub struct WorldModel {
     wte: nn::Embedding,
     wpe: nn::Embedding,
+    wle: nn::Embedding,
     blocks: Vec<Block>,
     ln_f: nn::LayerNorm,
     lm_head: nn::Linear,
@@ -182,6 +185,7 @@ impl WorldModel {
         Ok(WorldModel {
             wte: nn::embedding(h / "wte", config.vocab, c, Default::default()),
             wpe: nn::embedding(h / "wpe", config.block_size, c, Default::default()),
+            wle: nn::embedding(h / "wle", LINE_REL_VOCAB, c, Default::default()),
             blocks: (0..config.n_layer).map(|i| Block::new(h / "h" / i, &config)).collect(),
             ln_f: nn::layer_norm(h / "ln_f", vec![c], Default::default()),
             lm_head: linear("lm_head", config.vocab),
@@ -193,7 +197,7 @@ impl WorldModel {
     }
 
     /// Hidden states (B, T, C) of a token batch.
-    fn hidden(&self, tokens: &Tensor, train: bool) -> Result<Tensor, ModelError> {
+    fn hidden(&self, tokens: &Tensor, line_rel: &Tensor, train: bool) -> Result<Tensor, ModelError> {
         let (_, t) = tokens.size2()?;
         if t > self.config.block_size {
             return Err(ModelError::Config(format!(
@@ -202,7 +206,8 @@ impl WorldModel {
             )));
         }
         let pos = Tensor::arange(t, (Kind::Int64, tokens.device()));
-        let mut x = (tokens.apply(&self.wte) + pos.apply(&self.wpe)).dropout(self.config.dropout, train);
+        let x = tokens.apply(&self.wte) + pos.apply(&self.wpe) + line_rel.apply(&self.wle);
+        let mut x = x.dropout(self.config.dropout, train);
         for block in &self.blocks {
             x = block.forward(&x, train);
         }
@@ -211,7 +216,7 @@ impl WorldModel {
 
     /// All three heads. `train` turns dropout on (training, MC-dropout).
     pub fn forward(&self, batch: &Batch, train: bool) -> Result<Output, ModelError> {
-        let h = self.hidden(&batch.tokens, train)?;
+        let h = self.hidden(&batch.tokens, &batch.line_rel, train)?;
         let (b, _, c) = h.size3()?;
         // (B,) -> (B, 1, C): gather each row's query position.
         let q_idx = batch.query.view([b, 1, 1]).expand([b, 1, c], false);

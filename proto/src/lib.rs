@@ -3,7 +3,7 @@
 //! validation, no conversions (those live with the services that own the
 //! types), so every service and client agrees on one definition.
 
-/// `curio.v1`: the interpreter pool's API.
+/// `curio.v1`: the interpreter pool and learner APIs.
 pub mod v1 {
     tonic::include_proto!("curio.v1");
 }

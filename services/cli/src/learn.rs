@@ -1,21 +1,20 @@
 //! `curio train` (offline training from the replay store) and `curio eval`
 //! (the held-out suites).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use curio_interpreter_pool::{Execution, Limits, Sandbox, Status, Step};
+use curio_interpreter_pool::{Execution, Limits, Sandbox, Status};
 use curio_learner::{
-    Example, GenConfig, JUMPS, Learner, ModelConfig, SuiteItem, TrainConfig, Trainer, evaluate, format_report,
+    GenConfig, Learner, ModelConfig, SuiteItem, TrainConfig, Trainer, evaluate, format_report,
     generate, inputs, suite_seeds,
 };
-use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Sampling, Store};
+use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use tch::Device;
 use uuid::Uuid;
 
@@ -96,10 +95,10 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let last_step = args.steps.map(|s| trainer.learner.train_step + s);
     let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {msg}").expect("template"));
     let mut rng = StdRng::seed_from_u64(trainer.learner.train_step as u64);
-    let mut traces: HashMap<Uuid, (String, Vec<Step>)> = HashMap::new();
+    let mut cache = curio_loop::TraceCache::default();
     let (started, mut tokens) = (Instant::now(), 0i64);
     while Instant::now() < deadline && last_step.is_none_or(|l| trainer.learner.train_step < l) {
-        let (ids, examples) = runtime.block_on(minibatch(&store, &mut traces, args.batch, block, &mut rng))?;
+        let (ids, examples) = runtime.block_on(curio_loop::minibatch(&store, &mut cache, args.batch, block, &mut rng))?;
         if examples.is_empty() {
             anyhow::bail!("the store has no transitions to train on");
         }
@@ -164,39 +163,6 @@ async fn fill(store: &Store, sandbox: &Sandbox, n: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Half prioritized, a quarter recent, a quarter uniform; each transition
-/// becomes an example with a random jump that stays inside its trace.
-async fn minibatch(
-    store: &Store,
-    traces: &mut HashMap<Uuid, (String, Vec<Step>)>,
-    size: usize,
-    block: usize,
-    rng: &mut StdRng,
-) -> anyhow::Result<(Vec<i64>, Vec<Example>)> {
-    let mut sampled = store.sample(size / 2, Sampling::Prioritized, 0, rng).await?;
-    sampled.extend(store.sample(size / 4, Sampling::Recent { window: 20_000 }, 0, rng).await?);
-    sampled.extend(store.sample(size - sampled.len(), Sampling::Uniform, 0, rng).await?);
-    let missing: Vec<Uuid> = sampled.iter().map(|s| s.execution_id).filter(|id| !traces.contains_key(id)).collect();
-    if !missing.is_empty() {
-        traces.extend(store.traces(&missing).await?);
-    }
-    let (mut ids, mut examples) = (vec![], vec![]);
-    for s in sampled {
-        let Some((source, steps)) = traces.get(&s.execution_id) else { continue };
-        let t = s.step as usize;
-        let jumps: Vec<u32> = JUMPS.iter().copied().filter(|&k| t + (k as usize) < steps.len()).collect();
-        if jumps.is_empty() {
-            continue;
-        }
-        let k = jumps[rng.random_range(0..jumps.len())];
-        if let Some(e) = curio_learner::example_at(source, steps, t, k).filter(|e| e.len() <= block) {
-            ids.push(s.id);
-            examples.push(e);
-        }
-    }
-    Ok((ids, examples))
-}
-
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let device = device(args.threads);
     let learner = Learner::load(&args.checkpoint, device, None)?;
@@ -224,6 +190,76 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     } else {
         print!("{}", format_report(&args.suite, &report));
         println!("  (checkpoint at step {})", learner.train_step);
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// The checkpoint to predict with.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// The Python program.
+    file: PathBuf,
+    /// The program's stdin (used by --compare; the model does not read it).
+    #[arg(long, default_value = "")]
+    input: String,
+    /// Steps to predict (default: the real trace's length with --compare, else 50).
+    #[arg(long)]
+    horizon: Option<usize>,
+    /// Run the program too and show the real trace beside, with the first divergence marked.
+    #[arg(long)]
+    compare: bool,
+    #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
+    threads: i32,
+}
+
+pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
+    let device = device(args.threads);
+    let learner = Learner::load(&args.checkpoint, device, None)?;
+    let source = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let real = if args.compare {
+        let sandbox = crate::sandbox(1)?;
+        let exec = Execution { input: args.input.clone(), ..Execution::python(source.clone()) };
+        Some(sandbox.execute(&exec)?)
+    } else {
+        None
+    };
+    let truth = real.as_ref().map(|t| curio_learner::states(&t.steps)).unwrap_or_default();
+    let start = truth.first().cloned().unwrap_or_else(|| curio_loop::start_state());
+    let horizon = args.horizon.unwrap_or(if truth.is_empty() { 50 } else { truth.len() - 1 });
+    let path = curio_learner::rollout(&learner.model, &[(source, start.clone())], horizon, device)?.remove(0);
+    let show = |s: &curio_learner::State| {
+        let locals: Vec<String> = s.frame().locals.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{:<9} {:>4} {:<12} {}", s.event.as_str(), s.line, s.frame().function, locals.join(" "))
+    };
+    println!("model at step {}; start: {}", learner.train_step, show(&start));
+    let mut diverged = false;
+    for (i, entry) in path.iter().enumerate() {
+        let Some((state, p)) = entry else {
+            println!("{:>4}  (the predicted delta did not parse; rollout stopped)", i + 1);
+            break;
+        };
+        let predicted = format!("{}  [conf {:.2}]", show(state), p.confidence);
+        match truth.get(i + 1) {
+            Some(t) => {
+                let first = !diverged && !state.same_as(t);
+                diverged |= first;
+                let mark = if first { ">>" } else { "  " };
+                println!("{mark}{:>4}  predicted {predicted}\n        real      {}", i + 1, show(t));
+            }
+            None if args.compare => {
+                println!("  {:>4}  predicted {predicted}  (the real run had ended)", i + 1);
+                break;
+            }
+            None => println!("  {:>4}  {predicted}", i + 1),
+        }
+    }
+    if args.compare {
+        match diverged {
+            true => println!("the marked step (>>) is the first divergence"),
+            false => println!("no divergence over {} steps", path.len()),
+        }
     }
     Ok(())
 }

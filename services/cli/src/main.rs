@@ -1,5 +1,6 @@
 //! `curio`: the command-line entry point. Thin: parse, build, run, drain.
 
+mod active;
 mod bench;
 mod bench_store;
 mod db;
@@ -30,6 +31,14 @@ enum LogFormat {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The main job: replay store, interpreter pools, the active-learning loop and the Learner API in one process.
+    Run(active::RunArgs),
+    /// The active-learning loop and the Learner API, against remote pool replicas.
+    Learner(active::LearnerArgs),
+    /// Submit programs to a running learner and print their traces.
+    Submit(active::SubmitArgs),
+    /// Predict a program's trace with a checkpoint (and compare it with the real one).
+    Predict(learn::PredictArgs),
     /// Run one program in the sandbox and print its trace.
     Trace(trace::TraceArgs),
     /// Serve an interpreter-pool replica over gRPC.
@@ -50,6 +59,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match cli.command {
+        Command::Run(args) => active::run(args, &cli.data_dir),
+        Command::Learner(args) => active::learner(args, &cli.data_dir),
+        Command::Submit(args) => active::submit(args),
+        Command::Predict(args) => learn::predict(args),
         Command::Trace(args) => trace::run(args),
         Command::Pool(args) => pool::run(args),
         Command::Bench(bench) => bench::run(bench, &cli.data_dir),

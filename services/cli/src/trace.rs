@@ -66,7 +66,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     }
 }
 
-fn print_table(out: &mut impl Write, t: &Trace) -> std::io::Result<()> {
+pub(crate) fn print_table(out: &mut impl Write, t: &Trace) -> std::io::Result<()> {
     writeln!(
         out,
         "{:>5}  {:<9} {:>4}  {:<16} {:>3}  locals / value / stdout",

@@ -105,12 +105,44 @@ impl Store {
     async fn load_index(&self) -> Result<(), StoreError> {
         let rows: Vec<(i64, f32)> =
             sqlx::query_as("SELECT id, priority FROM transitions ORDER BY id").fetch_all(&self.pool).await?;
+        self.fill_index(rows);
+        Ok(())
+    }
+
+    /// The same database, sampling only the transitions of one run's
+    /// strategy (and of programs submitted to that run), so strategies
+    /// compared on one database each train on what they asked for. Writes
+    /// through the scoped store join its index.
+    pub async fn scoped(&self, run_id: &str, strategy: &str) -> Result<Store, StoreError> {
+        let rows: Vec<(i64, f32)> = sqlx::query_as(
+            "SELECT t.id, t.priority FROM transitions t JOIN executions e ON e.id = t.execution_id \
+             WHERE e.run_id = $1 AND e.strategy IN ($2, 'submitted') ORDER BY t.id",
+        )
+        .bind(run_id)
+        .bind(strategy)
+        .fetch_all(&self.pool)
+        .await?;
+        let store = Store { pool: self.pool.clone(), index: Arc::default() };
+        store.fill_index(rows);
+        Ok(store)
+    }
+
+    /// Executions a run's strategy has stored: the interpreter queries it used.
+    pub async fn queries_used(&self, run_id: &str, strategy: &str) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM executions WHERE run_id = $1 AND strategy = $2")
+            .bind(run_id)
+            .bind(strategy)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    fn fill_index(&self, rows: Vec<(i64, f32)>) {
         let mut index = PriorityIndex::default();
         for (id, priority) in rows {
             index.push(id, priority);
         }
         *self.index() = index;
-        Ok(())
     }
 
     /// Stores a batch in one transaction. Invalid records are refused one by
@@ -354,6 +386,14 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// The metrics a run's curve has points for.
+    pub async fn curve_metrics(&self, run_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT DISTINCT metric FROM learning_curve WHERE run_id = $1 ORDER BY metric")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// A run's curve for one metric: (strategy, queries used, value), in order.

@@ -1,0 +1,356 @@
+//! `curio run` (the main job: store, pools, loop and Learner API in one
+//! process), `curio learner` (the loop against remote pools), `curio submit`
+//! and `curio predict`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use curio_interpreter_pool::{PoolConfig, PoolService, serve, trace_from_proto};
+use curio_learner::ModelConfig;
+use curio_loop::{
+    Engine, LoopConfig, PoolClients, Shared, Strategy, curve_svg, curve_table, queries_to_reach, serve_learner,
+};
+use curio_proto::v1 as pb;
+use curio_store::Store;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::watch;
+
+#[derive(Args, Debug)]
+pub struct LoopArgs {
+    /// Names the run; a second start with the same id resumes it.
+    #[arg(long, default_value = "main", env = "CURIO_RUN_ID")]
+    run_id: String,
+    /// Acquisition strategy: random, entropy or bald.
+    #[arg(long, default_value = "bald", env = "CURIO_STRATEGY")]
+    strategy: String,
+    /// Run these strategies one after another on the same budget and seed
+    /// (e.g. `random,bald`), then compare their curves.
+    #[arg(long, value_delimiter = ',')]
+    compare: Vec<String>,
+    /// Interpreter queries each strategy may spend.
+    #[arg(long, default_value_t = 1000, env = "CURIO_BUDGET")]
+    budget: u64,
+    /// Executions per round.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Candidates scored per round (at least the batch).
+    #[arg(long, default_value_t = 48)]
+    candidates: usize,
+    /// Training examples per new transition stored.
+    #[arg(long, default_value_t = 0.25)]
+    samples_per_insert: f64,
+    /// Cap on training steps per round.
+    #[arg(long, default_value_t = 100)]
+    max_steps_per_round: usize,
+    /// Queries between evaluations on the held-out suite.
+    #[arg(long, default_value_t = 64)]
+    eval_every: u64,
+    /// Programs in the held-out suite.
+    #[arg(long, default_value_t = 24)]
+    eval_programs: usize,
+    /// Seeds candidate generation.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Learner API address; port 0 picks a free one (printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:50052", env = "CURIO_LEARNER_LISTEN")]
+    listen: SocketAddr,
+    /// CPU threads for libtorch.
+    #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
+    threads: i32,
+    /// Model width (a new model only).
+    #[arg(long, default_value_t = 128)]
+    width: i64,
+    /// Transformer blocks (a new model only).
+    #[arg(long, default_value_t = 2)]
+    layers: i64,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    common: LoopArgs,
+    /// Interpreter-pool replicas started in this process.
+    #[arg(long, default_value_t = 1, env = "CURIO_REPLICAS")]
+    replicas: usize,
+    /// Executions at once per replica.
+    #[arg(long, default_value_t = 2, env = "CURIO_POOL_WORKERS")]
+    workers: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct LearnerArgs {
+    #[command(flatten)]
+    common: LoopArgs,
+    /// Interpreter-pool replica (host:port); repeat or comma-separate for several.
+    #[arg(long = "pool", required = true, value_delimiter = ',', env = "CURIO_POOLS")]
+    pools: Vec<String>,
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+pub fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!((1..=16).contains(&args.replicas), "--replicas is {}; allowed 1..=16", args.replicas);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let sandbox = crate::sandbox(args.workers * args.replicas as u32)?;
+    runtime.block_on(async {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut addrs = vec![];
+        for _ in 0..args.replicas {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            addrs.push(listener.local_addr()?.to_string());
+            let service = PoolService::new(sandbox.clone(), PoolConfig::for_slots(args.workers));
+            let mut stop = stop_rx.clone();
+            tokio::spawn(serve(listener, service, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }));
+        }
+        tracing::info!(replicas = ?addrs, "interpreter pools serving in-process");
+        drive(args.common, addrs, data_dir, false, stop_tx, stop_rx).await
+    })
+}
+
+pub fn learner(args: LearnerArgs, data_dir: &Path) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        drive(args.common, args.pools, data_dir, true, stop_tx, stop_rx).await
+    })
+}
+
+fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path) -> LoopConfig {
+    LoopConfig {
+        run_id: args.run_id.clone(),
+        strategy,
+        budget: args.budget,
+        batch: args.batch,
+        candidates: args.candidates,
+        samples_per_insert: args.samples_per_insert,
+        max_steps_per_round: args.max_steps_per_round,
+        eval_every: args.eval_every,
+        eval_programs: args.eval_programs,
+        seed: args.seed,
+        checkpoint_dir: data_dir.join("runs"),
+        model: ModelConfig { n_embd: args.width, n_layer: args.layers, ..ModelConfig::default() },
+        ..LoopConfig::default()
+    }
+}
+
+/// Runs each strategy to its budget (or until stopped), serving the
+/// Learner API throughout; `serve_after` keeps serving submissions after
+/// the budget is spent, until stopped.
+async fn drive(
+    args: LoopArgs,
+    pools: Vec<String>,
+    data_dir: &Path,
+    serve_after: bool,
+    stop_tx: watch::Sender<bool>,
+    stop_rx: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let strategies: Vec<Strategy> = if args.compare.is_empty() {
+        vec![args.strategy.parse()?]
+    } else {
+        args.compare.iter().map(|s| s.parse()).collect::<Result<_, _>>()?
+    };
+    for s in &strategies {
+        loop_config(&args, *s, data_dir).validate()?;
+    }
+    tch::set_num_threads(args.threads);
+    let device = tch::Device::cuda_if_available();
+    let (store, embedded) = curio_store::open(data_dir).await?;
+    let pools = Arc::new(PoolClients::new(&pools, Duration::from_secs(15))?);
+    let shared = Shared::new(device, 1024);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}: is another learner listening there? pass --listen", args.listen))?;
+    // The first stdout line is the contract for scripts and tests.
+    println!("learner listening on {}", listener.local_addr()?);
+    let mut api_stop = stop_rx.clone();
+    let api = tokio::spawn(serve_learner(listener, shared.clone(), async move {
+        let _ = api_stop.wait_for(|s| *s).await;
+    }));
+    tokio::spawn(async move {
+        stop_signal().await;
+        tracing::info!("stopping: finishing the round in flight, then checkpointing");
+        let _ = stop_tx.send(true);
+    });
+    for strategy in &strategies {
+        let config = loop_config(&args, *strategy, data_dir);
+        let mut engine = Engine::start(config, &store, pools.clone(), shared.clone(), device).await?;
+        run_strategy(&mut engine, &shared, args.budget, serve_after, &stop_rx).await?;
+        if *stop_rx.borrow() {
+            break;
+        }
+    }
+    report(&store, &args.run_id, &strategies, data_dir).await?;
+    api.abort();
+    drop(embedded);
+    Ok(())
+}
+
+async fn run_strategy(
+    engine: &mut Engine,
+    shared: &Shared,
+    budget: u64,
+    serve_after: bool,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let bar = ProgressBar::new(budget).with_style(
+        ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} queries  {msg}").expect("template"),
+    );
+    let strategy = engine_strategy(shared);
+    bar.set_prefix(strategy.clone());
+    bar.set_position(engine.queries());
+    let show = |bar: &ProgressBar, engine: &Engine| {
+        let latest = shared.latest();
+        let metric = |m: &str| latest.get(m).map_or("-".to_string(), |v| format!("{v:.3}"));
+        bar.set_position(engine.queries());
+        bar.set_message(format!(
+            "step {}  action acc {}  delta exact {}",
+            engine.train_step(),
+            metric("action_accuracy"),
+            metric("delta_exact")
+        ));
+    };
+    loop {
+        if engine.eval_due() {
+            let metrics = engine.evaluate(engine.done()).await?;
+            engine.checkpoint(&metrics).await?;
+            show(&bar, engine);
+        }
+        if *stop.borrow() || (engine.done() && !serve_after) {
+            break;
+        }
+        if engine.done() && shared.pending() == 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        let round = engine.round().await?;
+        tracing::debug!(?round, "round done");
+        tracing::info!(
+            strategy = %strategy,
+            queries = engine.queries(),
+            executed = round.executed,
+            submitted = round.submitted,
+            transitions = round.transitions,
+            train_steps = round.train_steps,
+            loss = round.mean_loss,
+            scoring_ms = round.scoring_time.as_millis() as u64,
+            scored = round.scored,
+            "round"
+        );
+        show(&bar, engine);
+    }
+    let metrics = shared.latest();
+    engine.checkpoint(&metrics).await?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+fn engine_strategy(shared: &Shared) -> String {
+    shared.strategy()
+}
+
+/// Prints the curve tables, writes the plot, and compares strategies.
+async fn report(store: &Store, run_id: &str, strategies: &[Strategy], data_dir: &Path) -> anyhow::Result<()> {
+    for metric in ["delta_exact", "action_accuracy"] {
+        let curve = store.learning_curve(run_id, metric).await?;
+        println!("{}", curve_table(metric, &curve));
+    }
+    let curve = store.learning_curve(run_id, "delta_exact").await?;
+    let plot: PathBuf = data_dir.join("runs").join(run_id).join("learning-curve.svg");
+    if let Some(dir) = plot.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&plot, curve_svg(&format!("Curio run {run_id}"), "state-delta exact match (held out)", &curve))?;
+    println!("plot: {}", plot.display());
+    if let [first, .., last] = strategies {
+        let final_of = |s: &str| curve.iter().rfind(|p| p.0 == s).map(|p| (p.1, p.2));
+        if let (Some((q_base, target)), Some(_)) = (final_of(first.as_str()), final_of(last.as_str())) {
+            match queries_to_reach(&curve, last.as_str(), target) {
+                Some(q) => println!(
+                    "{last} reached {first}'s final delta exact match ({target:.3}) after {q:.0} queries; \
+                     query_ratio: {:.2}",
+                    q / q_base.max(1) as f64
+                ),
+                None => println!("{last} did not reach {first}'s final delta exact match ({target:.3})"),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    /// Python files to run.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// An input (stdin) to run each program on; repeat for several.
+    #[arg(long)]
+    input: Vec<String>,
+    /// The learner's address.
+    #[arg(long, default_value = "http://127.0.0.1:50052", env = "CURIO_LEARNER")]
+    learner: String,
+    /// Recorded with the programs.
+    #[arg(long, default_value = "", env = "USER")]
+    submitter: String,
+    /// Print the traces as JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
+    let programs = args
+        .files
+        .iter()
+        .map(|f| {
+            let source = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+            Ok(pb::Submission { source, inputs: args.input.clone(), seed: 0 })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let mut client = pb::learner_client::LearnerClient::connect(with_scheme(&args.learner))
+            .await
+            .with_context(|| format!("connecting to the learner at {}: is `curio run` running?", args.learner))?;
+        let mut stream =
+            client.submit_programs(pb::SubmitRequest { programs, submitter: args.submitter }).await?.into_inner();
+        while let Some(event) = stream.message().await? {
+            match event.event {
+                Some(pb::submit_event::Event::Accepted(a)) => {
+                    eprintln!("accepted: {}", a.execution_ids.join(" "));
+                    if a.execution_ids.is_empty() {
+                        break;
+                    }
+                }
+                Some(pb::submit_event::Event::Executed(e)) => {
+                    let trace = trace_from_proto(e.execution_id.clone(), e.trace.unwrap_or_default())
+                        .map_err(|err| anyhow::anyhow!("unreadable trace: {err}"))?;
+                    if args.json {
+                        println!("{}", serde_json::json!({"execution_id": e.execution_id, "trace": trace}));
+                    } else {
+                        println!("execution {}", e.execution_id);
+                        crate::trace::print_table(&mut std::io::stdout().lock(), &trace)?;
+                        println!();
+                    }
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    })
+}
+
+fn with_scheme(addr: &str) -> String {
+    if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") }
+}

@@ -1,0 +1,147 @@
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use curio_interpreter_pool::Limits;
+use curio_learner::{ModelConfig, TrainConfig};
+
+use crate::LoopError;
+
+/// How the loop picks what to run next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// Uniformly at random among the candidates: the baseline.
+    Random,
+    /// Highest predictive entropy (action and first delta byte) over the
+    /// k-step jumps from the start state.
+    Entropy,
+    /// Highest disagreement of the line pointer across MC-dropout samples.
+    Bald,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 3] = [Strategy::Random, Strategy::Entropy, Strategy::Bald];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Random => "random",
+            Strategy::Entropy => "entropy",
+            Strategy::Bald => "bald",
+        }
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = LoopError;
+
+    fn from_str(s: &str) -> Result<Self, LoopError> {
+        Strategy::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| LoopError::Config(format!("unknown strategy '{s}': use random, entropy or bald")))
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything one run of the loop needs to know.
+#[derive(Clone, Debug)]
+pub struct LoopConfig {
+    /// Names the run in the store and on the learning curve. Default: "main".
+    pub run_id: String,
+    /// Default: bald.
+    pub strategy: Strategy,
+    /// Interpreter queries the loop may spend on its own picks (user
+    /// submissions are extra). Default: 1000.
+    pub budget: u64,
+    /// Executions per round. Default: 16.
+    pub batch: usize,
+    /// Candidates scored per round. Default: 48.
+    pub candidates: usize,
+    /// Most candidates one program family may place in a round. Default: 2.
+    pub per_family: usize,
+    /// Training examples drawn per new transition stored (the
+    /// sample-to-insert ratio). Default: 0.25.
+    pub samples_per_insert: f64,
+    /// Cap on training steps per round, so a long trace cannot stall
+    /// acquisition. Default: 100.
+    pub max_steps_per_round: usize,
+    /// Examples per training step. Default: 16.
+    pub train_batch: usize,
+    /// MC-dropout samples for `bald`. Default: 4.
+    pub bald_samples: usize,
+    /// Wall-clock bound on scoring per round; candidates not scored in time
+    /// are ranked last. Default: 30 s.
+    pub score_budget: Duration,
+    /// Queries between evaluations on the held-out suite. Default: 64.
+    pub eval_every: u64,
+    /// Programs in the held-out suite used on the schedule. Default: 24.
+    pub eval_programs: usize,
+    /// Seeds candidate generation (same seed, same candidates). Default: 0.
+    pub seed: u64,
+    /// Where checkpoints go: `<dir>/<run>/<strategy>.safetensors`. Default: data/runs.
+    pub checkpoint_dir: PathBuf,
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+    /// Limits for every execution. Default: the pool's defaults.
+    pub limits: Limits,
+    /// Deadline of one pool call. Default: 15 s.
+    pub call_deadline: Duration,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        LoopConfig {
+            run_id: "main".into(),
+            strategy: Strategy::Bald,
+            budget: 1000,
+            batch: 16,
+            candidates: 48,
+            per_family: 2,
+            samples_per_insert: 0.25,
+            max_steps_per_round: 100,
+            train_batch: 16,
+            bald_samples: 4,
+            score_budget: Duration::from_secs(30),
+            eval_every: 64,
+            eval_programs: 24,
+            seed: 0,
+            checkpoint_dir: PathBuf::from("data/runs"),
+            model: ModelConfig::default(),
+            train: TrainConfig::default(),
+            limits: Limits::default(),
+            call_deadline: Duration::from_secs(15),
+        }
+    }
+}
+
+impl LoopConfig {
+    /// Checks every setting once, naming the one that is out of range.
+    pub fn validate(&self) -> Result<(), LoopError> {
+        let bad = |msg: String| Err(LoopError::Config(msg));
+        if self.run_id.is_empty() || self.run_id.len() > 64 || self.run_id.contains(['/', '\\']) {
+            return bad(format!("run id '{}' must be 1..=64 characters without slashes", self.run_id));
+        }
+        if !(1..=1024).contains(&self.batch) {
+            return bad(format!("batch is {}; allowed 1..=1024", self.batch));
+        }
+        if self.candidates < self.batch {
+            return bad(format!("candidates ({}) must be at least batch ({})", self.candidates, self.batch));
+        }
+        if self.per_family == 0 || self.train_batch == 0 || self.eval_every == 0 {
+            return bad("per-family, train-batch and eval-every must be at least 1".into());
+        }
+        if !(0.0..=64.0).contains(&self.samples_per_insert) {
+            return bad(format!("samples per insert is {}; allowed 0..=64", self.samples_per_insert));
+        }
+        Ok(())
+    }
+
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.checkpoint_dir.join(&self.run_id).join(format!("{}.safetensors", self.strategy))
+    }
+}

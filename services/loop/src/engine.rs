@@ -1,0 +1,438 @@
+//! The loop itself: one round is draw → score → select → execute → store →
+//! train; evaluations and checkpoints follow on a schedule. Its position is
+//! the number of queries stored for (run, strategy), so a restart resumes
+//! exactly where the store says it stopped: execution ids derive from that
+//! position, and a round that is retried stores nothing twice.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use curio_interpreter_pool::{Execution, Status};
+use curio_learner::{
+    EvalReport, GenConfig, Learner, SuiteItem, Trainer, evaluate, evaluate_transitions, generate, inputs, suite_seeds,
+};
+use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store, StoreError};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use sha2::{Digest, Sha256};
+use tch::Device;
+use uuid::Uuid;
+
+use crate::{
+    Candidate, LoopConfig, LoopError, PoolClients, Shared, Strategy, Submitted, Surprise, TraceCache, draw_candidates,
+    minibatch, score, select,
+};
+
+/// Programs kept as sources of mutations.
+const SURPRISES_KEPT: usize = 32;
+
+/// What one round did.
+#[derive(Clone, Debug, Default)]
+pub struct RoundReport {
+    pub executed: usize,
+    pub submitted: usize,
+    pub transitions: u64,
+    pub train_steps: usize,
+    pub scoring_time: Duration,
+    pub scored: usize,
+    pub mean_loss: Option<f64>,
+}
+
+/// One execution a round will run.
+#[derive(Clone, Debug)]
+struct Planned {
+    id: Uuid,
+    candidate: Candidate,
+    score: Option<f64>,
+    strategy: &'static str,
+    submitter: Option<String>,
+}
+
+/// A model shared by the loop (training, scoring) and the API (predictions).
+pub type SharedTrainer = Arc<Mutex<Trainer>>;
+
+pub fn lock(trainer: &SharedTrainer) -> std::sync::MutexGuard<'_, Trainer> {
+    trainer.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Debug)]
+pub struct Engine {
+    config: LoopConfig,
+    store: Store,
+    pools: Arc<PoolClients>,
+    trainer: SharedTrainer,
+    shared: Arc<Shared>,
+    suite: Vec<SuiteItem>,
+    surprising: Vec<Surprise>,
+    cache: TraceCache,
+    rng: StdRng,
+    queries: u64,
+    last_eval: Option<u64>,
+    device: Device,
+    run_key: u64,
+}
+
+impl Engine {
+    /// Resumes (run, strategy) from the store and its newest checkpoint, or
+    /// starts it; runs the held-out suite on the pool.
+    pub async fn start(
+        config: LoopConfig,
+        store: &Store,
+        pools: Arc<PoolClients>,
+        shared: Arc<Shared>,
+        device: Device,
+    ) -> Result<Self, LoopError> {
+        config.validate()?;
+        let strategy = config.strategy.as_str();
+        let store = store.scoped(&config.run_id, strategy).await?;
+        let queries = store.queries_used(&config.run_id, strategy).await?;
+        let path = config.checkpoint_path();
+        let learner = if path.exists() {
+            Learner::load(&path, device, Some(&config.model))?
+        } else {
+            Learner::new(config.model.clone(), device)?
+        };
+        tracing::info!(run = %config.run_id, strategy, queries, train_step = learner.train_step, "loop starting");
+        let trainer = Arc::new(Mutex::new(Trainer::new(learner, config.train.clone())?));
+        let last_eval = store
+            .learning_curve(&config.run_id, "delta_exact")
+            .await?
+            .into_iter()
+            .filter(|(s, _, _)| s == strategy)
+            .map(|(_, q, _)| q as u64)
+            .max();
+        let suite = held_out_suite(&pools, config.eval_programs, &config.limits).await?;
+        let run_key = u64::from_le_bytes(
+            Sha256::digest(format!("{}\0{strategy}", config.run_id).as_bytes())[..8].try_into().expect("8 bytes"),
+        );
+        shared.attach(&config, queries, trainer.clone(), store.clone());
+        Ok(Engine {
+            rng: StdRng::seed_from_u64(config.seed),
+            config,
+            store,
+            pools,
+            trainer,
+            shared,
+            suite,
+            surprising: vec![],
+            cache: TraceCache::default(),
+            queries,
+            last_eval,
+            device,
+            run_key,
+        })
+    }
+
+    pub fn queries(&self) -> u64 {
+        self.queries
+    }
+
+    pub fn done(&self) -> bool {
+        self.queries >= self.config.budget
+    }
+
+    pub fn train_step(&self) -> i64 {
+        lock(&self.trainer).learner.train_step
+    }
+
+    /// One round: submissions first, then the strategy's picks up to the
+    /// batch (or what is left of the budget), then training.
+    pub async fn round(&mut self) -> Result<RoundReport, LoopError> {
+        let mut report = RoundReport::default();
+        let submissions = self.shared.take_submissions(self.config.batch);
+        let want = self.config.batch.min(self.config.budget.saturating_sub(self.queries) as usize);
+        let (picks, scores) = if want > 0 { self.acquire(want, &mut report).await? } else { (vec![], vec![]) };
+
+        let mut planned: Vec<Planned> = vec![];
+        for (i, (candidate, score)) in picks.into_iter().zip(scores).enumerate() {
+            let id = Uuid::from_u64_pair(self.run_key, self.queries + i as u64);
+            planned.push(Planned { id, candidate, score, strategy: self.config.strategy.as_str(), submitter: None });
+        }
+        for s in &submissions {
+            let candidate = Candidate {
+                source: s.source.clone(),
+                input: s.input.clone(),
+                seed: s.seed,
+                family: format!("submitted:{}", s.id),
+                origin: Origin::Submitted,
+            };
+            let submitter = Some(s.submitter.clone()).filter(|s| !s.is_empty());
+            planned.push(Planned { id: s.id, candidate, score: None, strategy: "submitted", submitter });
+        }
+        let records = self.execute(&planned).await;
+        let written = self.write(&records).await?;
+        report.transitions = written;
+        report.executed = planned.len() - submissions.len();
+        report.submitted = submissions.len();
+        reply(&submissions, &records);
+        self.remember_surprises(&planned);
+        self.queries += report.executed as u64;
+        self.shared.set_queries(self.queries, self.store.transition_count() as u64);
+
+        let steps = ((written as f64 * self.config.samples_per_insert) / self.config.train_batch as f64).ceil() as usize;
+        let steps = steps.min(self.config.max_steps_per_round);
+        report.mean_loss = self.train(steps).await?;
+        report.train_steps = steps;
+        Ok(report)
+    }
+
+    /// Draws candidates for this position and picks `want` of them.
+    async fn acquire(
+        &mut self,
+        want: usize,
+        report: &mut RoundReport,
+    ) -> Result<(Vec<Candidate>, Vec<Option<f64>>), LoopError> {
+        // Same seed and position, same candidates: strategies compared on
+        // one seed choose from the same pools.
+        let mut rng = StdRng::seed_from_u64(self.config.seed ^ self.queries.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let candidates = draw_candidates(self.config.candidates, &self.surprising, &GenConfig::default(), &mut rng);
+        let (trainer, strategy, device) = (self.trainer.clone(), self.config.strategy, self.device);
+        let (samples, budget) = (self.config.bald_samples, self.config.score_budget);
+        let (candidates, scored) = tokio::task::spawn_blocking(move || {
+            let t = lock(&trainer);
+            let s = score(&t.learner.model, strategy, &candidates, samples, budget, device);
+            (candidates, s)
+        })
+        .await?;
+        let scored = scored?;
+        report.scoring_time = scored.elapsed;
+        report.scored = scored.scores.iter().filter(|s| s.is_some()).count();
+        let chosen = select(&candidates, &scored.scores, want, self.config.per_family, &mut rng);
+        Ok((chosen.iter().map(|&i| candidates[i].clone()).collect(), chosen.iter().map(|&i| scored.scores[i]).collect()))
+    }
+
+    /// Runs every planned execution on the pool, concurrently; one that no
+    /// replica could run is logged and left out (it is not a query).
+    async fn execute(&self, planned: &[Planned]) -> Vec<Option<ExecutionRecord>> {
+        let model_version = self.train_step();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, p) in planned.iter().enumerate() {
+            let c = &p.candidate;
+            let exec = Execution {
+                request_id: p.id.to_string(),
+                input: c.input.clone(),
+                seed: c.seed,
+                limits: self.config.limits.clone(),
+                ..Execution::python(c.source.clone())
+            };
+            let pools = self.pools.clone();
+            let provenance = Provenance {
+                run_id: Some(self.config.run_id.clone()),
+                strategy: Some(p.strategy.to_string()),
+                acquisition_score: p.score,
+                model_version: Some(model_version),
+                pool_replica: None,
+            };
+            let (id, origin, submitter) = (p.id, c.origin, p.submitter.clone());
+            tasks.spawn(async move {
+                let result = pools.execute(&exec).await;
+                let record = result.map(|done| ExecutionRecord {
+                    execution_id: id,
+                    program: ProgramRecord { submitter, ..ProgramRecord::python(exec.source.clone(), origin) },
+                    input: exec.input.clone(),
+                    seed: exec.seed,
+                    limits: exec.limits.clone(),
+                    trace: done.trace,
+                    provenance: Provenance { pool_replica: Some(done.replica), ..provenance },
+                });
+                (i, record)
+            });
+        }
+        let mut out: Vec<Option<ExecutionRecord>> = vec![None; planned.len()];
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((i, Ok(record))) => out[i] = Some(record),
+                Ok((i, Err(e))) => tracing::error!(execution_id = %planned[i].id, error = %e, "execution failed"),
+                Err(e) => tracing::error!(error = %e, "execution task failed"),
+            }
+        }
+        out
+    }
+
+    /// Writes the round, waiting out a database outage (the ids make a
+    /// retry store nothing twice). Returns the transitions stored.
+    async fn write(&self, records: &[Option<ExecutionRecord>]) -> Result<u64, LoopError> {
+        let batch: Vec<ExecutionRecord> = records.iter().flatten().cloned().collect();
+        let receipt = patiently("writing a round", async || self.store.write(&batch).await).await?;
+        for (id, why) in &receipt.rejected {
+            tracing::warn!(execution_id = %id, reason = %why, "store refused an execution");
+        }
+        Ok(receipt.transitions)
+    }
+
+    fn remember_surprises(&mut self, planned: &[Planned]) {
+        for p in planned.iter().filter(|p| p.submitter.is_none() && p.strategy != "submitted") {
+            // The baseline has no scores: it mutates what it ran lately.
+            let score = match (p.score, self.config.strategy) {
+                (Some(s), _) => s,
+                (None, Strategy::Random) => self.queries as f64,
+                (None, _) => continue,
+            };
+            let c = &p.candidate;
+            self.surprising.push(Surprise { score, family: c.family.clone(), source: c.source.clone() });
+        }
+        self.surprising.sort_by(|a, b| b.score.total_cmp(&a.score));
+        self.surprising.truncate(SURPRISES_KEPT);
+    }
+
+    /// `steps` optimizer steps on minibatches from this run's transitions.
+    async fn train(&mut self, steps: usize) -> Result<Option<f64>, LoopError> {
+        let (mut total, mut counted) = (0.0, 0usize);
+        let block = self.config.model.block_size as usize;
+        for _ in 0..steps {
+            let (ids, examples) = patiently("sampling a minibatch", async || {
+                minibatch(&self.store, &mut self.cache, self.config.train_batch, block, &mut self.rng).await
+            })
+            .await?;
+            if examples.is_empty() {
+                break;
+            }
+            let trainer = self.trainer.clone();
+            let stats = tokio::task::spawn_blocking(move || lock(&trainer).step(&examples)).await??;
+            total += stats.action_loss + stats.delta_loss;
+            counted += 1;
+            let priorities: Vec<(i64, f32)> = ids.into_iter().zip(stats.per_example).collect();
+            patiently("writing priorities", async || self.store.update_priorities(&priorities).await).await?;
+        }
+        self.shared.set_train_step(self.train_step());
+        Ok((counted > 0).then(|| total / counted as f64))
+    }
+
+    /// Whether the schedule calls for an evaluation now.
+    pub fn eval_due(&self) -> bool {
+        match self.last_eval {
+            None => true,
+            Some(last) => self.queries >= last + self.config.eval_every || (self.done() && last < self.queries),
+        }
+    }
+
+    /// Evaluates on the held-out suite (teacher-forced; with rollouts when
+    /// `full`), records the curve point at the current query count, and
+    /// returns the metrics.
+    pub async fn evaluate(&mut self, full: bool) -> Result<BTreeMap<String, f64>, LoopError> {
+        let (trainer, suite, device) = (self.trainer.clone(), self.suite.clone(), self.device);
+        let report = tokio::task::spawn_blocking(move || {
+            let t = lock(&trainer);
+            if full { evaluate(&t.learner.model, &suite, device) } else { evaluate_transitions(&t.learner.model, &suite, device).map(|r| r.0) }
+        })
+        .await??;
+        let metrics = curve_metrics(&report);
+        let strategy = self.config.strategy.as_str();
+        for (metric, value) in &metrics {
+            patiently("recording the learning curve", async || {
+                self.store.record_curve_point(&self.config.run_id, strategy, self.queries as i64, metric, *value).await
+            })
+            .await?;
+            self.shared.publish(self.queries, metric, *value);
+        }
+        self.last_eval = Some(self.queries);
+        Ok(metrics)
+    }
+
+    /// Saves the model and records the checkpoint in the store.
+    pub async fn checkpoint(&self, metrics: &BTreeMap<String, f64>) -> Result<(), LoopError> {
+        let path = self.config.checkpoint_path();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let (trainer, to) = (self.trainer.clone(), path.clone());
+        let (step, config) = tokio::task::spawn_blocking(move || {
+            let t = lock(&trainer);
+            // Written beside and renamed, so a crash mid-save keeps the old one.
+            let tmp = to.with_extension("partial.safetensors");
+            t.learner.save(&tmp)?;
+            std::fs::rename(&tmp, &to).map_err(|e| curio_learner::ModelError::Checkpoint {
+                path: to.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            let meta = |p: &std::path::Path| {
+                let mut s = p.as_os_str().to_owned();
+                s.push(".json");
+                std::path::PathBuf::from(s)
+            };
+            std::fs::rename(meta(&tmp), meta(&to)).map_err(|e| curio_learner::ModelError::Checkpoint {
+                path: to.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            Ok::<_, curio_learner::ModelError>((t.learner.train_step, t.learner.model.config.clone()))
+        })
+        .await??;
+        let run = format!("{}/{}", self.config.run_id, self.config.strategy);
+        let config = serde_json::json!({"n_embd": config.n_embd, "n_layer": config.n_layer, "n_head": config.n_head,
+            "block_size": config.block_size, "dropout": config.dropout, "vocab": config.vocab});
+        let metrics = serde_json::to_value(metrics).unwrap_or_default();
+        let path = path.display().to_string();
+        patiently("recording a checkpoint", async || {
+            self.store.record_checkpoint(&run, step, &path, &config, &metrics).await
+        })
+            .await?;
+        Ok(())
+    }
+}
+
+/// The metrics a curve point records, by name.
+pub fn curve_metrics(r: &EvalReport) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    m.insert("action_accuracy".into(), r.action_accuracy);
+    m.insert("delta_exact".into(), r.delta_exact);
+    m.insert("action_ece".into(), r.action_ece);
+    for (ty, (rate, n)) in &r.delta_exact_by_type {
+        if *n > 0 {
+            m.insert(format!("delta_exact_{ty}"), *rate);
+        }
+    }
+    for (h, (rate, n)) in &r.rollout_exact {
+        if *n > 0 {
+            m.insert(format!("rollout_exact_h{h}"), *rate);
+        }
+    }
+    m
+}
+
+/// Runs the in-distribution held-out suite's programs on the pool (these
+/// runs are not stored and are not queries).
+async fn held_out_suite(pools: &PoolClients, n: usize, limits: &curio_interpreter_pool::Limits) -> Result<Vec<SuiteItem>, LoopError> {
+    let mut suite = vec![];
+    for seed in suite_seeds("indist", n) {
+        let source = generate(seed, &GenConfig::default());
+        let exec = Execution {
+            request_id: format!("suite-{seed}"),
+            input: inputs(seed, 1).remove(0),
+            seed,
+            limits: limits.clone(),
+            ..Execution::python(source.clone())
+        };
+        let done = pools.execute(&exec).await?;
+        if done.trace.status == Status::Ok {
+            suite.push(SuiteItem { source, steps: done.trace.steps });
+        }
+    }
+    Ok(suite)
+}
+
+/// Tells each submitter what became of their program.
+fn reply(submissions: &[Submitted], records: &[Option<ExecutionRecord>]) {
+    let offset = records.len() - submissions.len();
+    for (s, record) in submissions.iter().zip(&records[offset..]) {
+        s.answer(record.as_ref().map(|r| &r.trace));
+    }
+}
+
+/// Retries a store call while the database is unreachable (a restart, a
+/// failover), with back-off up to 5 s; other errors return at once.
+async fn patiently<T>(what: &str, mut call: impl AsyncFnMut() -> Result<T, StoreError>) -> Result<T, LoopError> {
+    let mut wait = Duration::from_millis(100);
+    let started = Instant::now();
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(what, error = %e, waited_s = started.elapsed().as_secs(), "store unavailable; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The active-learning loop end to end, against real processes: a `curio
+//! pool`, a `curio learner` (and `curio run`), a real Postgres and a real
+//! (tiny) model. The loop spends its budget, stores every execution with its
+//! strategy, records the learning curve, runs a user's submission, answers
+//! predictions, and after a SIGKILL resumes the same run without repeating
+//! or losing an execution.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use curio_proto::v1 as pb;
+use curio_proto::v1::learner_client::LearnerClient;
+use curio_tests::{PoolProcess, curio_bin};
+use sqlx::PgPool;
+
+/// Small everything, so a round takes a second or two on CPU.
+const TINY: [&str; 18] = [
+    "--batch",
+    "4",
+    "--candidates",
+    "8",
+    "--eval-every",
+    "8",
+    "--eval-programs",
+    "3",
+    "--width",
+    "32",
+    "--layers",
+    "1",
+    "--samples-per-insert",
+    "0.05",
+    "--max-steps-per-round",
+    "2",
+    "--threads",
+    "1",
+];
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL").expect("DATABASE_URL (make test sets it)")
+}
+
+struct Learner {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    addr: String,
+}
+
+impl Learner {
+    fn start(command: &str, run_id: &str, budget: u64, extra: &[&str], data: &std::path::Path) -> Self {
+        let mut child = Command::new(curio_bin())
+            .args(["--data-dir", data.to_str().unwrap(), command, "--listen", "127.0.0.1:0"])
+            .args(["--run-id", run_id, "--budget", &budget.to_string(), "--strategy", "bald"])
+            .args(TINY)
+            .args(extra)
+            .env("DATABASE_URL", database_url())
+            .env("CURIO_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting curio");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let addr = first.trim().strip_prefix("learner listening on ").unwrap_or_else(|| panic!("unexpected: {first:?}"));
+        Learner { addr: format!("http://{addr}"), stdout, child }
+    }
+
+    async fn client(&self) -> LearnerClient<tonic::transport::Channel> {
+        LearnerClient::connect(self.addr.clone()).await.unwrap()
+    }
+}
+
+impl Drop for Learner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls the status until `done` holds (or fails after `limit`).
+async fn wait_for(
+    client: &mut LearnerClient<tonic::transport::Channel>,
+    limit: Duration,
+    done: impl Fn(&pb::LearnerStatus) -> bool,
+) -> pb::LearnerStatus {
+    let start = Instant::now();
+    loop {
+        let status = client.get_status(pb::StatusRequest {}).await.unwrap().into_inner();
+        if done(&status) {
+            return status;
+        }
+        assert!(start.elapsed() < limit, "timed out; last status {status:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn count(db: &PgPool, sql: &str, run_id: &str) -> i64 {
+    sqlx::query_scalar(sql).bind(run_id).fetch_one(db).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn learner_spends_its_budget_survives_sigkill_and_serves_users() {
+    let pool = PoolProcess::start(2, 64);
+    let data = std::env::temp_dir().join(format!("curio-loop-{}", std::process::id()));
+    let run_id = format!("e2e-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    let db = PgPool::connect(&database_url()).await.unwrap();
+    let pool_addr = pool.addr.trim_start_matches("http://").to_string();
+    let budget = 24;
+
+    // First life: killed without warning once it has made progress.
+    let first = Learner::start("learner", &run_id, budget, &["--pool", &pool_addr], &data);
+    let mut client = first.client().await;
+    let before = wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= 8).await;
+    assert_eq!((before.run_id.as_str(), before.strategy.as_str(), before.budget), (run_id.as_str(), "bald", budget));
+    drop(first); // SIGKILL
+    let stored_before = count(&db, "SELECT count(*) FROM executions WHERE run_id = $1", &run_id).await;
+    assert!(stored_before >= 8, "{stored_before} executions stored before the kill");
+
+    // Second life: resumes the same run from the store and its checkpoint.
+    let second = Learner::start("learner", &run_id, budget, &["--pool", &pool_addr], &data);
+    let mut client = second.client().await;
+    let resumed = wait_for(&mut client, Duration::from_secs(120), |s| s.run_id == run_id).await;
+    assert!(resumed.queries_used >= stored_before as u64, "resumes at the stored position: {resumed:?}");
+    let done = wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= budget).await;
+    assert_eq!(done.queries_used, budget);
+
+    // Exactly the budget, each execution once, every one with its strategy and score.
+    let own = "SELECT count(*) FROM executions WHERE run_id = $1 AND strategy = 'bald'";
+    assert_eq!(count(&db, own, &run_id).await, budget as i64);
+    let scored = "SELECT count(*) FROM executions WHERE run_id = $1 AND acquisition_score IS NOT NULL";
+    assert!(count(&db, scored, &run_id).await > 0, "bald records its scores");
+    let points = "SELECT count(DISTINCT queries_used) FROM learning_curve WHERE run_id = $1 AND metric = 'delta_exact'";
+    assert!(count(&db, points, &run_id).await >= 3, "curve points at 0, 8, 16, 24 queries");
+
+    // A user's program is executed (ahead of the loop) and its trace returned.
+    let request = pb::SubmitRequest {
+        programs: vec![pb::Submission {
+            source: "x = int(input())\nprint(x * 2)\n".into(),
+            inputs: vec!["21\n".into()],
+            seed: 0,
+        }],
+        submitter: "e2e".into(),
+    };
+    let mut stream = client.submit_programs(request).await.unwrap().into_inner();
+    let accepted = match stream.message().await.unwrap().unwrap().event {
+        Some(pb::submit_event::Event::Accepted(a)) => a.execution_ids,
+        other => panic!("expected accepted first, got {other:?}"),
+    };
+    assert_eq!(accepted.len(), 1);
+    let executed = match stream.message().await.unwrap().unwrap().event {
+        Some(pb::submit_event::Event::Executed(e)) => e,
+        other => panic!("expected the trace, got {other:?}"),
+    };
+    assert_eq!(executed.execution_id, accepted[0]);
+    let trace = executed.trace.unwrap();
+    assert_eq!((trace.status, trace.stdout.as_str()), (pb::Status::Ok as i32, "42\n"));
+    let submitted = "SELECT count(*) FROM executions e JOIN programs p ON p.id = e.program_id \
+                     WHERE e.run_id = $1 AND e.strategy = 'submitted' AND p.origin = 'submitted'";
+    assert_eq!(count(&db, submitted, &run_id).await, 1);
+
+    // A bad submission is refused with a reason, and the learner keeps serving.
+    let empty = pb::SubmitRequest { programs: vec![], submitter: String::new() };
+    let err = client.submit_programs(empty).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+
+    // Predictions come from the current model, with uncertainty per step.
+    let predicted = client
+        .predict(pb::PredictRequest { source: "a = 1\nb = a + 1\n".into(), horizon: 3 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!predicted.steps.is_empty() || !predicted.stopped.is_empty());
+    assert!(predicted.steps.iter().all(|s| s.action_entropy >= 0.0 && (0.0..=1.0).contains(&s.confidence)));
+    let too_far = pb::PredictRequest { source: "a = 1\n".into(), horizon: 10_000 };
+    assert_eq!(client.predict(too_far).await.unwrap_err().code(), tonic::Code::InvalidArgument);
+
+    // The curve is watchable: history first.
+    let mut curve = client
+        .watch_learning_curve(pb::WatchRequest { metric: "delta_exact".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    let point = curve.message().await.unwrap().unwrap();
+    assert_eq!((point.run_id.as_str(), point.queries_used), (run_id.as_str(), 0));
+    drop(second);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn curio_run_completes_and_writes_the_curve_and_plot() {
+    let data = std::env::temp_dir().join(format!("curio-run-{}", std::process::id()));
+    let run_id = format!("run-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    let mut learner = Learner::start("run", &run_id, 8, &["--compare", "random,entropy"], &data);
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut learner.stdout, &mut out).unwrap();
+    let status = learner.child.wait().unwrap();
+    assert!(status.success(), "curio run failed:\n{out}");
+    assert!(out.contains("delta_exact against interpreter queries"), "{out}");
+    assert!(out.contains("random") && out.contains("entropy"), "{out}");
+    let plot = data.join("runs").join(&run_id).join("learning-curve.svg");
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert_eq!(svg.matches("<polyline").count(), 2, "one line per strategy");
+    let _ = std::fs::remove_dir_all(&data);
+}
