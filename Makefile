@@ -69,7 +69,7 @@ $(VENV)/.ready:
 	@command -v python3 >/dev/null || { echo "python3 is missing: apt-get install python3 python3-venv"; exit 1; }
 	python3 -m venv $(VENV) || { apt-get update && apt-get install -y python3-venv && python3 -m venv $(VENV); }
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet componentize-py==0.25.1
+	$(VENV)/bin/pip install --quiet componentize-py==0.25.1 kubernetes-validate==1.37.0 pyyaml
 ifeq ($(GPU),1)
 	$(VENV)/bin/pip install --quiet torch==2.13.0
 else

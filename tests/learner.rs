@@ -109,3 +109,16 @@ fn generated_programs_are_valid_python_that_runs() {
     }
     assert!(statuses[&Status::Ok] >= 390, "{statuses:?}");
 }
+
+/// Acquisition scores and `Predict` start from a state built without
+/// running the program: it must be the state the tracer really begins with.
+#[test]
+fn the_assumed_start_state_is_the_first_traced_state() {
+    use curio_learner::{GenConfig, generate, inputs, states};
+    for seed in 0..20u64 {
+        let source = generate(seed, &GenConfig::default());
+        let exec = Execution { input: inputs(seed, 1).remove(0), ..Execution::python(source.clone()) };
+        let first = states(&sandbox().execute(&exec).unwrap().steps).remove(0);
+        assert!(curio_loop::start_state().same_as(&first), "seed {seed}: {first:?}");
+    }
+}

@@ -44,12 +44,14 @@ struct Learner {
     child: Child,
     stdout: BufReader<ChildStdout>,
     addr: String,
+    metrics: String,
 }
 
 impl Learner {
     fn start(command: &str, run_id: &str, budget: u64, extra: &[&str], data: &std::path::Path) -> Self {
         let mut child = Command::new(curio_bin())
             .args(["--data-dir", data.to_str().unwrap(), command, "--listen", "127.0.0.1:0"])
+            .args(["--metrics-listen", "127.0.0.1:0"])
             .args(["--run-id", run_id, "--budget", &budget.to_string(), "--strategy", "bald"])
             .args(TINY)
             .args(extra)
@@ -60,10 +62,13 @@ impl Learner {
             .spawn()
             .expect("starting curio");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
+        let (mut first, mut second) = (String::new(), String::new());
         stdout.read_line(&mut first).unwrap();
-        let addr = first.trim().strip_prefix("learner listening on ").unwrap_or_else(|| panic!("unexpected: {first:?}"));
-        Learner { addr: format!("http://{addr}"), stdout, child }
+        stdout.read_line(&mut second).unwrap();
+        let addr =
+            first.trim().strip_prefix("learner listening on ").unwrap_or_else(|| panic!("unexpected: {first:?}"));
+        let metrics = second.trim().strip_prefix("metrics on ").unwrap_or_else(|| panic!("unexpected: {second:?}"));
+        Learner { addr: format!("http://{addr}"), metrics: metrics.to_string(), stdout, child }
     }
 
     async fn client(&self) -> LearnerClient<tonic::transport::Channel> {
@@ -176,11 +181,8 @@ async fn learner_spends_its_budget_survives_sigkill_and_serves_users() {
     assert_eq!(client.predict(too_far).await.unwrap_err().code(), tonic::Code::InvalidArgument);
 
     // The curve is watchable: history first.
-    let mut curve = client
-        .watch_learning_curve(pb::WatchRequest { metric: "delta_exact".into() })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut curve =
+        client.watch_learning_curve(pb::WatchRequest { metric: "delta_exact".into() }).await.unwrap().into_inner();
     let point = curve.message().await.unwrap().unwrap();
     assert_eq!((point.run_id.as_str(), point.queries_used), (run_id.as_str(), 0));
     drop(second);
@@ -201,5 +203,76 @@ fn curio_run_completes_and_writes_the_curve_and_plot() {
     let plot = data.join("runs").join(&run_id).join("learning-curve.svg");
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert_eq!(svg.matches("<polyline").count(), 2, "one line per strategy");
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Metric names an expression reads (`curio_…` identifiers).
+fn series_in(expr: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut rest = expr;
+    while let Some(i) = rest.find("curio_") {
+        let name: String =
+            rest[i..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_').collect();
+        rest = &rest[i + name.len()..];
+        out.push(name);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_series_the_dashboard_queries_is_exported_by_the_running_services() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../deploy/grafana/dashboards/curio.json")).expect("the dashboard is JSON");
+    let pool = PoolProcess::start(2, 64);
+    let data = std::env::temp_dir().join(format!("curio-dash-{}", std::process::id()));
+    let run_id = format!("dash-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    let pool_addr = pool.addr.trim_start_matches("http://").to_string();
+    let learner = Learner::start("learner", &run_id, 8, &["--pool", &pool_addr], &data);
+    let mut client = learner.client().await;
+    // Done: the budget spent, trained, and the final (full) evaluation recorded.
+    wait_for(&mut client, Duration::from_secs(300), |s| {
+        s.queries_used >= 8 && s.train_step > 0 && s.latest_metrics.keys().any(|k| k.starts_with("rollout_exact"))
+    })
+    .await;
+    let scraped = format!("{}\n{}", curio_tests::scrape(&learner.metrics), curio_tests::scrape(&pool.metrics));
+
+    // Grafana-loadable: unique ids, every panel on the datasource variable,
+    // the variables defined, nothing pinned to one instance.
+    let text = dashboard.to_string();
+    assert!(!text.contains("localhost") && !text.contains("instance="), "no hard-coded instances");
+    let vars: Vec<&str> =
+        dashboard["templating"]["list"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert!(vars.contains(&"datasource") && vars.contains(&"strategy"), "{vars:?}");
+    let panels = dashboard["panels"].as_array().unwrap();
+    let mut ids: Vec<i64> = panels.iter().map(|p| p["id"].as_i64().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), panels.len(), "panel ids are unique");
+
+    let mut checked = 0;
+    for panel in panels.iter().filter(|p| p["type"] != "row") {
+        assert_eq!(panel["datasource"]["uid"], "${datasource}", "{}", panel["title"]);
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in series_in(expr) {
+                let exported = scraped.lines().any(|l| {
+                    l.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+                });
+                assert!(exported, "panel '{}' queries {name}, which no service exports", panel["title"]);
+                checked += 1;
+            }
+            // Label values the panel pins must exist too.
+            if let Some(i) = expr.find("metric=\"") {
+                let value: String = expr[i + 8..].chars().take_while(|c| *c != '"').collect();
+                assert!(scraped.contains(&format!("metric=\"{value}\"")), "no series with metric=\"{value}\"");
+            }
+            if let Some(i) = expr.find("metric=~\"") {
+                let prefix: String = expr[i + 9..].chars().take_while(|c| *c != '.' && *c != '"').collect();
+                assert!(scraped.contains(&format!("metric=\"{prefix}")), "no series with metric=~\"{prefix}…\"");
+            }
+        }
+    }
+    assert!(checked >= 20, "the dashboard queries {checked} series");
+    drop(learner);
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -10,6 +10,7 @@
 
 mod cache;
 mod convert;
+mod metrics;
 mod native;
 mod request;
 mod sandbox;
@@ -18,6 +19,7 @@ mod trace;
 
 pub use cache::*;
 pub use convert::*;
+pub use metrics::*;
 pub use native::*;
 pub use request::*;
 pub use sandbox::*;

@@ -14,6 +14,7 @@ use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status as RpcStatus, Streaming};
 
 use crate::convert::{execution_from_proto, trace_to_proto};
+use crate::metrics::PoolMetrics;
 use crate::request::{Execution, InvalidRequest, Limits, MAX_INPUT_BYTES, MAX_SOURCE_BYTES};
 use crate::sandbox::{Sandbox, SandboxError};
 use crate::trace::Trace;
@@ -64,6 +65,7 @@ impl PoolService {
         // More workers than sandbox slots would fail at instantiation.
         config.workers = config.workers.clamp(1, sandbox.config().slots.max(1) as usize);
         let workers = Arc::new(Semaphore::new(config.workers));
+        PoolMetrics::register();
         PoolService { inner: Arc::new(Inner { sandbox, workers, waiting: AtomicUsize::new(0), config }) }
     }
 
@@ -82,6 +84,7 @@ impl Inner {
         }
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.config.max_queue {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
+            PoolMetrics.rejected("at_capacity");
             tracing::debug!("shed a request: pool at capacity");
             return Err(RpcStatus::resource_exhausted(format!(
                 "pool at capacity ({} running, {} waiting); retry with backoff or add pool replicas",
@@ -98,7 +101,13 @@ impl Inner {
         let id = exec.request_id.clone();
         let trace = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            sandbox.execute(&exec)
+            PoolMetrics.busy(1.0);
+            let trace = sandbox.execute(&exec);
+            PoolMetrics.busy(-1.0);
+            if let Ok(t) = &trace {
+                PoolMetrics.executed(t);
+            }
+            trace
         })
         .await
         .map_err(|e| {
@@ -116,6 +125,7 @@ fn sandbox_status(request_id: &str, e: SandboxError) -> RpcStatus {
 }
 
 fn invalid_argument(e: InvalidRequest) -> RpcStatus {
+    PoolMetrics.rejected("invalid_argument");
     RpcStatus::invalid_argument(e.to_string())
 }
 

@@ -48,28 +48,29 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
         let (event, line) = (event_p.argmax(-1, false), line_p.argmax(-1, false));
         let mut done = vec![false; rows.len()];
         let mut byte_entropy = vec![0.0; rows.len()];
-        // The action pass already holds the logits of the first delta byte.
-        let mut delta_logits = first.delta_logits;
+        // The action pass already holds the hidden states of the first delta byte.
+        let mut hidden = first.hidden;
         loop {
+            // The logits that predict each row's next byte sit at its last filled position.
+            let at: Vec<i64> = rows.iter().map(|r| (r.context.context.len() + r.target.len() - 1) as i64).collect();
+            let logits = model.logits_at(&hidden, &Tensor::from_slice(&at).to(device))?;
+            let next = Vec::<i64>::try_from(&logits.argmax(-1, false).to(Device::Cpu))?;
+            let ent = Vec::<f64>::try_from(&entropy(&logits).to_kind(Kind::Double).to(Device::Cpu))?;
             for (r, row) in rows.iter_mut().enumerate() {
                 if done[r] {
                     continue;
                 }
-                // The logits that predict the next byte sit at the last filled position.
-                let at = (row.context.context.len() + row.target.len() - 1) as i64;
-                let logits = delta_logits.get(r as i64).get(at);
-                let next = logits.argmax(-1, false).int64_value(&[]);
-                byte_entropy[r] += entropy(&logits).double_value(&[]);
-                if next == EOS || next >= 256 || row.target.len() >= MAX_DELTA {
+                byte_entropy[r] += ent[r];
+                if next[r] == EOS || next[r] >= 256 || row.target.len() >= MAX_DELTA {
                     done[r] = true;
                 } else {
-                    row.target.push(next as u8);
+                    row.target.push(next[r] as u8);
                 }
             }
             if done.iter().all(|d| *d) {
                 break;
             }
-            delta_logits = model.forward(&collate(&rows, device), false)?.delta_logits;
+            hidden = model.forward(&collate(&rows, device), false)?.hidden;
         }
         Ok(rows
             .into_iter()
@@ -98,10 +99,8 @@ pub fn uncertainty(model: &WorldModel, examples: &[Example], device: Device) -> 
         let rows: Vec<Example> = examples.iter().map(|e| Example { target: vec![], ..e.clone() }).collect();
         let batch = collate(&rows, device);
         let out = model.forward(&batch, false)?;
-        let (b, _, v) = out.delta_logits.size3()?;
-        // (B,) -> (B, 1, V): the logits of the first delta byte sit at the query.
-        let at = batch.query.view([b, 1, 1]).expand([b, 1, v], false);
-        let first = out.delta_logits.f_gather(1, &at, false)?.squeeze_dim(1);
+        // The logits of the first delta byte sit at the query.
+        let first = model.logits_at(&out.hidden, &batch.query)?;
         let total = entropy(&out.event_logits) + entropy(&out.line_logits) + entropy(&first);
         Ok(Vec::<f64>::try_from(&total.to_kind(Kind::Double))?)
     })

@@ -148,8 +148,10 @@ pub struct Batch {
 /// What the heads produce for a batch.
 #[derive(Debug)]
 pub struct Output {
-    /// (B, T, V) next-byte logits.
-    pub delta_logits: Tensor,
+    /// (B, T, C) final hidden states; the delta head reads them where it
+    /// is needed ([`WorldModel::target_logits`], [`WorldModel::logits_at`]),
+    /// not at every position.
+    pub hidden: Tensor,
     /// (B, 4) event logits.
     pub event_logits: Tensor,
     /// (B, L) line-pointer logits (-inf where padded).
@@ -228,7 +230,26 @@ impl WorldModel {
         // (B, C) x (B, C, L) -> (B, L)
         let scores = query.apply(&self.ptr_query).unsqueeze(1).matmul(&keys.transpose(1, 2)).squeeze_dim(1);
         let line_logits = (scores / (c as f64).sqrt()).masked_fill(&batch.line_mask.logical_not(), f64::NEG_INFINITY);
-        Ok(Output { delta_logits: h.apply(&self.lm_head), event_logits: query.apply(&self.event_head), line_logits })
+        Ok(Output { event_logits: query.apply(&self.event_head), line_logits, hidden: h })
+    }
+
+    /// Next-byte logits at every labelled position: (N, V), with each
+    /// position's row (N,) and label (N,).
+    pub fn target_logits(&self, hidden: &Tensor, labels: &Tensor) -> Result<(Tensor, Tensor, Tensor), ModelError> {
+        let (b, t, c) = hidden.size3()?;
+        let flat = labels.view([b * t]);
+        let idx = flat.ne(-100).nonzero().squeeze_dim(1);
+        // (B, T, C) -> (B*T, C) -> (N, C)
+        let h = hidden.contiguous().view([b * t, c]).f_index_select(0, &idx)?;
+        Ok((h.apply(&self.lm_head), idx.floor_divide_scalar(t), flat.f_index_select(0, &idx)?))
+    }
+
+    /// Next-byte logits (B, V) at one position (B,) per row.
+    pub fn logits_at(&self, hidden: &Tensor, positions: &Tensor) -> Result<Tensor, ModelError> {
+        let (b, _, c) = hidden.size3()?;
+        // (B,) -> (B, 1, C)
+        let idx = positions.view([b, 1, 1]).expand([b, 1, c], false);
+        Ok(hidden.f_gather(1, &idx, false)?.squeeze_dim(1).apply(&self.lm_head))
     }
 
     /// Per-row losses (B,) of each head: (event + line, delta bytes).
@@ -236,14 +257,12 @@ impl WorldModel {
         let action =
             out.event_logits.f_cross_entropy_loss::<Tensor>(&batch.event, None, tch::Reduction::None, -100, 0.0)?
                 + out.line_logits.f_cross_entropy_loss::<Tensor>(&batch.line, None, tch::Reduction::None, -100, 0.0)?;
-        let (b, t, v) = out.delta_logits.size3()?;
-        let per_token = out
-            .delta_logits
-            .view([b * t, v])
-            .f_cross_entropy_loss::<Tensor>(&batch.labels.view([b * t]), None, tch::Reduction::None, -100, 0.0)?
-            .view([b, t]);
+        let (logits, rows, labels) = self.target_logits(&out.hidden, &batch.labels)?;
+        let per_token = logits.f_cross_entropy_loss::<Tensor>(&labels, None, tch::Reduction::None, -100, 0.0)?;
+        let b = batch.labels.size()[0];
+        let sums = Tensor::zeros([b], (Kind::Float, logits.device())).f_index_add(0, &rows, &per_token)?;
         let counted = batch.labels.ne(-100).to_kind(Kind::Float).sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
-        let delta = per_token.sum_dim_intlist(1, false, Kind::Float) / counted;
+        let delta = sums / counted;
         Ok((action, delta))
     }
 }
@@ -333,7 +352,10 @@ mod tests {
         let b = batch();
         let out = learner.model.forward(&b, false).unwrap();
         let (rows, t) = b.tokens.size2().unwrap();
-        assert_eq!(out.delta_logits.size(), [rows, t, VOCAB]);
+        assert_eq!(out.hidden.size(), [rows, t, 32]);
+        let (logits, row_of, _) = learner.model.target_logits(&out.hidden, &b.labels).unwrap();
+        let labelled = b.labels.ne(-100).sum(Kind::Int64).int64_value(&[]);
+        assert_eq!((logits.size(), row_of.size()), (vec![labelled, VOCAB], vec![labelled]));
         assert_eq!(out.event_logits.size(), [rows, 4]);
         assert_eq!(out.line_logits.size(), [rows, 3]);
         let (action, delta) = learner.model.losses(&b, &out).unwrap();
@@ -353,7 +375,7 @@ mod tests {
         assert_eq!(back.train_step, 42);
         let b = batch();
         let (a, z) = (learner.model.forward(&b, false).unwrap(), back.model.forward(&b, false).unwrap());
-        assert!(a.delta_logits.equal(&z.delta_logits) && a.line_logits.equal(&z.line_logits));
+        assert!(a.hidden.equal(&z.hidden) && a.line_logits.equal(&z.line_logits));
 
         let wider = ModelConfig { n_embd: 64, ..tiny() };
         let err = Learner::load(&path, Device::Cpu, Some(&wider)).unwrap_err().to_string();

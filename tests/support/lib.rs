@@ -86,22 +86,27 @@ pub fn curio_bin() -> PathBuf {
 pub struct PoolProcess {
     pub child: Child,
     pub addr: String,
+    /// host:port of its `/metrics`.
+    pub metrics: String,
 }
 
 impl PoolProcess {
     pub fn start(workers: u32, max_queue: usize) -> Self {
         let mut child = Command::new(curio_bin())
             .args(["pool", "--listen", "127.0.0.1:0", "--workers", &workers.to_string()])
-            .args(["--max-queue", &max_queue.to_string(), "--grace-s", "10"])
+            .args(["--max-queue", &max_queue.to_string(), "--grace-s", "10", "--metrics-listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .env("CURIO_LOG", "warn")
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting curio pool");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (mut first, mut second) = (String::new(), String::new());
+        stdout.read_line(&mut first).unwrap();
+        stdout.read_line(&mut second).unwrap();
         let addr = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {first:?}"));
-        PoolProcess { addr: format!("http://{addr}"), child }
+        let metrics = second.trim().strip_prefix("metrics on ").unwrap_or_else(|| panic!("unexpected: {second:?}"));
+        PoolProcess { addr: format!("http://{addr}"), metrics: metrics.to_string(), child }
     }
 
     /// Sends SIGTERM (a graceful stop).
@@ -116,4 +121,16 @@ impl Drop for PoolProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// GETs `http://{addr}/metrics` and returns the body.
+pub fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
 }

@@ -58,6 +58,9 @@ pub struct LoopArgs {
     /// Learner API address; port 0 picks a free one (printed on stdout).
     #[arg(long, default_value = "127.0.0.1:50052", env = "CURIO_LEARNER_LISTEN")]
     listen: SocketAddr,
+    /// Prometheus `/metrics` address; port 0 picks a free one (second stdout line).
+    #[arg(long, default_value = "127.0.0.1:9465", env = "CURIO_METRICS_LISTEN")]
+    metrics_listen: SocketAddr,
     /// CPU threads for libtorch.
     #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
     threads: i32,
@@ -104,6 +107,8 @@ pub fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let sandbox = crate::sandbox(args.workers * args.replicas as u32)?;
     runtime.block_on(async {
+        // Before the pools, so their series register with the recorder.
+        let metrics = crate::metrics::serve(args.common.metrics_listen).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut addrs = vec![];
         for _ in 0..args.replicas {
@@ -116,15 +121,15 @@ pub fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
             }));
         }
         tracing::info!(replicas = ?addrs, "interpreter pools serving in-process");
-        drive(args.common, addrs, data_dir, false, stop_tx, stop_rx).await
+        drive(args.common, addrs, data_dir, false, metrics, (stop_tx, stop_rx)).await
     })
 }
 
 pub fn learner(args: LearnerArgs, data_dir: &Path) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        drive(args.common, args.pools, data_dir, true, stop_tx, stop_rx).await
+        let metrics = crate::metrics::serve(args.common.metrics_listen).await?;
+        drive(args.common, args.pools, data_dir, true, metrics, watch::channel(false)).await
     })
 }
 
@@ -154,8 +159,8 @@ async fn drive(
     pools: Vec<String>,
     data_dir: &Path,
     serve_after: bool,
-    stop_tx: watch::Sender<bool>,
-    stop_rx: watch::Receiver<bool>,
+    metrics: SocketAddr,
+    (stop_tx, stop_rx): (watch::Sender<bool>, watch::Receiver<bool>),
 ) -> anyhow::Result<()> {
     let strategies: Vec<Strategy> = if args.compare.is_empty() {
         vec![args.strategy.parse()?]
@@ -173,8 +178,9 @@ async fn drive(
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}: is another learner listening there? pass --listen", args.listen))?;
-    // The first stdout line is the contract for scripts and tests.
+    // The first two stdout lines are the contract for scripts and tests.
     println!("learner listening on {}", listener.local_addr()?);
+    println!("metrics on {metrics}");
     let mut api_stop = stop_rx.clone();
     let api = tokio::spawn(serve_learner(listener, shared.clone(), async move {
         let _ = api_stop.wait_for(|s| *s).await;
@@ -205,9 +211,8 @@ async fn run_strategy(
     serve_after: bool,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let bar = ProgressBar::new(budget).with_style(
-        ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} queries  {msg}").expect("template"),
-    );
+    let bar = ProgressBar::new(budget)
+        .with_style(ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} queries  {msg}").expect("template"));
     let strategy = engine_strategy(shared);
     bar.set_prefix(strategy.clone());
     bar.set_position(engine.queries());

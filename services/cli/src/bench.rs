@@ -16,6 +16,8 @@ pub enum Bench {
     Pool(PoolBench),
     /// Replay-store write throughput and minibatch sampling latency.
     Store(crate::bench_store::StoreBench),
+    /// Training tokens/s of the world model, against the same model in PyTorch.
+    Learner(crate::bench_learner::LearnerBench),
 }
 
 #[derive(Args, Debug)]
@@ -50,6 +52,7 @@ pub fn run(bench: Bench, data_dir: &std::path::Path) -> anyhow::Result<()> {
     match bench {
         Bench::Pool(args) => pool(args),
         Bench::Store(args) => tokio::runtime::Runtime::new()?.block_on(crate::bench_store::run(args, data_dir)),
+        Bench::Learner(args) => crate::bench_learner::run(args),
     }
 }
 

@@ -8,13 +8,13 @@ use anyhow::Context;
 use clap::Args;
 use curio_interpreter_pool::{Execution, Limits, Sandbox, Status};
 use curio_learner::{
-    GenConfig, Learner, ModelConfig, SuiteItem, TrainConfig, Trainer, evaluate, format_report,
-    generate, inputs, suite_seeds,
+    GenConfig, Learner, ModelConfig, SuiteItem, TrainConfig, Trainer, evaluate, format_report, generate, inputs,
+    suite_seeds,
 };
 use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store};
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 use tch::Device;
 use uuid::Uuid;
 
@@ -97,28 +97,36 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let mut rng = StdRng::seed_from_u64(trainer.learner.train_step as u64);
     let mut cache = curio_loop::TraceCache::default();
     let (started, mut tokens) = (Instant::now(), 0i64);
-    while Instant::now() < deadline && last_step.is_none_or(|l| trainer.learner.train_step < l) {
-        let (ids, examples) = runtime.block_on(curio_loop::minibatch(&store, &mut cache, args.batch, block, &mut rng))?;
+    let running = |t: &Trainer| Instant::now() < deadline && last_step.is_none_or(|l| t.learner.train_step < l);
+    while running(&trainer) {
+        // Four steps' worth per draw, bucketed by length to cut padding.
+        let (ids, examples) =
+            runtime.block_on(curio_loop::minibatch(&store, &mut cache, args.batch * 4, block, &mut rng))?;
         if examples.is_empty() {
             anyhow::bail!("the store has no transitions to train on");
         }
-        let stats = trainer.step(&examples)?;
-        tokens += stats.tokens;
-        let priorities: Vec<(i64, f32)> = ids.into_iter().zip(stats.per_example).collect();
-        runtime.block_on(store.update_priorities(&priorities))?;
-        let step = trainer.learner.train_step;
-        bar.set_message(format!(
-            "step {step}  action loss {:.3}  delta loss {:.3}  {:.0} tokens/s",
-            stats.action_loss,
-            stats.delta_loss,
-            tokens as f64 / started.elapsed().as_secs_f64()
-        ));
-        bar.tick();
-        if step % 50 == 0 {
-            tracing::info!(step, action_loss = stats.action_loss, delta_loss = stats.delta_loss, "training");
-        }
-        if step % args.checkpoint_every == 0 {
-            trainer.learner.save(&args.checkpoint)?;
+        for (ids, examples) in curio_loop::buckets(ids, examples, args.batch, &mut rng) {
+            if !running(&trainer) {
+                break;
+            }
+            let stats = trainer.step(&examples)?;
+            tokens += stats.tokens;
+            let priorities: Vec<(i64, f32)> = ids.into_iter().zip(stats.per_example).collect();
+            runtime.block_on(store.update_priorities(&priorities))?;
+            let step = trainer.learner.train_step;
+            bar.set_message(format!(
+                "step {step}  action loss {:.3}  delta loss {:.3}  {:.0} tokens/s",
+                stats.action_loss,
+                stats.delta_loss,
+                tokens as f64 / started.elapsed().as_secs_f64()
+            ));
+            bar.tick();
+            if step % 50 == 0 {
+                tracing::info!(step, action_loss = stats.action_loss, delta_loss = stats.delta_loss, "training");
+            }
+            if step % args.checkpoint_every == 0 {
+                trainer.learner.save(&args.checkpoint)?;
+            }
         }
     }
     trainer.learner.save(&args.checkpoint)?;
@@ -226,7 +234,7 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
         None
     };
     let truth = real.as_ref().map(|t| curio_learner::states(&t.steps)).unwrap_or_default();
-    let start = truth.first().cloned().unwrap_or_else(|| curio_loop::start_state());
+    let start = truth.first().cloned().unwrap_or_else(curio_loop::start_state);
     let horizon = args.horizon.unwrap_or(if truth.is_empty() { 50 } else { truth.len() - 1 });
     let path = curio_learner::rollout(&learner.model, &[(source, start.clone())], horizon, device)?.remove(0);
     let show = |s: &curio_learner::State| {

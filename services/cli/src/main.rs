@@ -2,9 +2,11 @@
 
 mod active;
 mod bench;
+mod bench_learner;
 mod bench_store;
 mod db;
 mod learn;
+mod metrics;
 mod pool;
 mod trace;
 

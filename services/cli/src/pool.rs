@@ -18,6 +18,9 @@ pub struct PoolArgs {
     /// Requests that may wait for a worker before new ones are shed. Default: 2 × workers.
     #[arg(long, env = "CURIO_POOL_MAX_QUEUE")]
     max_queue: Option<usize>,
+    /// Prometheus `/metrics` address; port 0 picks a free one (second stdout line).
+    #[arg(long, default_value = "127.0.0.1:9464", env = "CURIO_METRICS_LISTEN")]
+    metrics_listen: SocketAddr,
     /// Seconds a shutdown waits for in-flight executions.
     #[arg(long, default_value_t = 10, env = "CURIO_POOL_GRACE_S")]
     grace_s: u64,
@@ -38,8 +41,10 @@ pub fn run(args: PoolArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}: is another pool already listening there?", args.listen))?;
         let addr = listener.local_addr()?;
-        // The first stdout line is the contract for scripts and tests.
+        let metrics = crate::metrics::serve(args.metrics_listen).await?;
+        // The first two stdout lines are the contract for scripts and tests.
         println!("listening on {addr}");
+        println!("metrics on {metrics}");
         tracing::info!(%addr, workers = config.workers, max_queue = config.max_queue, "interpreter pool serving");
         serve(listener, PoolService::new(sandbox, config), shutdown_signal()).await?;
         tracing::info!("interpreter pool stopped");

@@ -57,7 +57,13 @@ pub fn draw_candidates(n: usize, surprising: &[Surprise], config: &GenConfig, rn
                 } else {
                     (parent.source.clone(), Origin::Generated)
                 };
-                Candidate { source, input: inputs(rng.random(), 1).remove(0), seed, family: parent.family.clone(), origin }
+                Candidate {
+                    source,
+                    input: inputs(rng.random(), 1).remove(0),
+                    seed,
+                    family: parent.family.clone(),
+                    origin,
+                }
             } else {
                 let program = rng.random_range(0..GENERATED_SEEDS);
                 Candidate {
@@ -182,7 +188,13 @@ mod tests {
     use rand::SeedableRng;
 
     fn cand(family: &str) -> Candidate {
-        Candidate { source: "x = 1\n".into(), input: String::new(), seed: 0, family: family.into(), origin: Origin::Generated }
+        Candidate {
+            source: "x = 1\n".into(),
+            input: String::new(),
+            seed: 0,
+            family: family.into(),
+            origin: Origin::Generated,
+        }
     }
 
     #[test]
@@ -199,12 +211,12 @@ mod tests {
 
     #[test]
     fn same_seed_draws_the_same_candidates() {
-        let surprising = vec![Surprise { score: 1.0, family: "gen:1".into(), source: generate(1, &GenConfig::default()) }];
+        let surprising =
+            vec![Surprise { score: 1.0, family: "gen:1".into(), source: generate(1, &GenConfig::default()) }];
         let draw = |seed| draw_candidates(20, &surprising, &GenConfig::default(), &mut StdRng::seed_from_u64(seed));
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
         let a = draw(7);
         assert!(a.iter().any(|c| c.family == "gen:1") && a.iter().any(|c| c.family != "gen:1"));
     }
-
 }

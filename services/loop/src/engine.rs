@@ -12,7 +12,7 @@ use curio_interpreter_pool::{Execution, Status};
 use curio_learner::{
     EvalReport, GenConfig, Learner, SuiteItem, Trainer, evaluate, evaluate_transitions, generate, inputs, suite_seeds,
 };
-use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store, StoreError};
+use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store, StoreError, StoreMetrics};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use sha2::{Digest, Sha256};
@@ -20,8 +20,8 @@ use tch::Device;
 use uuid::Uuid;
 
 use crate::{
-    Candidate, LoopConfig, LoopError, PoolClients, Shared, Strategy, Submitted, Surprise, TraceCache, draw_candidates,
-    minibatch, score, select,
+    Candidate, LoopConfig, LoopError, LoopMetrics, PoolClients, Shared, Strategy, Submitted, Surprise, TraceCache,
+    buckets, draw_candidates, minibatch, score, select,
 };
 
 /// Programs kept as sources of mutations.
@@ -107,6 +107,7 @@ impl Engine {
             Sha256::digest(format!("{}\0{strategy}", config.run_id).as_bytes())[..8].try_into().expect("8 bytes"),
         );
         shared.attach(&config, queries, trainer.clone(), store.clone());
+        LoopMetrics::register(config.strategy);
         Ok(Engine {
             rng: StdRng::seed_from_u64(config.seed),
             config,
@@ -140,6 +141,7 @@ impl Engine {
     /// batch (or what is left of the budget), then training.
     pub async fn round(&mut self) -> Result<RoundReport, LoopError> {
         let mut report = RoundReport::default();
+        self.pools.refresh().await;
         let submissions = self.shared.take_submissions(self.config.batch);
         let want = self.config.batch.min(self.config.budget.saturating_sub(self.queries) as usize);
         let (picks, scores) = if want > 0 { self.acquire(want, &mut report).await? } else { (vec![], vec![]) };
@@ -169,8 +171,12 @@ impl Engine {
         self.remember_surprises(&planned);
         self.queries += report.executed as u64;
         self.shared.set_queries(self.queries, self.store.transition_count() as u64);
+        let chosen: Vec<f64> = planned.iter().filter(|p| p.submitter.is_none()).filter_map(|p| p.score).collect();
+        LoopMetrics.round(self.config.strategy, self.queries, report.executed, &chosen, report.scoring_time);
+        LoopMetrics.pending(self.shared.pending());
 
-        let steps = ((written as f64 * self.config.samples_per_insert) / self.config.train_batch as f64).ceil() as usize;
+        let steps =
+            ((written as f64 * self.config.samples_per_insert) / self.config.train_batch as f64).ceil() as usize;
         let steps = steps.min(self.config.max_steps_per_round);
         report.mean_loss = self.train(steps).await?;
         report.train_steps = steps;
@@ -199,7 +205,10 @@ impl Engine {
         report.scoring_time = scored.elapsed;
         report.scored = scored.scores.iter().filter(|s| s.is_some()).count();
         let chosen = select(&candidates, &scored.scores, want, self.config.per_family, &mut rng);
-        Ok((chosen.iter().map(|&i| candidates[i].clone()).collect(), chosen.iter().map(|&i| scored.scores[i]).collect()))
+        Ok((
+            chosen.iter().map(|&i| candidates[i].clone()).collect(),
+            chosen.iter().map(|&i| scored.scores[i]).collect(),
+        ))
     }
 
     /// Runs every planned execution on the pool, concurrently; one that no
@@ -213,7 +222,7 @@ impl Engine {
                 request_id: p.id.to_string(),
                 input: c.input.clone(),
                 seed: c.seed,
-                limits: self.config.limits.clone(),
+                limits: self.config.limits,
                 ..Execution::python(c.source.clone())
             };
             let pools = self.pools.clone();
@@ -232,7 +241,7 @@ impl Engine {
                     program: ProgramRecord { submitter, ..ProgramRecord::python(exec.source.clone(), origin) },
                     input: exec.input.clone(),
                     seed: exec.seed,
-                    limits: exec.limits.clone(),
+                    limits: exec.limits,
                     trace: done.trace,
                     provenance: Provenance { pool_replica: Some(done.replica), ..provenance },
                 });
@@ -254,7 +263,9 @@ impl Engine {
     /// retry store nothing twice). Returns the transitions stored.
     async fn write(&self, records: &[Option<ExecutionRecord>]) -> Result<u64, LoopError> {
         let batch: Vec<ExecutionRecord> = records.iter().flatten().cloned().collect();
+        StoreMetrics.backlog(batch.len());
         let receipt = patiently("writing a round", async || self.store.write(&batch).await).await?;
+        StoreMetrics.backlog(0);
         for (id, why) in &receipt.rejected {
             tracing::warn!(execution_id = %id, reason = %why, "store refused an execution");
         }
@@ -279,23 +290,36 @@ impl Engine {
     /// `steps` optimizer steps on minibatches from this run's transitions.
     async fn train(&mut self, steps: usize) -> Result<Option<f64>, LoopError> {
         let (mut total, mut counted) = (0.0, 0usize);
+        let (mut action, mut delta, mut tokens) = (0.0, 0.0, 0i64);
+        let started = Instant::now();
         let block = self.config.model.block_size as usize;
-        for _ in 0..steps {
+        let mut done = 0;
+        while done < steps {
+            // Four steps' worth per draw, bucketed by length.
+            let draw = (steps - done).min(4) * self.config.train_batch;
             let (ids, examples) = patiently("sampling a minibatch", async || {
-                minibatch(&self.store, &mut self.cache, self.config.train_batch, block, &mut self.rng).await
+                minibatch(&self.store, &mut self.cache, draw, block, &mut self.rng).await
             })
             .await?;
             if examples.is_empty() {
                 break;
             }
-            let trainer = self.trainer.clone();
-            let stats = tokio::task::spawn_blocking(move || lock(&trainer).step(&examples)).await??;
-            total += stats.action_loss + stats.delta_loss;
-            counted += 1;
-            let priorities: Vec<(i64, f32)> = ids.into_iter().zip(stats.per_example).collect();
-            patiently("writing priorities", async || self.store.update_priorities(&priorities).await).await?;
+            for (ids, examples) in buckets(ids, examples, self.config.train_batch, &mut self.rng) {
+                let trainer = self.trainer.clone();
+                let stats = tokio::task::spawn_blocking(move || lock(&trainer).step(&examples)).await??;
+                total += stats.action_loss + stats.delta_loss;
+                (action, delta, tokens) = (action + stats.action_loss, delta + stats.delta_loss, tokens + stats.tokens);
+                counted += 1;
+                done += 1;
+                let priorities: Vec<(i64, f32)> = ids.into_iter().zip(stats.per_example).collect();
+                patiently("writing priorities", async || self.store.update_priorities(&priorities).await).await?;
+            }
         }
         self.shared.set_train_step(self.train_step());
+        if counted > 0 {
+            let per_second = tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            LoopMetrics.trained(counted, per_second, action / counted as f64, delta / counted as f64);
+        }
         Ok((counted > 0).then(|| total / counted as f64))
     }
 
@@ -314,7 +338,11 @@ impl Engine {
         let (trainer, suite, device) = (self.trainer.clone(), self.suite.clone(), self.device);
         let report = tokio::task::spawn_blocking(move || {
             let t = lock(&trainer);
-            if full { evaluate(&t.learner.model, &suite, device) } else { evaluate_transitions(&t.learner.model, &suite, device).map(|r| r.0) }
+            if full {
+                evaluate(&t.learner.model, &suite, device)
+            } else {
+                evaluate_transitions(&t.learner.model, &suite, device).map(|r| r.0)
+            }
         })
         .await??;
         let metrics = curve_metrics(&report);
@@ -325,6 +353,7 @@ impl Engine {
             })
             .await?;
             self.shared.publish(self.queries, metric, *value);
+            LoopMetrics.evaluated(self.config.strategy, self.queries, metric, *value);
         }
         self.last_eval = Some(self.queries);
         Ok(metrics)
@@ -366,7 +395,8 @@ impl Engine {
         patiently("recording a checkpoint", async || {
             self.store.record_checkpoint(&run, step, &path, &config, &metrics).await
         })
-            .await?;
+        .await?;
+        LoopMetrics.checkpointed();
         Ok(())
     }
 }
@@ -392,7 +422,11 @@ pub fn curve_metrics(r: &EvalReport) -> BTreeMap<String, f64> {
 
 /// Runs the in-distribution held-out suite's programs on the pool (these
 /// runs are not stored and are not queries).
-async fn held_out_suite(pools: &PoolClients, n: usize, limits: &curio_interpreter_pool::Limits) -> Result<Vec<SuiteItem>, LoopError> {
+async fn held_out_suite(
+    pools: &PoolClients,
+    n: usize,
+    limits: &curio_interpreter_pool::Limits,
+) -> Result<Vec<SuiteItem>, LoopError> {
     let mut suite = vec![];
     for seed in suite_seeds("indist", n) {
         let source = generate(seed, &GenConfig::default());
@@ -400,7 +434,7 @@ async fn held_out_suite(pools: &PoolClients, n: usize, limits: &curio_interprete
             request_id: format!("suite-{seed}"),
             input: inputs(seed, 1).remove(0),
             seed,
-            limits: limits.clone(),
+            limits: *limits,
             ..Execution::python(source.clone())
         };
         let done = pools.execute(&exec).await?;
@@ -428,6 +462,7 @@ async fn patiently<T>(what: &str, mut call: impl AsyncFnMut() -> Result<T, Store
         match call().await {
             Ok(v) => return Ok(v),
             Err(e) if e.is_transient() => {
+                StoreMetrics.retried();
                 tracing::warn!(what, error = %e, waited_s = started.elapsed().as_secs(), "store unavailable; retrying");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(5));

@@ -78,7 +78,8 @@ pub fn curve_svg(title: &str, metric: &str, curve: &Curve) -> String {
              <text x=\"{x_label}\" y=\"{y_label:.1}\" text-anchor=\"end\">{v:.1}</text>"
         );
         let q = max_q * i as f64 / 5.0;
-        let _ = writeln!(svg, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{q:.0}</text>", x(q), h - bottom + 18.0);
+        let _ =
+            writeln!(svg, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{q:.0}</text>", x(q), h - bottom + 18.0);
     }
     let _ = writeln!(
         svg,

@@ -248,8 +248,9 @@ impl Learner for LearnerApi {
         let seen: std::collections::HashSet<(String, u64, String)> =
             history.iter().map(|p| (p.strategy.clone(), p.queries_used, p.metric.clone())).collect();
         let live = tokio_stream::wrappers::BroadcastStream::new(live).filter_map(move |p| match p {
-            Ok(p) if (metric.is_empty() || p.metric == metric)
-                && !seen.contains(&(p.strategy.clone(), p.queries_used, p.metric.clone())) =>
+            Ok(p)
+                if (metric.is_empty() || p.metric == metric)
+                    && !seen.contains(&(p.strategy.clone(), p.queries_used, p.metric.clone())) =>
             {
                 Some(Ok(p))
             }
@@ -316,11 +317,8 @@ fn validate_submission(req: &pb::SubmitRequest) -> Result<Vec<(String, String, u
 }
 
 async fn history(store: &Store, run_id: &str, metric: &str) -> Result<Vec<pb::CurvePoint>, Status> {
-    let metrics: Vec<String> = if metric.is_empty() {
-        metric_names(store, run_id).await?
-    } else {
-        vec![metric.to_string()]
-    };
+    let metrics: Vec<String> =
+        if metric.is_empty() { metric_names(store, run_id).await? } else { vec![metric.to_string()] };
     let mut out = vec![];
     for m in metrics {
         let points = store.learning_curve(run_id, &m).await.map_err(|e| {

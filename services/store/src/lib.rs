@@ -10,6 +10,7 @@
 
 mod embedded;
 mod error;
+mod metrics;
 mod priority;
 mod records;
 mod store;
@@ -17,6 +18,7 @@ mod writer;
 
 pub use embedded::*;
 pub use error::*;
+pub use metrics::*;
 pub use records::*;
 pub use store::*;
 pub use writer::*;

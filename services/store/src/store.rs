@@ -12,6 +12,7 @@ use uuid::Uuid;
 use curio_interpreter_pool::Step;
 
 use crate::error::StoreError;
+use crate::metrics::StoreMetrics;
 use crate::priority::PriorityIndex;
 use crate::records::{ExecutionRecord, pg_text};
 
@@ -84,6 +85,7 @@ impl Store {
     /// Uses an existing pool (tests give each its own database).
     pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+        StoreMetrics::register();
         let store = Store { pool, index: Arc::new(Mutex::new(PriorityIndex::default())) };
         store.load_index().await?;
         Ok(store)
@@ -169,18 +171,21 @@ impl Store {
             return Ok(receipt);
         }
         let priority = self.index().max_priority();
+        let started = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
         let program_ids = insert_programs(&mut tx, &valid).await?;
         let new = insert_executions(&mut tx, &valid, &program_ids).await?;
         let fresh: Vec<&ExecutionRecord> = valid.iter().copied().filter(|r| new.contains(&r.execution_id)).collect();
         let ids = insert_transitions(&mut tx, &fresh, priority).await?;
         tx.commit().await?;
+        let fresh_count = fresh.len();
         let mut index = self.index();
         for id in &ids {
             index.push(*id, priority);
         }
         drop(index);
         receipt.transitions = ids.len() as u64;
+        StoreMetrics.written(fresh_count, receipt.transitions, started.elapsed());
         for r in valid {
             if new.contains(&r.execution_id) {
                 receipt.written.push(r.execution_id);
@@ -200,6 +205,7 @@ impl Store {
         horizon: u32,
         rng: &mut impl Rng,
     ) -> Result<Vec<SampledTransition>, StoreError> {
+        let started = std::time::Instant::now();
         let picks = {
             let index = self.index();
             match how {
@@ -232,6 +238,12 @@ impl Store {
             });
             entry.states.push(stored_step(&row)?);
         }
+        let kind = match how {
+            Sampling::Uniform => "uniform",
+            Sampling::Recent { .. } => "recent",
+            Sampling::Prioritized => "prioritized",
+        };
+        StoreMetrics.sampled(kind, started.elapsed());
         Ok(picks
             .into_iter()
             .filter_map(|(id, probability)| by_id.get(&id).map(|t| SampledTransition { probability, ..t.clone() }))
@@ -459,7 +471,7 @@ async fn insert_programs(
             submitters.push(r.program.submitter.as_deref().map(pg_text));
         }
     }
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO programs (content_hash, language, source, origin, submitter) \
          SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[]) \
          ON CONFLICT (content_hash) DO NOTHING",
@@ -471,6 +483,7 @@ async fn insert_programs(
     .bind(&submitters)
     .execute(&mut **tx)
     .await?;
+    StoreMetrics.programs_written(inserted.rows_affected());
     let rows: Vec<(Vec<u8>, i64)> =
         sqlx::query_as("SELECT content_hash, id FROM programs WHERE content_hash = ANY($1)")
             .bind(&hashes)

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::StoreError;
+use crate::metrics::StoreMetrics;
 use crate::records::ExecutionRecord;
 use crate::store::{Store, WriteReceipt};
 
@@ -92,6 +93,8 @@ async fn run(store: Store, config: WriterConfig, mut rx: mpsc::Receiver<Job>, st
                 Err(e) if e.is_transient() => {
                     tracing::warn!(attempt, retry_in_ms = backoff.as_millis() as u64, error = %e, "write failed; retrying");
                     stats.retries.fetch_add(1, Ordering::Relaxed);
+                    StoreMetrics.retried();
+                    StoreMetrics.backlog(batch.len() + rx.len());
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(config.max_backoff);
                     attempt += 1;
@@ -102,6 +105,7 @@ async fn run(store: Store, config: WriterConfig, mut rx: mpsc::Receiver<Job>, st
         if outcome.is_ok() {
             stats.committed.fetch_add(1, Ordering::Relaxed);
         }
+        StoreMetrics.backlog(rx.len());
         let _ = done.send(outcome);
     }
 }

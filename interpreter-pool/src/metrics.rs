@@ -1,0 +1,57 @@
+//! The pool's Prometheus series. Names and units are listed in the README;
+//! the Grafana dashboard queries exactly these.
+
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+
+use crate::{Status, Trace};
+
+const STATUSES: [Status; 7] = [
+    Status::Ok,
+    Status::Exception,
+    Status::StepLimit,
+    Status::Timeout,
+    Status::MemoryLimit,
+    Status::OutputLimit,
+    Status::InvalidProgram,
+];
+
+/// Handle to the pool's series; registering twice is harmless.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolMetrics;
+
+impl PoolMetrics {
+    /// Describes every series and creates the labelled ones at zero, so a
+    /// dashboard shows them before the first event.
+    pub fn register() -> Self {
+        describe_counter!("curio_pool_executions_total", Unit::Count, "Executions finished, by language and status.");
+        describe_histogram!("curio_pool_execution_seconds", Unit::Seconds, "Wall time of one execution.");
+        describe_histogram!("curio_pool_instantiate_seconds", Unit::Seconds, "Sandbox instantiation time.");
+        describe_counter!("curio_pool_steps_total", Unit::Count, "Trace events produced.");
+        describe_gauge!("curio_pool_busy_workers", Unit::Count, "Workers running an execution now.");
+        describe_counter!("curio_pool_rejected_total", Unit::Count, "Requests refused, by reason.");
+        for s in STATUSES {
+            counter!("curio_pool_executions_total", "language" => "python", "status" => s.as_str()).absolute(0);
+        }
+        for reason in ["at_capacity", "invalid_argument"] {
+            counter!("curio_pool_rejected_total", "reason" => reason).absolute(0);
+        }
+        counter!("curio_pool_steps_total").absolute(0);
+        gauge!("curio_pool_busy_workers").set(0.0);
+        PoolMetrics
+    }
+
+    pub fn executed(self, trace: &Trace) {
+        counter!("curio_pool_executions_total", "language" => "python", "status" => trace.status.as_str()).increment(1);
+        counter!("curio_pool_steps_total").increment(trace.step_count);
+        histogram!("curio_pool_execution_seconds").record(trace.duration.as_secs_f64());
+        histogram!("curio_pool_instantiate_seconds").record(trace.instantiate.as_secs_f64());
+    }
+
+    pub fn busy(self, delta: f64) {
+        gauge!("curio_pool_busy_workers").increment(delta);
+    }
+
+    pub fn rejected(self, reason: &'static str) {
+        counter!("curio_pool_rejected_total", "reason" => reason).increment(1);
+    }
+}

@@ -1,0 +1,86 @@
+//! The learner's Prometheus series (listed in the README). The Grafana
+//! learning-curve panels plot `curio_learner_eval_ratio` against
+//! `curio_learner_queries_used`.
+
+use std::time::Duration;
+
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+
+use crate::Strategy;
+
+/// Handle to the learner's series.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoopMetrics;
+
+impl LoopMetrics {
+    pub fn register(strategy: Strategy) -> Self {
+        describe_counter!("curio_learner_queries_total", Unit::Count, "Interpreter queries spent, by strategy.");
+        describe_gauge!("curio_learner_queries_used", Unit::Count, "Queries the current run has spent, by strategy.");
+        describe_histogram!(
+            "curio_learner_acquisition_score",
+            "Uncertainty (nats) of the candidates chosen, by strategy."
+        );
+        describe_histogram!("curio_learner_scoring_seconds", Unit::Seconds, "Time to score one round's candidates.");
+        describe_counter!("curio_learner_train_steps_total", Unit::Count, "Optimizer steps taken.");
+        describe_gauge!(
+            "curio_learner_tokens_per_second",
+            "Training throughput of the last round, padded tokens per second."
+        );
+        describe_gauge!("curio_learner_loss", "Mean training loss of the last round, nats, by head.");
+        describe_gauge!(
+            "curio_learner_eval_ratio",
+            "Latest held-out evaluation, by suite, strategy and metric (0..1)."
+        );
+        describe_gauge!(
+            "curio_learner_checkpoint_timestamp_seconds",
+            Unit::Seconds,
+            "Unix time of the newest checkpoint."
+        );
+        describe_gauge!("curio_learner_submissions_pending", Unit::Count, "User submissions waiting for a round.");
+        let s = strategy.as_str();
+        counter!("curio_learner_queries_total", "strategy" => s).absolute(0);
+        counter!("curio_learner_train_steps_total").absolute(0);
+        gauge!("curio_learner_submissions_pending").set(0.0);
+        LoopMetrics
+    }
+
+    pub fn round(
+        self,
+        strategy: Strategy,
+        queries_used: u64,
+        executed: usize,
+        chosen_scores: &[f64],
+        scoring: Duration,
+    ) {
+        let s = strategy.as_str();
+        counter!("curio_learner_queries_total", "strategy" => s).increment(executed as u64);
+        gauge!("curio_learner_queries_used", "strategy" => s).set(queries_used as f64);
+        for score in chosen_scores {
+            histogram!("curio_learner_acquisition_score", "strategy" => s).record(*score);
+        }
+        histogram!("curio_learner_scoring_seconds", "strategy" => s).record(scoring.as_secs_f64());
+    }
+
+    pub fn trained(self, steps: usize, tokens_per_second: f64, action_loss: f64, delta_loss: f64) {
+        counter!("curio_learner_train_steps_total").increment(steps as u64);
+        gauge!("curio_learner_tokens_per_second").set(tokens_per_second);
+        gauge!("curio_learner_loss", "head" => "action").set(action_loss);
+        gauge!("curio_learner_loss", "head" => "delta").set(delta_loss);
+    }
+
+    pub fn evaluated(self, strategy: Strategy, queries_used: u64, metric: &str, value: f64) {
+        let s = strategy.as_str();
+        gauge!("curio_learner_queries_used", "strategy" => s).set(queries_used as f64);
+        gauge!("curio_learner_eval_ratio", "suite" => "indist", "strategy" => s, "metric" => metric.to_string())
+            .set(value);
+    }
+
+    pub fn checkpointed(self) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        gauge!("curio_learner_checkpoint_timestamp_seconds").set(now.as_secs_f64());
+    }
+
+    pub fn pending(self, n: usize) {
+        gauge!("curio_learner_submissions_pending").set(n as f64);
+    }
+}
