@@ -25,7 +25,7 @@ RUN_ARGS  ?=
 help:
 	@echo "make run    the main job: the active-learning loop on $(BUDGET) queries (Ctrl-C stops it)"
 	@echo "make test   build everything and run the test suite"
-	@echo "make bench  print the pool's and the store's figures"
+	@echo "make bench  print the pool's, the store's and the learner's figures"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 
 run: build
@@ -39,6 +39,7 @@ test: build lint
 bench: build
 	$(CURIO) bench pool --threads 2 --seconds 10
 	$(CURIO) bench store
+	$(CURIO) bench learner
 
 build: guest
 	cargo build --release --workspace --bins

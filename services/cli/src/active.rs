@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use curio_interpreter_pool::{PoolConfig, PoolService, serve, trace_from_proto};
-use curio_learner::ModelConfig;
 use curio_loop::{
     Engine, LoopConfig, PoolClients, Shared, Strategy, curve_svg, curve_table, queries_to_reach, serve_learner,
 };
@@ -61,15 +60,8 @@ pub struct LoopArgs {
     /// Prometheus `/metrics` address; port 0 picks a free one (second stdout line).
     #[arg(long, default_value = "127.0.0.1:9465", env = "CURIO_METRICS_LISTEN")]
     metrics_listen: SocketAddr,
-    /// CPU threads for libtorch.
-    #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
-    threads: i32,
-    /// Model width (a new model only).
-    #[arg(long, default_value_t = 128)]
-    width: i64,
-    /// Transformer blocks (a new model only).
-    #[arg(long, default_value_t = 2)]
-    layers: i64,
+    #[command(flatten)]
+    model: crate::learn::ModelArgs,
 }
 
 #[derive(Args, Debug)]
@@ -146,7 +138,7 @@ fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path) -> LoopConf
         eval_programs: args.eval_programs,
         seed: args.seed,
         checkpoint_dir: data_dir.join("runs"),
-        model: ModelConfig { n_embd: args.width, n_layer: args.layers, ..ModelConfig::default() },
+        model: args.model.config(),
         ..LoopConfig::default()
     }
 }
@@ -170,7 +162,7 @@ async fn drive(
     for s in &strategies {
         loop_config(&args, *s, data_dir).validate()?;
     }
-    tch::set_num_threads(args.threads);
+    tch::set_num_threads(args.model.threads);
     let device = tch::Device::cuda_if_available();
     let (store, embedded) = curio_store::open(data_dir).await?;
     let pools = Arc::new(PoolClients::new(&pools, Duration::from_secs(15))?);

@@ -38,15 +38,28 @@ pub struct TrainArgs {
     /// Steps between checkpoints.
     #[arg(long, default_value_t = 500)]
     checkpoint_every: i64,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// The model's shape (a new model only) and libtorch's threads.
+#[derive(Args, Debug)]
+pub struct ModelArgs {
     /// CPU threads for libtorch.
     #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
-    threads: i32,
+    pub threads: i32,
     /// Model width (a new model only).
     #[arg(long, default_value_t = 128)]
-    width: i64,
+    pub width: i64,
     /// Transformer blocks (a new model only).
     #[arg(long, default_value_t = 2)]
-    layers: i64,
+    pub layers: i64,
+}
+
+impl ModelArgs {
+    pub fn config(&self) -> ModelConfig {
+        ModelConfig { n_embd: self.width, n_layer: self.layers, ..ModelConfig::default() }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -74,7 +87,7 @@ fn device(threads: i32) -> Device {
 }
 
 pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> {
-    let device = device(args.threads);
+    let device = device(args.model.threads);
     let runtime = tokio::runtime::Runtime::new()?;
     let (store, _embedded) = runtime.block_on(curio_store::open(data_dir))?;
     let sandbox = crate::sandbox(2)?;
@@ -83,8 +96,7 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let learner = if args.checkpoint.exists() {
         Learner::load(&args.checkpoint, device, None)?
     } else {
-        let config = ModelConfig { n_embd: args.width, n_layer: args.layers, ..ModelConfig::default() };
-        Learner::new(config, device)?
+        Learner::new(args.model.config(), device)?
     };
     if let Some(dir) = args.checkpoint.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

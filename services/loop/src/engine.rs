@@ -17,6 +17,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use sha2::{Digest, Sha256};
 use tch::Device;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
@@ -140,6 +141,12 @@ impl Engine {
     /// One round: submissions first, then the strategy's picks up to the
     /// batch (or what is left of the budget), then training.
     pub async fn round(&mut self) -> Result<RoundReport, LoopError> {
+        let span = tracing::info_span!("round", run = %self.config.run_id, strategy = %self.config.strategy,
+            position = self.queries);
+        self.round_inner().instrument(span).await
+    }
+
+    async fn round_inner(&mut self) -> Result<RoundReport, LoopError> {
         let mut report = RoundReport::default();
         self.pools.refresh().await;
         let submissions = self.shared.take_submissions(self.config.batch);
@@ -251,7 +258,11 @@ impl Engine {
         let mut out: Vec<Option<ExecutionRecord>> = vec![None; planned.len()];
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok((i, Ok(record))) => out[i] = Some(record),
+                Ok((i, Ok(record))) => {
+                    tracing::debug!(execution_id = %record.execution_id, status = record.trace.status.as_str(),
+                        steps = record.trace.step_count, replica = ?record.provenance.pool_replica, "executed");
+                    out[i] = Some(record)
+                }
                 Ok((i, Err(e))) => tracing::error!(execution_id = %planned[i].id, error = %e, "execution failed"),
                 Err(e) => tracing::error!(error = %e, "execution task failed"),
             }

@@ -30,7 +30,13 @@ pub struct PoolClients {
     replicas: RwLock<Vec<Replica>>,
     next: AtomicUsize,
     deadline: Duration,
+    /// Calls in flight at once, so a batch does not overrun the pools'
+    /// queues (they would shed the excess).
+    in_flight: tokio::sync::Semaphore,
 }
+
+/// Calls in flight per configured pool address.
+const IN_FLIGHT_PER_POOL: usize = 4;
 
 /// A trace and the replica that produced it.
 #[derive(Debug)]
@@ -52,6 +58,7 @@ impl PoolClients {
             replicas: RwLock::new(replicas),
             next: AtomicUsize::new(0),
             deadline,
+            in_flight: tokio::sync::Semaphore::new(IN_FLIGHT_PER_POOL * addrs.len()),
         })
     }
 
@@ -104,11 +111,13 @@ impl PoolClients {
 
     /// Runs one execution, on the next replica in turn; on a failure that
     /// is the replica's (down, overloaded, past its deadline) it tries the
-    /// others, twice round, with a short pause between rounds.
+    /// others, going round up to four times with a growing pause between.
     pub async fn execute(&self, exec: &Execution) -> Result<Executed, LoopError> {
+        let _slot = self.in_flight.acquire().await.map_err(|_| LoopError::Pool("pool clients closed".into()))?;
         let replicas = self.replicas();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let attempts = 2 * replicas.len();
+        let attempts = 4 * replicas.len();
+        let mut pause = Duration::from_millis(200);
         let mut last = String::new();
         for attempt in 0..attempts {
             let replica = &replicas[(start + attempt) % replicas.len()];
@@ -145,7 +154,8 @@ impl PoolClients {
                 }
             }
             if (attempt + 1) % replicas.len() == 0 {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                tokio::time::sleep(pause).await;
+                pause *= 2;
             }
         }
         Err(LoopError::Pool(format!("every replica failed request {}; last: {last}", exec.request_id)))

@@ -354,13 +354,16 @@ fn predicted(path: curio_learner::Rollout, model_step: i64) -> pb::PredictRespon
         };
         let f = state.frame();
         steps.push(pb::PredictedStep {
-            step: i as u32 + 1,
-            event: event_to_proto(EVENTS[p.event]) as i32,
-            line: state.line,
-            function: f.function.clone(),
-            depth: f.depth,
-            locals: f.locals.iter().map(|(name, repr)| pb::Local { name: name.clone(), repr: repr.clone() }).collect(),
-            stdout: curio_learner::parse_delta(&p.delta).map(|d| d.stdout).unwrap_or_default(),
+            step: Some(pb::Step {
+                step: i as u32 + 1,
+                event: event_to_proto(EVENTS[p.event]) as i32,
+                line: state.line,
+                function: f.function.clone(),
+                depth: f.depth,
+                locals: f.locals.iter().map(|(name, repr)| pb::Local { name: name.clone(), repr: repr.clone() }).collect(),
+                stdout: curio_learner::parse_delta(&p.delta).map(|d| d.stdout).unwrap_or_default(),
+                value: None,
+            }),
             confidence: p.confidence,
             action_entropy: p.action_entropy,
             delta_entropy: p.delta_entropy,
