@@ -360,7 +360,11 @@ fn predicted(path: curio_learner::Rollout, model_step: i64) -> pb::PredictRespon
                 line: state.line,
                 function: f.function.clone(),
                 depth: f.depth,
-                locals: f.locals.iter().map(|(name, repr)| pb::Local { name: name.clone(), repr: repr.clone() }).collect(),
+                locals: f
+                    .locals
+                    .iter()
+                    .map(|(name, repr)| pb::Local { name: name.clone(), repr: repr.clone() })
+                    .collect(),
                 stdout: curio_learner::parse_delta(&p.delta).map(|d| d.stdout).unwrap_or_default(),
                 value: None,
             }),
