@@ -11,6 +11,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptors = protox::compile(protos, ["."])?;
     let out = PathBuf::from(env::var("OUT_DIR")?);
     std::fs::write(out.join("curio_descriptor.bin"), prost::Message::encode_to_vec(&descriptors))?;
-    tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(descriptors)?;
+    tonic_prost_build::configure()
+        .codec_path("crate::codec::StrictCodec")
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(descriptors)?;
     Ok(())
 }

@@ -216,3 +216,68 @@ async fn sigterm_drains_the_execution_in_flight_then_exits_cleanly() {
     let (status, _pool) = tokio::time::timeout(Duration::from_secs(15), exit).await.unwrap().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// Bytes straight onto the wire, for payloads no well-behaved client sends.
+#[derive(Clone, Copy, Debug, Default)]
+struct Raw;
+
+impl tonic::codec::Codec for Raw {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = Raw;
+    type Decoder = Raw;
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+
+impl tonic::codec::Encoder for Raw {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for Raw {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        let n = bytes::Buf::remaining(src);
+        Ok(Some(bytes::Buf::copy_to_bytes(src, n).to_vec()))
+    }
+}
+
+async fn raw_execute(pool: &PoolProcess, body: Vec<u8>) -> Result<Vec<u8>, tonic::Status> {
+    let channel = tonic::transport::Endpoint::from_shared(pool.addr.clone()).unwrap().connect().await.unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let path = http::uri::PathAndQuery::from_static("/curio.v1.InterpreterPool/Execute");
+    grpc.unary(tonic::Request::new(body), path, Raw).await.map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn malformed_payloads_get_invalid_argument_and_the_pool_keeps_serving() {
+    let pool = PoolProcess::start(1, 4);
+    // Field 1 (request_id, a string) holding bytes that are not UTF-8.
+    let bad_utf8 = vec![0x0A, 0x02, 0xFF, 0xFE];
+    // A length prefix that runs past the end of the message.
+    let truncated = vec![0x12, 0x40, 0x01];
+    // Not protobuf at all.
+    let garbage = b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01".to_vec();
+    for (what, body) in [("invalid UTF-8", bad_utf8), ("truncated", truncated), ("garbage", garbage)] {
+        let status = raw_execute(&pool, body).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
+        assert!(!status.message().is_empty(), "{what}: the status says what was wrong");
+    }
+    // Over the request size cap (source + input + 64 KiB).
+    let huge = request("big", &format!("x = '{}'\n", "a".repeat(3 << 20)));
+    let status = client(&pool).await.execute(huge).await.unwrap_err();
+    assert!(matches!(status.code(), Code::ResourceExhausted | Code::OutOfRange | Code::InvalidArgument), "{status:?}");
+    let t = execute(&mut client(&pool).await, request("after", "print('still here')\n")).await.unwrap();
+    assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "still here\n"));
+}

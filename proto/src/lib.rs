@@ -3,6 +3,8 @@
 //! validation, no conversions (those live with the services that own the
 //! types), so every service and client agrees on one definition.
 
+pub mod codec;
+
 /// `curio.v1`: the interpreter pool and learner APIs.
 pub mod v1 {
     tonic::include_proto!("curio.v1");
