@@ -274,10 +274,13 @@ async fn report(store: &Store, run_id: &str, strategies: &[Strategy], data_dir: 
     if let [first, .., last] = strategies {
         let final_of = |s: &str| curve.iter().rfind(|p| p.0 == s).map(|p| (p.1, p.2));
         if let (Some((q_base, target)), Some(_)) = (final_of(first.as_str()), final_of(last.as_str())) {
+            // Where the baseline itself first got there: if that is as early,
+            // the curves do not tell the strategies apart.
+            let own = queries_to_reach(&curve, first.as_str(), target).unwrap_or(q_base as f64);
             match queries_to_reach(&curve, last.as_str(), target) {
                 Some(q) => println!(
-                    "{last} reached {first}'s final delta exact match ({target:.3}) after {q:.0} queries; \
-                     query_ratio: {:.2}",
+                    "{last} reached {first}'s final delta exact match ({target:.3}) after {q:.0} queries \
+                     ({first} itself after {own:.0}); query_ratio: {:.2}",
                     q / q_base.max(1) as f64
                 ),
                 None => println!("{last} did not reach {first}'s final delta exact match ({target:.3})"),
