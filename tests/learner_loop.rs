@@ -3,7 +3,8 @@
 //! (tiny) model. The loop spends its budget, stores every execution with its
 //! strategy, records the learning curve, runs a user's submission, answers
 //! predictions, and after a SIGKILL resumes the same run without repeating
-//! or losing an execution.
+//! or losing an execution. It also survives a pool replica killed mid-run
+//! and a Postgres crash, and its metrics cover the Grafana dashboard.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -275,4 +276,78 @@ async fn every_series_the_dashboard_queries_is_exported_by_the_running_services(
     assert!(checked >= 20, "the dashboard queries {checked} series");
     drop(learner);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_replica_killed_mid_run_is_routed_around_and_nothing_is_lost() {
+    let (a, b) = (PoolProcess::start(2, 64), PoolProcess::start(2, 64));
+    let data = std::env::temp_dir().join(format!("curio-fault-{}", std::process::id()));
+    let run_id = format!("fault-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    let pools = format!("{},{}", a.addr.trim_start_matches("http://"), b.addr.trim_start_matches("http://"));
+    let budget = 24;
+    let learner = Learner::start("learner", &run_id, budget, &["--pool", &pools], &data);
+    let mut client = learner.client().await;
+    let before = wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= 4).await.queries_used;
+    drop(a); // SIGKILL: calls in flight there fail and are retried on the other replica
+    let done = wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= budget).await;
+    assert_eq!(done.queries_used, budget);
+    let db = PgPool::connect(&database_url()).await.unwrap();
+    let stored = "SELECT count(*) FROM executions WHERE run_id = $1 AND strategy = 'bald'";
+    assert_eq!(count(&db, stored, &run_id).await, budget as i64, "every query of the budget was run and stored");
+    let on_b = "SELECT count(*) FROM executions WHERE run_id = $1 AND pool_replica = $2";
+    let survivor = b.addr.trim_start_matches("http://").to_string();
+    let after: i64 = sqlx::query_scalar(on_b).bind(&run_id).bind(&survivor).fetch_one(&db).await.unwrap();
+    // Everything after the kill ran there (less the round in flight, of 4).
+    let at_least = (budget - before) as i64 - 4;
+    assert!(after >= at_least, "the surviving replica took over: {after} executions, expected >= {at_least}");
+    drop(learner);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_restarted_under_the_learner_loses_and_duplicates_nothing() {
+    use curio_store::EmbeddedPostgres;
+    let dir = std::env::temp_dir().join(format!("curio-loop-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.clone();
+    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&d)).await.unwrap().unwrap();
+    let pool = PoolProcess::start(2, 64);
+    let data = dir.join("learner");
+    let run_id = format!("pg-{}", std::process::id());
+    let budget = 24;
+    let pool_addr = pool.addr.trim_start_matches("http://").to_string();
+    let mut learner = Command::new(curio_bin())
+        .args(["--data-dir", data.to_str().unwrap(), "learner", "--listen", "127.0.0.1:0"])
+        .args(["--metrics-listen", "127.0.0.1:0", "--pool", &pool_addr])
+        .args(["--run-id", &run_id, "--budget", &budget.to_string(), "--strategy", "random"])
+        .args(TINY)
+        .env("DATABASE_URL", pg.url())
+        .env("CURIO_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(learner.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let addr = format!("http://{}", first.trim().strip_prefix("learner listening on ").unwrap());
+    let mut client = LearnerClient::connect(addr).await.unwrap();
+    wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= 8).await;
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.stop(true).unwrap(); // as a crash would
+        std::thread::sleep(Duration::from_secs(3));
+        pg.start_server().unwrap();
+        pg
+    })
+    .await
+    .unwrap();
+    let done = wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= budget).await;
+    assert_eq!(done.queries_used, budget);
+    let db = PgPool::connect(&pg.url()).await.unwrap();
+    let stored = "SELECT count(*) FROM executions WHERE run_id = $1";
+    assert_eq!(count(&db, stored, &run_id).await, budget as i64, "the budget stored exactly once");
+    let _ = learner.kill();
+    let _ = learner.wait();
+    db.close().await;
+    drop(pg);
+    let _ = std::fs::remove_dir_all(&dir);
 }
