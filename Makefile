@@ -40,6 +40,7 @@ bench: build
 	$(CURIO) bench pool --threads 2 --seconds 10
 	$(CURIO) bench store
 	$(CURIO) bench learner
+	$(CURIO) bench load
 
 build: guest
 	cargo build --release --workspace --bins

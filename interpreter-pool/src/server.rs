@@ -239,7 +239,7 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(pool)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        .serve_with_incoming_shutdown(no_delay(listener), signal);
     tokio::pin!(server);
     tokio::select! {
         res = &mut server => res,
@@ -248,4 +248,13 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// Accepted connections with Nagle's algorithm off: small gRPC frames
+/// otherwise wait on delayed ACKs (about 40 ms a call).
+pub fn no_delay(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> + Send + 'static {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(listener).map(|conn| conn.and_then(|s| s.set_nodelay(true).map(|()| s)))
 }

@@ -18,6 +18,8 @@ pub enum Bench {
     Store(crate::bench_store::StoreBench),
     /// Training tokens/s of the world model, against the same model in PyTorch.
     Learner(crate::bench_learner::LearnerBench),
+    /// A loopback pool at and beyond capacity: sustained rate, tail latency, shedding.
+    Load(crate::bench_load::LoadBench),
 }
 
 #[derive(Args, Debug)]
@@ -53,6 +55,7 @@ pub fn run(bench: Bench, data_dir: &std::path::Path) -> anyhow::Result<()> {
         Bench::Pool(args) => pool(args),
         Bench::Store(args) => tokio::runtime::Runtime::new()?.block_on(crate::bench_store::run(args, data_dir)),
         Bench::Learner(args) => crate::bench_learner::run(args),
+        Bench::Load(args) => tokio::runtime::Runtime::new()?.block_on(crate::bench_load::run(args)),
     }
 }
 

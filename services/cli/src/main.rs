@@ -3,6 +3,7 @@
 mod active;
 mod bench;
 mod bench_learner;
+mod bench_load;
 mod bench_store;
 mod db;
 mod learn;

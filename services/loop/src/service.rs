@@ -14,7 +14,7 @@ use curio_store::Store;
 use tch::Device;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -407,6 +407,6 @@ pub async fn serve_learner(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(LearnerServer::new(LearnerApi::new(shared)).max_decoding_message_size(16 << 20))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        .serve_with_incoming_shutdown(curio_interpreter_pool::no_delay(listener), signal)
         .await
 }

@@ -1,0 +1,103 @@
+//! `curio bench load`: a pool served on loopback, driven over gRPC first at
+//! its capacity (closed loop, one client per worker), then open loop at
+//! twice the rate it sustained. Bounded in time and count; loopback only.
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use curio_interpreter_pool::{Execution, PoolConfig, PoolService, execution_to_proto, serve};
+use curio_proto::v1::interpreter_pool_client::InterpreterPoolClient;
+use tonic::Code;
+use tonic::transport::Channel;
+
+#[derive(Args, Debug)]
+pub struct LoadBench {
+    /// Pool workers.
+    #[arg(long, default_value_t = 2)]
+    workers: u32,
+    /// Seconds of each phase.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+}
+
+/// A small program of the kind the learner sends (about 40 steps).
+const PROGRAM: &str = "total = 0\nfor i in range(8):\n    if i % 2:\n        total += i\nprint(total)\n";
+
+pub async fn run(args: LoadBench) -> anyhow::Result<()> {
+    anyhow::ensure!((1..=64).contains(&args.workers), "--workers is {}; allowed 1..=64", args.workers);
+    anyhow::ensure!(args.seconds > 0.0 && args.seconds <= 600.0, "--seconds must be in (0, 600]");
+    let sandbox = crate::sandbox(args.workers)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let config = PoolConfig::for_slots(args.workers);
+    println!("workers: {}, queue: {}, seconds per phase: {}", config.workers, config.max_queue, args.seconds);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, PoolService::new(sandbox, config), async {
+        let _ = stop_rx.await;
+    }));
+    let client = InterpreterPoolClient::connect(format!("http://{addr}")).await?;
+    let rss_before = rss_mib();
+    let span = Duration::from_secs_f64(args.seconds);
+
+    // Phase 1: as fast as the workers go.
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..args.workers {
+        let mut c = client.clone();
+        tasks.spawn(async move {
+            let mut latencies = vec![];
+            while started.elapsed() < span {
+                if let (Ok(()), took) = call(&mut c).await {
+                    latencies.push(took);
+                }
+            }
+            latencies
+        });
+    }
+    let mut latencies: Vec<f64> = tasks.join_all().await.into_iter().flatten().collect();
+    let sustained = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    let p99 = crate::bench::percentile(&mut latencies, 0.99);
+    println!("capacity: {} executions, p50 {:.2} ms", latencies.len(), crate::bench::percentile(&mut latencies, 0.5));
+
+    // Phase 2: open loop at twice that rate; the excess must be shed, not queued.
+    let rate = 2.0 * sustained;
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    while started.elapsed() < span {
+        ticker.tick().await;
+        let mut c = client.clone();
+        tasks.spawn(async move { call(&mut c).await });
+    }
+    let outcomes = tasks.join_all().await;
+    let sent = outcomes.len();
+    let shed = outcomes.iter().filter(|(r, _)| matches!(r, Err(Code::ResourceExhausted))).count();
+    let failed = outcomes.iter().filter(|(r, _)| matches!(r, Err(c) if *c != Code::ResourceExhausted)).count();
+    let mut served: Vec<f64> = outcomes.iter().filter(|(r, _)| r.is_ok()).map(|(_, t)| *t).collect();
+    println!("at 2x ({rate:.0}/s): {sent} sent, {} served, {shed} shed, {failed} other errors", served.len());
+    println!("served_per_second_at_2x: {:.1}", served.len() as f64 / args.seconds);
+    println!("p99_ms_at_2x: {:.2}", crate::bench::percentile(&mut served, 0.99));
+    println!("rss_growth_mib: {:.1} (over {} executions)", rss_mib() - rss_before, latencies.len() + sent);
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    println!("sustained_executions_per_second: {sustained:.1}");
+    println!("p99_ms: {p99:.2}");
+    println!("shed_fraction_at_2x: {:.3}", shed as f64 / sent.max(1) as f64);
+    Ok(())
+}
+
+/// One execution; its outcome code and latency in ms.
+async fn call(c: &mut InterpreterPoolClient<Channel>) -> (Result<(), Code>, f64) {
+    let started = Instant::now();
+    let result = c.execute(execution_to_proto(&Execution::python(PROGRAM))).await;
+    (result.map(|_| ()).map_err(|s| s.code()), started.elapsed().as_secs_f64() * 1e3)
+}
+
+/// Resident memory of this process, MiB (0 where /proc is missing).
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
