@@ -10,6 +10,7 @@
 
 mod cache;
 mod convert;
+mod corpus;
 mod metrics;
 mod native;
 mod request;
@@ -19,6 +20,7 @@ mod trace;
 
 pub use cache::*;
 pub use convert::*;
+pub use corpus::*;
 pub use metrics::*;
 pub use native::*;
 pub use request::*;

@@ -20,6 +20,8 @@ pub enum Bench {
     Learner(crate::bench_learner::LearnerBench),
     /// A loopback pool at and beyond capacity: sustained rate, tail latency, shedding.
     Load(crate::bench_load::LoadBench),
+    /// The hostile-program corpus against a live pool, each run followed by a canary.
+    Hostile(crate::bench_hostile::HostileBench),
 }
 
 #[derive(Args, Debug)]
@@ -56,6 +58,7 @@ pub fn run(bench: Bench, data_dir: &std::path::Path) -> anyhow::Result<()> {
         Bench::Store(args) => tokio::runtime::Runtime::new()?.block_on(crate::bench_store::run(args, data_dir)),
         Bench::Learner(args) => crate::bench_learner::run(args),
         Bench::Load(args) => tokio::runtime::Runtime::new()?.block_on(crate::bench_load::run(args)),
+        Bench::Hostile(args) => tokio::runtime::Runtime::new()?.block_on(crate::bench_hostile::run(args)),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod active;
 mod bench;
+mod bench_hostile;
 mod bench_learner;
 mod bench_load;
 mod bench_store;
