@@ -6,13 +6,13 @@
 //! or losing an execution. It also survives a pool replica killed mid-run
 //! and a Postgres crash, and its metrics cover the Grafana dashboard.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use curio_proto::v1 as pb;
 use curio_proto::v1::learner_client::LearnerClient;
-use curio_tests::{PoolProcess, curio_bin};
+use curio_tests::{PoolProcess, announced, curio_bin};
 use sqlx::PgPool;
 
 /// Small everything, so a round takes a second or two on CPU.
@@ -63,13 +63,8 @@ impl Learner {
             .spawn()
             .expect("starting curio");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (mut first, mut second) = (String::new(), String::new());
-        stdout.read_line(&mut first).unwrap();
-        stdout.read_line(&mut second).unwrap();
-        let addr =
-            first.trim().strip_prefix("learner listening on ").unwrap_or_else(|| panic!("unexpected: {first:?}"));
-        let metrics = second.trim().strip_prefix("metrics on ").unwrap_or_else(|| panic!("unexpected: {second:?}"));
-        Learner { addr: format!("http://{addr}"), metrics: metrics.to_string(), stdout, child }
+        let (addr, metrics) = announced(&mut stdout, "learner listening on ");
+        Learner { addr: format!("http://{addr}"), metrics, stdout, child }
     }
 
     async fn client(&self) -> LearnerClient<tonic::transport::Channel> {
@@ -326,11 +321,8 @@ async fn postgres_restarted_under_the_learner_loses_and_duplicates_nothing() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(learner.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let addr = format!("http://{}", first.trim().strip_prefix("learner listening on ").unwrap());
-    let mut client = LearnerClient::connect(addr).await.unwrap();
+    let (addr, _) = announced(&mut BufReader::new(learner.stdout.take().unwrap()), "learner listening on ");
+    let mut client = LearnerClient::connect(format!("http://{addr}")).await.unwrap();
     wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= 8).await;
     let pg = tokio::task::spawn_blocking(move || {
         pg.stop(true).unwrap(); // as a crash would

@@ -113,7 +113,8 @@ fn status_to_proto(s: Status) -> pb::Status {
     }
 }
 
-fn step_to_proto(s: Step) -> pb::Step {
+/// The wire form of one step.
+pub fn step_to_proto(s: Step) -> pb::Step {
     let event = match s.event {
         Event::Call => pb::Event::Call,
         Event::Line => pb::Event::Line,

@@ -220,9 +220,7 @@ impl WorldModel {
     pub fn forward(&self, batch: &Batch, train: bool) -> Result<Output, ModelError> {
         let h = self.hidden(&batch.tokens, &batch.line_rel, train)?;
         let (b, _, c) = h.size3()?;
-        // (B,) -> (B, 1, C): gather each row's query position.
-        let q_idx = batch.query.view([b, 1, 1]).expand([b, 1, c], false);
-        let query = h.f_gather(1, &q_idx, false)?.squeeze_dim(1);
+        let query = at_positions(&h, &batch.query)?;
         let l = batch.lines.size()[1];
         // (B, L) -> (B, L, C): the hidden state at each LINE marker.
         let l_idx = batch.lines.unsqueeze(-1).expand([b, l, c], false);
@@ -246,10 +244,7 @@ impl WorldModel {
 
     /// Next-byte logits (B, V) at one position (B,) per row.
     pub fn logits_at(&self, hidden: &Tensor, positions: &Tensor) -> Result<Tensor, ModelError> {
-        let (b, _, c) = hidden.size3()?;
-        // (B,) -> (B, 1, C)
-        let idx = positions.view([b, 1, 1]).expand([b, 1, c], false);
-        Ok(hidden.f_gather(1, &idx, false)?.squeeze_dim(1).apply(&self.lm_head))
+        Ok(at_positions(hidden, positions)?.apply(&self.lm_head))
     }
 
     /// Per-row losses (B,) of each head: (event + line, delta bytes).
@@ -265,6 +260,14 @@ impl WorldModel {
         let delta = sums / counted;
         Ok((action, delta))
     }
+}
+
+/// Each row's hidden state at one position: (B, T, C) and (B,) -> (B, C).
+fn at_positions(hidden: &Tensor, positions: &Tensor) -> Result<Tensor, ModelError> {
+    let (b, _, c) = hidden.size3()?;
+    // (B,) -> (B, 1, C)
+    let idx = positions.view([b, 1, 1]).expand([b, 1, c], false);
+    Ok(hidden.f_gather(1, &idx, false)?.squeeze_dim(1))
 }
 
 /// A model with its variables, on a device.
@@ -290,12 +293,17 @@ impl Learner {
     }
 
     /// Writes `path` (safetensors weights) and `path.json` (config, step).
+    /// Both are written beside and renamed into place, so a crash mid-save
+    /// leaves the previous checkpoint whole.
     pub fn save(&self, path: &Path) -> Result<(), ModelError> {
         let err = |reason: String| ModelError::Checkpoint { path: path.display().to_string(), reason };
-        self.vs.save(path).map_err(|e| err(e.to_string()))?;
+        let tmp = path.with_extension("partial.safetensors");
+        self.vs.save(&tmp).map_err(|e| err(e.to_string()))?;
         let meta = CheckpointMeta { config: self.model.config.clone(), train_step: self.train_step };
-        std::fs::write(meta_path(path), serde_json::to_vec_pretty(&meta).expect("config serializes"))
-            .map_err(|e| err(e.to_string()))
+        std::fs::write(meta_path(&tmp), serde_json::to_vec_pretty(&meta).expect("config serializes"))
+            .map_err(|e| err(e.to_string()))?;
+        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
+        std::fs::rename(meta_path(&tmp), meta_path(path)).map_err(|e| err(e.to_string()))
     }
 
     /// Loads a checkpoint; with `expected`, refuses one of another shape.

@@ -81,6 +81,18 @@ pub fn curio_bin() -> PathBuf {
     bin
 }
 
+/// The first two stdout lines of a `curio` service (the contract for
+/// scripts): `<prefix>ADDR` and `metrics on ADDR`; returns both addresses.
+pub fn announced(stdout: &mut impl BufRead, prefix: &str) -> (String, String) {
+    let mut line = |prefix: &str| {
+        let mut text = String::new();
+        stdout.read_line(&mut text).unwrap();
+        text.trim().strip_prefix(prefix).unwrap_or_else(|| panic!("expected '{prefix}…', got {text:?}")).to_string()
+    };
+    let addr = line(prefix);
+    (addr, line("metrics on "))
+}
+
 /// A real `curio pool` process on a free loopback port; killed on drop.
 #[derive(Debug)]
 pub struct PoolProcess {
@@ -100,13 +112,8 @@ impl PoolProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("starting curio pool");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (mut first, mut second) = (String::new(), String::new());
-        stdout.read_line(&mut first).unwrap();
-        stdout.read_line(&mut second).unwrap();
-        let addr = first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {first:?}"));
-        let metrics = second.trim().strip_prefix("metrics on ").unwrap_or_else(|| panic!("unexpected: {second:?}"));
-        PoolProcess { addr: format!("http://{addr}"), metrics: metrics.to_string(), child }
+        let (addr, metrics) = announced(&mut BufReader::new(child.stdout.take().unwrap()), "listening on ");
+        PoolProcess { addr: format!("http://{addr}"), metrics, child }
     }
 
     /// Sends SIGTERM (a graceful stop).

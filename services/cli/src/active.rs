@@ -162,8 +162,7 @@ async fn drive(
     for s in &strategies {
         loop_config(&args, *s, data_dir).validate()?;
     }
-    tch::set_num_threads(args.model.threads);
-    let device = tch::Device::cuda_if_available();
+    let device = crate::learn::device(args.model.threads);
     let (store, embedded) = curio_store::open(data_dir).await?;
     let pools = Arc::new(PoolClients::new(&pools, Duration::from_secs(15))?);
     let shared = Shared::new(device, 1024);
@@ -205,7 +204,7 @@ async fn run_strategy(
 ) -> anyhow::Result<()> {
     let bar = ProgressBar::new(budget)
         .with_style(ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} queries  {msg}").expect("template"));
-    let strategy = engine_strategy(shared);
+    let strategy = shared.strategy();
     bar.set_prefix(strategy.clone());
     bar.set_position(engine.queries());
     let show = |bar: &ProgressBar, engine: &Engine| {
@@ -252,10 +251,6 @@ async fn run_strategy(
     engine.checkpoint(&metrics).await?;
     bar.finish_and_clear();
     Ok(())
-}
-
-fn engine_strategy(shared: &Shared) -> String {
-    shared.strategy()
 }
 
 /// Prints the curve tables, writes the plot, and compares strategies.

@@ -81,7 +81,8 @@ pub struct EvalArgs {
     threads: i32,
 }
 
-fn device(threads: i32) -> Device {
+/// libtorch's CPU threads set; CUDA when present, else CPU.
+pub fn device(threads: i32) -> Device {
     tch::set_num_threads(threads);
     Device::cuda_if_available()
 }

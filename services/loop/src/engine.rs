@@ -178,15 +178,15 @@ impl Engine {
         self.remember_surprises(&planned);
         self.queries += report.executed as u64;
         self.shared.set_queries(self.queries, self.store.transition_count() as u64);
-        let chosen: Vec<f64> = planned.iter().filter(|p| p.submitter.is_none()).filter_map(|p| p.score).collect();
+        // Submissions are never scored: only the strategy's picks have scores.
+        let chosen: Vec<f64> = planned.iter().filter_map(|p| p.score).collect();
         LoopMetrics.round(self.config.strategy, self.queries, report.executed, &chosen, report.scoring_time);
         LoopMetrics.pending(self.shared.pending());
 
         let steps =
             ((written as f64 * self.config.samples_per_insert) / self.config.train_batch as f64).ceil() as usize;
         let steps = steps.min(self.config.max_steps_per_round);
-        report.mean_loss = self.train(steps).await?;
-        report.train_steps = steps;
+        (report.train_steps, report.mean_loss) = self.train(steps).await?;
         Ok(report)
     }
 
@@ -284,7 +284,7 @@ impl Engine {
     }
 
     fn remember_surprises(&mut self, planned: &[Planned]) {
-        for p in planned.iter().filter(|p| p.submitter.is_none() && p.strategy != "submitted") {
+        for p in planned.iter().filter(|p| p.strategy != "submitted") {
             // The baseline has no scores: it mutates what it ran lately.
             let score = match (p.score, self.config.strategy) {
                 (Some(s), _) => s,
@@ -298,9 +298,9 @@ impl Engine {
         self.surprising.truncate(SURPRISES_KEPT);
     }
 
-    /// `steps` optimizer steps on minibatches from this run's transitions.
-    async fn train(&mut self, steps: usize) -> Result<Option<f64>, LoopError> {
-        let (mut total, mut counted) = (0.0, 0usize);
+    /// Up to `steps` optimizer steps on minibatches from this run's
+    /// transitions; returns the steps taken and their mean loss.
+    async fn train(&mut self, steps: usize) -> Result<(usize, Option<f64>), LoopError> {
         let (mut action, mut delta, mut tokens) = (0.0, 0.0, 0i64);
         let started = Instant::now();
         let block = self.config.model.block_size as usize;
@@ -318,20 +318,20 @@ impl Engine {
             for (ids, examples) in buckets(ids, examples, self.config.train_batch, &mut self.rng) {
                 let trainer = self.trainer.clone();
                 let stats = tokio::task::spawn_blocking(move || lock(&trainer).step(&examples)).await??;
-                total += stats.action_loss + stats.delta_loss;
                 (action, delta, tokens) = (action + stats.action_loss, delta + stats.delta_loss, tokens + stats.tokens);
-                counted += 1;
                 done += 1;
                 let priorities: Vec<(i64, f32)> = ids.into_iter().zip(stats.per_example).collect();
                 patiently("writing priorities", async || self.store.update_priorities(&priorities).await).await?;
             }
         }
         self.shared.set_train_step(self.train_step());
-        if counted > 0 {
-            let per_second = tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            LoopMetrics.trained(counted, per_second, action / counted as f64, delta / counted as f64);
+        if done == 0 {
+            return Ok((0, None));
         }
-        Ok((counted > 0).then(|| total / counted as f64))
+        let per_second = tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        let (action, delta) = (action / done as f64, delta / done as f64);
+        LoopMetrics.trained(done, per_second, action, delta);
+        Ok((done, Some(action + delta)))
     }
 
     /// Whether the schedule calls for an evaluation now.
@@ -379,28 +379,12 @@ impl Engine {
         let (trainer, to) = (self.trainer.clone(), path.clone());
         let (step, config) = tokio::task::spawn_blocking(move || {
             let t = lock(&trainer);
-            // Written beside and renamed, so a crash mid-save keeps the old one.
-            let tmp = to.with_extension("partial.safetensors");
-            t.learner.save(&tmp)?;
-            std::fs::rename(&tmp, &to).map_err(|e| curio_learner::ModelError::Checkpoint {
-                path: to.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            let meta = |p: &std::path::Path| {
-                let mut s = p.as_os_str().to_owned();
-                s.push(".json");
-                std::path::PathBuf::from(s)
-            };
-            std::fs::rename(meta(&tmp), meta(&to)).map_err(|e| curio_learner::ModelError::Checkpoint {
-                path: to.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            t.learner.save(&to)?;
             Ok::<_, curio_learner::ModelError>((t.learner.train_step, t.learner.model.config.clone()))
         })
         .await??;
         let run = format!("{}/{}", self.config.run_id, self.config.strategy);
-        let config = serde_json::json!({"n_embd": config.n_embd, "n_layer": config.n_layer, "n_head": config.n_head,
-            "block_size": config.block_size, "dropout": config.dropout, "vocab": config.vocab});
+        let config = serde_json::to_value(&config).unwrap_or_default();
         let metrics = serde_json::to_value(metrics).unwrap_or_default();
         let path = path.display().to_string();
         patiently("recording a checkpoint", async || {

@@ -178,6 +178,11 @@ fn replica(addr: &str) -> Result<Replica, LoopError> {
 fn retryable(code: Code) -> bool {
     matches!(
         code,
-        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Unknown | Code::Internal
-    ) || code == Code::Cancelled
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+            | Code::Unknown
+            | Code::Internal
+            | Code::Cancelled
+    )
 }

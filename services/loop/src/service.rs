@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use curio_interpreter_pool::{Event, Trace, trace_to_proto};
+use curio_interpreter_pool::{Step, Trace, step_to_proto, trace_to_proto};
 use curio_learner::{EVENTS, rollout};
 use curio_proto::v1 as pb;
 use curio_proto::v1::learner_server::{Learner, LearnerServer};
@@ -317,14 +317,13 @@ fn validate_submission(req: &pb::SubmitRequest) -> Result<Vec<(String, String, u
 }
 
 async fn history(store: &Store, run_id: &str, metric: &str) -> Result<Vec<pb::CurvePoint>, Status> {
-    let metrics: Vec<String> =
-        if metric.is_empty() { metric_names(store, run_id).await? } else { vec![metric.to_string()] };
+    let metrics = match metric {
+        "" => store.curve_metrics(run_id).await.map_err(store_unavailable)?,
+        one => vec![one.to_string()],
+    };
     let mut out = vec![];
     for m in metrics {
-        let points = store.learning_curve(run_id, &m).await.map_err(|e| {
-            tracing::error!(error = %e, "reading the learning curve");
-            Status::unavailable("the replay store is not answering; retry shortly")
-        })?;
+        let points = store.learning_curve(run_id, &m).await.map_err(store_unavailable)?;
         out.extend(points.into_iter().map(|(strategy, q, value)| pb::CurvePoint {
             run_id: run_id.to_string(),
             strategy,
@@ -337,11 +336,10 @@ async fn history(store: &Store, run_id: &str, metric: &str) -> Result<Vec<pb::Cu
     Ok(out)
 }
 
-async fn metric_names(store: &Store, run_id: &str) -> Result<Vec<String>, Status> {
-    store.curve_metrics(run_id).await.map_err(|e| {
-        tracing::error!(error = %e, "reading the learning curve");
-        Status::unavailable("the replay store is not answering; retry shortly")
-    })
+/// What a client sees of a store failure: logged here, not sent.
+fn store_unavailable(e: curio_store::StoreError) -> Status {
+    tracing::error!(error = %e, "reading the learning curve");
+    Status::unavailable("the replay store is not answering; retry shortly")
 }
 
 fn predicted(path: curio_learner::Rollout, model_step: i64) -> pb::PredictResponse {
@@ -353,36 +351,24 @@ fn predicted(path: curio_learner::Rollout, model_step: i64) -> pb::PredictRespon
             break;
         };
         let f = state.frame();
+        let step = Step {
+            step: i as u32 + 1,
+            event: EVENTS[p.event],
+            line: state.line,
+            function: f.function.clone(),
+            depth: f.depth,
+            locals: f.locals.clone(),
+            stdout: curio_learner::parse_delta(&p.delta).map(|d| d.stdout).unwrap_or_default(),
+            value: None,
+        };
         steps.push(pb::PredictedStep {
-            step: Some(pb::Step {
-                step: i as u32 + 1,
-                event: event_to_proto(EVENTS[p.event]) as i32,
-                line: state.line,
-                function: f.function.clone(),
-                depth: f.depth,
-                locals: f
-                    .locals
-                    .iter()
-                    .map(|(name, repr)| pb::Local { name: name.clone(), repr: repr.clone() })
-                    .collect(),
-                stdout: curio_learner::parse_delta(&p.delta).map(|d| d.stdout).unwrap_or_default(),
-                value: None,
-            }),
+            step: Some(step_to_proto(step)),
             confidence: p.confidence,
             action_entropy: p.action_entropy,
             delta_entropy: p.delta_entropy,
         });
     }
     pb::PredictResponse { steps, model_step, stopped }
-}
-
-fn event_to_proto(e: Event) -> pb::Event {
-    match e {
-        Event::Call => pb::Event::Call,
-        Event::Line => pb::Event::Line,
-        Event::Return => pb::Event::Return,
-        Event::Exception => pb::Event::Exception,
-    }
 }
 
 /// Serves the Learner API (with health and reflection) until `shutdown`.
