@@ -3,7 +3,8 @@
 //! (tiny) model. The loop spends its budget, stores every execution with its
 //! strategy, records the learning curve, runs a user's submission, answers
 //! predictions, and after a SIGKILL resumes the same run without repeating
-//! or losing an execution. It also survives a pool replica killed mid-run
+//! or losing an execution. It also survives a pool replica killed mid-run,
+//! a replica frozen mid-run (deadlines fire, the run goes on elsewhere)
 //! and a Postgres crash, and its metrics cover the Grafana dashboard.
 
 use std::io::BufReader;
@@ -269,6 +270,20 @@ async fn every_series_the_dashboard_queries_is_exported_by_the_running_services(
         }
     }
     assert!(checked >= 20, "the dashboard queries {checked} series");
+    // The learning curve is drawn against queries, not time: an XY chart
+    // whose x field is the query count, joined to the metrics by time.
+    let curve = panels.iter().find(|p| p["type"] == "xychart").expect("an XY learning-curve panel");
+    let x_fields: Vec<&serde_json::Value> =
+        curve["options"]["series"].as_array().unwrap().iter().map(|s| &s["x"]["matcher"]["options"]).collect();
+    assert!(!x_fields.is_empty() && x_fields.iter().all(|x| *x == "queries"), "{x_fields:?}");
+    let targets = curve["targets"].as_array().unwrap();
+    let x_target = targets.iter().find(|t| t["legendFormat"] == "queries").expect("a target named queries");
+    assert!(x_target["expr"].as_str().unwrap().contains("curio_learner_queries_used"));
+    for y in curve["options"]["series"].as_array().unwrap() {
+        let name = &y["y"]["matcher"]["options"];
+        assert!(targets.iter().any(|t| t["legendFormat"] == *name), "y field {name} is one of the queries");
+    }
+    assert_eq!(curve["transformations"][0]["id"], "joinByField");
     drop(learner);
     let _ = std::fs::remove_dir_all(&data);
 }
@@ -295,6 +310,49 @@ async fn a_pool_replica_killed_mid_run_is_routed_around_and_nothing_is_lost() {
     // Everything after the kill ran there (less the round in flight, of 4).
     let at_least = (budget - before) as i64 - 4;
     assert!(after >= at_least, "the surviving replica took over: {after} executions, expected >= {at_least}");
+    drop(learner);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to a process.
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_pool_replica_trips_deadlines_and_the_run_goes_on_elsewhere() {
+    let (a, b) = (PoolProcess::start(2, 64), PoolProcess::start(2, 64));
+    let data = std::env::temp_dir().join(format!("curio-slow-{}", std::process::id()));
+    let run_id = format!("slow-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    let pools = format!("{},{}", a.addr.trim_start_matches("http://"), b.addr.trim_start_matches("http://"));
+    let budget = 24;
+    let extra = ["--pool", &pools, "--call-deadline-s", "2"];
+    let learner = Learner::start("learner", &run_id, budget, &extra, &data);
+    let mut client = learner.client().await;
+    let before = wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= 4).await.queries_used;
+    // Frozen, not dead: its socket still accepts, nothing ever answers.
+    signal(a.child.id(), "STOP");
+    let done = wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= budget).await;
+    signal(a.child.id(), "CONT");
+    assert_eq!(done.queries_used, budget);
+    let db = PgPool::connect(&database_url()).await.unwrap();
+    let stored = "SELECT count(*) FROM executions WHERE run_id = $1";
+    assert_eq!(count(&db, stored, &run_id).await, budget as i64, "every query stored once");
+    let on_b = "SELECT count(*) FROM executions WHERE run_id = $1 AND pool_replica = $2";
+    let survivor = b.addr.trim_start_matches("http://").to_string();
+    let after: i64 = sqlx::query_scalar(on_b).bind(&run_id).bind(&survivor).fetch_one(&db).await.unwrap();
+    let at_least = (budget - before) as i64 - 4;
+    assert!(after >= at_least, "the healthy replica took over: {after} executions, expected >= {at_least}");
+    let scraped = curio_tests::scrape(&learner.metrics);
+    let timed_out: f64 = scraped
+        .lines()
+        .find(|l| l.starts_with("curio_learner_pool_call_failures_total{code=\"deadline_exceeded\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0);
+    assert!(timed_out >= 1.0, "calls to the frozen replica ended at their deadline:\n{scraped}");
+    // Passed over after its first failures, not retried on every call.
+    assert!(timed_out <= 8.0, "{timed_out} calls waited out the deadline on the frozen replica");
     drop(learner);
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -11,6 +11,7 @@
 mod cache;
 mod convert;
 mod corpus;
+pub mod fuzz;
 mod metrics;
 mod native;
 mod request;

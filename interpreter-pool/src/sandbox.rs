@@ -171,6 +171,25 @@ impl Sandbox {
     }
 }
 
+/// Feeds what a guest would send (events, then the summary of a run that
+/// returned) through the same host checks as [`Sandbox::execute`], without
+/// a guest: the fuzz targets' way into the trace decoding.
+pub fn replay_guest_output(
+    exec: &Execution,
+    config: &SandboxConfig,
+    events: &[&str],
+    summary: &str,
+) -> Result<Trace, SandboxError> {
+    let started = Instant::now();
+    let mut host = Host::new(exec, config, started);
+    let stopped = events.iter().find_map(|raw| host.record(raw).err());
+    let ending = match stopped {
+        Some(stop) => host.classify(stop.into())?,
+        None => host.finish(summary)?,
+    };
+    Ok(host.into_trace(exec, ending, started.elapsed(), Duration::ZERO))
+}
+
 fn guest_err(e: wasmtime::Error) -> SandboxError {
     SandboxError::Guest(format!("{e:#}"))
 }

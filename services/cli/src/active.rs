@@ -54,6 +54,10 @@ pub struct LoopArgs {
     /// Seeds candidate generation.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Deadline of one pool call, seconds; a replica past it is passed
+    /// over for a while and the call retried on another.
+    #[arg(long, default_value_t = 15.0)]
+    call_deadline_s: f64,
     /// Learner API address; port 0 picks a free one (printed on stdout).
     #[arg(long, default_value = "127.0.0.1:50052", env = "CURIO_LEARNER_LISTEN")]
     listen: SocketAddr,
@@ -139,6 +143,7 @@ fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path) -> LoopConf
         seed: args.seed,
         checkpoint_dir: data_dir.join("runs"),
         model: args.model.config(),
+        call_deadline: Duration::from_secs_f64(args.call_deadline_s),
         ..LoopConfig::default()
     }
 }
@@ -159,12 +164,17 @@ async fn drive(
     } else {
         args.compare.iter().map(|s| s.parse()).collect::<Result<_, _>>()?
     };
+    anyhow::ensure!(
+        (0.1..=600.0).contains(&args.call_deadline_s),
+        "--call-deadline-s is {}; allowed 0.1..=600",
+        args.call_deadline_s
+    );
     for s in &strategies {
         loop_config(&args, *s, data_dir).validate()?;
     }
     let device = crate::learn::device(args.model.threads);
     let (store, embedded) = curio_store::open(data_dir).await?;
-    let pools = Arc::new(PoolClients::new(&pools, Duration::from_secs(15))?);
+    let pools = Arc::new(PoolClients::new(&pools, Duration::from_secs_f64(args.call_deadline_s))?);
     let shared = Shared::new(device, 1024);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

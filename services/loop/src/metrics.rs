@@ -36,6 +36,11 @@ impl LoopMetrics {
             Unit::Seconds,
             "Unix time of the newest checkpoint."
         );
+        describe_counter!(
+            "curio_learner_pool_call_failures_total",
+            Unit::Count,
+            "Pool calls that failed and were retried on another replica, by gRPC code."
+        );
         describe_gauge!("curio_learner_submissions_pending", Unit::Count, "User submissions waiting for a round.");
         let s = strategy.as_str();
         counter!("curio_learner_queries_total", "strategy" => s).absolute(0);

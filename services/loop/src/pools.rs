@@ -1,10 +1,13 @@
 //! Clients for one or more interpreter-pool replicas: calls are spread
 //! round-robin, every call has a deadline, and a call that fails for a
-//! reason another replica might not share is retried there.
+//! reason another replica might not share is retried there. A replica that
+//! just failed (down, stalled past the deadline, shedding) is passed over
+//! for a while, so one slow machine does not cost every other call a
+//! deadline.
 
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{Execution, Trace, execution_to_proto, trace_from_proto};
 use curio_proto::v1::execution_result::Outcome;
@@ -19,6 +22,51 @@ use crate::LoopError;
 struct Replica {
     addr: String,
     client: InterpreterPoolClient<Channel>,
+    health: Arc<Mutex<Health>>,
+}
+
+/// A replica's recent failures: after one, it is passed over for a cool-down
+/// that doubles with each further failure; then a single call probes it.
+#[derive(Debug, Default)]
+struct Health {
+    failures: u32,
+    /// Passed over until then (a cool-down, or a probe in flight).
+    until: Option<Instant>,
+}
+
+/// The first cool-down after a failure, and the longest.
+const COOL_DOWN: (Duration, Duration) = (Duration::from_secs(10), Duration::from_secs(60));
+
+impl Replica {
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn available(&self, now: Instant) -> bool {
+        self.health().until.is_none_or(|until| now >= until)
+    }
+
+    /// Takes the replica for a call: false while it cools down or another
+    /// call probes it. A failing replica's probe holds it for `deadline`.
+    fn claim(&self, now: Instant, deadline: Duration) -> bool {
+        let mut h = self.health();
+        if h.until.is_some_and(|until| now < until) {
+            return false;
+        }
+        h.until = (h.failures > 0).then(|| now + deadline);
+        true
+    }
+
+    fn succeeded(&self) {
+        *self.health() = Health::default();
+    }
+
+    fn failed(&self) {
+        let mut h = self.health();
+        h.failures = h.failures.saturating_add(1);
+        let pause = COOL_DOWN.0.saturating_mul(1 << (h.failures - 1).min(6)).min(COOL_DOWN.1);
+        h.until = Some(Instant::now() + pause);
+    }
 }
 
 /// The pool replicas the learner drives. A configured name that resolves
@@ -114,43 +162,20 @@ impl PoolClients {
     /// others, going round up to four times with a growing pause between.
     pub async fn execute(&self, exec: &Execution) -> Result<Executed, LoopError> {
         let _slot = self.in_flight.acquire().await.map_err(|_| LoopError::Pool("pool clients closed".into()))?;
-        let replicas = self.replicas();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut replicas = self.replicas();
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % replicas.len();
+        replicas.rotate_left(turn);
         let attempts = 4 * replicas.len();
         let mut pause = Duration::from_millis(200);
         let mut last = String::new();
         for attempt in 0..attempts {
-            let replica = &replicas[(start + attempt) % replicas.len()];
-            let mut request = tonic::Request::new(execution_to_proto(exec));
-            request.set_timeout(self.deadline);
-            match replica.client.clone().execute(request).await {
-                Ok(reply) => {
-                    let trace = match reply.into_inner().outcome {
-                        Some(Outcome::Trace(t)) => trace_from_proto(exec.request_id.clone(), t)
-                            .map_err(|e| LoopError::Pool(format!("{}: unreadable trace: {e}", replica.addr)))?,
-                        Some(Outcome::Rejected(r)) => {
-                            return Err(LoopError::Pool(format!(
-                                "{} rejected the request: {}",
-                                replica.addr, r.message
-                            )));
-                        }
-                        None => return Err(LoopError::Pool(format!("{} answered without a trace", replica.addr))),
-                    };
-                    return Ok(Executed { trace, replica: replica.addr.clone() });
-                }
-                Err(status) if retryable(status.code()) => {
-                    tracing::warn!(replica = %replica.addr, request_id = %exec.request_id, code = ?status.code(),
-                        message = status.message(), "pool call failed; trying another replica");
-                    last = format!("{}: {:?} {}", replica.addr, status.code(), status.message());
-                }
-                Err(status) => {
-                    return Err(LoopError::Pool(format!(
-                        "{} refused request {}: {:?} {}",
-                        replica.addr,
-                        exec.request_id,
-                        status.code(),
-                        status.message()
-                    )));
+            let replica = &replicas[attempt % replicas.len()];
+            let now = Instant::now();
+            // A cooling replica is tried only when none is available.
+            if replica.claim(now, self.deadline) || !replicas.iter().any(|r| r.available(now)) {
+                match self.call(replica, exec).await {
+                    Ok(done) => return done,
+                    Err(why) => last = why,
                 }
             }
             if (attempt + 1) % replicas.len() == 0 {
@@ -159,6 +184,46 @@ impl PoolClients {
             }
         }
         Err(LoopError::Pool(format!("every replica failed request {}; last: {last}", exec.request_id)))
+    }
+
+    /// One call to one replica: `Err` says why it failed in a way another
+    /// replica (or a later try) may not.
+    async fn call(&self, replica: &Replica, exec: &Execution) -> Result<Result<Executed, LoopError>, String> {
+        let mut request = tonic::Request::new(execution_to_proto(exec));
+        request.set_timeout(self.deadline);
+        let status = match replica.client.clone().execute(request).await {
+            Ok(reply) => {
+                replica.succeeded();
+                let trace = match reply.into_inner().outcome {
+                    Some(Outcome::Trace(t)) => trace_from_proto(exec.request_id.clone(), t)
+                        .map_err(|e| LoopError::Pool(format!("{}: unreadable trace: {e}", replica.addr))),
+                    Some(Outcome::Rejected(r)) => {
+                        Err(LoopError::Pool(format!("{} rejected the request: {}", replica.addr, r.message)))
+                    }
+                    None => Err(LoopError::Pool(format!("{} answered without a trace", replica.addr))),
+                };
+                return Ok(trace.map(|trace| Executed { trace, replica: replica.addr.clone() }));
+            }
+            Err(status) => status,
+        };
+        // tonic reports its own client-side deadline as CANCELLED.
+        let code = match status.code() {
+            Code::Cancelled if status.message() == tonic::TimeoutExpired(()).to_string() => Code::DeadlineExceeded,
+            code => code,
+        };
+        if !retryable(code) {
+            return Ok(Err(LoopError::Pool(format!(
+                "{} refused request {}: {code:?} {}",
+                replica.addr,
+                exec.request_id,
+                status.message()
+            ))));
+        }
+        replica.failed();
+        metrics::counter!("curio_learner_pool_call_failures_total", "code" => code_name(code)).increment(1);
+        tracing::warn!(replica = %replica.addr, request_id = %exec.request_id, code = ?code,
+            message = status.message(), "pool call failed; trying another replica");
+        Err(format!("{}: {code:?} {}", replica.addr, status.message()))
     }
 }
 
@@ -171,7 +236,20 @@ fn replica(addr: &str) -> Result<Replica, LoopError> {
     let client = InterpreterPoolClient::new(endpoint.connect_lazy())
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(8 << 20);
-    Ok(Replica { addr: addr.to_string(), client })
+    Ok(Replica { addr: addr.to_string(), client, health: Arc::default() })
+}
+
+/// A gRPC code as a metric label (`deadline_exceeded`, `unavailable`, ...).
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Unavailable => "unavailable",
+        Code::DeadlineExceeded => "deadline_exceeded",
+        Code::ResourceExhausted => "resource_exhausted",
+        Code::Unknown => "unknown",
+        Code::Internal => "internal",
+        Code::Cancelled => "cancelled",
+        _ => "other",
+    }
 }
 
 /// Failures another replica (or a later try) may not have.
@@ -185,4 +263,35 @@ fn retryable(code: Code) -> bool {
             | Code::Internal
             | Code::Cancelled
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failing_replica_cools_down_doubling_then_one_call_probes_it() {
+        let r = replica("127.0.0.1:1").unwrap();
+        let deadline = Duration::from_secs(2);
+        let t0 = Instant::now();
+        assert!(r.claim(t0, deadline) && r.available(t0), "a healthy replica is never held");
+        r.failed();
+        let t1 = Instant::now();
+        assert!(!r.available(t1) && !r.claim(t1, deadline), "passed over right after a failure");
+        let t2 = t1 + COOL_DOWN.0 + Duration::from_millis(1);
+        assert!(r.claim(t2, deadline), "probed once the cool-down is over");
+        assert!(!r.claim(t2, deadline), "one probe at a time");
+        r.failed();
+        assert!(
+            !r.available(Instant::now() + COOL_DOWN.0 + Duration::from_millis(1)),
+            "the second cool-down is longer"
+        );
+        assert!(r.available(Instant::now() + 2 * COOL_DOWN.0 + Duration::from_millis(1)));
+        for _ in 0..20 {
+            r.failed();
+        }
+        assert!(r.available(Instant::now() + COOL_DOWN.1 + Duration::from_millis(1)), "capped");
+        r.succeeded();
+        assert!(r.available(Instant::now()) && r.claim(Instant::now(), deadline));
+    }
 }
