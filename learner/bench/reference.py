@@ -22,14 +22,23 @@ class Attention(nn.Module):
         self.c_proj = nn.Linear(c, c)
         self.n_head, self.dropout = n_head, dropout
 
-    def forward(self, x):
+    def split(self, x):
         b, t, c = x.shape
-        q, k, v = self.c_attn(x).split(c, dim=2)
         heads = lambda z: z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2)
-        p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), dropout_p=p, is_causal=True)
-        y = y.transpose(1, 2).contiguous().view(b, t, c)
+        q, k, v = self.c_attn(x).split(c, dim=2)
+        return heads(q), heads(k), heads(v)
+
+    def merge(self, y, x):
+        y = y.transpose(1, 2).contiguous().view(x.shape)
         return F.dropout(self.c_proj(y), self.dropout, self.training)
+
+    def forward(self, programs, own, rows, mask):
+        q, k, v = self.split(programs)
+        y_programs = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        qs, ks, vs = self.split(own)
+        keys, values = torch.cat([k[rows], ks], 2), torch.cat([v[rows], vs], 2)
+        y_own = F.scaled_dot_product_attention(qs, keys, values, attn_mask=mask)
+        return self.merge(y_programs, programs), self.merge(y_own, own)
 
 
 class Block(nn.Module):
@@ -40,10 +49,13 @@ class Block(nn.Module):
         self.c_fc, self.c_proj = nn.Linear(c, 4 * c), nn.Linear(4 * c, c)
         self.dropout = dropout
 
-    def forward(self, x):
-        x = x + self.attn(self.ln_1(x))
+    def mlp(self, x):
         h = self.c_proj(F.gelu(self.c_fc(self.ln_2(x))))
         return x + F.dropout(h, self.dropout, self.training)
+
+    def forward(self, programs, own, rows, mask):
+        a_programs, a_own = self.attn(self.ln_1(programs), self.ln_1(own), rows, mask)
+        return self.mlp(programs + a_programs), self.mlp(own + a_own)
 
 
 class WorldModel(nn.Module):
@@ -52,7 +64,8 @@ class WorldModel(nn.Module):
         c = cfg["n_embd"]
         self.wte = nn.Embedding(cfg["vocab"], c)
         self.wpe = nn.Embedding(cfg["block_size"], c)
-        self.wle = nn.Embedding(cfg["line_rel_vocab"], c)
+        self.wle = nn.Embedding(cfg["line_ids"], c)
+        self.wre = nn.Embedding(cfg["line_rel_vocab"], c)
         self.blocks = nn.ModuleList(Block(c, cfg["n_head"], cfg["dropout"]) for _ in range(cfg["n_layer"]))
         self.ln_f = nn.LayerNorm(c)
         self.lm_head = nn.Linear(c, cfg["vocab"])
@@ -61,26 +74,32 @@ class WorldModel(nn.Module):
         self.dropout = cfg["dropout"]
 
     def loss(self, bt):
-        tokens, labels = bt["tokens"], bt["labels"]
-        b, t = tokens.shape
-        pos = torch.arange(t)
-        x = self.wte(tokens) + self.wpe(pos) + self.wle(bt["line_rel"])
-        x = F.dropout(x, self.dropout, self.training)
+        rows, labels = bt["row"], bt["labels"]
+        (b, p), (n, s) = bt["program"].shape, bt["tokens"].shape
+        programs = self.wte(bt["program"]) + self.wpe(torch.arange(p)) + self.wle(bt["program_line"])
+        own = self.wte(bt["tokens"]) + self.wpe(bt["positions"]) + self.wle(bt["line_id"])
+        to_program = bt["program_mask"][rows].view(n, 1, 1, p).expand(n, 1, s, p)
+        causal = torch.ones(s, s, dtype=torch.bool).tril().expand(n, 1, s, s)
+        mask = torch.cat([to_program, causal], 3)
+        programs = F.dropout(programs, self.dropout, self.training)
+        own = F.dropout(own, self.dropout, self.training)
         for block in self.blocks:
-            x = block(x)
-        h = self.ln_f(x)
-        c = h.shape[-1]
-        query = h.gather(1, bt["query"].view(b, 1, 1).expand(b, 1, c)).squeeze(1)
-        keys = self.ptr_key(h.gather(1, bt["lines"].unsqueeze(-1).expand(b, bt["lines"].shape[1], c)))
+            programs, own = block(programs, own, rows, mask)
+        programs, own = self.ln_f(programs), self.ln_f(own)
+        c = own.shape[-1]
+        query = own.gather(1, bt["query"].view(n, 1, 1).expand(n, 1, c)).squeeze(1)
+        lines = bt["lines"]
+        keys = self.ptr_key(programs.gather(1, lines.unsqueeze(-1).expand(b, lines.shape[1], c))[rows])
+        keys = keys + self.wre(bt["line_rel"])
         scores = (self.ptr_query(query).unsqueeze(1) @ keys.transpose(1, 2)).squeeze(1) / math.sqrt(c)
-        line_logits = scores.masked_fill(~bt["line_mask"], float("-inf"))
+        line_logits = scores.masked_fill(~bt["line_mask"][rows], float("-inf"))
         action = F.cross_entropy(self.event_head(query), bt["event"], reduction="none") + F.cross_entropy(
             line_logits, bt["line"], reduction="none"
         )
         flat = labels.view(-1)
         idx = (flat != -100).nonzero().squeeze(1)
-        per_token = F.cross_entropy(self.lm_head(h.reshape(b * t, c)[idx]), flat[idx], reduction="none")
-        sums = torch.zeros(b).index_add(0, idx // t, per_token)
+        per_token = F.cross_entropy(self.lm_head(own.reshape(n * s, c)[idx]), flat[idx], reduction="none")
+        sums = torch.zeros(n).index_add(0, idx // s, per_token)
         delta = sums / (labels != -100).sum(1).clamp_min(1)
         return (action + delta).mean()
 
@@ -95,10 +114,11 @@ def main():
     for raw in data["batches"]:
         bt = {k: torch.tensor(v) for k, v in raw.items()}
         bt["line_mask"] = bt["line_mask"].bool()
+        bt["program_mask"] = bt["program_mask"].bool()
         batches.append(bt)
     model = WorldModel(cfg)
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
 
     def step(bt):
         loss = model.loss(bt)
@@ -113,7 +133,7 @@ def main():
     for i in range(steps):
         bt = batches[i % len(batches)]
         step(bt)
-        tokens += bt["tokens"].numel()
+        tokens += bt["program"].numel() + bt["tokens"].numel()
     print(f"tokens_per_second: {tokens / (time.perf_counter() - start):.1f}")
 
 

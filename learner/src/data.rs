@@ -68,41 +68,85 @@ fn build(source: &str, steps: &[Step], st: &[State], t: usize, k: u32) -> Option
     })
 }
 
-/// Pads examples into one batch on `device`.
+/// A batch on `device`; consecutive examples of one program share it.
 pub fn collate(examples: &[Example], device: Device) -> Batch {
-    let t = examples.iter().map(|e| e.len() - 1).max().unwrap_or(1);
-    let l = examples.iter().map(|e| e.context.line_starts.len()).max().unwrap_or(1).max(1);
-    let b = examples.len();
-    let (mut tokens, mut labels) = (vec![PAD; b * t], vec![-100i64; b * t]);
-    let (mut lines, mut mask) = (vec![0i64; b * l], vec![false; b * l]);
-    let mut line_rel = vec![0i64; b * t];
-    let mut query = Vec::with_capacity(b);
-    for (r, e) in examples.iter().enumerate() {
-        let seq: Vec<i64> =
-            e.context.context.iter().copied().chain(e.target.iter().map(|&x| i64::from(x))).chain([EOS]).collect();
-        let q = e.context.context.len() - 1;
-        query.push(q as i64);
-        line_rel[r * t..r * t + e.context.line_rel.len()].copy_from_slice(&e.context.line_rel);
-        for i in 0..seq.len() - 1 {
-            tokens[r * t + i] = seq[i];
-            if i >= q {
-                labels[r * t + i] = seq[i + 1];
-            }
+    pack(examples, usize::MAX, device)
+}
+
+/// A batch on `device` in which up to `per_program` consecutive examples of
+/// one program share one copy of it (see [`Batch`]); 1 gives every example
+/// its own copy. Sharing changes nothing but the cost.
+pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
+    // Each example's program row.
+    let mut row_of: Vec<usize> = Vec::with_capacity(examples.len());
+    let mut firsts: Vec<usize> = vec![];
+    for (i, e) in examples.iter().enumerate() {
+        let shares = firsts.last().is_some_and(|&f| {
+            let first = &examples[f].context;
+            i - f < per_program.max(1) && first.context[..first.prefix] == e.context.context[..e.context.prefix]
+        });
+        if !shares {
+            firsts.push(i);
         }
-        for (j, &pos) in e.context.line_starts.iter().enumerate() {
+        row_of.push(firsts.len() - 1);
+    }
+    let (b, n) = (firsts.len(), examples.len());
+    let p = firsts.iter().map(|&f| examples[f].context.prefix).max().unwrap_or(1).max(1);
+    let s = examples.iter().map(|e| e.len() - 1 - e.context.prefix).max().unwrap_or(1).max(1);
+    let l = examples.iter().map(|e| e.context.line_starts.len()).max().unwrap_or(1).max(1);
+    let (mut program, mut program_line, mut program_mask) = (vec![PAD; b * p], vec![0i64; b * p], vec![false; b * p]);
+    let (mut lines, mut line_mask) = (vec![0i64; b * l], vec![false; b * l]);
+    for (r, &f) in firsts.iter().enumerate() {
+        let e = &examples[f].context;
+        program[r * p..r * p + e.prefix].copy_from_slice(&e.context[..e.prefix]);
+        program_line[r * p..r * p + e.prefix].copy_from_slice(&e.line_id[..e.prefix]);
+        program_mask[r * p..r * p + e.prefix].fill(true);
+        for (j, &pos) in e.line_starts.iter().enumerate() {
             lines[r * l + j] = pos as i64;
-            mask[r * l + j] = true;
+            line_mask[r * l + j] = true;
         }
     }
-    let (b, t, l) = (b as i64, t as i64, l as i64);
+    let (mut tokens, mut labels) = (vec![PAD; n * s], vec![-100i64; n * s]);
+    let (mut positions, mut line_id) = (vec![0i64; n * s], vec![0i64; n * s]);
+    let (mut query, mut line_rel) = (vec![0i64; n], vec![0i64; n * l]);
+    for (x, e) in examples.iter().enumerate() {
+        let c = &e.context;
+        let current = *c.line_id.last().unwrap_or(&0);
+        let own: Vec<i64> =
+            c.context[c.prefix..].iter().copied().chain(e.target.iter().map(|&y| i64::from(y))).chain([EOS]).collect();
+        let q = c.context.len() - 1 - c.prefix;
+        query[x] = q as i64;
+        line_rel[x * l..x * l + c.line_rel.len()].copy_from_slice(&c.line_rel);
+        for i in 0..own.len() - 1 {
+            tokens[x * s + i] = own[i];
+            positions[x * s + i] = (c.prefix + i) as i64;
+            line_id[x * s + i] = c.line_id.get(c.prefix + i).copied().unwrap_or(current);
+            if i >= q {
+                labels[x * s + i] = own[i + 1];
+            }
+        }
+        // Padding keeps going up from the last position, within the block.
+        for i in own.len() - 1..s {
+            positions[x * s + i] = (c.prefix + own.len() - 2) as i64;
+        }
+    }
+    let (b, n, p, s, l) = (b as i64, n as i64, p as i64, s as i64, l as i64);
+    let on = |v: &[i64], shape: &[i64]| Tensor::from_slice(v).view(shape).to(device);
+    let flags = |v: &[bool], shape: &[i64]| Tensor::from_slice(v).view(shape).to(device);
     Batch {
-        tokens: Tensor::from_slice(&tokens).view([b, t]).to(device),
-        labels: Tensor::from_slice(&labels).view([b, t]).to(device),
-        line_rel: Tensor::from_slice(&line_rel).view([b, t]).to(device),
-        query: Tensor::from_slice(&query).to(device),
-        lines: Tensor::from_slice(&lines).view([b, l]).to(device),
-        line_mask: Tensor::from_slice(&mask).view([b, l]).to(device),
-        event: Tensor::from_slice(&examples.iter().map(|e| e.event as i64).collect::<Vec<_>>()).to(device),
-        line: Tensor::from_slice(&examples.iter().map(|e| e.line as i64).collect::<Vec<_>>()).to(device),
+        program: on(&program, &[b, p]),
+        program_line: on(&program_line, &[b, p]),
+        program_mask: flags(&program_mask, &[b, p]),
+        tokens: on(&tokens, &[n, s]),
+        positions: on(&positions, &[n, s]),
+        line_id: on(&line_id, &[n, s]),
+        labels: on(&labels, &[n, s]),
+        row: on(&row_of.iter().map(|&r| r as i64).collect::<Vec<_>>(), &[n]),
+        query: on(&query, &[n]),
+        lines: on(&lines, &[b, l]),
+        line_mask: flags(&line_mask, &[b, l]),
+        line_rel: on(&line_rel, &[n, l]),
+        event: on(&examples.iter().map(|e| e.event as i64).collect::<Vec<_>>(), &[n]),
+        line: on(&examples.iter().map(|e| e.line as i64).collect::<Vec<_>>(), &[n]),
     }
 }

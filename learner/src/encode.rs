@@ -17,6 +17,8 @@ pub const LINE: i64 = 260;
 pub const VOCAB: i64 = 261;
 /// Source lines further from the current line than this share an embedding.
 pub const LINE_REACH: i64 = 32;
+/// Line-embedding rows: 0 (no line), then lines 1.. (later lines share the last).
+pub const LINE_IDS: i64 = 256;
 /// Relative-line embedding rows: 0 (not source) and -REACH..=REACH, then
 /// the same again for the line the caller resumes at (where a `return` goes).
 pub const LINE_REL_VOCAB: i64 = 2 * (2 * LINE_REACH + 2);
@@ -242,17 +244,25 @@ pub fn parse_delta(bytes: &[u8]) -> Result<Delta, String> {
     Ok(d)
 }
 
-/// A training/inference example: the context tokens, where the action
-/// query sits, where each source line starts, and the target bytes.
+/// A training/inference example: the context tokens, where the program
+/// ends, where each source line starts, and the line features.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Encoded {
     /// BOS, source with LINE markers, SEP, the k and the state, SEP.
     pub context: Vec<i64>,
+    /// Tokens of `context` that are the program (BOS and the source): the
+    /// same for every state of it, so a packed row holds them once.
+    pub prefix: usize,
     /// Index in `context` of each LINE marker (line 1 first).
     pub line_starts: Vec<usize>,
-    /// Per context token: its source line relative to the current line
-    /// (see `relative_line`), plus `LINE_REL_VOCAB / 2` on the caller's
-    /// line; 0 outside the source.
+    /// Per context token: the source line it is on (1-based, clamped to
+    /// `LINE_IDS - 1`); the state's tokens carry the current line, so
+    /// attention can match them to its code. 0 for BOS.
+    pub line_id: Vec<i64>,
+    /// Per source line: its offset from the current line (see
+    /// `relative_line`), plus `LINE_REL_VOCAB / 2` on the caller's line.
+    /// The line pointer reads it, so "the next line" or "back to the loop
+    /// head" is a lookup rather than counting LINE markers.
     pub line_rel: Vec<i64>,
 }
 
@@ -260,17 +270,21 @@ pub struct Encoded {
 pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     let mut ctx = vec![BOS];
     let mut line_starts = vec![];
-    let mut line_rel = vec![0];
-    let current = i64::from(state.line) - 1;
-    let caller = state.stack.iter().rev().nth(1).map(|f| i64::from(f.line) - 1);
-    for (j, line) in source.lines().enumerate() {
+    let mut line_id = vec![0];
+    let lines: Vec<&str> = source.lines().collect();
+    for (j, line) in lines.iter().enumerate() {
         line_starts.push(ctx.len());
         ctx.push(LINE);
         ctx.extend(line.bytes().map(i64::from));
         ctx.push(i64::from(b'\n'));
-        let role = if caller == Some(j as i64) { LINE_REL_VOCAB / 2 } else { 0 };
-        line_rel.resize(ctx.len(), relative_line(j as i64 - current) + role);
+        line_id.resize(ctx.len(), line_index(j + 1));
     }
+    let prefix = ctx.len();
+    let current = i64::from(state.line) - 1;
+    let caller = state.stack.iter().rev().nth(1).map(|f| i64::from(f.line) - 1);
+    let line_rel = (0..lines.len() as i64)
+        .map(|j| relative_line(j - current) + if caller == Some(j) { LINE_REL_VOCAB / 2 } else { 0 })
+        .collect();
     ctx.push(SEP);
     let mut s = format!("k={k}\n").into_bytes();
     for f in &state.stack[..state.stack.len() - 1] {
@@ -279,14 +293,25 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     }
     let f = state.frame();
     s.extend_from_slice(format!("#{} {} @{} {}\n", state.event.as_str(), state.line, f.function, f.depth).as_bytes());
+    // The code of the current line, so the state's own tokens hold it.
+    if let Some(code) = usize::try_from(current).ok().and_then(|c| lines.get(c)) {
+        s.push(b':');
+        s.extend_from_slice(code.trim().as_bytes());
+        s.push(b'\n');
+    }
     locals_bytes(&f.locals, &mut s);
     s.push(b'>');
     escape(&state.stdout_tail, &mut s);
     s.push(b'\n');
     ctx.extend(s.into_iter().map(i64::from));
     ctx.push(SEP);
-    line_rel.resize(ctx.len(), 0);
-    Encoded { context: ctx, line_starts, line_rel }
+    line_id.resize(ctx.len(), line_index(state.line as usize));
+    Encoded { context: ctx, prefix, line_starts, line_id, line_rel }
+}
+
+/// A 1-based source line as a line-embedding index.
+fn line_index(line: usize) -> i64 {
+    (line as i64).min(LINE_IDS - 1)
 }
 
 /// How far a source line is from the current one, as an embedding index:
@@ -378,20 +403,30 @@ mod tests {
     #[test]
     fn context_marks_every_source_line_and_ends_with_sep() {
         let st = states(&trace());
-        let e = encode_context("def f(x):\n    return x\nprint('é')\n", &st[2], 2);
+        let source = "def f(x):\n    return x\nprint('é')\n";
+        let e = encode_context(source, &st[2], 2);
         assert_eq!(e.line_starts.len(), 3);
         assert!(e.line_starts.iter().all(|&i| e.context[i] == LINE));
         assert_eq!((e.context[0], *e.context.last().unwrap()), (BOS, SEP));
         assert!(e.context.iter().all(|&t| (0..VOCAB).contains(&t)));
-        // The current line (1, in `f`) is offset 0; line 3 is two below it.
-        assert_eq!(e.line_rel.len(), e.context.len());
-        let rel: Vec<i64> = e.line_starts.iter().map(|&i| e.line_rel[i]).collect();
-        assert_eq!(rel, [LINE_REACH + 1, LINE_REACH + 2, LINE_REACH + 3]);
-        assert_eq!((e.line_rel[0], *e.line_rel.last().unwrap()), (0, 0));
+        // The program part is the same for every state of it.
+        let other = encode_context(source, &st[4], 1);
+        assert_eq!((e.prefix, e.context[e.prefix]), (other.prefix, SEP));
+        assert_eq!(e.context[..e.prefix], other.context[..other.prefix]);
+        assert_eq!(e.line_id[..e.prefix], other.line_id[..other.prefix]);
+        // Source tokens carry their line; the state's tokens the current one (1, in `f`).
+        assert_eq!(e.line_id.len(), e.context.len());
+        let ids: Vec<i64> = e.line_starts.iter().map(|&i| e.line_id[i]).collect();
+        assert_eq!(ids, [1, 2, 3]);
+        assert!(e.line_id[e.prefix..].iter().all(|&l| l == 1));
+        // Line 1 (current) is offset 0; line 3 two below; the caller (at 5,
+        // past the end) marks no line.
+        assert_eq!(e.line_rel, [LINE_REACH + 1, LINE_REACH + 2, LINE_REACH + 3]);
         let text: Vec<u8> = e.context.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
         let text = String::from_utf8(text).unwrap();
         assert!(
-            text.contains("k=2\n@<module> 1 5\ns='héllo\\\\n'\n") && text.contains("#call 1 @f 2\nx=[1, 2]\n"),
+            text.contains("k=2\n@<module> 1 5\ns='héllo\\\\n'\n")
+                && text.contains("#call 1 @f 2\n:def f(x):\nx=[1, 2]\n"),
             "{text}"
         );
     }

@@ -52,7 +52,8 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
         let mut hidden = first.hidden;
         loop {
             // The logits that predict each row's next byte sit at its last filled position.
-            let at: Vec<i64> = rows.iter().map(|r| (r.context.context.len() + r.target.len() - 1) as i64).collect();
+            let at: Vec<i64> =
+                rows.iter().map(|r| (r.context.context.len() - r.context.prefix + r.target.len() - 1) as i64).collect();
             let logits = model.logits_at(&hidden, &Tensor::from_slice(&at).to(device))?;
             let next = Vec::<i64>::try_from(&logits.argmax(-1, false).to(Device::Cpu))?;
             let ent = Vec::<f64>::try_from(&entropy(&logits).to_kind(Kind::Double).to(Device::Cpu))?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
 use thiserror::Error;
 
-use crate::encode::{EVENTS, LINE_REL_VOCAB, VOCAB};
+use crate::encode::{EVENTS, LINE_IDS, LINE_REL_VOCAB, VOCAB};
 
 /// The model's shape; saved with every checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -24,7 +24,9 @@ pub struct ModelConfig {
     pub n_layer: i64,
     /// Longest sequence (context + target), tokens. Default: 1024.
     pub block_size: i64,
-    /// Dropout probability, also used at inference for MC-dropout. Default: 0.1.
+    /// Dropout probability on the embeddings and every residual branch (not
+    /// the attention weights), also used at inference for MC-dropout.
+    /// Default: 0.1.
     pub dropout: f64,
 }
 
@@ -63,18 +65,30 @@ impl CausalSelfAttention {
         }
     }
 
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let (b, t, c) = x.size3().expect("attention input is (B, T, C)");
-        let hs = c / self.n_head;
-        let qkv = x.apply(&self.c_attn).split(c, 2);
-        // (B, T, C) -> (B, nh, T, hs)
-        let heads = |z: &Tensor| z.view([b, t, self.n_head, hs]).transpose(1, 2);
-        let (q, k, v) = (heads(&qkv[0]), heads(&qkv[1]), heads(&qkv[2]));
-        let p = if train { self.dropout } else { 0.0 };
-        let y = Tensor::scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, p, true, None, false);
-        // (B, nh, T, hs) -> (B, T, C)
-        let y = y.transpose(1, 2).contiguous().view([b, t, c]);
-        y.apply(&self.c_proj).dropout(self.dropout, train)
+    /// Both streams: the programs (B, P, C) attend causally to
+    /// themselves; the examples (N, S, C) to their row's program (where
+    /// `mask` allows: real tokens) and causally to their own tokens.
+    fn forward(&self, programs: &Tensor, own: &Tensor, rows: &Tensor, mask: &Tensor, train: bool) -> (Tensor, Tensor) {
+        let split = |x: &Tensor| {
+            let (b, t, c) = x.size3().expect("attention input is (B, T, C)");
+            // (B, T, C) -> 3 x (B, nh, T, hs)
+            let heads = |z: &Tensor| z.view([b, t, self.n_head, c / self.n_head]).transpose(1, 2);
+            let qkv = x.apply(&self.c_attn).split(c, 2);
+            (heads(&qkv[0]), heads(&qkv[1]), heads(&qkv[2]))
+        };
+        let merge = |y: Tensor, x: &Tensor| {
+            // (B, nh, T, hs) -> (B, T, C)
+            y.transpose(1, 2).contiguous().view(x.size().as_slice()).apply(&self.c_proj).dropout(self.dropout, train)
+        };
+        let (q, k, v) = split(programs);
+        // No dropout on the attention weights: with it, libtorch's CPU
+        // attention falls back to its unfused path, 2-3 times slower.
+        let y_programs = Tensor::scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, 0.0, true, None, false);
+        let (qs, ks, vs) = split(own);
+        let keys = Tensor::cat(&[k.index_select(0, rows), ks], 2);
+        let values = Tensor::cat(&[v.index_select(0, rows), vs], 2);
+        let y_own = Tensor::scaled_dot_product_attention(&qs, &keys, &values, Some(mask), 0.0, false, None, false);
+        (merge(y_programs, programs), merge(y_own, own))
     }
 }
 
@@ -118,43 +132,70 @@ impl Block {
         }
     }
 
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let x = x + self.attn.forward(&x.apply(&self.ln_1), train);
-        &x + self.mlp.forward(&x.apply(&self.ln_2), train)
+    fn forward(
+        &self,
+        (programs, own): (Tensor, Tensor),
+        rows: &Tensor,
+        mask: &Tensor,
+        train: bool,
+    ) -> (Tensor, Tensor) {
+        let (a_programs, a_own) =
+            self.attn.forward(&programs.apply(&self.ln_1), &own.apply(&self.ln_1), rows, mask, train);
+        let (programs, own) = (programs + a_programs, own + a_own);
+        let mlp = |x: Tensor| &x + self.mlp.forward(&x.apply(&self.ln_2), train);
+        (mlp(programs), mlp(own))
     }
 }
 
-/// One batch, padded: inputs, delta labels, and where the action is read.
+/// One batch of N examples of B programs. Each program is held once, in
+/// its row of `program`; each example's own tokens (its state, then its
+/// target) are a row of `tokens` that attends to its program and to itself,
+/// with positions that go on from the program's end, as if the two were one
+/// sequence. Examples of one program cost a fraction of what they would
+/// each with a copy of it.
 #[derive(Debug)]
 pub struct Batch {
-    /// (B, T) token ids.
+    /// (B, P) each program's tokens: BOS, the source with LINE markers.
+    pub program: Tensor,
+    /// (B, P) their source lines.
+    pub program_line: Tensor,
+    /// (B, P) true at real (not padding) program tokens.
+    pub program_mask: Tensor,
+    /// (N, S) each example's own tokens: SEP, k, the state, SEP, the target.
     pub tokens: Tensor,
-    /// (B, T) next-token labels; -100 outside each row's target region.
+    /// (N, S) their position ids.
+    pub positions: Tensor,
+    /// (N, S) their line ids (the current line).
+    pub line_id: Tensor,
+    /// (N, S) next-token labels; -100 outside the target.
     pub labels: Tensor,
-    /// (B, T) each token's source line relative to the current line.
-    pub line_rel: Tensor,
-    /// (B,) position of each row's action query (the context's last SEP).
+    /// (N,) each example's program (row of `program`).
+    pub row: Tensor,
+    /// (N,) position in `tokens` of each example's action query (the last
+    /// SEP of its context).
     pub query: Tensor,
-    /// (B, L) positions of each row's LINE markers (0 where padded).
+    /// (B, L) positions of each program's LINE markers (0 where padded).
     pub lines: Tensor,
     /// (B, L) true where `lines` holds a real line.
     pub line_mask: Tensor,
-    /// (B,) event class targets.
+    /// (N, L) each line's offset from the example's current line.
+    pub line_rel: Tensor,
+    /// (N,) event class targets.
     pub event: Tensor,
-    /// (B,) line targets (0-based line index).
+    /// (N,) line targets (0-based line index).
     pub line: Tensor,
 }
 
 /// What the heads produce for a batch.
 #[derive(Debug)]
 pub struct Output {
-    /// (B, T, C) final hidden states; the delta head reads them where it
-    /// is needed ([`WorldModel::target_logits`], [`WorldModel::logits_at`]),
-    /// not at every position.
+    /// (N, S, C) final hidden states of the examples' own tokens; the delta
+    /// head reads them where it is needed ([`WorldModel::target_logits`],
+    /// [`WorldModel::logits_at`]), not at every position.
     pub hidden: Tensor,
-    /// (B, 4) event logits.
+    /// (N, 4) event logits.
     pub event_logits: Tensor,
-    /// (B, L) line-pointer logits (-inf where padded).
+    /// (N, L) line-pointer logits (-inf where padded).
     pub line_logits: Tensor,
 }
 
@@ -164,6 +205,8 @@ pub struct WorldModel {
     wte: nn::Embedding,
     wpe: nn::Embedding,
     wle: nn::Embedding,
+    /// Relative-line embeddings added to the pointer's keys.
+    wre: nn::Embedding,
     blocks: Vec<Block>,
     ln_f: nn::LayerNorm,
     lm_head: nn::Linear,
@@ -175,10 +218,14 @@ pub struct WorldModel {
 
 impl WorldModel {
     pub fn new(p: &nn::Path, config: ModelConfig) -> Result<Self, ModelError> {
-        if config.n_embd % config.n_head != 0 || config.n_layer < 1 || config.vocab < VOCAB {
+        if config.n_embd % config.n_head != 0
+            || config.n_layer < 1
+            || config.vocab < VOCAB
+            || !(0.0..1.0).contains(&config.dropout)
+        {
             return Err(ModelError::Config(format!(
-                "n_embd ({}) must divide by n_head ({}), n_layer >= 1, vocab >= {VOCAB}",
-                config.n_embd, config.n_head
+                "n_embd ({}) must divide by n_head ({}), n_layer >= 1, vocab >= {VOCAB}, dropout in [0, 1) ({})",
+                config.n_embd, config.n_head, config.dropout
             )));
         }
         let c = config.n_embd;
@@ -187,7 +234,8 @@ impl WorldModel {
         Ok(WorldModel {
             wte: nn::embedding(h / "wte", config.vocab, c, Default::default()),
             wpe: nn::embedding(h / "wpe", config.block_size, c, Default::default()),
-            wle: nn::embedding(h / "wle", LINE_REL_VOCAB, c, Default::default()),
+            wle: nn::embedding(h / "wle", LINE_IDS, c, Default::default()),
+            wre: nn::embedding(p / "wre", LINE_REL_VOCAB, c, Default::default()),
             blocks: (0..config.n_layer).map(|i| Block::new(h / "h" / i, &config)).collect(),
             ln_f: nn::layer_norm(h / "ln_f", vec![c], Default::default()),
             lm_head: linear("lm_head", config.vocab),
@@ -198,65 +246,80 @@ impl WorldModel {
         })
     }
 
-    /// Hidden states (B, T, C) of a token batch.
-    fn hidden(&self, tokens: &Tensor, line_rel: &Tensor, train: bool) -> Result<Tensor, ModelError> {
-        let (_, t) = tokens.size2()?;
-        if t > self.config.block_size {
+    /// Final hidden states of the programs (B, P, C) and of the examples'
+    /// own tokens (N, S, C).
+    fn hidden(&self, batch: &Batch, train: bool) -> Result<(Tensor, Tensor), ModelError> {
+        let (_, p) = batch.program.size2()?;
+        let (_, s) = batch.tokens.size2()?;
+        let longest = batch.positions.max().int64_value(&[]) + 1;
+        if longest.max(p) > self.config.block_size {
             return Err(ModelError::Config(format!(
-                "sequence of {t} tokens; block_size is {}",
+                "sequence of {} tokens; block_size is {}",
+                longest.max(p),
                 self.config.block_size
             )));
         }
-        let pos = Tensor::arange(t, (Kind::Int64, tokens.device()));
-        let x = tokens.apply(&self.wte) + pos.apply(&self.wpe) + line_rel.apply(&self.wle);
-        let mut x = x.dropout(self.config.dropout, train);
+        let device = batch.tokens.device();
+        let pos = Tensor::arange(p, (Kind::Int64, device));
+        let programs = batch.program.apply(&self.wte) + pos.apply(&self.wpe) + batch.program_line.apply(&self.wle);
+        let own = batch.tokens.apply(&self.wte) + batch.positions.apply(&self.wpe) + batch.line_id.apply(&self.wle);
+        // (N, 1, S, P + S): the program's real tokens, then causal over the example's own.
+        let n = batch.row.size()[0];
+        let to_program = batch.program_mask.index_select(0, &batch.row).view([n, 1, 1, p]).expand([n, 1, s, p], false);
+        let causal = Tensor::ones([s, s], (Kind::Bool, device)).tril(0).expand([n, 1, s, s], false);
+        let mask = Tensor::cat(&[to_program, causal], 3);
+        let mut x = (programs.dropout(self.config.dropout, train), own.dropout(self.config.dropout, train));
         for block in &self.blocks {
-            x = block.forward(&x, train);
+            x = block.forward(x, &batch.row, &mask, train);
         }
-        Ok(x.apply(&self.ln_f))
+        Ok((x.0.apply(&self.ln_f), x.1.apply(&self.ln_f)))
     }
 
     /// All three heads. `train` turns dropout on (training, MC-dropout).
     pub fn forward(&self, batch: &Batch, train: bool) -> Result<Output, ModelError> {
-        let h = self.hidden(&batch.tokens, &batch.line_rel, train)?;
-        let (b, _, c) = h.size3()?;
-        let query = at_positions(&h, &batch.query)?;
+        let (programs, own) = self.hidden(batch, train)?;
+        let (b, _, c) = programs.size3()?;
+        let query = at_positions(&own, &batch.query)?;
         let l = batch.lines.size()[1];
-        // (B, L) -> (B, L, C): the hidden state at each LINE marker.
+        // (B, L) -> (B, L, C): the hidden state at each LINE marker, then
+        // each example's copy (N, L, C) with its relative lines added.
         let l_idx = batch.lines.unsqueeze(-1).expand([b, l, c], false);
-        let keys = h.f_gather(1, &l_idx, false)?.apply(&self.ptr_key);
-        // (B, C) x (B, C, L) -> (B, L)
+        let keys = programs.f_gather(1, &l_idx, false)?.f_index_select(0, &batch.row)?.apply(&self.ptr_key)
+            + batch.line_rel.apply(&self.wre);
+        // (N, 1, C) x (N, C, L) -> (N, L)
         let scores = query.apply(&self.ptr_query).unsqueeze(1).matmul(&keys.transpose(1, 2)).squeeze_dim(1);
-        let line_logits = (scores / (c as f64).sqrt()).masked_fill(&batch.line_mask.logical_not(), f64::NEG_INFINITY);
-        Ok(Output { event_logits: query.apply(&self.event_head), line_logits, hidden: h })
+        let valid = batch.line_mask.f_index_select(0, &batch.row)?;
+        let line_logits = (scores / (c as f64).sqrt()).masked_fill(&valid.logical_not(), f64::NEG_INFINITY);
+        Ok(Output { event_logits: query.apply(&self.event_head), line_logits, hidden: own })
     }
 
-    /// Next-byte logits at every labelled position: (N, V), with each
-    /// position's row (N,) and label (N,).
-    pub fn target_logits(&self, hidden: &Tensor, labels: &Tensor) -> Result<(Tensor, Tensor, Tensor), ModelError> {
-        let (b, t, c) = hidden.size3()?;
-        let flat = labels.view([b * t]);
+    /// Next-byte logits at every labelled position: (M, V), with the
+    /// example (M,) and the label (M,) of each.
+    pub fn target_logits(&self, hidden: &Tensor, batch: &Batch) -> Result<(Tensor, Tensor, Tensor), ModelError> {
+        let (n, s, c) = hidden.size3()?;
+        let flat = batch.labels.view([n * s]);
         let idx = flat.ne(-100).nonzero().squeeze_dim(1);
-        // (B, T, C) -> (B*T, C) -> (N, C)
-        let h = hidden.contiguous().view([b * t, c]).f_index_select(0, &idx)?;
-        Ok((h.apply(&self.lm_head), idx.floor_divide_scalar(t), flat.f_index_select(0, &idx)?))
+        // (N, S, C) -> (N*S, C) -> (M, C)
+        let h = hidden.contiguous().view([n * s, c]).f_index_select(0, &idx)?;
+        Ok((h.apply(&self.lm_head), idx.floor_divide_scalar(s), flat.f_index_select(0, &idx)?))
     }
 
-    /// Next-byte logits (B, V) at one position (B,) per row.
+    /// Next-byte logits (N, V) at one position (N,) of each example's own tokens.
     pub fn logits_at(&self, hidden: &Tensor, positions: &Tensor) -> Result<Tensor, ModelError> {
         Ok(at_positions(hidden, positions)?.apply(&self.lm_head))
     }
 
-    /// Per-row losses (B,) of each head: (event + line, delta bytes).
+    /// Per-example losses (N,) of each head: (event + line, delta bytes).
     pub fn losses(&self, batch: &Batch, out: &Output) -> Result<(Tensor, Tensor), ModelError> {
         let action =
             out.event_logits.f_cross_entropy_loss::<Tensor>(&batch.event, None, tch::Reduction::None, -100, 0.0)?
                 + out.line_logits.f_cross_entropy_loss::<Tensor>(&batch.line, None, tch::Reduction::None, -100, 0.0)?;
-        let (logits, rows, labels) = self.target_logits(&out.hidden, &batch.labels)?;
+        let (logits, owner, labels) = self.target_logits(&out.hidden, batch)?;
         let per_token = logits.f_cross_entropy_loss::<Tensor>(&labels, None, tch::Reduction::None, -100, 0.0)?;
-        let b = batch.labels.size()[0];
-        let sums = Tensor::zeros([b], (Kind::Float, logits.device())).f_index_add(0, &rows, &per_token)?;
-        let counted = batch.labels.ne(-100).to_kind(Kind::Float).sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
+        let n = batch.event.size()[0];
+        let zeros = Tensor::zeros([n], (Kind::Float, logits.device()));
+        let sums = zeros.f_index_add(0, &owner, &per_token)?;
+        let counted = zeros.f_index_add(0, &owner, &per_token.ones_like())?.clamp_min(1.0);
         let delta = sums / counted;
         Ok((action, delta))
     }
@@ -330,7 +393,7 @@ fn meta_path(path: &Path) -> std::path::PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{collate, examples};
+    use crate::data::{Example, collate, examples, pack};
     use curio_interpreter_pool::{Event, Step};
 
     fn tiny() -> ModelConfig {
@@ -338,6 +401,11 @@ mod tests {
     }
 
     fn batch() -> Batch {
+        collate(&items(), Device::Cpu)
+    }
+
+    /// Five examples of one program (k = 1 and 2).
+    fn items() -> Vec<Example> {
         let step = |i: u32, line: u32, x: &str| Step {
             step: i,
             event: Event::Line,
@@ -351,7 +419,25 @@ mod tests {
         let steps = vec![step(0, 1, "0"), step(1, 2, "1"), step(2, 3, "'é'"), step(3, 1, "[2]")];
         let ex = examples("x = 0\nx = 1\nx = 'é'\n", &steps, &[1, 2]);
         assert_eq!(ex.len(), 5);
-        collate(&ex, Device::Cpu)
+        ex
+    }
+
+    #[test]
+    fn examples_sharing_a_program_get_what_they_would_get_alone() {
+        let learner = Learner::new(tiny(), Device::Cpu).unwrap();
+        let ex = items();
+        let (apart, shared) = (pack(&ex, 1, Device::Cpu), collate(&ex, Device::Cpu));
+        assert_eq!((apart.program.size()[0], shared.program.size()[0]), (5, 1), "one copy of the program");
+        let (a, p) = (learner.model.forward(&apart, false).unwrap(), learner.model.forward(&shared, false).unwrap());
+        let close = |x: &Tensor, y: &Tensor| x.allclose(y, 1e-5, 1e-5, false);
+        assert!(close(&a.event_logits, &p.event_logits) && close(&a.line_logits, &p.line_logits));
+        let (la, lp) = (learner.model.losses(&apart, &a).unwrap(), learner.model.losses(&shared, &p).unwrap());
+        assert!(close(&la.0, &lp.0) && close(&la.1, &lp.1), "{:?} vs {:?}", la.1, lp.1);
+        // Sharing by twos: three copies, the same answers.
+        let twos = pack(&ex, 2, Device::Cpu);
+        assert_eq!(twos.program.size()[0], 3);
+        let t = learner.model.forward(&twos, false).unwrap();
+        assert!(close(&learner.model.losses(&twos, &t).unwrap().1, &la.1));
     }
 
     #[test]
@@ -360,8 +446,9 @@ mod tests {
         let b = batch();
         let out = learner.model.forward(&b, false).unwrap();
         let (rows, t) = b.tokens.size2().unwrap();
+        assert_eq!(b.program.size()[0], 1, "five examples of one program");
         assert_eq!(out.hidden.size(), [rows, t, 32]);
-        let (logits, row_of, _) = learner.model.target_logits(&out.hidden, &b.labels).unwrap();
+        let (logits, row_of, _) = learner.model.target_logits(&out.hidden, &b).unwrap();
         let labelled = b.labels.ne(-100).sum(Kind::Int64).int64_value(&[]);
         assert_eq!((logits.size(), row_of.size()), (vec![labelled, VOCAB], vec![labelled]));
         assert_eq!(out.event_logits.size(), [rows, 4]);

@@ -9,10 +9,10 @@ use crate::model::{Learner, ModelError};
 /// Optimizer settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
-    /// Peak learning rate. Default: 1e-3.
+    /// Peak learning rate. Default: 2e-3.
     pub lr: f64,
     /// Steps of linear warm-up; the rate then stays at `lr`, which suits
-    /// fine-tuning that never ends (no schedule to run out). Default: 100.
+    /// fine-tuning that never ends (no schedule to run out). Default: 20.
     pub warmup: i64,
     /// AdamW weight decay. Default: 0.01.
     pub weight_decay: f64,
@@ -22,7 +22,7 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { lr: 1e-3, warmup: 100, weight_decay: 0.01, clip: 1.0 }
+        TrainConfig { lr: 2e-3, warmup: 20, weight_decay: 0.01, clip: 1.0 }
     }
 }
 
@@ -33,7 +33,7 @@ pub struct StepStats {
     pub delta_loss: f64,
     /// Each example's total loss, in order: the new sampling priorities.
     pub per_example: Vec<f32>,
-    /// Tokens in the (padded) batch.
+    /// Tokens in the batch, padded: the programs once, and each example's own.
     pub tokens: i64,
 }
 
@@ -53,6 +53,8 @@ impl Trainer {
         Ok(Trainer { learner, opt, config, device })
     }
 
+    /// One optimizer step on `examples`; examples of one program next to
+    /// each other share one copy of it ([`collate`]).
     pub fn step(&mut self, examples: &[Example]) -> Result<StepStats, ModelError> {
         let step = self.learner.train_step;
         let warm = ((step + 1) as f64 / self.config.warmup.max(1) as f64).min(1.0);
@@ -70,7 +72,7 @@ impl Trainer {
             action_loss: action.mean(Kind::Float).double_value(&[]),
             delta_loss: delta.mean(Kind::Float).double_value(&[]),
             per_example: Vec::<f32>::try_from(&per_example.detach().to_kind(Kind::Float).to(Device::Cpu))?,
-            tokens: batch.tokens.numel() as i64,
+            tokens: (batch.program.numel() + batch.tokens.numel()) as i64,
         })
     }
 }

@@ -10,7 +10,8 @@ use anyhow::Context;
 use clap::Args;
 use curio_interpreter_pool::{Execution, Status};
 use curio_learner::{
-    Example, GenConfig, LINE_REL_VOCAB, Learner, ModelConfig, TrainConfig, Trainer, collate, examples, generate, inputs,
+    Example, GenConfig, LINE_IDS, LINE_REL_VOCAB, Learner, ModelConfig, TrainConfig, Trainer, collate, examples,
+    generate, inputs,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -21,9 +22,12 @@ pub struct LearnerBench {
     /// Training steps timed per round.
     #[arg(long, default_value_t = 12)]
     steps: usize,
-    /// Examples per step.
-    #[arg(long, default_value_t = 16)]
+    /// Programs per step.
+    #[arg(long, default_value_t = 4)]
     batch: usize,
+    /// Examples per program (as `curio train --pack`).
+    #[arg(long, default_value_t = 8)]
+    pack: usize,
     /// CPU threads, for both.
     #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
     threads: i32,
@@ -38,18 +42,20 @@ pub struct LearnerBench {
 pub fn run(args: LearnerBench) -> anyhow::Result<()> {
     anyhow::ensure!(args.steps > 0 && args.batch > 0 && args.rounds > 0, "--steps, --batch and --rounds must be > 0");
     tch::set_num_threads(args.threads);
-    let batches = batches(args.batch, args.steps)?;
+    let batches = batches(args.batch, args.pack.max(1), args.steps)?;
     let config = ModelConfig::default();
     let file = std::env::temp_dir().join(format!("curio-bench-learner-{}.json", std::process::id()));
     std::fs::write(&file, serde_json::to_vec(&wire(&batches, &config)?)?)?;
-    let tokens: i64 = batches.iter().map(|b| (b.len() * b.iter().map(Example::len).max().unwrap_or(0)) as i64).sum();
-    println!("batches: {} of {} examples, {tokens} padded tokens", batches.len(), args.batch);
-    let (mut ours, mut theirs): (f64, Option<f64>) = (0.0, None);
+    let tokens: i64 =
+        batches.iter().map(|b| collate(b, Device::Cpu)).map(|t| (t.program.numel() + t.tokens.numel()) as i64).sum();
+    let examples: usize = batches.iter().map(Vec::len).sum();
+    println!("batches: {} of {} programs, {examples} examples, {tokens} padded tokens", batches.len(), args.batch);
+    let (mut ours, mut ours_examples, mut theirs): (f64, f64, Option<f64>) = (0.0, 0.0, None);
     let mut why_not = String::new();
     for round in 0..args.rounds {
-        let rust = rust_round(&batches, &config)?;
-        println!("round {round}: curio {rust:.0} tokens/s");
-        ours = ours.max(rust);
+        let (rust, rust_examples) = rust_round(&batches, &config)?;
+        println!("round {round}: curio {rust:.0} tokens/s, {rust_examples:.1} examples/s");
+        (ours, ours_examples) = (ours.max(rust), ours_examples.max(rust_examples));
         match python_round(&args, &file) {
             Ok(py) => {
                 println!("round {round}: pytorch {py:.0} tokens/s");
@@ -62,6 +68,7 @@ pub fn run(args: LearnerBench) -> anyhow::Result<()> {
         }
     }
     let _ = std::fs::remove_file(&file);
+    println!("examples_per_second: {ours_examples:.1}");
     println!("tokens_per_second: {ours:.0}");
     match theirs {
         Some(t) => println!("pytorch_ratio: {:.2}", ours / t),
@@ -70,37 +77,42 @@ pub fn run(args: LearnerBench) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Fixed batches from generated programs (k = 1 transitions), bucketed by
-/// length as the trainer does.
-fn batches(batch: usize, steps: usize) -> anyhow::Result<Vec<Vec<Example>>> {
+/// Fixed batches from generated programs (k = 1 transitions, `per_row` of
+/// a program together), bucketed by length as the trainer does.
+fn batches(batch: usize, per_row: usize, steps: usize) -> anyhow::Result<Vec<Vec<Example>>> {
     let sandbox = crate::sandbox(1)?;
     let block = ModelConfig::default().block_size as usize;
-    let mut pool = vec![];
+    let mut groups = vec![];
     for seed in 0.. {
-        if pool.len() >= batch * steps {
+        if groups.len() >= batch * steps {
             break;
         }
         let source = generate(seed, &GenConfig::default());
         let exec = Execution { input: inputs(seed, 1).remove(0), seed, ..Execution::python(source.clone()) };
         let trace = sandbox.execute(&exec)?;
         if trace.status == Status::Ok {
-            pool.extend(examples(&source, &trace.steps, &[1]).into_iter().step_by(5).filter(|e| e.len() <= block));
+            let fitting: Vec<Example> =
+                examples(&source, &trace.steps, &[1]).into_iter().step_by(3).filter(|e| e.len() <= block).collect();
+            for chunk in fitting.chunks(per_row) {
+                groups.push(curio_loop::Group { id: groups.len() as i64, examples: chunk.to_vec() });
+            }
         }
     }
-    pool.truncate(batch * steps);
-    let ids = (0..pool.len() as i64).collect();
-    let bucketed = curio_loop::buckets(ids, pool, batch, &mut StdRng::seed_from_u64(0));
-    Ok(bucketed.into_iter().map(|(_, e)| e).collect())
+    groups.truncate(batch * steps);
+    let bucketed = curio_loop::buckets(groups, batch, &mut StdRng::seed_from_u64(0));
+    Ok(bucketed.into_iter().map(|b| curio_loop::flatten(b).0).collect())
 }
 
-fn rust_round(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<f64> {
+/// Training tokens and examples per second.
+fn rust_round(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<(f64, f64)> {
     let mut trainer = Trainer::new(Learner::new(config.clone(), Device::Cpu)?, TrainConfig::default())?;
     trainer.step(&batches[0])?; // warm-up
     let (start, mut tokens) = (Instant::now(), 0i64);
     for b in batches {
         tokens += trainer.step(b)?.tokens;
     }
-    Ok(tokens as f64 / start.elapsed().as_secs_f64())
+    let secs = start.elapsed().as_secs_f64();
+    Ok((tokens as f64 / secs, batches.iter().map(Vec::len).sum::<usize>() as f64 / secs))
 }
 
 fn python_round(args: &LearnerBench, file: &std::path::Path) -> anyhow::Result<f64> {
@@ -132,14 +144,17 @@ fn wire(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<serde_
     for b in batches {
         let t = collate(b, Device::Cpu);
         out.push(serde_json::json!({
-            "tokens": rows(&t.tokens)?, "labels": rows(&t.labels)?, "line_rel": rows(&t.line_rel)?,
-            "query": flat(&t.query)?, "lines": rows(&t.lines)?, "line_mask": rows(&t.line_mask)?,
+            "program": rows(&t.program)?, "program_line": rows(&t.program_line)?,
+            "program_mask": rows(&t.program_mask)?, "tokens": rows(&t.tokens)?, "positions": rows(&t.positions)?,
+            "line_id": rows(&t.line_id)?, "labels": rows(&t.labels)?, "row": flat(&t.row)?, "query": flat(&t.query)?,
+            "lines": rows(&t.lines)?, "line_mask": rows(&t.line_mask)?, "line_rel": rows(&t.line_rel)?,
             "event": flat(&t.event)?, "line": flat(&t.line)?,
         }));
     }
     Ok(serde_json::json!({
         "config": {"vocab": config.vocab, "n_embd": config.n_embd, "n_head": config.n_head, "n_layer": config.n_layer,
-                   "block_size": config.block_size, "dropout": config.dropout, "line_rel_vocab": LINE_REL_VOCAB},
+                   "block_size": config.block_size, "dropout": config.dropout, "line_rel_vocab": LINE_REL_VOCAB,
+                   "line_ids": LINE_IDS},
         "batches": out,
     }))
 }

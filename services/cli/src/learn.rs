@@ -29,15 +29,25 @@ pub struct TrainArgs {
     /// Stop after this many optimizer steps (whichever comes first).
     #[arg(long)]
     steps: Option<i64>,
-    /// Transitions per minibatch.
-    #[arg(long, default_value_t = 16)]
+    /// Sampled transitions per minibatch.
+    #[arg(long, default_value_t = 4)]
     batch: usize,
+    /// Examples per sampled transition: it and companions from its trace,
+    /// packed behind one copy of the program.
+    #[arg(long, default_value_t = 8)]
+    pack: usize,
     /// Checkpoint to write (and to resume from if it exists).
     #[arg(long, default_value = "data/checkpoints/model.safetensors")]
     checkpoint: PathBuf,
     /// Steps between checkpoints.
     #[arg(long, default_value_t = 500)]
     checkpoint_every: i64,
+    /// Peak learning rate (AdamW).
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
+    lr: f64,
+    /// Steps of linear warm-up to the peak rate.
+    #[arg(long, default_value_t = TrainConfig::default().warmup)]
+    warmup: i64,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -54,11 +64,14 @@ pub struct ModelArgs {
     /// Transformer blocks (a new model only).
     #[arg(long, default_value_t = 2)]
     pub layers: i64,
+    /// Dropout probability, also MC-dropout's at inference (a new model only).
+    #[arg(long, default_value_t = ModelConfig::default().dropout)]
+    pub dropout: f64,
 }
 
 impl ModelArgs {
     pub fn config(&self) -> ModelConfig {
-        ModelConfig { n_embd: self.width, n_layer: self.layers, ..ModelConfig::default() }
+        ModelConfig { n_embd: self.width, n_layer: self.layers, dropout: self.dropout, ..ModelConfig::default() }
     }
 }
 
@@ -103,35 +116,40 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let block = learner.model.config.block_size as usize;
-    let mut trainer = Trainer::new(learner, TrainConfig::default())?;
+    anyhow::ensure!(args.lr > 0.0 && args.lr < 1.0 && args.warmup >= 0, "--lr must be in (0, 1), --warmup >= 0");
+    let config = TrainConfig { lr: args.lr, warmup: args.warmup, ..TrainConfig::default() };
+    let mut trainer = Trainer::new(learner, config)?;
     let deadline = Instant::now() + Duration::from_secs_f64(args.minutes * 60.0);
     let last_step = args.steps.map(|s| trainer.learner.train_step + s);
     let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {msg}").expect("template"));
     let mut rng = StdRng::seed_from_u64(trainer.learner.train_step as u64);
     let mut cache = curio_loop::TraceCache::default();
-    let (started, mut tokens) = (Instant::now(), 0i64);
+    let (started, mut tokens, mut seen) = (Instant::now(), 0i64, 0usize);
     let running = |t: &Trainer| Instant::now() < deadline && last_step.is_none_or(|l| t.learner.train_step < l);
     while running(&trainer) {
         // Four steps' worth per draw, bucketed by length to cut padding.
-        let (ids, examples) =
-            runtime.block_on(curio_loop::minibatch(&store, &mut cache, args.batch * 4, block, &mut rng))?;
-        if examples.is_empty() {
+        let groups =
+            runtime.block_on(curio_loop::minibatch(&store, &mut cache, args.batch * 4, args.pack, block, &mut rng))?;
+        if groups.is_empty() {
             anyhow::bail!("the store has no transitions to train on");
         }
-        for (ids, examples) in curio_loop::buckets(ids, examples, args.batch, &mut rng) {
+        for groups in curio_loop::buckets(groups, args.batch, &mut rng) {
             if !running(&trainer) {
                 break;
             }
+            let (examples, firsts) = curio_loop::flatten(groups);
             let stats = trainer.step(&examples)?;
-            tokens += stats.tokens;
-            let priorities: Vec<(i64, f32)> = ids.into_iter().zip(stats.per_example).collect();
+            (tokens, seen) = (tokens + stats.tokens, seen + examples.len());
+            let priorities: Vec<(i64, f32)> = firsts.into_iter().map(|(id, i)| (id, stats.per_example[i])).collect();
             runtime.block_on(store.update_priorities(&priorities))?;
             let step = trainer.learner.train_step;
+            let secs = started.elapsed().as_secs_f64();
             bar.set_message(format!(
-                "step {step}  action loss {:.3}  delta loss {:.3}  {:.0} tokens/s",
+                "step {step}  action loss {:.3}  delta loss {:.3}  {:.0} tokens/s  {:.1} examples/s",
                 stats.action_loss,
                 stats.delta_loss,
-                tokens as f64 / started.elapsed().as_secs_f64()
+                tokens as f64 / secs,
+                seen as f64 / secs
             ));
             bar.tick();
             if step % 50 == 0 {
@@ -147,6 +165,7 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     println!("trained to step {} in {minutes:.1} min", trainer.learner.train_step);
     println!("tokens_per_second: {:.0}", tokens as f64 / (minutes * 60.0));
+    println!("examples_per_second: {:.1}", seen as f64 / (minutes * 60.0));
     println!("checkpoint: {}", args.checkpoint.display());
     Ok(())
 }

@@ -70,8 +70,11 @@ pub struct LoopConfig {
     /// Cap on training steps per round, so a long trace cannot stall
     /// acquisition. Default: 100.
     pub max_steps_per_round: usize,
-    /// Examples per training step. Default: 16.
+    /// Sampled transitions per training step. Default: 4.
     pub train_batch: usize,
+    /// Examples per sampled transition: it and companions from its trace,
+    /// packed into one row. Default: 8.
+    pub pack: usize,
     /// MC-dropout samples for `bald`. Default: 4.
     pub bald_samples: usize,
     /// Wall-clock bound on scoring per round; candidates not scored in time
@@ -104,7 +107,8 @@ impl Default for LoopConfig {
             per_family: 2,
             samples_per_insert: 0.25,
             max_steps_per_round: 100,
-            train_batch: 16,
+            train_batch: 4,
+            pack: 8,
             bald_samples: 4,
             score_budget: Duration::from_secs(30),
             eval_every: 64,
@@ -132,8 +136,8 @@ impl LoopConfig {
         if self.candidates < self.batch {
             return bad(format!("candidates ({}) must be at least batch ({})", self.candidates, self.batch));
         }
-        if self.per_family == 0 || self.train_batch == 0 || self.eval_every == 0 {
-            return bad("per-family, train-batch and eval-every must be at least 1".into());
+        if self.per_family == 0 || self.train_batch == 0 || self.pack == 0 || self.eval_every == 0 {
+            return bad("per-family, train-batch, pack and eval-every must be at least 1".into());
         }
         if !(0.0..=64.0).contains(&self.samples_per_insert) {
             return bad(format!("samples per insert is {}; allowed 0..=64", self.samples_per_insert));

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::{
     Candidate, LoopConfig, LoopError, LoopMetrics, PoolClients, Shared, Strategy, Submitted, Surprise, TraceCache,
-    buckets, draw_candidates, minibatch, score, select,
+    buckets, draw_candidates, flatten, minibatch, score, select,
 };
 
 /// Programs kept as sources of mutations.
@@ -183,8 +183,8 @@ impl Engine {
         LoopMetrics.round(self.config.strategy, self.queries, report.executed, &chosen, report.scoring_time);
         LoopMetrics.pending(self.shared.pending());
 
-        let steps =
-            ((written as f64 * self.config.samples_per_insert) / self.config.train_batch as f64).ceil() as usize;
+        let per_step = (self.config.train_batch * self.config.pack) as f64;
+        let steps = ((written as f64 * self.config.samples_per_insert) / per_step).ceil() as usize;
         let steps = steps.min(self.config.max_steps_per_round);
         (report.train_steps, report.mean_loss) = self.train(steps).await?;
         Ok(report)
@@ -308,19 +308,22 @@ impl Engine {
         while done < steps {
             // Four steps' worth per draw, bucketed by length.
             let draw = (steps - done).min(4) * self.config.train_batch;
-            let (ids, examples) = patiently("sampling a minibatch", async || {
-                minibatch(&self.store, &mut self.cache, draw, block, &mut self.rng).await
+            let pack = self.config.pack;
+            let groups = patiently("sampling a minibatch", async || {
+                minibatch(&self.store, &mut self.cache, draw, pack, block, &mut self.rng).await
             })
             .await?;
-            if examples.is_empty() {
+            if groups.is_empty() {
                 break;
             }
-            for (ids, examples) in buckets(ids, examples, self.config.train_batch, &mut self.rng) {
+            for groups in buckets(groups, self.config.train_batch, &mut self.rng) {
+                let (examples, firsts) = flatten(groups);
                 let trainer = self.trainer.clone();
                 let stats = tokio::task::spawn_blocking(move || lock(&trainer).step(&examples)).await??;
                 (action, delta, tokens) = (action + stats.action_loss, delta + stats.delta_loss, tokens + stats.tokens);
                 done += 1;
-                let priorities: Vec<(i64, f32)> = ids.into_iter().zip(stats.per_example).collect();
+                let priorities: Vec<(i64, f32)> =
+                    firsts.into_iter().map(|(id, i)| (id, stats.per_example[i])).collect();
                 patiently("writing priorities", async || self.store.update_priorities(&priorities).await).await?;
             }
         }

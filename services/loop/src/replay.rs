@@ -1,7 +1,10 @@
 //! Minibatches from the replay store: half prioritized by loss, a quarter
 //! from the newest transitions, a quarter uniform. Each sampled state
 //! becomes an example with a jump k that stays inside its trace: k = 1 half
-//! the time (what rollouts chain), else any of the jump lengths.
+//! the time (what rollouts chain), else any of the jump lengths. Each comes
+//! with companions, other states of the same trace: the trainer packs them
+//! into one row behind one copy of the program, so they cost a fraction of
+//! what they would alone.
 
 use std::collections::HashMap;
 
@@ -22,14 +25,31 @@ pub struct TraceCache {
 /// Traces kept before the cache starts over.
 const CACHED_TRACES: usize = 20_000;
 
-/// A minibatch: the transitions' store ids (for priorities) and examples.
+/// A sampled transition (its store id, for its priority) and its example
+/// first, then its companions from the same trace.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub id: i64,
+    pub examples: Vec<Example>,
+}
+
+impl Group {
+    /// Tokens the group takes packed in one row.
+    pub fn packed_len(&self) -> usize {
+        let prefix = self.examples.first().map_or(0, |e| e.context.prefix);
+        prefix + self.examples.iter().map(|e| e.len() - 1 - e.context.prefix).sum::<usize>()
+    }
+}
+
+/// `size` sampled transitions, each with up to `per_program - 1` companions.
 pub async fn minibatch(
     store: &Store,
     cache: &mut TraceCache,
     size: usize,
+    per_program: usize,
     block: usize,
     rng: &mut StdRng,
-) -> Result<(Vec<i64>, Vec<Example>), StoreError> {
+) -> Result<Vec<Group>, StoreError> {
     let mut sampled = store.sample(size / 2, Sampling::Prioritized, 0, rng).await?;
     sampled.extend(store.sample(size / 4, Sampling::Recent { window: 20_000 }, 0, rng).await?);
     sampled.extend(store.sample(size - sampled.len(), Sampling::Uniform, 0, rng).await?);
@@ -41,31 +61,48 @@ pub async fn minibatch(
         }
         cache.traces.extend(store.traces(&missing).await?);
     }
-    let (mut ids, mut examples) = (vec![], vec![]);
+    let mut groups = vec![];
     for s in sampled {
         let Some((source, steps)) = cache.traces.get(&s.execution_id) else { continue };
-        let t = s.step as usize;
-        let jumps: Vec<u32> = JUMPS.iter().copied().filter(|&k| t + (k as usize) < steps.len()).collect();
-        if jumps.is_empty() {
-            continue;
+        let Some(first) = draw(source, steps, s.step as usize, block, rng) else { continue };
+        let mut examples = vec![first];
+        for _ in 1..per_program.max(1) {
+            let t = rng.random_range(0..steps.len());
+            examples.extend(draw(source, steps, t, block, rng));
         }
-        let k = if rng.random_bool(0.5) { 1 } else { jumps[rng.random_range(0..jumps.len())] };
-        if let Some(e) = example_at(source, steps, t, k).filter(|e| e.len() <= block) {
-            ids.push(s.id);
-            examples.push(e);
-        }
+        groups.push(Group { id: s.id, examples });
     }
-    Ok((ids, examples))
+    Ok(groups)
 }
 
-/// Splits a draw into minibatches of `size` examples of similar length (in
-/// random order), so little of each batch is padding.
-pub fn buckets(ids: Vec<i64>, examples: Vec<Example>, size: usize, rng: &mut StdRng) -> Vec<(Vec<i64>, Vec<Example>)> {
-    let mut pairs: Vec<(i64, Example)> = ids.into_iter().zip(examples).collect();
-    pairs.sort_by_key(|(_, e)| e.len());
-    let mut out: Vec<(Vec<i64>, Vec<Example>)> = pairs.chunks(size.max(1)).map(|c| c.iter().cloned().unzip()).collect();
+/// The example of state `t` with a random jump that stays inside the trace.
+fn draw(source: &str, steps: &[Step], t: usize, block: usize, rng: &mut StdRng) -> Option<Example> {
+    let jumps: Vec<u32> = JUMPS.iter().copied().filter(|&k| t + (k as usize) < steps.len()).collect();
+    if jumps.is_empty() {
+        return None;
+    }
+    let k = if rng.random_bool(0.5) { 1 } else { jumps[rng.random_range(0..jumps.len())] };
+    example_at(source, steps, t, k).filter(|e| e.len() <= block)
+}
+
+/// Splits a draw into minibatches of `size` groups of similar packed
+/// length (in random order), so little of each batch is padding.
+pub fn buckets(mut groups: Vec<Group>, size: usize, rng: &mut StdRng) -> Vec<Vec<Group>> {
+    groups.sort_by_key(Group::packed_len);
+    let mut out: Vec<Vec<Group>> = groups.chunks(size.max(1)).map(<[Group]>::to_vec).collect();
     out.shuffle(rng);
     out
+}
+
+/// A minibatch as the trainer takes it (each group's examples together)
+/// and the position of each sampled transition's example in it.
+pub fn flatten(groups: Vec<Group>) -> (Vec<Example>, Vec<(i64, usize)>) {
+    let (mut examples, mut firsts) = (vec![], vec![]);
+    for g in groups {
+        firsts.push((g.id, examples.len()));
+        examples.extend(g.examples);
+    }
+    (examples, firsts)
 }
 
 #[cfg(test)]
@@ -74,25 +111,38 @@ mod tests {
     use curio_learner::Encoded;
     use rand::SeedableRng;
 
-    fn example(len: usize) -> Example {
-        let context = Encoded { context: vec![0; len], line_starts: vec![], line_rel: vec![0; len] };
-        Example { context, target: vec![], event: 0, line: 0 }
+    fn group(id: i64, lens: &[usize]) -> Group {
+        let example = |len: usize| {
+            let context = Encoded {
+                context: vec![0; len],
+                prefix: 4,
+                line_starts: vec![],
+                line_id: vec![0; len],
+                line_rel: vec![],
+            };
+            Example { context, target: vec![], event: 0, line: 0 }
+        };
+        Group { id, examples: lens.iter().map(|&l| example(l)).collect() }
     }
 
     #[test]
-    fn buckets_group_similar_lengths_and_keep_every_example() {
-        let lens = [5, 100, 7, 98, 6, 99];
-        let ids: Vec<i64> = (0..6).collect();
-        let examples: Vec<Example> = lens.iter().map(|&l| example(l)).collect();
-        let got = buckets(ids, examples, 3, &mut StdRng::seed_from_u64(0));
+    fn buckets_group_similar_packed_lengths_and_keep_every_group_whole() {
+        let lens: [&[usize]; 6] = [&[5], &[100, 10], &[7], &[98, 12], &[6], &[99, 11]];
+        let groups: Vec<Group> = lens.iter().enumerate().map(|(i, l)| group(i as i64, l)).collect();
+        // Packed: the 4-token program once, then each example's own tokens.
+        assert_eq!(groups[1].packed_len(), 4 + 96 + 6);
+        let got = buckets(groups, 3, &mut StdRng::seed_from_u64(0));
         assert_eq!(got.len(), 2);
-        for (ids, ex) in &got {
-            let spread = ex.iter().map(Example::len).max().unwrap() - ex.iter().map(Example::len).min().unwrap();
-            assert!(spread <= 2, "{ids:?}");
-            assert!(ids.iter().zip(ex).all(|(&i, e)| e.len() == lens[i as usize] + 1));
+        for batch in &got {
+            let lens: Vec<usize> = batch.iter().map(Group::packed_len).collect();
+            assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 8, "{lens:?}");
+            assert!(batch.iter().all(|g| g.examples.len() == if g.id % 2 == 1 { 2 } else { 1 }));
         }
-        let mut all: Vec<i64> = got.into_iter().flat_map(|b| b.0).collect();
-        all.sort();
-        assert_eq!(all, (0..6).collect::<Vec<_>>());
+        let (examples, firsts) = flatten(got.into_iter().flatten().collect());
+        assert_eq!(examples.len(), 9);
+        let mut ids: Vec<i64> = firsts.iter().map(|f| f.0).collect();
+        ids.sort();
+        assert_eq!(ids, (0..6).collect::<Vec<_>>());
+        assert!(firsts.windows(2).all(|w| w[0].1 < w[1].1), "each group's first example, in order");
     }
 }
