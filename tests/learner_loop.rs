@@ -288,62 +288,50 @@ async fn every_series_the_dashboard_queries_is_exported_by_the_running_services(
     let _ = std::fs::remove_dir_all(&data);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_pool_replica_killed_mid_run_is_routed_around_and_nothing_is_lost() {
-    let (a, b) = (PoolProcess::start(2, 64), PoolProcess::start(2, 64));
-    let data = std::env::temp_dir().join(format!("curio-fault-{}", std::process::id()));
-    let run_id = format!("fault-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-    let pools = format!("{},{}", a.addr.trim_start_matches("http://"), b.addr.trim_start_matches("http://"));
+/// Runs a learner over two pool replicas, lets `fault` strike the first
+/// once 4 queries are spent, and checks that the whole budget is stored
+/// exactly once and that the second replica ran everything after the fault
+/// (less the round in flight, of 4). Returns the learner, still serving.
+async fn survives_a_faulty_replica(tag: &str, extra: &[&str], fault: impl FnOnce(&mut Option<PoolProcess>)) -> Learner {
+    let (mut a, b) = (Some(PoolProcess::start(2, 64)), PoolProcess::start(2, 64));
+    let data = std::env::temp_dir().join(format!("curio-{tag}-{}", std::process::id()));
+    let run_id = format!("{tag}-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    let first = a.as_ref().unwrap().addr.trim_start_matches("http://").to_string();
+    let survivor = b.addr.trim_start_matches("http://").to_string();
+    let pools = format!("{first},{survivor}");
     let budget = 24;
-    let learner = Learner::start("learner", &run_id, budget, &["--pool", &pools], &data);
+    let args: Vec<&str> = ["--pool", pools.as_str()].into_iter().chain(extra.iter().copied()).collect();
+    let learner = Learner::start("learner", &run_id, budget, &args, &data);
     let mut client = learner.client().await;
     let before = wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= 4).await.queries_used;
-    drop(a); // SIGKILL: calls in flight there fail and are retried on the other replica
+    fault(&mut a);
     let done = wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= budget).await;
     assert_eq!(done.queries_used, budget);
     let db = PgPool::connect(&database_url()).await.unwrap();
     let stored = "SELECT count(*) FROM executions WHERE run_id = $1 AND strategy = 'bald'";
     assert_eq!(count(&db, stored, &run_id).await, budget as i64, "every query of the budget was run and stored");
     let on_b = "SELECT count(*) FROM executions WHERE run_id = $1 AND pool_replica = $2";
-    let survivor = b.addr.trim_start_matches("http://").to_string();
     let after: i64 = sqlx::query_scalar(on_b).bind(&run_id).bind(&survivor).fetch_one(&db).await.unwrap();
-    // Everything after the kill ran there (less the round in flight, of 4).
     let at_least = (budget - before) as i64 - 4;
-    assert!(after >= at_least, "the surviving replica took over: {after} executions, expected >= {at_least}");
-    drop(learner);
+    assert!(after >= at_least, "the other replica took over: {after} executions, expected >= {at_least}");
     let _ = std::fs::remove_dir_all(&data);
+    learner
 }
 
-/// Sends `signal` (`STOP`, `CONT`) to a process.
-fn signal(pid: u32, signal: &str) {
-    let status = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
-    assert!(status.success(), "kill -{signal} {pid}");
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_replica_killed_mid_run_is_routed_around_and_nothing_is_lost() {
+    // SIGKILL: calls in flight there fail and are retried on the other replica.
+    survives_a_faulty_replica("fault", &[], |a| drop(a.take())).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stalled_pool_replica_trips_deadlines_and_the_run_goes_on_elsewhere() {
-    let (a, b) = (PoolProcess::start(2, 64), PoolProcess::start(2, 64));
-    let data = std::env::temp_dir().join(format!("curio-slow-{}", std::process::id()));
-    let run_id = format!("slow-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-    let pools = format!("{},{}", a.addr.trim_start_matches("http://"), b.addr.trim_start_matches("http://"));
-    let budget = 24;
-    let extra = ["--pool", &pools, "--call-deadline-s", "2"];
-    let learner = Learner::start("learner", &run_id, budget, &extra, &data);
-    let mut client = learner.client().await;
-    let before = wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= 4).await.queries_used;
     // Frozen, not dead: its socket still accepts, nothing ever answers.
-    signal(a.child.id(), "STOP");
-    let done = wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= budget).await;
-    signal(a.child.id(), "CONT");
-    assert_eq!(done.queries_used, budget);
-    let db = PgPool::connect(&database_url()).await.unwrap();
-    let stored = "SELECT count(*) FROM executions WHERE run_id = $1";
-    assert_eq!(count(&db, stored, &run_id).await, budget as i64, "every query stored once");
-    let on_b = "SELECT count(*) FROM executions WHERE run_id = $1 AND pool_replica = $2";
-    let survivor = b.addr.trim_start_matches("http://").to_string();
-    let after: i64 = sqlx::query_scalar(on_b).bind(&run_id).bind(&survivor).fetch_one(&db).await.unwrap();
-    let at_least = (budget - before) as i64 - 4;
-    assert!(after >= at_least, "the healthy replica took over: {after} executions, expected >= {at_least}");
+    let freeze = |a: &mut Option<PoolProcess>| {
+        let pid = a.as_ref().unwrap().child.id().to_string();
+        assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    };
+    let learner = survives_a_faulty_replica("slow", &["--call-deadline-s", "2"], freeze).await;
     let scraped = curio_tests::scrape(&learner.metrics);
     let timed_out: f64 = scraped
         .lines()
@@ -353,8 +341,6 @@ async fn a_stalled_pool_replica_trips_deadlines_and_the_run_goes_on_elsewhere() 
     assert!(timed_out >= 1.0, "calls to the frozen replica ended at their deadline:\n{scraped}");
     // Passed over after its first failures, not retried on every call.
     assert!(timed_out <= 8.0, "{timed_out} calls waited out the deadline on the frozen replica");
-    drop(learner);
-    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[tokio::test(flavor = "multi_thread")]
