@@ -368,14 +368,7 @@ async fn postgres_restarted_under_the_learner_loses_and_duplicates_nothing() {
     let (addr, _) = announced(&mut BufReader::new(learner.stdout.take().unwrap()), "learner listening on ");
     let mut client = LearnerClient::connect(format!("http://{addr}")).await.unwrap();
     wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= 8).await;
-    let pg = tokio::task::spawn_blocking(move || {
-        pg.stop(true).unwrap(); // as a crash would
-        std::thread::sleep(Duration::from_secs(3));
-        pg.start_server().unwrap();
-        pg
-    })
-    .await
-    .unwrap();
+    let pg = curio_tests::crash_and_restart(pg, Duration::from_secs(3)).await;
     let done = wait_for(&mut client, Duration::from_secs(300), |s| s.queries_used >= budget).await;
     assert_eq!(done.queries_used, budget);
     let db = PgPool::connect(&pg.url()).await.unwrap();

@@ -165,14 +165,7 @@ async fn postgres_restart_mid_stream_loses_nothing_and_duplicates_nothing() {
         })
     };
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let pg = tokio::task::spawn_blocking(move || {
-        pg.stop(true).unwrap(); // as a crash would
-        std::thread::sleep(Duration::from_millis(800));
-        pg.start_server().unwrap();
-        pg
-    })
-    .await
-    .unwrap();
+    let pg = curio_tests::crash_and_restart(pg, Duration::from_millis(800)).await;
     let written = tokio::time::timeout(Duration::from_secs(60), producer).await.unwrap().unwrap();
     assert_eq!(written, 150, "every record acknowledged as written exactly once");
     let retries = writer.stats().retries.load(std::sync::atomic::Ordering::Relaxed);

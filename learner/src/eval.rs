@@ -99,7 +99,7 @@ pub fn evaluate_transitions(
         let batch = collate(chunk, device);
         let out = tch::no_grad(|| model.forward(&batch, false))?;
         let (ep, lp) = (out.event_logits.softmax(-1, Kind::Float), out.line_logits.softmax(-1, Kind::Float));
-        let (logits, rows, labels) = model.target_logits(&out.hidden, &batch)?;
+        let (logits, rows, labels) = model.target_logits(&out.hidden, &batch.labels)?;
         let misses = logits.argmax(-1, false).ne_tensor(&labels).to_kind(Kind::Int64);
         let wrong = tch::Tensor::zeros([chunk.len() as i64], (Kind::Int64, device)).f_index_add(0, &rows, &misses)?;
         let (ep_best, lp_best) = (ep.argmax(-1, false), lp.argmax(-1, false));

@@ -186,6 +186,14 @@ pub struct Batch {
     pub line: Tensor,
 }
 
+impl Batch {
+    /// Tokens the batch holds, padding included: each program once, and
+    /// each example's own.
+    pub fn padded_tokens(&self) -> i64 {
+        (self.program.numel() + self.tokens.numel()) as i64
+    }
+}
+
 /// What the heads produce for a batch.
 #[derive(Debug)]
 pub struct Output {
@@ -295,9 +303,9 @@ impl WorldModel {
 
     /// Next-byte logits at every labelled position: (M, V), with the
     /// example (M,) and the label (M,) of each.
-    pub fn target_logits(&self, hidden: &Tensor, batch: &Batch) -> Result<(Tensor, Tensor, Tensor), ModelError> {
+    pub fn target_logits(&self, hidden: &Tensor, labels: &Tensor) -> Result<(Tensor, Tensor, Tensor), ModelError> {
         let (n, s, c) = hidden.size3()?;
-        let flat = batch.labels.view([n * s]);
+        let flat = labels.view([n * s]);
         let idx = flat.ne(-100).nonzero().squeeze_dim(1);
         // (N, S, C) -> (N*S, C) -> (M, C)
         let h = hidden.contiguous().view([n * s, c]).f_index_select(0, &idx)?;
@@ -314,12 +322,11 @@ impl WorldModel {
         let action =
             out.event_logits.f_cross_entropy_loss::<Tensor>(&batch.event, None, tch::Reduction::None, -100, 0.0)?
                 + out.line_logits.f_cross_entropy_loss::<Tensor>(&batch.line, None, tch::Reduction::None, -100, 0.0)?;
-        let (logits, owner, labels) = self.target_logits(&out.hidden, batch)?;
+        let (logits, owner, labels) = self.target_logits(&out.hidden, &batch.labels)?;
         let per_token = logits.f_cross_entropy_loss::<Tensor>(&labels, None, tch::Reduction::None, -100, 0.0)?;
         let n = batch.event.size()[0];
-        let zeros = Tensor::zeros([n], (Kind::Float, logits.device()));
-        let sums = zeros.f_index_add(0, &owner, &per_token)?;
-        let counted = zeros.f_index_add(0, &owner, &per_token.ones_like())?.clamp_min(1.0);
+        let sums = Tensor::zeros([n], (Kind::Float, logits.device())).f_index_add(0, &owner, &per_token)?;
+        let counted = batch.labels.ne(-100).to_kind(Kind::Float).sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
         let delta = sums / counted;
         Ok((action, delta))
     }
@@ -448,7 +455,7 @@ mod tests {
         let (rows, t) = b.tokens.size2().unwrap();
         assert_eq!(b.program.size()[0], 1, "five examples of one program");
         assert_eq!(out.hidden.size(), [rows, t, 32]);
-        let (logits, row_of, _) = learner.model.target_logits(&out.hidden, &b).unwrap();
+        let (logits, row_of, _) = learner.model.target_logits(&out.hidden, &b.labels).unwrap();
         let labelled = b.labels.ne(-100).sum(Kind::Int64).int64_value(&[]);
         assert_eq!((logits.size(), row_of.size()), (vec![labelled, VOCAB], vec![labelled]));
         assert_eq!(out.event_logits.size(), [rows, 4]);

@@ -33,7 +33,7 @@ pub struct StepStats {
     pub delta_loss: f64,
     /// Each example's total loss, in order: the new sampling priorities.
     pub per_example: Vec<f32>,
-    /// Tokens in the batch, padded: the programs once, and each example's own.
+    /// Tokens in the batch ([`crate::Batch::padded_tokens`]).
     pub tokens: i64,
 }
 
@@ -72,7 +72,7 @@ impl Trainer {
             action_loss: action.mean(Kind::Float).double_value(&[]),
             delta_loss: delta.mean(Kind::Float).double_value(&[]),
             per_example: Vec::<f32>::try_from(&per_example.detach().to_kind(Kind::Float).to(Device::Cpu))?,
-            tokens: (batch.program.numel() + batch.tokens.numel()) as i64,
+            tokens: batch.padded_tokens(),
         })
     }
 }

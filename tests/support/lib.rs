@@ -141,3 +141,16 @@ pub fn scrape(addr: &str) -> String {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     body.to_string()
 }
+
+/// Stops `pg` in immediate mode (as a crash would), keeps it down for
+/// `down`, and starts it again.
+pub async fn crash_and_restart(pg: curio_store::EmbeddedPostgres, down: Duration) -> curio_store::EmbeddedPostgres {
+    tokio::task::spawn_blocking(move || {
+        pg.stop(true).unwrap();
+        std::thread::sleep(down);
+        pg.start_server().unwrap();
+        pg
+    })
+    .await
+    .unwrap()
+}

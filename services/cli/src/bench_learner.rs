@@ -45,9 +45,8 @@ pub fn run(args: LearnerBench) -> anyhow::Result<()> {
     let batches = batches(args.batch, args.pack.max(1), args.steps)?;
     let config = ModelConfig::default();
     let file = std::env::temp_dir().join(format!("curio-bench-learner-{}.json", std::process::id()));
-    std::fs::write(&file, serde_json::to_vec(&wire(&batches, &config)?)?)?;
-    let tokens: i64 =
-        batches.iter().map(|b| collate(b, Device::Cpu)).map(|t| (t.program.numel() + t.tokens.numel()) as i64).sum();
+    let (json, tokens) = wire(&batches, &config)?;
+    std::fs::write(&file, serde_json::to_vec(&json)?)?;
     let examples: usize = batches.iter().map(Vec::len).sum();
     println!("batches: {} of {} programs, {examples} examples, {tokens} padded tokens", batches.len(), args.batch);
     let (mut ours, mut ours_examples, mut theirs): (f64, f64, Option<f64>) = (0.0, 0.0, None);
@@ -133,16 +132,17 @@ fn python_round(args: &LearnerBench, file: &std::path::Path) -> anyhow::Result<f
     })
 }
 
-/// The batches as the reference script reads them.
-fn wire(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<serde_json::Value> {
+/// The batches as the reference script reads them, and their padded tokens.
+fn wire(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<(serde_json::Value, i64)> {
     let rows = |t: &Tensor| -> anyhow::Result<Vec<Vec<i64>>> {
         let t = t.to_kind(tch::Kind::Int64);
         Ok(Vec::<Vec<i64>>::try_from(&t)?)
     };
     let flat = |t: &Tensor| -> anyhow::Result<Vec<i64>> { Ok(Vec::<i64>::try_from(&t.to_kind(tch::Kind::Int64))?) };
-    let mut out = vec![];
+    let (mut out, mut tokens) = (vec![], 0);
     for b in batches {
         let t = collate(b, Device::Cpu);
+        tokens += t.padded_tokens();
         out.push(serde_json::json!({
             "program": rows(&t.program)?, "program_line": rows(&t.program_line)?,
             "program_mask": rows(&t.program_mask)?, "tokens": rows(&t.tokens)?, "positions": rows(&t.positions)?,
@@ -151,10 +151,11 @@ fn wire(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<serde_
             "event": flat(&t.event)?, "line": flat(&t.line)?,
         }));
     }
-    Ok(serde_json::json!({
+    let json = serde_json::json!({
         "config": {"vocab": config.vocab, "n_embd": config.n_embd, "n_head": config.n_head, "n_layer": config.n_layer,
                    "block_size": config.block_size, "dropout": config.dropout, "line_rel_vocab": LINE_REL_VOCAB,
                    "line_ids": LINE_IDS},
         "batches": out,
-    }))
+    });
+    Ok((json, tokens))
 }
