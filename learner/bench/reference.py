@@ -32,9 +32,10 @@ class Attention(nn.Module):
         y = y.transpose(1, 2).contiguous().view(x.shape)
         return F.dropout(self.c_proj(y), self.dropout, self.training)
 
-    def forward(self, programs, own, rows, mask):
+    def forward(self, programs, own, rows, masks):
+        program_mask, mask = masks
         q, k, v = self.split(programs)
-        y_programs = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y_programs = F.scaled_dot_product_attention(q, k, v, attn_mask=program_mask)
         qs, ks, vs = self.split(own)
         keys, values = torch.cat([k[rows], ks], 2), torch.cat([v[rows], vs], 2)
         y_own = F.scaled_dot_product_attention(qs, keys, values, attn_mask=mask)
@@ -53,8 +54,8 @@ class Block(nn.Module):
         h = self.c_proj(F.gelu(self.c_fc(self.ln_2(x))))
         return x + F.dropout(h, self.dropout, self.training)
 
-    def forward(self, programs, own, rows, mask):
-        a_programs, a_own = self.attn(self.ln_1(programs), self.ln_1(own), rows, mask)
+    def forward(self, programs, own, rows, masks):
+        a_programs, a_own = self.attn(self.ln_1(programs), self.ln_1(own), rows, masks)
         return self.mlp(programs + a_programs), self.mlp(own + a_own)
 
 
@@ -66,6 +67,7 @@ class WorldModel(nn.Module):
         self.wpe = nn.Embedding(cfg["block_size"], c)
         self.wle = nn.Embedding(cfg["line_ids"], c)
         self.wre = nn.Embedding(cfg["line_rel_vocab"], c)
+        self.wfe = nn.Embedding(cfg["flow_vocab"], c)
         self.blocks = nn.ModuleList(Block(c, cfg["n_head"], cfg["dropout"]) for _ in range(cfg["n_layer"]))
         self.ln_f = nn.LayerNorm(c)
         self.lm_head = nn.Linear(c, cfg["vocab"])
@@ -80,17 +82,17 @@ class WorldModel(nn.Module):
         own = self.wte(bt["tokens"]) + self.wpe(bt["positions"]) + self.wle(bt["line_id"])
         to_program = bt["program_mask"][rows].view(n, 1, 1, p).expand(n, 1, s, p)
         causal = torch.ones(s, s, dtype=torch.bool).tril().expand(n, 1, s, s)
-        mask = torch.cat([to_program, causal], 3)
+        masks = (bt["program_mask"].view(b, 1, 1, p), torch.cat([to_program, causal], 3))
         programs = F.dropout(programs, self.dropout, self.training)
         own = F.dropout(own, self.dropout, self.training)
         for block in self.blocks:
-            programs, own = block(programs, own, rows, mask)
+            programs, own = block(programs, own, rows, masks)
         programs, own = self.ln_f(programs), self.ln_f(own)
         c = own.shape[-1]
         query = own.gather(1, bt["query"].view(n, 1, 1).expand(n, 1, c)).squeeze(1)
         lines = bt["lines"]
         keys = self.ptr_key(programs.gather(1, lines.unsqueeze(-1).expand(b, lines.shape[1], c))[rows])
-        keys = keys + self.wre(bt["line_rel"])
+        keys = keys + self.wre(bt["line_rel"]) + self.wfe(bt["line_flow"])
         scores = (self.ptr_query(query).unsqueeze(1) @ keys.transpose(1, 2)).squeeze(1) / math.sqrt(c)
         line_logits = scores.masked_fill(~bt["line_mask"][rows], float("-inf"))
         action = F.cross_entropy(self.event_head(query), bt["event"], reduction="none") + F.cross_entropy(

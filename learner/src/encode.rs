@@ -264,6 +264,9 @@ pub struct Encoded {
     /// The line pointer reads it, so "the next line" or "back to the loop
     /// head" is a lookup rather than counting LINE markers.
     pub line_rel: Vec<i64>,
+    /// Per source line: where control can go from the current line
+    /// ([`crate::flow`] flags); the line pointer reads it beside `line_rel`.
+    pub line_flow: Vec<i64>,
 }
 
 /// Encodes the program, the state at t and the jump length k.
@@ -281,7 +284,9 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     }
     let prefix = ctx.len();
     let current = i64::from(state.line) - 1;
-    let caller = state.stack.iter().rev().nth(1).map(|f| i64::from(f.line) - 1);
+    let caller_line = state.stack.iter().rev().nth(1).map(|f| f.line);
+    let caller = caller_line.map(|l| i64::from(l) - 1);
+    let line_flow = crate::flow::line_flags(source, state.line, caller_line);
     let line_rel = (0..lines.len() as i64)
         .map(|j| relative_line(j - current) + if caller == Some(j) { LINE_REL_VOCAB / 2 } else { 0 })
         .collect();
@@ -306,7 +311,7 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     ctx.extend(s.into_iter().map(i64::from));
     ctx.push(SEP);
     line_id.resize(ctx.len(), line_index(state.line as usize));
-    Encoded { context: ctx, prefix, line_starts, line_id, line_rel }
+    Encoded { context: ctx, prefix, line_starts, line_id, line_rel, line_flow }
 }
 
 /// A 1-based source line as a line-embedding index.

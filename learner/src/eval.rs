@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use curio_interpreter_pool::Step;
+use curio_interpreter_pool::{Event, Step};
 use serde::Serialize;
 use tch::{Device, Kind};
 
 use crate::data::{Example, collate, examples};
-use crate::encode::{State, parse_delta, states};
+use crate::encode::{EVENTS, LINE_REACH, LINE_REL_VOCAB, State, parse_delta, states};
 use crate::infer::rollout;
 use crate::model::{ModelError, WorldModel};
 
@@ -44,6 +44,29 @@ pub struct EvalReport {
     pub final_output_accuracy: f64,
     /// Expected calibration error of the action confidence (10 bins).
     pub action_ece: f64,
+    /// Action accuracy per kind of true next action (see [`action_kind`]):
+    /// (rate, transitions).
+    pub action_accuracy_by_kind: BTreeMap<String, (f64, usize)>,
+}
+
+/// What kind of move an example's true next action is: the event, and for
+/// a line event where it goes from the current line (`next` the line
+/// below, `back` up, e.g. to a loop head, `skip` further down, `same`).
+pub fn action_kind(e: &Example) -> &'static str {
+    let half = LINE_REL_VOCAB / 2;
+    let current = e.context.line_rel.iter().position(|&r| r % half == LINE_REACH + 1);
+    match (EVENTS[e.event], current) {
+        (Event::Call, _) => "call",
+        (Event::Return, _) => "return",
+        (Event::Exception, _) => "exception",
+        (Event::Line, None) => "line: skip",
+        (Event::Line, Some(c)) => match e.line.cmp(&c) {
+            std::cmp::Ordering::Less => "line: back",
+            std::cmp::Ordering::Equal => "line: same",
+            std::cmp::Ordering::Greater if e.line == c + 1 => "line: next",
+            std::cmp::Ordering::Greater => "line: skip",
+        },
+    }
 }
 
 /// The Python type a repr shows, for per-type accuracy.
@@ -94,6 +117,7 @@ pub fn evaluate_transitions(
     };
     let (mut correct_actions, mut exact) = (0usize, 0usize);
     let mut by_type: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut bins = [(0.0f64, 0.0f64, 0usize); 10];
     for chunk in all.chunks(32) {
         let batch = collate(chunk, device);
@@ -108,6 +132,8 @@ pub fn evaluate_transitions(
             let (ev, li) = (ep_best.int64_value(&[r64]), lp_best.int64_value(&[r64]));
             let ok = ev as usize == e.event && li as usize == e.line;
             correct_actions += usize::from(ok);
+            let kind = by_kind.entry(action_kind(e).to_string()).or_default();
+            *kind = (kind.0 + usize::from(ok), kind.1 + 1);
             let confidence = ep.double_value(&[r64, ev]) * lp.double_value(&[r64, li]);
             let bin = &mut bins[((confidence * 10.0) as usize).min(9)];
             *bin = (bin.0 + confidence, bin.1 + f64::from(u8::from(ok)), bin.2 + 1);
@@ -126,7 +152,10 @@ pub fn evaluate_transitions(
     let n = all.len().max(1) as f64;
     report.action_accuracy = correct_actions as f64 / n;
     report.delta_exact = exact as f64 / n;
-    report.delta_exact_by_type = by_type.into_iter().map(|(k, (h, c))| (k, (h as f64 / c as f64, c))).collect();
+    let rates =
+        |m: BTreeMap<String, (usize, usize)>| m.into_iter().map(|(k, (h, c))| (k, (h as f64 / c as f64, c))).collect();
+    report.delta_exact_by_type = rates(by_type);
+    report.action_accuracy_by_kind = rates(by_kind);
     report.action_ece = bins.iter().map(|(conf, acc, c)| if *c == 0 { 0.0 } else { (conf - acc).abs() / n }).sum();
     Ok((report, suite))
 }
@@ -198,6 +227,9 @@ pub fn format_report(name: &str, r: &EvalReport) -> String {
         r.transitions, r.skipped_too_long
     );
     out += &format!("  action accuracy (teacher-forced)   {:.3}\n", r.action_accuracy);
+    for (kind, (rate, n)) in &r.action_accuracy_by_kind {
+        out += &format!("    {kind:<12} ({n:>5} transitions) {rate:.3}\n");
+    }
     out += &format!("  state-delta exact match            {:.3}\n", r.delta_exact);
     for (ty, (rate, n)) in &r.delta_exact_by_type {
         out += &format!("    sets a {ty:<6} ({n:>5} transitions) {rate:.3}\n");

@@ -10,6 +10,7 @@
 mod data;
 mod encode;
 mod eval;
+pub mod flow;
 mod generate;
 mod infer;
 mod model;

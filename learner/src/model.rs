@@ -10,6 +10,7 @@ use tch::{Device, Kind, Tensor, nn};
 use thiserror::Error;
 
 use crate::encode::{EVENTS, LINE_IDS, LINE_REL_VOCAB, VOCAB};
+use crate::flow::FLOW_VOCAB;
 
 /// The model's shape; saved with every checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,10 +66,18 @@ impl CausalSelfAttention {
         }
     }
 
-    /// Both streams: the programs (B, P, C) attend causally to
-    /// themselves; the examples (N, S, C) to their row's program (where
-    /// `mask` allows: real tokens) and causally to their own tokens.
-    fn forward(&self, programs: &Tensor, own: &Tensor, rows: &Tensor, mask: &Tensor, train: bool) -> (Tensor, Tensor) {
+    /// Both streams: the programs (B, P, C) attend to all of their own
+    /// real tokens (`program_mask`, (B, 1, 1, P)): a program is read whole,
+    /// so a line's marker knows the line and its block; the examples
+    /// (N, S, C) to their row's program (where `mask` allows: real tokens)
+    /// and causally to their own tokens.
+    fn forward(
+        &self,
+        (programs, own): (&Tensor, &Tensor),
+        rows: &Tensor,
+        (program_mask, mask): (&Tensor, &Tensor),
+        train: bool,
+    ) -> (Tensor, Tensor) {
         let split = |x: &Tensor| {
             let (b, t, c) = x.size3().expect("attention input is (B, T, C)");
             // (B, T, C) -> 3 x (B, nh, T, hs)
@@ -83,7 +92,7 @@ impl CausalSelfAttention {
         let (q, k, v) = split(programs);
         // No dropout on the attention weights: with it, libtorch's CPU
         // attention falls back to its unfused path, 2-3 times slower.
-        let y_programs = Tensor::scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, 0.0, true, None, false);
+        let y_programs = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(program_mask), 0.0, false, None, false);
         let (qs, ks, vs) = split(own);
         let keys = Tensor::cat(&[k.index_select(0, rows), ks], 2);
         let values = Tensor::cat(&[v.index_select(0, rows), vs], 2);
@@ -136,11 +145,11 @@ impl Block {
         &self,
         (programs, own): (Tensor, Tensor),
         rows: &Tensor,
-        mask: &Tensor,
+        masks: (&Tensor, &Tensor),
         train: bool,
     ) -> (Tensor, Tensor) {
         let (a_programs, a_own) =
-            self.attn.forward(&programs.apply(&self.ln_1), &own.apply(&self.ln_1), rows, mask, train);
+            self.attn.forward((&programs.apply(&self.ln_1), &own.apply(&self.ln_1)), rows, masks, train);
         let (programs, own) = (programs + a_programs, own + a_own);
         let mlp = |x: Tensor| &x + self.mlp.forward(&x.apply(&self.ln_2), train);
         (mlp(programs), mlp(own))
@@ -180,6 +189,8 @@ pub struct Batch {
     pub line_mask: Tensor,
     /// (N, L) each line's offset from the example's current line.
     pub line_rel: Tensor,
+    /// (N, L) where control can go from the current line (flow flags).
+    pub line_flow: Tensor,
     /// (N,) event class targets.
     pub event: Tensor,
     /// (N,) line targets (0-based line index).
@@ -215,6 +226,7 @@ pub struct WorldModel {
     wle: nn::Embedding,
     /// Relative-line embeddings added to the pointer's keys.
     wre: nn::Embedding,
+    wfe: nn::Embedding,
     blocks: Vec<Block>,
     ln_f: nn::LayerNorm,
     lm_head: nn::Linear,
@@ -244,6 +256,7 @@ impl WorldModel {
             wpe: nn::embedding(h / "wpe", config.block_size, c, Default::default()),
             wle: nn::embedding(h / "wle", LINE_IDS, c, Default::default()),
             wre: nn::embedding(p / "wre", LINE_REL_VOCAB, c, Default::default()),
+            wfe: nn::embedding(p / "wfe", FLOW_VOCAB, c, Default::default()),
             blocks: (0..config.n_layer).map(|i| Block::new(h / "h" / i, &config)).collect(),
             ln_f: nn::layer_norm(h / "ln_f", vec![c], Default::default()),
             lm_head: linear("lm_head", config.vocab),
@@ -276,9 +289,11 @@ impl WorldModel {
         let to_program = batch.program_mask.index_select(0, &batch.row).view([n, 1, 1, p]).expand([n, 1, s, p], false);
         let causal = Tensor::ones([s, s], (Kind::Bool, device)).tril(0).expand([n, 1, s, s], false);
         let mask = Tensor::cat(&[to_program, causal], 3);
+        let (b, _) = batch.program.size2()?;
+        let program_mask = batch.program_mask.view([b, 1, 1, p]);
         let mut x = (programs.dropout(self.config.dropout, train), own.dropout(self.config.dropout, train));
         for block in &self.blocks {
-            x = block.forward(x, &batch.row, &mask, train);
+            x = block.forward(x, &batch.row, (&program_mask, &mask), train);
         }
         Ok((x.0.apply(&self.ln_f), x.1.apply(&self.ln_f)))
     }
@@ -293,7 +308,8 @@ impl WorldModel {
         // each example's copy (N, L, C) with its relative lines added.
         let l_idx = batch.lines.unsqueeze(-1).expand([b, l, c], false);
         let keys = programs.f_gather(1, &l_idx, false)?.f_index_select(0, &batch.row)?.apply(&self.ptr_key)
-            + batch.line_rel.apply(&self.wre);
+            + batch.line_rel.apply(&self.wre)
+            + batch.line_flow.apply(&self.wfe);
         // (N, 1, C) x (N, C, L) -> (N, L)
         let scores = query.apply(&self.ptr_query).unsqueeze(1).matmul(&keys.transpose(1, 2)).squeeze_dim(1);
         let valid = batch.line_mask.f_index_select(0, &batch.row)?;

@@ -148,12 +148,14 @@ fn wire(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<(serde
             "program_mask": rows(&t.program_mask)?, "tokens": rows(&t.tokens)?, "positions": rows(&t.positions)?,
             "line_id": rows(&t.line_id)?, "labels": rows(&t.labels)?, "row": flat(&t.row)?, "query": flat(&t.query)?,
             "lines": rows(&t.lines)?, "line_mask": rows(&t.line_mask)?, "line_rel": rows(&t.line_rel)?,
+            "line_flow": rows(&t.line_flow)?,
             "event": flat(&t.event)?, "line": flat(&t.line)?,
         }));
     }
     let json = serde_json::json!({
         "config": {"vocab": config.vocab, "n_embd": config.n_embd, "n_head": config.n_head, "n_layer": config.n_layer,
                    "block_size": config.block_size, "dropout": config.dropout, "line_rel_vocab": LINE_REL_VOCAB,
+                   "flow_vocab": curio_learner::flow::FLOW_VOCAB,
                    "line_ids": LINE_IDS},
         "batches": out,
     });

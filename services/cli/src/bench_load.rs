@@ -18,6 +18,10 @@ pub struct LoadBench {
     /// Seconds of each phase.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
+    /// Seconds of a last, closed-loop soak at capacity that samples the
+    /// process's resident memory 20 times (0: no soak).
+    #[arg(long, default_value_t = 0.0)]
+    soak_seconds: f64,
 }
 
 /// A small program of the kind the learner sends (about 40 steps).
@@ -26,11 +30,17 @@ const PROGRAM: &str = "total = 0\nfor i in range(8):\n    if i % 2:\n        tot
 pub async fn run(args: LoadBench) -> anyhow::Result<()> {
     anyhow::ensure!((1..=64).contains(&args.workers), "--workers is {}; allowed 1..=64", args.workers);
     anyhow::ensure!(args.seconds > 0.0 && args.seconds <= 600.0, "--seconds must be in (0, 600]");
+    anyhow::ensure!((0.0..=3600.0).contains(&args.soak_seconds), "--soak-seconds must be in [0, 3600]");
+    // The recorder a served pool has, so its metrics count in the memory figures.
+    let metrics = crate::metrics::serve(([127, 0, 0, 1], 0).into()).await?;
     let sandbox = crate::sandbox(args.workers)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let config = PoolConfig::for_slots(args.workers);
-    println!("workers: {}, queue: {}, seconds per phase: {}", config.workers, config.max_queue, args.seconds);
+    println!(
+        "workers: {}, queue: {}, seconds per phase: {}, metrics: http://{metrics}/metrics",
+        config.workers, config.max_queue, args.seconds
+    );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, PoolService::new(sandbox, config), async {
         let _ = stop_rx.await;
@@ -78,12 +88,47 @@ pub async fn run(args: LoadBench) -> anyhow::Result<()> {
     println!("served_per_second_at_2x: {:.1}", served.len() as f64 / args.seconds);
     println!("p99_ms_at_2x: {:.2}", crate::bench::percentile(&mut served, 0.99));
     println!("rss_growth_mib: {:.1} (over {} executions)", rss_mib() - rss_before, latencies.len() + sent);
+    if args.soak_seconds > 0.0 {
+        soak(&client, args.workers, Duration::from_secs_f64(args.soak_seconds)).await;
+    }
     let _ = stop_tx.send(());
     let _ = server.await;
     println!("sustained_executions_per_second: {sustained:.1}");
     println!("p99_ms: {p99:.2}");
     println!("shed_fraction_at_2x: {:.3}", shed as f64 / sent.max(1) as f64);
     Ok(())
+}
+
+/// Closed loop at capacity for `span`, printing resident memory 20 times.
+/// The growth over the second half, per 10 000 executions, is what a leak
+/// would show: the first half includes allocator and cache warm-up.
+async fn soak(client: &InterpreterPoolClient<Channel>, workers: u32, span: Duration) {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let (mut c, done) = (client.clone(), done.clone());
+        tasks.spawn(async move {
+            while started.elapsed() < span {
+                if let (Ok(()), _) = call(&mut c).await {
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+    }
+    let mut samples = vec![(0u64, rss_mib())];
+    println!("soak: seconds  executions  rss_mib");
+    for i in 1..=20u32 {
+        tokio::time::sleep_until((started + span * i / 20).into()).await;
+        samples.push((done.load(std::sync::atomic::Ordering::Relaxed), rss_mib()));
+        let (n, rss) = samples[samples.len() - 1];
+        println!("soak: {:>7.0}  {n:>10}  {rss:>7.1}", started.elapsed().as_secs_f64());
+    }
+    tasks.join_all().await;
+    let (mid, last) = (samples[10], samples[20]);
+    let per_10k = (last.1 - mid.1) / ((last.0 - mid.0).max(1) as f64) * 10_000.0;
+    println!("soak_executions: {}", last.0);
+    println!("soak_rss_growth_mib_per_10k_second_half: {per_10k:.2}");
 }
 
 /// One execution; its outcome code and latency in ms.

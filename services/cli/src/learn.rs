@@ -48,6 +48,15 @@ pub struct TrainArgs {
     /// Steps of linear warm-up to the peak rate.
     #[arg(long, default_value_t = TrainConfig::default().warmup)]
     warmup: i64,
+    /// Share of sampled transitions drawn by priority (their last loss).
+    #[arg(long, default_value_t = curio_loop::Mix::default().prioritized)]
+    prioritized: f64,
+    /// Share drawn from the newest transitions (the rest: uniform).
+    #[arg(long, default_value_t = curio_loop::Mix::default().recent)]
+    recent: f64,
+    /// Share of examples with a jump k > 1 (2, 4 or 8 steps ahead).
+    #[arg(long, default_value_t = curio_loop::Mix::default().long_jumps)]
+    long_jumps: f64,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -118,6 +127,8 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let block = learner.model.config.block_size as usize;
     anyhow::ensure!(args.lr > 0.0 && args.lr < 1.0 && args.warmup >= 0, "--lr must be in (0, 1), --warmup >= 0");
     let config = TrainConfig { lr: args.lr, warmup: args.warmup, ..TrainConfig::default() };
+    let mix = curio_loop::Mix { prioritized: args.prioritized, recent: args.recent, long_jumps: args.long_jumps };
+    mix.validate().map_err(|e| anyhow::anyhow!("{e}: check --prioritized, --recent and --long-jumps"))?;
     let mut trainer = Trainer::new(learner, config)?;
     let deadline = Instant::now() + Duration::from_secs_f64(args.minutes * 60.0);
     let last_step = args.steps.map(|s| trainer.learner.train_step + s);
@@ -128,8 +139,14 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let running = |t: &Trainer| Instant::now() < deadline && last_step.is_none_or(|l| t.learner.train_step < l);
     while running(&trainer) {
         // Four steps' worth per draw, bucketed by length to cut padding.
-        let groups =
-            runtime.block_on(curio_loop::minibatch(&store, &mut cache, args.batch * 4, args.pack, block, &mut rng))?;
+        let groups = runtime.block_on(curio_loop::minibatch(
+            &store,
+            &mut cache,
+            (args.batch * 4, args.pack),
+            &mix,
+            block,
+            &mut rng,
+        ))?;
         if groups.is_empty() {
             anyhow::bail!("the store has no transitions to train on");
         }

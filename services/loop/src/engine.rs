@@ -21,7 +21,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
-    Candidate, LoopConfig, LoopError, LoopMetrics, PoolClients, Shared, Strategy, Submitted, Surprise, TraceCache,
+    Candidate, LoopConfig, LoopError, LoopMetrics, Mix, PoolClients, Shared, Strategy, Submitted, Surprise, TraceCache,
     buckets, draw_candidates, flatten, minibatch, score, select,
 };
 
@@ -310,7 +310,7 @@ impl Engine {
             let draw = (steps - done).min(4) * self.config.train_batch;
             let pack = self.config.pack;
             let groups = patiently("sampling a minibatch", async || {
-                minibatch(&self.store, &mut self.cache, draw, pack, block, &mut self.rng).await
+                minibatch(&self.store, &mut self.cache, (draw, pack), &Mix::default(), block, &mut self.rng).await
             })
             .await?;
             if groups.is_empty() {

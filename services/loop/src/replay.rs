@@ -1,7 +1,8 @@
-//! Minibatches from the replay store: half prioritized by loss, a quarter
-//! from the newest transitions, a quarter uniform. Each sampled state
-//! becomes an example with a jump k that stays inside its trace: k = 1 half
-//! the time (what rollouts chain), else any of the jump lengths. Each comes
+//! Minibatches from the replay store, drawn in the shares of a [`Mix`]: by
+//! priority (the last loss), from the newest transitions, and uniformly.
+//! Each sampled state becomes an example with a jump k that stays inside
+//! its trace: k = 1 (what rollouts chain) unless the mix asks for a longer
+//! jump. Each comes
 //! with companions, other states of the same trace: the trainer packs them
 //! into one row behind one copy of the program, so they cost a fraction of
 //! what they would alone.
@@ -41,18 +42,54 @@ impl Group {
     }
 }
 
+/// How a minibatch is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mix {
+    /// Share of sampled transitions drawn by priority. Default: 0.5.
+    pub prioritized: f64,
+    /// Share drawn from the newest 20 000 transitions; the rest is
+    /// uniform. Default: 0.25.
+    pub recent: f64,
+    /// Share of examples with a jump k > 1 (any of the longer jumps that
+    /// stays inside the trace); the rest have k = 1. Default: 0.375.
+    pub long_jumps: f64,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix { prioritized: 0.5, recent: 0.25, long_jumps: 0.375 }
+    }
+}
+
+impl Mix {
+    /// The shares must be probabilities, and the two sampled shares fit in one.
+    pub fn validate(&self) -> Result<(), String> {
+        let share = |x: f64| (0.0..=1.0).contains(&x);
+        if share(self.prioritized)
+            && share(self.recent)
+            && share(self.long_jumps)
+            && self.prioritized + self.recent <= 1.0
+        {
+            Ok(())
+        } else {
+            Err(format!("replay mix {self:?}: each share must be in [0, 1] and prioritized + recent at most 1"))
+        }
+    }
+}
+
 /// `size` sampled transitions, each with up to `per_program - 1` companions.
 pub async fn minibatch(
     store: &Store,
     cache: &mut TraceCache,
-    size: usize,
-    per_program: usize,
+    (size, per_program): (usize, usize),
+    mix: &Mix,
     block: usize,
     rng: &mut StdRng,
 ) -> Result<Vec<Group>, StoreError> {
-    let mut sampled = store.sample(size / 2, Sampling::Prioritized, 0, rng).await?;
-    sampled.extend(store.sample(size / 4, Sampling::Recent { window: 20_000 }, 0, rng).await?);
-    sampled.extend(store.sample(size - sampled.len(), Sampling::Uniform, 0, rng).await?);
+    let count = |share: f64| (share * size as f64).round() as usize;
+    let mut sampled = store.sample(count(mix.prioritized), Sampling::Prioritized, 0, rng).await?;
+    sampled.extend(store.sample(count(mix.recent), Sampling::Recent { window: 20_000 }, 0, rng).await?);
+    sampled.extend(store.sample(size.saturating_sub(sampled.len()), Sampling::Uniform, 0, rng).await?);
     let missing: Vec<Uuid> =
         sampled.iter().map(|s| s.execution_id).filter(|id| !cache.traces.contains_key(id)).collect();
     if !missing.is_empty() {
@@ -64,24 +101,22 @@ pub async fn minibatch(
     let mut groups = vec![];
     for s in sampled {
         let Some((source, steps)) = cache.traces.get(&s.execution_id) else { continue };
-        let Some(first) = draw(source, steps, s.step as usize, block, rng) else { continue };
+        let Some(first) = draw(source, steps, s.step as usize, (block, mix.long_jumps), rng) else { continue };
         let mut examples = vec![first];
         for _ in 1..per_program.max(1) {
             let t = rng.random_range(0..steps.len());
-            examples.extend(draw(source, steps, t, block, rng));
+            examples.extend(draw(source, steps, t, (block, mix.long_jumps), rng));
         }
         groups.push(Group { id: s.id, examples });
     }
     Ok(groups)
 }
 
-/// The example of state `t` with a random jump that stays inside the trace.
-fn draw(source: &str, steps: &[Step], t: usize, block: usize, rng: &mut StdRng) -> Option<Example> {
-    let jumps: Vec<u32> = JUMPS.iter().copied().filter(|&k| t + (k as usize) < steps.len()).collect();
-    if jumps.is_empty() {
-        return None;
-    }
-    let k = if rng.random_bool(0.5) { 1 } else { jumps[rng.random_range(0..jumps.len())] };
+/// The example of state `t`: k = 1, or with probability `long` a longer
+/// jump that stays inside the trace.
+fn draw(source: &str, steps: &[Step], t: usize, (block, long): (usize, f64), rng: &mut StdRng) -> Option<Example> {
+    let longer: Vec<u32> = JUMPS.iter().copied().filter(|&k| k > 1 && t + (k as usize) < steps.len()).collect();
+    let k = if !longer.is_empty() && rng.random_bool(long) { longer[rng.random_range(0..longer.len())] } else { 1 };
     example_at(source, steps, t, k).filter(|e| e.len() <= block)
 }
 
@@ -119,6 +154,7 @@ mod tests {
                 line_starts: vec![],
                 line_id: vec![0; len],
                 line_rel: vec![],
+                line_flow: vec![],
             };
             Example { context, target: vec![], event: 0, line: 0 }
         };
