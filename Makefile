@@ -20,7 +20,7 @@ BUDGET    ?= 2000
 STRATEGY  ?= bald
 RUN_ARGS  ?=
 
-.PHONY: help run test build guest venv lint bench fmt
+.PHONY: help run test build guest venv lint bench fmt node
 
 help:
 	@echo "make run    the main job: the active-learning loop on $(BUDGET) queries (Ctrl-C stops it)"
@@ -33,7 +33,7 @@ run: build
 
 # The store tests need Postgres: DATABASE_URL if set, else a private
 # throwaway cluster (deploy/local/test-postgres.sh installs and starts one).
-test: build lint
+test: build lint node
 	url="$$(deploy/local/test-postgres.sh)" && DATABASE_URL="$$url" cargo test --release --workspace
 
 bench: build
@@ -66,6 +66,16 @@ $(GUEST): $(VENV)/.ready $(GUEST_DIR)/app.py $(GUEST_DIR)/tracer.py $(GUEST_DIR)
 	mv $@.tmp $@
 
 venv: $(VENV)/.ready
+
+# Grafana's published dashboard types and the TypeScript checker, for the
+# test that type-checks the dashboard JSON against them.
+NODE_DIR  := .node
+node: $(NODE_DIR)/.ready
+
+$(NODE_DIR)/.ready:
+	@command -v npm >/dev/null || { echo "npm is missing: apt-get install nodejs npm"; exit 1; }
+	npm install --prefix $(NODE_DIR) --no-save --no-audit --no-fund --silent @grafana/schema@13.2.3 typescript@5.9.3
+	touch $@
 
 $(VENV)/.ready:
 	@command -v python3 >/dev/null || { echo "python3 is missing: apt-get install python3 python3-venv"; exit 1; }

@@ -3,7 +3,8 @@
 //! Kubernetes schemas (kubernetes-validate, from the venv); the compose
 //! file's services, and every container's `curio` arguments in both, name
 //! subcommands and flags the real binary has; Prometheus scrapes what the
-//! services expose.
+//! services expose; the Grafana dashboard type-checks against Grafana's
+//! published dashboard schema.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -147,4 +148,37 @@ fn compose_services_run_real_commands_and_prometheus_scrapes_them() {
     assert_eq!(scraped_sorted, metrics_targets, "Prometheus scrapes exactly the services' metrics endpoints");
     let learner = strings(&services["learner"]["command"]).join(" ");
     assert!(learner.contains("--pool=pool-a:50051,pool-b:50051"), "the learner drives both pools: {learner}");
+}
+
+/// The dashboard JSON as a TypeScript value of Grafana's `Dashboard` type
+/// (from `@grafana/schema`, installed by `make node`): unknown fields, a
+/// missing required one or a wrong type fail the check.
+#[test]
+fn the_dashboard_type_checks_against_grafanas_dashboard_schema() {
+    let node = root().join(".node");
+    let tsc = node.join("node_modules/.bin/tsc");
+    assert!(tsc.exists(), "{} is missing: run `make node`", tsc.display());
+    let types = node.join("node_modules/@grafana/schema/dist/types/raw/dashboard/x/types.gen");
+    let dashboard = std::fs::read_to_string(root().join("deploy/grafana/dashboards/curio.json")).unwrap();
+    let check = |json: &str, name: &str| {
+        let file = std::env::temp_dir().join(format!("curio-dashboard-{}-{name}.ts", std::process::id()));
+        let source = format!(
+            "import type {{ Dashboard }} from '{}';\nexport const dashboard: Dashboard = {json};\n",
+            types.display()
+        );
+        std::fs::write(&file, source).unwrap();
+        let out = Command::new(&tsc)
+            .args(["--noEmit", "--strict", "--target", "es2020", "--moduleResolution", "node"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        std::fs::remove_file(&file).unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (ok, errors) = check(&dashboard, "real");
+    assert!(ok, "the dashboard does not match Grafana's schema:\n{errors}");
+    // The check can fail: a field Grafana does not know is refused.
+    let bad = dashboard.replacen("\"gridPos\": {", "\"gridPos\": {\"wide\": 3, ", 1);
+    let (ok, errors) = check(&bad, "bad");
+    assert!(!ok && errors.contains("wide"), "an unknown gridPos field passed: {errors}");
 }

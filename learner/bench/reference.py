@@ -32,14 +32,28 @@ class Attention(nn.Module):
         y = y.transpose(1, 2).contiguous().view(x.shape)
         return F.dropout(self.c_proj(y), self.dropout, self.training)
 
-    def forward(self, programs, own, rows, masks):
-        program_mask, mask = masks
+    def forward(self, programs, own, rows, layout):
+        program_mask, mask, rot_programs, rot_own = layout
         q, k, v = self.split(programs)
+        q, k = rotate(q, rot_programs), rotate(k, rot_programs)
         y_programs = F.scaled_dot_product_attention(q, k, v, attn_mask=program_mask)
         qs, ks, vs = self.split(own)
+        qs, ks = rotate(qs, rot_own), rotate(ks, rot_own)
         keys, values = torch.cat([k[rows], ks], 2), torch.cat([v[rows], vs], 2)
         y_own = F.scaled_dot_product_attention(qs, keys, values, attn_mask=mask)
         return self.merge(y_programs, programs), self.merge(y_own, own)
+
+
+def rotary(pos, hs):
+    inv = torch.exp(torch.arange(hs // 2, dtype=torch.float32) * (-2.0 * math.log(10000.0) / hs))
+    angles = pos.float().unsqueeze(-1) * inv
+    return angles.cos(), angles.sin()
+
+
+def rotate(x, rot):
+    cos, sin = rot
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], -1)
 
 
 class Block(nn.Module):
@@ -54,8 +68,8 @@ class Block(nn.Module):
         h = self.c_proj(F.gelu(self.c_fc(self.ln_2(x))))
         return x + F.dropout(h, self.dropout, self.training)
 
-    def forward(self, programs, own, rows, masks):
-        a_programs, a_own = self.attn(self.ln_1(programs), self.ln_1(own), rows, masks)
+    def forward(self, programs, own, rows, layout):
+        a_programs, a_own = self.attn(self.ln_1(programs), self.ln_1(own), rows, layout)
         return self.mlp(programs + a_programs), self.mlp(own + a_own)
 
 
@@ -68,12 +82,13 @@ class WorldModel(nn.Module):
         self.wle = nn.Embedding(cfg["line_ids"], c)
         self.wre = nn.Embedding(cfg["line_rel_vocab"], c)
         self.wfe = nn.Embedding(cfg["flow_vocab"], c)
+        self.wfs = nn.Embedding(cfg["flow_vocab"], c)
         self.blocks = nn.ModuleList(Block(c, cfg["n_head"], cfg["dropout"]) for _ in range(cfg["n_layer"]))
         self.ln_f = nn.LayerNorm(c)
         self.lm_head = nn.Linear(c, cfg["vocab"])
         self.event_head = nn.Linear(c, 4)
         self.ptr_query, self.ptr_key = nn.Linear(c, c), nn.Linear(c, c)
-        self.dropout = cfg["dropout"]
+        self.dropout, self.n_head = cfg["dropout"], cfg["n_head"]
 
     def loss(self, bt):
         rows, labels = bt["row"], bt["labels"]
@@ -82,11 +97,18 @@ class WorldModel(nn.Module):
         own = self.wte(bt["tokens"]) + self.wpe(bt["positions"]) + self.wle(bt["line_id"])
         to_program = bt["program_mask"][rows].view(n, 1, 1, p).expand(n, 1, s, p)
         causal = torch.ones(s, s, dtype=torch.bool).tril().expand(n, 1, s, s)
-        masks = (bt["program_mask"].view(b, 1, 1, p), torch.cat([to_program, causal], 3))
+        hs = self.wte.embedding_dim // self.n_head
+        cos, sin = rotary(bt["positions"], hs)
+        layout = (
+            bt["program_mask"].view(b, 1, 1, p),
+            torch.cat([to_program, causal], 3),
+            rotary(torch.arange(p), hs),
+            (cos.unsqueeze(1), sin.unsqueeze(1)),
+        )
         programs = F.dropout(programs, self.dropout, self.training)
         own = F.dropout(own, self.dropout, self.training)
         for block in self.blocks:
-            programs, own = block(programs, own, rows, masks)
+            programs, own = block(programs, own, rows, layout)
         programs, own = self.ln_f(programs), self.ln_f(own)
         c = own.shape[-1]
         query = own.gather(1, bt["query"].view(n, 1, 1).expand(n, 1, c)).squeeze(1)
@@ -95,7 +117,7 @@ class WorldModel(nn.Module):
         keys = keys + self.wre(bt["line_rel"]) + self.wfe(bt["line_flow"])
         scores = (self.ptr_query(query).unsqueeze(1) @ keys.transpose(1, 2)).squeeze(1) / math.sqrt(c)
         line_logits = scores.masked_fill(~bt["line_mask"][rows], float("-inf"))
-        action = F.cross_entropy(self.event_head(query), bt["event"], reduction="none") + F.cross_entropy(
+        action = F.cross_entropy(self.event_head(query + self.wfs(bt["flow"])), bt["event"], reduction="none") + F.cross_entropy(
             line_logits, bt["line"], reduction="none"
         )
         flat = labels.view(-1)

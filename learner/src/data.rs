@@ -109,6 +109,7 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
     let (mut tokens, mut labels) = (vec![PAD; n * s], vec![-100i64; n * s]);
     let (mut positions, mut line_id) = (vec![0i64; n * s], vec![0i64; n * s]);
     let (mut query, mut line_rel, mut line_flow) = (vec![0i64; n], vec![0i64; n * l], vec![0i64; n * l]);
+    let mut flow = vec![0i64; n];
     for (x, e) in examples.iter().enumerate() {
         let c = &e.context;
         let current = *c.line_id.last().unwrap_or(&0);
@@ -118,6 +119,7 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
         query[x] = q as i64;
         line_rel[x * l..x * l + c.line_rel.len()].copy_from_slice(&c.line_rel);
         line_flow[x * l..x * l + c.line_flow.len()].copy_from_slice(&c.line_flow);
+        flow[x] = c.line_flow.iter().fold(0, |acc, f| acc | f);
         for i in 0..own.len() - 1 {
             tokens[x * s + i] = own[i];
             positions[x * s + i] = (c.prefix + i) as i64;
@@ -148,6 +150,7 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
         line_mask: flags(&line_mask, &[b, l]),
         line_rel: on(&line_rel, &[n, l]),
         line_flow: on(&line_flow, &[n, l]),
+        flow: on(&flow, &[n]),
         event: on(&examples.iter().map(|e| e.event as i64).collect::<Vec<_>>(), &[n]),
         line: on(&examples.iter().map(|e| e.line as i64).collect::<Vec<_>>(), &[n]),
     }

@@ -10,7 +10,7 @@ use tch::{Device, Kind};
 
 use crate::data::{Example, collate, examples};
 use crate::encode::{EVENTS, LINE_REACH, LINE_REL_VOCAB, State, parse_delta, states};
-use crate::infer::rollout;
+use crate::infer::rollout_until;
 use crate::model::{ModelError, WorldModel};
 
 /// Rollout horizons reported.
@@ -173,10 +173,15 @@ fn rollouts(
         .filter_map(|(item, st)| st.first().map(|s| (item.source.clone(), s.clone())))
         .collect();
     let longest = truths.iter().map(Vec::len).max().unwrap_or(1).saturating_sub(1);
-    let paths = rollout(model, &starts, longest.min(*HORIZONS.last().expect("horizons")).max(1), device)?;
+    let with_start: Vec<usize> = (0..suite.len()).filter(|&i| !truths[i].is_empty()).collect();
+    let horizon = longest.min(*HORIZONS.last().expect("horizons")).max(1);
+    // Each rollout stops at its first divergence, or where its real run ends.
+    let paths = rollout_until(model, &starts, horizon, device, |i, h, s| {
+        let truth = &truths[with_start[i]];
+        h + 1 >= truth.len() || !s.same_as(&truth[h])
+    })?;
     let mut at_horizon: BTreeMap<usize, (usize, usize)> = BTreeMap::new();
     let (mut divergences, mut divergence_sum, mut outputs_ok) = (0usize, 0usize, 0usize);
-    let with_start: Vec<usize> = (0..suite.len()).filter(|&i| !truths[i].is_empty()).collect();
     for (path, &i) in paths.iter().zip(&with_start) {
         let truth = &truths[i];
         let first_wrong = (1..truth.len()).find(|&h| match path.get(h - 1) {

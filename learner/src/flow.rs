@@ -18,8 +18,11 @@ pub const CALLEE: i64 = 8;
 pub const HANDLER: i64 = 16;
 /// Where the caller goes once the current call returns.
 pub const AFTER_RETURN: i64 = 32;
+/// On the current line: it leaves its function or the module once it
+/// completes (a `return`, a `raise`, the last line of a body).
+pub const LEAVES: i64 = 64;
 /// Rows of the flow embedding: every combination of the flags.
-pub const FLOW_VOCAB: i64 = 64;
+pub const FLOW_VOCAB: i64 = 128;
 
 /// One source line as the analysis sees it.
 struct Line<'a> {
@@ -165,8 +168,13 @@ impl<'a> Program<'a> {
         } else if line.compound() && !line.keyword("def") && !line.keyword("class") {
             // try, with, else, except, finally: straight into the body.
             mark(self.body(current).map_or(Exit::Leave, Exit::Line), NEXT);
-        } else if !line.keyword("return") && !line.keyword("raise") {
-            mark(self.exit(current), NEXT);
+        } else if line.keyword("return") || line.keyword("raise") {
+            out[current] |= LEAVES;
+        } else {
+            match self.exit(current) {
+                Exit::Leave if !line.keyword("def") && !line.keyword("class") => out[current] |= LEAVES,
+                exit => mark(exit, NEXT),
+            }
         }
         for (name, j) in self.functions() {
             if calls(line.text, name) {
@@ -297,6 +305,9 @@ print(total)
         assert_eq!(with(src, 4, None, CALLEE), [1], "recursion");
         assert!(with(src, 6, None, CALLEE).is_empty());
         assert!(with(src, 4, None, NEXT).is_empty(), "return leaves");
+        assert_eq!(with(src, 4, None, LEAVES), [4]);
+        assert_eq!(with(src, 6, None, LEAVES), [6], "the module's last line");
+        assert!(with(src, 5, None, LEAVES).is_empty());
         assert_eq!(with(src, 3, Some(5), AFTER_RETURN), [6]);
         assert!(with(src, 3, Some(4), AFTER_RETURN).is_empty(), "back into a line that returns itself");
     }

@@ -46,32 +46,37 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
             (first.event_logits.softmax(-1, Kind::Float), first.line_logits.softmax(-1, Kind::Float));
         let action_entropy = entropy(&first.event_logits) + entropy(&first.line_logits);
         let (event, line) = (event_p.argmax(-1, false), line_p.argmax(-1, false));
-        let mut done = vec![false; rows.len()];
         let mut byte_entropy = vec![0.0; rows.len()];
-        // The action pass already holds the hidden states of the first delta byte.
+        // Rows still decoding; `hidden` holds theirs, in this order. The
+        // action pass already holds the hidden states of the first byte.
+        let mut live: Vec<usize> = (0..rows.len()).collect();
         let mut hidden = first.hidden;
         loop {
             // The logits that predict each row's next byte sit at its last filled position.
-            let at: Vec<i64> =
-                rows.iter().map(|r| (r.context.context.len() - r.context.prefix + r.target.len() - 1) as i64).collect();
+            let at: Vec<i64> = live
+                .iter()
+                .map(|&r| (rows[r].context.context.len() - rows[r].context.prefix + rows[r].target.len() - 1) as i64)
+                .collect();
             let logits = model.logits_at(&hidden, &Tensor::from_slice(&at).to(device))?;
             let next = Vec::<i64>::try_from(&logits.argmax(-1, false).to(Device::Cpu))?;
             let ent = Vec::<f64>::try_from(&entropy(&logits).to_kind(Kind::Double).to(Device::Cpu))?;
-            for (r, row) in rows.iter_mut().enumerate() {
-                if done[r] {
-                    continue;
-                }
-                byte_entropy[r] += ent[r];
-                if next[r] == EOS || next[r] >= 256 || row.target.len() >= MAX_DELTA {
-                    done[r] = true;
+            let mut finished = vec![false; live.len()];
+            for (j, &r) in live.iter().enumerate() {
+                byte_entropy[r] += ent[j];
+                if next[j] == EOS || next[j] >= 256 || rows[r].target.len() >= MAX_DELTA {
+                    finished[j] = true;
                 } else {
-                    row.target.push(next[r] as u8);
+                    rows[r].target.push(next[j] as u8);
                 }
             }
-            if done.iter().all(|d| *d) {
+            let mut keep = finished.iter().map(|f| !f);
+            live.retain(|_| keep.next().expect("one flag per live row"));
+            if live.is_empty() {
                 break;
             }
-            hidden = model.forward(&collate(&rows, device), false)?.hidden;
+            // Only the rows still decoding run again.
+            let decoding: Vec<Example> = live.iter().map(|&r| rows[r].clone()).collect();
+            hidden = model.forward(&collate(&decoding, device), false)?.hidden;
         }
         Ok(rows
             .into_iter()
@@ -144,6 +149,19 @@ pub fn rollout(
     horizon: usize,
     device: Device,
 ) -> Result<Vec<Rollout>, ModelError> {
+    rollout_until(model, starts, horizon, device, |_, _, _| false)
+}
+
+/// [`rollout`], where `stop(i, h, state)` ends rollout `i` after its
+/// predicted state at step `h` (1-based) is recorded: an evaluation stops
+/// a rollout at its first divergence instead of decoding what no figure uses.
+pub fn rollout_until(
+    model: &WorldModel,
+    starts: &[(String, State)],
+    horizon: usize,
+    device: Device,
+    mut stop: impl FnMut(usize, usize, &State) -> bool,
+) -> Result<Vec<Rollout>, ModelError> {
     let mut current: Vec<Option<State>> = starts.iter().map(|(_, s)| Some(s.clone())).collect();
     let mut paths: Vec<Rollout> = vec![vec![]; starts.len()];
     for _ in 0..horizon {
@@ -165,7 +183,7 @@ pub fn rollout(
             let state = current[i].take().expect("live");
             let next = parse_delta(&p.delta).ok().map(|d| apply(&state, EVENTS[p.event], p.line as u32 + 1, &d));
             paths[i].push(next.clone().map(|s| (s, p)));
-            current[i] = next;
+            current[i] = next.filter(|s| !stop(i, paths[i].len(), s));
         }
     }
     Ok(paths)

@@ -67,17 +67,13 @@ impl CausalSelfAttention {
     }
 
     /// Both streams: the programs (B, P, C) attend to all of their own
-    /// real tokens (`program_mask`, (B, 1, 1, P)): a program is read whole,
-    /// so a line's marker knows the line and its block; the examples
-    /// (N, S, C) to their row's program (where `mask` allows: real tokens)
-    /// and causally to their own tokens.
-    fn forward(
-        &self,
-        (programs, own): (&Tensor, &Tensor),
-        rows: &Tensor,
-        (program_mask, mask): (&Tensor, &Tensor),
-        train: bool,
-    ) -> (Tensor, Tensor) {
+    /// real tokens (a program is read whole, so a line's marker knows the
+    /// line and its block); the examples (N, S, C) to their row's program
+    /// (real tokens) and causally to their own tokens. Queries and keys are
+    /// rotated by their positions (rotary embeddings), so "the byte before"
+    /// or "the same offset in the line above" is one relation wherever a
+    /// sequence sits.
+    fn forward(&self, (programs, own): (&Tensor, &Tensor), ctx: &Layout, train: bool) -> (Tensor, Tensor) {
         let split = |x: &Tensor| {
             let (b, t, c) = x.size3().expect("attention input is (B, T, C)");
             // (B, T, C) -> 3 x (B, nh, T, hs)
@@ -90,15 +86,50 @@ impl CausalSelfAttention {
             y.transpose(1, 2).contiguous().view(x.size().as_slice()).apply(&self.c_proj).dropout(self.dropout, train)
         };
         let (q, k, v) = split(programs);
+        let (q, k) = (rotate(&q, &ctx.rotary_programs), rotate(&k, &ctx.rotary_programs));
         // No dropout on the attention weights: with it, libtorch's CPU
         // attention falls back to its unfused path, 2-3 times slower.
-        let y_programs = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(program_mask), 0.0, false, None, false);
+        let y_programs =
+            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&ctx.program_mask), 0.0, false, None, false);
         let (qs, ks, vs) = split(own);
-        let keys = Tensor::cat(&[k.index_select(0, rows), ks], 2);
-        let values = Tensor::cat(&[v.index_select(0, rows), vs], 2);
-        let y_own = Tensor::scaled_dot_product_attention(&qs, &keys, &values, Some(mask), 0.0, false, None, false);
+        let (qs, ks) = (rotate(&qs, &ctx.rotary_own), rotate(&ks, &ctx.rotary_own));
+        let keys = Tensor::cat(&[k.index_select(0, &ctx.rows), ks], 2);
+        let values = Tensor::cat(&[v.index_select(0, &ctx.rows), vs], 2);
+        let y_own = Tensor::scaled_dot_product_attention(&qs, &keys, &values, Some(&ctx.mask), 0.0, false, None, false);
         (merge(y_programs, programs), merge(y_own, own))
     }
+}
+
+/// What every attention layer of one batch shares: which program each
+/// example reads, the masks, and the rotary tables.
+struct Layout {
+    /// (N,) each example's program row.
+    rows: Tensor,
+    /// (B, 1, 1, P) real program tokens.
+    program_mask: Tensor,
+    /// (N, 1, S, P + S) the program's real tokens, then causal over the example's own.
+    mask: Tensor,
+    /// (cos, sin), (P, hs / 2): the program's positions.
+    rotary_programs: (Tensor, Tensor),
+    /// (cos, sin), (N, 1, S, hs / 2): the examples' positions.
+    rotary_own: (Tensor, Tensor),
+}
+
+/// Rotary tables for positions `pos` (any shape): (cos, sin), each of
+/// shape `pos` + [hs / 2], frequencies from 1 down to 1 / 10 000.
+fn rotary(pos: &Tensor, hs: i64) -> (Tensor, Tensor) {
+    let half = hs / 2;
+    let scale = -2.0 * 10_000f64.ln() / hs as f64;
+    let inv = (Tensor::arange(half, (Kind::Float, pos.device())) * scale).exp();
+    let angles = pos.to_kind(Kind::Float).unsqueeze(-1) * inv;
+    (angles.cos(), angles.sin())
+}
+
+/// `x` (.., T, hs) with each pair (i, i + hs / 2) rotated by its angle.
+fn rotate(x: &Tensor, (cos, sin): &(Tensor, Tensor)) -> Tensor {
+    let half = x.size().last().copied().expect("heads have a size") / 2;
+    let (x1, x2) = (x.narrow(-1, 0, half), x.narrow(-1, half, half));
+    Tensor::cat(&[&x1 * cos - &x2 * sin, &x1 * sin + &x2 * cos], -1)
 }
 
 #[derive(Debug)]
@@ -141,15 +172,8 @@ impl Block {
         }
     }
 
-    fn forward(
-        &self,
-        (programs, own): (Tensor, Tensor),
-        rows: &Tensor,
-        masks: (&Tensor, &Tensor),
-        train: bool,
-    ) -> (Tensor, Tensor) {
-        let (a_programs, a_own) =
-            self.attn.forward((&programs.apply(&self.ln_1), &own.apply(&self.ln_1)), rows, masks, train);
+    fn forward(&self, (programs, own): (Tensor, Tensor), ctx: &Layout, train: bool) -> (Tensor, Tensor) {
+        let (a_programs, a_own) = self.attn.forward((&programs.apply(&self.ln_1), &own.apply(&self.ln_1)), ctx, train);
         let (programs, own) = (programs + a_programs, own + a_own);
         let mlp = |x: Tensor| &x + self.mlp.forward(&x.apply(&self.ln_2), train);
         (mlp(programs), mlp(own))
@@ -191,6 +215,9 @@ pub struct Batch {
     pub line_rel: Tensor,
     /// (N, L) where control can go from the current line (flow flags).
     pub line_flow: Tensor,
+    /// (N,) every flag of `line_flow` at once (a call, a handler, leaving
+    /// the function): what the event head reads beside the query.
+    pub flow: Tensor,
     /// (N,) event class targets.
     pub event: Tensor,
     /// (N,) line targets (0-based line index).
@@ -227,6 +254,7 @@ pub struct WorldModel {
     /// Relative-line embeddings added to the pointer's keys.
     wre: nn::Embedding,
     wfe: nn::Embedding,
+    wfs: nn::Embedding,
     blocks: Vec<Block>,
     ln_f: nn::LayerNorm,
     lm_head: nn::Linear,
@@ -239,12 +267,13 @@ pub struct WorldModel {
 impl WorldModel {
     pub fn new(p: &nn::Path, config: ModelConfig) -> Result<Self, ModelError> {
         if config.n_embd % config.n_head != 0
+            || (config.n_embd / config.n_head.max(1)) % 2 != 0
             || config.n_layer < 1
             || config.vocab < VOCAB
             || !(0.0..1.0).contains(&config.dropout)
         {
             return Err(ModelError::Config(format!(
-                "n_embd ({}) must divide by n_head ({}), n_layer >= 1, vocab >= {VOCAB}, dropout in [0, 1) ({})",
+                "n_embd ({}) must divide by n_head ({}) into an even head size, n_layer >= 1, vocab >= {VOCAB}, dropout in [0, 1) ({})",
                 config.n_embd, config.n_head, config.dropout
             )));
         }
@@ -257,6 +286,7 @@ impl WorldModel {
             wle: nn::embedding(h / "wle", LINE_IDS, c, Default::default()),
             wre: nn::embedding(p / "wre", LINE_REL_VOCAB, c, Default::default()),
             wfe: nn::embedding(p / "wfe", FLOW_VOCAB, c, Default::default()),
+            wfs: nn::embedding(p / "wfs", FLOW_VOCAB, c, Default::default()),
             blocks: (0..config.n_layer).map(|i| Block::new(h / "h" / i, &config)).collect(),
             ln_f: nn::layer_norm(h / "ln_f", vec![c], Default::default()),
             lm_head: linear("lm_head", config.vocab),
@@ -284,16 +314,22 @@ impl WorldModel {
         let pos = Tensor::arange(p, (Kind::Int64, device));
         let programs = batch.program.apply(&self.wte) + pos.apply(&self.wpe) + batch.program_line.apply(&self.wle);
         let own = batch.tokens.apply(&self.wte) + batch.positions.apply(&self.wpe) + batch.line_id.apply(&self.wle);
-        // (N, 1, S, P + S): the program's real tokens, then causal over the example's own.
         let n = batch.row.size()[0];
         let to_program = batch.program_mask.index_select(0, &batch.row).view([n, 1, 1, p]).expand([n, 1, s, p], false);
         let causal = Tensor::ones([s, s], (Kind::Bool, device)).tril(0).expand([n, 1, s, s], false);
-        let mask = Tensor::cat(&[to_program, causal], 3);
         let (b, _) = batch.program.size2()?;
-        let program_mask = batch.program_mask.view([b, 1, 1, p]);
+        let hs = self.config.n_embd / self.config.n_head;
+        let (cos, sin) = rotary(&batch.positions, hs);
+        let ctx = Layout {
+            rows: batch.row.shallow_clone(),
+            program_mask: batch.program_mask.view([b, 1, 1, p]),
+            mask: Tensor::cat(&[to_program, causal], 3),
+            rotary_programs: rotary(&pos, hs),
+            rotary_own: (cos.unsqueeze(1), sin.unsqueeze(1)),
+        };
         let mut x = (programs.dropout(self.config.dropout, train), own.dropout(self.config.dropout, train));
         for block in &self.blocks {
-            x = block.forward(x, &batch.row, (&program_mask, &mask), train);
+            x = block.forward(x, &ctx, train);
         }
         Ok((x.0.apply(&self.ln_f), x.1.apply(&self.ln_f)))
     }
@@ -314,7 +350,8 @@ impl WorldModel {
         let scores = query.apply(&self.ptr_query).unsqueeze(1).matmul(&keys.transpose(1, 2)).squeeze_dim(1);
         let valid = batch.line_mask.f_index_select(0, &batch.row)?;
         let line_logits = (scores / (c as f64).sqrt()).masked_fill(&valid.logical_not(), f64::NEG_INFINITY);
-        Ok(Output { event_logits: query.apply(&self.event_head), line_logits, hidden: own })
+        let event_logits = (query + batch.flow.apply(&self.wfs)).apply(&self.event_head);
+        Ok(Output { event_logits, line_logits, hidden: own })
     }
 
     /// Next-byte logits at every labelled position: (M, V), with the

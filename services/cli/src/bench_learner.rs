@@ -148,7 +148,7 @@ fn wire(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<(serde
             "program_mask": rows(&t.program_mask)?, "tokens": rows(&t.tokens)?, "positions": rows(&t.positions)?,
             "line_id": rows(&t.line_id)?, "labels": rows(&t.labels)?, "row": flat(&t.row)?, "query": flat(&t.query)?,
             "lines": rows(&t.lines)?, "line_mask": rows(&t.line_mask)?, "line_rel": rows(&t.line_rel)?,
-            "line_flow": rows(&t.line_flow)?,
+            "line_flow": rows(&t.line_flow)?, "flow": flat(&t.flow)?,
             "event": flat(&t.event)?, "line": flat(&t.line)?,
         }));
     }
