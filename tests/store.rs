@@ -198,3 +198,28 @@ async fn checkpoints_evals_and_curves_are_kept_per_run(pool: PgPool) {
     let curve = store.learning_curve("r1", "action_accuracy").await.unwrap();
     assert_eq!(curve, vec![("bald".into(), 10, 0.1), ("bald".into(), 20, 0.35), ("random".into(), 10, 0.05)]);
 }
+
+/// Two commands on one data folder: the one that attached to the running
+/// private cluster must not stop it under the other when it exits; the
+/// last one out stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_cluster_in_use_outlives_a_handle_that_exits() {
+    let dir = std::env::temp_dir().join(format!("curio-shared-cluster-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let start = |d: std::path::PathBuf| tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&d));
+    let long_run = start(dir.clone()).await.unwrap().unwrap();
+    let store = Store::connect(&long_run.url()).await.unwrap();
+    let other = start(dir.clone()).await.unwrap().unwrap();
+    let other_store = Store::connect(&other.url()).await.unwrap();
+    assert!(other.other_clients().unwrap() >= 1, "the long run's sessions are another handle's");
+    // The second command ends: its connections close, then its handle drops.
+    other_store.pool().close().await;
+    tokio::task::spawn_blocking(move || drop(other)).await.unwrap();
+    assert!(long_run.is_running(), "stopped under the long run");
+    assert_eq!(count(store.pool(), "SELECT count(*) FROM executions").await, 0, "the long run still reads");
+    // The long run ends last: nobody else is connected, so it stops the cluster.
+    store.pool().close().await;
+    tokio::task::spawn_blocking(move || drop(long_run)).await.unwrap();
+    assert!(!dir.join("pgdata/postmaster.pid").exists(), "the last handle out stops the cluster");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -17,7 +17,13 @@ pub struct EmbeddedPostgres {
     run_as: Option<String>,
     /// Leave the server running when this handle is dropped.
     detached: bool,
+    /// This handle's clients' `application_name`: on drop, sessions with
+    /// another name belong to another process still using the cluster.
+    client_name: String,
 }
+
+/// Handles made by this process, for unique client names.
+static HANDLES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl EmbeddedPostgres {
     /// Starts the cluster in `dir` (creating it on first use) and waits
@@ -30,7 +36,9 @@ impl EmbeddedPostgres {
         let dir = &dir.canonicalize().map_err(|e| embedded(format!("resolving {}: {e}", dir.display())))?;
         let (data, socket) = (dir.join("pgdata"), dir.join("socket"));
         let run_as = is_root().then(|| "postgres".to_string());
-        let pg = EmbeddedPostgres { data, socket, bin, run_as, detached: false };
+        let handle = HANDLES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let client_name = format!("curio-{}-{handle}", std::process::id());
+        let pg = EmbeddedPostgres { data, socket, bin, run_as, detached: false, client_name };
         pg.own(dir)?;
         if !pg.data.join("PG_VERSION").exists() {
             tracing::info!(dir = %pg.data.display(), "creating a private Postgres cluster");
@@ -45,7 +53,25 @@ impl EmbeddedPostgres {
 
     /// The connection URL (Unix socket in the data folder).
     pub fn url(&self) -> String {
-        format!("postgres://postgres@localhost/postgres?host={}&port=5432", self.socket.display())
+        format!(
+            "postgres://postgres@localhost/postgres?host={}&port=5432&application_name={}",
+            self.socket.display(),
+            self.client_name
+        )
+    }
+
+    /// Client sessions of other handles (other processes, or other handles
+    /// in this one) connected now.
+    pub fn other_clients(&self) -> Result<u64, StoreError> {
+        let sql = format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' \
+             AND pid <> pg_backend_pid() AND application_name <> '{}'",
+            self.client_name
+        );
+        let socket = self.socket.display().to_string();
+        let out =
+            self.output("psql", &["-h", &socket, "-p", "5432", "-U", "postgres", "-d", "postgres", "-Atc", &sql])?;
+        out.trim().parse().map_err(|e| embedded(format!("counting clients: '{}': {e}", out.trim())))
     }
 
     /// Stops the server, as a crash or an operator would (immediate mode
@@ -102,7 +128,12 @@ impl EmbeddedPostgres {
     }
 
     fn run(&self, tool: &str, args: &[&str]) -> Result<(), StoreError> {
-        let exe = self.bin.join(tool);
+        self.output(tool, args).map(drop)
+    }
+
+    /// Runs one of the server's tools; its stdout.
+    fn output(&self, tool: &str, args: &[&str]) -> Result<String, StoreError> {
+        let exe = Some(self.bin.join(tool)).filter(|e| e.is_file()).unwrap_or_else(|| PathBuf::from(tool));
         let mut cmd = match &self.run_as {
             Some(user) => {
                 let mut c = Command::new("runuser");
@@ -113,7 +144,7 @@ impl EmbeddedPostgres {
         };
         let out = cmd.args(args).output().map_err(|e| embedded(format!("running {}: {e}", exe.display())))?;
         if out.status.success() {
-            Ok(())
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
             Err(embedded(format!(
                 "{tool} {} failed: {}{}",
@@ -126,9 +157,29 @@ impl EmbeddedPostgres {
 }
 
 impl Drop for EmbeddedPostgres {
+    /// Stops the server unless it is detached or another process (or
+    /// handle) is still connected to it: `curio train` ending must not stop
+    /// the database under a `curio run` on the same data folder.
     fn drop(&mut self) {
         if self.detached || !self.is_running() {
             return;
+        }
+        // Sessions of a process that just disconnected linger a moment.
+        let mut others = self.other_clients();
+        for _ in 0..5 {
+            if !matches!(others, Ok(n) if n > 0) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            others = self.other_clients();
+        }
+        match others {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(clients = n, "leaving the private Postgres cluster running: others use it");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not count the cluster's other clients; stopping it"),
         }
         if let Err(e) = self.stop(false) {
             tracing::warn!(error = %e, "stopping the private Postgres cluster");
@@ -150,7 +201,9 @@ fn find_bin_dir() -> Result<PathBuf, StoreError> {
         std::env::split_paths(&path).find(|d| d.join("pg_ctl").is_file() && d.join("initdb").is_file())
     });
     if let Some(dir) = on_path {
-        return Ok(dir);
+        // Links such as /usr/local/bin/pg_ctl lead to the full set (psql too).
+        let real = dir.join("pg_ctl").canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf));
+        return Ok(real.unwrap_or(dir));
     }
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|rd| rd.flatten().map(|e| e.path().join("bin")).filter(|b| b.join("pg_ctl").is_file()).collect())
