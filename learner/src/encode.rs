@@ -269,6 +269,14 @@ pub struct Encoded {
     pub line_flow: Vec<i64>,
 }
 
+impl Encoded {
+    /// The 0-based index of the current line (the one at offset 0 in
+    /// `line_rel`), if it is a line of the source.
+    pub fn current_line(&self) -> Option<usize> {
+        self.line_rel.iter().position(|&r| r % (LINE_REL_VOCAB / 2) == relative_line(0))
+    }
+}
+
 /// Encodes the program, the state at t and the jump length k.
 pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     let mut ctx = vec![BOS];
@@ -427,6 +435,9 @@ mod tests {
         // Line 1 (current) is offset 0; line 3 two below; the caller (at 5,
         // past the end) marks no line.
         assert_eq!(e.line_rel, [LINE_REACH + 1, LINE_REACH + 2, LINE_REACH + 3]);
+        assert_eq!(e.current_line(), Some(0));
+        assert_eq!(encode_context(source, &st[0], 1).current_line(), Some(0));
+        assert_eq!(encode_context("x = 1\n", &st[1], 1).current_line(), None, "line 5 is past the source");
         let text: Vec<u8> = e.context.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
         let text = String::from_utf8(text).unwrap();
         assert!(

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tch::{Device, Kind};
 
 use crate::data::{Example, collate, examples};
-use crate::encode::{EVENTS, LINE_REACH, LINE_REL_VOCAB, State, parse_delta, states};
+use crate::encode::{EVENTS, State, parse_delta, states};
 use crate::infer::rollout_until;
 use crate::model::{ModelError, WorldModel};
 
@@ -53,9 +53,7 @@ pub struct EvalReport {
 /// a line event where it goes from the current line (`next` the line
 /// below, `back` up, e.g. to a loop head, `skip` further down, `same`).
 pub fn action_kind(e: &Example) -> &'static str {
-    let half = LINE_REL_VOCAB / 2;
-    let current = e.context.line_rel.iter().position(|&r| r % half == LINE_REACH + 1);
-    match (EVENTS[e.event], current) {
+    match (EVENTS[e.event], e.context.current_line()) {
         (Event::Call, _) => "call",
         (Event::Return, _) => "return",
         (Event::Exception, _) => "exception",

@@ -154,26 +154,24 @@ impl<'a> Program<'a> {
     /// the caller (if any) at `caller`.
     fn flags(&self, current: usize, caller: Option<usize>) -> Vec<i64> {
         let mut out = vec![0i64; self.lines.len()];
-        let mut mark = |exit: Exit, flag: i64| {
-            if let Exit::Line(j) = exit {
-                out[j] |= flag;
-            }
-        };
         let line = &self.lines[current];
-        if line.keyword("if") || line.keyword("elif") || line.keyword("while") || line.looping() {
+        if line.keyword("if") || line.keyword("elif") || line.looping() {
             if let Some(b) = self.body(current) {
-                mark(Exit::Line(b), TAKEN);
+                out[b] |= TAKEN;
             }
-            mark(if line.looping() { self.exit(current) } else { self.not_taken(current) }, NOT_TAKEN);
+            let past = if line.looping() { self.exit(current) } else { self.not_taken(current) };
+            mark(&mut out, past, NOT_TAKEN);
         } else if line.compound() && !line.keyword("def") && !line.keyword("class") {
             // try, with, else, except, finally: straight into the body.
-            mark(self.body(current).map_or(Exit::Leave, Exit::Line), NEXT);
+            if let Some(b) = self.body(current) {
+                out[b] |= NEXT;
+            }
         } else if line.keyword("return") || line.keyword("raise") {
             out[current] |= LEAVES;
         } else {
             match self.exit(current) {
                 Exit::Leave if !line.keyword("def") && !line.keyword("class") => out[current] |= LEAVES,
-                exit => mark(exit, NEXT),
+                exit => mark(&mut out, exit, NEXT),
             }
         }
         for (name, j) in self.functions() {
@@ -185,12 +183,7 @@ impl<'a> Program<'a> {
             out[j] |= HANDLER;
         }
         if let Some(c) = caller.filter(|&c| c < self.lines.len()) {
-            let mut mark = |exit: Exit| {
-                if let Exit::Line(j) = exit {
-                    out[j] |= AFTER_RETURN;
-                }
-            };
-            mark(self.exit(c));
+            mark(&mut out, self.exit(c), AFTER_RETURN);
         }
         out
     }
@@ -226,6 +219,13 @@ impl<'a> Program<'a> {
             inner = h;
         }
         out
+    }
+}
+
+/// Sets `flag` on the line an exit goes to (none when it leaves).
+fn mark(out: &mut [i64], exit: Exit, flag: i64) {
+    if let Exit::Line(j) = exit {
+        out[j] |= flag;
     }
 }
 

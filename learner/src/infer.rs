@@ -60,17 +60,15 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
             let logits = model.logits_at(&hidden, &Tensor::from_slice(&at).to(device))?;
             let next = Vec::<i64>::try_from(&logits.argmax(-1, false).to(Device::Cpu))?;
             let ent = Vec::<f64>::try_from(&entropy(&logits).to_kind(Kind::Double).to(Device::Cpu))?;
-            let mut finished = vec![false; live.len()];
+            let mut still = vec![];
             for (j, &r) in live.iter().enumerate() {
                 byte_entropy[r] += ent[j];
-                if next[j] == EOS || next[j] >= 256 || rows[r].target.len() >= MAX_DELTA {
-                    finished[j] = true;
-                } else {
+                if next[j] != EOS && next[j] < 256 && rows[r].target.len() < MAX_DELTA {
                     rows[r].target.push(next[j] as u8);
+                    still.push(r);
                 }
             }
-            let mut keep = finished.iter().map(|f| !f);
-            live.retain(|_| keep.next().expect("one flag per live row"));
+            live = still;
             if live.is_empty() {
                 break;
             }
