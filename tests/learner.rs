@@ -24,13 +24,13 @@ fn suite(seeds: impl Iterator<Item = u64>) -> Vec<SuiteItem> {
         .map(|seed| {
             let source = program(seed);
             let trace = sandbox().execute(&Execution::python(source.clone())).unwrap();
-            SuiteItem { source, steps: trace.steps }
+            SuiteItem { source, input: String::new(), steps: trace.steps }
         })
         .collect()
 }
 
 fn dataset(items: &[SuiteItem]) -> Vec<Example> {
-    items.iter().flat_map(|item| examples(&item.source, &item.steps, &[1])).collect()
+    items.iter().flat_map(|item| examples(&item.source, &item.input, &item.steps, &[1])).collect()
 }
 
 /// The baseline on the same examples: next line = current line + 1 with a
@@ -114,11 +114,14 @@ fn generated_programs_are_valid_python_that_runs() {
 /// running the program: it must be the state the tracer really begins with.
 #[test]
 fn the_assumed_start_state_is_the_first_traced_state() {
-    use curio_learner::{GenConfig, generate, inputs, states};
+    use curio_learner::{GenConfig, generate, inputs, states_reading};
     for seed in 0..20u64 {
         let source = generate(seed, &GenConfig::default());
-        let exec = Execution { input: inputs(seed, 1).remove(0), ..Execution::python(source.clone()) };
-        let first = states(&sandbox().execute(&exec).unwrap().steps).remove(0);
-        assert!(curio_loop::start_state().same_as(&first), "seed {seed}: {first:?}");
+        let input = inputs(seed, 1).remove(0);
+        let exec = Execution { input: input.clone(), ..Execution::python(source.clone()) };
+        let first = states_reading(&sandbox().execute(&exec).unwrap().steps, &input).remove(0);
+        let start = curio_loop::start_state(&input);
+        assert!(start.same_as(&first) && start.stdin == first.stdin, "seed {seed}: {first:?}");
+        assert!(!start.stdin.is_empty(), "the generated programs read their input");
     }
 }

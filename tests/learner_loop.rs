@@ -168,13 +168,13 @@ async fn learner_spends_its_budget_survives_sigkill_and_serves_users() {
 
     // Predictions come from the current model, with uncertainty per step.
     let predicted = client
-        .predict(pb::PredictRequest { source: "a = 1\nb = a + 1\n".into(), horizon: 3 })
+        .predict(pb::PredictRequest { source: "a = 1\nb = a + 1\n".into(), horizon: 3, input: String::new() })
         .await
         .unwrap()
         .into_inner();
     assert!(!predicted.steps.is_empty() || !predicted.stopped.is_empty());
     assert!(predicted.steps.iter().all(|s| s.action_entropy >= 0.0 && (0.0..=1.0).contains(&s.confidence)));
-    let too_far = pb::PredictRequest { source: "a = 1\n".into(), horizon: 10_000 };
+    let too_far = pb::PredictRequest { source: "a = 1\n".into(), horizon: 10_000, input: String::new() };
     assert_eq!(client.predict(too_far).await.unwrap_err().code(), tonic::Code::InvalidArgument);
 
     // The curve is watchable: history first.

@@ -86,6 +86,7 @@ class WorldModel(nn.Module):
         self.blocks = nn.ModuleList(Block(c, cfg["n_head"], cfg["dropout"]) for _ in range(cfg["n_layer"]))
         self.ln_f = nn.LayerNorm(c)
         self.lm_head = nn.Linear(c, cfg["vocab"])
+        self.copy_query, self.copy_key, self.copy_gate = nn.Linear(c, c), nn.Linear(c, c), nn.Linear(c, 1)
         self.event_head = nn.Linear(c, 4)
         self.ptr_query, self.ptr_key = nn.Linear(c, c), nn.Linear(c, c)
         self.dropout, self.n_head = cfg["dropout"], cfg["n_head"]
@@ -122,10 +123,17 @@ class WorldModel(nn.Module):
         )
         flat = labels.view(-1)
         idx = (flat != -100).nonzero().squeeze(1)
-        per_token = F.cross_entropy(self.lm_head(own.reshape(n * s, c)[idx]), flat[idx], reduction="none")
+        h = own.reshape(n * s, c)[idx]
+        # The copy pointer over each example's own tokens up to the position.
+        scores = (self.copy_query(own) @ self.copy_key(own).transpose(1, 2)).view(n * s, s)[idx] / math.sqrt(c)
+        later = torch.arange(s).unsqueeze(0) > (idx % s).unsqueeze(1)
+        pointer = scores.masked_fill(later, float("-inf")).softmax(-1)
+        copied = torch.zeros(len(idx), self.lm_head.out_features).scatter_add(1, bt["tokens"][idx // s], pointer)
+        gate = torch.sigmoid(self.copy_gate(h))
+        logp = (gate * self.lm_head(h).softmax(-1) + (1 - gate) * copied).clamp_min(1e-9).log()
+        per_token = F.cross_entropy(logp, flat[idx], reduction="none")
         sums = torch.zeros(n).index_add(0, idx // s, per_token)
-        delta = sums / (labels != -100).sum(1).clamp_min(1)
-        return (action + delta).mean()
+        return action.mean() + sums.sum() / (labels != -100).sum()
 
 
 def main():

@@ -3,7 +3,7 @@
 use curio_interpreter_pool::Step;
 use tch::{Device, Tensor};
 
-use crate::encode::{EOS, Encoded, PAD, State, delta, delta_bytes, encode_context, event_index, states};
+use crate::encode::{EOS, Encoded, PAD, State, delta, delta_bytes, encode_context, event_index, states_reading};
 use crate::model::Batch;
 
 /// Jump lengths the model is trained on.
@@ -31,10 +31,11 @@ impl Example {
     }
 }
 
-/// Every example of a trace for the given jump lengths; steps whose target
-/// line is outside the source (none in practice) are skipped.
-pub fn examples(source: &str, steps: &[Step], jumps: &[u32]) -> Vec<Example> {
-    let st = states(steps);
+/// Every example of a trace of a run given `input` on stdin, for the given
+/// jump lengths; steps whose target line is outside the source (none in
+/// practice) are skipped.
+pub fn examples(source: &str, input: &str, steps: &[Step], jumps: &[u32]) -> Vec<Example> {
+    let st = states_reading(steps, input);
     let mut out = vec![];
     for &k in jumps {
         for t in 0..st.len().saturating_sub(k as usize) {
@@ -45,12 +46,12 @@ pub fn examples(source: &str, steps: &[Step], jumps: &[u32]) -> Vec<Example> {
 }
 
 /// The example (state at `t`, jump `k`) of a trace, if `t + k` is in it.
-pub fn example_at(source: &str, steps: &[Step], t: usize, k: u32) -> Option<Example> {
+pub fn example_at(source: &str, input: &str, steps: &[Step], t: usize, k: u32) -> Option<Example> {
     let end = t + k as usize;
     if end >= steps.len() {
         return None;
     }
-    build(source, steps, &states(&steps[..=end]), t, k)
+    build(source, steps, &states_reading(&steps[..=end], input), t, k)
 }
 
 fn build(source: &str, steps: &[Step], st: &[State], t: usize, k: u32) -> Option<Example> {

@@ -25,6 +25,8 @@ pub const LINE_REL_VOCAB: i64 = 2 * (2 * LINE_REACH + 2);
 
 /// Bytes of recent stdout kept in a state.
 const STDOUT_TAIL: usize = 64;
+/// Bytes of the run's input kept in a state.
+const STDIN_HEAD: usize = 64;
 
 /// The four tracer events, as the action head's classes.
 pub const EVENTS: [Event; 4] = [Event::Call, Event::Line, Event::Return, Event::Exception];
@@ -52,6 +54,9 @@ pub struct State {
     pub stack: Vec<Frame>,
     /// The last bytes printed so far.
     pub stdout_tail: String,
+    /// The run's whole input (stdin), the same in every state of it: what
+    /// `input()` reads is an input of the run, not something to guess.
+    pub stdin: String,
 }
 
 impl State {
@@ -75,8 +80,14 @@ impl State {
     }
 }
 
-/// The states of a trace, one per step, with the stack rebuilt from depths.
+/// The states of a trace, one per step, with the stack rebuilt from depths
+/// (for a run with no input; see [`states_reading`]).
 pub fn states(steps: &[Step]) -> Vec<State> {
+    states_reading(steps, "")
+}
+
+/// The states of a trace of a run that was given `input` on stdin.
+pub fn states_reading(steps: &[Step], input: &str) -> Vec<State> {
     let mut stack: Vec<Frame> = vec![];
     let mut printed = String::new();
     steps
@@ -92,9 +103,24 @@ pub fn states(steps: &[Step]) -> Vec<State> {
             top.line = s.line;
             top.locals = s.locals.clone();
             printed.push_str(&s.stdout);
-            State { event: s.event, line: s.line, stack: stack.clone(), stdout_tail: tail(&printed) }
+            State {
+                event: s.event,
+                line: s.line,
+                stack: stack.clone(),
+                stdout_tail: tail(&printed),
+                stdin: head(input).to_string(),
+            }
         })
         .collect()
+}
+
+/// The first [`STDIN_HEAD`] bytes of an input (whole characters).
+fn head(s: &str) -> &str {
+    let mut end = s.len().min(STDIN_HEAD);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 fn tail(s: &str) -> String {
@@ -163,7 +189,7 @@ pub fn apply(a: &State, event: Event, line: u32, d: &Delta) -> State {
     let top = stack.last_mut().expect("depth >= 1");
     top.locals = locals;
     top.line = line;
-    State { event, line, stack, stdout_tail: tail(&(a.stdout_tail.clone() + &d.stdout)) }
+    State { event, line, stack, stdout_tail: tail(&(a.stdout_tail.clone() + &d.stdout)), stdin: a.stdin.clone() }
 }
 
 /// Newlines and backslashes escaped, so every record is one line.
@@ -300,17 +326,28 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
         .collect();
     ctx.push(SEP);
     let mut s = format!("k={k}\n").into_bytes();
+    if !state.stdin.is_empty() {
+        s.push(b'<');
+        escape(&state.stdin, &mut s);
+        s.push(b'\n');
+    }
     for f in &state.stack[..state.stack.len() - 1] {
         s.extend_from_slice(format!("@{} {} {}\n", f.function, f.depth, f.line).as_bytes());
         locals_bytes(&f.locals, &mut s);
     }
     let f = state.frame();
     s.extend_from_slice(format!("#{} {} @{} {}\n", state.event.as_str(), state.line, f.function, f.depth).as_bytes());
-    // The code of the current line, so the state's own tokens hold it.
+    // The code of the current line, so the state's own tokens hold it, and
+    // the same code with the values it reads in place of their names.
     if let Some(code) = usize::try_from(current).ok().and_then(|c| lines.get(c)) {
         s.push(b':');
         s.extend_from_slice(code.trim().as_bytes());
         s.push(b'\n');
+        if let Some(read) = with_values(code.trim(), &f.locals) {
+            s.push(b'=');
+            escape(&read, &mut s);
+            s.push(b'\n');
+        }
     }
     locals_bytes(&f.locals, &mut s);
     s.push(b'>');
@@ -320,6 +357,93 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     ctx.push(SEP);
     line_id.resize(ctx.len(), line_index(state.line as usize));
     Encoded { context: ctx, prefix, line_starts, line_id, line_rel, line_flow }
+}
+
+/// Longest value [`with_values`] puts in place of a name.
+const VALUE_INLINE: usize = 48;
+
+/// `code` with every local it reads replaced by the local's value, or
+/// `None` when it reads none. A name counts as read unless it is an
+/// attribute (after `.`), inside a string literal (an f-string's `{...}` is
+/// code), or an assignment's target (`x = ...`, `a, b = ...`); values longer
+/// than [`VALUE_INLINE`] bytes and functions are left as names. The values
+/// then sit beside the operators that combine them, so `if a < 3:` reads
+/// `if 7 < 3:` and `b = a * 2` reads `b = 7 * 2`.
+pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
+    let bytes = code.as_bytes();
+    let mut out = String::with_capacity(code.len() * 2);
+    let (mut i, mut replaced) = (0, false);
+    // The quote of the string literal we are in, if any, and whether it is
+    // an f-string; `depth` counts an f-string's open braces (code inside).
+    let (mut quote, mut fstring, mut depth): (Option<u8>, bool, usize) = (None, false, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if let Some(q) = quote.filter(|_| depth == 0) {
+            match b {
+                // The escaped character goes along with its backslash.
+                b'\\' => i += copy_char(code, i, &mut out),
+                b'{' if fstring => depth += 1,
+                _ if b == q => quote = None,
+                _ => {}
+            }
+            i += copy_char(code, i, &mut out);
+            continue;
+        }
+        if b == b'}' && depth > 0 {
+            depth -= 1;
+        } else if (b == b'\'' || b == b'"') && depth == 0 {
+            fstring = i > 0 && bytes[i - 1].eq_ignore_ascii_case(&b'f');
+            quote = Some(b);
+        } else if b.is_ascii_alphabetic() || b == b'_' {
+            let end = (i..bytes.len())
+                .find(|&j| !(bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_'))
+                .unwrap_or(bytes.len());
+            let name = &code[i..end];
+            let attribute = i > 0 && bytes[i - 1] == b'.';
+            let starts_string = end < bytes.len() && (bytes[end] == b'\'' || bytes[end] == b'"');
+            let value = locals.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            match value {
+                Some(v)
+                    if !attribute
+                        && !starts_string
+                        && !assigned(&code[end..])
+                        && v.len() <= VALUE_INLINE
+                        && !v.starts_with('<') =>
+                {
+                    out.push_str(v);
+                    replaced = true;
+                }
+                _ => out.push_str(name),
+            }
+            i = end;
+            continue;
+        }
+        i += copy_char(code, i, &mut out);
+    }
+    replaced.then_some(out)
+}
+
+/// Copies the character of `code` at byte `i` (if any) to `out`; its length.
+fn copy_char(code: &str, i: usize, out: &mut String) -> usize {
+    code.get(i..).and_then(|rest| rest.chars().next()).map_or(0, |c| {
+        out.push(c);
+        c.len_utf8()
+    })
+}
+
+/// Whether a name followed by `rest` is an assignment's target: `rest` is
+/// `= ...` (not `==`), possibly after more `, name`s.
+fn assigned(rest: &str) -> bool {
+    let mut r = rest.trim_start();
+    while let Some(more) = r.strip_prefix(',') {
+        let more = more.trim_start();
+        let name = more.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(more.len());
+        if name == 0 {
+            return false;
+        }
+        r = more[name..].trim_start();
+    }
+    r.starts_with('=') && !r.starts_with("==")
 }
 
 /// A 1-based source line as a line-embedding index.
@@ -418,6 +542,13 @@ mod tests {
         let st = states(&trace());
         let source = "def f(x):\n    return x\nprint('é')\n";
         let e = encode_context(source, &st[2], 2);
+        let read = encode_context(source, &states_reading(&trace(), "7\nhé\n")[2], 2);
+        let text = |e: &Encoded| {
+            let bytes: Vec<u8> = e.context.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
+            String::from_utf8(bytes).unwrap()
+        };
+        assert!(text(&read).contains("k=2\n<7\\nhé\\n\n@<module>"), "{}", text(&read));
+        assert!(text(&e).contains("k=2\n@<module>"), "no input, no input line: {}", text(&e));
         assert_eq!(e.line_starts.len(), 3);
         assert!(e.line_starts.iter().all(|&i| e.context[i] == LINE));
         assert_eq!((e.context[0], *e.context.last().unwrap()), (BOS, SEP));
@@ -442,9 +573,45 @@ mod tests {
         let text = String::from_utf8(text).unwrap();
         assert!(
             text.contains("k=2\n@<module> 1 5\ns='héllo\\\\n'\n")
-                && text.contains("#call 1 @f 2\n:def f(x):\nx=[1, 2]\n"),
+                && text.contains("#call 1 @f 2\n:def f(x):\n=def f([1, 2]):\nx=[1, 2]\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_values_a_line_reads_stand_in_for_their_names() {
+        let locals: Vec<(String, String)> = [
+            ("a", "7"),
+            ("s", "'ab'"),
+            ("xs", "[1]"),
+            ("t", "(1, 2)"),
+            ("get", "3"),
+            ("fact", "<function fact at 0x1>"),
+            ("long", &format!("'{}'", "z".repeat(60))),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let read = |code: &str| with_values(code, &locals);
+        let cases = [
+            ("b = a * 2", "b = 7 * 2"),
+            ("if a < 3:", "if 7 < 3:"),
+            ("a = a + 1", "a = 7 + 1"),
+            ("a += t[0]", "7 += (1, 2)[0]"),
+            ("a, s = t", "a, s = (1, 2)"),
+            ("x == a", "x == 7"),
+            ("xs.append(a)", "[1].append(7)"),
+            ("u = s.get(s, a)", "u = 'ab'.get('ab', 7)"),
+            ("u = f'{s}:{len(s)}' + 'a s'", "u = f'{'ab'}:{len('ab')}' + 'a s'"),
+            ("u = 'é\\'' + s", "u = 'é\\'' + 'ab'"),
+            ("v = fact(a)", "v = fact(7)"),
+        ];
+        for (code, want) in cases {
+            assert_eq!(read(code).as_deref(), Some(want), "{code}");
+        }
+        for untouched in ["print('a s')", "v = fact(3)", "v = long + 'x'", "b = c", "x.a = 1"] {
+            assert_eq!(read(untouched), None, "{untouched}");
+        }
     }
 
     #[test]

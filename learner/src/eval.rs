@@ -9,7 +9,7 @@ use serde::Serialize;
 use tch::{Device, Kind};
 
 use crate::data::{Example, collate, examples};
-use crate::encode::{EVENTS, State, parse_delta, states};
+use crate::encode::{EVENTS, State, parse_delta, states_reading};
 use crate::infer::rollout_until;
 use crate::model::{ModelError, WorldModel};
 
@@ -20,6 +20,8 @@ pub const HORIZONS: [usize; 5] = [1, 5, 10, 20, 50];
 #[derive(Clone, Debug)]
 pub struct SuiteItem {
     pub source: String,
+    /// What the run was given on stdin.
+    pub input: String,
     pub steps: Vec<Step>,
 }
 
@@ -47,6 +49,25 @@ pub struct EvalReport {
     /// Action accuracy per kind of true next action (see [`action_kind`]):
     /// (rate, transitions).
     pub action_accuracy_by_kind: BTreeMap<String, (f64, usize)>,
+    /// The first [`MISSES_KEPT`] transitions whose delta was wrong, to read.
+    #[serde(skip)]
+    pub misses: Vec<Miss>,
+}
+
+/// Wrong delta predictions kept in a report.
+pub const MISSES_KEPT: usize = 200;
+
+/// One transition whose teacher-forced delta was wrong.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Miss {
+    /// The code of the current line.
+    pub code: String,
+    /// The state's lines after the code (the code with its values read in,
+    /// when it reads any, then `name=value` per local), joined by spaces.
+    pub locals: String,
+    pub target: String,
+    /// The model's most likely byte at each target position (teacher-forced).
+    pub predicted: String,
 }
 
 /// What kind of move an example's true next action is: the event, and for
@@ -104,7 +125,8 @@ pub fn evaluate_transitions(
 ) -> Result<(EvalReport, Vec<SuiteItem>), ModelError> {
     // Programs whose sequences outgrow the model's block are left out (and counted).
     let limit = model.config.block_size as usize;
-    let per_item: Vec<Vec<Example>> = suite.iter().map(|item| examples(&item.source, &item.steps, &[1])).collect();
+    let per_item: Vec<Vec<Example>> =
+        suite.iter().map(|item| examples(&item.source, &item.input, &item.steps, &[1])).collect();
     let fits: Vec<bool> = per_item.iter().map(|ex| ex.iter().all(|e| e.len() <= limit)).collect();
     let suite: Vec<SuiteItem> = suite.iter().zip(&fits).filter(|(_, f)| **f).map(|(i, _)| i.clone()).collect();
     let all: Vec<Example> = per_item.into_iter().zip(&fits).filter(|(_, f)| **f).flat_map(|(e, _)| e).collect();
@@ -121,8 +143,9 @@ pub fn evaluate_transitions(
         let batch = collate(chunk, device);
         let out = tch::no_grad(|| model.forward(&batch, false))?;
         let (ep, lp) = (out.event_logits.softmax(-1, Kind::Float), out.line_logits.softmax(-1, Kind::Float));
-        let (logits, rows, labels) = model.target_logits(&out.hidden, &batch.labels)?;
-        let misses = logits.argmax(-1, false).ne_tensor(&labels).to_kind(Kind::Int64);
+        let (logits, rows, labels) = model.target_logits(&out, &batch.labels)?;
+        let best = logits.argmax(-1, false);
+        let misses = best.ne_tensor(&labels).to_kind(Kind::Int64);
         let wrong = tch::Tensor::zeros([chunk.len() as i64], (Kind::Int64, device)).f_index_add(0, &rows, &misses)?;
         let (ep_best, lp_best) = (ep.argmax(-1, false), lp.argmax(-1, false));
         for (r, e) in chunk.iter().enumerate() {
@@ -139,6 +162,9 @@ pub fn evaluate_transitions(
             // iff every teacher-forced argmax matches.
             let hit = wrong.int64_value(&[r64]) == 0;
             exact += usize::from(hit);
+            if !hit && report.misses.len() < MISSES_KEPT {
+                report.misses.push(miss(e, &best, &rows, r64)?);
+            }
             let types: std::collections::BTreeSet<&str> =
                 parse_delta(&e.target).map(|d| d.set.iter().map(|(_, v)| value_type(v)).collect()).unwrap_or_default();
             for ty in types {
@@ -158,13 +184,27 @@ pub fn evaluate_transitions(
     Ok((report, suite))
 }
 
+/// The miss of example `r` of a chunk: its argmax bytes are those of `best`
+/// whose owner in `rows` is `r`.
+fn miss(e: &Example, best: &tch::Tensor, rows: &tch::Tensor, r: i64) -> Result<Miss, ModelError> {
+    let mine = rows.eq(r);
+    let predicted: Vec<i64> = Vec::try_from(&best.masked_select(&mine))?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).replace('\n', "⏎");
+    let bytes: Vec<u8> = predicted.iter().map(|&t| if t < 256 { t as u8 } else { b'$' }).collect();
+    let state: Vec<u8> = e.context.context[e.context.prefix..].iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
+    let state = String::from_utf8_lossy(&state);
+    let code = state.lines().find_map(|l| l.strip_prefix(':')).unwrap_or("").to_string();
+    let locals = state.lines().skip_while(|l| !l.starts_with(':')).skip(1).take_while(|l| !l.starts_with('>'));
+    Ok(Miss { code, locals: locals.collect::<Vec<_>>().join(" "), target: text(&e.target), predicted: text(&bytes) })
+}
+
 fn rollouts(
     model: &WorldModel,
     suite: &[SuiteItem],
     device: Device,
     report: &mut EvalReport,
 ) -> Result<(), ModelError> {
-    let truths: Vec<Vec<State>> = suite.iter().map(|item| states(&item.steps)).collect();
+    let truths: Vec<Vec<State>> = suite.iter().map(|item| states_reading(&item.steps, &item.input)).collect();
     let starts: Vec<(String, State)> = suite
         .iter()
         .zip(&truths)

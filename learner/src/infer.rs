@@ -50,14 +50,14 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
         // Rows still decoding; `hidden` holds theirs, in this order. The
         // action pass already holds the hidden states of the first byte.
         let mut live: Vec<usize> = (0..rows.len()).collect();
-        let mut hidden = first.hidden;
+        let mut out = first;
         loop {
             // The logits that predict each row's next byte sit at its last filled position.
             let at: Vec<i64> = live
                 .iter()
                 .map(|&r| (rows[r].context.context.len() - rows[r].context.prefix + rows[r].target.len() - 1) as i64)
                 .collect();
-            let logits = model.logits_at(&hidden, &Tensor::from_slice(&at).to(device))?;
+            let logits = model.logits_at(&out, &Tensor::from_slice(&at).to(device))?;
             let next = Vec::<i64>::try_from(&logits.argmax(-1, false).to(Device::Cpu))?;
             let ent = Vec::<f64>::try_from(&entropy(&logits).to_kind(Kind::Double).to(Device::Cpu))?;
             let mut still = vec![];
@@ -74,7 +74,7 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
             }
             // Only the rows still decoding run again.
             let decoding: Vec<Example> = live.iter().map(|&r| rows[r].clone()).collect();
-            hidden = model.forward(&collate(&decoding, device), false)?.hidden;
+            out = model.forward(&collate(&decoding, device), false)?;
         }
         Ok(rows
             .into_iter()
@@ -104,7 +104,7 @@ pub fn uncertainty(model: &WorldModel, examples: &[Example], device: Device) -> 
         let batch = collate(&rows, device);
         let out = model.forward(&batch, false)?;
         // The logits of the first delta byte sit at the query.
-        let first = model.logits_at(&out.hidden, &batch.query)?;
+        let first = model.logits_at(&out, &batch.query)?;
         let total = entropy(&out.event_logits) + entropy(&out.line_logits) + entropy(&first);
         Ok(Vec::<f64>::try_from(&total.to_kind(Kind::Double))?)
     })

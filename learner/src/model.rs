@@ -1,7 +1,8 @@
 //! The world model, built up from small pieces like nanoGPT: attention ->
 //! MLP -> block -> model, plus two heads on top: the action head (event
 //! class and a pointer into the program's lines) and the state-delta head
-//! (next-byte logits over the target region).
+//! (next-byte log-probabilities over the target region: a byte from the
+//! vocabulary or one copied from earlier in the example).
 
 use std::path::Path;
 
@@ -239,6 +240,8 @@ pub struct Output {
     /// head reads them where it is needed ([`WorldModel::target_logits`],
     /// [`WorldModel::logits_at`]), not at every position.
     pub hidden: Tensor,
+    /// (N, S) the examples' own tokens: what the delta head can copy.
+    pub tokens: Tensor,
     /// (N, 4) event logits.
     pub event_logits: Tensor,
     /// (N, L) line-pointer logits (-inf where padded).
@@ -258,6 +261,11 @@ pub struct WorldModel {
     blocks: Vec<Block>,
     ln_f: nn::LayerNorm,
     lm_head: nn::Linear,
+    /// The copy pointer: which earlier byte of the example to repeat, and
+    /// the gate between copying and the vocabulary.
+    copy_query: nn::Linear,
+    copy_key: nn::Linear,
+    copy_gate: nn::Linear,
     event_head: nn::Linear,
     ptr_query: nn::Linear,
     ptr_key: nn::Linear,
@@ -290,6 +298,9 @@ impl WorldModel {
             blocks: (0..config.n_layer).map(|i| Block::new(h / "h" / i, &config)).collect(),
             ln_f: nn::layer_norm(h / "ln_f", vec![c], Default::default()),
             lm_head: linear("lm_head", config.vocab),
+            copy_query: linear("copy_query", c),
+            copy_key: linear("copy_key", c),
+            copy_gate: linear("copy_gate", 1),
             event_head: linear("event_head", EVENTS.len() as i64),
             ptr_query: linear("ptr_query", c),
             ptr_key: linear("ptr_key", c),
@@ -351,23 +362,53 @@ impl WorldModel {
         let valid = batch.line_mask.f_index_select(0, &batch.row)?;
         let line_logits = (scores / (c as f64).sqrt()).masked_fill(&valid.logical_not(), f64::NEG_INFINITY);
         let event_logits = (query + batch.flow.apply(&self.wfs)).apply(&self.event_head);
-        Ok(Output { event_logits, line_logits, hidden: own })
+        Ok(Output { event_logits, line_logits, hidden: own, tokens: batch.tokens.shallow_clone() })
     }
 
-    /// Next-byte logits at every labelled position: (M, V), with the
-    /// example (M,) and the label (M,) of each.
-    pub fn target_logits(&self, hidden: &Tensor, labels: &Tensor) -> Result<(Tensor, Tensor, Tensor), ModelError> {
-        let (n, s, c) = hidden.size3()?;
+    /// Next-byte log-probabilities at flat positions `at` (M,) of the
+    /// examples' own tokens (index n * S + t): a gate mixes the vocabulary
+    /// with a pointer over the example's tokens up to t, whose probability
+    /// goes to the token it points at. Names, literals and the values the
+    /// line reads are copied from the state rather than spelled from memory.
+    fn next_byte(&self, out: &Output, at: &Tensor) -> Result<Tensor, ModelError> {
+        let (n, s, c) = out.hidden.size3()?;
+        let flat = out.hidden.contiguous().view([n * s, c]);
+        let h = flat.f_index_select(0, at)?;
+        let (owner, t) = (at.floor_divide_scalar(s), at.remainder(s));
+        // (N, S, C) x (N, C, S) -> (N, S, S) -> (M, S): each position's query
+        // against its own example's keys.
+        let (queries, keys) = (out.hidden.apply(&self.copy_query), out.hidden.apply(&self.copy_key));
+        let scores = queries.matmul(&keys.transpose(1, 2)).view([n * s, s]).f_index_select(0, at)?;
+        let device = at.device();
+        let later = Tensor::arange(s, (Kind::Int64, device)).unsqueeze(0).gt_tensor(&t.unsqueeze(1));
+        let pointer = (scores / (c as f64).sqrt()).masked_fill(&later, f64::NEG_INFINITY).softmax(-1, Kind::Float);
+        let m = at.size()[0];
+        let copied = Tensor::zeros([m, self.config.vocab], (Kind::Float, device)).f_scatter_add(
+            1,
+            &out.tokens.f_index_select(0, &owner)?,
+            &pointer,
+        )?;
+        let gate = h.apply(&self.copy_gate).sigmoid();
+        let vocab = h.apply(&self.lm_head).softmax(-1, Kind::Float);
+        let mixed: Tensor = &gate * vocab + gate.neg().f_add_scalar(1.0)? * copied;
+        Ok(mixed.clamp_min(1e-9).log())
+    }
+
+    /// Next-byte log-probabilities at every labelled position: (M, V), with
+    /// the example (M,) and the label (M,) of each.
+    pub fn target_logits(&self, out: &Output, labels: &Tensor) -> Result<(Tensor, Tensor, Tensor), ModelError> {
+        let (n, s) = labels.size2()?;
         let flat = labels.view([n * s]);
         let idx = flat.ne(-100).nonzero().squeeze_dim(1);
-        // (N, S, C) -> (N*S, C) -> (M, C)
-        let h = hidden.contiguous().view([n * s, c]).f_index_select(0, &idx)?;
-        Ok((h.apply(&self.lm_head), idx.floor_divide_scalar(s), flat.f_index_select(0, &idx)?))
+        Ok((self.next_byte(out, &idx)?, idx.floor_divide_scalar(s), flat.f_index_select(0, &idx)?))
     }
 
-    /// Next-byte logits (N, V) at one position (N,) of each example's own tokens.
-    pub fn logits_at(&self, hidden: &Tensor, positions: &Tensor) -> Result<Tensor, ModelError> {
-        Ok(at_positions(hidden, positions)?.apply(&self.lm_head))
+    /// Next-byte log-probabilities (N, V) at one position (N,) of each
+    /// example's own tokens.
+    pub fn logits_at(&self, out: &Output, positions: &Tensor) -> Result<Tensor, ModelError> {
+        let (n, s) = out.tokens.size2()?;
+        let at = Tensor::arange(n, (Kind::Int64, positions.device())) * s + positions;
+        self.next_byte(out, &at)
     }
 
     /// Per-example losses (N,) of each head: (event + line, delta bytes).
@@ -375,7 +416,7 @@ impl WorldModel {
         let action =
             out.event_logits.f_cross_entropy_loss::<Tensor>(&batch.event, None, tch::Reduction::None, -100, 0.0)?
                 + out.line_logits.f_cross_entropy_loss::<Tensor>(&batch.line, None, tch::Reduction::None, -100, 0.0)?;
-        let (logits, owner, labels) = self.target_logits(&out.hidden, &batch.labels)?;
+        let (logits, owner, labels) = self.target_logits(out, &batch.labels)?;
         let per_token = logits.f_cross_entropy_loss::<Tensor>(&labels, None, tch::Reduction::None, -100, 0.0)?;
         let n = batch.event.size()[0];
         let sums = Tensor::zeros([n], (Kind::Float, logits.device())).f_index_add(0, &owner, &per_token)?;
@@ -477,7 +518,7 @@ mod tests {
             value: None,
         };
         let steps = vec![step(0, 1, "0"), step(1, 2, "1"), step(2, 3, "'é'"), step(3, 1, "[2]")];
-        let ex = examples("x = 0\nx = 1\nx = 'é'\n", &steps, &[1, 2]);
+        let ex = examples("x = 0\nx = 1\nx = 'é'\n", "", &steps, &[1, 2]);
         assert_eq!(ex.len(), 5);
         ex
     }
@@ -508,9 +549,12 @@ mod tests {
         let (rows, t) = b.tokens.size2().unwrap();
         assert_eq!(b.program.size()[0], 1, "five examples of one program");
         assert_eq!(out.hidden.size(), [rows, t, 32]);
-        let (logits, row_of, _) = learner.model.target_logits(&out.hidden, &b.labels).unwrap();
+        let (logits, row_of, _) = learner.model.target_logits(&out, &b.labels).unwrap();
         let labelled = b.labels.ne(-100).sum(Kind::Int64).int64_value(&[]);
         assert_eq!((logits.size(), row_of.size()), (vec![labelled, VOCAB], vec![labelled]));
+        // Vocabulary and copy pointer mix into one distribution per byte.
+        let total = logits.exp().sum_dim_intlist(-1, false, Kind::Float);
+        assert!(total.allclose(&Tensor::ones([labelled], (Kind::Float, Device::Cpu)), 1e-4, 1e-4, false), "{total}");
         assert_eq!(out.event_logits.size(), [rows, 4]);
         assert_eq!(out.line_logits.size(), [rows, 3]);
         let (action, delta) = learner.model.losses(&b, &out).unwrap();

@@ -1,7 +1,7 @@
 //! The training step: one straight loop body you can read top to bottom.
 
 use tch::nn::{self, OptimizerConfig};
-use tch::{Device, Kind};
+use tch::{Device, Kind, Tensor};
 
 use crate::data::{Example, collate};
 use crate::model::{Learner, ModelError};
@@ -18,11 +18,16 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Gradient-norm clip. Default: 1.0.
     pub clip: f64,
+    /// Decay of the moving average of the weights that is evaluated, served
+    /// and saved ([`Trainer::averaged`]): it smooths the step-to-step noise a
+    /// constant rate leaves, without a schedule that ends. 0 keeps the
+    /// latest weights. Default: 0.998 (about the last 500 steps).
+    pub average: f64,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { lr: 2e-3, warmup: 20, weight_decay: 0.01, clip: 1.0 }
+        TrainConfig { lr: 2e-3, warmup: 20, weight_decay: 0.01, clip: 1.0, average: 0.998 }
     }
 }
 
@@ -39,18 +44,40 @@ pub struct StepStats {
 
 #[derive(Debug)]
 pub struct Trainer {
+    /// The weights the optimizer moves.
     pub learner: Learner,
+    /// Their moving average: the model to evaluate, query and save.
+    averaged: Learner,
+    /// (averaged, latest) variable pairs, for the update after each step.
+    pairs: Vec<(Tensor, Tensor)>,
     opt: nn::Optimizer,
     config: TrainConfig,
     device: Device,
 }
 
 impl Trainer {
+    /// Starts from `learner`'s weights; the average starts equal to them.
     pub fn new(learner: Learner, config: TrainConfig) -> Result<Self, ModelError> {
+        if !(0.0..1.0).contains(&config.average) {
+            return Err(ModelError::Config(format!("average decay must be in [0, 1), not {}", config.average)));
+        }
         let adamw = nn::AdamW { wd: config.weight_decay, ..Default::default() };
         let opt = adamw.build(&learner.vs, config.lr)?;
         let device = learner.vs.device();
-        Ok(Trainer { learner, opt, config, device })
+        let mut averaged = Learner::new(learner.model.config.clone(), device)?;
+        averaged.vs.copy(&learner.vs)?;
+        averaged.train_step = learner.train_step;
+        let latest = learner.vs.variables();
+        let pairs =
+            averaged.vs.variables().into_iter().map(|(name, avg)| (avg, latest[&name].shallow_clone())).collect();
+        Ok(Trainer { learner, averaged, pairs, opt, config, device })
+    }
+
+    /// The moving average of the weights ([`TrainConfig::average`]), at the
+    /// latest step: what evaluation, acquisition, prediction and
+    /// checkpoints use. Resuming from its checkpoint starts from it.
+    pub fn averaged(&self) -> &Learner {
+        &self.averaged
     }
 
     /// One optimizer step on `examples`; examples of one program next to
@@ -63,9 +90,24 @@ impl Trainer {
         let out = self.learner.model.forward(&batch, true)?;
         let (action, delta) = self.learner.model.losses(&batch, &out)?;
         let per_example = &action + &delta;
-        let loss = per_example.mean(Kind::Float);
+        // Every delta byte weighs the same. A mean per example would let the
+        // single byte of a "nothing changed" delta outweigh the first byte of
+        // a ten-byte change ten to one, and the model would learn that
+        // nothing ever changes.
+        let bytes = batch.labels.ne(-100).sum_dim_intlist(1, false, Kind::Float);
+        let loss = action.mean(Kind::Float) + (&delta * &bytes).sum(Kind::Float) / bytes.sum(Kind::Float);
         self.opt.backward_step_clip_norm(&loss, self.config.clip);
         self.learner.train_step += 1;
+        // Early on the average follows closely (it would otherwise remember
+        // the random start): decay (1 + t) / (10 + t) until it reaches the setting.
+        let t = self.learner.train_step as f64;
+        let decay = self.config.average.min((1.0 + t) / (10.0 + t));
+        tch::no_grad(|| {
+            for (avg, latest) in &mut self.pairs {
+                let _ = avg.lerp_(latest, 1.0 - decay);
+            }
+        });
+        self.averaged.train_step = self.learner.train_step;
         // Reading values back syncs with the device once per step, after the
         // update has been queued.
         Ok(StepStats {
@@ -74,5 +116,59 @@ impl Trainer {
             per_example: Vec::<f32>::try_from(&per_example.detach().to_kind(Kind::Float).to(Device::Cpu))?,
             tokens: batch.padded_tokens(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::examples;
+    use crate::model::ModelConfig;
+    use curio_interpreter_pool::{Event, Step};
+
+    fn batch() -> Vec<Example> {
+        let step = |i: u32, line: u32, x: &str| Step {
+            step: i,
+            event: Event::Line,
+            line,
+            function: "<module>".into(),
+            depth: 1,
+            locals: vec![("x".into(), x.into())],
+            stdout: String::new(),
+            value: None,
+        };
+        examples("x = 0\nx = x + 1\n", "", &[step(0, 1, "0"), step(1, 2, "0"), step(2, 2, "1")], &[1])
+    }
+
+    fn trainer(average: f64) -> (Trainer, Vec<(String, Tensor)>) {
+        tch::manual_seed(1);
+        let config = ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: 128, ..ModelConfig::default() };
+        let learner = Learner::new(config, Device::Cpu).unwrap();
+        let start = learner.vs.variables().into_iter().map(|(k, v)| (k, v.copy())).collect();
+        (Trainer::new(learner, TrainConfig { average, ..TrainConfig::default() }).unwrap(), start)
+    }
+
+    #[test]
+    fn the_average_follows_the_weights_at_its_decay() {
+        let (mut t, start) = trainer(0.9);
+        t.step(&batch()).unwrap();
+        // Step 1: decay min(0.9, 2 / 11), so 2/11 of the start and 9/11 of the latest.
+        let (latest, avg) = (t.learner.vs.variables(), t.averaged().vs.variables());
+        let mut moved = false;
+        for (name, s) in &start {
+            let want = s * (2.0 / 11.0) + &latest[name] * (9.0 / 11.0);
+            assert!(avg[name].allclose(&want, 1e-5, 1e-6, false), "{name}");
+            moved |= !latest[name].equal(s);
+        }
+        assert!(moved, "the step changed the weights");
+        assert_eq!(t.averaged().train_step, 1);
+
+        let (mut t, _) = trainer(0.0);
+        for _ in 0..3 {
+            t.step(&batch()).unwrap();
+        }
+        let (latest, avg) = (t.learner.vs.variables(), t.averaged().vs.variables());
+        assert!(latest.iter().all(|(name, w)| avg[name].equal(w)), "decay 0 keeps the latest weights");
+        assert!(Trainer::new(t.learner, TrainConfig { average: 1.0, ..TrainConfig::default() }).is_err());
     }
 }

@@ -90,8 +90,11 @@ fn batches(batch: usize, per_row: usize, steps: usize) -> anyhow::Result<Vec<Vec
         let exec = Execution { input: inputs(seed, 1).remove(0), seed, ..Execution::python(source.clone()) };
         let trace = sandbox.execute(&exec)?;
         if trace.status == Status::Ok {
-            let fitting: Vec<Example> =
-                examples(&source, &trace.steps, &[1]).into_iter().step_by(3).filter(|e| e.len() <= block).collect();
+            let fitting: Vec<Example> = examples(&source, &exec.input, &trace.steps, &[1])
+                .into_iter()
+                .step_by(3)
+                .filter(|e| e.len() <= block)
+                .collect();
             for chunk in fitting.chunks(per_row) {
                 groups.push(curio_loop::Group { id: groups.len() as i64, examples: chunk.to_vec() });
             }

@@ -48,6 +48,10 @@ pub struct TrainArgs {
     /// Steps of linear warm-up to the peak rate.
     #[arg(long, default_value_t = TrainConfig::default().warmup)]
     warmup: i64,
+    /// Decay of the moving average of the weights that is saved (0: the
+    /// latest weights).
+    #[arg(long, default_value_t = TrainConfig::default().average)]
+    average: f64,
     /// Share of sampled transitions drawn by priority (their last loss).
     #[arg(long, default_value_t = curio_loop::Mix::default().prioritized)]
     prioritized: f64,
@@ -99,6 +103,10 @@ pub struct EvalArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also print this many transitions whose delta was wrong: the line, the
+    /// locals before it, the true delta and the model's byte-by-byte guess.
+    #[arg(long, default_value_t = 0)]
+    misses: usize,
     #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
     threads: i32,
 }
@@ -126,7 +134,7 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     }
     let block = learner.model.config.block_size as usize;
     anyhow::ensure!(args.lr > 0.0 && args.lr < 1.0 && args.warmup >= 0, "--lr must be in (0, 1), --warmup >= 0");
-    let config = TrainConfig { lr: args.lr, warmup: args.warmup, ..TrainConfig::default() };
+    let config = TrainConfig { lr: args.lr, warmup: args.warmup, average: args.average, ..TrainConfig::default() };
     let mix = curio_loop::Mix { prioritized: args.prioritized, recent: args.recent, long_jumps: args.long_jumps };
     mix.validate().map_err(|e| anyhow::anyhow!("{e}: check --prioritized, --recent and --long-jumps"))?;
     let mut trainer = Trainer::new(learner, config)?;
@@ -173,11 +181,14 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
                 tracing::info!(step, action_loss = stats.action_loss, delta_loss = stats.delta_loss, "training");
             }
             if step % args.checkpoint_every == 0 {
-                trainer.learner.save(&args.checkpoint)?;
+                trainer.averaged().save(&args.checkpoint)?;
             }
         }
     }
-    trainer.learner.save(&args.checkpoint)?;
+    trainer.averaged().save(&args.checkpoint)?;
+    if let Ok(raw) = std::env::var("CURIO_SAVE_LATEST") {
+        trainer.learner.save(std::path::Path::new(&raw))?;
+    }
     bar.finish_and_clear();
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     println!("trained to step {} in {minutes:.1} min", trainer.learner.train_step);
@@ -235,7 +246,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         let exec = Execution { input: inputs(seed, 1).remove(0), seed, ..Execution::python(source.clone()) };
         let trace = sandbox.execute(&exec)?;
         if trace.status == Status::Ok {
-            suite.push(SuiteItem { source, steps: trace.steps });
+            suite.push(SuiteItem { source, input: exec.input, steps: trace.steps });
         }
     }
     let report = evaluate(&learner.model, &suite, device)?;
@@ -248,6 +259,12 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         print!("{}", format_report(&args.suite, &report));
         println!("  (checkpoint at step {})", learner.train_step);
     }
+    for m in report.misses.iter().take(args.misses) {
+        println!(
+            "\nline:      {}\nlocals:    {}\ntrue:      {}\npredicted: {}",
+            m.code, m.locals, m.target, m.predicted
+        );
+    }
     Ok(())
 }
 
@@ -258,7 +275,7 @@ pub struct PredictArgs {
     checkpoint: PathBuf,
     /// The Python program.
     file: PathBuf,
-    /// The program's stdin (used by --compare; the model does not read it).
+    /// The program's stdin (the model reads its first 64 bytes).
     #[arg(long, default_value = "")]
     input: String,
     /// Steps to predict (default: the real trace's length with --compare, else 50).
@@ -282,8 +299,8 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let truth = real.as_ref().map(|t| curio_learner::states(&t.steps)).unwrap_or_default();
-    let start = truth.first().cloned().unwrap_or_else(curio_loop::start_state);
+    let truth = real.as_ref().map(|t| curio_learner::states_reading(&t.steps, &args.input)).unwrap_or_default();
+    let start = truth.first().cloned().unwrap_or_else(|| curio_loop::start_state(&args.input));
     let horizon = args.horizon.unwrap_or(if truth.is_empty() { 50 } else { truth.len() - 1 });
     let path = curio_learner::rollout(&learner.model, &[(source, start.clone())], horizon, device)?.remove(0);
     let show = |s: &curio_learner::State| {

@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::Event;
 use curio_learner::{
-    Example, Frame, GenConfig, JUMPS, State, WorldModel, disagreement, encode_context, generate, inputs, mutate,
-    uncertainty,
+    Example, GenConfig, JUMPS, State, WorldModel, disagreement, encode_context, generate, inputs, mutate, uncertainty,
 };
 use curio_store::Origin;
 use rand::rngs::StdRng;
@@ -79,14 +78,22 @@ pub fn draw_candidates(n: usize, surprising: &[Surprise], config: &GenConfig, rn
 }
 
 /// A program's first traced state, known before it runs: the call of the
-/// module at line 1, no locals, nothing printed.
-pub fn start_state() -> State {
-    State {
-        event: Event::Call,
-        line: 1,
-        stack: vec![Frame { function: "<module>".into(), depth: 1, line: 1, locals: vec![] }],
-        stdout_tail: String::new(),
-    }
+/// module at line 1, no locals, nothing printed, `input` on stdin.
+pub fn start_state(input: &str) -> State {
+    let mut first = curio_learner::states_reading(
+        &[curio_interpreter_pool::Step {
+            step: 0,
+            event: Event::Call,
+            line: 1,
+            function: "<module>".into(),
+            depth: 1,
+            locals: vec![],
+            stdout: String::new(),
+            value: None,
+        }],
+        input,
+    );
+    first.remove(0)
 }
 
 /// Scores of one round.
@@ -120,7 +127,7 @@ pub fn score(
         let mut rows: Vec<Example> = vec![];
         let mut owner = vec![];
         for (i, c) in chunk.iter().enumerate() {
-            let state = start_state();
+            let state = start_state(&c.input);
             for k in JUMPS {
                 let context = encode_context(&c.source, &state, k);
                 if context.context.len() < block {

@@ -204,7 +204,7 @@ impl Engine {
         let (samples, budget) = (self.config.bald_samples, self.config.score_budget);
         let (candidates, scored) = tokio::task::spawn_blocking(move || {
             let t = lock(&trainer);
-            let s = score(&t.learner.model, strategy, &candidates, samples, budget, device);
+            let s = score(&t.averaged().model, strategy, &candidates, samples, budget, device);
             (candidates, s)
         })
         .await?;
@@ -353,9 +353,9 @@ impl Engine {
         let report = tokio::task::spawn_blocking(move || {
             let t = lock(&trainer);
             if full {
-                evaluate(&t.learner.model, &suite, device)
+                evaluate(&t.averaged().model, &suite, device)
             } else {
-                evaluate_transitions(&t.learner.model, &suite, device).map(|r| r.0)
+                evaluate_transitions(&t.averaged().model, &suite, device).map(|r| r.0)
             }
         })
         .await??;
@@ -382,8 +382,8 @@ impl Engine {
         let (trainer, to) = (self.trainer.clone(), path.clone());
         let (step, config) = tokio::task::spawn_blocking(move || {
             let t = lock(&trainer);
-            t.learner.save(&to)?;
-            Ok::<_, curio_learner::ModelError>((t.learner.train_step, t.learner.model.config.clone()))
+            t.averaged().save(&to)?;
+            Ok::<_, curio_learner::ModelError>((t.averaged().train_step, t.averaged().model.config.clone()))
         })
         .await??;
         let run = format!("{}/{}", self.config.run_id, self.config.strategy);
@@ -437,7 +437,7 @@ async fn held_out_suite(
         };
         let done = pools.execute(&exec).await?;
         if done.trace.status == Status::Ok {
-            suite.push(SuiteItem { source, steps: done.trace.steps });
+            suite.push(SuiteItem { source, input: exec.input.clone(), steps: done.trace.steps });
         }
     }
     Ok(suite)

@@ -9,9 +9,8 @@
 
 use std::collections::HashMap;
 
-use curio_interpreter_pool::Step;
 use curio_learner::{Example, JUMPS, example_at};
-use curio_store::{Sampling, Store, StoreError};
+use curio_store::{Sampling, Store, StoreError, StoredRun};
 use rand::RngExt;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -20,7 +19,7 @@ use uuid::Uuid;
 /// Traces read from the store, kept for reuse (bounded).
 #[derive(Debug, Default)]
 pub struct TraceCache {
-    traces: HashMap<Uuid, (String, Vec<Step>)>,
+    traces: HashMap<Uuid, StoredRun>,
 }
 
 /// Traces kept before the cache starts over.
@@ -100,12 +99,12 @@ pub async fn minibatch(
     }
     let mut groups = vec![];
     for s in sampled {
-        let Some((source, steps)) = cache.traces.get(&s.execution_id) else { continue };
-        let Some(first) = draw(source, steps, s.step as usize, (block, mix.long_jumps), rng) else { continue };
+        let Some(run) = cache.traces.get(&s.execution_id) else { continue };
+        let Some(first) = draw(run, s.step as usize, (block, mix.long_jumps), rng) else { continue };
         let mut examples = vec![first];
         for _ in 1..per_program.max(1) {
-            let t = rng.random_range(0..steps.len());
-            examples.extend(draw(source, steps, t, (block, mix.long_jumps), rng));
+            let t = rng.random_range(0..run.steps.len());
+            examples.extend(draw(run, t, (block, mix.long_jumps), rng));
         }
         groups.push(Group { id: s.id, examples });
     }
@@ -114,10 +113,10 @@ pub async fn minibatch(
 
 /// The example of state `t`: k = 1, or with probability `long` a longer
 /// jump that stays inside the trace.
-fn draw(source: &str, steps: &[Step], t: usize, (block, long): (usize, f64), rng: &mut StdRng) -> Option<Example> {
-    let longer: Vec<u32> = JUMPS.iter().copied().filter(|&k| k > 1 && t + (k as usize) < steps.len()).collect();
+fn draw(run: &StoredRun, t: usize, (block, long): (usize, f64), rng: &mut StdRng) -> Option<Example> {
+    let longer: Vec<u32> = JUMPS.iter().copied().filter(|&k| k > 1 && t + (k as usize) < run.steps.len()).collect();
     let k = if !longer.is_empty() && rng.random_bool(long) { longer[rng.random_range(0..longer.len())] } else { 1 };
-    example_at(source, steps, t, k).filter(|e| e.len() <= block)
+    example_at(&run.source, &run.input, &run.steps, t, k).filter(|e| e.len() <= block)
 }
 
 /// Splits a draw into minibatches of `size` groups of similar packed

@@ -273,18 +273,19 @@ impl Learner for LearnerApi {
         let device = self.shared.device;
         let reply = tokio::task::spawn_blocking(move || {
             let t = lock(&trainer);
-            let start = start_state();
-            let block = t.learner.model.config.block_size as usize;
+            let start = start_state(&req.input);
+            let model = t.averaged();
+            let block = model.model.config.block_size as usize;
             if curio_learner::encode_context(&req.source, &start, 1).context.len() + 64 > block {
                 return Err(Status::invalid_argument(format!(
                     "source: too long for the model's context of {block} tokens"
                 )));
             }
-            let paths = rollout(&t.learner.model, &[(req.source.clone(), start)], horizon, device).map_err(|e| {
+            let paths = rollout(&model.model, &[(req.source.clone(), start)], horizon, device).map_err(|e| {
                 tracing::error!(error = %e, "prediction failed");
                 Status::internal("the model could not predict this program; see the learner's log")
             })?;
-            Ok(predicted(paths.into_iter().next().unwrap_or_default(), t.learner.train_step))
+            Ok(predicted(paths.into_iter().next().unwrap_or_default(), model.train_step))
         })
         .await
         .map_err(|_| Status::internal("the prediction task failed"))??;

@@ -56,6 +56,14 @@ pub struct SampledTransition {
 }
 
 /// The replay store; cheap to clone (one connection pool, one index).
+/// A stored run: its program's source, what it read on stdin, its trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredRun {
+    pub source: String,
+    pub input: String,
+    pub steps: Vec<Step>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
@@ -296,11 +304,11 @@ impl Store {
         Ok(out)
     }
 
-    /// Whole traces with their program source, by execution id (for
-    /// rebuilding the stack of a sampled transition).
-    pub async fn traces(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, (String, Vec<Step>)>, StoreError> {
+    /// Whole traces with their program source and input, by execution id
+    /// (for rebuilding the stack of a sampled transition).
+    pub async fn traces(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, StoredRun>, StoreError> {
         let rows = sqlx::query(
-            "SELECT e.id AS execution_id, p.source, t.step, t.event, t.line, t.function, t.depth, \
+            "SELECT e.id AS execution_id, p.source, e.input, t.step, t.event, t.line, t.function, t.depth, \
                     t.locals::text AS locals, t.stdout, t.value \
              FROM executions e JOIN programs p ON p.id = e.program_id \
              JOIN transitions t ON t.execution_id = e.id \
@@ -309,10 +317,14 @@ impl Store {
         .bind(ids)
         .fetch_all(&self.pool)
         .await?;
-        let mut out: HashMap<Uuid, (String, Vec<Step>)> = HashMap::new();
+        let mut out: HashMap<Uuid, StoredRun> = HashMap::new();
         for row in rows {
-            let entry = out.entry(row.get("execution_id")).or_insert_with(|| (row.get("source"), vec![]));
-            entry.1.push(stored_step(&row)?);
+            let entry = out.entry(row.get("execution_id")).or_insert_with(|| StoredRun {
+                source: row.get("source"),
+                input: row.get("input"),
+                steps: vec![],
+            });
+            entry.steps.push(stored_step(&row)?);
         }
         Ok(out)
     }
