@@ -86,7 +86,9 @@ class WorldModel(nn.Module):
         self.blocks = nn.ModuleList(Block(c, cfg["n_head"], cfg["dropout"]) for _ in range(cfg["n_layer"]))
         self.ln_f = nn.LayerNorm(c)
         self.lm_head = nn.Linear(c, cfg["vocab"])
-        self.copy_query, self.copy_key, self.copy_gate = nn.Linear(c, c), nn.Linear(c, c), nn.Linear(c, 1)
+        self.copy_at = nn.ModuleList([nn.Linear(c, c), nn.Linear(c, c)])
+        self.copy_after = nn.ModuleList([nn.Linear(c, c), nn.Linear(c, c)])
+        self.copy_gate = nn.Linear(c, 3)
         self.event_head = nn.Linear(c, 4)
         self.ptr_query, self.ptr_key = nn.Linear(c, c), nn.Linear(c, c)
         self.dropout, self.n_head = cfg["dropout"], cfg["n_head"]
@@ -124,13 +126,22 @@ class WorldModel(nn.Module):
         flat = labels.view(-1)
         idx = (flat != -100).nonzero().squeeze(1)
         h = own.reshape(n * s, c)[idx]
-        # The copy pointer over each example's own tokens up to the position.
-        scores = (self.copy_query(own) @ self.copy_key(own).transpose(1, 2)).view(n * s, s)[idx] / math.sqrt(c)
-        later = torch.arange(s).unsqueeze(0) > (idx % s).unsqueeze(1)
-        pointer = scores.masked_fill(later, float("-inf")).softmax(-1)
-        copied = torch.zeros(len(idx), self.lm_head.out_features).scatter_add(1, bt["tokens"][idx // s], pointer)
-        gate = torch.sigmoid(self.copy_gate(h))
-        logp = (gate * self.lm_head(h).softmax(-1) + (1 - gate) * copied).clamp_min(1e-9).log()
+        # The copy pointers over each example's own tokens: repeat the token
+        # pointed at (up to the position), or the one after it (before it).
+        t, j = idx % s, torch.arange(s).unsqueeze(0)
+        tokens = bt["tokens"][idx // s]
+        successors = torch.cat([tokens[:, 1:], tokens[:, :1]], 1)
+
+        def pointer(qk, hidden, emits):
+            scores = (qk[0](own) @ qk[1](own).transpose(1, 2)).view(n * s, s)[idx] / math.sqrt(c)
+            p = scores.masked_fill(hidden, float("-inf")).softmax(-1)
+            return torch.zeros(len(idx), self.lm_head.out_features).scatter_add(1, emits, p)
+
+        copied_at = pointer(self.copy_at, j > t.unsqueeze(1), tokens)
+        copied_after = pointer(self.copy_after, j >= t.clamp_min(1).unsqueeze(1), successors)
+        gate = self.copy_gate(h).softmax(-1)
+        mixed = self.lm_head(h).softmax(-1) * gate[:, :1] + copied_at * gate[:, 1:2] + copied_after * gate[:, 2:]
+        logp = mixed.clamp_min(1e-9).log()
         per_token = F.cross_entropy(logp, flat[idx], reduction="none")
         sums = torch.zeros(n).index_add(0, idx // s, per_token)
         return action.mean() + sums.sum() / (labels != -100).sum()

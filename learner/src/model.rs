@@ -261,10 +261,13 @@ pub struct WorldModel {
     blocks: Vec<Block>,
     ln_f: nn::LayerNorm,
     lm_head: nn::Linear,
-    /// The copy pointer: which earlier byte of the example to repeat, and
-    /// the gate between copying and the vocabulary.
-    copy_query: nn::Linear,
-    copy_key: nn::Linear,
+    /// The copy pointers, (query, key) each: `copy_at` points at an earlier
+    /// byte of the example and repeats it (where a name or literal starts),
+    /// `copy_after` at an earlier byte and repeats the one after it (the
+    /// rest of it, as an induction head does); the gate weighs the
+    /// vocabulary and the two pointers.
+    copy_at: (nn::Linear, nn::Linear),
+    copy_after: (nn::Linear, nn::Linear),
     copy_gate: nn::Linear,
     event_head: nn::Linear,
     ptr_query: nn::Linear,
@@ -298,9 +301,9 @@ impl WorldModel {
             blocks: (0..config.n_layer).map(|i| Block::new(h / "h" / i, &config)).collect(),
             ln_f: nn::layer_norm(h / "ln_f", vec![c], Default::default()),
             lm_head: linear("lm_head", config.vocab),
-            copy_query: linear("copy_query", c),
-            copy_key: linear("copy_key", c),
-            copy_gate: linear("copy_gate", 1),
+            copy_at: (linear("copy_at_query", c), linear("copy_at_key", c)),
+            copy_after: (linear("copy_after_query", c), linear("copy_after_key", c)),
+            copy_gate: linear("copy_gate", 3),
             event_head: linear("event_head", EVENTS.len() as i64),
             ptr_query: linear("ptr_query", c),
             ptr_key: linear("ptr_key", c),
@@ -367,30 +370,36 @@ impl WorldModel {
 
     /// Next-byte log-probabilities at flat positions `at` (M,) of the
     /// examples' own tokens (index n * S + t): a gate mixes the vocabulary
-    /// with a pointer over the example's tokens up to t, whose probability
-    /// goes to the token it points at. Names, literals and the values the
-    /// line reads are copied from the state rather than spelled from memory.
+    /// with two pointers over the example's earlier tokens, whose
+    /// probability goes to the token pointed at (`copy_at`, positions up to
+    /// t) or to the one after it (`copy_after`, positions before t). Names,
+    /// literals and the values the line reads are copied from the state
+    /// rather than spelled from memory.
     fn next_byte(&self, out: &Output, at: &Tensor) -> Result<Tensor, ModelError> {
         let (n, s, c) = out.hidden.size3()?;
-        let flat = out.hidden.contiguous().view([n * s, c]);
-        let h = flat.f_index_select(0, at)?;
+        let h = out.hidden.contiguous().view([n * s, c]).f_index_select(0, at)?;
         let (owner, t) = (at.floor_divide_scalar(s), at.remainder(s));
-        // (N, S, C) x (N, C, S) -> (N, S, S) -> (M, S): each position's query
-        // against its own example's keys.
-        let (queries, keys) = (out.hidden.apply(&self.copy_query), out.hidden.apply(&self.copy_key));
-        let scores = queries.matmul(&keys.transpose(1, 2)).view([n * s, s]).f_index_select(0, at)?;
         let device = at.device();
-        let later = Tensor::arange(s, (Kind::Int64, device)).unsqueeze(0).gt_tensor(&t.unsqueeze(1));
-        let pointer = (scores / (c as f64).sqrt()).masked_fill(&later, f64::NEG_INFINITY).softmax(-1, Kind::Float);
         let m = at.size()[0];
-        let copied = Tensor::zeros([m, self.config.vocab], (Kind::Float, device)).f_scatter_add(
-            1,
-            &out.tokens.f_index_select(0, &owner)?,
-            &pointer,
-        )?;
-        let gate = h.apply(&self.copy_gate).sigmoid();
+        let j = Tensor::arange(s, (Kind::Int64, device)).unsqueeze(0);
+        // Each pointer's distribution over the vocabulary: (N, S, C) x
+        // (N, C, S) -> (N, S, S) -> (M, S) scores of each position against
+        // its own example's keys; `hidden` where it may point, probability
+        // added onto `emits` (M, S), the token each position stands for.
+        let pointer = |(query, key): &(nn::Linear, nn::Linear), hidden: &Tensor, emits: &Tensor| {
+            let scores = out.hidden.apply(query).matmul(&out.hidden.apply(key).transpose(1, 2));
+            let scores = scores.view([n * s, s]).f_index_select(0, at)? / (c as f64).sqrt();
+            let p = scores.masked_fill(hidden, f64::NEG_INFINITY).softmax(-1, Kind::Float);
+            Tensor::zeros([m, self.config.vocab], (Kind::Float, device)).f_scatter_add(1, emits, &p)
+        };
+        let tokens = out.tokens.f_index_select(0, &owner)?;
+        let successors = Tensor::cat(&[tokens.narrow(1, 1, s - 1), tokens.narrow(1, 0, 1)], 1);
+        let copied_at = pointer(&self.copy_at, &j.gt_tensor(&t.unsqueeze(1)), &tokens)?;
+        let copied_after = pointer(&self.copy_after, &j.ge_tensor(&t.clamp_min(1).unsqueeze(1)), &successors)?;
+        let gate = h.apply(&self.copy_gate).softmax(-1, Kind::Float);
         let vocab = h.apply(&self.lm_head).softmax(-1, Kind::Float);
-        let mixed: Tensor = &gate * vocab + gate.neg().f_add_scalar(1.0)? * copied;
+        let mixed =
+            vocab * gate.narrow(1, 0, 1) + copied_at * gate.narrow(1, 1, 1) + copied_after * gate.narrow(1, 2, 1);
         Ok(mixed.clamp_min(1e-9).log())
     }
 
