@@ -156,3 +156,18 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
         line: on(&examples.iter().map(|e| e.line as i64).collect::<Vec<_>>(), &[n]),
     }
 }
+
+/// A line event of the module with one local `x`: traces for unit tests.
+#[cfg(test)]
+pub(crate) fn module_step(step: u32, line: u32, x: &str) -> Step {
+    Step {
+        step,
+        event: curio_interpreter_pool::Event::Line,
+        line,
+        function: "<module>".into(),
+        depth: 1,
+        locals: vec![("x".into(), x.into())],
+        stdout: String::new(),
+        value: None,
+    }
+}

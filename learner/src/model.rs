@@ -504,7 +504,6 @@ fn meta_path(path: &Path) -> std::path::PathBuf {
 mod tests {
     use super::*;
     use crate::data::{Example, collate, examples, pack};
-    use curio_interpreter_pool::{Event, Step};
 
     fn tiny() -> ModelConfig {
         ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: 256, ..ModelConfig::default() }
@@ -516,16 +515,7 @@ mod tests {
 
     /// Five examples of one program (k = 1 and 2).
     fn items() -> Vec<Example> {
-        let step = |i: u32, line: u32, x: &str| Step {
-            step: i,
-            event: Event::Line,
-            line,
-            function: "<module>".into(),
-            depth: 1,
-            locals: vec![("x".into(), x.into())],
-            stdout: String::new(),
-            value: None,
-        };
+        let step = crate::data::module_step;
         let steps = vec![step(0, 1, "0"), step(1, 2, "1"), step(2, 3, "'é'"), step(3, 1, "[2]")];
         let ex = examples("x = 0\nx = 1\nx = 'é'\n", "", &steps, &[1, 2]);
         assert_eq!(ex.len(), 5);

@@ -124,19 +124,9 @@ mod tests {
     use super::*;
     use crate::data::examples;
     use crate::model::ModelConfig;
-    use curio_interpreter_pool::{Event, Step};
 
     fn batch() -> Vec<Example> {
-        let step = |i: u32, line: u32, x: &str| Step {
-            step: i,
-            event: Event::Line,
-            line,
-            function: "<module>".into(),
-            depth: 1,
-            locals: vec![("x".into(), x.into())],
-            stdout: String::new(),
-            value: None,
-        };
+        let step = crate::data::module_step;
         examples("x = 0\nx = x + 1\n", "", &[step(0, 1, "0"), step(1, 2, "0"), step(2, 2, "1")], &[1])
     }
 
