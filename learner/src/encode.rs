@@ -569,8 +569,7 @@ mod tests {
         assert_eq!(e.current_line(), Some(0));
         assert_eq!(encode_context(source, &st[0], 1).current_line(), Some(0));
         assert_eq!(encode_context("x = 1\n", &st[1], 1).current_line(), None, "line 5 is past the source");
-        let text: Vec<u8> = e.context.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
-        let text = String::from_utf8(text).unwrap();
+        let text = text(&e);
         assert!(
             text.contains("k=2\n@<module> 1 5\ns='héllo\\\\n'\n")
                 && text.contains("#call 1 @f 2\n:def f(x):\n=def f([1, 2]):\nx=[1, 2]\n"),

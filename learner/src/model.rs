@@ -420,8 +420,8 @@ impl WorldModel {
         self.next_byte(out, &at)
     }
 
-    /// Per-example losses (N,) of each head: (event + line, delta bytes).
-    pub fn losses(&self, batch: &Batch, out: &Output) -> Result<(Tensor, Tensor), ModelError> {
+    /// The losses of both heads on a batch.
+    pub fn losses(&self, batch: &Batch, out: &Output) -> Result<Losses, ModelError> {
         let action =
             out.event_logits.f_cross_entropy_loss::<Tensor>(&batch.event, None, tch::Reduction::None, -100, 0.0)?
                 + out.line_logits.f_cross_entropy_loss::<Tensor>(&batch.line, None, tch::Reduction::None, -100, 0.0)?;
@@ -430,9 +430,24 @@ impl WorldModel {
         let n = batch.event.size()[0];
         let sums = Tensor::zeros([n], (Kind::Float, logits.device())).f_index_add(0, &owner, &per_token)?;
         let counted = batch.labels.ne(-100).to_kind(Kind::Float).sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
-        let delta = sums / counted;
-        Ok((action, delta))
+        // Every delta byte of the batch weighs the same in the objective. A
+        // mean per example would let the single byte of a "nothing changed"
+        // delta outweigh the first byte of a ten-byte change ten to one, and
+        // the model would learn that nothing ever changes.
+        Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float) })
     }
+}
+
+/// What [`WorldModel::losses`] returns.
+#[derive(Debug)]
+pub struct Losses {
+    /// (N,) each example's event plus line cross-entropy.
+    pub action: Tensor,
+    /// (N,) each example's mean cross-entropy per delta byte.
+    pub delta: Tensor,
+    /// () the mean cross-entropy over every delta byte of the batch: the
+    /// delta head's part of the training objective.
+    pub delta_per_byte: Tensor,
 }
 
 /// Each row's hidden state at one position: (B, T, C) and (B,) -> (B, C).
@@ -532,12 +547,13 @@ mod tests {
         let close = |x: &Tensor, y: &Tensor| x.allclose(y, 1e-5, 1e-5, false);
         assert!(close(&a.event_logits, &p.event_logits) && close(&a.line_logits, &p.line_logits));
         let (la, lp) = (learner.model.losses(&apart, &a).unwrap(), learner.model.losses(&shared, &p).unwrap());
-        assert!(close(&la.0, &lp.0) && close(&la.1, &lp.1), "{:?} vs {:?}", la.1, lp.1);
+        assert!(close(&la.action, &lp.action) && close(&la.delta, &lp.delta), "{:?} vs {:?}", la.delta, lp.delta);
+        assert!(close(&la.delta_per_byte, &lp.delta_per_byte));
         // Sharing by twos: three copies, the same answers.
         let twos = pack(&ex, 2, Device::Cpu);
         assert_eq!(twos.program.size()[0], 3);
         let t = learner.model.forward(&twos, false).unwrap();
-        assert!(close(&learner.model.losses(&twos, &t).unwrap().1, &la.1));
+        assert!(close(&learner.model.losses(&twos, &t).unwrap().delta, &la.delta));
     }
 
     #[test]
@@ -556,7 +572,12 @@ mod tests {
         assert!(total.allclose(&Tensor::ones([labelled], (Kind::Float, Device::Cpu)), 1e-4, 1e-4, false), "{total}");
         assert_eq!(out.event_logits.size(), [rows, 4]);
         assert_eq!(out.line_logits.size(), [rows, 3]);
-        let (action, delta) = learner.model.losses(&b, &out).unwrap();
+        let Losses { action, delta, delta_per_byte } = learner.model.losses(&b, &out).unwrap();
+        // The objective's delta part is the mean over bytes: per-example
+        // means weighted by their byte counts.
+        let bytes = b.labels.ne(-100).sum_dim_intlist(1, false, Kind::Float);
+        let weighted = (&delta * &bytes).sum(Kind::Float) / bytes.sum(Kind::Float);
+        assert!(delta_per_byte.allclose(&weighted, 1e-5, 1e-6, false), "{delta_per_byte} vs {weighted}");
         assert_eq!((action.size(), delta.size()), (vec![rows], vec![rows]));
         assert!(action.isfinite().all().int64_value(&[]) == 1 && delta.isfinite().all().int64_value(&[]) == 1);
     }

@@ -4,7 +4,7 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use crate::data::{Example, collate};
-use crate::model::{Learner, ModelError};
+use crate::model::{Learner, Losses, ModelError};
 
 /// Optimizer settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,14 +88,9 @@ impl Trainer {
         self.opt.set_lr(self.config.lr * warm);
         let batch = collate(examples, self.device);
         let out = self.learner.model.forward(&batch, true)?;
-        let (action, delta) = self.learner.model.losses(&batch, &out)?;
+        let Losses { action, delta, delta_per_byte } = self.learner.model.losses(&batch, &out)?;
         let per_example = &action + &delta;
-        // Every delta byte weighs the same. A mean per example would let the
-        // single byte of a "nothing changed" delta outweigh the first byte of
-        // a ten-byte change ten to one, and the model would learn that
-        // nothing ever changes.
-        let bytes = batch.labels.ne(-100).sum_dim_intlist(1, false, Kind::Float);
-        let loss = action.mean(Kind::Float) + (&delta * &bytes).sum(Kind::Float) / bytes.sum(Kind::Float);
+        let loss = action.mean(Kind::Float) + &delta_per_byte;
         self.opt.backward_step_clip_norm(&loss, self.config.clip);
         self.learner.train_step += 1;
         // Early on the average follows closely (it would otherwise remember

@@ -52,6 +52,10 @@ pub struct TrainArgs {
     /// latest weights).
     #[arg(long, default_value_t = TrainConfig::default().average)]
     average: f64,
+    /// Also write the latest (not averaged) weights here at the end, to
+    /// compare the two.
+    #[arg(long)]
+    latest: Option<PathBuf>,
     /// Share of sampled transitions drawn by priority (their last loss).
     #[arg(long, default_value_t = curio_loop::Mix::default().prioritized)]
     prioritized: f64,
@@ -186,8 +190,8 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
         }
     }
     trainer.averaged().save(&args.checkpoint)?;
-    if let Ok(raw) = std::env::var("CURIO_SAVE_LATEST") {
-        trainer.learner.save(std::path::Path::new(&raw))?;
+    if let Some(latest) = &args.latest {
+        trainer.learner.save(latest)?;
     }
     bar.finish_and_clear();
     let minutes = started.elapsed().as_secs_f64() / 60.0;
