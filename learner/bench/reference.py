@@ -128,12 +128,18 @@ class WorldModel(nn.Module):
         h = own.reshape(n * s, c)[idx]
         # The copy pointers over each example's own tokens: repeat the token
         # pointed at (up to the position), or the one after it (before it).
-        t, j = idx % s, torch.arange(s).unsqueeze(0)
-        tokens = bt["tokens"][idx // s]
+        # Each labelled position's queries pack into (N, W, C) by its slot
+        # among its example's, and score only that example's keys.
+        t, j, owner = idx % s, torch.arange(s).unsqueeze(0), idx // s
+        tokens = bt["tokens"][owner]
         successors = torch.cat([tokens[:, 1:], tokens[:, :1]], 1)
+        counts = torch.bincount(owner, minlength=n)
+        slot = torch.arange(len(idx)) - (counts.cumsum(0) - counts)[owner]
+        width = max(int(counts.max()), 1)
 
         def pointer(qk, hidden, emits):
-            scores = (qk[0](own) @ qk[1](own).transpose(1, 2)).view(n * s, s)[idx] / math.sqrt(c)
+            queries = torch.zeros(n, width, c).index_put((owner, slot), qk[0](h))
+            scores = (queries @ qk[1](own).transpose(1, 2))[owner, slot] / math.sqrt(c)
             p = scores.masked_fill(hidden, float("-inf")).softmax(-1)
             return torch.zeros(len(idx), self.lm_head.out_features).scatter_add(1, emits, p)
 
@@ -143,8 +149,10 @@ class WorldModel(nn.Module):
         mixed = self.lm_head(h).softmax(-1) * gate[:, :1] + copied_at * gate[:, 1:2] + copied_after * gate[:, 2:]
         logp = mixed.clamp_min(1e-9).log()
         per_token = F.cross_entropy(logp, flat[idx], reduction="none")
-        sums = torch.zeros(n).index_add(0, idx // s, per_token)
-        return action.mean() + sums.sum() / (labels != -100).sum()
+        # The first delta byte (at the action query) counts once more per example.
+        opens = (t == bt["query"][owner]).float()
+        first_byte = torch.zeros(n).index_add(0, owner, per_token * opens)
+        return action.mean() + first_byte.mean() + per_token.mean()
 
 
 def main():

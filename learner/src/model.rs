@@ -369,26 +369,37 @@ impl WorldModel {
     }
 
     /// Next-byte log-probabilities at flat positions `at` (M,) of the
-    /// examples' own tokens (index n * S + t): a gate mixes the vocabulary
-    /// with two pointers over the example's earlier tokens, whose
-    /// probability goes to the token pointed at (`copy_at`, positions up to
-    /// t) or to the one after it (`copy_after`, positions before t). Names,
-    /// literals and the values the line reads are copied from the state
-    /// rather than spelled from memory.
+    /// examples' own tokens (index n * S + t, ascending, so each example's
+    /// positions sit together): a gate mixes the vocabulary with two
+    /// pointers over the example's earlier tokens, whose probability goes to
+    /// the token pointed at (`copy_at`, positions up to t) or to the one
+    /// after it (`copy_after`, positions before t). Names, literals and the
+    /// values the line reads are copied from the state rather than spelled
+    /// from memory.
     fn next_byte(&self, out: &Output, at: &Tensor) -> Result<Tensor, ModelError> {
         let (n, s, c) = out.hidden.size3()?;
         let h = out.hidden.contiguous().view([n * s, c]).f_index_select(0, at)?;
         let (owner, t) = (at.floor_divide_scalar(s), at.remainder(s));
         let device = at.device();
         let m = at.size()[0];
+        // Each position's slot among its example's (0, 1, ..), so the
+        // queries pack into (N, W, C), W the most positions of one example:
+        // scoring them against their own example's keys costs N * W * S,
+        // not N * S * S.
+        let counts = owner.f_bincount::<Tensor>(None, n)?;
+        let starts = counts.cumsum(0, Kind::Int64) - &counts;
+        let slot = Tensor::arange(m, (Kind::Int64, device)) - starts.f_index_select(0, &owner)?;
+        let width = counts.max().int64_value(&[]).max(1);
+        let slots = [Some(owner.shallow_clone()), Some(slot)];
         let j = Tensor::arange(s, (Kind::Int64, device)).unsqueeze(0);
-        // Each pointer's distribution over the vocabulary: (N, S, C) x
-        // (N, C, S) -> (N, S, S) -> (M, S) scores of each position against
-        // its own example's keys; `hidden` where it may point, probability
-        // added onto `emits` (M, S), the token each position stands for.
+        // Each pointer's distribution over the vocabulary: (N, W, C) x
+        // (N, C, S) -> (N, W, S) -> (M, S) scores of each position against
+        // its own example's keys; `hidden` where it may not point,
+        // probability added onto `emits` (M, S), the token each position
+        // stands for.
         let pointer = |(query, key): &(nn::Linear, nn::Linear), hidden: &Tensor, emits: &Tensor| {
-            let scores = out.hidden.apply(query).matmul(&out.hidden.apply(key).transpose(1, 2));
-            let scores = scores.view([n * s, s]).f_index_select(0, at)? / (c as f64).sqrt();
+            let queries = Tensor::zeros([n, width, c], (Kind::Float, device)).f_index_put(&slots, &h.apply(query), false)?;
+            let scores = queries.matmul(&out.hidden.apply(key).transpose(1, 2)).f_index(&slots)? / (c as f64).sqrt();
             let p = scores.masked_fill(hidden, f64::NEG_INFINITY).softmax(-1, Kind::Float);
             Tensor::zeros([m, self.config.vocab], (Kind::Float, device)).f_scatter_add(1, emits, &p)
         };
@@ -427,14 +438,16 @@ impl WorldModel {
                 + out.line_logits.f_cross_entropy_loss::<Tensor>(&batch.line, None, tch::Reduction::None, -100, 0.0)?;
         let (logits, owner, labels) = self.target_logits(out, &batch.labels)?;
         let per_token = logits.f_cross_entropy_loss::<Tensor>(&labels, None, tch::Reduction::None, -100, 0.0)?;
-        let n = batch.event.size()[0];
-        let sums = Tensor::zeros([n], (Kind::Float, logits.device())).f_index_add(0, &owner, &per_token)?;
+        let (n, s) = batch.labels.size2()?;
+        let zeros = || Tensor::zeros([n], (Kind::Float, logits.device()));
+        let sums = zeros().f_index_add(0, &owner, &per_token)?;
         let counted = batch.labels.ne(-100).to_kind(Kind::Float).sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
-        // Every delta byte of the batch weighs the same in the objective. A
-        // mean per example would let the single byte of a "nothing changed"
-        // delta outweigh the first byte of a ten-byte change ten to one, and
-        // the model would learn that nothing ever changes.
-        Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float) })
+        // The first delta byte sits at the action query: it says what kind
+        // of change comes (a value set, a frame, a removal, output, none).
+        let labelled = batch.labels.view([n * s]).ne(-100).nonzero().squeeze_dim(1);
+        let opens = labelled.remainder(s).eq_tensor(&batch.query.f_index_select(0, &owner)?);
+        let first_byte = zeros().f_index_add(0, &owner, &(&per_token * opens.to_kind(Kind::Float)))?;
+        Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float), first_byte })
     }
 }
 
@@ -445,9 +458,24 @@ pub struct Losses {
     pub action: Tensor,
     /// (N,) each example's mean cross-entropy per delta byte.
     pub delta: Tensor,
-    /// () the mean cross-entropy over every delta byte of the batch: the
-    /// delta head's part of the training objective.
+    /// () the mean cross-entropy over every delta byte of the batch.
     pub delta_per_byte: Tensor,
+    /// (N,) each example's cross-entropy of its delta's first byte: whether
+    /// and how the state changes.
+    pub first_byte: Tensor,
+}
+
+impl Losses {
+    /// The training objective: per example, the action and the kind of
+    /// change (its delta's first byte), each decided once per transition;
+    /// then every delta byte of the batch weighing the same. A mean per
+    /// example alone would let the single byte of a "nothing changed" delta
+    /// outweigh each byte of a ten-byte change ten to one, and the model
+    /// would learn that nothing ever changes; bytes alone would make the
+    /// decision whether anything changes one byte among many.
+    pub fn objective(&self) -> Tensor {
+        self.action.mean(Kind::Float) + self.first_byte.mean(Kind::Float) + &self.delta_per_byte
+    }
 }
 
 /// Each row's hidden state at one position: (B, T, C) and (B,) -> (B, C).
@@ -572,13 +600,21 @@ mod tests {
         assert!(total.allclose(&Tensor::ones([labelled], (Kind::Float, Device::Cpu)), 1e-4, 1e-4, false), "{total}");
         assert_eq!(out.event_logits.size(), [rows, 4]);
         assert_eq!(out.line_logits.size(), [rows, 3]);
-        let Losses { action, delta, delta_per_byte } = learner.model.losses(&b, &out).unwrap();
+        let losses = learner.model.losses(&b, &out).unwrap();
+        let Losses { action, delta, delta_per_byte, first_byte } = &losses;
         // The objective's delta part is the mean over bytes: per-example
         // means weighted by their byte counts.
         let bytes = b.labels.ne(-100).sum_dim_intlist(1, false, Kind::Float);
-        let weighted = (&delta * &bytes).sum(Kind::Float) / bytes.sum(Kind::Float);
+        let weighted = (delta * &bytes).sum(Kind::Float) / bytes.sum(Kind::Float);
         assert!(delta_per_byte.allclose(&weighted, 1e-5, 1e-6, false), "{delta_per_byte} vs {weighted}");
         assert_eq!((action.size(), delta.size()), (vec![rows], vec![rows]));
+        // The first byte's loss is the cross-entropy at the action query,
+        // whether its position is scored alone or among all of its example's.
+        let alone = learner.model.logits_at(&out, &b.query).unwrap();
+        let opening = b.labels.gather(1, &b.query.unsqueeze(1), false).squeeze_dim(1);
+        let want = alone.cross_entropy_loss::<Tensor>(&opening, None, tch::Reduction::None, -100, 0.0);
+        assert!(first_byte.allclose(&want, 1e-5, 1e-6, false), "{first_byte} vs {want}");
+        assert!(first_byte.gt(0.0).all().int64_value(&[]) == 1);
         assert!(action.isfinite().all().int64_value(&[]) == 1 && delta.isfinite().all().int64_value(&[]) == 1);
     }
 

@@ -88,9 +88,10 @@ impl Trainer {
         self.opt.set_lr(self.config.lr * warm);
         let batch = collate(examples, self.device);
         let out = self.learner.model.forward(&batch, true)?;
-        let Losses { action, delta, delta_per_byte } = self.learner.model.losses(&batch, &out)?;
-        let per_example = &action + &delta;
-        let loss = action.mean(Kind::Float) + &delta_per_byte;
+        let losses = self.learner.model.losses(&batch, &out)?;
+        let Losses { action, delta, .. } = &losses;
+        let per_example = action + delta;
+        let loss = losses.objective();
         self.opt.backward_step_clip_norm(&loss, self.config.clip);
         self.learner.train_step += 1;
         // Early on the average follows closely (it would otherwise remember
