@@ -88,7 +88,7 @@ class WorldModel(nn.Module):
         self.lm_head = nn.Linear(c, cfg["vocab"])
         self.copy_at = nn.ModuleList([nn.Linear(c, c), nn.Linear(c, c)])
         self.copy_after = nn.ModuleList([nn.Linear(c, c), nn.Linear(c, c)])
-        self.copy_gate = nn.Linear(c, 3)
+        self.copy_gate = nn.Linear(c, 4)
         self.event_head = nn.Linear(c, 4)
         self.ptr_query, self.ptr_key = nn.Linear(c, c), nn.Linear(c, c)
         self.dropout, self.n_head = cfg["dropout"], cfg["n_head"]
@@ -125,28 +125,50 @@ class WorldModel(nn.Module):
         )
         flat = labels.view(-1)
         idx = (flat != -100).nonzero().squeeze(1)
-        h = own.reshape(n * s, c)[idx]
-        # The copy pointers over each example's own tokens: repeat the token
-        # pointed at (up to the position), or the one after it (before it).
-        # Each labelled position's queries pack into (N, W, C) by its slot
-        # among its example's, and score only that example's keys.
-        t, j, owner = idx % s, torch.arange(s).unsqueeze(0), idx // s
+        # Four sources per labelled position: the vocabulary, a pointer that
+        # repeats the token it points at (up to the position), one that
+        # repeats the token after it (before it), and a continuation after
+        # wherever the byte before was copied from. Each position's queries
+        # pack into (N, W, C) by its slot among its example's, and score only
+        # that example's keys.
+        owner, t, j = idx // s, idx % s, torch.arange(s).unsqueeze(0)
         tokens = bt["tokens"][owner]
         successors = torch.cat([tokens[:, 1:], tokens[:, :1]], 1)
         counts = torch.bincount(owner, minlength=n)
         slot = torch.arange(len(idx)) - (counts.cumsum(0) - counts)[owner]
         width = max(int(counts.max()), 1)
 
-        def pointer(qk, hidden, emits):
-            queries = torch.zeros(n, width, c).index_put((owner, slot), qk[0](h))
-            scores = (queries @ qk[1](own).transpose(1, 2))[owner, slot] / math.sqrt(c)
-            p = scores.masked_fill(hidden, float("-inf")).softmax(-1)
-            return torch.zeros(len(idx), self.lm_head.out_features).scatter_add(1, emits, p)
+        def sources(at):
+            pos = at % s
+            h = own.reshape(n * s, c)[at]
 
-        copied_at = pointer(self.copy_at, j > t.unsqueeze(1), tokens)
-        copied_after = pointer(self.copy_after, j >= t.clamp_min(1).unsqueeze(1), successors)
-        gate = self.copy_gate(h).softmax(-1)
-        mixed = self.lm_head(h).softmax(-1) * gate[:, :1] + copied_at * gate[:, 1:2] + copied_after * gate[:, 2:]
+            def pointer(qk, hidden):
+                queries = torch.zeros(n, width, c).index_put((owner, slot), qk[0](h))
+                scores = (queries @ qk[1](own).transpose(1, 2))[owner, slot] / math.sqrt(c)
+                return scores.masked_fill(hidden, float("-inf")).softmax(-1)
+
+            return (
+                pointer(self.copy_at, j > pos.unsqueeze(1)),
+                pointer(self.copy_after, j >= pos.clamp_min(1).unsqueeze(1)),
+                self.copy_gate(h).softmax(-1),
+                self.lm_head(h).softmax(-1),
+            )
+
+        at, after, gate, vocab = sources(idx)
+        b_at, b_after, b_gate, b_vocab = sources(idx - 1)
+        written = tokens.gather(1, t.unsqueeze(1))
+        holds = (tokens == written).float()
+        after_source = torch.cat([torch.zeros_like(b_after[:, :1]), b_after[:, :-1]], 1)
+        copied = (b_at * b_gate[:, 1:2] + after_source * b_gate[:, 2:3]) * holds
+        spelled = b_vocab.gather(1, written) * b_gate[:, :1]
+        total = (spelled + copied.sum(1, keepdim=True)).clamp_min(1e-9)
+        going_on, spelled = copied / total, spelled / total
+        zeros = torch.zeros(len(idx), self.lm_head.out_features)
+        mixed = (
+            vocab * (gate[:, :1] + gate[:, 3:] * spelled)
+            + zeros.scatter_add(1, tokens, at * gate[:, 1:2])
+            + zeros.scatter_add(1, successors, after * gate[:, 2:3] + going_on * gate[:, 3:])
+        )
         logp = mixed.clamp_min(1e-9).log()
         per_token = F.cross_entropy(logp, flat[idx], reduction="none")
         # The first delta byte (at the action query) counts once more per example.

@@ -265,7 +265,8 @@ pub struct WorldModel {
     /// byte of the example and repeats it (where a name or literal starts),
     /// `copy_after` at an earlier byte and repeats the one after it (the
     /// rest of it, as an induction head does); the gate weighs the
-    /// vocabulary and the two pointers.
+    /// vocabulary, the two pointers and a third that goes on copying where
+    /// the byte before was copied from (see [`WorldModel::next_byte`]).
     copy_at: (nn::Linear, nn::Linear),
     copy_after: (nn::Linear, nn::Linear),
     copy_gate: nn::Linear,
@@ -303,7 +304,7 @@ impl WorldModel {
             lm_head: linear("lm_head", config.vocab),
             copy_at: (linear("copy_at_query", c), linear("copy_at_key", c)),
             copy_after: (linear("copy_after_query", c), linear("copy_after_key", c)),
-            copy_gate: linear("copy_gate", 3),
+            copy_gate: linear("copy_gate", 4),
             event_head: linear("event_head", EVENTS.len() as i64),
             ptr_query: linear("ptr_query", c),
             ptr_key: linear("ptr_key", c),
@@ -369,14 +370,50 @@ impl WorldModel {
     }
 
     /// Next-byte log-probabilities at flat positions `at` (M,) of the
-    /// examples' own tokens (index n * S + t, ascending, so each example's
-    /// positions sit together): a gate mixes the vocabulary with two
-    /// pointers over the example's earlier tokens, whose probability goes to
-    /// the token pointed at (`copy_at`, positions up to t) or to the one
-    /// after it (`copy_after`, positions before t). Names, literals and the
-    /// values the line reads are copied from the state rather than spelled
-    /// from memory.
+    /// examples' own tokens (index n * S + t, t >= 1, ascending, so each
+    /// example's positions sit together). A gate mixes four sources: the
+    /// vocabulary; `copy_at`, which repeats an earlier token it points at;
+    /// `copy_after`, which repeats the token after the one it points at;
+    /// and a continuation, which repeats the token after wherever the byte
+    /// at t - 1 was most likely copied from (given the byte it wrote), so a
+    /// literal or value is copied to its end once its first byte was. Names,
+    /// literals and the values the line reads are copied from the state
+    /// rather than spelled from memory.
     fn next_byte(&self, out: &Output, at: &Tensor) -> Result<Tensor, ModelError> {
+        let (_, s, _) = out.hidden.size3()?;
+        let (owner, t) = (at.floor_divide_scalar(s), at.remainder(s));
+        let tokens = out.tokens.f_index_select(0, &owner)?;
+        let successors = Tensor::cat(&[tokens.narrow(1, 1, s - 1), tokens.narrow(1, 0, 1)], 1);
+        let here = self.sources(out, at)?;
+        // Where the byte written at t - 1 (the token at t) came from: each
+        // position's share of its probability under the step before's own
+        // vocabulary and two pointers, of the positions that hold it.
+        let before = self.sources(out, &(at - 1))?;
+        let written = tokens.f_gather(1, &t.unsqueeze(1), false)?;
+        let holds = tokens.eq_tensor(&written).to_kind(Kind::Float);
+        let gate = |g: &Tensor, i: i64| g.narrow(1, i, 1);
+        let after_source = Tensor::cat(&[before.after.zeros_like().narrow(1, 0, 1), before.after.narrow(1, 0, s - 1)], 1);
+        let copied = (&before.at * gate(&before.gate, 1) + after_source * gate(&before.gate, 2)) * holds;
+        let spelled = before.vocab.f_gather(1, &written, false)? * gate(&before.gate, 0);
+        let total = (&spelled + copied.sum_dim_intlist(1, true, Kind::Float)).clamp_min(1e-9);
+        // The continuation repeats the token after each source; what was
+        // spelled from the vocabulary continues from the vocabulary.
+        let (going_on, spelled) = (copied / &total, spelled / total);
+        let g = &here.gate;
+        let vocab = here.vocab * (gate(g, 0) + gate(g, 3) * spelled);
+        let after = here.after * gate(g, 2) + going_on * gate(g, 3);
+        let m = at.size()[0];
+        let zeros = || Tensor::zeros([m, self.config.vocab], (Kind::Float, at.device()));
+        let mixed = vocab
+            + zeros().f_scatter_add(1, &tokens, &(here.at * gate(g, 1)))?
+            + zeros().f_scatter_add(1, &successors, &after)?;
+        Ok(mixed.clamp_min(1e-9).log())
+    }
+
+    /// At flat positions `at` (see [`WorldModel::next_byte`]): the two
+    /// pointers' distributions over the example's positions, the gate and
+    /// the vocabulary distribution.
+    fn sources(&self, out: &Output, at: &Tensor) -> Result<Sources, ModelError> {
         let (n, s, c) = out.hidden.size3()?;
         let h = out.hidden.contiguous().view([n * s, c]).f_index_select(0, at)?;
         let (owner, t) = (at.floor_divide_scalar(s), at.remainder(s));
@@ -392,26 +429,19 @@ impl WorldModel {
         let width = counts.max().int64_value(&[]).max(1);
         let slots = [Some(owner.shallow_clone()), Some(slot)];
         let j = Tensor::arange(s, (Kind::Int64, device)).unsqueeze(0);
-        // Each pointer's distribution over the vocabulary: (N, W, C) x
-        // (N, C, S) -> (N, W, S) -> (M, S) scores of each position against
-        // its own example's keys; `hidden` where it may not point,
-        // probability added onto `emits` (M, S), the token each position
-        // stands for.
-        let pointer = |(query, key): &(nn::Linear, nn::Linear), hidden: &Tensor, emits: &Tensor| {
+        // (N, W, C) x (N, C, S) -> (N, W, S) -> (M, S): each position's
+        // scores against its own example's keys, -inf where `hidden`.
+        let pointer = |(query, key): &(nn::Linear, nn::Linear), hidden: &Tensor| -> Result<Tensor, ModelError> {
             let queries = Tensor::zeros([n, width, c], (Kind::Float, device)).f_index_put(&slots, &h.apply(query), false)?;
             let scores = queries.matmul(&out.hidden.apply(key).transpose(1, 2)).f_index(&slots)? / (c as f64).sqrt();
-            let p = scores.masked_fill(hidden, f64::NEG_INFINITY).softmax(-1, Kind::Float);
-            Tensor::zeros([m, self.config.vocab], (Kind::Float, device)).f_scatter_add(1, emits, &p)
+            Ok(scores.masked_fill(hidden, f64::NEG_INFINITY).softmax(-1, Kind::Float))
         };
-        let tokens = out.tokens.f_index_select(0, &owner)?;
-        let successors = Tensor::cat(&[tokens.narrow(1, 1, s - 1), tokens.narrow(1, 0, 1)], 1);
-        let copied_at = pointer(&self.copy_at, &j.gt_tensor(&t.unsqueeze(1)), &tokens)?;
-        let copied_after = pointer(&self.copy_after, &j.ge_tensor(&t.clamp_min(1).unsqueeze(1)), &successors)?;
-        let gate = h.apply(&self.copy_gate).softmax(-1, Kind::Float);
-        let vocab = h.apply(&self.lm_head).softmax(-1, Kind::Float);
-        let mixed =
-            vocab * gate.narrow(1, 0, 1) + copied_at * gate.narrow(1, 1, 1) + copied_after * gate.narrow(1, 2, 1);
-        Ok(mixed.clamp_min(1e-9).log())
+        Ok(Sources {
+            at: pointer(&self.copy_at, &j.gt_tensor(&t.unsqueeze(1)))?,
+            after: pointer(&self.copy_after, &j.ge_tensor(&t.clamp_min(1).unsqueeze(1)))?,
+            gate: h.apply(&self.copy_gate).softmax(-1, Kind::Float),
+            vocab: h.apply(&self.lm_head).softmax(-1, Kind::Float),
+        })
     }
 
     /// Next-byte log-probabilities at every labelled position: (M, V), with
@@ -449,6 +479,18 @@ impl WorldModel {
         let first_byte = zeros().f_index_add(0, &owner, &(&per_token * opens.to_kind(Kind::Float)))?;
         Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float), first_byte })
     }
+}
+
+/// What [`WorldModel::sources`] returns, (M, ..) each.
+struct Sources {
+    /// (M, S) `copy_at`'s distribution over the example's positions.
+    at: Tensor,
+    /// (M, S) `copy_after`'s.
+    after: Tensor,
+    /// (M, 4) vocabulary, `copy_at`, `copy_after`, continuation.
+    gate: Tensor,
+    /// (M, V) the vocabulary's distribution.
+    vocab: Tensor,
 }
 
 /// What [`WorldModel::losses`] returns.
