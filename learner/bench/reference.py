@@ -171,10 +171,11 @@ class WorldModel(nn.Module):
         )
         logp = mixed.clamp_min(1e-9).log()
         per_token = F.cross_entropy(logp, flat[idx], reduction="none")
-        # The first delta byte (at the action query) counts once more per example.
-        opens = (t == bt["query"][owner]).float()
-        first_byte = torch.zeros(n).index_add(0, owner, per_token * opens)
-        return action.mean() + first_byte.mean() + per_token.mean()
+        # The bytes that open a delta line or end the delta (at the action
+        # query, after each newline) count once more per example.
+        opens = ((t == bt["query"][owner]) | (bt["tokens"].view(-1)[idx] == 10)).float()
+        openings = torch.zeros(n).index_add(0, owner, per_token * opens)
+        return action.mean() + openings.mean() + per_token.mean()
 
 
 def main():

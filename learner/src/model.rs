@@ -472,12 +472,14 @@ impl WorldModel {
         let zeros = || Tensor::zeros([n], (Kind::Float, logits.device()));
         let sums = zeros().f_index_add(0, &owner, &per_token)?;
         let counted = batch.labels.ne(-100).to_kind(Kind::Float).sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
-        // The first delta byte sits at the action query: it says what kind
-        // of change comes (a value set, a frame, a removal, output, none).
+        // The bytes that open a delta line or end the delta, at the action
+        // query and after each newline of the target: what comes next (a
+        // value set, a frame, a removal, output, or nothing more).
         let labelled = batch.labels.view([n * s]).ne(-100).nonzero().squeeze_dim(1);
-        let opens = labelled.remainder(s).eq_tensor(&batch.query.f_index_select(0, &owner)?);
-        let first_byte = zeros().f_index_add(0, &owner, &(&per_token * opens.to_kind(Kind::Float)))?;
-        Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float), first_byte })
+        let input = batch.tokens.view([n * s]).f_index_select(0, &labelled)?;
+        let opens = labelled.remainder(s).eq_tensor(&batch.query.f_index_select(0, &owner)?).logical_or(&input.eq(10));
+        let openings = zeros().f_index_add(0, &owner, &(&per_token * opens.to_kind(Kind::Float)))?;
+        Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float), openings })
     }
 }
 
@@ -502,21 +504,21 @@ pub struct Losses {
     pub delta: Tensor,
     /// () the mean cross-entropy over every delta byte of the batch.
     pub delta_per_byte: Tensor,
-    /// (N,) each example's cross-entropy of its delta's first byte: whether
-    /// and how the state changes.
-    pub first_byte: Tensor,
+    /// (N,) each example's cross-entropy summed over the bytes that open a
+    /// line of its delta or end it: whether and how the state changes.
+    pub openings: Tensor,
 }
 
 impl Losses {
-    /// The training objective: per example, the action and the kind of
-    /// change (its delta's first byte), each decided once per transition;
-    /// then every delta byte of the batch weighing the same. A mean per
-    /// example alone would let the single byte of a "nothing changed" delta
-    /// outweigh each byte of a ten-byte change ten to one, and the model
-    /// would learn that nothing ever changes; bytes alone would make the
-    /// decision whether anything changes one byte among many.
+    /// The training objective: per example, the action and the delta's
+    /// structure (the bytes that open its lines or end it); then every
+    /// delta byte of the batch weighing the same. A mean per example alone
+    /// would let the single byte of a "nothing changed" delta outweigh each
+    /// byte of a ten-byte change ten to one, and the model would learn that
+    /// nothing ever changes; bytes alone would make the decision whether
+    /// anything (more) changes one byte among many.
     pub fn objective(&self) -> Tensor {
-        self.action.mean(Kind::Float) + self.first_byte.mean(Kind::Float) + &self.delta_per_byte
+        self.action.mean(Kind::Float) + self.openings.mean(Kind::Float) + &self.delta_per_byte
     }
 }
 
@@ -643,21 +645,31 @@ mod tests {
         assert_eq!(out.event_logits.size(), [rows, 4]);
         assert_eq!(out.line_logits.size(), [rows, 3]);
         let losses = learner.model.losses(&b, &out).unwrap();
-        let Losses { action, delta, delta_per_byte, first_byte } = &losses;
+        let Losses { action, delta, delta_per_byte, openings } = &losses;
         // The objective's delta part is the mean over bytes: per-example
         // means weighted by their byte counts.
         let bytes = b.labels.ne(-100).sum_dim_intlist(1, false, Kind::Float);
         let weighted = (delta * &bytes).sum(Kind::Float) / bytes.sum(Kind::Float);
         assert!(delta_per_byte.allclose(&weighted, 1e-5, 1e-6, false), "{delta_per_byte} vs {weighted}");
         assert_eq!((action.size(), delta.size()), (vec![rows], vec![rows]));
-        // The first byte's loss is the cross-entropy at the action query,
-        // whether its position is scored alone or among all of its example's.
-        let alone = learner.model.logits_at(&out, &b.query).unwrap();
-        let opening = b.labels.gather(1, &b.query.unsqueeze(1), false).squeeze_dim(1);
-        let want = alone.cross_entropy_loss::<Tensor>(&opening, None, tch::Reduction::None, -100, 0.0);
-        assert!(first_byte.allclose(&want, 1e-5, 1e-6, false), "{first_byte} vs {want}");
-        assert!(first_byte.gt(0.0).all().int64_value(&[]) == 1);
-        assert!(action.isfinite().all().int64_value(&[]) == 1 && delta.isfinite().all().int64_value(&[]) == 1);
+        // The openings are the cross-entropies at the action query and after
+        // each newline of the target, each position scored alone here.
+        let ex = items();
+        let mut want = vec![0f64; ex.len()];
+        let q = Vec::<i64>::try_from(&b.query).unwrap();
+        for (x, e) in ex.iter().enumerate() {
+            let newlines = e.target.iter().enumerate().filter(|(_, y)| **y == b'\n').map(|(i, _)| q[x] + 1 + i as i64);
+            for t in std::iter::once(q[x]).chain(newlines) {
+                let at = b.query.copy();
+                let _ = at.get(x as i64).fill_(t);
+                let label = b.labels.get(x as i64).get(t);
+                let logp = learner.model.logits_at(&out, &at).unwrap().get(x as i64);
+                want[x] -= logp.get(label.int64_value(&[])).double_value(&[]);
+            }
+        }
+        let want = Tensor::from_slice(&want).to_kind(Kind::Float);
+        assert!(openings.allclose(&want, 1e-4, 1e-5, false), "{openings} vs {want}");
+        assert!(ex.iter().any(|e| e.target.contains(&b'\n')), "some delta has a line to open after");
     }
 
     #[test]
