@@ -29,8 +29,9 @@ pub struct TrainArgs {
     /// Stop after this many optimizer steps (whichever comes first).
     #[arg(long)]
     steps: Option<i64>,
-    /// Sampled transitions per minibatch.
-    #[arg(long, default_value_t = 4)]
+    /// Sampled transitions per minibatch (more, smaller steps learn more
+    /// per minute than fewer, larger ones on a CPU).
+    #[arg(long, default_value_t = 2)]
     batch: usize,
     /// Examples per sampled transition: it and companions from its trace,
     /// packed behind one copy of the program.
@@ -42,8 +43,10 @@ pub struct TrainArgs {
     /// Steps between checkpoints.
     #[arg(long, default_value_t = 500)]
     checkpoint_every: i64,
-    /// Peak learning rate (AdamW).
-    #[arg(long, default_value_t = TrainConfig::default().lr)]
+    /// Peak learning rate (AdamW). Higher than the loop's fine-tuning rate:
+    /// offline training starts from scratch on a full store, and the
+    /// averaged weights smooth the noise.
+    #[arg(long, default_value_t = 4e-3)]
     lr: f64,
     /// Steps of linear warm-up to the peak rate.
     #[arg(long, default_value_t = TrainConfig::default().warmup)]
@@ -62,8 +65,10 @@ pub struct TrainArgs {
     /// Share drawn from the newest transitions (the rest: uniform).
     #[arg(long, default_value_t = curio_loop::Mix::default().recent)]
     recent: f64,
-    /// Share of examples with a jump k > 1 (2, 4 or 8 steps ahead).
-    #[arg(long, default_value_t = curio_loop::Mix::default().long_jumps)]
+    /// Share of examples with a jump k > 1 (2, 4 or 8 steps ahead). Lower
+    /// than the loop's: a model that has not yet learned single steps
+    /// learns them first.
+    #[arg(long, default_value_t = 0.2)]
     long_jumps: f64,
     #[command(flatten)]
     model: ModelArgs,
