@@ -37,8 +37,11 @@ fn entropy(logits: &Tensor) -> Tensor {
 }
 
 /// Greedy predictions for a batch of contexts (targets in `examples` are
-/// ignored), decoding every row's delta in parallel.
+/// ignored), decoding every row's delta in parallel. A delta ends at EOS,
+/// at [`MAX_DELTA`] bytes, or where its row would outgrow the model's block
+/// (it then usually fails to parse: a wrong prediction, not an error).
 pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<Prediction>, ModelError> {
+    let block = model.config.block_size as usize;
     tch::no_grad(|| {
         let mut rows: Vec<Example> = examples.iter().map(|e| Example { target: vec![], ..e.clone() }).collect();
         let first = model.forward(&collate(&rows, device), false)?;
@@ -63,7 +66,7 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
             let mut still = vec![];
             for (j, &r) in live.iter().enumerate() {
                 byte_entropy[r] += ent[j];
-                if next[j] != EOS && next[j] < 256 && rows[r].target.len() < MAX_DELTA {
+                if next[j] != EOS && next[j] < 256 && rows[r].target.len() < MAX_DELTA && rows[r].len() < block {
                     rows[r].target.push(next[j] as u8);
                     still.push(r);
                 }
@@ -162,20 +165,26 @@ pub fn rollout_until(
 ) -> Result<Vec<Rollout>, ModelError> {
     let mut current: Vec<Option<State>> = starts.iter().map(|(_, s)| Some(s.clone())).collect();
     let mut paths: Vec<Rollout> = vec![vec![]; starts.len()];
+    let block = model.config.block_size as usize;
     for _ in 0..horizon {
-        let live: Vec<usize> = (0..starts.len()).filter(|&i| current[i].is_some()).collect();
+        let mut live = vec![];
+        let mut examples = vec![];
+        for i in 0..starts.len() {
+            let Some(state) = &current[i] else { continue };
+            let e = Example { context: encode_context(&starts[i].0, state, 1), target: vec![], event: 0, line: 0 };
+            // A predicted state too long for the model to read on ends the
+            // rollout, as a prediction that does not parse does.
+            if e.len() >= block {
+                paths[i].push(None);
+                current[i] = None;
+                continue;
+            }
+            live.push(i);
+            examples.push(e);
+        }
         if live.is_empty() {
             break;
         }
-        let examples: Vec<Example> = live
-            .iter()
-            .map(|&i| Example {
-                context: encode_context(&starts[i].0, current[i].as_ref().expect("live"), 1),
-                target: vec![],
-                event: 0,
-                line: 0,
-            })
-            .collect();
         let predictions = predict(model, &examples, device)?;
         for (&i, p) in live.iter().zip(predictions) {
             let state = current[i].take().expect("live");
@@ -185,4 +194,36 @@ pub fn rollout_until(
         }
     }
     Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{examples, module_step};
+    use crate::encode::states;
+    use crate::model::{Learner, ModelConfig};
+
+    #[test]
+    fn decoding_stops_at_the_block_and_rollouts_end_where_states_outgrow_it() {
+        let source = "x = 0\nx = x + 1\n";
+        let steps = [module_step(0, 1, "0"), module_step(1, 2, "0"), module_step(2, 2, "1")];
+        let ex = examples(source, "", &steps, &[1]);
+        let longest = ex.iter().map(|e| e.context.context.len()).max().unwrap() as i64;
+        for seed in 0..4 {
+            tch::manual_seed(seed);
+            // Room for a few bytes of delta beyond the longest context: an
+            // untrained model rarely writes EOS that soon.
+            let config = ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: longest + 4, ..ModelConfig::default() };
+            let learner = Learner::new(config, Device::Cpu).unwrap();
+            for (p, e) in predict(&learner.model, &ex, Device::Cpu).unwrap().iter().zip(&ex) {
+                assert!(e.context.context.len() + p.delta.len() < (longest + 4) as usize, "{} bytes", p.delta.len());
+            }
+            // A start whose state holds a value too long for the block: the
+            // rollout ends at once instead of failing.
+            let mut long = states(&steps)[0].clone();
+            long.stack[0].locals = vec![("x".into(), "9".repeat(64))];
+            let paths = rollout(&learner.model, &[(source.to_string(), long)], 3, Device::Cpu).unwrap();
+            assert_eq!(paths, vec![vec![None]]);
+        }
+    }
 }
