@@ -213,7 +213,8 @@ mod tests {
             tch::manual_seed(seed);
             // Room for a few bytes of delta beyond the longest context: an
             // untrained model rarely writes EOS that soon.
-            let config = ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: longest + 4, ..ModelConfig::default() };
+            let config =
+                ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: longest + 4, ..ModelConfig::default() };
             let learner = Learner::new(config, Device::Cpu).unwrap();
             for (p, e) in predict(&learner.model, &ex, Device::Cpu).unwrap().iter().zip(&ex) {
                 assert!(e.context.context.len() + p.delta.len() < (longest + 4) as usize, "{} bytes", p.delta.len());

@@ -392,7 +392,8 @@ impl WorldModel {
         let written = tokens.f_gather(1, &t.unsqueeze(1), false)?;
         let holds = tokens.eq_tensor(&written).to_kind(Kind::Float);
         let gate = |g: &Tensor, i: i64| g.narrow(1, i, 1);
-        let after_source = Tensor::cat(&[before.after.zeros_like().narrow(1, 0, 1), before.after.narrow(1, 0, s - 1)], 1);
+        let after_source =
+            Tensor::cat(&[before.after.zeros_like().narrow(1, 0, 1), before.after.narrow(1, 0, s - 1)], 1);
         let copied = (&before.at * gate(&before.gate, 1) + after_source * gate(&before.gate, 2)) * holds;
         let spelled = before.vocab.f_gather(1, &written, false)? * gate(&before.gate, 0);
         let total = (&spelled + copied.sum_dim_intlist(1, true, Kind::Float)).clamp_min(1e-9);
@@ -432,7 +433,8 @@ impl WorldModel {
         // (N, W, C) x (N, C, S) -> (N, W, S) -> (M, S): each position's
         // scores against its own example's keys, -inf where `hidden`.
         let pointer = |(query, key): &(nn::Linear, nn::Linear), hidden: &Tensor| -> Result<Tensor, ModelError> {
-            let queries = Tensor::zeros([n, width, c], (Kind::Float, device)).f_index_put(&slots, &h.apply(query), false)?;
+            let queries =
+                Tensor::zeros([n, width, c], (Kind::Float, device)).f_index_put(&slots, &h.apply(query), false)?;
             let scores = queries.matmul(&out.hidden.apply(key).transpose(1, 2)).f_index(&slots)? / (c as f64).sqrt();
             Ok(scores.masked_fill(hidden, f64::NEG_INFINITY).softmax(-1, Kind::Float))
         };
