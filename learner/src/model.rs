@@ -654,6 +654,7 @@ mod tests {
         let weighted = (delta * &bytes).sum(Kind::Float) / bytes.sum(Kind::Float);
         assert!(delta_per_byte.allclose(&weighted, 1e-5, 1e-6, false), "{delta_per_byte} vs {weighted}");
         assert_eq!((action.size(), delta.size()), (vec![rows], vec![rows]));
+        assert!(action.isfinite().all().int64_value(&[]) == 1 && delta.isfinite().all().int64_value(&[]) == 1);
         // The openings are the cross-entropies at the action query and after
         // each newline of the target, each position scored alone here.
         let ex = items();
