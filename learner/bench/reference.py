@@ -138,18 +138,21 @@ class WorldModel(nn.Module):
         slot = torch.arange(len(idx)) - (counts.cumsum(0) - counts)[owner]
         width = max(int(counts.max()), 1)
 
+        # Keys once, for the positions and the positions before them.
+        keys_at, keys_after = self.copy_at[1](own).transpose(1, 2), self.copy_after[1](own).transpose(1, 2)
+
         def sources(at):
             pos = at % s
             h = own.reshape(n * s, c)[at]
 
-            def pointer(qk, hidden):
-                queries = torch.zeros(n, width, c).index_put((owner, slot), qk[0](h))
-                scores = (queries @ qk[1](own).transpose(1, 2))[owner, slot] / math.sqrt(c)
+            def pointer(query, keys, hidden):
+                queries = torch.zeros(n, width, c).index_put((owner, slot), query(h))
+                scores = (queries @ keys)[owner, slot] / math.sqrt(c)
                 return scores.masked_fill(hidden, float("-inf")).softmax(-1)
 
             return (
-                pointer(self.copy_at, j > pos.unsqueeze(1)),
-                pointer(self.copy_after, j >= pos.clamp_min(1).unsqueeze(1)),
+                pointer(self.copy_at[0], keys_at, j > pos.unsqueeze(1)),
+                pointer(self.copy_after[0], keys_after, j >= pos.clamp_min(1).unsqueeze(1)),
                 self.copy_gate(h).softmax(-1),
                 self.lm_head(h).softmax(-1),
             )

@@ -384,11 +384,13 @@ impl WorldModel {
         let (owner, t) = (at.floor_divide_scalar(s), at.remainder(s));
         let tokens = out.tokens.f_index_select(0, &owner)?;
         let successors = Tensor::cat(&[tokens.narrow(1, 1, s - 1), tokens.narrow(1, 0, 1)], 1);
-        let here = self.sources(out, at)?;
+        let packing = self.packing(out, &owner)?;
+        let here = self.sources(out, at, &packing)?;
         // Where the byte written at t - 1 (the token at t) came from: each
         // position's share of its probability under the step before's own
-        // vocabulary and two pointers, of the positions that hold it.
-        let before = self.sources(out, &(at - 1))?;
+        // vocabulary and two pointers, of the positions that hold it. The
+        // positions t - 1 have the same examples, so the same packing.
+        let before = self.sources(out, &(at - 1), &packing)?;
         let written = tokens.f_gather(1, &t.unsqueeze(1), false)?;
         let holds = tokens.eq_tensor(&written).to_kind(Kind::Float);
         let gate = |g: &Tensor, i: i64| g.narrow(1, i, 1);
@@ -411,36 +413,45 @@ impl WorldModel {
         Ok(mixed.clamp_min(1e-9).log())
     }
 
-    /// At flat positions `at` (see [`WorldModel::next_byte`]): the two
-    /// pointers' distributions over the example's positions, the gate and
-    /// the vocabulary distribution.
-    fn sources(&self, out: &Output, at: &Tensor) -> Result<Sources, ModelError> {
-        let (n, s, c) = out.hidden.size3()?;
-        let h = out.hidden.contiguous().view([n * s, c]).f_index_select(0, at)?;
-        let (owner, t) = (at.floor_divide_scalar(s), at.remainder(s));
-        let device = at.device();
-        let m = at.size()[0];
-        // Each position's slot among its example's (0, 1, ..), so the
-        // queries pack into (N, W, C), W the most positions of one example:
-        // scoring them against their own example's keys costs N * W * S,
-        // not N * S * S.
+    /// The pointers' keys over every example's own tokens, and the slot of
+    /// each position to score among its example's (0, 1, ..; `owner` (M,)
+    /// ascending): queries pack into (N, W, C), W the most positions of one
+    /// example, so scoring them against their own example's keys costs
+    /// N * W * S, not N * S * S.
+    fn packing(&self, out: &Output, owner: &Tensor) -> Result<Packing, ModelError> {
+        let n = out.hidden.size()[0];
         let counts = owner.f_bincount::<Tensor>(None, n)?;
         let starts = counts.cumsum(0, Kind::Int64) - &counts;
-        let slot = Tensor::arange(m, (Kind::Int64, device)) - starts.f_index_select(0, &owner)?;
-        let width = counts.max().int64_value(&[]).max(1);
-        let slots = [Some(owner.shallow_clone()), Some(slot)];
+        let slot = Tensor::arange(owner.size()[0], (Kind::Int64, owner.device())) - starts.f_index_select(0, owner)?;
+        Ok(Packing {
+            keys_at: out.hidden.apply(&self.copy_at.1).transpose(1, 2),
+            keys_after: out.hidden.apply(&self.copy_after.1).transpose(1, 2),
+            slots: [Some(owner.shallow_clone()), Some(slot)],
+            width: counts.max().int64_value(&[]).max(1),
+        })
+    }
+
+    /// At flat positions `at` (see [`WorldModel::next_byte`]), packed by
+    /// `packing`: the two pointers' distributions over the example's
+    /// positions, the gate and the vocabulary distribution.
+    fn sources(&self, out: &Output, at: &Tensor, packing: &Packing) -> Result<Sources, ModelError> {
+        let (n, s, c) = out.hidden.size3()?;
+        let h = out.hidden.contiguous().view([n * s, c]).f_index_select(0, at)?;
+        let t = at.remainder(s);
+        let device = at.device();
         let j = Tensor::arange(s, (Kind::Int64, device)).unsqueeze(0);
+        let Packing { keys_at, keys_after, slots, width } = packing;
         // (N, W, C) x (N, C, S) -> (N, W, S) -> (M, S): each position's
         // scores against its own example's keys, -inf where `hidden`.
-        let pointer = |(query, key): &(nn::Linear, nn::Linear), hidden: &Tensor| -> Result<Tensor, ModelError> {
+        let pointer = |query: &nn::Linear, keys: &Tensor, hidden: &Tensor| -> Result<Tensor, ModelError> {
             let queries =
-                Tensor::zeros([n, width, c], (Kind::Float, device)).f_index_put(&slots, &h.apply(query), false)?;
-            let scores = queries.matmul(&out.hidden.apply(key).transpose(1, 2)).f_index(&slots)? / (c as f64).sqrt();
+                Tensor::zeros([n, *width, c], (Kind::Float, device)).f_index_put(slots, &h.apply(query), false)?;
+            let scores = queries.matmul(keys).f_index(slots)? / (c as f64).sqrt();
             Ok(scores.masked_fill(hidden, f64::NEG_INFINITY).softmax(-1, Kind::Float))
         };
         Ok(Sources {
-            at: pointer(&self.copy_at, &j.gt_tensor(&t.unsqueeze(1)))?,
-            after: pointer(&self.copy_after, &j.ge_tensor(&t.clamp_min(1).unsqueeze(1)))?,
+            at: pointer(&self.copy_at.0, keys_at, &j.gt_tensor(&t.unsqueeze(1)))?,
+            after: pointer(&self.copy_after.0, keys_after, &j.ge_tensor(&t.clamp_min(1).unsqueeze(1)))?,
             gate: h.apply(&self.copy_gate).softmax(-1, Kind::Float),
             vocab: h.apply(&self.lm_head).softmax(-1, Kind::Float),
         })
@@ -483,6 +494,19 @@ impl WorldModel {
         let openings = zeros().f_index_add(0, &owner, &(&per_token * opens.to_kind(Kind::Float)))?;
         Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float), openings })
     }
+}
+
+/// What [`WorldModel::packing`] returns: shared by the positions scored
+/// and the positions before them.
+struct Packing {
+    /// (N, C, S) `copy_at`'s keys, transposed for the scores.
+    keys_at: Tensor,
+    /// (N, C, S) `copy_after`'s.
+    keys_after: Tensor,
+    /// (example, slot) of each position scored, to index (N, W, ..).
+    slots: [Option<Tensor>; 2],
+    /// W: the most positions of one example.
+    width: i64,
 }
 
 /// What [`WorldModel::sources`] returns, (M, ..) each.
