@@ -174,9 +174,10 @@ class WorldModel(nn.Module):
         )
         logp = mixed.clamp_min(1e-9).log()
         per_token = F.cross_entropy(logp, flat[idx], reduction="none")
-        # The bytes that open a delta line or end the delta (at the action
-        # query, after each newline) count once more per example.
-        opens = ((t == bt["query"][owner]) | (bt["tokens"].view(-1)[idx] == 10)).float()
+        # The bytes that open a delta line or end the delta (at the delta's
+        # start, after the given action; after each newline) count once more
+        # per example.
+        opens = ((t == bt["delta_start"][owner]) | (bt["tokens"].view(-1)[idx] == 10)).float()
         openings = torch.zeros(n).index_add(0, owner, per_token * opens)
         return action.mean() + openings.mean() + per_token.mean()
 

@@ -10,9 +10,14 @@ use crate::model::Batch;
 pub const JUMPS: [u32; 4] = [1, 2, 4, 8];
 
 /// One (program, state at t, k) -> (action at t+k, delta to t+k) example.
+/// The delta is predicted given the action: its tokens sit between the
+/// action query and the delta.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Example {
     pub context: Encoded,
+    /// The action given to the delta head ([`Encoded::action_tokens`]);
+    /// empty while the action is still to be predicted.
+    pub action: Vec<i64>,
     /// Delta bytes, EOS not included.
     pub target: Vec<u8>,
     pub event: usize,
@@ -21,9 +26,27 @@ pub struct Example {
 }
 
 impl Example {
-    /// Tokens the example occupies in a batch (context, target, EOS).
+    /// A context to ask the model about: no action given, no targets.
+    pub fn query(context: Encoded) -> Self {
+        Example { context, action: vec![], target: vec![], event: 0, line: 0 }
+    }
+
+    /// The same context with `(event, line)` given as its action and the
+    /// delta still to be written.
+    pub fn given(&self, event: usize, line: usize) -> Self {
+        Example { action: self.context.action_tokens(event, line), target: vec![], event, line, ..self.clone() }
+    }
+
+    /// Tokens the example occupies in a batch (context, action, target, EOS).
     pub fn len(&self) -> usize {
-        self.context.context.len() + self.target.len() + 1
+        self.context.context.len() + self.action.len() + self.target.len() + 1
+    }
+
+    /// Position among the example's own tokens (after the program) of the
+    /// one that predicts the delta's first byte: the last token of the
+    /// given action, or the action query when none is given.
+    pub fn delta_start(&self) -> usize {
+        self.context.context.len() - 1 - self.context.prefix + self.action.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -61,11 +84,14 @@ fn build(source: &str, steps: &[Step], st: &[State], t: usize, k: u32) -> Option
         return None;
     }
     let printed: String = steps[t + 1..=t + k as usize].iter().map(|s| s.stdout.as_str()).collect();
+    let context = encode_context(source, &st[t], k);
+    let (event, line) = (event_index(target.event), line - 1);
     Some(Example {
-        context: encode_context(source, &st[t], k),
+        action: context.action_tokens(event, line),
+        context,
         target: delta_bytes(&delta(&st[t], target, &printed)),
-        event: event_index(target.event),
-        line: line - 1,
+        event,
+        line,
     })
 }
 
@@ -110,14 +136,21 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
     let (mut tokens, mut labels) = (vec![PAD; n * s], vec![-100i64; n * s]);
     let (mut positions, mut line_id) = (vec![0i64; n * s], vec![0i64; n * s]);
     let (mut query, mut line_rel, mut line_flow) = (vec![0i64; n], vec![0i64; n * l], vec![0i64; n * l]);
+    let mut delta_start = vec![0i64; n];
     let mut flow = vec![0i64; n];
     for (x, e) in examples.iter().enumerate() {
         let c = &e.context;
         let current = *c.line_id.last().unwrap_or(&0);
-        let own: Vec<i64> =
-            c.context[c.prefix..].iter().copied().chain(e.target.iter().map(|&y| i64::from(y))).chain([EOS]).collect();
-        let q = c.context.len() - 1 - c.prefix;
-        query[x] = q as i64;
+        let own: Vec<i64> = c.context[c.prefix..]
+            .iter()
+            .chain(&e.action)
+            .copied()
+            .chain(e.target.iter().map(|&y| i64::from(y)))
+            .chain([EOS])
+            .collect();
+        query[x] = (c.context.len() - 1 - c.prefix) as i64;
+        let start = e.delta_start();
+        delta_start[x] = start as i64;
         line_rel[x * l..x * l + c.line_rel.len()].copy_from_slice(&c.line_rel);
         line_flow[x * l..x * l + c.line_flow.len()].copy_from_slice(&c.line_flow);
         flow[x] = c.line_flow.iter().fold(0, |acc, f| acc | f);
@@ -125,7 +158,7 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
             tokens[x * s + i] = own[i];
             positions[x * s + i] = (c.prefix + i) as i64;
             line_id[x * s + i] = c.line_id.get(c.prefix + i).copied().unwrap_or(current);
-            if i >= q {
+            if i >= start {
                 labels[x * s + i] = own[i + 1];
             }
         }
@@ -147,6 +180,7 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
         labels: on(&labels, &[n, s]),
         row: on(&row_of.iter().map(|&r| r as i64).collect::<Vec<_>>(), &[n]),
         query: on(&query, &[n]),
+        delta_start: on(&delta_start, &[n]),
         lines: on(&lines, &[b, l]),
         line_mask: flags(&line_mask, &[b, l]),
         line_rel: on(&line_rel, &[n, l]),

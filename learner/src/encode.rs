@@ -301,6 +301,23 @@ impl Encoded {
     pub fn current_line(&self) -> Option<usize> {
         self.line_rel.iter().position(|&r| r % (LINE_REL_VOCAB / 2) == relative_line(0))
     }
+
+    /// The tokens of an action (event index, 0-based line), given to the
+    /// delta head between the action query and the delta:
+    /// `#event line:code\n`, the code of the line it goes to read from the
+    /// program's own tokens. The state is predicted *given* the action, so
+    /// "the loop ends here" or "this call enters `f`" is known to the delta
+    /// and each head is measured on its own.
+    pub fn action_tokens(&self, event: usize, line: usize) -> Vec<i64> {
+        let mut out: Vec<i64> =
+            format!("#{} {}:", EVENTS[event.min(EVENTS.len() - 1)].as_str(), line + 1).bytes().map(i64::from).collect();
+        if let Some(&start) = self.line_starts.get(line) {
+            let code = self.context[start + 1..self.prefix].iter().take_while(|&&t| t != i64::from(b'\n'));
+            out.extend(code.skip_while(|&&t| t == i64::from(b' ')));
+        }
+        out.push(i64::from(b'\n'));
+        out
+    }
 }
 
 /// Encodes the program, the state at t and the jump length k.
@@ -569,6 +586,11 @@ mod tests {
         assert_eq!(e.current_line(), Some(0));
         assert_eq!(encode_context(source, &st[0], 1).current_line(), Some(0));
         assert_eq!(encode_context("x = 1\n", &st[1], 1).current_line(), None, "line 5 is past the source");
+        // An action reads as its event, its line and that line's code.
+        let action = |event, line| String::from_utf8(e.action_tokens(event, line).iter().map(|&t| t as u8).collect());
+        assert_eq!(action(event_index(Event::Call), 0).unwrap(), "#call 1:def f(x):\n");
+        assert_eq!(action(event_index(Event::Return), 1).unwrap(), "#return 2:return x\n", "indent dropped");
+        assert_eq!(action(event_index(Event::Line), 2).unwrap(), "#line 3:print('é')\n");
         let text = text(&e);
         assert!(
             text.contains("k=2\n@<module> 1 5\ns='héllo\\\\n'\n")

@@ -65,6 +65,8 @@ pub struct Miss {
     /// The state's lines after the code (the code with its values read in,
     /// when it reads any, then `name=value` per local), joined by spaces.
     pub locals: String,
+    /// The action given to the delta (`#event line:code`).
+    pub action: String,
     pub target: String,
     /// The model's most likely byte at each target position (teacher-forced).
     pub predicted: String,
@@ -195,7 +197,14 @@ fn miss(e: &Example, best: &tch::Tensor, rows: &tch::Tensor, r: i64) -> Result<M
     let state = String::from_utf8_lossy(&state);
     let code = state.lines().find_map(|l| l.strip_prefix(':')).unwrap_or("").to_string();
     let locals = state.lines().skip_while(|l| !l.starts_with(':')).skip(1).take_while(|l| !l.starts_with('>'));
-    Ok(Miss { code, locals: locals.collect::<Vec<_>>().join(" "), target: text(&e.target), predicted: text(&bytes) })
+    let action: Vec<u8> = e.action.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
+    Ok(Miss {
+        code,
+        locals: locals.collect::<Vec<_>>().join(" "),
+        action: text(action.trim_ascii_end()),
+        target: text(&e.target),
+        predicted: text(&bytes),
+    })
 }
 
 fn rollouts(

@@ -36,30 +36,38 @@ fn entropy(logits: &Tensor) -> Tensor {
         .neg()
 }
 
-/// Greedy predictions for a batch of contexts (targets in `examples` are
-/// ignored), decoding every row's delta in parallel. A delta ends at EOS,
-/// at [`MAX_DELTA`] bytes, or where its row would outgrow the model's block
-/// (it then usually fails to parse: a wrong prediction, not an error).
+/// Greedy predictions for a batch of contexts (actions and targets in
+/// `examples` are ignored): the action first, then, given it, every row's
+/// delta decoded in parallel. A delta ends at EOS, at [`MAX_DELTA`] bytes,
+/// or where its row would outgrow the model's block (it then usually fails
+/// to parse: a wrong prediction, not an error).
 pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<Prediction>, ModelError> {
     let block = model.config.block_size as usize;
     tch::no_grad(|| {
-        let mut rows: Vec<Example> = examples.iter().map(|e| Example { target: vec![], ..e.clone() }).collect();
-        let first = model.forward(&collate(&rows, device), false)?;
+        let asked: Vec<Example> = examples.iter().map(|e| Example::query(e.context.clone())).collect();
+        let first = model.forward(&collate(&asked, device), false)?;
         let (event_p, line_p) =
             (first.event_logits.softmax(-1, Kind::Float), first.line_logits.softmax(-1, Kind::Float));
         let action_entropy = entropy(&first.event_logits) + entropy(&first.line_logits);
         let (event, line) = (event_p.argmax(-1, false), line_p.argmax(-1, false));
+        let chosen = |r: usize| (event.int64_value(&[r as i64]) as usize, line.int64_value(&[r as i64]) as usize);
+        let mut rows: Vec<Example> = asked
+            .iter()
+            .enumerate()
+            .map(|(r, e)| {
+                let (ev, li) = chosen(r);
+                e.given(ev, li)
+            })
+            .collect();
         let mut byte_entropy = vec![0.0; rows.len()];
-        // Rows still decoding; `hidden` holds theirs, in this order. The
-        // action pass already holds the hidden states of the first byte.
-        let mut live: Vec<usize> = (0..rows.len()).collect();
-        let mut out = first;
-        loop {
+        // Rows still decoding (a context whose action outgrows the block
+        // gets none: it then predicts no change).
+        let mut live: Vec<usize> = (0..rows.len()).filter(|&r| rows[r].len() <= block).collect();
+        while !live.is_empty() {
+            let decoding: Vec<Example> = live.iter().map(|&r| rows[r].clone()).collect();
+            let out = model.forward(&collate(&decoding, device), false)?;
             // The logits that predict each row's next byte sit at its last filled position.
-            let at: Vec<i64> = live
-                .iter()
-                .map(|&r| (rows[r].context.context.len() - rows[r].context.prefix + rows[r].target.len() - 1) as i64)
-                .collect();
+            let at: Vec<i64> = live.iter().map(|&r| (rows[r].delta_start() + rows[r].target.len()) as i64).collect();
             let logits = model.logits_at(&out, &Tensor::from_slice(&at).to(device))?;
             let next = Vec::<i64>::try_from(&logits.argmax(-1, false).to(Device::Cpu))?;
             let ent = Vec::<f64>::try_from(&entropy(&logits).to_kind(Kind::Double).to(Device::Cpu))?;
@@ -72,22 +80,17 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
                 }
             }
             live = still;
-            if live.is_empty() {
-                break;
-            }
-            // Only the rows still decoding run again.
-            let decoding: Vec<Example> = live.iter().map(|&r| rows[r].clone()).collect();
-            out = model.forward(&collate(&decoding, device), false)?;
         }
         Ok(rows
             .into_iter()
             .enumerate()
             .map(|(r, row)| {
-                let (e, l) = (event.int64_value(&[r as i64]), line.int64_value(&[r as i64]));
+                let (e, l) = chosen(r);
                 Prediction {
-                    event: e as usize,
-                    line: l as usize,
-                    confidence: event_p.double_value(&[r as i64, e]) * line_p.double_value(&[r as i64, l]),
+                    event: e,
+                    line: l,
+                    confidence: event_p.double_value(&[r as i64, e as i64])
+                        * line_p.double_value(&[r as i64, l as i64]),
                     action_entropy: action_entropy.double_value(&[r as i64]),
                     delta_entropy: byte_entropy[r] / (row.target.len() + 1) as f64,
                     delta: row.target,
@@ -98,16 +101,19 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
 }
 
 /// Predictive entropy per row, in nats: the action's (event plus line)
-/// plus the first delta byte's, which says whether and how the state
-/// changes. One forward pass, no decoding: cheap enough to rank many
-/// candidates.
+/// plus, given the most likely action, the first delta byte's, which says
+/// whether and how the state changes. Two forward passes, no decoding:
+/// cheap enough to rank many candidates.
 pub fn uncertainty(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<f64>, ModelError> {
     tch::no_grad(|| {
-        let rows: Vec<Example> = examples.iter().map(|e| Example { target: vec![], ..e.clone() }).collect();
-        let batch = collate(&rows, device);
-        let out = model.forward(&batch, false)?;
-        // The logits of the first delta byte sit at the query.
-        let first = model.logits_at(&out, &batch.query)?;
+        let asked: Vec<Example> = examples.iter().map(|e| Example::query(e.context.clone())).collect();
+        let out = model.forward(&collate(&asked, device), false)?;
+        let event = Vec::<i64>::try_from(&out.event_logits.argmax(-1, false).to(Device::Cpu))?;
+        let line = Vec::<i64>::try_from(&out.line_logits.argmax(-1, false).to(Device::Cpu))?;
+        let given: Vec<Example> =
+            asked.iter().enumerate().map(|(r, e)| e.given(event[r] as usize, line[r] as usize)).collect();
+        let batch = collate(&given, device);
+        let first = model.logits_at(&model.forward(&batch, false)?, &batch.delta_start)?;
         let total = entropy(&out.event_logits) + entropy(&out.line_logits) + entropy(&first);
         Ok(Vec::<f64>::try_from(&total.to_kind(Kind::Double))?)
     })
@@ -171,7 +177,7 @@ pub fn rollout_until(
         let mut examples = vec![];
         for i in 0..starts.len() {
             let Some(state) = &current[i] else { continue };
-            let e = Example { context: encode_context(&starts[i].0, state, 1), target: vec![], event: 0, line: 0 };
+            let e = Example::query(encode_context(&starts[i].0, state, 1));
             // A predicted state too long for the model to read on ends the
             // rollout, as a prediction that does not parse does.
             if e.len() >= block {
@@ -208,16 +214,20 @@ mod tests {
         let source = "x = 0\nx = x + 1\n";
         let steps = [module_step(0, 1, "0"), module_step(1, 2, "0"), module_step(2, 2, "1")];
         let ex = examples(source, "", &steps, &[1]);
-        let longest = ex.iter().map(|e| e.context.context.len()).max().unwrap() as i64;
+        // The longest context with the longest action it can be given
+        // ("#exception 2:x = x + 1\n").
+        let longest = ex.iter().map(|e| e.context.context.len()).max().unwrap() as i64 + 23;
         for seed in 0..4 {
             tch::manual_seed(seed);
-            // Room for a few bytes of delta beyond the longest context: an
-            // untrained model rarely writes EOS that soon.
+            // Room for a few bytes of delta beyond it: an untrained model
+            // rarely writes EOS that soon.
             let config =
                 ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: longest + 4, ..ModelConfig::default() };
             let learner = Learner::new(config, Device::Cpu).unwrap();
             for (p, e) in predict(&learner.model, &ex, Device::Cpu).unwrap().iter().zip(&ex) {
-                assert!(e.context.context.len() + p.delta.len() < (longest + 4) as usize, "{} bytes", p.delta.len());
+                let given = e.given(p.event, p.line);
+                assert!(given.action.len() <= 23, "{:?}", given.action);
+                assert!(given.len() + p.delta.len() <= (longest + 4) as usize, "{} bytes", p.delta.len());
             }
             // A start whose state holds a value too long for the block: the
             // rollout ends at once instead of failing.

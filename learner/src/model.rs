@@ -208,6 +208,10 @@ pub struct Batch {
     /// (N,) position in `tokens` of each example's action query (the last
     /// SEP of its context).
     pub query: Tensor,
+    /// (N,) position in `tokens` of the token that predicts each example's
+    /// first delta byte: the end of the action given after the query (the
+    /// query itself when none is given).
+    pub delta_start: Tensor,
     /// (B, L) positions of each program's LINE markers (0 where padded).
     pub lines: Tensor,
     /// (B, L) true where `lines` holds a real line.
@@ -485,12 +489,13 @@ impl WorldModel {
         let zeros = || Tensor::zeros([n], (Kind::Float, logits.device()));
         let sums = zeros().f_index_add(0, &owner, &per_token)?;
         let counted = batch.labels.ne(-100).to_kind(Kind::Float).sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
-        // The bytes that open a delta line or end the delta, at the action
-        // query and after each newline of the target: what comes next (a
+        // The bytes that open a delta line or end the delta, at the delta's
+        // start and after each newline of the target: what comes next (a
         // value set, a frame, a removal, output, or nothing more).
         let labelled = batch.labels.view([n * s]).ne(-100).nonzero().squeeze_dim(1);
         let input = batch.tokens.view([n * s]).f_index_select(0, &labelled)?;
-        let opens = labelled.remainder(s).eq_tensor(&batch.query.f_index_select(0, &owner)?).logical_or(&input.eq(10));
+        let opens =
+            labelled.remainder(s).eq_tensor(&batch.delta_start.f_index_select(0, &owner)?).logical_or(&input.eq(10));
         let openings = zeros().f_index_add(0, &owner, &(&per_token * opens.to_kind(Kind::Float)))?;
         Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float), openings })
     }
@@ -679,14 +684,17 @@ mod tests {
         assert!(delta_per_byte.allclose(&weighted, 1e-5, 1e-6, false), "{delta_per_byte} vs {weighted}");
         assert_eq!((action.size(), delta.size()), (vec![rows], vec![rows]));
         assert!(action.isfinite().all().int64_value(&[]) == 1 && delta.isfinite().all().int64_value(&[]) == 1);
-        // The openings are the cross-entropies at the action query and after
-        // each newline of the target, each position scored alone here.
+        // The openings are the cross-entropies at the delta's start (the end
+        // of the given action, after the query) and after each newline of
+        // the target, each position scored alone here.
         let ex = items();
         let mut want = vec![0f64; ex.len()];
-        let q = Vec::<i64>::try_from(&b.query).unwrap();
+        let (q, d) = (Vec::<i64>::try_from(&b.query).unwrap(), Vec::<i64>::try_from(&b.delta_start).unwrap());
         for (x, e) in ex.iter().enumerate() {
-            let newlines = e.target.iter().enumerate().filter(|(_, y)| **y == b'\n').map(|(i, _)| q[x] + 1 + i as i64);
-            for t in std::iter::once(q[x]).chain(newlines) {
+            assert_eq!(d[x], q[x] + e.action.len() as i64, "the action sits between the query and the delta");
+            assert_eq!(b.labels.get(x as i64).get(d[x] - 1).int64_value(&[]), -100, "the action is given, not scored");
+            let newlines = e.target.iter().enumerate().filter(|(_, y)| **y == b'\n').map(|(i, _)| d[x] + 1 + i as i64);
+            for t in std::iter::once(d[x]).chain(newlines) {
                 let at = b.query.copy();
                 let _ = at.get(x as i64).fill_(t);
                 let label = b.labels.get(x as i64).get(t);

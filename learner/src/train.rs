@@ -52,6 +52,8 @@ pub struct Trainer {
     pairs: Vec<(Tensor, Tensor)>,
     opt: nn::Optimizer,
     config: TrainConfig,
+    /// Multiplies the rate after warm-up ([`Trainer::set_rate_scale`]).
+    scale: f64,
     device: Device,
 }
 
@@ -70,7 +72,14 @@ impl Trainer {
         let latest = learner.vs.variables();
         let pairs =
             averaged.vs.variables().into_iter().map(|(name, avg)| (avg, latest[&name].shallow_clone())).collect();
-        Ok(Trainer { learner, averaged, pairs, opt, config, device })
+        Ok(Trainer { learner, averaged, pairs, opt, config, scale: 1.0, device })
+    }
+
+    /// Scales the rate of the following steps (clamped to [0, 1]): a run
+    /// with an end, such as `curio train --minutes`, anneals to it; the
+    /// never-ending loop leaves it at 1.
+    pub fn set_rate_scale(&mut self, scale: f64) {
+        self.scale = scale.clamp(0.0, 1.0);
     }
 
     /// The moving average of the weights ([`TrainConfig::average`]), at the
@@ -85,7 +94,7 @@ impl Trainer {
     pub fn step(&mut self, examples: &[Example]) -> Result<StepStats, ModelError> {
         let step = self.learner.train_step;
         let warm = ((step + 1) as f64 / self.config.warmup.max(1) as f64).min(1.0);
-        self.opt.set_lr(self.config.lr * warm);
+        self.opt.set_lr(self.config.lr * warm * self.scale);
         let batch = collate(examples, self.device);
         let out = self.learner.model.forward(&batch, true)?;
         let losses = self.learner.model.losses(&batch, &out)?;
@@ -156,5 +165,18 @@ mod tests {
         let (latest, avg) = (t.learner.vs.variables(), t.averaged().vs.variables());
         assert!(latest.iter().all(|(name, w)| avg[name].equal(w)), "decay 0 keeps the latest weights");
         assert!(Trainer::new(t.learner, TrainConfig { average: 1.0, ..TrainConfig::default() }).is_err());
+    }
+
+    #[test]
+    fn an_annealed_rate_reaches_the_optimizer() {
+        let (mut t, start) = trainer(0.0);
+        t.set_rate_scale(0.0);
+        t.step(&batch()).unwrap();
+        let latest = t.learner.vs.variables();
+        assert!(start.iter().all(|(name, w)| latest[name].equal(w)), "a rate of zero leaves the weights");
+        t.set_rate_scale(0.5);
+        t.step(&batch()).unwrap();
+        let latest = t.learner.vs.variables();
+        assert!(start.iter().any(|(name, w)| !latest[name].equal(w)), "half the rate moves them");
     }
 }

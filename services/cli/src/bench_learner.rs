@@ -150,6 +150,7 @@ fn wire(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<(serde
             "program": rows(&t.program)?, "program_line": rows(&t.program_line)?,
             "program_mask": rows(&t.program_mask)?, "tokens": rows(&t.tokens)?, "positions": rows(&t.positions)?,
             "line_id": rows(&t.line_id)?, "labels": rows(&t.labels)?, "row": flat(&t.row)?, "query": flat(&t.query)?,
+            "delta_start": flat(&t.delta_start)?,
             "lines": rows(&t.lines)?, "line_mask": rows(&t.line_mask)?, "line_rel": rows(&t.line_rel)?,
             "line_flow": rows(&t.line_flow)?, "flow": flat(&t.flow)?,
             "event": flat(&t.event)?, "line": flat(&t.line)?,

@@ -70,6 +70,10 @@ pub struct TrainArgs {
     /// learns them first.
     #[arg(long, default_value_t = 0.2)]
     long_jumps: f64,
+    /// Share of the run (by time, or by steps with --steps) over which the
+    /// rate falls linearly to zero at its end; 0 keeps it constant.
+    #[arg(long, default_value_t = 0.3)]
+    anneal: f64,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -143,6 +147,7 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     }
     let block = learner.model.config.block_size as usize;
     anyhow::ensure!(args.lr > 0.0 && args.lr < 1.0 && args.warmup >= 0, "--lr must be in (0, 1), --warmup >= 0");
+    anyhow::ensure!((0.0..=1.0).contains(&args.anneal), "--anneal is a share of the run, in [0, 1]");
     let config = TrainConfig { lr: args.lr, warmup: args.warmup, average: args.average, ..TrainConfig::default() };
     let mix = curio_loop::Mix { prioritized: args.prioritized, recent: args.recent, long_jumps: args.long_jumps };
     mix.validate().map_err(|e| anyhow::anyhow!("{e}: check --prioritized, --recent and --long-jumps"))?;
@@ -154,6 +159,14 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let mut cache = curio_loop::TraceCache::default();
     let (started, mut tokens, mut seen) = (Instant::now(), 0i64, 0usize);
     let running = |t: &Trainer| Instant::now() < deadline && last_step.is_none_or(|l| t.learner.train_step < l);
+    // What is left of the run, as a share: of the time, or of the steps
+    // when they end it sooner.
+    let first_step = trainer.learner.train_step;
+    let left = |t: &Trainer| {
+        let time = deadline.saturating_duration_since(Instant::now()).as_secs_f64() / (args.minutes * 60.0).max(1e-9);
+        let steps = last_step.map_or(1.0, |l| (l - t.learner.train_step) as f64 / (l - first_step).max(1) as f64);
+        time.min(steps)
+    };
     while running(&trainer) {
         // Four steps' worth per draw, bucketed by length to cut padding.
         let groups = runtime.block_on(curio_loop::minibatch(
@@ -172,6 +185,9 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
                 break;
             }
             let (examples, firsts) = curio_loop::flatten(groups);
+            if args.anneal > 0.0 {
+                trainer.set_rate_scale(left(&trainer) / args.anneal);
+            }
             let stats = trainer.step(&examples)?;
             (tokens, seen) = (tokens + stats.tokens, seen + examples.len());
             let priorities: Vec<(i64, f32)> = firsts.into_iter().map(|(id, i)| (id, stats.per_example[i])).collect();
@@ -270,8 +286,8 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     }
     for m in report.misses.iter().take(args.misses) {
         println!(
-            "\nline:      {}\nlocals:    {}\ntrue:      {}\npredicted: {}",
-            m.code, m.locals, m.target, m.predicted
+            "\nline:      {}\nlocals:    {}\nthen:      {}\ntrue:      {}\npredicted: {}",
+            m.code, m.locals, m.action, m.target, m.predicted
         );
     }
     Ok(())

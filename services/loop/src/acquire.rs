@@ -131,7 +131,7 @@ pub fn score(
             for k in JUMPS {
                 let context = encode_context(&c.source, &state, k);
                 if context.context.len() < block {
-                    rows.push(Example { context, target: vec![], event: 0, line: 0 });
+                    rows.push(Example::query(context));
                     owner.push(chunk_no * 8 + i);
                 }
             }

@@ -155,7 +155,7 @@ mod tests {
                 line_rel: vec![],
                 line_flow: vec![],
             };
-            Example { context, target: vec![], event: 0, line: 0 }
+            Example::query(context)
         };
         Group { id, examples: lens.iter().map(|&l| example(l)).collect() }
     }
