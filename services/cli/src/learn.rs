@@ -142,7 +142,7 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     } else {
         Learner::new(args.model.config(), device)?
     };
-    if let Some(dir) = args.checkpoint.parent() {
+    for dir in [Some(&args.checkpoint), args.latest.as_ref()].into_iter().flatten().filter_map(|p| p.parent()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let block = learner.model.config.block_size as usize;
