@@ -365,13 +365,6 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
             escape(&read, &mut s);
             s.push(b'\n');
         }
-        // What a line event can change: the names its code binds or
-        // mutates (none for `if`, `print`, `try`).
-        if state.event == Event::Line {
-            s.push(b'!');
-            s.extend_from_slice(writes(code.trim()).join(" ").as_bytes());
-            s.push(b'\n');
-        }
     }
     locals_bytes(&f.locals, &mut s);
     s.push(b'>');
@@ -381,72 +374,6 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     ctx.push(SEP);
     line_id.resize(ctx.len(), line_index(state.line as usize));
     Encoded { context: ctx, prefix, line_starts, line_id, line_rel, line_flow }
-}
-
-/// Methods that change the object they are called on.
-const MUTATORS: [&str; 12] =
-    ["append", "extend", "insert", "pop", "remove", "sort", "reverse", "clear", "update", "setdefault", "add", "discard"];
-
-/// The names a line of code binds or mutates, read from its text alone:
-/// assignment targets (`a, b = ..`, `d[k] = ..`, `x += ..`), a `for`
-/// loop's, `as` names, `def`'s and `del`'s names, and the object of a
-/// mutating method call (`xs.append(..)`). Empty for a line that can only
-/// read (`if`, `print(..)`, `return`, `try:`).
-pub fn writes(code: &str) -> Vec<String> {
-    let name_at = |s: &str| -> Option<String> {
-        let s = s.trim_start();
-        let end = s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(s.len());
-        (end > 0 && !s.starts_with(|c: char| c.is_ascii_digit())).then(|| s[..end].to_string())
-    };
-    let names = |targets: &str| -> Vec<String> { targets.split(',').filter_map(name_at).collect() };
-    let mut out = vec![];
-    if let Some(rest) = code.strip_prefix("for ") {
-        out.extend(names(rest.split(" in ").next().unwrap_or("")));
-    } else if let Some(rest) = code.strip_prefix("def ").or_else(|| code.strip_prefix("del ")) {
-        out.extend(names(rest.split('(').next().unwrap_or("")));
-    } else if let Some(eq) = top_level_assignment(code) {
-        out.extend(names(&code[..eq]));
-    } else if let Some(first) = name_at(code) {
-        let rest = &code[first.len()..];
-        if MUTATORS.iter().any(|m| rest.strip_prefix('.').and_then(|r| r.strip_prefix(m)).is_some_and(|r| r.starts_with('('))) {
-            out.push(first);
-        }
-    }
-    if let Some((_, after)) = code.rsplit_once(" as ") {
-        out.extend(name_at(after));
-    }
-    out.dedup();
-    out
-}
-
-/// Byte offset of the `=` (or augmented `op=`'s operator) of an assignment
-/// statement, outside brackets and string literals; `None` for a line that
-/// assigns nothing (`==`, `<=`, `>=`, `!=` are comparisons).
-fn top_level_assignment(code: &str) -> Option<usize> {
-    let b = code.as_bytes();
-    let (mut depth, mut quote) = (0i32, None::<u8>);
-    for i in 0..b.len() {
-        match (quote, b[i]) {
-            (Some(q), c) if c == q && (i == 0 || b[i - 1] != b'\\') => quote = None,
-            (Some(_), _) => {}
-            (None, b'\'' | b'"') => quote = Some(b[i]),
-            (None, b'(' | b'[' | b'{') => depth += 1,
-            (None, b')' | b']' | b'}') => depth -= 1,
-            (None, b'=') if depth == 0 => {
-                let before = if i > 0 { b[i - 1] } else { 0 };
-                let shift = i >= 2 && matches!(before, b'<' | b'>') && b[i - 2] == before;
-                if b.get(i + 1) == Some(&b'=') || (matches!(before, b'=' | b'<' | b'>' | b'!') && !shift) {
-                    return None;
-                }
-                // `x += 1`: the target ends before the operator.
-                let op = if b"+-*/%&|^@".contains(&before) { i - 1 } else { i };
-                let op = if op > 0 && op < i && b"*/<>".contains(&b[op - 1]) { op - 1 } else { op };
-                return Some(op);
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 /// Longest value [`with_values`] puts in place of a name.
@@ -659,12 +586,6 @@ mod tests {
         assert_eq!(e.current_line(), Some(0));
         assert_eq!(encode_context(source, &st[0], 1).current_line(), Some(0));
         assert_eq!(encode_context("x = 1\n", &st[1], 1).current_line(), None, "line 5 is past the source");
-        // A line event's state says what its line can change.
-        let inside = String::from_utf8(
-            encode_context(source, &st[3], 1).context.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect(),
-        )
-        .unwrap();
-        assert!(inside.contains("#line 2 @f 2\n:return x\n=return [1, 2]\n!\nx=[1, 2]\n"), "{inside}");
         // An action reads as its event, its line and that line's code.
         let action = |event, line| String::from_utf8(e.action_tokens(event, line).iter().map(|&t| t as u8).collect());
         assert_eq!(action(event_index(Event::Call), 0).unwrap(), "#call 1:def f(x):\n");
@@ -711,33 +632,6 @@ mod tests {
         }
         for untouched in ["print('a s')", "v = fact(3)", "v = long + 'x'", "b = c", "x.a = 1"] {
             assert_eq!(read(untouched), None, "{untouched}");
-        }
-    }
-
-    #[test]
-    fn a_line_writes_what_its_text_binds_or_mutates() {
-        let cases: [(&str, &[&str]); 15] = [
-            ("x = 1", &["x"]),
-            ("a, b = t", &["a", "b"]),
-            ("d[s] = d.get(s, 0) + 1", &["d"]),
-            ("acc += v", &["acc"]),
-            ("n //= 2", &["n"]),
-            ("for i in range(3):", &["i"]),
-            ("w.append(b - 2)", &["w"]),
-            ("def fact(n):", &["fact"]),
-            ("except ZeroDivisionError as e:", &["e"]),
-            ("if a <= b:", &[]),
-            ("q = s // 4 != 19", &["q"]),
-            ("print(x == 1)", &[]),
-            ("return t + '!'", &[]),
-            ("s = 'a=b'", &["s"]),
-            ("m <<= 1", &["m"]),
-        ];
-        for (code, want) in cases {
-            assert_eq!(writes(code), want.iter().map(|w| w.to_string()).collect::<Vec<_>>(), "{code}");
-        }
-        for reads in ["try:", "else:", "print(f'{a}={b}')", "xs.count(1)", "x != y"] {
-            assert!(writes(reads).is_empty(), "{reads}");
         }
     }
 
