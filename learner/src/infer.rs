@@ -103,19 +103,33 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
 /// Predictive entropy per row, in nats: the action's (event plus line)
 /// plus, given the most likely action, the first delta byte's, which says
 /// whether and how the state changes. Two forward passes, no decoding:
-/// cheap enough to rank many candidates.
+/// cheap enough to rank many candidates. A row whose context fits the
+/// block but not with its action after it scores its action alone.
 pub fn uncertainty(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<f64>, ModelError> {
+    let block = model.config.block_size as usize;
     tch::no_grad(|| {
         let asked: Vec<Example> = examples.iter().map(|e| Example::query(e.context.clone())).collect();
         let out = model.forward(&collate(&asked, device), false)?;
         let event = Vec::<i64>::try_from(&out.event_logits.argmax(-1, false).to(Device::Cpu))?;
         let line = Vec::<i64>::try_from(&out.line_logits.argmax(-1, false).to(Device::Cpu))?;
-        let given: Vec<Example> =
-            asked.iter().enumerate().map(|(r, e)| e.given(event[r] as usize, line[r] as usize)).collect();
-        let batch = collate(&given, device);
-        let first = model.logits_at(&model.forward(&batch, false)?, &batch.delta_start)?;
-        let total = entropy(&out.event_logits) + entropy(&out.line_logits) + entropy(&first);
-        Ok(Vec::<f64>::try_from(&total.to_kind(Kind::Double))?)
+        let action = entropy(&out.event_logits) + entropy(&out.line_logits);
+        let mut total = Vec::<f64>::try_from(&action.to_kind(Kind::Double))?;
+        let given: Vec<(usize, Example)> = asked
+            .iter()
+            .enumerate()
+            .map(|(r, e)| (r, e.given(event[r] as usize, line[r] as usize)))
+            .filter(|(_, e)| e.len() <= block)
+            .collect();
+        if !given.is_empty() {
+            let rows: Vec<Example> = given.iter().map(|(_, e)| e.clone()).collect();
+            let batch = collate(&rows, device);
+            let first = model.logits_at(&model.forward(&batch, false)?, &batch.delta_start)?;
+            let first = Vec::<f64>::try_from(&entropy(&first).to_kind(Kind::Double))?;
+            for ((r, _), h) in given.iter().zip(first) {
+                total[*r] += h;
+            }
+        }
+        Ok(total)
     })
 }
 
@@ -235,6 +249,26 @@ mod tests {
             long.stack[0].locals = vec![("x".into(), "9".repeat(64))];
             let paths = rollout(&learner.model, &[(source.to_string(), long)], 3, Device::Cpu).unwrap();
             assert_eq!(paths, vec![vec![None]]);
+        }
+    }
+
+    #[test]
+    fn uncertainty_scores_a_context_that_fits_only_without_its_action() {
+        let source = "x = 0\nx = x + 1\n";
+        let steps = [module_step(0, 1, "0"), module_step(1, 2, "0"), module_step(2, 2, "1")];
+        let ex = examples(source, "", &steps, &[1]);
+        let context = ex.iter().map(|e| e.context.context.len()).max().unwrap() as i64;
+        let scores = |block_size: i64| {
+            tch::manual_seed(0);
+            let config = ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size, ..ModelConfig::default() };
+            uncertainty(&Learner::new(config, Device::Cpu).unwrap().model, &ex, Device::Cpu).unwrap()
+        };
+        // Room for the contexts only: each scores its action's entropy alone,
+        // which is less than with the first delta byte's added.
+        let (tight, roomy) = (scores(context), scores(context + 32));
+        assert_eq!((tight.len(), roomy.len()), (ex.len(), ex.len()));
+        for (t, r) in tight.iter().zip(&roomy) {
+            assert!(t.is_finite() && *t > 0.0 && t < r, "{t} vs {r}");
         }
     }
 }
