@@ -39,7 +39,7 @@ fn baseline(held_out: &[Example]) -> (f64, f64) {
     let mut action = 0;
     let mut delta = 0;
     for e in held_out {
-        let text: Vec<u8> = e.context.context.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
+        let text = curio_learner::token_bytes(&e.context.context);
         let text = String::from_utf8_lossy(&text);
         let current: usize =
             text.split('#').nth(1).and_then(|s| s.split(' ').nth(1)).and_then(|l| l.parse().ok()).unwrap();

@@ -463,6 +463,11 @@ fn assigned(rest: &str) -> bool {
     r.starts_with('=') && !r.starts_with("==")
 }
 
+/// The bytes among `tokens`, specials dropped: how a sequence reads as text.
+pub fn token_bytes(tokens: &[i64]) -> Vec<u8> {
+    tokens.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect()
+}
+
 /// A 1-based source line as a line-embedding index.
 fn line_index(line: usize) -> i64 {
     (line as i64).min(LINE_IDS - 1)
@@ -560,10 +565,7 @@ mod tests {
         let source = "def f(x):\n    return x\nprint('é')\n";
         let e = encode_context(source, &st[2], 2);
         let read = encode_context(source, &states_reading(&trace(), "7\nhé\n")[2], 2);
-        let text = |e: &Encoded| {
-            let bytes: Vec<u8> = e.context.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
-            String::from_utf8(bytes).unwrap()
-        };
+        let text = |e: &Encoded| String::from_utf8(token_bytes(&e.context)).unwrap();
         assert!(text(&read).contains("k=2\n<7\\nhé\\n\n@<module>"), "{}", text(&read));
         assert!(text(&e).contains("k=2\n@<module>"), "no input, no input line: {}", text(&e));
         assert_eq!(e.line_starts.len(), 3);
@@ -587,7 +589,7 @@ mod tests {
         assert_eq!(encode_context(source, &st[0], 1).current_line(), Some(0));
         assert_eq!(encode_context("x = 1\n", &st[1], 1).current_line(), None, "line 5 is past the source");
         // An action reads as its event, its line and that line's code.
-        let action = |event, line| String::from_utf8(e.action_tokens(event, line).iter().map(|&t| t as u8).collect());
+        let action = |event, line| String::from_utf8(token_bytes(&e.action_tokens(event, line)));
         assert_eq!(action(event_index(Event::Call), 0).unwrap(), "#call 1:def f(x):\n");
         assert_eq!(action(event_index(Event::Return), 1).unwrap(), "#return 2:return x\n", "indent dropped");
         assert_eq!(action(event_index(Event::Line), 2).unwrap(), "#line 3:print('é')\n");

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tch::{Device, Kind};
 
 use crate::data::{Example, collate, examples};
-use crate::encode::{EVENTS, State, parse_delta, states_reading};
+use crate::encode::{EVENTS, State, parse_delta, states_reading, token_bytes};
 use crate::infer::rollout_until;
 use crate::model::{ModelError, WorldModel};
 
@@ -193,11 +193,11 @@ fn miss(e: &Example, best: &tch::Tensor, rows: &tch::Tensor, r: i64) -> Result<M
     let predicted: Vec<i64> = Vec::try_from(&best.masked_select(&mine))?;
     let text = |b: &[u8]| String::from_utf8_lossy(b).replace('\n', "⏎");
     let bytes: Vec<u8> = predicted.iter().map(|&t| if t < 256 { t as u8 } else { b'$' }).collect();
-    let state: Vec<u8> = e.context.context[e.context.prefix..].iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
+    let state = token_bytes(&e.context.context[e.context.prefix..]);
     let state = String::from_utf8_lossy(&state);
     let code = state.lines().find_map(|l| l.strip_prefix(':')).unwrap_or("").to_string();
     let locals = state.lines().skip_while(|l| !l.starts_with(':')).skip(1).take_while(|l| !l.starts_with('>'));
-    let action: Vec<u8> = e.action.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
+    let action = token_bytes(&e.action);
     Ok(Miss {
         code,
         locals: locals.collect::<Vec<_>>().join(" "),
