@@ -82,6 +82,8 @@ fn a_small_model_beats_the_trivial_baseline_on_held_out_programs() {
     let (model_action, model_delta) = (report.action_accuracy, report.delta_exact);
     assert_eq!(report.transitions, held_out.len());
     assert_eq!(report.rollout_exact[&1].1, held_out_suite.len());
+    let unchanged = held_out.iter().filter(|e| e.target.is_empty()).count();
+    assert_eq!(report.delta_exact_by_type[curio_learner::NOTHING].1, unchanged, "transitions that change nothing");
     let (base_action, base_delta) = baseline(&held_out);
     eprintln!(
         "held-out: model action {model_action:.3} delta {model_delta:.3}; baseline {base_action:.3} {base_delta:.3}"

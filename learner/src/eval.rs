@@ -32,7 +32,8 @@ pub struct EvalReport {
     pub skipped_too_long: usize,
     pub action_accuracy: f64,
     pub delta_exact: f64,
-    /// Delta exact match of transitions that set a value of each type.
+    /// Delta exact match of transitions that set a value of each type,
+    /// and of those that change nothing at all ([`NOTHING`]).
     pub delta_exact_by_type: BTreeMap<String, (f64, usize)>,
     /// Rollout exact match per horizon: (rate, rollouts long enough).
     pub rollout_exact: BTreeMap<usize, (f64, usize)>,
@@ -53,6 +54,10 @@ pub struct EvalReport {
     #[serde(skip)]
     pub misses: Vec<Miss>,
 }
+
+/// The [`EvalReport::delta_exact_by_type`] key of transitions whose true
+/// delta is empty: no value set or removed, no frame change, no output.
+pub const NOTHING: &str = "nothing";
 
 /// Wrong delta predictions kept in a report.
 pub const MISSES_KEPT: usize = 200;
@@ -167,8 +172,11 @@ pub fn evaluate_transitions(
             if !hit && report.misses.len() < MISSES_KEPT {
                 report.misses.push(miss(e, &best, &rows, r64)?);
             }
-            let types: std::collections::BTreeSet<&str> =
+            let mut types: std::collections::BTreeSet<&str> =
                 parse_delta(&e.target).map(|d| d.set.iter().map(|(_, v)| value_type(v)).collect()).unwrap_or_default();
+            if e.target.is_empty() {
+                types.insert(NOTHING);
+            }
             for ty in types {
                 let entry = by_type.entry(ty.to_string()).or_default();
                 *entry = (entry.0 + usize::from(hit), entry.1 + 1);
@@ -284,7 +292,8 @@ pub fn format_report(name: &str, r: &EvalReport) -> String {
     }
     out += &format!("  state-delta exact match            {:.3}\n", r.delta_exact);
     for (ty, (rate, n)) in &r.delta_exact_by_type {
-        out += &format!("    sets a {ty:<6} ({n:>5} transitions) {rate:.3}\n");
+        let what = if ty == NOTHING { "changes nothing".to_string() } else { format!("sets a {ty:<6}") };
+        out += &format!("    {what:<15} ({n:>5} transitions) {rate:.3}\n");
     }
     for (h, (rate, n)) in &r.rollout_exact {
         out += &format!("  rollout exact @ {h:<3} ({n:>4} runs)   {rate:.3}\n");

@@ -18,11 +18,11 @@ use crate::flow::FLOW_VOCAB;
 pub struct ModelConfig {
     /// Token vocabulary: 256 bytes plus specials. Default: `VOCAB`.
     pub vocab: i64,
-    /// Width of the residual stream. Default: 128.
+    /// Width of the residual stream. Default: 96.
     pub n_embd: i64,
     /// Attention heads per block. Default: 4.
     pub n_head: i64,
-    /// Transformer blocks. Default: 2.
+    /// Transformer blocks. Default: 4.
     pub n_layer: i64,
     /// Longest sequence (context + target), tokens. Default: 1024.
     pub block_size: i64,
@@ -34,7 +34,7 @@ pub struct ModelConfig {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig { vocab: VOCAB, n_embd: 128, n_head: 4, n_layer: 2, block_size: 1024, dropout: 0.1 }
+        ModelConfig { vocab: VOCAB, n_embd: 96, n_head: 4, n_layer: 4, block_size: 1024, dropout: 0.1 }
     }
 }
 

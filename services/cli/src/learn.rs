@@ -43,10 +43,8 @@ pub struct TrainArgs {
     /// Steps between checkpoints.
     #[arg(long, default_value_t = 500)]
     checkpoint_every: i64,
-    /// Peak learning rate (AdamW). Higher than the loop's fine-tuning rate:
-    /// offline training starts from scratch on a full store, and the
-    /// averaged weights smooth the noise.
-    #[arg(long, default_value_t = 4e-3)]
+    /// Peak learning rate (AdamW), the loop's too.
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
     lr: f64,
     /// Steps of linear warm-up to the peak rate.
     #[arg(long, default_value_t = TrainConfig::default().warmup)]
@@ -85,10 +83,10 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
     pub threads: i32,
     /// Model width (a new model only).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = ModelConfig::default().n_embd)]
     pub width: i64,
     /// Transformer blocks (a new model only).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = ModelConfig::default().n_layer)]
     pub layers: i64,
     /// Dropout probability, also MC-dropout's at inference (a new model only).
     #[arg(long, default_value_t = ModelConfig::default().dropout)]
