@@ -88,7 +88,10 @@ class WorldModel(nn.Module):
         self.lm_head = nn.Linear(c, cfg["vocab"])
         self.copy_at = nn.ModuleList([nn.Linear(c, c), nn.Linear(c, c)])
         self.copy_after = nn.ModuleList([nn.Linear(c, c), nn.Linear(c, c)])
-        self.copy_gate = nn.Linear(c, 4)
+        self.copy_gate = nn.Linear(c, 5)
+        self.derive = nn.ModuleList([nn.Linear(c, c), nn.Linear(c, c)])
+        self.derive_byte = nn.Linear(cfg["vocab"], c, bias=False)
+        self.derive_hidden, self.derive_out = nn.Linear(c, c), nn.Linear(c, cfg["vocab"])
         self.event_head = nn.Linear(c, 4)
         self.ptr_query, self.ptr_key = nn.Linear(c, c), nn.Linear(c, c)
         self.dropout, self.n_head = cfg["dropout"], cfg["n_head"]
@@ -125,12 +128,13 @@ class WorldModel(nn.Module):
         )
         flat = labels.view(-1)
         idx = (flat != -100).nonzero().squeeze(1)
-        # Four sources per labelled position: the vocabulary, a pointer that
+        # Five sources per labelled position: the vocabulary, a pointer that
         # repeats the token it points at (up to the position), one that
-        # repeats the token after it (before it), and a continuation after
-        # wherever the byte before was copied from. Each position's queries
-        # pack into (N, W, C) by its slot among its example's, and score only
-        # that example's keys.
+        # repeats the token after it (before it), a continuation after
+        # wherever the byte before was copied from, and a byte derived from
+        # a pointed one by a small MLP. Each position's queries pack into
+        # (N, W, C) by its slot among its example's, and score only that
+        # example's keys.
         owner, t, j = idx // s, idx % s, torch.arange(s).unsqueeze(0)
         tokens = bt["tokens"][owner]
         successors = torch.cat([tokens[:, 1:], tokens[:, :1]], 1)
@@ -140,6 +144,8 @@ class WorldModel(nn.Module):
 
         # Keys once, for the positions and the positions before them.
         keys_at, keys_after = self.copy_at[1](own).transpose(1, 2), self.copy_after[1](own).transpose(1, 2)
+        keys_derive = self.derive[1](own).transpose(1, 2)
+        vocab_size = self.lm_head.out_features
 
         def sources(at):
             pos = at % s
@@ -150,34 +156,40 @@ class WorldModel(nn.Module):
                 scores = (queries @ keys)[owner, slot] / math.sqrt(c)
                 return scores.masked_fill(hidden, float("-inf")).softmax(-1)
 
+            pointed = pointer(self.derive[0], keys_derive, j > pos.unsqueeze(1))
+            byte = torch.zeros(len(at), vocab_size).scatter_add(1, tokens, pointed)
+            derived = self.derive_out(F.gelu(self.derive_hidden(h) + self.derive_byte(byte))).softmax(-1)
             return (
                 pointer(self.copy_at[0], keys_at, j > pos.unsqueeze(1)),
                 pointer(self.copy_after[0], keys_after, j >= pos.clamp_min(1).unsqueeze(1)),
                 self.copy_gate(h).softmax(-1),
                 self.lm_head(h).softmax(-1),
+                derived,
             )
 
-        at, after, gate, vocab = sources(idx)
-        b_at, b_after, b_gate, b_vocab = sources(idx - 1)
+        at, after, gate, vocab, derived = sources(idx)
+        b_at, b_after, b_gate, b_vocab, b_derived = sources(idx - 1)
         written = tokens.gather(1, t.unsqueeze(1))
         holds = (tokens == written).float()
         after_source = torch.cat([torch.zeros_like(b_after[:, :1]), b_after[:, :-1]], 1)
         copied = (b_at * b_gate[:, 1:2] + after_source * b_gate[:, 2:3]) * holds
-        spelled = b_vocab.gather(1, written) * b_gate[:, :1]
+        spelled = (b_vocab * b_gate[:, :1] + b_derived * b_gate[:, 4:5]).gather(1, written)
         total = (spelled + copied.sum(1, keepdim=True)).clamp_min(1e-9)
         going_on, spelled = copied / total, spelled / total
-        zeros = torch.zeros(len(idx), self.lm_head.out_features)
+        zeros = torch.zeros(len(idx), vocab_size)
         mixed = (
-            vocab * (gate[:, :1] + gate[:, 3:] * spelled)
+            vocab * (gate[:, :1] + gate[:, 3:4] * spelled)
+            + derived * gate[:, 4:5]
             + zeros.scatter_add(1, tokens, at * gate[:, 1:2])
-            + zeros.scatter_add(1, successors, after * gate[:, 2:3] + going_on * gate[:, 3:])
+            + zeros.scatter_add(1, successors, after * gate[:, 2:3] + going_on * gate[:, 3:4])
         )
         logp = mixed.clamp_min(1e-9).log()
         per_token = F.cross_entropy(logp, flat[idx], reduction="none")
         # The bytes that open a delta line or end the delta (at the delta's
         # start, after the given action; after each newline) count once more
         # per example.
-        opens = ((t == bt["delta_start"][owner]) | (bt["tokens"].view(-1)[idx] == 10)).float()
+        written = bt["tokens"].view(-1)[idx]
+        opens = ((t == bt["delta_start"][owner]) | (written == 10) | (written == ord("="))).float()
         openings = torch.zeros(n).index_add(0, owner, per_token * opens)
         return action.mean() + openings.mean() + per_token.mean()
 

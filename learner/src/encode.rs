@@ -50,6 +50,11 @@ pub struct Frame {
 pub struct State {
     pub event: Event,
     pub line: u32,
+    /// The line of the step before (0 at the first step): where control
+    /// came from. A loop head reached from its body goes on counting, one
+    /// reached from above starts again, and the locals alone cannot tell
+    /// the two apart (an inner loop's counter outlives its loop).
+    pub from: u32,
     /// Outermost first; the last frame is the current one.
     pub stack: Vec<Frame>,
     /// The last bytes printed so far.
@@ -90,6 +95,7 @@ pub fn states(steps: &[Step]) -> Vec<State> {
 pub fn states_reading(steps: &[Step], input: &str) -> Vec<State> {
     let mut stack: Vec<Frame> = vec![];
     let mut printed = String::new();
+    let mut from = 0;
     steps
         .iter()
         .map(|s| {
@@ -103,9 +109,11 @@ pub fn states_reading(steps: &[Step], input: &str) -> Vec<State> {
             top.line = s.line;
             top.locals = s.locals.clone();
             printed.push_str(&s.stdout);
+            let came_from = std::mem::replace(&mut from, s.line);
             State {
                 event: s.event,
                 line: s.line,
+                from: came_from,
                 stack: stack.clone(),
                 stdout_tail: tail(&printed),
                 stdin: head(input).to_string(),
@@ -189,7 +197,14 @@ pub fn apply(a: &State, event: Event, line: u32, d: &Delta) -> State {
     let top = stack.last_mut().expect("depth >= 1");
     top.locals = locals;
     top.line = line;
-    State { event, line, stack, stdout_tail: tail(&(a.stdout_tail.clone() + &d.stdout)), stdin: a.stdin.clone() }
+    State {
+        event,
+        line,
+        from: a.line,
+        stack,
+        stdout_tail: tail(&(a.stdout_tail.clone() + &d.stdout)),
+        stdin: a.stdin.clone(),
+    }
 }
 
 /// Newlines and backslashes escaped, so every record is one line.
@@ -309,8 +324,14 @@ impl Encoded {
     /// "the loop ends here" or "this call enters `f`" is known to the delta
     /// and each head is measured on its own.
     pub fn action_tokens(&self, event: usize, line: usize) -> Vec<i64> {
-        let mut out: Vec<i64> =
-            format!("#{} {}:", EVENTS[event.min(EVENTS.len() - 1)].as_str(), line + 1).bytes().map(i64::from).collect();
+        let event = EVENTS[event.min(EVENTS.len() - 1)];
+        // A line event also says how far it moves (`#line 12 +2:`), so
+        // "past the loop's body" or "back to its head" reads off one byte.
+        let offset = match (event, self.current_line()) {
+            (Event::Line, Some(current)) => format!(" {:+}", line as i64 - current as i64),
+            _ => String::new(),
+        };
+        let mut out: Vec<i64> = format!("#{} {}{offset}:", event.as_str(), line + 1).bytes().map(i64::from).collect();
         if let Some(&start) = self.line_starts.get(line) {
             let code = self.context[start + 1..self.prefix].iter().take_while(|&&t| t != i64::from(b'\n'));
             out.extend(code.skip_while(|&&t| t == i64::from(b' ')));
@@ -353,7 +374,13 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
         locals_bytes(&f.locals, &mut s);
     }
     let f = state.frame();
-    s.extend_from_slice(format!("#{} {} @{} {}\n", state.event.as_str(), state.line, f.function, f.depth).as_bytes());
+    s.extend_from_slice(format!("#{} {} @{} {}", state.event.as_str(), state.line, f.function, f.depth).as_bytes());
+    // Where control came from, relative: `from +3` is back up from a loop's
+    // body, `from -1` down from the line above.
+    if state.from != 0 {
+        s.extend_from_slice(format!(" from {:+}", i64::from(state.from) - i64::from(state.line)).as_bytes());
+    }
+    s.push(b'\n');
     // The code of the current line, so the state's own tokens hold it, and
     // the same code with the values it reads in place of their names.
     if let Some(code) = usize::try_from(current).ok().and_then(|c| lines.get(c)) {
@@ -592,13 +619,18 @@ mod tests {
         let action = |event, line| String::from_utf8(token_bytes(&e.action_tokens(event, line)));
         assert_eq!(action(event_index(Event::Call), 0).unwrap(), "#call 1:def f(x):\n");
         assert_eq!(action(event_index(Event::Return), 1).unwrap(), "#return 2:return x\n", "indent dropped");
-        assert_eq!(action(event_index(Event::Line), 2).unwrap(), "#line 3:print('é')\n");
+        assert_eq!(action(event_index(Event::Line), 2).unwrap(), "#line 3 +2:print('é')\n", "two lines down");
         let text = text(&e);
         assert!(
             text.contains("k=2\n@<module> 1 5\ns='héllo\\\\n'\n")
-                && text.contains("#call 1 @f 2\n:def f(x):\n=def f([1, 2]):\nx=[1, 2]\n"),
+                && text.contains("#call 1 @f 2 from +4\n:def f(x):\n=def f([1, 2]):\nx=[1, 2]\n"),
             "{text}"
         );
+        // The first state came from nowhere; a predicted one from the line before.
+        let first = String::from_utf8(token_bytes(&encode_context(source, &st[0], 1).context)).unwrap();
+        assert!(first.contains("#line 1 @<module> 1\n"), "{first}");
+        let moved = apply(&st[3], Event::Return, 2, &Delta::default());
+        assert_eq!((moved.from, st[4].from), (2, 2));
     }
 
     #[test]

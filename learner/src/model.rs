@@ -269,11 +269,23 @@ pub struct WorldModel {
     /// byte of the example and repeats it (where a name or literal starts),
     /// `copy_after` at an earlier byte and repeats the one after it (the
     /// rest of it, as an induction head does); the gate weighs the
-    /// vocabulary, the two pointers and a third that goes on copying where
-    /// the byte before was copied from (see [`WorldModel::next_byte`]).
+    /// vocabulary, the two pointers, a third that goes on copying where the
+    /// byte before was copied from, and `derive` (see
+    /// [`WorldModel::next_byte`]).
     copy_at: (nn::Linear, nn::Linear),
     copy_after: (nn::Linear, nn::Linear),
     copy_gate: nn::Linear,
+    /// The derived byte: a pointer (query, key) at an earlier byte, whose
+    /// token (`derive_byte`, from the vocabulary to the width) meets the
+    /// position's own hidden state (`derive_hidden`) in a small MLP that
+    /// spells a byte (`derive_out`): the digit after the loop counter's,
+    /// the other truth value, a letter's other case. Spelling from memory
+    /// alone must carry the pointed byte through every layer; copying can
+    /// only repeat it.
+    derive: (nn::Linear, nn::Linear),
+    derive_byte: nn::Linear,
+    derive_hidden: nn::Linear,
+    derive_out: nn::Linear,
     event_head: nn::Linear,
     ptr_query: nn::Linear,
     ptr_key: nn::Linear,
@@ -308,7 +320,16 @@ impl WorldModel {
             lm_head: linear("lm_head", config.vocab),
             copy_at: (linear("copy_at_query", c), linear("copy_at_key", c)),
             copy_after: (linear("copy_after_query", c), linear("copy_after_key", c)),
-            copy_gate: linear("copy_gate", 4),
+            copy_gate: linear("copy_gate", 5),
+            derive: (linear("derive_query", c), linear("derive_key", c)),
+            derive_byte: nn::linear(
+                p / "derive_byte",
+                config.vocab,
+                c,
+                nn::LinearConfig { bias: false, ..Default::default() },
+            ),
+            derive_hidden: linear("derive_hidden", c),
+            derive_out: linear("derive_out", config.vocab),
             event_head: linear("event_head", EVENTS.len() as i64),
             ptr_query: linear("ptr_query", c),
             ptr_key: linear("ptr_key", c),
@@ -375,39 +396,43 @@ impl WorldModel {
 
     /// Next-byte log-probabilities at flat positions `at` (M,) of the
     /// examples' own tokens (index n * S + t, t >= 1, ascending, so each
-    /// example's positions sit together). A gate mixes four sources: the
+    /// example's positions sit together). A gate mixes five sources: the
     /// vocabulary; `copy_at`, which repeats an earlier token it points at;
-    /// `copy_after`, which repeats the token after the one it points at;
-    /// and a continuation, which repeats the token after wherever the byte
-    /// at t - 1 was most likely copied from (given the byte it wrote), so a
-    /// literal or value is copied to its end once its first byte was. Names,
-    /// literals and the values the line reads are copied from the state
-    /// rather than spelled from memory.
+    /// `copy_after`, which repeats the token after the one it points at; a
+    /// continuation, which repeats the token after wherever the byte at
+    /// t - 1 was most likely copied from (given the byte it wrote), so a
+    /// literal or value is copied to its end once its first byte was; and
+    /// `derive`, which spells a byte from one it points at. Names, literals
+    /// and the values the line reads are copied from the state rather than
+    /// spelled from memory, and a value computed from one read is spelled
+    /// from the byte read.
     fn next_byte(&self, out: &Output, at: &Tensor) -> Result<Tensor, ModelError> {
         let (_, s, _) = out.hidden.size3()?;
         let (owner, t) = (at.floor_divide_scalar(s), at.remainder(s));
         let tokens = out.tokens.f_index_select(0, &owner)?;
         let successors = Tensor::cat(&[tokens.narrow(1, 1, s - 1), tokens.narrow(1, 0, 1)], 1);
         let packing = self.packing(out, &owner)?;
-        let here = self.sources(out, at, &packing)?;
+        let here = self.sources(out, at, &packing, &tokens)?;
         // Where the byte written at t - 1 (the token at t) came from: each
         // position's share of its probability under the step before's own
-        // vocabulary and two pointers, of the positions that hold it. The
+        // pointers and what it spelled (vocabulary or derived), of the
+        // positions that hold it. The
         // positions t - 1 have the same examples, so the same packing.
-        let before = self.sources(out, &(at - 1), &packing)?;
+        let before = self.sources(out, &(at - 1), &packing, &tokens)?;
         let written = tokens.f_gather(1, &t.unsqueeze(1), false)?;
         let holds = tokens.eq_tensor(&written).to_kind(Kind::Float);
         let gate = |g: &Tensor, i: i64| g.narrow(1, i, 1);
         let after_source =
             Tensor::cat(&[before.after.zeros_like().narrow(1, 0, 1), before.after.narrow(1, 0, s - 1)], 1);
         let copied = (&before.at * gate(&before.gate, 1) + after_source * gate(&before.gate, 2)) * holds;
-        let spelled = before.vocab.f_gather(1, &written, false)? * gate(&before.gate, 0);
+        let spelled = (before.vocab * gate(&before.gate, 0) + before.derived * gate(&before.gate, 4))
+            .f_gather(1, &written, false)?;
         let total = (&spelled + copied.sum_dim_intlist(1, true, Kind::Float)).clamp_min(1e-9);
         // The continuation repeats the token after each source; what was
-        // spelled from the vocabulary continues from the vocabulary.
+        // spelled (from the vocabulary or derived) continues from the vocabulary.
         let (going_on, spelled) = (copied / &total, spelled / total);
         let g = &here.gate;
-        let vocab = here.vocab * (gate(g, 0) + gate(g, 3) * spelled);
+        let vocab = here.vocab * (gate(g, 0) + gate(g, 3) * spelled) + here.derived * gate(g, 4);
         let after = here.after * gate(g, 2) + going_on * gate(g, 3);
         let m = at.size()[0];
         let zeros = || Tensor::zeros([m, self.config.vocab], (Kind::Float, at.device()));
@@ -430,21 +455,23 @@ impl WorldModel {
         Ok(Packing {
             keys_at: out.hidden.apply(&self.copy_at.1).transpose(1, 2),
             keys_after: out.hidden.apply(&self.copy_after.1).transpose(1, 2),
+            keys_derive: out.hidden.apply(&self.derive.1).transpose(1, 2),
             slots: [Some(owner.shallow_clone()), Some(slot)],
             width: counts.max().int64_value(&[]).max(1),
         })
     }
 
     /// At flat positions `at` (see [`WorldModel::next_byte`]), packed by
-    /// `packing`: the two pointers' distributions over the example's
-    /// positions, the gate and the vocabulary distribution.
-    fn sources(&self, out: &Output, at: &Tensor, packing: &Packing) -> Result<Sources, ModelError> {
+    /// `packing`, with `tokens` (M, S) their examples' tokens: the two
+    /// pointers' distributions over the example's positions, the gate, the
+    /// vocabulary distribution and the derived byte's.
+    fn sources(&self, out: &Output, at: &Tensor, packing: &Packing, tokens: &Tensor) -> Result<Sources, ModelError> {
         let (n, s, c) = out.hidden.size3()?;
         let h = out.hidden.contiguous().view([n * s, c]).f_index_select(0, at)?;
         let t = at.remainder(s);
         let device = at.device();
         let j = Tensor::arange(s, (Kind::Int64, device)).unsqueeze(0);
-        let Packing { keys_at, keys_after, slots, width } = packing;
+        let Packing { keys_at, keys_after, keys_derive, slots, width } = packing;
         // (N, W, C) x (N, C, S) -> (N, W, S) -> (M, S): each position's
         // scores against its own example's keys, -inf where `hidden`.
         let pointer = |query: &nn::Linear, keys: &Tensor, hidden: &Tensor| -> Result<Tensor, ModelError> {
@@ -453,8 +480,19 @@ impl WorldModel {
             let scores = queries.matmul(keys).f_index(slots)? / (c as f64).sqrt();
             Ok(scores.masked_fill(hidden, f64::NEG_INFINITY).softmax(-1, Kind::Float))
         };
+        let visible = j.gt_tensor(&t.unsqueeze(1));
+        // The pointed byte as a distribution over the vocabulary (M, V),
+        // then the MLP that derives a byte from it and the context.
+        let pointed = pointer(&self.derive.0, keys_derive, &visible)?;
+        let byte = Tensor::zeros([at.size()[0], self.config.vocab], (Kind::Float, device))
+            .f_scatter_add(1, tokens, &pointed)?;
+        let derived = (h.apply(&self.derive_hidden) + byte.apply(&self.derive_byte))
+            .gelu("none")
+            .apply(&self.derive_out)
+            .softmax(-1, Kind::Float);
         Ok(Sources {
-            at: pointer(&self.copy_at.0, keys_at, &j.gt_tensor(&t.unsqueeze(1)))?,
+            derived,
+            at: pointer(&self.copy_at.0, keys_at, &visible)?,
             after: pointer(&self.copy_after.0, keys_after, &j.ge_tensor(&t.clamp_min(1).unsqueeze(1)))?,
             gate: h.apply(&self.copy_gate).softmax(-1, Kind::Float),
             vocab: h.apply(&self.lm_head).softmax(-1, Kind::Float),
@@ -491,11 +529,16 @@ impl WorldModel {
         let counted = batch.labels.ne(-100).to_kind(Kind::Float).sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
         // The bytes that open a delta line or end the delta, at the delta's
         // start and after each newline of the target: what comes next (a
-        // value set, a frame, a removal, output, or nothing more).
+        // value set, a frame, a removal, output, or nothing more); and the
+        // first byte of each value (after a `=`), where copying, deriving
+        // and computing part ways.
         let labelled = batch.labels.view([n * s]).ne(-100).nonzero().squeeze_dim(1);
         let input = batch.tokens.view([n * s]).f_index_select(0, &labelled)?;
-        let opens =
-            labelled.remainder(s).eq_tensor(&batch.delta_start.f_index_select(0, &owner)?).logical_or(&input.eq(10));
+        let opens = labelled
+            .remainder(s)
+            .eq_tensor(&batch.delta_start.f_index_select(0, &owner)?)
+            .logical_or(&input.eq(10))
+            .logical_or(&input.eq(i64::from(b'=')));
         let openings = zeros().f_index_add(0, &owner, &(&per_token * opens.to_kind(Kind::Float)))?;
         Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float), openings })
     }
@@ -508,6 +551,8 @@ struct Packing {
     keys_at: Tensor,
     /// (N, C, S) `copy_after`'s.
     keys_after: Tensor,
+    /// (N, C, S) `derive`'s.
+    keys_derive: Tensor,
     /// (example, slot) of each position scored, to index (N, W, ..).
     slots: [Option<Tensor>; 2],
     /// W: the most positions of one example.
@@ -520,10 +565,12 @@ struct Sources {
     at: Tensor,
     /// (M, S) `copy_after`'s.
     after: Tensor,
-    /// (M, 4) vocabulary, `copy_at`, `copy_after`, continuation.
+    /// (M, 5) vocabulary, `copy_at`, `copy_after`, continuation, derived.
     gate: Tensor,
     /// (M, V) the vocabulary's distribution.
     vocab: Tensor,
+    /// (M, V) the derived byte's distribution.
+    derived: Tensor,
 }
 
 /// What [`WorldModel::losses`] returns.
@@ -542,7 +589,8 @@ pub struct Losses {
 
 impl Losses {
     /// The training objective: per example, the action and the delta's
-    /// structure (the bytes that open its lines or end it); then every
+    /// decisions (the bytes that open its lines or end it, and the first
+    /// byte of each value); then every
     /// delta byte of the batch weighing the same. A mean per example alone
     /// would let the single byte of a "nothing changed" delta outweigh each
     /// byte of a ten-byte change ten to one, and the model would learn that
@@ -685,15 +733,16 @@ mod tests {
         assert_eq!((action.size(), delta.size()), (vec![rows], vec![rows]));
         assert!(action.isfinite().all().int64_value(&[]) == 1 && delta.isfinite().all().int64_value(&[]) == 1);
         // The openings are the cross-entropies at the delta's start (the end
-        // of the given action, after the query) and after each newline of
-        // the target, each position scored alone here.
+        // of the given action, after the query) and after each newline and
+        // `=` of the target, each position scored alone here.
         let ex = items();
         let mut want = vec![0f64; ex.len()];
         let (q, d) = (Vec::<i64>::try_from(&b.query).unwrap(), Vec::<i64>::try_from(&b.delta_start).unwrap());
         for (x, e) in ex.iter().enumerate() {
             assert_eq!(d[x], q[x] + e.action.len() as i64, "the action sits between the query and the delta");
             assert_eq!(b.labels.get(x as i64).get(d[x] - 1).int64_value(&[]), -100, "the action is given, not scored");
-            let newlines = e.target.iter().enumerate().filter(|(_, y)| **y == b'\n').map(|(i, _)| d[x] + 1 + i as i64);
+            let newlines =
+                e.target.iter().enumerate().filter(|(_, y)| b"\n=".contains(*y)).map(|(i, _)| d[x] + 1 + i as i64);
             for t in std::iter::once(d[x]).chain(newlines) {
                 let at = b.query.copy();
                 let _ = at.get(x as i64).fill_(t);

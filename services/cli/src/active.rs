@@ -142,7 +142,7 @@ fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path) -> LoopConf
         eval_programs: args.eval_programs,
         seed: args.seed,
         checkpoint_dir: data_dir.join("runs"),
-        model: args.model.config(),
+        model: args.model.config(curio_learner::ModelConfig::default().dropout),
         call_deadline: Duration::from_secs_f64(args.call_deadline_s),
         ..LoopConfig::default()
     }

@@ -63,10 +63,11 @@ pub struct TrainArgs {
     /// Share drawn from the newest transitions (the rest: uniform).
     #[arg(long, default_value_t = curio_loop::Mix::default().recent)]
     recent: f64,
-    /// Share of examples with a jump k > 1 (2, 4 or 8 steps ahead). Lower
-    /// than the loop's: a model that has not yet learned single steps
-    /// learns them first.
-    #[arg(long, default_value_t = 0.2)]
+    /// Share of examples with a jump k > 1 (2, 4 or 8 steps ahead). None
+    /// by default, unlike the loop's 0.375: a model that has not yet
+    /// learned single steps learns them first, and the jumps' examples of
+    /// the same lines blur "nothing changes".
+    #[arg(long, default_value_t = 0.0)]
     long_jumps: f64,
     /// Share of the run (by time, or by steps with --steps) over which the
     /// rate falls linearly to zero at its end; 0 keeps it constant.
@@ -88,14 +89,18 @@ pub struct ModelArgs {
     /// Transformer blocks (a new model only).
     #[arg(long, default_value_t = ModelConfig::default().n_layer)]
     pub layers: i64,
-    /// Dropout probability, also MC-dropout's at inference (a new model only).
-    #[arg(long, default_value_t = ModelConfig::default().dropout)]
-    pub dropout: f64,
+    /// Dropout probability, also MC-dropout's at inference (a new model
+    /// only). Default: 0 for `curio train` (offline training learns more per
+    /// minute without), 0.1 in the loop, whose MC-dropout needs it.
+    #[arg(long)]
+    pub dropout: Option<f64>,
 }
 
 impl ModelArgs {
-    pub fn config(&self) -> ModelConfig {
-        ModelConfig { n_embd: self.width, n_layer: self.layers, dropout: self.dropout, ..ModelConfig::default() }
+    /// A new model's shape, with `dropout` unless `--dropout` was given.
+    pub fn config(&self, dropout: f64) -> ModelConfig {
+        let dropout = self.dropout.unwrap_or(dropout);
+        ModelConfig { n_embd: self.width, n_layer: self.layers, dropout, ..ModelConfig::default() }
     }
 }
 
@@ -138,7 +143,7 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let learner = if args.checkpoint.exists() {
         Learner::load(&args.checkpoint, device, None)?
     } else {
-        Learner::new(args.model.config(), device)?
+        Learner::new(args.model.config(0.0), device)?
     };
     for dir in [Some(&args.checkpoint), args.latest.as_ref()].into_iter().flatten().filter_map(|p| p.parent()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
