@@ -324,14 +324,8 @@ impl Encoded {
     /// "the loop ends here" or "this call enters `f`" is known to the delta
     /// and each head is measured on its own.
     pub fn action_tokens(&self, event: usize, line: usize) -> Vec<i64> {
-        let event = EVENTS[event.min(EVENTS.len() - 1)];
-        // A line event also says how far it moves (`#line 12 +2:`), so
-        // "past the loop's body" or "back to its head" reads off one byte.
-        let offset = match (event, self.current_line()) {
-            (Event::Line, Some(current)) => format!(" {:+}", line as i64 - current as i64),
-            _ => String::new(),
-        };
-        let mut out: Vec<i64> = format!("#{} {}{offset}:", event.as_str(), line + 1).bytes().map(i64::from).collect();
+        let mut out: Vec<i64> =
+            format!("#{} {}:", EVENTS[event.min(EVENTS.len() - 1)].as_str(), line + 1).bytes().map(i64::from).collect();
         if let Some(&start) = self.line_starts.get(line) {
             let code = self.context[start + 1..self.prefix].iter().take_while(|&&t| t != i64::from(b'\n'));
             out.extend(code.skip_while(|&&t| t == i64::from(b' ')));
@@ -619,7 +613,7 @@ mod tests {
         let action = |event, line| String::from_utf8(token_bytes(&e.action_tokens(event, line)));
         assert_eq!(action(event_index(Event::Call), 0).unwrap(), "#call 1:def f(x):\n");
         assert_eq!(action(event_index(Event::Return), 1).unwrap(), "#return 2:return x\n", "indent dropped");
-        assert_eq!(action(event_index(Event::Line), 2).unwrap(), "#line 3 +2:print('é')\n", "two lines down");
+        assert_eq!(action(event_index(Event::Line), 2).unwrap(), "#line 3:print('é')\n");
         let text = text(&e);
         assert!(
             text.contains("k=2\n@<module> 1 5\ns='héllo\\\\n'\n")
