@@ -186,10 +186,11 @@ class WorldModel(nn.Module):
         logp = mixed.clamp_min(1e-9).log()
         per_token = F.cross_entropy(logp, flat[idx], reduction="none")
         # The bytes that open a delta line or end the delta (at the delta's
-        # start, after the given action; after each newline) count once more
-        # per example.
-        written = bt["tokens"].view(-1)[idx]
-        opens = ((t == bt["delta_start"][owner]) | (written == 10) | (written == ord("="))).float()
+        # start, after the given action; after each newline) and the first
+        # byte of each value (after a `=`) count once more per example. The
+        # token at each position is `written` (the byte its label follows).
+        token = written.squeeze(1)
+        opens = ((t == bt["delta_start"][owner]) | (token == 10) | (token == ord("="))).float()
         openings = torch.zeros(n).index_add(0, owner, per_token * opens)
         return action.mean() + openings.mean() + per_token.mean()
 

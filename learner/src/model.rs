@@ -416,8 +416,8 @@ impl WorldModel {
         // Where the byte written at t - 1 (the token at t) came from: each
         // position's share of its probability under the step before's own
         // pointers and what it spelled (vocabulary or derived), of the
-        // positions that hold it. The
-        // positions t - 1 have the same examples, so the same packing.
+        // positions that hold it. The positions t - 1 have the same
+        // examples, so the same packing.
         let before = self.sources(out, &(at - 1), &packing, &tokens)?;
         let written = tokens.f_gather(1, &t.unsqueeze(1), false)?;
         let holds = tokens.eq_tensor(&written).to_kind(Kind::Float);
