@@ -364,7 +364,15 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
         s.push(b'\n');
     }
     for f in &state.stack[..state.stack.len() - 1] {
-        s.extend_from_slice(format!("@{} {} {}\n", f.function, f.depth, f.line).as_bytes());
+        // The caller's line and its code: where the value a `return`
+        // hands back lands (`x = f(3)` sets `x`) is read here, not searched
+        // for in the program.
+        s.extend_from_slice(format!("@{} {} {}", f.function, f.depth, f.line).as_bytes());
+        if let Some(code) = (f.line as usize).checked_sub(1).and_then(|c| lines.get(c)) {
+            s.push(b':');
+            s.extend_from_slice(code.trim().as_bytes());
+        }
+        s.push(b'\n');
         locals_bytes(&f.locals, &mut s);
     }
     let f = state.frame();
@@ -375,8 +383,16 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
         s.extend_from_slice(format!(" from {:+}", i64::from(state.from) - i64::from(state.line)).as_bytes());
     }
     s.push(b'\n');
+    locals_bytes(&f.locals, &mut s);
+    s.push(b'>');
+    escape(&state.stdout_tail, &mut s);
+    s.push(b'\n');
     // The code of the current line, so the state's own tokens hold it, and
-    // the same code with the values it reads in place of their names.
+    // the same code with the values it reads in place of their names. They
+    // come last, next to the action query and to the delta after it: what
+    // the line does (a comparison, an `if` that changes nothing, a loop
+    // that counts) decides both, and the next line's code, given to the
+    // delta as its action, would otherwise be the nearest code it reads.
     if let Some(code) = usize::try_from(current).ok().and_then(|c| lines.get(c)) {
         s.push(b':');
         s.extend_from_slice(code.trim().as_bytes());
@@ -387,10 +403,6 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
             s.push(b'\n');
         }
     }
-    locals_bytes(&f.locals, &mut s);
-    s.push(b'>');
-    escape(&state.stdout_tail, &mut s);
-    s.push(b'\n');
     ctx.extend(s.into_iter().map(i64::from));
     ctx.push(SEP);
     line_id.resize(ctx.len(), line_index(state.line as usize));
@@ -617,9 +629,14 @@ mod tests {
         let text = text(&e);
         assert!(
             text.contains("k=2\n@<module> 1 5\ns='héllo\\\\n'\n")
-                && text.contains("#call 1 @f 2 from +4\n:def f(x):\n=def f([1, 2]):\nx=[1, 2]\n"),
+                && text.ends_with("#call 1 @f 2 from +4\nx=[1, 2]\n>\n:def f(x):\n=def f([1, 2]):\n"),
             "{text}"
         );
+        // A caller's frame shows the code of the line it resumes at (line
+        // 5 is past the end of `source`, so above it has none).
+        let long = "def f(x):\n    return x\n\n\ny = f([1, 2])\nprint(y)\n";
+        let caller = String::from_utf8(token_bytes(&encode_context(long, &st[2], 1).context)).unwrap();
+        assert!(caller.contains("k=1\n@<module> 1 5:y = f([1, 2])\ns="), "{caller}");
         // The first state came from nowhere; a predicted one from the line before.
         let first = String::from_utf8(token_bytes(&encode_context(source, &st[0], 1).context)).unwrap();
         assert!(first.contains("#line 1 @<module> 1\n"), "{first}");

@@ -203,12 +203,15 @@ fn miss(e: &Example, best: &tch::Tensor, rows: &tch::Tensor, r: i64) -> Result<M
     let bytes: Vec<u8> = predicted.iter().map(|&t| if t < 256 { t as u8 } else { b'$' }).collect();
     let state = token_bytes(&e.context.context[e.context.prefix..]);
     let state = String::from_utf8_lossy(&state);
+    // The current frame's header (`#`), its locals, the output (`>`), then
+    // the line's code (`:`) and the values it reads (`=`).
     let code = state.lines().find_map(|l| l.strip_prefix(':')).unwrap_or("").to_string();
-    let locals = state.lines().skip_while(|l| !l.starts_with(':')).skip(1).take_while(|l| !l.starts_with('>'));
+    let read = state.lines().filter(|l| l.starts_with('='));
+    let locals = state.lines().skip_while(|l| !l.starts_with('#')).skip(1).take_while(|l| !l.starts_with('>'));
     let action = token_bytes(&e.action);
     Ok(Miss {
         code,
-        locals: locals.collect::<Vec<_>>().join(" "),
+        locals: read.chain(locals).collect::<Vec<_>>().join(" "),
         action: text(action.trim_ascii_end()),
         target: text(&e.target),
         predicted: text(&bytes),
