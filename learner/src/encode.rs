@@ -368,9 +368,9 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
         // hands back lands (`x = f(3)` sets `x`) is read here, not searched
         // for in the program.
         s.extend_from_slice(format!("@{} {} {}", f.function, f.depth, f.line).as_bytes());
-        if let Some(code) = (f.line as usize).checked_sub(1).and_then(|c| lines.get(c)) {
+        if let Some(code) = code_at(&lines, f.line) {
             s.push(b':');
-            s.extend_from_slice(code.trim().as_bytes());
+            s.extend_from_slice(code.as_bytes());
         }
         s.push(b'\n');
         locals_bytes(&f.locals, &mut s);
@@ -393,11 +393,11 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     // the line does (a comparison, an `if` that changes nothing, a loop
     // that counts) decides both, and the next line's code, given to the
     // delta as its action, would otherwise be the nearest code it reads.
-    if let Some(code) = usize::try_from(current).ok().and_then(|c| lines.get(c)) {
+    if let Some(code) = code_at(&lines, state.line) {
         s.push(b':');
-        s.extend_from_slice(code.trim().as_bytes());
+        s.extend_from_slice(code.as_bytes());
         s.push(b'\n');
-        if let Some(read) = with_values(code.trim(), &f.locals) {
+        if let Some(read) = with_values(code, &f.locals) {
             s.push(b'=');
             escape(&read, &mut s);
             s.push(b'\n');
@@ -407,6 +407,12 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     ctx.push(SEP);
     line_id.resize(ctx.len(), line_index(state.line as usize));
     Encoded { context: ctx, prefix, line_starts, line_id, line_rel, line_flow }
+}
+
+/// The code of 1-based `line` of `lines`, indentation trimmed; `None` for
+/// line 0 or a line past the end.
+fn code_at<'a>(lines: &[&'a str], line: u32) -> Option<&'a str> {
+    (line as usize).checked_sub(1).and_then(|i| lines.get(i)).map(|code| code.trim())
 }
 
 /// Longest value [`with_values`] puts in place of a name.
