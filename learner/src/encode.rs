@@ -420,11 +420,18 @@ const VALUE_INLINE: usize = 48;
 
 /// `code` with every local it reads replaced by the local's value, or
 /// `None` when it reads none. A name counts as read unless it is an
-/// attribute (after `.`), inside a string literal (an f-string's `{...}` is
-/// code), or an assignment's target (`x = ...`, `a, b = ...`); values longer
-/// than [`VALUE_INLINE`] bytes and functions are left as names. The values
-/// then sit beside the operators that combine them, so `if a < 3:` reads
-/// `if 7 < 3:` and `b = a * 2` reads `b = 7 * 2`.
+/// attribute (after `.`) or inside a string literal (an f-string's `{...}`
+/// is code); values longer than [`VALUE_INLINE`] bytes and functions are
+/// left as names. The values then sit beside the operators that combine
+/// them, so `if a < 3:` reads `if 7 < 3:` and `b = a * 2` reads
+/// `b = 7 * 2`.
+///
+/// An assignment's target (`x = ...`, `a, b = ...`) keeps its name and
+/// shows the value it holds before the line runs, `x:7 = 7 + 0`: a line
+/// that assigns a variable the value it already has changes nothing, and
+/// the two values sit side by side to be compared. A string that is a
+/// whole argument of `print` or a whole f-string field is shown as the
+/// text it prints, without its quotes: `print(a, s)` reads `print(7, ab)`.
 pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
     let bytes = code.as_bytes();
     let mut out = String::with_capacity(code.len() * 2);
@@ -432,6 +439,8 @@ pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
     // The quote of the string literal we are in, if any, and whether it is
     // an f-string; `depth` counts an f-string's open braces (code inside).
     let (mut quote, mut fstring, mut depth): (Option<u8>, bool, usize) = (None, false, 0);
+    // Open brackets outside string literals: a `print(` argument is at 1.
+    let (mut brackets, printing) = (0usize, code.starts_with("print("));
     while i < bytes.len() {
         let b = bytes[i];
         if let Some(q) = quote.filter(|_| depth == 0) {
@@ -447,6 +456,10 @@ pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
         }
         if b == b'}' && depth > 0 {
             depth -= 1;
+        } else if quote.is_none() && b"([{".contains(&b) {
+            brackets += 1;
+        } else if quote.is_none() && b")]}".contains(&b) {
+            brackets = brackets.saturating_sub(1);
         } else if (b == b'\'' || b == b'"') && depth == 0 {
             fstring = i > 0 && bytes[i - 1].eq_ignore_ascii_case(&b'f');
             quote = Some(b);
@@ -457,19 +470,31 @@ pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
             let name = &code[i..end];
             let attribute = i > 0 && bytes[i - 1] == b'.';
             let starts_string = end < bytes.len() && (bytes[end] == b'\'' || bytes[end] == b'"');
-            let value = locals.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            let value = locals
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !attribute && !starts_string && v.len() <= VALUE_INLINE && !v.starts_with('<'));
+            let before = code[..i].trim_end().as_bytes().last();
+            let after = code[end..].trim_start().as_bytes().first();
+            // Printed whole: a `print` argument of its own, or an f-string field.
+            let whole = if quote.is_some() {
+                before == Some(&b'{') && after == Some(&b'}')
+            } else {
+                printing && brackets == 1 && matches!(before, Some(b'(' | b',')) && matches!(after, Some(b',' | b')'))
+            };
             match value {
-                Some(v)
-                    if !attribute
-                        && !starts_string
-                        && !assigned(&code[end..])
-                        && v.len() <= VALUE_INLINE
-                        && !v.starts_with('<') =>
-                {
+                Some(v) if assigned(&code[end..]) => {
+                    out.push_str(name);
+                    out.push(':');
                     out.push_str(v);
                     replaced = true;
                 }
-                _ => out.push_str(name),
+                Some(v) => {
+                    out.push_str(if whole { printed(v) } else { v });
+                    replaced = true;
+                }
+                None => out.push_str(name),
             }
             i = end;
             continue;
@@ -477,6 +502,13 @@ pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
         i += copy_char(code, i, &mut out);
     }
     replaced.then_some(out)
+}
+
+/// What `print` writes for a value shown as `repr`: a string's text without
+/// its quotes when it holds no escape, else `repr` itself.
+fn printed(repr: &str) -> &str {
+    let quoted = |q: char| repr.len() >= 2 && repr.starts_with(q) && repr.ends_with(q);
+    if (quoted('\'') || quoted('"')) && !repr.contains('\\') { &repr[1..repr.len() - 1] } else { repr }
 }
 
 /// Copies the character of `code` at byte `i` (if any) to `out`; its length.
@@ -668,13 +700,17 @@ mod tests {
         let cases = [
             ("b = a * 2", "b = 7 * 2"),
             ("if a < 3:", "if 7 < 3:"),
-            ("a = a + 1", "a = 7 + 1"),
+            ("a = a + 1", "a:7 = 7 + 1"),
+            ("a = 7", "a:7 = 7"),
             ("a += t[0]", "7 += (1, 2)[0]"),
-            ("a, s = t", "a, s = (1, 2)"),
+            ("a, s = t", "a:7, s:'ab' = (1, 2)"),
+            ("print(a, s)", "print(7, ab)"),
+            ("print(len(s), s.upper(), xs)", "print(len('ab'), 'ab'.upper(), [1])"),
             ("x == a", "x == 7"),
             ("xs.append(a)", "[1].append(7)"),
             ("u = s.get(s, a)", "u = 'ab'.get('ab', 7)"),
-            ("u = f'{s}:{len(s)}' + 'a s'", "u = f'{'ab'}:{len('ab')}' + 'a s'"),
+            ("u = f'{s}:{len(s)}' + 'a s'", "u = f'{ab}:{len('ab')}' + 'a s'"),
+            ("u = f'{s!r}' + s", "u = f'{'ab'!r}' + 'ab'"),
             ("u = 'é\\'' + s", "u = 'é\\'' + 'ab'"),
             ("v = fact(a)", "v = fact(7)"),
         ];

@@ -9,8 +9,8 @@ use serde::Serialize;
 use tch::{Device, Kind};
 
 use crate::data::{Example, collate, examples};
-use crate::encode::{EVENTS, State, parse_delta, states_reading, token_bytes};
-use crate::infer::rollout_until;
+use crate::encode::{EOS, EVENTS, State, parse_delta, states_reading, token_bytes};
+use crate::infer::{decode, rollout_until};
 use crate::model::{ModelError, WorldModel};
 
 /// Rollout horizons reported.
@@ -31,7 +31,11 @@ pub struct EvalReport {
     /// Programs left out because a sequence outgrew the model's block.
     pub skipped_too_long: usize,
     pub action_accuracy: f64,
+    /// Deltas decoded exactly: greedy bytes cut at their most likely stop
+    /// ([`crate::Decoded::best`]), as `predict` writes them.
     pub delta_exact: f64,
+    /// Deltas whose greedy bytes, EOS included, are all right (no cut).
+    pub delta_exact_greedy: f64,
     /// Delta exact match of transitions that set a value of each type,
     /// and of those that change nothing at all ([`NOTHING`]).
     pub delta_exact_by_type: BTreeMap<String, (f64, usize)>,
@@ -73,7 +77,9 @@ pub struct Miss {
     /// The action given to the delta (`#event line:code`).
     pub action: String,
     pub target: String,
-    /// The model's most likely byte at each target position (teacher-forced).
+    /// What the decoder gets wrong: the most likely byte at each position
+    /// of the true delta (teacher-forced), or, where it stops early or goes
+    /// on past the end, the delta it keeps (`$` is EOS).
     pub predicted: String,
 }
 
@@ -123,8 +129,9 @@ pub fn evaluate(model: &WorldModel, suite: &[SuiteItem], device: Device) -> Resu
 }
 
 /// The teacher-forced part of [`evaluate`] (no rollouts: one forward pass
-/// per 32 transitions), cheap enough to run on a schedule while training.
-/// Also returns the programs that fit the model's block.
+/// per 32 transitions, then decoding past the end only of the deltas the
+/// model would go on writing), cheap enough to run on a schedule while
+/// training. Also returns the programs that fit the model's block.
 pub fn evaluate_transitions(
     model: &WorldModel,
     suite: &[SuiteItem],
@@ -142,20 +149,32 @@ pub fn evaluate_transitions(
         skipped_too_long: fits.iter().filter(|f| !**f).count(),
         ..EvalReport::default()
     };
-    let (mut correct_actions, mut exact) = (0usize, 0usize);
-    let mut by_type: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let (mut correct_actions, mut greedy_exact) = (0usize, 0usize);
     let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut bins = [(0.0f64, 0.0f64, 0usize); 10];
-    for chunk in all.chunks(32) {
+    // Per transition: whether its delta is right (`None` while that waits
+    // on decoding past its end), and how it was wrong.
+    let mut hits: Vec<Option<bool>> = vec![None; all.len()];
+    let mut wrong_bytes: Vec<Option<Vec<u8>>> = vec![None; all.len()];
+    // Transitions right up to their end where the model goes on writing:
+    // (index, log-probability of the true delta, of its best shorter stop).
+    let mut pending: Vec<(usize, f64, f64)> = vec![];
+    for (c, chunk) in all.chunks(32).enumerate() {
         let batch = collate(chunk, device);
         let out = tch::no_grad(|| model.forward(&batch, false))?;
         let (ep, lp) = (out.event_logits.softmax(-1, Kind::Float), out.line_logits.softmax(-1, Kind::Float));
-        let (logits, rows, labels) = model.target_logits(&out, &batch.labels)?;
-        let best = logits.argmax(-1, false);
-        let misses = best.ne_tensor(&labels).to_kind(Kind::Int64);
-        let wrong = tch::Tensor::zeros([chunk.len() as i64], (Kind::Int64, device)).f_index_add(0, &rows, &misses)?;
+        let (logp, _, labels) = model.target_logits(&out, &batch.labels)?;
+        let best = logp.argmax(-1, false);
+        let cpu = |t: &tch::Tensor| t.to_kind(Kind::Double).to(Device::Cpu);
+        let matched = Vec::<i64>::try_from(&best.eq_tensor(&labels).to_kind(Kind::Int64).to(Device::Cpu))?;
+        let label_lp = Vec::<f64>::try_from(&cpu(&logp.gather(1, &labels.unsqueeze(1), false).squeeze_dim(1)))?;
+        let eos_lp = Vec::<f64>::try_from(&cpu(&logp.select(1, EOS)))?;
+        let best_bytes = Vec::<i64>::try_from(&best.to(Device::Cpu))?;
         let (ep_best, lp_best) = (ep.argmax(-1, false), lp.argmax(-1, false));
+        // Labelled positions come row by row, each row's in order.
+        let mut first = 0usize;
         for (r, e) in chunk.iter().enumerate() {
+            let i = c * 32 + r;
             let r64 = r as i64;
             let (ev, li) = (ep_best.int64_value(&[r64]), lp_best.int64_value(&[r64]));
             let ok = ev as usize == e.event && li as usize == e.line;
@@ -166,26 +185,70 @@ pub fn evaluate_transitions(
             let bin = &mut bins[((confidence * 10.0) as usize).min(9)];
             *bin = (bin.0 + confidence, bin.1 + f64::from(u8::from(ok)), bin.2 + 1);
             // Teacher-forced: greedy decoding reproduces the target exactly
-            // iff every teacher-forced argmax matches.
-            let hit = wrong.int64_value(&[r64]) == 0;
-            exact += usize::from(hit);
-            if !hit && report.misses.len() < MISSES_KEPT {
-                report.misses.push(miss(e, &best, &rows, r64)?);
+            // iff every teacher-forced argmax matches, EOS included.
+            let n = e.target.len();
+            let span = first..first + n + 1;
+            first += n + 1;
+            let greedy_hit = matched[span.clone()].iter().all(|&m| m == 1);
+            greedy_exact += usize::from(greedy_hit);
+            // The decoder keeps the likeliest stop of its greedy path: the
+            // true delta, or one of its shorter whole-line prefixes, or
+            // (when the model would go on) a longer delta.
+            let (lps, eos) = (&label_lp[span.clone()], &eos_lp[span.clone()]);
+            let (mut sum, mut shorter, mut shorter_at) = (0.0, f64::NEG_INFINITY, 0);
+            for j in 0..n {
+                if (j == 0 || e.target[j - 1] == b'\n') && sum + eos[j] > shorter {
+                    (shorter, shorter_at) = (sum + eos[j], j);
+                }
+                sum += lps[j];
             }
-            let mut types: std::collections::BTreeSet<&str> =
-                parse_delta(&e.target).map(|d| d.set.iter().map(|(_, v)| value_type(v)).collect()).unwrap_or_default();
-            if e.target.is_empty() {
-                types.insert(NOTHING);
+            let whole = sum + eos[n];
+            if whole < shorter && matched[span.start..span.end - 1].iter().all(|&m| m == 1) {
+                hits[i] = Some(false);
+                wrong_bytes[i] = Some([&e.target[..shorter_at], &b"$"[..]].concat());
+            } else if greedy_hit {
+                hits[i] = Some(true);
+            } else if matched[span.start..span.end - 1].iter().all(|&m| m == 1) {
+                pending.push((i, whole, shorter));
+            } else {
+                hits[i] = Some(false);
+                wrong_bytes[i] = Some(best_bytes[span].iter().map(|&t| if t < 256 { t as u8 } else { b'$' }).collect());
             }
-            for ty in types {
-                let entry = by_type.entry(ty.to_string()).or_default();
-                *entry = (entry.0 + usize::from(hit), entry.1 + 1);
+        }
+    }
+    // Decode past the end of the transitions the model would go on from.
+    for group in pending.chunks(32) {
+        let rows: Vec<Example> = group.iter().map(|&(i, _, _)| all[i].clone()).collect();
+        for (&(i, whole, shorter), d) in group.iter().zip(decode(model, &rows, device)?) {
+            let (kept, _) = d.best();
+            hits[i] = Some(kept == 0 && whole >= shorter);
+            if kept > 0 {
+                wrong_bytes[i] = Some([&all[i].target[..], &d.bytes[..kept], &b"$"[..]].concat());
             }
+        }
+    }
+    let mut by_type: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut exact = 0usize;
+    for (i, e) in all.iter().enumerate() {
+        let hit = hits[i] == Some(true);
+        exact += usize::from(hit);
+        if let Some(predicted) = wrong_bytes[i].as_ref().filter(|_| !hit && report.misses.len() < MISSES_KEPT) {
+            report.misses.push(miss(e, predicted));
+        }
+        let mut types: std::collections::BTreeSet<&str> =
+            parse_delta(&e.target).map(|d| d.set.iter().map(|(_, v)| value_type(v)).collect()).unwrap_or_default();
+        if e.target.is_empty() {
+            types.insert(NOTHING);
+        }
+        for ty in types {
+            let entry = by_type.entry(ty.to_string()).or_default();
+            *entry = (entry.0 + usize::from(hit), entry.1 + 1);
         }
     }
     let n = all.len().max(1) as f64;
     report.action_accuracy = correct_actions as f64 / n;
     report.delta_exact = exact as f64 / n;
+    report.delta_exact_greedy = greedy_exact as f64 / n;
     let rates =
         |m: BTreeMap<String, (usize, usize)>| m.into_iter().map(|(k, (h, c))| (k, (h as f64 / c as f64, c))).collect();
     report.delta_exact_by_type = rates(by_type);
@@ -194,13 +257,9 @@ pub fn evaluate_transitions(
     Ok((report, suite))
 }
 
-/// The miss of example `r` of a chunk: its argmax bytes are those of `best`
-/// whose owner in `rows` is `r`.
-fn miss(e: &Example, best: &tch::Tensor, rows: &tch::Tensor, r: i64) -> Result<Miss, ModelError> {
-    let mine = rows.eq(r);
-    let predicted: Vec<i64> = Vec::try_from(&best.masked_select(&mine))?;
+/// The miss of example `e`, whose delta the decoder wrote as `predicted`.
+fn miss(e: &Example, predicted: &[u8]) -> Miss {
     let text = |b: &[u8]| String::from_utf8_lossy(b).replace('\n', "⏎");
-    let bytes: Vec<u8> = predicted.iter().map(|&t| if t < 256 { t as u8 } else { b'$' }).collect();
     let state = token_bytes(&e.context.context[e.context.prefix..]);
     let state = String::from_utf8_lossy(&state);
     // The current frame's header (`#`), its locals, the output (`>`), then
@@ -209,13 +268,13 @@ fn miss(e: &Example, best: &tch::Tensor, rows: &tch::Tensor, r: i64) -> Result<M
     let read = state.lines().filter(|l| l.starts_with('='));
     let locals = state.lines().skip_while(|l| !l.starts_with('#')).skip(1).take_while(|l| !l.starts_with('>'));
     let action = token_bytes(&e.action);
-    Ok(Miss {
+    Miss {
         code,
         locals: read.chain(locals).collect::<Vec<_>>().join(" "),
         action: text(action.trim_ascii_end()),
         target: text(&e.target),
-        predicted: text(&bytes),
-    })
+        predicted: text(predicted),
+    }
 }
 
 fn rollouts(
@@ -293,7 +352,10 @@ pub fn format_report(name: &str, r: &EvalReport) -> String {
     for (kind, (rate, n)) in &r.action_accuracy_by_kind {
         out += &format!("    {kind:<12} ({n:>5} transitions) {rate:.3}\n");
     }
-    out += &format!("  state-delta exact match            {:.3}\n", r.delta_exact);
+    out += &format!(
+        "  state-delta exact match            {:.3} (greedy to EOS: {:.3})\n",
+        r.delta_exact, r.delta_exact_greedy
+    );
     for (ty, (rate, n)) in &r.delta_exact_by_type {
         let what = if ty == NOTHING { "changes nothing".to_string() } else { format!("sets a {ty:<6}") };
         out += &format!("    {what:<15} ({n:>5} transitions) {rate:.3}\n");

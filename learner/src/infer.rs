@@ -1,6 +1,6 @@
-//! Asking the model: actions with their confidence, greedy delta decoding
-//! (batched), MC-dropout disagreement, and rollouts that feed predictions
-//! back in.
+//! Asking the model: actions with their confidence, delta decoding
+//! (batched, cut at the most likely stop), MC-dropout disagreement, and
+//! rollouts that feed predictions back in.
 
 use tch::{Device, Kind, Tensor};
 
@@ -21,7 +21,8 @@ pub struct Prediction {
     pub confidence: f64,
     /// Entropy of the event plus the line distribution, nats.
     pub action_entropy: f64,
-    /// Greedy delta bytes (EOS not included).
+    /// Delta bytes (EOS not included): the greedy bytes up to their most
+    /// likely stop ([`Decoded::best`]).
     pub delta: Vec<u8>,
     /// Mean per-byte entropy of the decoded delta, nats.
     pub delta_entropy: f64,
@@ -36,13 +37,11 @@ fn entropy(logits: &Tensor) -> Tensor {
         .neg()
 }
 
-/// Greedy predictions for a batch of contexts (actions and targets in
-/// `examples` are ignored): the action first, then, given it, every row's
-/// delta decoded in parallel. A delta ends at EOS, at [`MAX_DELTA`] bytes,
-/// or where its row would outgrow the model's block (it then usually fails
-/// to parse: a wrong prediction, not an error).
+/// Predictions for a batch of contexts (actions and targets in `examples`
+/// are ignored): the most likely action first, then, given it, every row's
+/// delta decoded in parallel ([`decode`]) and cut at its most likely stop.
+/// A context whose action outgrows the model's block predicts no change.
 pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<Prediction>, ModelError> {
-    let block = model.config.block_size as usize;
     tch::no_grad(|| {
         let asked: Vec<Example> = examples.iter().map(|e| Example::query(e.context.clone())).collect();
         let first = model.forward(&collate(&asked, device), false)?;
@@ -51,7 +50,7 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
         let action_entropy = entropy(&first.event_logits) + entropy(&first.line_logits);
         let (event, line) = (event_p.argmax(-1, false), line_p.argmax(-1, false));
         let chosen = |r: usize| (event.int64_value(&[r as i64]) as usize, line.int64_value(&[r as i64]) as usize);
-        let mut rows: Vec<Example> = asked
+        let rows: Vec<Example> = asked
             .iter()
             .enumerate()
             .map(|(r, e)| {
@@ -59,32 +58,10 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
                 e.given(ev, li)
             })
             .collect();
-        let mut byte_entropy = vec![0.0; rows.len()];
-        // Rows still decoding (a context whose action outgrows the block
-        // gets none: it then predicts no change).
-        let mut live: Vec<usize> = (0..rows.len()).filter(|&r| rows[r].len() <= block).collect();
-        while !live.is_empty() {
-            let decoding: Vec<Example> = live.iter().map(|&r| rows[r].clone()).collect();
-            let out = model.forward(&collate(&decoding, device), false)?;
-            // The logits that predict each row's next byte sit at its last filled position.
-            let at: Vec<i64> = live.iter().map(|&r| (rows[r].delta_start() + rows[r].target.len()) as i64).collect();
-            let logits = model.logits_at(&out, &Tensor::from_slice(&at).to(device))?;
-            let next = Vec::<i64>::try_from(&logits.argmax(-1, false).to(Device::Cpu))?;
-            let ent = Vec::<f64>::try_from(&entropy(&logits).to_kind(Kind::Double).to(Device::Cpu))?;
-            let mut still = vec![];
-            for (j, &r) in live.iter().enumerate() {
-                byte_entropy[r] += ent[j];
-                if next[j] != EOS && next[j] < 256 && rows[r].target.len() < MAX_DELTA && rows[r].len() < block {
-                    rows[r].target.push(next[j] as u8);
-                    still.push(r);
-                }
-            }
-            live = still;
-        }
-        Ok(rows
+        Ok(decode(model, &rows, device)?
             .into_iter()
             .enumerate()
-            .map(|(r, row)| {
+            .map(|(r, d)| {
                 let (e, l) = chosen(r);
                 Prediction {
                     event: e,
@@ -92,11 +69,87 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
                     confidence: event_p.double_value(&[r as i64, e as i64])
                         * line_p.double_value(&[r as i64, l as i64]),
                     action_entropy: action_entropy.double_value(&[r as i64]),
-                    delta_entropy: byte_entropy[r] / (row.target.len() + 1) as f64,
-                    delta: row.target,
+                    delta_entropy: d.entropy.0 / d.entropy.1.max(1) as f64,
+                    delta: d.bytes[..d.best().0].to_vec(),
                 }
             })
             .collect())
+    })
+}
+
+/// A delta decoded greedily, and where it is best stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoded {
+    /// The greedy bytes written after what the row already held.
+    pub bytes: Vec<u8>,
+    /// Where the delta may end, as (bytes kept of `bytes`, log-probability
+    /// of those bytes and of EOS after them): where decoding started and
+    /// after every newline (a delta is whole lines), and where greedy
+    /// decoding chose EOS.
+    pub stops: Vec<(usize, f64)>,
+    /// Summed entropy of the next-byte distributions read, nats, and how
+    /// many were read.
+    pub entropy: (f64, usize),
+}
+
+impl Decoded {
+    /// The most likely of the stops: greedy decoding picks each byte on its
+    /// own, so it writes a change whenever a change is a little more likely
+    /// than none, though *that* change may be much less likely than no
+    /// change at all. `(bytes kept, log-probability)`; all of `bytes` when
+    /// there is no stop (a row with no room to decode).
+    pub fn best(&self) -> (usize, f64) {
+        self.stops.iter().copied().fold((self.bytes.len(), f64::NEG_INFINITY), |b, s| if s.1 > b.1 { s } else { b })
+    }
+}
+
+/// Greedy decoding of every row's delta in parallel, continuing from what
+/// each row's target already holds, with the log-probability of every
+/// place it could stop ([`Decoded::stops`]). A row ends at EOS, at
+/// [`MAX_DELTA`] bytes, or where it would outgrow the model's block; a row
+/// already too long for the block decodes nothing.
+pub fn decode(model: &WorldModel, rows: &[Example], device: Device) -> Result<Vec<Decoded>, ModelError> {
+    tch::no_grad(|| {
+        let block = model.config.block_size as usize;
+        let mut rows = rows.to_vec();
+        let starts: Vec<usize> = rows.iter().map(|r| r.target.len()).collect();
+        let mut done: Vec<Decoded> =
+            rows.iter().map(|_| Decoded { bytes: vec![], stops: vec![], entropy: (0.0, 0) }).collect();
+        let mut cum = vec![0.0f64; rows.len()];
+        let mut live: Vec<usize> = (0..rows.len()).filter(|&r| rows[r].len() <= block).collect();
+        while !live.is_empty() {
+            let decoding: Vec<Example> = live.iter().map(|&r| rows[r].clone()).collect();
+            let out = model.forward(&collate(&decoding, device), false)?;
+            // The log-probabilities of each row's next byte sit at its last filled position.
+            let at: Vec<i64> = live.iter().map(|&r| (rows[r].delta_start() + rows[r].target.len()) as i64).collect();
+            let logp = model.logits_at(&out, &Tensor::from_slice(&at).to(device))?;
+            let (best, next) = logp.max_dim(-1, false);
+            let next = Vec::<i64>::try_from(&next.to(Device::Cpu))?;
+            let best = Vec::<f64>::try_from(&best.to_kind(Kind::Double).to(Device::Cpu))?;
+            let eos = Vec::<f64>::try_from(&logp.select(1, EOS).to_kind(Kind::Double).to(Device::Cpu))?;
+            let ent = Vec::<f64>::try_from(&entropy(&logp).to_kind(Kind::Double).to(Device::Cpu))?;
+            let mut still = vec![];
+            for (j, &r) in live.iter().enumerate() {
+                let d = &mut done[r];
+                d.entropy = (d.entropy.0 + ent[j], d.entropy.1 + 1);
+                let at_line_start = d.bytes.last().is_none_or(|&b| b == b'\n');
+                if at_line_start || next[j] == EOS {
+                    d.stops.push((d.bytes.len(), cum[r] + eos[j]));
+                }
+                if next[j] != EOS
+                    && next[j] < 256
+                    && rows[r].target.len() < starts[r] + MAX_DELTA
+                    && rows[r].len() < block
+                {
+                    rows[r].target.push(next[j] as u8);
+                    d.bytes.push(next[j] as u8);
+                    cum[r] += best[j];
+                    still.push(r);
+                }
+            }
+            live = still;
+        }
+        Ok(done)
     })
 }
 
@@ -249,6 +302,45 @@ mod tests {
             long.stack[0].locals = vec![("x".into(), "9".repeat(64))];
             let paths = rollout(&learner.model, &[(source.to_string(), long)], 3, Device::Cpu).unwrap();
             assert_eq!(paths, vec![vec![None]]);
+        }
+    }
+
+    #[test]
+    fn every_stop_scores_the_delta_it_keeps_and_predict_keeps_the_likeliest() {
+        let source = "x = 0\nx = x + 1\n";
+        let steps = [module_step(0, 1, "0"), module_step(1, 2, "0"), module_step(2, 2, "1")];
+        let ex = examples(source, "", &steps, &[1]);
+        let longest = ex.iter().map(|e| e.context.context.len()).max().unwrap() as i64 + 23;
+        tch::manual_seed(3);
+        let config =
+            ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: longest + 24, ..ModelConfig::default() };
+        let model = Learner::new(config, Device::Cpu).unwrap().model;
+        // Each row given a delta's first line already: decoding goes on from it.
+        let rows: Vec<Example> = ex
+            .iter()
+            .map(|e| Example { target: b"+x=1\n".to_vec(), ..e.given(e.event, e.line) })
+            .chain(ex.iter().map(|e| e.given(e.event, e.line)))
+            .collect();
+        let decoded = decode(&model, &rows, Device::Cpu).unwrap();
+        for (row, d) in rows.iter().zip(&decoded) {
+            assert_eq!(d.stops.first().map(|s| s.0), Some(0), "where decoding starts is a stop");
+            for &(kept, logp) in &d.stops {
+                // The same delta read teacher-forced: its bytes after the
+                // row's own, then EOS.
+                let whole = Example { target: [&row.target[..], &d.bytes[..kept]].concat(), ..row.clone() };
+                let batch = collate(std::slice::from_ref(&whole), Device::Cpu);
+                let out = tch::no_grad(|| model.forward(&batch, false)).unwrap();
+                let (all, _, labels) = model.target_logits(&out, &batch.labels).unwrap();
+                let read = all.gather(1, &labels.unsqueeze(1), false).squeeze_dim(1);
+                let given = row.target.len() as i64;
+                let tail = read.narrow(0, given, read.size()[0] - given).sum(Kind::Double).double_value(&[]);
+                assert!((tail - logp).abs() < 1e-3, "stop at {kept}: decoded {logp}, read {tail}");
+            }
+        }
+        for (p, e) in predict(&model, &ex, Device::Cpu).unwrap().iter().zip(&ex) {
+            let d = &decode(&model, &[e.given(p.event, p.line)], Device::Cpu).unwrap()[0];
+            assert_eq!(p.delta, d.bytes[..d.best().0]);
+            assert!(d.stops.iter().all(|s| s.1 <= d.best().1));
         }
     }
 

@@ -60,8 +60,11 @@ pub struct TrainArgs {
     /// Share of sampled transitions drawn by priority (their last loss).
     #[arg(long, default_value_t = curio_loop::Mix::default().prioritized)]
     prioritized: f64,
-    /// Share drawn from the newest transitions (the rest: uniform).
-    #[arg(long, default_value_t = curio_loop::Mix::default().recent)]
+    /// Share drawn from the newest transitions (the rest: uniform). None
+    /// by default, unlike the loop's 0.25: offline, the newest are only the
+    /// programs stored last, and a share of 0.25 of two draws per step is
+    /// one of them in every step.
+    #[arg(long, default_value_t = 0.0)]
     recent: f64,
     /// Share of examples with a jump k > 1 (2, 4 or 8 steps ahead). None
     /// by default, unlike the loop's 0.375: a model that has not yet
