@@ -10,7 +10,7 @@ use tch::{Device, Kind};
 
 use crate::data::{Example, collate, examples};
 use crate::encode::{EOS, EVENTS, State, parse_delta, states_reading, token_bytes};
-use crate::infer::{decode, rollout_until};
+use crate::infer::{decode, may_end_after, rollout_until};
 use crate::model::{ModelError, WorldModel};
 
 /// Rollout horizons reported.
@@ -152,13 +152,11 @@ pub fn evaluate_transitions(
     let (mut correct_actions, mut greedy_exact) = (0usize, 0usize);
     let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut bins = [(0.0f64, 0.0f64, 0usize); 10];
-    // Per transition: whether its delta is right (`None` while that waits
-    // on decoding past its end), and how it was wrong.
-    let mut hits: Vec<Option<bool>> = vec![None; all.len()];
-    let mut wrong_bytes: Vec<Option<Vec<u8>>> = vec![None; all.len()];
-    // Transitions right up to their end where the model goes on writing:
-    // (index, log-probability of the true delta, of its best shorter stop).
-    let mut pending: Vec<(usize, f64, f64)> = vec![];
+    // Per transition: what the decoder writes where it is wrong (`None`: right).
+    let mut wrong: Vec<Option<Vec<u8>>> = vec![None; all.len()];
+    // Transitions right up to their end, more likely whole than cut
+    // shorter, where the model goes on writing: decoded further below.
+    let mut pending: Vec<usize> = vec![];
     for (c, chunk) in all.chunks(32).enumerate() {
         let batch = collate(chunk, device);
         let out = tch::no_grad(|| model.forward(&batch, false))?;
@@ -189,7 +187,8 @@ pub fn evaluate_transitions(
             let n = e.target.len();
             let span = first..first + n + 1;
             first += n + 1;
-            let greedy_hit = matched[span.clone()].iter().all(|&m| m == 1);
+            let bytes_right = matched[span.start..span.end - 1].iter().all(|&m| m == 1);
+            let greedy_hit = bytes_right && matched[span.end - 1] == 1;
             greedy_exact += usize::from(greedy_hit);
             // The decoder keeps the likeliest stop of its greedy path: the
             // true delta, or one of its shorter whole-line prefixes, or
@@ -197,42 +196,37 @@ pub fn evaluate_transitions(
             let (lps, eos) = (&label_lp[span.clone()], &eos_lp[span.clone()]);
             let (mut sum, mut shorter, mut shorter_at) = (0.0, f64::NEG_INFINITY, 0);
             for j in 0..n {
-                if (j == 0 || e.target[j - 1] == b'\n') && sum + eos[j] > shorter {
+                if may_end_after(&e.target[..j]) && sum + eos[j] > shorter {
                     (shorter, shorter_at) = (sum + eos[j], j);
                 }
                 sum += lps[j];
             }
-            let whole = sum + eos[n];
-            if whole < shorter && matched[span.start..span.end - 1].iter().all(|&m| m == 1) {
-                hits[i] = Some(false);
-                wrong_bytes[i] = Some([&e.target[..shorter_at], &b"$"[..]].concat());
-            } else if greedy_hit {
-                hits[i] = Some(true);
-            } else if matched[span.start..span.end - 1].iter().all(|&m| m == 1) {
-                pending.push((i, whole, shorter));
-            } else {
-                hits[i] = Some(false);
-                wrong_bytes[i] = Some(best_bytes[span].iter().map(|&t| if t < 256 { t as u8 } else { b'$' }).collect());
+            if !bytes_right {
+                wrong[i] = Some(best_bytes[span].iter().map(|&t| if t < 256 { t as u8 } else { b'$' }).collect());
+            } else if sum + eos[n] < shorter {
+                wrong[i] = Some([&e.target[..shorter_at], &b"$"[..]].concat());
+            } else if !greedy_hit {
+                pending.push(i);
             }
         }
     }
-    // Decode past the end of the transitions the model would go on from.
+    // Decode past the end of the transitions the model would go on from:
+    // right if stopping at their end is still the likeliest stop.
     for group in pending.chunks(32) {
-        let rows: Vec<Example> = group.iter().map(|&(i, _, _)| all[i].clone()).collect();
-        for (&(i, whole, shorter), d) in group.iter().zip(decode(model, &rows, device)?) {
+        let rows: Vec<Example> = group.iter().map(|&i| all[i].clone()).collect();
+        for (&i, d) in group.iter().zip(decode(model, &rows, device)?) {
             let (kept, _) = d.best();
-            hits[i] = Some(kept == 0 && whole >= shorter);
             if kept > 0 {
-                wrong_bytes[i] = Some([&all[i].target[..], &d.bytes[..kept], &b"$"[..]].concat());
+                wrong[i] = Some([&all[i].target[..], &d.bytes[..kept], &b"$"[..]].concat());
             }
         }
     }
     let mut by_type: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut exact = 0usize;
-    for (i, e) in all.iter().enumerate() {
-        let hit = hits[i] == Some(true);
+    for (e, wrong) in all.iter().zip(&wrong) {
+        let hit = wrong.is_none();
         exact += usize::from(hit);
-        if let Some(predicted) = wrong_bytes[i].as_ref().filter(|_| !hit && report.misses.len() < MISSES_KEPT) {
+        if let Some(predicted) = wrong.as_ref().filter(|_| report.misses.len() < MISSES_KEPT) {
             report.misses.push(miss(e, predicted));
         }
         let mut types: std::collections::BTreeSet<&str> =

@@ -103,6 +103,12 @@ impl Decoded {
     }
 }
 
+/// Whether a delta whose bytes so far are `written` may end here: a delta
+/// is whole lines, so before anything or after a newline.
+pub(crate) fn may_end_after(written: &[u8]) -> bool {
+    written.last().is_none_or(|&b| b == b'\n')
+}
+
 /// Greedy decoding of every row's delta in parallel, continuing from what
 /// each row's target already holds, with the log-probability of every
 /// place it could stop ([`Decoded::stops`]). A row ends at EOS, at
@@ -132,22 +138,20 @@ pub fn decode(model: &WorldModel, rows: &[Example], device: Device) -> Result<Ve
             for (j, &r) in live.iter().enumerate() {
                 let d = &mut done[r];
                 d.entropy = (d.entropy.0 + ent[j], d.entropy.1 + 1);
-                let at_line_start = d.bytes.last().is_none_or(|&b| b == b'\n');
-                if at_line_start || next[j] == EOS {
-                    d.stops.push((d.bytes.len(), cum[r] + eos[j]));
+                let written = &rows[r].target[starts[r]..];
+                if may_end_after(written) || next[j] == EOS {
+                    d.stops.push((written.len(), cum[r] + eos[j]));
                 }
-                if next[j] != EOS
-                    && next[j] < 256
-                    && rows[r].target.len() < starts[r] + MAX_DELTA
-                    && rows[r].len() < block
-                {
+                if next[j] != EOS && next[j] < 256 && written.len() < MAX_DELTA && rows[r].len() < block {
                     rows[r].target.push(next[j] as u8);
-                    d.bytes.push(next[j] as u8);
                     cum[r] += best[j];
                     still.push(r);
                 }
             }
             live = still;
+        }
+        for (d, (row, start)) in done.iter_mut().zip(rows.iter().zip(starts)) {
+            d.bytes = row.target[start..].to_vec();
         }
         Ok(done)
     })
@@ -275,12 +279,25 @@ mod tests {
     use crate::data::{examples, module_step};
     use crate::encode::states;
     use crate::model::{Learner, ModelConfig};
+    use curio_interpreter_pool::Step;
+
+    /// A two-line counting program, its trace, and its k = 1 examples.
+    const SOURCE: &str = "x = 0\nx = x + 1\n";
+
+    fn counting() -> ([Step; 3], Vec<Example>) {
+        let steps = [module_step(0, 1, "0"), module_step(1, 2, "0"), module_step(2, 2, "1")];
+        let ex = examples(SOURCE, "", &steps, &[1]);
+        (steps, ex)
+    }
+
+    /// A one-layer model 32 wide, reading at most `block_size` tokens.
+    fn tiny(block_size: i64) -> ModelConfig {
+        ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size, ..ModelConfig::default() }
+    }
 
     #[test]
     fn decoding_stops_at_the_block_and_rollouts_end_where_states_outgrow_it() {
-        let source = "x = 0\nx = x + 1\n";
-        let steps = [module_step(0, 1, "0"), module_step(1, 2, "0"), module_step(2, 2, "1")];
-        let ex = examples(source, "", &steps, &[1]);
+        let (steps, ex) = counting();
         // The longest context with the longest action it can be given
         // ("#exception 2:x = x + 1\n").
         let longest = ex.iter().map(|e| e.context.context.len()).max().unwrap() as i64 + 23;
@@ -288,9 +305,7 @@ mod tests {
             tch::manual_seed(seed);
             // Room for a few bytes of delta beyond it: an untrained model
             // rarely writes EOS that soon.
-            let config =
-                ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: longest + 4, ..ModelConfig::default() };
-            let learner = Learner::new(config, Device::Cpu).unwrap();
+            let learner = Learner::new(tiny(longest + 4), Device::Cpu).unwrap();
             for (p, e) in predict(&learner.model, &ex, Device::Cpu).unwrap().iter().zip(&ex) {
                 let given = e.given(p.event, p.line);
                 assert!(given.action.len() <= 23, "{:?}", given.action);
@@ -300,21 +315,17 @@ mod tests {
             // rollout ends at once instead of failing.
             let mut long = states(&steps)[0].clone();
             long.stack[0].locals = vec![("x".into(), "9".repeat(64))];
-            let paths = rollout(&learner.model, &[(source.to_string(), long)], 3, Device::Cpu).unwrap();
+            let paths = rollout(&learner.model, &[(SOURCE.to_string(), long)], 3, Device::Cpu).unwrap();
             assert_eq!(paths, vec![vec![None]]);
         }
     }
 
     #[test]
     fn every_stop_scores_the_delta_it_keeps_and_predict_keeps_the_likeliest() {
-        let source = "x = 0\nx = x + 1\n";
-        let steps = [module_step(0, 1, "0"), module_step(1, 2, "0"), module_step(2, 2, "1")];
-        let ex = examples(source, "", &steps, &[1]);
+        let (_, ex) = counting();
         let longest = ex.iter().map(|e| e.context.context.len()).max().unwrap() as i64 + 23;
         tch::manual_seed(3);
-        let config =
-            ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: longest + 24, ..ModelConfig::default() };
-        let model = Learner::new(config, Device::Cpu).unwrap().model;
+        let model = Learner::new(tiny(longest + 24), Device::Cpu).unwrap().model;
         // Each row given a delta's first line already: decoding goes on from it.
         let rows: Vec<Example> = ex
             .iter()
@@ -346,14 +357,10 @@ mod tests {
 
     #[test]
     fn uncertainty_scores_a_context_that_fits_only_without_its_action() {
-        let source = "x = 0\nx = x + 1\n";
-        let steps = [module_step(0, 1, "0"), module_step(1, 2, "0"), module_step(2, 2, "1")];
-        let ex = examples(source, "", &steps, &[1]);
+        let (_, ex) = counting();
         // One model's weights, read with two limits on the sequence.
         let longest = ex.iter().map(|e| e.context.context.len()).max().unwrap() as i64;
-        let config =
-            ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: longest + 32, ..ModelConfig::default() };
-        let mut learner = Learner::new(config, Device::Cpu).unwrap();
+        let mut learner = Learner::new(tiny(longest + 32), Device::Cpu).unwrap();
         for e in &ex {
             let mut score = |block_size: usize| {
                 learner.model.config.block_size = block_size as i64;
