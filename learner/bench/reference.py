@@ -80,6 +80,7 @@ class WorldModel(nn.Module):
         self.wte = nn.Embedding(cfg["vocab"], c)
         self.wpe = nn.Embedding(cfg["block_size"], c)
         self.wle = nn.Embedding(cfg["line_ids"], c)
+        self.wde = nn.Embedding(cfg["depths"], c)
         self.wre = nn.Embedding(cfg["line_rel_vocab"], c)
         self.wfe = nn.Embedding(cfg["flow_vocab"], c)
         self.wfs = nn.Embedding(cfg["flow_vocab"], c)
@@ -99,8 +100,13 @@ class WorldModel(nn.Module):
     def loss(self, bt):
         rows, labels = bt["row"], bt["labels"]
         (b, p), (n, s) = bt["program"].shape, bt["tokens"].shape
-        programs = self.wte(bt["program"]) + self.wpe(torch.arange(p)) + self.wle(bt["program_line"])
-        own = self.wte(bt["tokens"]) + self.wpe(bt["positions"]) + self.wle(bt["line_id"])
+        programs = (
+            self.wte(bt["program"])
+            + self.wpe(torch.arange(p))
+            + self.wle(bt["program_line"])
+            + self.wde(bt["program_depth"])
+        )
+        own = self.wte(bt["tokens"]) + self.wpe(bt["positions"]) + self.wle(bt["line_id"]) + self.wde(bt["depth"])
         to_program = bt["program_mask"][rows].view(n, 1, 1, p).expand(n, 1, s, p)
         causal = torch.ones(s, s, dtype=torch.bool).tril().expand(n, 1, s, s)
         hs = self.wte.embedding_dim // self.n_head

@@ -3,7 +3,9 @@
 use curio_interpreter_pool::Step;
 use tch::{Device, Tensor};
 
-use crate::encode::{EOS, Encoded, PAD, State, delta, delta_bytes, encode_context, event_index, states_reading};
+use crate::encode::{
+    EOS, Encoded, PAD, State, delta, delta_bytes, encode_context, event_index, nesting, states_reading,
+};
 use crate::model::Batch;
 
 /// Jump lengths the model is trained on.
@@ -122,11 +124,13 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
     let s = examples.iter().map(|e| e.len() - 1 - e.context.prefix).max().unwrap_or(1).max(1);
     let l = examples.iter().map(|e| e.context.line_starts.len()).max().unwrap_or(1).max(1);
     let (mut program, mut program_line, mut program_mask) = (vec![PAD; b * p], vec![0i64; b * p], vec![false; b * p]);
+    let mut program_depth = vec![0i64; b * p];
     let (mut lines, mut line_mask) = (vec![0i64; b * l], vec![false; b * l]);
     for (r, &f) in firsts.iter().enumerate() {
         let e = &examples[f].context;
         program[r * p..r * p + e.prefix].copy_from_slice(&e.context[..e.prefix]);
         program_line[r * p..r * p + e.prefix].copy_from_slice(&e.line_id[..e.prefix]);
+        program_depth[r * p..r * p + e.prefix].copy_from_slice(&nesting(&e.context[..e.prefix]));
         program_mask[r * p..r * p + e.prefix].fill(true);
         for (j, &pos) in e.line_starts.iter().enumerate() {
             lines[r * l + j] = pos as i64;
@@ -134,7 +138,7 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
         }
     }
     let (mut tokens, mut labels) = (vec![PAD; n * s], vec![-100i64; n * s]);
-    let (mut positions, mut line_id) = (vec![0i64; n * s], vec![0i64; n * s]);
+    let (mut positions, mut line_id, mut depth) = (vec![0i64; n * s], vec![0i64; n * s], vec![0i64; n * s]);
     let (mut query, mut line_rel, mut line_flow) = (vec![0i64; n], vec![0i64; n * l], vec![0i64; n * l]);
     let mut delta_start = vec![0i64; n];
     let mut flow = vec![0i64; n];
@@ -154,8 +158,10 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
         line_rel[x * l..x * l + c.line_rel.len()].copy_from_slice(&c.line_rel);
         line_flow[x * l..x * l + c.line_flow.len()].copy_from_slice(&c.line_flow);
         flow[x] = c.line_flow.iter().fold(0, |acc, f| acc | f);
+        let depths = nesting(&own);
         for i in 0..own.len() - 1 {
             tokens[x * s + i] = own[i];
+            depth[x * s + i] = depths[i];
             positions[x * s + i] = (c.prefix + i) as i64;
             line_id[x * s + i] = c.line_id.get(c.prefix + i).copied().unwrap_or(current);
             if i >= start {
@@ -174,9 +180,11 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
         program: on(&program, &[b, p]),
         program_line: on(&program_line, &[b, p]),
         program_mask: flags(&program_mask, &[b, p]),
+        program_depth: on(&program_depth, &[b, p]),
         tokens: on(&tokens, &[n, s]),
         positions: on(&positions, &[n, s]),
         line_id: on(&line_id, &[n, s]),
+        depth: on(&depth, &[n, s]),
         labels: on(&labels, &[n, s]),
         row: on(&row_of.iter().map(|&r| r as i64).collect::<Vec<_>>(), &[n]),
         query: on(&query, &[n]),

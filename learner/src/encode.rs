@@ -426,10 +426,11 @@ const VALUE_INLINE: usize = 48;
 /// them, so `if a < 3:` reads `if 7 < 3:` and `b = a * 2` reads
 /// `b = 7 * 2`.
 ///
-/// An assignment's target (`x = ...`, `a, b = ...`) keeps its name and
-/// shows the value it holds before the line runs, `x:7 = 7 + 0`: a line
-/// that assigns a variable the value it already has changes nothing, and
-/// the two values sit side by side to be compared. A string that is a
+/// A target the line writes (`x = ...`, `a, b = ...`, `x += ...`, a `for`
+/// loop's `for i in ...`) keeps its name and shows the value it holds
+/// before the line runs, `x:7 = 7 + 0`: a line that assigns a variable the
+/// value it already has changes nothing, the two values sit side by side
+/// to be compared, and the name the delta sets is next to them. A string that is a
 /// whole argument of `print` or a whole f-string field is shown as the
 /// text it prints, without its quotes: `print(a, s)` reads `print(7, ab)`.
 pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
@@ -484,7 +485,7 @@ pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
                 printing && brackets == 1 && matches!(before, Some(b'(' | b',')) && matches!(after, Some(b',' | b')'))
             };
             match value {
-                Some(v) if assigned(&code[end..]) => {
+                Some(v) if assigned(&code[end..], code.starts_with("for ")) => {
                     out.push_str(name);
                     out.push(':');
                     out.push_str(v);
@@ -519,9 +520,13 @@ fn copy_char(code: &str, i: usize, out: &mut String) -> usize {
     })
 }
 
-/// Whether a name followed by `rest` is an assignment's target: `rest` is
-/// `= ...` (not `==`), possibly after more `, name`s.
-fn assigned(rest: &str) -> bool {
+/// Augmented assignments: their target is read and written.
+const AUGMENTED: [&str; 13] = ["+=", "-=", "*=", "/=", "//=", "%=", "**=", "|=", "&=", "^=", ">>=", "<<=", "@="];
+
+/// Whether a name followed by `rest` is a target the line writes: `rest`
+/// is `= ...` (not `==`) or an augmented `+= ...`, possibly after more
+/// `, name`s; in a `for` line, `in ...` after them.
+fn assigned(rest: &str, for_loop: bool) -> bool {
     let mut r = rest.trim_start();
     while let Some(more) = r.strip_prefix(',') {
         let more = more.trim_start();
@@ -531,7 +536,63 @@ fn assigned(rest: &str) -> bool {
         }
         r = more[name..].trim_start();
     }
-    r.starts_with('=') && !r.starts_with("==")
+    if for_loop {
+        return r.strip_prefix("in").is_some_and(|after| after.starts_with([' ', '(', '[']));
+    }
+    (r.starts_with('=') && !r.starts_with("==")) || AUGMENTED.iter().any(|op| r.starts_with(op))
+}
+
+/// Bracket depths: [`nesting`] is clamped below this.
+pub const DEPTHS: i64 = 8;
+
+/// Per token: how many brackets (`(`, `[`, `{`) are open at it, outside
+/// quoted strings, counting one that opens or closes there; every line
+/// starts again at 0 (a newline or a special token resets it). Causal: a
+/// token's depth depends on the tokens up to it, so a target being written
+/// has its depths as it goes. The embedding of it tells the `, ` between
+/// `print`'s arguments (depth 1) from the `, ` inside a list it prints
+/// (depth 2), and the `]` that closes a list from one that closes a
+/// nested one, without counting brackets across a line.
+pub fn nesting(tokens: &[i64]) -> Vec<i64> {
+    let (mut depth, mut quote, mut escaped) = (0i64, None::<u8>, false);
+    tokens
+        .iter()
+        .map(|&t| {
+            if !(0..256).contains(&t) || t == i64::from(b'\n') {
+                (depth, quote, escaped) = (0, None, false);
+                return 0;
+            }
+            let b = t as u8;
+            let here = match quote {
+                Some(q) => {
+                    match b {
+                        _ if escaped => escaped = false,
+                        b'\\' => escaped = true,
+                        _ if b == q => quote = None,
+                        _ => {}
+                    }
+                    depth
+                }
+                None => match b {
+                    b'(' | b'[' | b'{' => {
+                        depth += 1;
+                        depth
+                    }
+                    b')' | b']' | b'}' => {
+                        let inside = depth;
+                        depth = (depth - 1).max(0);
+                        inside
+                    }
+                    b'\'' | b'"' => {
+                        quote = Some(b);
+                        depth
+                    }
+                    _ => depth,
+                },
+            };
+            here.min(DEPTHS - 1)
+        })
+        .collect()
 }
 
 /// The bytes among `tokens`, specials dropped: how a sequence reads as text.
@@ -702,7 +763,12 @@ mod tests {
             ("if a < 3:", "if 7 < 3:"),
             ("a = a + 1", "a:7 = 7 + 1"),
             ("a = 7", "a:7 = 7"),
-            ("a += t[0]", "7 += (1, 2)[0]"),
+            ("a += t[0]", "a:7 += (1, 2)[0]"),
+            ("a //= 2", "a:7 //= 2"),
+            ("for a in xs:", "for a:7 in [1]:"),
+            ("for a, s in t:", "for a:7, s:'ab' in (1, 2):"),
+            ("for a in range(a):", "for a:7 in range(7):"),
+            ("b = a <= 3", "b = 7 <= 3"),
             ("a, s = t", "a:7, s:'ab' = (1, 2)"),
             ("print(a, s)", "print(7, ab)"),
             ("print(len(s), s.upper(), xs)", "print(len('ab'), 'ab'.upper(), [1])"),
@@ -720,6 +786,24 @@ mod tests {
         for untouched in ["print('a s')", "v = fact(3)", "v = long + 'x'", "b = c", "x.a = 1"] {
             assert_eq!(read(untouched), None, "{untouched}");
         }
+    }
+
+    #[test]
+    fn bracket_depth_tells_print_arguments_from_list_items() {
+        let tokens = |text: &str| text.bytes().map(i64::from).collect::<Vec<_>>();
+        let depths = |text: &str| nesting(&tokens(text)).iter().map(|d| d.to_string()).collect::<String>();
+        // `print(3, [0, 4], '(')`: the arguments' commas at 1, the list's at
+        // 2, brackets inside a string not counted.
+        assert_eq!(depths("p(3, [0, 4], '(')"), "01111222222111111");
+        assert_eq!(depths("x={'a': [1]}\ny"), "00111111222100");
+        // An escaped quote does not end the string; a special token resets.
+        let mut t = tokens("f('\\'(')");
+        t.push(SEP);
+        t.extend(tokens("(x"));
+        assert_eq!(nesting(&t), [0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1]);
+        // Deep nesting is clamped, and an unmatched closer does not go below 0.
+        assert_eq!(*nesting(&tokens(&"[".repeat(20))).last().unwrap(), DEPTHS - 1);
+        assert_eq!(nesting(&tokens("]]a")), [0, 0, 0]);
     }
 
     #[test]

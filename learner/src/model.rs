@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
 use thiserror::Error;
 
-use crate::encode::{EVENTS, LINE_IDS, LINE_REL_VOCAB, VOCAB};
+use crate::encode::{DEPTHS, EVENTS, LINE_IDS, LINE_REL_VOCAB, VOCAB};
 use crate::flow::FLOW_VOCAB;
 
 /// The model's shape; saved with every checkpoint.
@@ -195,12 +195,16 @@ pub struct Batch {
     pub program_line: Tensor,
     /// (B, P) true at real (not padding) program tokens.
     pub program_mask: Tensor,
+    /// (B, P) their bracket depths ([`crate::nesting`]).
+    pub program_depth: Tensor,
     /// (N, S) each example's own tokens: SEP, k, the state, SEP, the target.
     pub tokens: Tensor,
     /// (N, S) their position ids.
     pub positions: Tensor,
     /// (N, S) their line ids (the current line).
     pub line_id: Tensor,
+    /// (N, S) their bracket depths ([`crate::nesting`]).
+    pub depth: Tensor,
     /// (N, S) next-token labels; -100 outside the target.
     pub labels: Tensor,
     /// (N,) each example's program (row of `program`).
@@ -258,6 +262,8 @@ pub struct WorldModel {
     wte: nn::Embedding,
     wpe: nn::Embedding,
     wle: nn::Embedding,
+    /// Bracket-depth embeddings ([`crate::nesting`]).
+    wde: nn::Embedding,
     /// Relative-line embeddings added to the pointer's keys.
     wre: nn::Embedding,
     wfe: nn::Embedding,
@@ -312,6 +318,7 @@ impl WorldModel {
             wte: nn::embedding(h / "wte", config.vocab, c, Default::default()),
             wpe: nn::embedding(h / "wpe", config.block_size, c, Default::default()),
             wle: nn::embedding(h / "wle", LINE_IDS, c, Default::default()),
+            wde: nn::embedding(h / "wde", DEPTHS, c, Default::default()),
             wre: nn::embedding(p / "wre", LINE_REL_VOCAB, c, Default::default()),
             wfe: nn::embedding(p / "wfe", FLOW_VOCAB, c, Default::default()),
             wfs: nn::embedding(p / "wfs", FLOW_VOCAB, c, Default::default()),
@@ -352,8 +359,14 @@ impl WorldModel {
         }
         let device = batch.tokens.device();
         let pos = Tensor::arange(p, (Kind::Int64, device));
-        let programs = batch.program.apply(&self.wte) + pos.apply(&self.wpe) + batch.program_line.apply(&self.wle);
-        let own = batch.tokens.apply(&self.wte) + batch.positions.apply(&self.wpe) + batch.line_id.apply(&self.wle);
+        let programs = batch.program.apply(&self.wte)
+            + pos.apply(&self.wpe)
+            + batch.program_line.apply(&self.wle)
+            + batch.program_depth.apply(&self.wde);
+        let own = batch.tokens.apply(&self.wte)
+            + batch.positions.apply(&self.wpe)
+            + batch.line_id.apply(&self.wle)
+            + batch.depth.apply(&self.wde);
         let n = batch.row.size()[0];
         let to_program = batch.program_mask.index_select(0, &batch.row).view([n, 1, 1, p]).expand([n, 1, s, p], false);
         let causal = Tensor::ones([s, s], (Kind::Bool, device)).tril(0).expand([n, 1, s, s], false);

@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::Args;
 use curio_interpreter_pool::{Execution, Status};
 use curio_learner::{
-    Example, GenConfig, LINE_IDS, LINE_REL_VOCAB, Learner, ModelConfig, TrainConfig, Trainer, collate, examples,
-    generate, inputs,
+    DEPTHS, Example, GenConfig, LINE_IDS, LINE_REL_VOCAB, Learner, ModelConfig, TrainConfig, Trainer, collate,
+    examples, generate, inputs,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -148,8 +148,9 @@ fn wire(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<(serde
         tokens += t.padded_tokens();
         out.push(serde_json::json!({
             "program": rows(&t.program)?, "program_line": rows(&t.program_line)?,
-            "program_mask": rows(&t.program_mask)?, "tokens": rows(&t.tokens)?, "positions": rows(&t.positions)?,
-            "line_id": rows(&t.line_id)?, "labels": rows(&t.labels)?, "row": flat(&t.row)?, "query": flat(&t.query)?,
+            "program_mask": rows(&t.program_mask)?, "program_depth": rows(&t.program_depth)?,
+            "tokens": rows(&t.tokens)?, "positions": rows(&t.positions)?,
+            "line_id": rows(&t.line_id)?, "depth": rows(&t.depth)?, "labels": rows(&t.labels)?, "row": flat(&t.row)?, "query": flat(&t.query)?,
             "delta_start": flat(&t.delta_start)?,
             "lines": rows(&t.lines)?, "line_mask": rows(&t.line_mask)?, "line_rel": rows(&t.line_rel)?,
             "line_flow": rows(&t.line_flow)?, "flow": flat(&t.flow)?,
@@ -160,7 +161,7 @@ fn wire(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<(serde
         "config": {"vocab": config.vocab, "n_embd": config.n_embd, "n_head": config.n_head, "n_layer": config.n_layer,
                    "block_size": config.block_size, "dropout": config.dropout, "line_rel_vocab": LINE_REL_VOCAB,
                    "flow_vocab": curio_learner::flow::FLOW_VOCAB,
-                   "line_ids": LINE_IDS},
+                   "line_ids": LINE_IDS, "depths": DEPTHS},
         "batches": out,
     });
     Ok((json, tokens))
