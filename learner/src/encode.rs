@@ -441,7 +441,7 @@ pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
     // an f-string; `depth` counts an f-string's open braces (code inside).
     let (mut quote, mut fstring, mut depth): (Option<u8>, bool, usize) = (None, false, 0);
     // Open brackets outside string literals: a `print(` argument is at 1.
-    let (mut brackets, printing) = (0usize, code.starts_with("print("));
+    let (mut brackets, printing, looping) = (0usize, code.starts_with("print("), code.starts_with("for "));
     while i < bytes.len() {
         let b = bytes[i];
         if let Some(q) = quote.filter(|_| depth == 0) {
@@ -485,7 +485,7 @@ pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
                 printing && brackets == 1 && matches!(before, Some(b'(' | b',')) && matches!(after, Some(b',' | b')'))
             };
             match value {
-                Some(v) if assigned(&code[end..], code.starts_with("for ")) => {
+                Some(v) if assigned(&code[end..], looping) => {
                     out.push_str(name);
                     out.push(':');
                     out.push_str(v);
