@@ -204,6 +204,7 @@ class WorldModel(nn.Module):
 def main():
     path, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # as curio's main does
     torch.manual_seed(0)
     data = json.load(open(path))
     cfg = data["config"]

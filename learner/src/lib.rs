@@ -7,6 +7,7 @@
 //! checkpoints. It must not talk to the pool or the store directly: the
 //! service hands it examples and takes its predictions.
 
+mod cpu;
 mod data;
 mod encode;
 mod eval;
@@ -16,6 +17,7 @@ mod infer;
 mod model;
 mod train;
 
+pub use cpu::*;
 pub use data::*;
 pub use encode::*;
 pub use eval::*;

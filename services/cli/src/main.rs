@@ -60,6 +60,8 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Before any thread starts, so that libtorch's inherit it.
+    curio_learner::flush_subnormals();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match cli.command {
