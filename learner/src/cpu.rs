@@ -49,13 +49,14 @@ mod tests {
                 return None;
             }
             let here = std::hint::black_box(tiny) * std::hint::black_box(small);
+            let normal = std::hint::black_box(1e-20_f32) * std::hint::black_box(small);
             let inherited = std::thread::spawn(move || std::hint::black_box(tiny) * std::hint::black_box(small));
-            Some((here, inherited.join().unwrap()))
+            Some((here, normal, inherited.join().unwrap()))
         });
-        if let Some((here, inherited)) = child.join().unwrap() {
+        if let Some((here, normal, inherited)) = child.join().unwrap() {
             assert_eq!(here, 0.0, "1e-40 is subnormal and flushed");
+            assert!(normal > 0.0, "normal results stay under the mode");
             assert_eq!(inherited, 0.0, "a thread started afterwards inherits the mode");
-            assert!(std::hint::black_box(1e-20_f32) * small > 0.0, "normal results stay");
         }
     }
 }
