@@ -144,11 +144,15 @@ class WorldModel(nn.Module):
         owner, t, j = idx // s, idx % s, torch.arange(s).unsqueeze(0)
         tokens = bt["tokens"][owner]
         successors = torch.cat([tokens[:, 1:], tokens[:, :1]], 1)
-        counts = torch.bincount(owner, minlength=n)
-        slot = torch.arange(len(idx)) - (counts.cumsum(0) - counts)[owner]
+        # The positions and the ones before them, each scored once.
+        m = len(idx)
+        both, inverse = torch.unique(torch.cat([idx - 1, idx]), sorted=True, return_inverse=True)
+        both_owner = both // s
+        counts = torch.bincount(both_owner, minlength=n)
+        slot = torch.arange(len(both)) - (counts.cumsum(0) - counts)[both_owner]
         width = max(int(counts.max()), 1)
 
-        # Keys once, for the positions and the positions before them.
+        # Keys once, for every position scored.
         keys_at, keys_after = self.copy_at[1](own).transpose(1, 2), self.copy_after[1](own).transpose(1, 2)
         keys_derive = self.derive[1](own).transpose(1, 2)
         vocab_size = self.lm_head.out_features
@@ -158,12 +162,12 @@ class WorldModel(nn.Module):
             h = own.reshape(n * s, c)[at]
 
             def pointer(query, keys, hidden):
-                queries = torch.zeros(n, width, c).index_put((owner, slot), query(h))
-                scores = (queries @ keys)[owner, slot] / math.sqrt(c)
+                queries = torch.zeros(n, width, c).index_put((both_owner, slot), query(h))
+                scores = (queries @ keys)[both_owner, slot] / math.sqrt(c)
                 return scores.masked_fill(hidden, float("-inf")).softmax(-1)
 
             pointed = pointer(self.derive[0], keys_derive, j > pos.unsqueeze(1))
-            byte = torch.zeros(len(at), vocab_size).scatter_add(1, tokens, pointed)
+            byte = torch.zeros(len(at), vocab_size).scatter_add(1, bt["tokens"][both_owner], pointed)
             derived = self.derive_out(F.gelu(self.derive_hidden(h) + self.derive_byte(byte))).softmax(-1)
             return (
                 pointer(self.copy_at[0], keys_at, j > pos.unsqueeze(1)),
@@ -173,8 +177,9 @@ class WorldModel(nn.Module):
                 derived,
             )
 
-        at, after, gate, vocab, derived = sources(idx)
-        b_at, b_after, b_gate, b_vocab, b_derived = sources(idx - 1)
+        scored = sources(both)
+        at, after, gate, vocab, derived = (x[inverse[m:]] for x in scored)
+        b_at, b_after, b_gate, b_vocab, b_derived = (x[inverse[:m]] for x in scored)
         written = tokens.gather(1, t.unsqueeze(1))
         holds = (tokens == written).float()
         after_source = torch.cat([torch.zeros_like(b_after[:, :1]), b_after[:, :-1]], 1)

@@ -23,11 +23,14 @@ pub struct TrainConfig {
     /// constant rate leaves, without a schedule that ends. 0 keeps the
     /// latest weights. Default: 0.998 (about the last 500 steps).
     pub average: f64,
+    /// Weight of the action's loss against the delta's in the objective
+    /// ([`crate::Losses::objective`]). Default: 1.
+    pub action_weight: f64,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { lr: 2e-3, warmup: 20, weight_decay: 0.01, clip: 1.0, average: 0.998 }
+        TrainConfig { lr: 2e-3, warmup: 20, weight_decay: 0.01, clip: 1.0, average: 0.998, action_weight: 1.0 }
     }
 }
 
@@ -100,7 +103,7 @@ impl Trainer {
         let losses = self.learner.model.losses(&batch, &out)?;
         let Losses { action, delta, .. } = &losses;
         let per_example = action + delta;
-        let loss = losses.objective();
+        let loss = losses.objective(self.config.action_weight);
         self.opt.backward_step_clip_norm(&loss, self.config.clip);
         self.learner.train_step += 1;
         // Early on the average follows closely (it would otherwise remember

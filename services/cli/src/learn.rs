@@ -53,6 +53,9 @@ pub struct TrainArgs {
     /// latest weights).
     #[arg(long, default_value_t = TrainConfig::default().average)]
     average: f64,
+    /// Weight of the action's loss against the delta's.
+    #[arg(long, default_value_t = TrainConfig::default().action_weight)]
+    action_weight: f64,
     /// Also write the latest (not averaged) weights here at the end, to
     /// compare the two.
     #[arg(long)]
@@ -92,6 +95,10 @@ pub struct ModelArgs {
     /// Transformer blocks (a new model only).
     #[arg(long, default_value_t = ModelConfig::default().n_layer)]
     pub layers: i64,
+    /// Attention heads per block (a new model only; the width must divide
+    /// by it into an even head size).
+    #[arg(long, default_value_t = ModelConfig::default().n_head)]
+    pub heads: i64,
     /// Dropout probability, also MC-dropout's at inference (a new model
     /// only). Default: 0 for `curio train` (offline training learns more per
     /// minute without), 0.1 in the loop, whose MC-dropout needs it.
@@ -103,7 +110,7 @@ impl ModelArgs {
     /// A new model's shape, with `dropout` unless `--dropout` was given.
     pub fn config(&self, dropout: f64) -> ModelConfig {
         let dropout = self.dropout.unwrap_or(dropout);
-        ModelConfig { n_embd: self.width, n_layer: self.layers, dropout, ..ModelConfig::default() }
+        ModelConfig { n_embd: self.width, n_head: self.heads, n_layer: self.layers, dropout, ..ModelConfig::default() }
     }
 }
 
@@ -154,7 +161,14 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let block = learner.model.config.block_size as usize;
     anyhow::ensure!(args.lr > 0.0 && args.lr < 1.0 && args.warmup >= 0, "--lr must be in (0, 1), --warmup >= 0");
     anyhow::ensure!((0.0..=1.0).contains(&args.anneal), "--anneal is a share of the run, in [0, 1]");
-    let config = TrainConfig { lr: args.lr, warmup: args.warmup, average: args.average, ..TrainConfig::default() };
+    anyhow::ensure!(args.action_weight > 0.0, "--action-weight must be > 0");
+    let config = TrainConfig {
+        lr: args.lr,
+        warmup: args.warmup,
+        average: args.average,
+        action_weight: args.action_weight,
+        ..TrainConfig::default()
+    };
     let mix = curio_loop::Mix { prioritized: args.prioritized, recent: args.recent, long_jumps: args.long_jumps };
     mix.validate().map_err(|e| anyhow::anyhow!("{e}: check --prioritized, --recent and --long-jumps"))?;
     let mut trainer = Trainer::new(learner, config)?;
