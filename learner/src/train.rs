@@ -66,6 +66,12 @@ impl Trainer {
         if !(0.0..1.0).contains(&config.average) {
             return Err(ModelError::Config(format!("average decay must be in [0, 1), not {}", config.average)));
         }
+        if !(config.action_weight > 0.0 && config.action_weight.is_finite()) {
+            return Err(ModelError::Config(format!(
+                "the action's loss weight must be positive (--action-weight), not {}",
+                config.action_weight
+            )));
+        }
         let adamw = nn::AdamW { wd: config.weight_decay, ..Default::default() };
         let opt = adamw.build(&learner.vs, config.lr)?;
         let device = learner.vs.device();
@@ -168,6 +174,8 @@ mod tests {
         let (latest, avg) = (t.learner.vs.variables(), t.averaged().vs.variables());
         assert!(latest.iter().all(|(name, w)| avg[name].equal(w)), "decay 0 keeps the latest weights");
         assert!(Trainer::new(t.learner, TrainConfig { average: 1.0, ..TrainConfig::default() }).is_err());
+        let (t, _) = trainer(0.0);
+        assert!(Trainer::new(t.learner, TrainConfig { action_weight: 0.0, ..TrainConfig::default() }).is_err());
     }
 
     #[test]

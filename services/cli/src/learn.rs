@@ -161,7 +161,6 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let block = learner.model.config.block_size as usize;
     anyhow::ensure!(args.lr > 0.0 && args.lr < 1.0 && args.warmup >= 0, "--lr must be in (0, 1), --warmup >= 0");
     anyhow::ensure!((0.0..=1.0).contains(&args.anneal), "--anneal is a share of the run, in [0, 1]");
-    anyhow::ensure!(args.action_weight > 0.0, "--action-weight must be > 0");
     let config = TrainConfig {
         lr: args.lr,
         warmup: args.warmup,
