@@ -70,6 +70,32 @@ pub fn examples(source: &str, input: &str, steps: &[Step], jumps: &[u32]) -> Vec
     out
 }
 
+/// Per source line (0-based), whether it evaluates a comparison (`<`, `>`,
+/// `==`, `!=`, `<=`, `>=`): a branch's or a loop's condition, or a bool
+/// assigned. These decide which line runs next and the values the rest of
+/// a run turns on, and the model must do their arithmetic in its head:
+/// they are most of its wrong actions. Operators inside string literals
+/// do not count.
+pub fn comparisons(source: &str) -> Vec<bool> {
+    source.lines().map(compares).collect()
+}
+
+fn compares(line: &str) -> bool {
+    let (mut quote, mut prev) = (None, ' ');
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q && prev != '\\' => quote = None,
+            Some(_) => {}
+            None if c == '#' => return false,
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == '<' || (c == '>' && prev != '-') || (c == '=' && matches!(prev, '=' | '!')) => return true,
+            None => {}
+        }
+        prev = c;
+    }
+    false
+}
+
 /// The example (state at `t`, jump `k`) of a trace, if `t + k` is in it.
 pub fn example_at(source: &str, input: &str, steps: &[Step], t: usize, k: u32) -> Option<Example> {
     let end = t + k as usize;
@@ -211,5 +237,27 @@ pub(crate) fn module_step(step: u32, line: u32, x: &str) -> Step {
         locals: vec![("x".into(), x.into())],
         stdout: String::new(),
         value: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparisons_are_conditions_and_bools_not_assignments_or_strings() {
+        let source = "\
+n = int(input() or 3)
+if n * 2 < 7 // 2:
+    b = n == 4
+x += 1
+c = n != 2 and n >= 1
+s = '<' + \"a == b\"
+while n > 0:  # n <= 0 ends it
+def f(a) -> int:
+# x < y
+";
+        let got = comparisons(source);
+        assert_eq!(got, [false, true, true, false, true, false, true, false, false]);
     }
 }

@@ -75,6 +75,10 @@ pub struct TrainArgs {
     /// the same lines blur "nothing changes".
     #[arg(long, default_value_t = 0.0)]
     long_jumps: f64,
+    /// Share of each sampled transition's companions drawn from steps at
+    /// lines that compare (conditions, bools), where most wrong actions are.
+    #[arg(long, default_value_t = curio_loop::Mix::default().comparisons)]
+    comparisons: f64,
     /// Share of the run (by time, or by steps with --steps) over which the
     /// rate falls linearly to zero at its end; 0 keeps it constant.
     #[arg(long, default_value_t = 0.3)]
@@ -168,8 +172,14 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
         action_weight: args.action_weight,
         ..TrainConfig::default()
     };
-    let mix = curio_loop::Mix { prioritized: args.prioritized, recent: args.recent, long_jumps: args.long_jumps };
-    mix.validate().map_err(|e| anyhow::anyhow!("{e}: check --prioritized, --recent and --long-jumps"))?;
+    let mix = curio_loop::Mix {
+        prioritized: args.prioritized,
+        recent: args.recent,
+        long_jumps: args.long_jumps,
+        comparisons: args.comparisons,
+    };
+    mix.validate()
+        .map_err(|e| anyhow::anyhow!("{e}: check --prioritized, --recent, --long-jumps and --comparisons"))?;
     let mut trainer = Trainer::new(learner, config)?;
     let deadline = Instant::now() + Duration::from_secs_f64(args.minutes * 60.0);
     let last_step = args.steps.map(|s| trainer.learner.train_step + s);
