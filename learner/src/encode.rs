@@ -433,6 +433,8 @@ const VALUE_INLINE: usize = 48;
 /// to be compared, and the name the delta sets is next to them. A string that is a
 /// whole argument of `print` or a whole f-string field is shown as the
 /// text it prints, without its quotes: `print(a, s)` reads `print(7, ab)`.
+/// Inside brackets nothing is a target, and a keyword's name stays a name:
+/// `f(lo=lo)` reads `f(lo=3)`.
 pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
     let bytes = code.as_bytes();
     let mut out = String::with_capacity(code.len() * 2);
@@ -471,11 +473,15 @@ pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
             let name = &code[i..end];
             let attribute = i > 0 && bytes[i - 1] == b'.';
             let starts_string = end < bytes.len() && (bytes[end] == b'\'' || bytes[end] == b'"');
-            let value = locals
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-                .filter(|v| !attribute && !starts_string && v.len() <= VALUE_INLINE && !v.starts_with('<'));
+            // `f(lo=lo)`, `def f(lo=0):`: a keyword's name, not a read or a write.
+            let keyword = quote.is_none() && brackets > 0 && {
+                let rest = code[end..].trim_start();
+                rest.starts_with('=') && !rest.starts_with("==")
+            };
+            let value =
+                locals.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| {
+                    !attribute && !starts_string && !keyword && v.len() <= VALUE_INLINE && !v.starts_with('<')
+                });
             let before = code[..i].trim_end().as_bytes().last();
             let after = code[end..].trim_start().as_bytes().first();
             // Printed whole: a `print` argument of its own, or an f-string field.
@@ -485,7 +491,7 @@ pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
                 printing && brackets == 1 && matches!(before, Some(b'(' | b',')) && matches!(after, Some(b',' | b')'))
             };
             match value {
-                Some(v) if assigned(&code[end..], looping) => {
+                Some(v) if brackets == 0 && assigned(&code[end..], looping) => {
                     out.push_str(name);
                     out.push(':');
                     out.push_str(v);
@@ -779,11 +785,13 @@ mod tests {
             ("u = f'{s!r}' + s", "u = f'{'ab'!r}' + 'ab'"),
             ("u = 'é\\'' + s", "u = 'é\\'' + 'ab'"),
             ("v = fact(a)", "v = fact(7)"),
+            ("v = clamp(a, lo=a, hi=a == 3)", "v = clamp(7, lo=7, hi=7 == 3)"),
+            ("d[a] = a", "d[7] = 7"),
         ];
         for (code, want) in cases {
             assert_eq!(read(code).as_deref(), Some(want), "{code}");
         }
-        for untouched in ["print('a s')", "v = fact(3)", "v = long + 'x'", "b = c", "x.a = 1"] {
+        for untouched in ["print('a s')", "v = fact(3)", "v = long + 'x'", "b = c", "x.a = 1", "def f(a=0):"] {
             assert_eq!(read(untouched), None, "{untouched}");
         }
     }
