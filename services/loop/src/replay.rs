@@ -110,7 +110,8 @@ pub async fn minibatch(
         let Some(run) = cache.traces.get(&s.execution_id) else { continue };
         let Some(first) = draw(run, s.step as usize, (block, mix.long_jumps), rng) else { continue };
         let mut examples = vec![first];
-        let comparing = comparing_steps(run);
+        // Read off the source only when asked for (none by default).
+        let comparing = if mix.comparisons > 0.0 { comparing_steps(run) } else { vec![] };
         for _ in 1..per_program.max(1) {
             let t = companion(run.steps.len(), &comparing, mix.comparisons, rng);
             examples.extend(draw(run, t, (block, mix.long_jumps), rng));
