@@ -17,6 +17,11 @@ pub const JUMPS: [u32; 4] = [1, 2, 4, 8];
 #[derive(Clone, Debug, PartialEq)]
 pub struct Example {
     pub context: Encoded,
+    /// The line worked out before the action ([`crate::work`]): the true
+    /// working in training, the model's own at inference
+    /// ([`crate::infer::work`]); empty where the line calls for none or
+    /// while it is still to be written.
+    pub working: Vec<u8>,
     /// The action given to the delta head ([`Encoded::action_tokens`]);
     /// empty while the action is still to be predicted.
     pub action: Vec<i64>,
@@ -30,7 +35,7 @@ pub struct Example {
 impl Example {
     /// A context to ask the model about: no action given, no targets.
     pub fn query(context: Encoded) -> Self {
-        Example { context, action: vec![], target: vec![], event: 0, line: 0 }
+        Example { context, working: vec![], action: vec![], target: vec![], event: 0, line: 0 }
     }
 
     /// The same context with `(event, line)` given as its action and the
@@ -39,16 +44,37 @@ impl Example {
         Example { action: self.context.action_tokens(event, line), target: vec![], event, line, ..self.clone() }
     }
 
-    /// Tokens the example occupies in a batch (context, action, target, EOS).
+    /// Tokens the example occupies in a batch (context, working, action,
+    /// target, EOS).
     pub fn len(&self) -> usize {
-        self.context.context.len() + self.action.len() + self.target.len() + 1
+        self.context.context.len() + self.working.len() + self.action.len() + self.target.len() + 1
+    }
+
+    /// Position among the example's own tokens (after the program) of the
+    /// action query: the context's last SEP, or the end of the working
+    /// written after it.
+    pub fn query_position(&self) -> usize {
+        self.context.context.len() - 1 - self.context.prefix + self.working.len()
+    }
+
+    /// Whether the line calls for working the model has not written yet.
+    pub fn needs_work(&self) -> bool {
+        !self.context.working.is_empty() && self.working.last() != Some(&b'\n')
     }
 
     /// Position among the example's own tokens (after the program) of the
     /// one that predicts the delta's first byte: the last token of the
     /// given action, or the action query when none is given.
     pub fn delta_start(&self) -> usize {
-        self.context.context.len() - 1 - self.context.prefix + self.action.len()
+        self.query_position() + self.action.len()
+    }
+
+    /// The example for a model that writes no working
+    /// ([`crate::ModelConfig::working`] off): its line calls for none.
+    pub fn unworked(mut self) -> Self {
+        self.context.working.clear();
+        self.working.clear();
+        self
     }
 
     pub fn is_empty(&self) -> bool {
@@ -80,7 +106,8 @@ pub fn comparisons(source: &str) -> Vec<bool> {
     source.lines().map(compares).collect()
 }
 
-fn compares(line: &str) -> bool {
+/// Whether one line evaluates a comparison (see [`comparisons`]).
+pub(crate) fn compares(line: &str) -> bool {
     let (mut quote, mut prev) = (None, ' ');
     for c in line.chars() {
         match quote {
@@ -116,6 +143,7 @@ fn build(source: &str, steps: &[Step], st: &[State], t: usize, k: u32) -> Option
     let (event, line) = (event_index(target.event), line - 1);
     Some(Example {
         action: context.action_tokens(event, line),
+        working: context.working.clone(),
         context,
         target: delta_bytes(&delta(&st[t], target, &printed)),
         event,
@@ -173,12 +201,15 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
         let current = *c.line_id.last().unwrap_or(&0);
         let own: Vec<i64> = c.context[c.prefix..]
             .iter()
-            .chain(&e.action)
             .copied()
+            .chain(e.working.iter().map(|&y| i64::from(y)))
+            .chain(e.action.iter().copied())
             .chain(e.target.iter().map(|&y| i64::from(y)))
             .chain([EOS])
             .collect();
-        query[x] = (c.context.len() - 1 - c.prefix) as i64;
+        // The working is written from the context's last SEP on.
+        let working = c.context.len() - 1 - c.prefix..e.query_position();
+        query[x] = working.end as i64;
         let start = e.delta_start();
         delta_start[x] = start as i64;
         line_rel[x * l..x * l + c.line_rel.len()].copy_from_slice(&c.line_rel);
@@ -190,7 +221,7 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
             depth[x * s + i] = depths[i];
             positions[x * s + i] = (c.prefix + i) as i64;
             line_id[x * s + i] = c.line_id.get(c.prefix + i).copied().unwrap_or(current);
-            if i >= start {
+            if i >= start || working.contains(&i) {
                 labels[x * s + i] = own[i + 1];
             }
         }
@@ -243,6 +274,32 @@ pub(crate) fn module_step(step: u32, line: u32, x: &str) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_that_compares_and_computes_is_worked_before_its_action() {
+        let source = "x = 7\nif x * 5 > 13:\n    x = x + 1\n";
+        let steps = [module_step(0, 1, "7"), module_step(1, 2, "7"), module_step(2, 3, "7"), module_step(3, 3, "8")];
+        let ex = examples(source, "", &steps, &[1]);
+        assert_eq!(ex[1].context.working, b"if 35 > 13: True\n");
+        assert_eq!(ex[1].working, ex[1].context.working, "training writes the true working");
+        assert!(ex[0].context.working.is_empty() && ex[2].context.working.is_empty(), "no comparison, no working");
+        assert!(Example::query(ex[1].context.clone()).needs_work() && !ex[1].needs_work());
+        let batch = pack(&ex, 8, Device::Cpu);
+        let labels = Vec::<Vec<i64>>::try_from(&batch.labels).unwrap();
+        let delta_labels = Vec::<Vec<i64>>::try_from(&batch.delta_labels()).unwrap();
+        let query = Vec::<i64>::try_from(&batch.query).unwrap();
+        let start = Vec::<i64>::try_from(&batch.delta_start).unwrap();
+        for (x, e) in ex.iter().enumerate() {
+            let sep = e.context.context.len() - 1 - e.context.prefix;
+            assert_eq!(query[x] as usize, sep + e.working.len(), "the action is asked after the working");
+            assert_eq!(start[x] as usize, query[x] as usize + e.action.len());
+            let written: Vec<i64> = labels[x].iter().copied().filter(|&l| l != -100).collect();
+            let want: Vec<i64> =
+                e.working.iter().chain(&e.target).map(|&b| i64::from(b)).chain([crate::encode::EOS]).collect();
+            assert_eq!(written, want, "the working's bytes, then the delta's, are the targets");
+            assert_eq!(delta_labels[x].iter().filter(|&&l| l != -100).count(), e.target.len() + 1);
+        }
+    }
 
     #[test]
     fn comparisons_are_conditions_and_bools_not_assignments_or_strings() {

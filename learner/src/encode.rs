@@ -308,6 +308,12 @@ pub struct Encoded {
     /// Per source line: where control can go from the current line
     /// ([`crate::flow`] flags); the line pointer reads it beside `line_rel`.
     pub line_flow: Vec<i64>,
+    /// The working the line calls for ([`crate::work::working`]): a
+    /// comparison's operands and value, a counting loop's next value and
+    /// whether it goes on, then a newline; empty for any other line. The target the
+    /// model is taught to write before its action; at inference it writes
+    /// its own ([`crate::infer::work`]) and is never given this one.
+    pub working: Vec<u8>,
 }
 
 impl Encoded {
@@ -393,20 +399,27 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     // the line does (a comparison, an `if` that changes nothing, a loop
     // that counts) decides both, and the next line's code, given to the
     // delta as its action, would otherwise be the nearest code it reads.
+    let mut working = vec![];
     if let Some(code) = code_at(&lines, state.line) {
         s.push(b':');
         s.extend_from_slice(code.as_bytes());
         s.push(b'\n');
-        if let Some(read) = with_values(code, &f.locals) {
+        let read = with_values(code, &f.locals);
+        if let Some(read) = &read {
             s.push(b'=');
-            escape(&read, &mut s);
+            escape(read, &mut s);
             s.push(b'\n');
+        }
+        let back = crate::work::came_back(&lines, state.line, state.from);
+        if let Some(worked) = crate::work::working(code, read.as_deref(), back) {
+            escape(&worked, &mut working);
+            working.push(b'\n');
         }
     }
     ctx.extend(s.into_iter().map(i64::from));
     ctx.push(SEP);
     line_id.resize(ctx.len(), line_index(state.line as usize));
-    Encoded { context: ctx, prefix, line_starts, line_id, line_rel, line_flow }
+    Encoded { context: ctx, prefix, line_starts, line_id, line_rel, line_flow, working }
 }
 
 /// The code of 1-based `line` of `lines`, indentation trimmed; `None` for

@@ -10,7 +10,7 @@ use tch::{Device, Kind};
 
 use crate::data::{Example, collate, examples};
 use crate::encode::{EOS, EVENTS, State, parse_delta, states_reading, token_bytes};
-use crate::infer::{decode, may_end_after, rollout_until};
+use crate::infer::{decode, may_end_after, rollout_until, work};
 use crate::model::{ModelError, WorldModel};
 
 /// Rollout horizons reported.
@@ -54,9 +54,18 @@ pub struct EvalReport {
     /// Action accuracy per kind of true next action (see [`action_kind`]):
     /// (rate, transitions).
     pub action_accuracy_by_kind: BTreeMap<String, (f64, usize)>,
+    /// Lines that call for working ([`crate::work`]) whose working the model
+    /// wrote exactly: (rate, lines).
+    pub working_exact: (f64, usize),
+    /// Action accuracy per kind of current line (see [`line_kind`]): where
+    /// the next line is decided, (rate, transitions).
+    pub action_accuracy_by_line: BTreeMap<String, (f64, usize)>,
     /// The first [`MISSES_KEPT`] transitions whose delta was wrong, to read.
     #[serde(skip)]
     pub misses: Vec<Miss>,
+    /// The first [`MISSES_KEPT`] transitions whose action was wrong.
+    #[serde(skip)]
+    pub action_misses: Vec<ActionMiss>,
 }
 
 /// The [`EvalReport::delta_exact_by_type`] key of transitions whose true
@@ -81,6 +90,69 @@ pub struct Miss {
     /// of the true delta (teacher-forced), or, where it stops early or goes
     /// on past the end, the delta it keeps (`$` is EOS).
     pub predicted: String,
+}
+
+/// One transition whose teacher-forced action was wrong.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ActionMiss {
+    /// The code of the current line.
+    pub code: String,
+    /// The same code with the values it reads, when it reads any.
+    pub read: String,
+    /// The working the model wrote before its action, and the true one
+    /// ([`crate::work`]); empty where the line calls for none.
+    pub worked: String,
+    pub true_working: String,
+    /// The true next action and the predicted one, `#event line:code`.
+    pub target: String,
+    pub predicted: String,
+    /// The model's probability of its (wrong) choice.
+    pub confidence: f64,
+}
+
+/// What kind of line an example's current line is, by what its next line
+/// turns on: `compares, computes` (a comparison with arithmetic in it,
+/// `if x * 5 < y // 2:`), `compares` (a comparison of values as they are),
+/// `loop head` (a `for` or `while` without a comparison) or `other`.
+pub fn line_kind(e: &Example) -> &'static str {
+    let (code, _) = current_code(e);
+    let compares = crate::data::compares(&code);
+    // Arithmetic outside string literals: `+`, `*`, `%`, `//`, and a
+    // minus between operands (` - `, not a negative literal's sign).
+    let computes = || {
+        let (mut quote, mut prev, mut chars) = (None, ' ', code.chars().peekable());
+        while let Some(c) = chars.next() {
+            match quote {
+                Some(q) if c == q && prev != '\\' => quote = None,
+                Some(_) => {}
+                None if c == '\'' || c == '"' => quote = Some(c),
+                None if matches!(c, '+' | '*' | '%') || (c == '/' && prev == '/') => return true,
+                None if c == '-' && prev == ' ' && chars.peek() == Some(&' ') => return true,
+                None => {}
+            }
+            prev = c;
+        }
+        false
+    };
+    if compares && computes() {
+        "compares, computes"
+    } else if compares {
+        "compares"
+    } else if code.starts_with("for ") || code.starts_with("while ") {
+        "loop head"
+    } else {
+        "other"
+    }
+}
+
+/// The current line's code and, when it reads values, the code with them
+/// in place (the state's `:` and `=` lines).
+fn current_code(e: &Example) -> (String, String) {
+    let state = token_bytes(&e.context.context[e.context.prefix..]);
+    let state = String::from_utf8_lossy(&state);
+    let code = state.lines().find_map(|l| l.strip_prefix(':')).unwrap_or("").to_string();
+    let read = state.lines().find_map(|l| l.strip_prefix('=')).unwrap_or("").to_string();
+    (code, read)
 }
 
 /// What kind of move an example's true next action is: the event, and for
@@ -143,7 +215,21 @@ pub fn evaluate_transitions(
         suite.iter().map(|item| examples(&item.source, &item.input, &item.steps, &[1])).collect();
     let fits: Vec<bool> = per_item.iter().map(|ex| ex.iter().all(|e| e.len() <= limit)).collect();
     let suite: Vec<SuiteItem> = suite.iter().zip(&fits).filter(|(_, f)| **f).map(|(i, _)| i.clone()).collect();
-    let all: Vec<Example> = per_item.into_iter().zip(&fits).filter(|(_, f)| **f).flat_map(|(e, _)| e).collect();
+    let mut all: Vec<Example> = per_item.into_iter().zip(&fits).filter(|(_, f)| **f).flat_map(|(e, _)| e).collect();
+    if !model.config.working {
+        all = all.into_iter().map(Example::unworked).collect();
+    }
+    // The working before each action is the model's own, as at inference;
+    // the true one only scores it.
+    let needing: Vec<usize> = (0..all.len()).filter(|&i| !all[i].context.working.is_empty()).collect();
+    let mut working_right = 0usize;
+    for group in needing.chunks(32) {
+        let rows: Vec<Example> = group.iter().map(|&i| Example { working: vec![], ..all[i].clone() }).collect();
+        for (&i, row) in group.iter().zip(work(model, &rows, device)?) {
+            working_right += usize::from(row.working == all[i].context.working);
+            all[i].working = row.working;
+        }
+    }
     let mut report = EvalReport {
         transitions: all.len(),
         skipped_too_long: fits.iter().filter(|f| !**f).count(),
@@ -151,6 +237,7 @@ pub fn evaluate_transitions(
     };
     let (mut correct_actions, mut greedy_exact) = (0usize, 0usize);
     let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut by_line: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut bins = [(0.0f64, 0.0f64, 0usize); 10];
     // Per transition: what the decoder writes where it is wrong (`None`: right).
     let mut wrong: Vec<Option<Vec<u8>>> = vec![None; all.len()];
@@ -161,7 +248,7 @@ pub fn evaluate_transitions(
         let batch = collate(chunk, device);
         let out = tch::no_grad(|| model.forward(&batch, false))?;
         let (ep, lp) = (out.event_logits.softmax(-1, Kind::Float), out.line_logits.softmax(-1, Kind::Float));
-        let (logp, _, labels) = model.target_logits(&out, &batch.labels)?;
+        let (logp, _, labels) = model.target_logits(&out, &batch.delta_labels())?;
         let best = logp.argmax(-1, false);
         let cpu = |t: &tch::Tensor| t.to_kind(Kind::Double).to(Device::Cpu);
         let matched = Vec::<i64>::try_from(&best.eq_tensor(&labels).to_kind(Kind::Int64).to(Device::Cpu))?;
@@ -179,7 +266,25 @@ pub fn evaluate_transitions(
             correct_actions += usize::from(ok);
             let kind = by_kind.entry(action_kind(e).to_string()).or_default();
             *kind = (kind.0 + usize::from(ok), kind.1 + 1);
+            let at_line = by_line.entry(line_kind(e).to_string()).or_default();
+            *at_line = (at_line.0 + usize::from(ok), at_line.1 + 1);
             let confidence = ep.double_value(&[r64, ev]) * lp.double_value(&[r64, li]);
+            if !ok && report.action_misses.len() < MISSES_KEPT {
+                let (code, read) = current_code(e);
+                let action = |ev: usize, li: usize| {
+                    String::from_utf8_lossy(&token_bytes(&e.context.action_tokens(ev, li))).trim_end().to_string()
+                };
+                let text = |b: &[u8]| String::from_utf8_lossy(b.trim_ascii_end()).into_owned();
+                report.action_misses.push(ActionMiss {
+                    code,
+                    read,
+                    worked: text(&e.working),
+                    true_working: text(&e.context.working),
+                    target: action(e.event, e.line),
+                    predicted: action(ev as usize, li as usize),
+                    confidence,
+                });
+            }
             let bin = &mut bins[((confidence * 10.0) as usize).min(9)];
             *bin = (bin.0 + confidence, bin.1 + f64::from(u8::from(ok)), bin.2 + 1);
             // Teacher-forced: greedy decoding reproduces the target exactly
@@ -247,6 +352,8 @@ pub fn evaluate_transitions(
         |m: BTreeMap<String, (usize, usize)>| m.into_iter().map(|(k, (h, c))| (k, (h as f64 / c as f64, c))).collect();
     report.delta_exact_by_type = rates(by_type);
     report.action_accuracy_by_kind = rates(by_kind);
+    report.action_accuracy_by_line = rates(by_line);
+    report.working_exact = (working_right as f64 / needing.len().max(1) as f64, needing.len());
     report.action_ece = bins.iter().map(|(conf, acc, c)| if *c == 0 { 0.0 } else { (conf - acc).abs() / n }).sum();
     Ok((report, suite))
 }
@@ -258,7 +365,7 @@ fn miss(e: &Example, predicted: &[u8]) -> Miss {
     let state = String::from_utf8_lossy(&state);
     // The current frame's header (`#`), its locals, the output (`>`), then
     // the line's code (`:`) and the values it reads (`=`).
-    let code = state.lines().find_map(|l| l.strip_prefix(':')).unwrap_or("").to_string();
+    let (code, _) = current_code(e);
     let read = state.lines().filter(|l| l.starts_with('='));
     let locals = state.lines().skip_while(|l| !l.starts_with('#')).skip(1).take_while(|l| !l.starts_with('>'));
     let action = token_bytes(&e.action);
@@ -346,6 +453,11 @@ pub fn format_report(name: &str, r: &EvalReport) -> String {
     for (kind, (rate, n)) in &r.action_accuracy_by_kind {
         out += &format!("    {kind:<12} ({n:>5} transitions) {rate:.3}\n");
     }
+    out += &format!("    working written exactly ({:>5} lines)       {:.3}\n", r.working_exact.1, r.working_exact.0);
+    out += "    by the line it is decided at:\n";
+    for (kind, (rate, n)) in &r.action_accuracy_by_line {
+        out += &format!("    {kind:<20} ({n:>5} transitions) {rate:.3}\n");
+    }
     out += &format!(
         "  state-delta exact match            {:.3} (greedy to EOS: {:.3})\n",
         r.delta_exact, r.delta_exact_greedy
@@ -369,6 +481,33 @@ pub fn format_report(name: &str, r: &EvalReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::{Frame, encode_context};
+
+    #[test]
+    fn lines_are_told_apart_by_what_their_next_line_turns_on() {
+        let source = "x = 7\nif x * 5 < 13 // 2:\n    s = 'a - b'\nif x < -3:\n    y = x - 1\nfor i in range(3):\n    t = 'a < b'\n";
+        let example = |line: u32| {
+            let frame = Frame { function: "<module>".into(), depth: 1, line, locals: vec![("x".into(), "7".into())] };
+            let state = State {
+                event: Event::Line,
+                line,
+                from: 0,
+                stack: vec![frame],
+                stdout_tail: String::new(),
+                stdin: String::new(),
+            };
+            Example::query(encode_context(source, &state, 1))
+        };
+        let at = |line: u32| line_kind(&example(line));
+        assert_eq!(at(2), "compares, computes");
+        assert_eq!(at(4), "compares", "a negative literal's sign is not arithmetic");
+        assert_eq!(at(5), "other", "arithmetic without a comparison");
+        assert_eq!(at(3), "other", "operators inside a string do not count");
+        assert_eq!(at(6), "loop head");
+        assert_eq!(at(7), "other", "a comparison inside a string does not count");
+        let (code, read) = current_code(&example(2));
+        assert_eq!((code.as_str(), read.as_str()), ("if x * 5 < 13 // 2:", "if 7 * 5 < 13 // 2:"));
+    }
 
     #[test]
     fn value_types_are_read_off_reprs() {

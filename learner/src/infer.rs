@@ -10,6 +10,8 @@ use crate::model::{ModelError, WorldModel};
 
 /// Longest delta the decoder writes, bytes.
 const MAX_DELTA: usize = 512;
+/// Longest working the model writes before its action, bytes.
+const MAX_WORKING: usize = 160;
 
 /// One predicted step.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +28,9 @@ pub struct Prediction {
     pub delta: Vec<u8>,
     /// Mean per-byte entropy of the decoded delta, nats.
     pub delta_entropy: f64,
+    /// The line as the model worked it out before its action
+    /// ([`crate::work`]), newline included; empty where it calls for none.
+    pub working: Vec<u8>,
 }
 
 fn entropy(logits: &Tensor) -> Tensor {
@@ -44,6 +49,7 @@ fn entropy(logits: &Tensor) -> Tensor {
 pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<Prediction>, ModelError> {
     tch::no_grad(|| {
         let asked: Vec<Example> = examples.iter().map(|e| Example::query(e.context.clone())).collect();
+        let asked = work(model, &asked, device)?;
         let first = model.forward(&collate(&asked, device), false)?;
         let (event_p, line_p) =
             (first.event_logits.softmax(-1, Kind::Float), first.line_logits.softmax(-1, Kind::Float));
@@ -71,6 +77,7 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
                     action_entropy: action_entropy.double_value(&[r as i64]),
                     delta_entropy: d.entropy.0 / d.entropy.1.max(1) as f64,
                     delta: d.bytes[..d.best().0].to_vec(),
+                    working: rows[r].working.clone(),
                 }
             })
             .collect())
@@ -157,6 +164,41 @@ pub fn decode(model: &WorldModel, rows: &[Example], device: Device) -> Result<Ve
     })
 }
 
+/// `examples` with the working their lines call for written by the model
+/// ([`crate::work`]): greedy bytes from the context's end up to a newline
+/// (one is added where it writes none within [`MAX_WORKING`] bytes or the
+/// block), all rows in parallel. Rows that need none, or whose working is
+/// written, are returned as they are; a model that writes none
+/// ([`crate::ModelConfig::working`] off) gets every row without.
+pub fn work(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<Example>, ModelError> {
+    if !model.config.working {
+        return Ok(examples.iter().cloned().map(Example::unworked).collect());
+    }
+    tch::no_grad(|| {
+        let block = model.config.block_size as usize;
+        let mut rows = examples.to_vec();
+        let mut live: Vec<usize> = (0..rows.len()).filter(|&r| rows[r].needs_work()).collect();
+        while !live.is_empty() {
+            let writing: Vec<Example> = live.iter().map(|&r| rows[r].clone()).collect();
+            let out = model.forward(&collate(&writing, device), false)?;
+            let at: Vec<i64> = writing.iter().map(|e| e.query_position() as i64).collect();
+            let next = model.logits_at(&out, &Tensor::from_slice(&at).to(device))?.argmax(-1, false);
+            let next = Vec::<i64>::try_from(&next.to(Device::Cpu))?;
+            let mut still = vec![];
+            for (&r, byte) in live.iter().zip(next) {
+                let row = &mut rows[r];
+                let full = row.working.len() + 1 >= MAX_WORKING || row.len() + 1 >= block;
+                row.working.push(if (0..256).contains(&byte) && !full { byte as u8 } else { b'\n' });
+                if row.needs_work() {
+                    still.push(r);
+                }
+            }
+            live = still;
+        }
+        Ok(rows)
+    })
+}
+
 /// Predictive entropy per row, in nats: the action's (event plus line)
 /// plus, given the most likely action, the first delta byte's, which says
 /// whether and how the state changes. Two forward passes, no decoding:
@@ -166,6 +208,7 @@ pub fn uncertainty(model: &WorldModel, examples: &[Example], device: Device) -> 
     let block = model.config.block_size as usize;
     tch::no_grad(|| {
         let asked: Vec<Example> = examples.iter().map(|e| Example::query(e.context.clone())).collect();
+        let asked = work(model, &asked, device)?;
         let out = model.forward(&collate(&asked, device), false)?;
         let event = Vec::<i64>::try_from(&out.event_logits.argmax(-1, false).to(Device::Cpu))?;
         let line = Vec::<i64>::try_from(&out.line_logits.argmax(-1, false).to(Device::Cpu))?;
@@ -199,7 +242,7 @@ pub fn disagreement(
     device: Device,
 ) -> Result<Vec<f64>, ModelError> {
     tch::no_grad(|| {
-        let batch = collate(examples, device);
+        let batch = collate(&work(model, examples, device)?, device);
         let mut probs = vec![];
         let mut entropies = vec![];
         for _ in 0..samples.max(2) {
@@ -293,6 +336,42 @@ mod tests {
     /// A one-layer model 32 wide, reading at most `block_size` tokens.
     fn tiny(block_size: i64) -> ModelConfig {
         ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size, ..ModelConfig::default() }
+    }
+
+    #[test]
+    fn the_model_writes_its_own_working_to_a_newline_and_is_asked_after_it() {
+        let source = "x = 7\nif x * 5 > 13:\n    x = 1\n";
+        let steps = [module_step(0, 1, "7"), module_step(1, 2, "7"), module_step(2, 3, "7")];
+        let ex = examples(source, "", &steps, &[1]);
+        let longest = ex.iter().map(Example::len).max().unwrap() as i64;
+        tch::manual_seed(5);
+        let config = ModelConfig { working: true, ..tiny(longest + MAX_WORKING as i64 + 32) };
+        let model = Learner::new(config, Device::Cpu).unwrap().model;
+        let asked: Vec<Example> = ex.iter().map(|e| Example::query(e.context.clone())).collect();
+        let worked = work(&model, &asked, Device::Cpu).unwrap();
+        assert!(worked[0].working.is_empty(), "a line with nothing to work is left as it is");
+        let w = &worked[1].working;
+        assert!(!w.is_empty() && w.len() <= MAX_WORKING && w.last() == Some(&b'\n'), "{w:?}");
+        assert_eq!(w.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+        assert!(!worked[1].needs_work());
+        // The bytes it wrote are its greedy choices, each read back at the
+        // position before it (the last forced where it wrote no newline).
+        let batch = collate(std::slice::from_ref(&worked[1]), Device::Cpu);
+        let out = tch::no_grad(|| model.forward(&batch, false)).unwrap();
+        let sep = worked[1].context.context.len() - 1 - worked[1].context.prefix;
+        for (j, &b) in w[..w.len() - 1].iter().enumerate() {
+            let at = Tensor::from_slice(&[(sep + j) as i64]);
+            let best = model.logits_at(&out, &at).unwrap().argmax(-1, false).int64_value(&[0]);
+            assert_eq!(best, i64::from(b), "byte {j}");
+        }
+        let p = predict(&model, &ex, Device::Cpu).unwrap();
+        assert_eq!(p[1].working, worked[1].working, "predict asks after the same working");
+        // A model without the working is asked at the context's end.
+        let config = ModelConfig { working: false, ..tiny(longest + 32) };
+        let plain = Learner::new(config, Device::Cpu).unwrap().model;
+        let rows = work(&plain, &ex, Device::Cpu).unwrap();
+        assert!(rows.iter().all(|e| e.working.is_empty() && !e.needs_work()));
+        assert!(predict(&plain, &ex, Device::Cpu).unwrap().iter().all(|p| p.working.is_empty()));
     }
 
     #[test]

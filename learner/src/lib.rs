@@ -16,6 +16,7 @@ mod generate;
 mod infer;
 mod model;
 mod train;
+pub mod work;
 
 pub use cpu::*;
 pub use data::*;

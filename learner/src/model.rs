@@ -31,11 +31,17 @@ pub struct ModelConfig {
     /// the attention weights), also used at inference for MC-dropout.
     /// Default: 0.1.
     pub dropout: f64,
+    /// Whether the model works out a comparison or a counting loop's next
+    /// value before its action ([`crate::work`]). Default: false (30
+    /// minutes of training did not teach it; see the README); checkpoints
+    /// saved before it existed read false, and are asked as they were trained.
+    #[serde(default)]
+    pub working: bool,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig { vocab: VOCAB, n_embd: 96, n_head: 2, n_layer: 4, block_size: 1024, dropout: 0.1 }
+        ModelConfig { vocab: VOCAB, n_embd: 96, n_head: 2, n_layer: 4, block_size: 1024, dropout: 0.1, working: false }
     }
 }
 
@@ -206,12 +212,13 @@ pub struct Batch {
     pub line_id: Tensor,
     /// (N, S) their bracket depths ([`crate::nesting`]).
     pub depth: Tensor,
-    /// (N, S) next-token labels; -100 outside the target.
+    /// (N, S) next-token labels: the working's bytes, then the delta's;
+    /// -100 elsewhere.
     pub labels: Tensor,
     /// (N,) each example's program (row of `program`).
     pub row: Tensor,
     /// (N,) position in `tokens` of each example's action query (the last
-    /// SEP of its context).
+    /// SEP of its context, or the end of the working written after it).
     pub query: Tensor,
     /// (N,) position in `tokens` of the token that predicts each example's
     /// first delta byte: the end of the action given after the query (the
@@ -239,6 +246,13 @@ impl Batch {
     /// each example's own.
     pub fn padded_tokens(&self) -> i64 {
         (self.program.numel() + self.tokens.numel()) as i64
+    }
+
+    /// `labels` of the deltas alone (the working's are -100).
+    pub fn delta_labels(&self) -> Tensor {
+        let s = self.labels.size()[1];
+        let at = Tensor::arange(s, (Kind::Int64, self.labels.device())).unsqueeze(0);
+        self.labels.masked_fill(&at.lt_tensor(&self.delta_start.unsqueeze(1)), -100)
     }
 }
 
@@ -548,16 +562,19 @@ impl WorldModel {
         let counted = batch.labels.ne(-100).to_kind(Kind::Float).sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
         // The bytes that open a delta line or end the delta, at the delta's
         // start and after each newline of the target: what comes next (a
-        // value set, a frame, a removal, output, or nothing more); and the
+        // value set, a frame, a removal, output, or nothing more); the
         // first byte of each value (after a `=`), where copying, deriving
-        // and computing part ways.
+        // and computing part ways; and every byte of the working, which
+        // the action then reads.
         let labelled = batch.labels.view([n * s]).ne(-100).nonzero().squeeze_dim(1);
         let input = batch.tokens.view([n * s]).f_index_select(0, &labelled)?;
-        let opens = labelled
-            .remainder(s)
-            .eq_tensor(&batch.delta_start.f_index_select(0, &owner)?)
+        let (at, start) = (labelled.remainder(s), batch.delta_start.f_index_select(0, &owner)?);
+        let opens = at
+            .eq_tensor(&start)
             .logical_or(&input.eq(10))
-            .logical_or(&input.eq(i64::from(b'=')));
+            .logical_or(&input.eq(i64::from(b'=')))
+            .logical_and(&at.ge_tensor(&start))
+            .logical_or(&at.lt_tensor(&start));
         let openings = zeros().f_index_add(0, &owner, &(&per_token * opens.to_kind(Kind::Float)))?;
         Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float), openings })
     }
@@ -611,9 +628,10 @@ impl Sources {
 pub struct Losses {
     /// (N,) each example's event plus line cross-entropy.
     pub action: Tensor,
-    /// (N,) each example's mean cross-entropy per delta byte.
+    /// (N,) each example's mean cross-entropy per byte it writes (its
+    /// working's and its delta's).
     pub delta: Tensor,
-    /// () the mean cross-entropy over every delta byte of the batch.
+    /// () the mean cross-entropy over every such byte of the batch.
     pub delta_per_byte: Tensor,
     /// (N,) each example's cross-entropy summed over the bytes that open a
     /// line of its delta or end it: whether and how the state changes.
@@ -812,6 +830,14 @@ mod tests {
         std::fs::write(dir.join("m.safetensors.json"), meta.to_string()).unwrap();
         let err = Learner::load(&path, Device::Cpu, None).unwrap_err().to_string();
         assert!(err.contains("do not fit"), "{err}");
+        // A checkpoint saved before the working existed is read as one
+        // without it, and asked as it was trained.
+        let mut old = serde_json::to_value(ModelConfig { working: true, ..tiny() }).unwrap();
+        old.as_object_mut().unwrap().remove("working");
+        let meta = serde_json::json!({"config": old, "train_step": 1});
+        std::fs::write(dir.join("m.safetensors.json"), meta.to_string()).unwrap();
+        let loaded = Learner::load(&path, Device::Cpu, None).unwrap();
+        assert!(!loaded.model.config.working);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -104,6 +104,13 @@ impl Trainer {
         let step = self.learner.train_step;
         let warm = ((step + 1) as f64 / self.config.warmup.max(1) as f64).min(1.0);
         self.opt.set_lr(self.config.lr * warm * self.scale);
+        let unworked: Vec<Example>;
+        let examples = if self.learner.model.config.working {
+            examples
+        } else {
+            unworked = examples.iter().cloned().map(Example::unworked).collect();
+            &unworked
+        };
         let batch = collate(examples, self.device);
         let out = self.learner.model.forward(&batch, true)?;
         let losses = self.learner.model.losses(&batch, &out)?;

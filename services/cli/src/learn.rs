@@ -108,13 +108,24 @@ pub struct ModelArgs {
     /// minute without), 0.1 in the loop, whose MC-dropout needs it.
     #[arg(long)]
     pub dropout: Option<f64>,
+    /// A new model that works out a comparison or a counting loop's next
+    /// value before its action (a new model only; see the README).
+    #[arg(long)]
+    pub working: bool,
 }
 
 impl ModelArgs {
     /// A new model's shape, with `dropout` unless `--dropout` was given.
     pub fn config(&self, dropout: f64) -> ModelConfig {
         let dropout = self.dropout.unwrap_or(dropout);
-        ModelConfig { n_embd: self.width, n_head: self.heads, n_layer: self.layers, dropout, ..ModelConfig::default() }
+        ModelConfig {
+            n_embd: self.width,
+            n_head: self.heads,
+            n_layer: self.layers,
+            dropout,
+            working: self.working,
+            ..ModelConfig::default()
+        }
     }
 }
 
@@ -133,8 +144,10 @@ pub struct EvalArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// Also print this many transitions whose delta was wrong: the line, the
-    /// locals before it, the true delta and the model's byte-by-byte guess.
+    /// Also print this many transitions whose delta was wrong (the line, the
+    /// locals before it, the true delta and the model's byte-by-byte guess),
+    /// and as many whose action was wrong (the line, the values it read, the
+    /// true next line and the predicted one).
     #[arg(long, default_value_t = 0)]
     misses: usize,
     #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
@@ -319,6 +332,16 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             m.code, m.locals, m.action, m.target, m.predicted
         );
     }
+    for m in report.action_misses.iter().take(args.misses) {
+        let worked = match m.worked.is_empty() && m.true_working.is_empty() {
+            true => String::new(),
+            false => format!("\nworked:    {} (true: {})", m.worked, m.true_working),
+        };
+        println!(
+            "\nline:      {}\nreads:     {}{worked}\nnext:      {}\npredicted: {} (p = {:.2})",
+            m.code, m.read, m.target, m.predicted, m.confidence
+        );
+    }
     Ok(())
 }
 
@@ -368,7 +391,9 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
             println!("{:>4}  (the predicted delta did not parse; rollout stopped)", i + 1);
             break;
         };
-        let predicted = format!("{}  [conf {:.2}]", show(state), p.confidence);
+        let worked = String::from_utf8_lossy(p.working.trim_ascii_end()).into_owned();
+        let worked = if worked.is_empty() { worked } else { format!("; worked: {worked}") };
+        let predicted = format!("{}  [conf {:.2}{worked}]", show(state), p.confidence);
         match truth.get(i + 1) {
             Some(t) => {
                 let first = !diverged && !state.same_as(t);

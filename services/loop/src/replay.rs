@@ -181,6 +181,7 @@ mod tests {
                 line_id: vec![0; len],
                 line_rel: vec![],
                 line_flow: vec![],
+                working: vec![],
             };
             Example::query(context)
         };
