@@ -32,16 +32,16 @@ pub struct ModelConfig {
     /// Default: 0.1.
     pub dropout: f64,
     /// Whether the model works out a comparison or a counting loop's next
-    /// value before its action ([`crate::work`]). Default: false (30
-    /// minutes of training did not teach it; see the README); checkpoints
-    /// saved before it existed read false, and are asked as they were trained.
+    /// value before its action ([`crate::work`]). Default: true;
+    /// checkpoints saved before it existed read false, and are asked as
+    /// they were trained.
     #[serde(default)]
     pub working: bool,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig { vocab: VOCAB, n_embd: 96, n_head: 2, n_layer: 4, block_size: 1024, dropout: 0.1, working: false }
+        ModelConfig { vocab: VOCAB, n_embd: 96, n_head: 2, n_layer: 4, block_size: 1024, dropout: 0.1, working: true }
     }
 }
 

@@ -108,10 +108,10 @@ pub struct ModelArgs {
     /// minute without), 0.1 in the loop, whose MC-dropout needs it.
     #[arg(long)]
     pub dropout: Option<f64>,
-    /// A new model that works out a comparison or a counting loop's next
-    /// value before its action (a new model only; see the README).
+    /// A new model that does not work out a comparison or a counting
+    /// loop's next value before its action (the ablation; a new model only).
     #[arg(long)]
-    pub working: bool,
+    pub no_working: bool,
 }
 
 impl ModelArgs {
@@ -123,7 +123,7 @@ impl ModelArgs {
             n_head: self.heads,
             n_layer: self.layers,
             dropout,
-            working: self.working,
+            working: !self.no_working,
             ..ModelConfig::default()
         }
     }
