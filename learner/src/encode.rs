@@ -410,7 +410,7 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
             escape(read, &mut s);
             s.push(b'\n');
         }
-        let back = crate::work::came_back(&lines, state.line, state.from);
+        let back = || crate::work::came_back(&lines, state.line, state.from);
         if let Some(worked) = crate::work::working(code, read.as_deref(), back) {
             escape(&worked, &mut working);
             working.push(b'\n');

@@ -117,24 +117,7 @@ pub struct ActionMiss {
 pub fn line_kind(e: &Example) -> &'static str {
     let (code, _) = current_code(e);
     let compares = crate::data::compares(&code);
-    // Arithmetic outside string literals: `+`, `*`, `%`, `//`, and a
-    // minus between operands (` - `, not a negative literal's sign).
-    let computes = || {
-        let (mut quote, mut prev, mut chars) = (None, ' ', code.chars().peekable());
-        while let Some(c) = chars.next() {
-            match quote {
-                Some(q) if c == q && prev != '\\' => quote = None,
-                Some(_) => {}
-                None if c == '\'' || c == '"' => quote = Some(c),
-                None if matches!(c, '+' | '*' | '%') || (c == '/' && prev == '/') => return true,
-                None if c == '-' && prev == ' ' && chars.peek() == Some(&' ') => return true,
-                None => {}
-            }
-            prev = c;
-        }
-        false
-    };
-    if compares && computes() {
+    if compares && crate::work::computes(&code) {
         "compares, computes"
     } else if compares {
         "compares"

@@ -573,7 +573,6 @@ impl WorldModel {
             .eq_tensor(&start)
             .logical_or(&input.eq(10))
             .logical_or(&input.eq(i64::from(b'=')))
-            .logical_and(&at.ge_tensor(&start))
             .logical_or(&at.lt_tensor(&start));
         let openings = zeros().f_index_add(0, &owner, &(&per_token * opens.to_kind(Kind::Float)))?;
         Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float), openings })

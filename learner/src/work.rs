@@ -129,13 +129,11 @@ fn apply(op: &str, a: i128, b: i128) -> Option<i128> {
     (i128::from(i64::MIN)..=i128::from(i64::MAX)).contains(&v).then_some(v)
 }
 
-/// The nearest token that is not a space, from `i` on or before `i`.
-fn neighbour(toks: &[Tok], i: usize, forward: bool) -> Option<&Tok> {
-    if forward {
-        toks[i..].iter().find(|t| !matches!(t, Tok::Space(_)))
-    } else {
-        toks[..i].iter().rev().find(|t| !matches!(t, Tok::Space(_)))
-    }
+/// The index of the nearest token that is not a space, from `i` on
+/// (`forward`) or before `i`.
+fn solid(toks: &[Tok], i: usize, forward: bool) -> Option<usize> {
+    let spaced = |&j: &usize| !matches!(toks[j], Tok::Space(_));
+    if forward { (i..toks.len()).find(spaced) } else { (0..i).rev().find(spaced) }
 }
 
 /// Does `toks`' integer arithmetic in place, operation by operation in
@@ -149,21 +147,21 @@ fn arithmetic(toks: &mut Vec<Tok>) -> bool {
         for i in 0..toks.len() {
             // i: the left operand; then an operator and the right operand.
             let Tok::Int(a) = toks[i] else { continue };
-            let Some(o) = (i + 1..toks.len()).find(|&j| !matches!(toks[j], Tok::Space(_))) else { continue };
+            let Some(o) = solid(toks, i + 1, true) else { continue };
             let Tok::Op(op) = toks[o] else { continue };
-            let Some(r) = (o + 1..toks.len()).find(|&j| !matches!(toks[j], Tok::Space(_))) else { continue };
+            let Some(r) = solid(toks, o + 1, true) else { continue };
             let Tok::Int(b) = toks[r] else { continue };
             let level = binding(op);
             if level == 3 {
                 continue;
             }
-            let bound_before = match neighbour(toks, i, false) {
+            let bound_before = match solid(toks, i, false).map(|j| &toks[j]) {
                 Some(Tok::Op(p)) => binding(p) >= level,
                 // `x.y * 2`, `~1 * 2`: an operand that is not ours.
                 Some(Tok::Other(s)) => s == "." || s == "~",
                 _ => false,
             };
-            let bound_after = match neighbour(toks, r + 1, true) {
+            let bound_after = match solid(toks, r + 1, true).map(|j| &toks[j]) {
                 Some(Tok::Op(p)) => binding(p) > level,
                 Some(Tok::Other(s)) => s == "." || s == "(" || s == "[",
                 _ => false,
@@ -217,11 +215,10 @@ fn text(toks: &[Tok]) -> String {
         .collect()
 }
 
-/// `code` (a line with its values read in) with its integer arithmetic
-/// done, or `None` when it has none to do.
-pub fn reduce(code: &str) -> Option<String> {
-    let mut toks = tokens(code);
-    arithmetic(&mut toks).then(|| text(&toks))
+/// Whether `code` has arithmetic in it (`+ - * // % **` between
+/// operands, outside string literals; a negative literal's sign is none).
+pub fn computes(code: &str) -> bool {
+    tokens(code).iter().any(|t| matches!(t, Tok::Op(_)))
 }
 
 fn truth(v: bool) -> &'static str {
@@ -235,12 +232,13 @@ fn truth(v: bool) -> &'static str {
 /// - a `for` loop over a `range` of integers: the value the loop goes on
 ///   with, the bound and whether it does (`4 < 4 False`): the loop's first
 ///   value when it is entered from above, the next after the one it holds
-///   when it comes back from its body (`back`). Where control came from
-///   another function (a call's return) it is not told, and there is none.
+///   when it comes back from its body (`back`, asked only of such a loop:
+///   [`came_back`]). Where control came from another function (a call's
+///   return) it is not told, and there is none.
 ///
 /// `code` is the line as written, `read` the same with its values read in
 /// ([`crate::encode::with_values`]), when it reads any.
-pub fn working(code: &str, read: Option<&str>, back: Option<bool>) -> Option<String> {
+pub fn working(code: &str, read: Option<&str>, back: impl FnOnce() -> Option<bool>) -> Option<String> {
     let text_read = read.unwrap_or(code);
     if crate::data::compares(code) {
         let mut toks = tokens(text_read);
@@ -263,7 +261,7 @@ pub fn working(code: &str, read: Option<&str>, back: Option<bool>) -> Option<Str
         _ => return None,
     };
     let held = target.split_once(':').map(|(_, v)| v.parse::<i64>());
-    let next = match (back?, held) {
+    let next = match (back()?, held) {
         (false, _) => start,
         (true, Some(Ok(v))) => v.checked_add(step)?,
         (true, _) => return None,
@@ -322,6 +320,12 @@ pub fn came_back(lines: &[&str], line: u32, from: u32) -> Option<bool> {
 mod tests {
     use super::*;
 
+    /// `code` with its integer arithmetic done, or `None` when it has none.
+    fn reduce(code: &str) -> Option<String> {
+        let mut toks = tokens(code);
+        arithmetic(&mut toks).then(|| text(&toks))
+    }
+
     #[test]
     fn arithmetic_is_done_in_pythons_order() {
         let cases = [
@@ -361,7 +365,7 @@ mod tests {
             ("x = y + 2", Some("x = 1 + 2"), None),
         ];
         for (code, read, want) in cases {
-            assert_eq!(working(code, read, None).as_deref(), want, "{code}");
+            assert_eq!(working(code, read, || None).as_deref(), want, "{code}");
         }
     }
 
@@ -380,9 +384,11 @@ mod tests {
             ("for i:1 in range(len(s)):", Some(true), None),
         ];
         for (read, back, want) in cases {
-            assert_eq!(working("for i in range(n):", Some(read), back).as_deref(), want, "{read} {back:?}");
+            assert_eq!(working("for i in range(n):", Some(read), || back).as_deref(), want, "{read} {back:?}");
         }
-        assert_eq!(working("for i in range(4):", None, Some(false)).as_deref(), Some("0 < 4 True"), "nothing read");
+        assert_eq!(working("for i in range(4):", None, || Some(false)).as_deref(), Some("0 < 4 True"), "nothing read");
+        assert!(computes("if a - 1 < 2:") && computes("if a ** 2 < 2:") && !computes("if a < -3:"));
+        assert!(!computes("if s == 'a + b':") && !computes("x += 1"));
     }
 
     #[test]
