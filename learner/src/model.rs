@@ -564,18 +564,22 @@ impl WorldModel {
         // start and after each newline of the target: what comes next (a
         // value set, a frame, a removal, output, or nothing more); the
         // first byte of each value (after a `=`), where copying, deriving
-        // and computing part ways; and every byte of the working, which
-        // the action then reads.
+        // and computing part ways; and the newline that ends each line,
+        // where a number or a copy stops (`17` cut to `1`, `0` run on to `0=`).
         let labelled = batch.labels.view([n * s]).ne(-100).nonzero().squeeze_dim(1);
         let input = batch.tokens.view([n * s]).f_index_select(0, &labelled)?;
         let (at, start) = (labelled.remainder(s), batch.delta_start.f_index_select(0, &owner)?);
+        let worked = at.lt_tensor(&start);
         let opens = at
             .eq_tensor(&start)
             .logical_or(&input.eq(10))
             .logical_or(&input.eq(i64::from(b'=')))
-            .logical_or(&at.lt_tensor(&start));
+            .logical_or(&labels.eq(10))
+            .logical_and(&worked.logical_not());
         let openings = zeros().f_index_add(0, &owner, &(&per_token * opens.to_kind(Kind::Float)))?;
-        Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float), openings })
+        // Every byte of the working, which the action then reads.
+        let working = zeros().f_index_add(0, &owner, &(&per_token * worked.to_kind(Kind::Float)))?;
+        Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float), openings, working })
     }
 }
 
@@ -635,20 +639,28 @@ pub struct Losses {
     /// (N,) each example's cross-entropy summed over the bytes that open a
     /// line of its delta or end it: whether and how the state changes.
     pub openings: Tensor,
+    /// (N,) each example's cross-entropy summed over its working's bytes
+    /// (zero where it has none).
+    pub working: Tensor,
 }
 
 impl Losses {
-    /// The training objective: per example, the action and the delta's
-    /// decisions (the bytes that open its lines or end it, and the first
-    /// byte of each value); then every
+    /// The training objective: per example, the action, the working's
+    /// bytes and the delta's decisions (the bytes that open its lines or
+    /// end it, and the first byte of each value); then every
     /// delta byte of the batch weighing the same. A mean per example alone
     /// would let the single byte of a "nothing changed" delta outweigh each
     /// byte of a ten-byte change ten to one, and the model would learn that
     /// nothing ever changes; bytes alone would make the decision whether
     /// anything (more) changes one byte among many. The action's part is
-    /// multiplied by `action_weight` ([`crate::TrainConfig::action_weight`]).
-    pub fn objective(&self, action_weight: f64) -> Tensor {
-        self.action.mean(Kind::Float) * action_weight + self.openings.mean(Kind::Float) + &self.delta_per_byte
+    /// multiplied by `action_weight` ([`crate::TrainConfig::action_weight`]),
+    /// the working's by `working_weight`
+    /// ([`crate::TrainConfig::working_weight`]).
+    pub fn objective(&self, action_weight: f64, working_weight: f64) -> Tensor {
+        self.action.mean(Kind::Float) * action_weight
+            + self.openings.mean(Kind::Float)
+            + self.working.mean(Kind::Float) * working_weight
+            + &self.delta_per_byte
     }
 }
 
@@ -730,12 +742,15 @@ mod tests {
         collate(&items(), Device::Cpu)
     }
 
-    /// Five examples of one program (k = 1 and 2).
+    /// Five examples of one program (k = 1 and 2), the second with a
+    /// working written before its action.
     fn items() -> Vec<Example> {
         let step = crate::data::module_step;
         let steps = vec![step(0, 1, "0"), step(1, 2, "1"), step(2, 3, "'é'"), step(3, 1, "[2]")];
-        let ex = examples("x = 0\nx = 1\nx = 'é'\n", "", &steps, &[1, 2]);
+        let mut ex = examples("x = 0\nx = 1\nx = 'é'\n", "", &steps, &[1, 2]);
         assert_eq!(ex.len(), 5);
+        ex[1].working = b"x = 1\n".to_vec();
+        ex[1].context.working = ex[1].working.clone();
         ex
     }
 
@@ -775,7 +790,7 @@ mod tests {
         assert_eq!(out.event_logits.size(), [rows, 4]);
         assert_eq!(out.line_logits.size(), [rows, 3]);
         let losses = learner.model.losses(&b, &out).unwrap();
-        let Losses { action, delta, delta_per_byte, openings } = &losses;
+        let Losses { action, delta, delta_per_byte, openings, working } = &losses;
         // The objective's delta part is the mean over bytes: per-example
         // means weighted by their byte counts.
         let bytes = b.labels.ne(-100).sum_dim_intlist(1, false, Kind::Float);
@@ -784,26 +799,46 @@ mod tests {
         assert_eq!((action.size(), delta.size()), (vec![rows], vec![rows]));
         assert!(action.isfinite().all().int64_value(&[]) == 1 && delta.isfinite().all().int64_value(&[]) == 1);
         // The openings are the cross-entropies at the delta's start (the end
-        // of the given action, after the query) and after each newline and
-        // `=` of the target, each position scored alone here.
+        // of the given action, after the query), after each newline and
+        // `=` of the target and before each newline, each position scored
+        // alone here.
         let ex = items();
-        let mut want = vec![0f64; ex.len()];
+        let (mut want, mut want_working) = (vec![0f64; ex.len()], vec![0f64; ex.len()]);
         let (q, d) = (Vec::<i64>::try_from(&b.query).unwrap(), Vec::<i64>::try_from(&b.delta_start).unwrap());
+        let minus_logp = |x: usize, t: i64| {
+            let at = b.query.copy();
+            let _ = at.get(x as i64).fill_(t);
+            let label = b.labels.get(x as i64).get(t);
+            -learner.model.logits_at(&out, &at).unwrap().get(x as i64).get(label.int64_value(&[])).double_value(&[])
+        };
         for (x, e) in ex.iter().enumerate() {
+            // The working's bytes are scored from the context's last SEP
+            // up to the query, apart from the openings.
+            let start = q[x] - e.working.len() as i64;
+            want_working[x] = (start..q[x]).map(|t| minus_logp(x, t)).sum();
             assert_eq!(d[x], q[x] + e.action.len() as i64, "the action sits between the query and the delta");
             assert_eq!(b.labels.get(x as i64).get(d[x] - 1).int64_value(&[]), -100, "the action is given, not scored");
-            let newlines =
+            let after =
                 e.target.iter().enumerate().filter(|(_, y)| b"\n=".contains(*y)).map(|(i, _)| d[x] + 1 + i as i64);
-            for t in std::iter::once(d[x]).chain(newlines) {
-                let at = b.query.copy();
-                let _ = at.get(x as i64).fill_(t);
-                let label = b.labels.get(x as i64).get(t);
-                let logp = learner.model.logits_at(&out, &at).unwrap().get(x as i64);
-                want[x] -= logp.get(label.int64_value(&[])).double_value(&[]);
-            }
+            // A line's end whose byte before is a `=` or a newline is
+            // already counted: each position once.
+            let ends = e
+                .target
+                .iter()
+                .enumerate()
+                .filter(|&(i, &y)| y == b'\n' && (i == 0 || !b"\n=".contains(&e.target[i - 1])))
+                .map(|(i, _)| d[x] + i as i64);
+            want[x] = std::iter::once(d[x]).chain(after).chain(ends).map(|t| minus_logp(x, t)).sum();
         }
         let want = Tensor::from_slice(&want).to_kind(Kind::Float);
         assert!(openings.allclose(&want, 1e-4, 1e-5, false), "{openings} vs {want}");
+        let want_working = Tensor::from_slice(&want_working).to_kind(Kind::Float);
+        assert!(working.allclose(&want_working, 1e-4, 1e-5, false), "{working} vs {want_working}");
+        assert!(want_working.double_value(&[1]) > 0.0 && want_working.double_value(&[0]) == 0.0);
+        // The objective weighs the working apart: its weight moves the
+        // loss by the batch's mean working cross-entropy.
+        let gap = losses.objective(1.0, 3.0) - losses.objective(1.0, 1.0);
+        assert!(gap.allclose(&(working.mean(Kind::Float) * 2.0), 1e-5, 1e-6, false));
         assert!(ex.iter().any(|e| e.target.contains(&b'\n')), "some delta has a line to open after");
     }
 

@@ -26,11 +26,23 @@ pub struct TrainConfig {
     /// Weight of the action's loss against the delta's in the objective
     /// ([`crate::Losses::objective`]). Default: 1.
     pub action_weight: f64,
+    /// Weight of the working's bytes, summed per example, in the objective
+    /// ([`crate::Losses::objective`]): the action reads them, so a wrong
+    /// byte there is a wrong next line. Default: 1.
+    pub working_weight: f64,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { lr: 2e-3, warmup: 20, weight_decay: 0.01, clip: 1.0, average: 0.998, action_weight: 1.0 }
+        TrainConfig {
+            lr: 2e-3,
+            warmup: 20,
+            weight_decay: 0.01,
+            clip: 1.0,
+            average: 0.998,
+            action_weight: 1.0,
+            working_weight: 1.0,
+        }
     }
 }
 
@@ -70,6 +82,12 @@ impl Trainer {
             return Err(ModelError::Config(format!(
                 "the action's loss weight must be positive (--action-weight), not {}",
                 config.action_weight
+            )));
+        }
+        if !(config.working_weight >= 0.0 && config.working_weight.is_finite()) {
+            return Err(ModelError::Config(format!(
+                "the working's loss weight must be zero or more (--working-weight), not {}",
+                config.working_weight
             )));
         }
         let adamw = nn::AdamW { wd: config.weight_decay, ..Default::default() };
@@ -116,7 +134,7 @@ impl Trainer {
         let losses = self.learner.model.losses(&batch, &out)?;
         let Losses { action, delta, .. } = &losses;
         let per_example = action + delta;
-        let loss = losses.objective(self.config.action_weight);
+        let loss = losses.objective(self.config.action_weight, self.config.working_weight);
         self.opt.backward_step_clip_norm(&loss, self.config.clip);
         self.learner.train_step += 1;
         // Early on the average follows closely (it would otherwise remember
@@ -183,6 +201,8 @@ mod tests {
         assert!(Trainer::new(t.learner, TrainConfig { average: 1.0, ..TrainConfig::default() }).is_err());
         let (t, _) = trainer(0.0);
         assert!(Trainer::new(t.learner, TrainConfig { action_weight: 0.0, ..TrainConfig::default() }).is_err());
+        let (t, _) = trainer(0.0);
+        assert!(Trainer::new(t.learner, TrainConfig { working_weight: -1.0, ..TrainConfig::default() }).is_err());
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub struct TrainArgs {
     /// Weight of the action's loss against the delta's.
     #[arg(long, default_value_t = TrainConfig::default().action_weight)]
     action_weight: f64,
+    /// Weight of the working's bytes (summed per example), which the
+    /// action reads.
+    #[arg(long, default_value_t = TrainConfig::default().working_weight)]
+    working_weight: f64,
     /// Also write the latest (not averaged) weights here at the end, to
     /// compare the two.
     #[arg(long)]
@@ -183,6 +187,7 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
         warmup: args.warmup,
         average: args.average,
         action_weight: args.action_weight,
+        working_weight: args.working_weight,
         ..TrainConfig::default()
     };
     let mix = curio_loop::Mix {
