@@ -13,6 +13,19 @@ const MAX_DELTA: usize = 512;
 /// Longest working the model writes before its action, bytes.
 const MAX_WORKING: usize = 160;
 
+/// The most bytes of working the model may write for `e`'s line: its code
+/// or the same line with the values it reads in (the state's `:` and `=`
+/// lines), whichever is longer, and a verdict. The true working is never
+/// longer (arithmetic done shortens a line; a loop's is shorter than its
+/// head), so the cap only stops a model that does not stop: an untrained
+/// one would otherwise take [`MAX_WORKING`] forward passes per line.
+fn working_room(e: &Example) -> usize {
+    let state = crate::encode::token_bytes(&e.context.context[e.context.prefix..]);
+    let line = |mark: u8| state.split(|&b| b == b'\n').filter(|l| l.first() == Some(&mark)).map(<[u8]>::len).max();
+    let longest = line(b':').into_iter().chain(line(b'=')).max().unwrap_or(MAX_WORKING);
+    (longest + b" False\n".len()).min(MAX_WORKING)
+}
+
 /// One predicted step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Prediction {
@@ -177,6 +190,7 @@ pub fn work(model: &WorldModel, examples: &[Example], device: Device) -> Result<
     tch::no_grad(|| {
         let block = model.config.block_size as usize;
         let mut rows = examples.to_vec();
+        let room: Vec<usize> = rows.iter().map(working_room).collect();
         let mut live: Vec<usize> = (0..rows.len()).filter(|&r| rows[r].needs_work()).collect();
         while !live.is_empty() {
             let writing: Vec<Example> = live.iter().map(|&r| rows[r].clone()).collect();
@@ -187,7 +201,7 @@ pub fn work(model: &WorldModel, examples: &[Example], device: Device) -> Result<
             let mut still = vec![];
             for (&r, byte) in live.iter().zip(next) {
                 let row = &mut rows[r];
-                let full = row.working.len() + 1 >= MAX_WORKING || row.len() + 1 >= block;
+                let full = row.working.len() + 1 >= room[r] || row.len() + 1 >= block;
                 row.working.push(if (0..256).contains(&byte) && !full { byte as u8 } else { b'\n' });
                 if row.needs_work() {
                     still.push(r);
@@ -351,7 +365,12 @@ mod tests {
         let worked = work(&model, &asked, Device::Cpu).unwrap();
         assert!(worked[0].working.is_empty(), "a line with nothing to work is left as it is");
         let w = &worked[1].working;
-        assert!(!w.is_empty() && w.len() <= MAX_WORKING && w.last() == Some(&b'\n'), "{w:?}");
+        assert!(!w.is_empty() && w.last() == Some(&b'\n'), "{w:?}");
+        // An untrained model stops where the line's read form and a
+        // verdict would (`if 7 * 5 > 13:` and ` False`, a newline), not
+        // after MAX_WORKING bytes.
+        assert_eq!(working_room(&asked[1]), "if 7 * 5 > 13:".len() + 1 + 7);
+        assert!(w.len() <= working_room(&asked[1]), "{} bytes", w.len());
         assert_eq!(w.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
         assert!(!worked[1].needs_work());
         // The bytes it wrote are its greedy choices, each read back at the
