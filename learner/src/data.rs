@@ -69,6 +69,16 @@ impl Example {
         self.query_position() + self.action.len()
     }
 
+    /// The current line's code and, when it reads values, the code with them
+    /// in place (the state's `:` and `=` lines).
+    pub fn current_code(&self) -> (String, String) {
+        let state = crate::encode::token_bytes(&self.context.context[self.context.prefix..]);
+        let state = String::from_utf8_lossy(&state);
+        let code = state.lines().find_map(|l| l.strip_prefix(':')).unwrap_or("").to_string();
+        let read = state.lines().find_map(|l| l.strip_prefix('=')).unwrap_or("").to_string();
+        (code, read)
+    }
+
     /// The example for a model that writes no working
     /// ([`crate::ModelConfig::working`] off): its line calls for none.
     pub fn unworked(mut self) -> Self {

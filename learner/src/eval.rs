@@ -115,7 +115,7 @@ pub struct ActionMiss {
 /// `if x * 5 < y // 2:`), `compares` (a comparison of values as they are),
 /// `loop head` (a `for` or `while` without a comparison) or `other`.
 pub fn line_kind(e: &Example) -> &'static str {
-    let (code, _) = current_code(e);
+    let (code, _) = e.current_code();
     let compares = crate::data::compares(&code);
     if compares && crate::work::computes(&code) {
         "compares, computes"
@@ -126,16 +126,6 @@ pub fn line_kind(e: &Example) -> &'static str {
     } else {
         "other"
     }
-}
-
-/// The current line's code and, when it reads values, the code with them
-/// in place (the state's `:` and `=` lines).
-fn current_code(e: &Example) -> (String, String) {
-    let state = token_bytes(&e.context.context[e.context.prefix..]);
-    let state = String::from_utf8_lossy(&state);
-    let code = state.lines().find_map(|l| l.strip_prefix(':')).unwrap_or("").to_string();
-    let read = state.lines().find_map(|l| l.strip_prefix('=')).unwrap_or("").to_string();
-    (code, read)
 }
 
 /// What kind of move an example's true next action is: the event, and for
@@ -253,7 +243,7 @@ pub fn evaluate_transitions(
             *at_line = (at_line.0 + usize::from(ok), at_line.1 + 1);
             let confidence = ep.double_value(&[r64, ev]) * lp.double_value(&[r64, li]);
             if !ok && report.action_misses.len() < MISSES_KEPT {
-                let (code, read) = current_code(e);
+                let (code, read) = e.current_code();
                 let action = |ev: usize, li: usize| {
                     String::from_utf8_lossy(&token_bytes(&e.context.action_tokens(ev, li))).trim_end().to_string()
                 };
@@ -348,7 +338,7 @@ fn miss(e: &Example, predicted: &[u8]) -> Miss {
     let state = String::from_utf8_lossy(&state);
     // The current frame's header (`#`), its locals, the output (`>`), then
     // the line's code (`:`) and the values it reads (`=`).
-    let (code, _) = current_code(e);
+    let (code, _) = e.current_code();
     let read = state.lines().filter(|l| l.starts_with('='));
     let locals = state.lines().skip_while(|l| !l.starts_with('#')).skip(1).take_while(|l| !l.starts_with('>'));
     let action = token_bytes(&e.action);
@@ -488,7 +478,7 @@ mod tests {
         assert_eq!(at(3), "other", "operators inside a string do not count");
         assert_eq!(at(6), "loop head");
         assert_eq!(at(7), "other", "a comparison inside a string does not count");
-        let (code, read) = current_code(&example(2));
+        let (code, read) = example(2).current_code();
         assert_eq!((code.as_str(), read.as_str()), ("if x * 5 < 13 // 2:", "if 7 * 5 < 13 // 2:"));
     }
 

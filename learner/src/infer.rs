@@ -14,16 +14,15 @@ const MAX_DELTA: usize = 512;
 const MAX_WORKING: usize = 160;
 
 /// The most bytes of working the model may write for `e`'s line: its code
-/// or the same line with the values it reads in (the state's `:` and `=`
-/// lines), whichever is longer, and a verdict. The true working is never
-/// longer (arithmetic done shortens a line; a loop's is shorter than its
-/// head), so the cap only stops a model that does not stop: an untrained
-/// one would otherwise take [`MAX_WORKING`] forward passes per line.
+/// or the same line with the values it reads in
+/// ([`Example::current_code`]), whichever is longer, a verdict and a byte
+/// to spare. The true working is never longer (arithmetic done shortens a
+/// line; a loop's is shorter than its head), so the cap only stops a model
+/// that does not stop: an untrained one would otherwise take
+/// [`MAX_WORKING`] forward passes per line.
 fn working_room(e: &Example) -> usize {
-    let state = crate::encode::token_bytes(&e.context.context[e.context.prefix..]);
-    let line = |mark: u8| state.split(|&b| b == b'\n').filter(|l| l.first() == Some(&mark)).map(<[u8]>::len).max();
-    let longest = line(b':').into_iter().chain(line(b'=')).max().unwrap_or(MAX_WORKING);
-    (longest + b" False\n".len()).min(MAX_WORKING)
+    let (code, read) = e.current_code();
+    (code.len().max(read.len()) + 1 + b" False\n".len()).min(MAX_WORKING)
 }
 
 /// One predicted step.
