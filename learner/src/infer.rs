@@ -131,9 +131,25 @@ pub(crate) fn may_end_after(written: &[u8]) -> bool {
 /// Greedy decoding of every row's delta in parallel, continuing from what
 /// each row's target already holds, with the log-probability of every
 /// place it could stop ([`Decoded::stops`]). A row ends at EOS, at
-/// [`MAX_DELTA`] bytes, or where it would outgrow the model's block; a row
-/// already too long for the block decodes nothing.
+/// [`MAX_DELTA`] bytes, where it would outgrow the model's block, or where
+/// no stop further on could be likelier than one it passed: every byte
+/// written makes the path less likely, so once the path is less likely
+/// than that stop, [`Decoded::best`] is settled. An untrained model, which
+/// rarely writes EOS, is done within a few bytes instead of
+/// [`MAX_DELTA`] forward passes. A row already too long for the block
+/// decodes nothing.
 pub fn decode(model: &WorldModel, rows: &[Example], device: Device) -> Result<Vec<Decoded>, ModelError> {
+    decode_until(model, rows, device, true)
+}
+
+/// [`decode`], with `settled` false decoding on past the point where the
+/// best stop is settled (to check that cutting there changes nothing).
+fn decode_until(
+    model: &WorldModel,
+    rows: &[Example],
+    device: Device,
+    settled: bool,
+) -> Result<Vec<Decoded>, ModelError> {
     tch::no_grad(|| {
         let block = model.config.block_size as usize;
         let mut rows = rows.to_vec();
@@ -161,7 +177,8 @@ pub fn decode(model: &WorldModel, rows: &[Example], device: Device) -> Result<Ve
                 if may_end_after(written) || next[j] == EOS {
                     d.stops.push((written.len(), cum[r] + eos[j]));
                 }
-                if next[j] != EOS && next[j] < 256 && written.len() < MAX_DELTA && rows[r].len() < block {
+                let beaten = settled && cum[r] + best[j] < d.best().1;
+                if next[j] != EOS && next[j] < 256 && written.len() < MAX_DELTA && rows[r].len() < block && !beaten {
                     rows[r].target.push(next[j] as u8);
                     cum[r] += best[j];
                     still.push(r);
@@ -445,6 +462,18 @@ mod tests {
                 assert!((tail - logp).abs() < 1e-3, "stop at {kept}: decoded {logp}, read {tail}");
             }
         }
+        // Decoding on past the settled stop keeps the same delta: the cut
+        // saves forward passes (an untrained model stops within bytes) and
+        // changes nothing.
+        let on = decode_until(&model, &rows, Device::Cpu, false).unwrap();
+        for (cut, on) in decoded.iter().zip(&on) {
+            let ((kept, logp), (kept_on, logp_on)) = (cut.best(), on.best());
+            assert_eq!(cut.bytes[..kept], on.bytes[..kept_on]);
+            assert!((logp - logp_on).abs() < 1e-6, "{logp} vs {logp_on}");
+            assert!(on.bytes.starts_with(&cut.bytes));
+        }
+        let read = |d: &[Decoded]| d.iter().map(|d| d.bytes.len()).sum::<usize>();
+        assert!(read(&decoded) < read(&on), "{} bytes cut, {} on", read(&decoded), read(&on));
         for (p, e) in predict(&model, &ex, Device::Cpu).unwrap().iter().zip(&ex) {
             let d = &decode(&model, &[e.given(p.event, p.line)], Device::Cpu).unwrap()[0];
             assert_eq!(p.delta, d.bytes[..d.best().0]);

@@ -230,7 +230,11 @@ async fn run_strategy(
     };
     loop {
         if engine.eval_due() {
+            bar.set_message(format!("step {}  evaluating on the held-out suite", engine.train_step()));
+            let started = std::time::Instant::now();
             let metrics = engine.evaluate(engine.done()).await?;
+            tracing::info!(strategy = %strategy, queries = engine.queries(), ms = started.elapsed().as_millis() as u64,
+                action_accuracy = metrics.get("action_accuracy"), delta_exact = metrics.get("delta_exact"), "evaluated");
             engine.checkpoint(&metrics).await?;
             show(&bar, engine);
         }
