@@ -40,8 +40,12 @@ pub struct LoopArgs {
     #[arg(long, default_value_t = 48)]
     candidates: usize,
     /// Training examples per new transition stored.
-    #[arg(long, default_value_t = 0.25)]
+    #[arg(long, default_value_t = LoopConfig::default().samples_per_insert)]
     samples_per_insert: f64,
+    /// Sampled transitions per training step (each packed into one row
+    /// with companions from its trace).
+    #[arg(long, default_value_t = LoopConfig::default().train_batch)]
+    train_batch: usize,
     /// Cap on training steps per round.
     #[arg(long, default_value_t = 100)]
     max_steps_per_round: usize,
@@ -137,6 +141,7 @@ fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path) -> LoopConf
         batch: args.batch,
         candidates: args.candidates,
         samples_per_insert: args.samples_per_insert,
+        train_batch: args.train_batch,
         max_steps_per_round: args.max_steps_per_round,
         eval_every: args.eval_every,
         eval_programs: args.eval_programs,
