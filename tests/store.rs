@@ -124,6 +124,7 @@ async fn bad_records_are_refused_alone_with_a_reason(pool: PgPool) {
     assert_eq!(receipt.rejected.len(), 2);
     assert!(receipt.rejected[0].1.contains("65536"), "{:?}", receipt.rejected);
     assert!(receipt.rejected[1].1.contains("NUL"), "{:?}", receipt.rejected);
+    assert_eq!(count(&pool, "SELECT count(*) FROM rejected_executions").await, 2);
     // Output holding NUL is kept, with NUL shown as U+2400.
     let stdout: String = sqlx::query_scalar("SELECT stdout FROM executions WHERE id = $1")
         .bind(batch[0].execution_id)
@@ -131,6 +132,68 @@ async fn bad_records_are_refused_alone_with_a_reason(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(stdout, "a\u{2400}b\n");
+}
+
+#[sqlx::test(migrations = false)]
+async fn nul_and_backslash_escapes_in_locals_output_and_errors_are_stored(pool: PgPool) {
+    let store = Store::from_pool(pool.clone()).await.unwrap();
+    // json.dumps(chr(0)) holds the six characters \u0000; a user repr may
+    // hold a real NUL; output and the error message hold both.
+    let src = "import json\nclass N:\n    def __repr__(self):\n        return 'n\\x00n'\n\
+               s = json.dumps(chr(0))\nt = '\\\\u0000'\nn = N()\nprint(s, t, chr(0))\n\
+               raise ValueError(s + chr(0))\n";
+    let trace = traced(src, 0);
+    assert_eq!(trace.status, curio_interpreter_pool::Status::Exception, "{:?}", trace.error);
+    let r = record(src, trace, 0);
+    let receipt = store.write(std::slice::from_ref(&r)).await.unwrap();
+    assert_eq!(receipt.written, vec![r.execution_id], "{:?}", receipt.rejected);
+    let (_, steps) = store.traces_of_program(&r.program.content_hash()).await.unwrap().remove(0);
+    let last = &steps.last().unwrap().locals;
+    let local = |name: &str| last.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap();
+    assert_eq!(local("s"), r#"'"\\u0000"'"#);
+    assert_eq!(local("t"), r"'\\u0000'");
+    assert_eq!(local("n"), "n\u{2400}n");
+    let (stdout, message): (String, String) =
+        sqlx::query_as("SELECT stdout, error_message FROM executions WHERE id = $1")
+            .bind(r.execution_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stdout, "\"\\u0000\" \\u0000 \u{2400}\n");
+    assert_eq!(message, "\"\\u0000\"\u{2400}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_record_the_database_refuses_is_kept_apart_and_the_rest_is_stored(pool: PgPool) {
+    let store = Store::from_pool(pool.clone()).await.unwrap();
+    // A rule of the database's own that no check of the store's knows about.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF NEW.input = 'poison' THEN RAISE EXCEPTION 'input refused by policy'; END IF; RETURN NEW; END $$; \
+         CREATE TRIGGER refuse_poison BEFORE INSERT ON executions FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let src = "x = 1\ny = x + 1\n";
+    let trace = traced(src, 0);
+    let mut batch: Vec<_> = (0..7).map(|seed| record(src, trace.clone(), seed)).collect();
+    batch[4].input = "poison".into();
+    let receipt = store.write(&batch).await.unwrap();
+    assert_eq!(receipt.written.len(), 6);
+    assert!(!receipt.written.contains(&batch[4].execution_id));
+    assert_eq!(receipt.rejected.len(), 1);
+    assert_eq!(receipt.rejected[0].0, batch[4].execution_id);
+    assert!(receipt.rejected[0].1.contains("refused by policy"), "{:?}", receipt.rejected);
+    assert_eq!(count(&pool, "SELECT count(*) FROM executions").await, 6);
+    assert_eq!(count(&pool, "SELECT count(*) FROM transitions").await, 6 * trace.steps.len() as i64);
+    let kept = store.rejected(Some("test")).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].0, batch[4].execution_id);
+    // Invalid records are kept apart the same way, and a retry stores nothing twice.
+    let again = store.write(&batch).await.unwrap();
+    assert_eq!((again.written.len(), again.duplicates.len(), again.rejected.len()), (0, 6, 1));
+    assert_eq!(count(&pool, "SELECT count(*) FROM rejected_executions").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -83,6 +83,7 @@ pub fn trace_from_proto(request_id: String, t: pb::Trace) -> Result<Trace, Strin
         Ok(pb::Status::MemoryLimit) => Status::MemoryLimit,
         Ok(pb::Status::OutputLimit) => Status::OutputLimit,
         Ok(pb::Status::InvalidProgram) => Status::InvalidProgram,
+        Ok(pb::Status::Tampered) => Status::Tampered,
         _ => return Err(format!("unknown status {}", t.status)),
     };
     let steps = t.steps.into_iter().map(step_from_proto).collect::<Result<_, _>>()?;
@@ -110,6 +111,7 @@ fn status_to_proto(s: Status) -> pb::Status {
         Status::MemoryLimit => pb::Status::MemoryLimit,
         Status::OutputLimit => pb::Status::OutputLimit,
         Status::InvalidProgram => pb::Status::InvalidProgram,
+        Status::Tampered => pb::Status::Tampered,
     }
 }
 

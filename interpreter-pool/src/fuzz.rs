@@ -55,6 +55,11 @@ pub fn guest_output(data: &[u8]) -> bool {
     assert!(trace.steps.len() as u64 <= trace.step_count);
     assert!(trace.trace_bytes <= config.max_trace_bytes, "trace data past its cap");
     assert_eq!(trace.truncated, (trace.steps.len() as u64) < trace.step_count);
+    // Whatever the guest claimed, only plausible steps are kept: a one-line
+    // source, depths that start at 1 and move by one.
+    assert!(trace.steps.iter().all(|s| s.line == 1 && s.depth >= 1), "an implausible step was kept");
+    assert!(trace.steps.first().is_none_or(|s| s.depth == 1));
+    assert!(trace.steps.windows(2).all(|w| w[1].depth.abs_diff(w[0].depth) <= 1), "depth jumped");
     if trace.status == Status::StepLimit {
         assert_eq!(trace.step_count, u64::from(limits.max_steps), "stopped before the step limit");
     }

@@ -9,6 +9,7 @@
 //! It stores nothing; traces go to whoever asked.
 
 mod cache;
+mod check;
 mod convert;
 mod corpus;
 pub mod fuzz;

@@ -5,16 +5,6 @@ use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogra
 
 use crate::{Status, Trace};
 
-const STATUSES: [Status; 7] = [
-    Status::Ok,
-    Status::Exception,
-    Status::StepLimit,
-    Status::Timeout,
-    Status::MemoryLimit,
-    Status::OutputLimit,
-    Status::InvalidProgram,
-];
-
 /// Handle to the pool's series; registering twice is harmless.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PoolMetrics;
@@ -29,7 +19,7 @@ impl PoolMetrics {
         describe_counter!("curio_pool_steps_total", Unit::Count, "Trace events produced.");
         describe_gauge!("curio_pool_busy_workers", Unit::Count, "Workers running an execution now.");
         describe_counter!("curio_pool_rejected_total", Unit::Count, "Requests refused, by reason.");
-        for s in STATUSES {
+        for s in Status::ALL {
             counter!("curio_pool_executions_total", "language" => "python", "status" => s.as_str()).absolute(0);
         }
         for reason in ["at_capacity", "invalid_argument"] {

@@ -14,6 +14,7 @@ use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Reso
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::cache;
+use crate::check::{Rules, Violation};
 use crate::request::{Execution, MAX_MEMORY_BYTES};
 use crate::trace::{ErrorInfo, GuestEvent, GuestSummary, Status, Step, Trace};
 
@@ -61,8 +62,6 @@ pub enum SandboxError {
     Engine(String),
     #[error("could not load the guest component: {0}")]
     Guest(String),
-    #[error("the guest broke its protocol: {0}")]
-    Protocol(String),
 }
 
 /// Compiled guest plus the engine that runs it; share it behind an `Arc`.
@@ -246,8 +245,14 @@ enum Stop {
     Output,
     #[error("wall-clock limit reached while sleeping")]
     Timeout,
-    #[error("malformed event from the guest: {0}")]
-    BadEvent(String),
+    #[error("the guest's report broke the host's rules: {0}")]
+    Tampered(String),
+}
+
+impl From<Violation> for Stop {
+    fn from(v: Violation) -> Self {
+        Stop::Tampered(v.0)
+    }
 }
 
 /// A linear-memory cap that remembers whether it refused anything.
@@ -317,6 +322,7 @@ struct Host {
     stdout: String,
     trace_bytes: u64,
     truncated: bool,
+    rules: Rules,
 }
 
 impl WasiView for Host {
@@ -347,6 +353,7 @@ impl Host {
             stdout: String::new(),
             trace_bytes: 0,
             truncated: false,
+            rules: Rules::new(&exec.source, config.repr_cap),
         }
     }
 
@@ -367,8 +374,10 @@ impl Host {
     }
 
     fn record(&mut self, raw: &str) -> Result<bool, Stop> {
-        let GuestEvent(event, line, function, depth, locals, stdout, value) =
-            serde_json::from_str(raw).map_err(|e| Stop::BadEvent(e.to_string()))?;
+        let parsed: GuestEvent = serde_json::from_str(raw)
+            .map_err(|e| Stop::Tampered(format!("an event that is not the protocol's: {e}")))?;
+        self.rules.event(&parsed)?;
+        let GuestEvent(event, line, function, depth, locals, stdout, value) = parsed;
         self.push_stdout(&stdout)?;
         if self.step_count >= self.max_steps {
             return Err(Stop::Steps);
@@ -388,8 +397,16 @@ impl Host {
 
     /// The ending of a run whose `run` export returned.
     fn finish(&mut self, summary: &str) -> Result<(Status, Option<ErrorInfo>), SandboxError> {
-        let summary: GuestSummary =
-            serde_json::from_str(summary).map_err(|e| SandboxError::Protocol(format!("summary: {e}")))?;
+        let summary: GuestSummary = match serde_json::from_str(summary) {
+            Ok(summary) => summary,
+            Err(e) => return Ok(tampered(format!("a summary that is not the protocol's: {e}"))),
+        };
+        if let Some(why) = summary.tampered {
+            return Ok(tampered(why.chars().take(200).collect()));
+        }
+        if let Err(v) = self.rules.summary(summary.status, summary.error.as_ref()) {
+            return Ok(tampered(v.0));
+        }
         if self.push_stdout(&summary.stdout).is_err() {
             return Ok((Status::OutputLimit, None));
         }
@@ -407,7 +424,7 @@ impl Host {
                 Stop::Steps => (Status::StepLimit, None),
                 Stop::Output => (Status::OutputLimit, None),
                 Stop::Timeout => (Status::Timeout, None),
-                Stop::BadEvent(why) => return Err(SandboxError::Protocol(why.clone())),
+                Stop::Tampered(why) => tampered(why.clone()),
             });
         }
         match e.downcast_ref::<Trap>() {
@@ -444,6 +461,12 @@ impl Host {
     }
 }
 
+/// The ending of a run whose report broke the host's rules.
+fn tampered(why: String) -> (Status, Option<ErrorInfo>) {
+    tracing::warn!(reason = %why, "a guest's report broke the host's rules");
+    (Status::Tampered, Some(ErrorInfo { kind: "Tampered".into(), message: why, line: None }))
+}
+
 /// A trap as an error a program author can read (no wasm backtrace).
 fn error_info(kind: &str, trap: Trap) -> ErrorInfo {
     ErrorInfo { kind: kind.into(), message: trap.to_string(), line: None }
@@ -467,5 +490,53 @@ impl curio::guest::host::Host for Host {
         }
         thread::sleep(wake - now);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOURCE: &str = "x = 1\nprint(x)\n";
+
+    fn replay(events: &[&str], summary: &str) -> Trace {
+        let config = SandboxConfig { slots: 1, ..SandboxConfig::default() };
+        replay_guest_output(&Execution::python(SOURCE), &config, events, summary).expect("a status, not an error")
+    }
+
+    const CALL: &str = r#"["call", 1, "<module>", 1, [], "", null]"#;
+    const LINE: &str = r#"["line", 1, "<module>", 1, [], "", null]"#;
+    const OK: &str = r#"{"status": "ok", "error": null, "stdout": ""}"#;
+
+    #[test]
+    fn a_forged_event_ends_the_run_tampered_keeping_the_steps_before_it() {
+        let forged = r#"["line", 1, "<module>", 4000000000, [], "", null]"#;
+        let t = replay(&[CALL, LINE, forged, LINE], OK);
+        assert_eq!(t.status, Status::Tampered);
+        assert_eq!(t.steps.len(), 2);
+        assert!(t.error.unwrap().message.contains("depth 4000000000"));
+        let past_the_end = r#"["line", 3, "<module>", 1, [], "", null]"#;
+        assert_eq!(replay(&[CALL, past_the_end], OK).status, Status::Tampered);
+        assert_eq!(replay(&[CALL, LINE], OK).status, Status::Ok);
+    }
+
+    #[test]
+    fn a_broken_protocol_is_tampered_not_a_sandbox_error() {
+        assert_eq!(replay(&[CALL, "x"], OK).status, Status::Tampered);
+        assert_eq!(replay(&[CALL, LINE], "x").status, Status::Tampered);
+        assert_eq!(replay(&[CALL, r#"["line", -1, "<module>", 1, [], "", null]"#], OK).status, Status::Tampered);
+    }
+
+    #[test]
+    fn a_summary_may_not_claim_what_only_the_host_decides() {
+        let timeout = r#"{"status": "timeout", "error": null, "stdout": ""}"#;
+        assert_eq!(replay(&[CALL, LINE], timeout).status, Status::Tampered);
+        let bad_line =
+            r#"{"status": "exception", "error": {"type": "X", "message": "", "line": 4294967295}, "stdout": ""}"#;
+        assert_eq!(replay(&[CALL, LINE], bad_line).status, Status::Tampered);
+        let told = r#"{"status": "ok", "error": null, "stdout": "", "tampered": "trace function replaced"}"#;
+        let t = replay(&[CALL, LINE], told);
+        assert_eq!((t.status, t.steps.len()), (Status::Tampered, 2));
+        assert_eq!(t.error.unwrap().message, "trace function replaced");
     }
 }

@@ -15,9 +15,24 @@ pub enum Status {
     MemoryLimit,
     OutputLimit,
     InvalidProgram,
+    /// What the guest reported broke the host's rules (a forged event, a
+    /// broken protocol, a replaced trace function); the steps before the
+    /// violation are kept and the error says what was wrong.
+    Tampered,
 }
 
 impl Status {
+    pub const ALL: [Status; 8] = [
+        Status::Ok,
+        Status::Exception,
+        Status::StepLimit,
+        Status::Timeout,
+        Status::MemoryLimit,
+        Status::OutputLimit,
+        Status::InvalidProgram,
+        Status::Tampered,
+    ];
+
     /// The name used in traces, logs and metrics labels.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -28,6 +43,7 @@ impl Status {
             Status::MemoryLimit => "memory_limit",
             Status::OutputLimit => "output_limit",
             Status::InvalidProgram => "invalid_program",
+            Status::Tampered => "tampered",
         }
     }
 }
@@ -143,4 +159,7 @@ pub(crate) struct GuestSummary {
     pub status: Status,
     pub error: Option<ErrorInfo>,
     pub stdout: String,
+    /// Set by the tracer when it found its machinery replaced.
+    #[serde(default)]
+    pub tampered: Option<String>,
 }

@@ -275,11 +275,10 @@ impl Engine {
     async fn write(&self, records: &[Option<ExecutionRecord>]) -> Result<u64, LoopError> {
         let batch: Vec<ExecutionRecord> = records.iter().flatten().cloned().collect();
         StoreMetrics.backlog(batch.len());
+        // The store keeps what it refuses apart, with why, and writes the
+        // rest: only an outage comes back here, and that is waited out.
         let receipt = patiently("writing a round", async || self.store.write(&batch).await).await?;
         StoreMetrics.backlog(0);
-        for (id, why) in &receipt.rejected {
-            tracing::warn!(execution_id = %id, reason = %why, "store refused an execution");
-        }
         Ok(receipt.transitions)
     }
 
@@ -312,14 +311,30 @@ impl Engine {
             let groups = patiently("sampling a minibatch", async || {
                 minibatch(&self.store, &mut self.cache, (draw, pack), &Mix::default(), block, &mut self.rng).await
             })
-            .await?;
-            if groups.is_empty() {
-                break;
-            }
+            .await;
+            // What is stored is data: a draw or a step it breaks is skipped
+            // and counted, and the loop goes on.
+            let groups = match groups {
+                Ok(groups) if !groups.is_empty() => groups,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not draw a minibatch; training resumes next round");
+                    LoopMetrics.skipped("minibatch");
+                    break;
+                }
+            };
             for groups in buckets(groups, self.config.train_batch, &mut self.rng) {
                 let (examples, firsts) = flatten(groups);
                 let trainer = self.trainer.clone();
-                let stats = tokio::task::spawn_blocking(move || lock(&trainer).step(&examples)).await??;
+                let stats = match tokio::task::spawn_blocking(move || lock(&trainer).step(&examples)).await? {
+                    Ok(stats) => stats,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a training step failed on its minibatch; skipped");
+                        LoopMetrics.skipped("train_step");
+                        done += 1;
+                        continue;
+                    }
+                };
                 (action, delta, tokens) = (action + stats.action_loss, delta + stats.delta_loss, tokens + stats.tokens);
                 done += 1;
                 let priorities: Vec<(i64, f32)> =

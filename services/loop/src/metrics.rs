@@ -42,6 +42,14 @@ impl LoopMetrics {
             "Pool calls that failed and were retried on another replica, by gRPC code."
         );
         describe_gauge!("curio_learner_submissions_pending", Unit::Count, "User submissions waiting for a round.");
+        describe_counter!(
+            "curio_learner_skipped_total",
+            Unit::Count,
+            "Training work skipped because stored data broke it, by what (minibatch, train_step)."
+        );
+        for what in ["minibatch", "train_step"] {
+            counter!("curio_learner_skipped_total", "what" => what).absolute(0);
+        }
         let s = strategy.as_str();
         counter!("curio_learner_queries_total", "strategy" => s).absolute(0);
         counter!("curio_learner_train_steps_total").absolute(0);
@@ -78,6 +86,10 @@ impl LoopMetrics {
         gauge!("curio_learner_queries_used", "strategy" => s).set(queries_used as f64);
         gauge!("curio_learner_eval_ratio", "suite" => "indist", "strategy" => s, "metric" => metric.to_string())
             .set(value);
+    }
+
+    pub fn skipped(self, what: &'static str) {
+        counter!("curio_learner_skipped_total", "what" => what).increment(1);
     }
 
     pub fn checkpointed(self) {

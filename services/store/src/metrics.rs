@@ -23,6 +23,12 @@ impl StoreMetrics {
             Unit::Seconds,
             "Time to draw one minibatch, by sampling kind."
         );
+        describe_counter!(
+            "curio_store_rejected_executions_total",
+            Unit::Count,
+            "Executions refused for good (invalid, or refused by the database); kept in rejected_executions."
+        );
+        counter!("curio_store_rejected_executions_total").absolute(0);
         for table in ["programs", "executions", "transitions"] {
             counter!("curio_store_rows_written_total", "table" => table).absolute(0);
         }
@@ -39,6 +45,10 @@ impl StoreMetrics {
 
     pub fn programs_written(self, n: u64) {
         counter!("curio_store_rows_written_total", "table" => "programs").increment(n);
+    }
+
+    pub fn rejected(self, n: usize) {
+        counter!("curio_store_rejected_executions_total").increment(n as u64);
     }
 
     pub fn retried(self) {

@@ -101,9 +101,48 @@ impl ExecutionRecord {
             if step.step as usize != i {
                 return bad(format!("steps are not numbered 0, 1, 2, ...: position {i} holds step {}", step.step));
             }
+            if let Err(why) = fits_int(&format!("step {i}'s line"), step.line, 1)
+                .and_then(|()| fits_int(&format!("step {i}'s depth"), step.depth, 0))
+            {
+                return bad(why);
+            }
+        }
+        self.columns_fit().or_else(bad)
+    }
+
+    /// Every number fits the column that holds it (Postgres would refuse
+    /// the whole batch otherwise).
+    fn columns_fit(&self) -> Result<(), String> {
+        let (l, t) = (&self.limits, &self.trace);
+        fits_int("limits.max_steps", l.max_steps, 1)?;
+        fits_int("limits.timeout_ms", l.timeout.as_millis(), 0)?;
+        fits_bigint("limits.memory_bytes", l.memory_bytes)?;
+        fits_bigint("limits.output_bytes", l.output_bytes)?;
+        fits_bigint("step_count", t.step_count)?;
+        fits_bigint("duration_us", t.duration.as_micros())?;
+        if let Some(line) = t.error.as_ref().and_then(|e| e.line) {
+            fits_int("error.line", line, 1)?;
         }
         Ok(())
     }
+}
+
+/// `value` within `min..=i32::MAX` (an `INTEGER` column).
+fn fits_int(what: &str, value: impl Into<u128>, min: u128) -> Result<(), String> {
+    let value = value.into();
+    if value < min || value > i32::MAX as u128 {
+        return Err(format!("{what} is {value}; the store holds {min}..={}", i32::MAX));
+    }
+    Ok(())
+}
+
+/// `value` within `0..=i64::MAX` (a `BIGINT` column).
+fn fits_bigint(what: &str, value: impl Into<u128>) -> Result<(), String> {
+    let value = value.into();
+    if value > i64::MAX as u128 {
+        return Err(format!("{what} is {value}; the store holds at most {}", i64::MAX));
+    }
+    Ok(())
 }
 
 /// Text as Postgres can hold it: NUL (which `text` refuses) becomes U+2400
@@ -160,6 +199,33 @@ mod tests {
         let b = ProgramRecord { language: "pytho".into(), source: "nx".into(), ..a.clone() };
         assert_ne!(a.content_hash(), b.content_hash());
         assert_eq!(a.content_hash(), ProgramRecord::python("x", Origin::Mutated).content_hash());
+    }
+
+    #[test]
+    fn numbers_past_their_columns_are_refused() {
+        let mut r = record("x = 1");
+        r.trace.error = Some(curio_interpreter_pool::ErrorInfo {
+            kind: "X".into(),
+            message: String::new(),
+            line: Some(4_294_967_295),
+        });
+        assert!(r.validate().unwrap_err().to_string().contains("error.line"));
+        r.trace.error = None;
+        r.trace.steps.push(curio_interpreter_pool::Step {
+            step: 0,
+            event: curio_interpreter_pool::Event::Line,
+            line: 1,
+            function: "<module>".into(),
+            depth: 4_000_000_000,
+            locals: vec![],
+            stdout: String::new(),
+            value: None,
+        });
+        assert!(r.validate().unwrap_err().to_string().contains("depth"));
+        r.trace.steps[0].depth = 1;
+        assert!(r.validate().is_ok());
+        r.limits.max_steps = u32::MAX;
+        assert!(r.validate().unwrap_err().to_string().contains("max_steps"));
     }
 
     #[test]

@@ -155,17 +155,21 @@ impl Store {
         *self.index() = index;
     }
 
-    /// Stores a batch in one transaction. Invalid records are refused one by
-    /// one; executions already stored are skipped, so retrying a batch whose
-    /// outcome is unknown never duplicates anything.
+    /// Stores a batch. Invalid records are refused one by one; executions
+    /// already stored are skipped, so retrying a batch whose outcome is
+    /// unknown never duplicates anything. A part of the batch the database
+    /// refuses for a reason retrying cannot fix is split until the record at
+    /// fault is found; that record is kept in `rejected_executions` with the
+    /// database's reason, and the rest is stored.
     pub async fn write(&self, batch: &[ExecutionRecord]) -> Result<WriteReceipt, StoreError> {
         let mut receipt = WriteReceipt::default();
+        let mut refused: Vec<(&ExecutionRecord, String)> = vec![];
         let mut seen = std::collections::HashSet::new();
         let valid: Vec<&ExecutionRecord> = batch
             .iter()
             .filter(|r| match r.validate() {
                 Err(e) => {
-                    receipt.rejected.push((r.execution_id, e.to_string()));
+                    refused.push((r, e.to_string()));
                     false
                 }
                 Ok(()) if !seen.insert(r.execution_id) => {
@@ -175,25 +179,48 @@ impl Store {
                 Ok(()) => true,
             })
             .collect();
-        if valid.is_empty() {
-            return Ok(receipt);
+        let mut parts = vec![valid];
+        while let Some(part) = parts.pop() {
+            if part.is_empty() {
+                continue;
+            }
+            match self.write_part(&part).await {
+                Ok(done) => {
+                    receipt.written.extend(done.written);
+                    receipt.duplicates.extend(done.duplicates);
+                    receipt.transitions += done.transitions;
+                }
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) if part.len() == 1 => refused.push((part[0], e.to_string())),
+                Err(_) => {
+                    let (a, b) = part.split_at(part.len() / 2);
+                    parts.push(b.to_vec());
+                    parts.push(a.to_vec());
+                }
+            }
         }
+        self.keep_rejected(&refused).await?;
+        receipt.rejected = refused.into_iter().map(|(r, why)| (r.execution_id, why)).collect();
+        Ok(receipt)
+    }
+
+    /// Stores valid records in one transaction.
+    async fn write_part(&self, valid: &[&ExecutionRecord]) -> Result<WriteReceipt, StoreError> {
         let priority = self.index().max_priority();
         let started = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
-        let program_ids = insert_programs(&mut tx, &valid).await?;
-        let new = insert_executions(&mut tx, &valid, &program_ids).await?;
+        let program_ids = insert_programs(&mut tx, valid).await?;
+        let new = insert_executions(&mut tx, valid, &program_ids).await?;
         let fresh: Vec<&ExecutionRecord> = valid.iter().copied().filter(|r| new.contains(&r.execution_id)).collect();
         let ids = insert_transitions(&mut tx, &fresh, priority).await?;
         tx.commit().await?;
-        let fresh_count = fresh.len();
         let mut index = self.index();
         for id in &ids {
             index.push(*id, priority);
         }
         drop(index);
-        receipt.transitions = ids.len() as u64;
-        StoreMetrics.written(fresh_count, receipt.transitions, started.elapsed());
+        let mut receipt = WriteReceipt { transitions: ids.len() as u64, ..WriteReceipt::default() };
+        StoreMetrics.written(fresh.len(), receipt.transitions, started.elapsed());
         for r in valid {
             if new.contains(&r.execution_id) {
                 receipt.written.push(r.execution_id);
@@ -202,6 +229,65 @@ impl Store {
             }
         }
         Ok(receipt)
+    }
+
+    /// Keeps refused records, with why, where an operator can see them.
+    async fn keep_rejected(&self, refused: &[(&ExecutionRecord, String)]) -> Result<(), StoreError> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let text =
+            |f: &dyn Fn(&ExecutionRecord) -> &str| refused.iter().map(|(r, _)| pg_text(f(r))).collect::<Vec<_>>();
+        let prov = |f: &dyn Fn(&ExecutionRecord) -> Option<&str>| {
+            refused.iter().map(|(r, _)| f(r).map(pg_text)).collect::<Vec<Option<String>>>()
+        };
+        let ids: Vec<Uuid> = refused.iter().map(|(r, _)| r.execution_id).collect();
+        let seeds: Vec<i64> = refused.iter().map(|(r, _)| r.seed as i64).collect();
+        let steps: Vec<i64> = refused.iter().map(|(r, _)| r.trace.step_count.min(i64::MAX as u64) as i64).collect();
+        let reasons: Vec<String> = refused.iter().map(|(_, why)| pg_text(why)).collect();
+        let outcome = sqlx::query(
+            "INSERT INTO rejected_executions \
+                 (execution_id, run_id, strategy, language, source, input, seed, status, step_count, reason) \
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                 $7::bigint[], $8::text[], $9::bigint[], $10::text[]) \
+             ON CONFLICT (execution_id) DO NOTHING",
+        )
+        .bind(&ids)
+        .bind(prov(&|r| r.provenance.run_id.as_deref()))
+        .bind(prov(&|r| r.provenance.strategy.as_deref()))
+        .bind(text(&|r| &r.program.language))
+        .bind(text(&|r| &r.program.source))
+        .bind(text(&|r| &r.input))
+        .bind(&seeds)
+        .bind(text(&|r| r.trace.status.as_str()))
+        .bind(&steps)
+        .bind(&reasons)
+        .execute(&self.pool)
+        .await;
+        for (r, why) in refused {
+            tracing::warn!(execution_id = %r.execution_id, reason = %why, "store refused an execution");
+        }
+        StoreMetrics.rejected(refused.len());
+        match outcome.map_err(StoreError::from) {
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                // Only the record of the refusal is lost; the write goes on.
+                tracing::error!(error = %e, "could not keep the refused executions");
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// Executions refused so far, with why: (id, reason), oldest first.
+    pub async fn rejected(&self, run_id: Option<&str>) -> Result<Vec<(Uuid, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT execution_id, reason FROM rejected_executions WHERE $1::text IS NULL OR run_id = $1 \
+             ORDER BY created_at, execution_id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Draws `n` transitions (with replacement) and fetches each with the
@@ -597,11 +683,10 @@ async fn insert_transitions(
             lines.push(s.line as i32);
             functions.push(pg_text(&s.function));
             depths.push(s.depth as i32);
-            // JSON escapes NUL as \u0000, which jsonb also refuses.
-            locals.push(
-                pg_text(&serde_json::to_string(&s.locals).expect("pairs of strings serialize"))
-                    .replace("\\u0000", "\u{2400}"),
-            );
+            // NUL is made visible before the JSON is built: jsonb refuses
+            // its escape, and the JSON text itself must not be rewritten.
+            let pairs: Vec<(String, String)> = s.locals.iter().map(|(n, v)| (pg_text(n), pg_text(v))).collect();
+            locals.push(serde_json::to_string(&pairs).expect("pairs of strings serialize"));
             stdouts.push(pg_text(&s.stdout));
             values.push(s.value.as_deref().map(pg_text));
         }
