@@ -5,11 +5,12 @@
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{
-    BOMBS, CANARY, Execution, Limits, SURVIVED, Status, Trace, execution_to_proto, trace_from_proto,
+    BOMBS, CANARY, COSTLY_REPRS, Execution, FORGERIES, Limits, SURVIVED, Status, Trace, execution_to_proto,
+    trace_from_proto,
 };
 use curio_proto::v1 as pb;
 use curio_proto::v1::interpreter_pool_client::InterpreterPoolClient;
-use curio_tests::PoolProcess;
+use curio_tests::{PoolProcess, curio_bin, plausible};
 use tonic::transport::Channel;
 
 const TIMEOUT_MS: u64 = 1500;
@@ -52,5 +53,44 @@ async fn hostile_programs_end_with_a_status_and_leave_the_worker_clean() {
         assert!(!t.steps.is_empty(), "{name}: the tracer kept tracing");
         assert!(took < Duration::from_millis(TIMEOUT_MS + 3000), "{name} took {took:?}");
         canary(&mut c, name).await;
+    }
+}
+
+#[tokio::test]
+async fn forged_and_silenced_traces_end_with_the_status_they_deserve_here_and_in_curio_trace() {
+    let pool = PoolProcess::start(1, 4);
+    let mut c = InterpreterPoolClient::connect(pool.addr.clone()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("curio-forgeries-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, (name, source, deserved)) in FORGERIES.iter().enumerate() {
+        let (t, _) = run(&mut c, name, source).await;
+        assert_eq!(t.status, *deserved, "{name}: {:?}", t.error);
+        if let Err(why) = plausible(source, &t) {
+            panic!("{name}: {why}");
+        }
+        canary(&mut c, name).await;
+        // The same program through `curio trace` ends the same way.
+        let file = dir.join(format!("{i}.py"));
+        std::fs::write(&file, source).unwrap();
+        let out = std::process::Command::new(curio_bin())
+            .args(["trace", "--json", "--timeout-ms", &TIMEOUT_MS.to_string()])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: curio trace failed: {}", String::from_utf8_lossy(&out.stderr));
+        let traced: Trace = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(traced.status, *deserved, "{name} through curio trace: {:?}", traced.error);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn big_and_subclassed_containers_cost_what_their_reprs_show() {
+    let pool = PoolProcess::start(1, 4);
+    let mut c = InterpreterPoolClient::connect(pool.addr.clone()).await.unwrap();
+    for (name, source, stdout) in COSTLY_REPRS {
+        let (t, took) = run(&mut c, name, source).await;
+        assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, stdout), "{name} after {took:?}: {:?}", t.error);
+        assert!(t.steps.iter().all(|s| s.locals.iter().all(|(_, v)| v.len() <= 203)), "{name}: a repr past its cap");
     }
 }

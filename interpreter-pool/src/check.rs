@@ -48,7 +48,7 @@ impl Rules {
     pub(crate) fn new(source: &str, repr_cap: u32) -> Self {
         Rules {
             lines: source_lines(source),
-            names: identifiers(source),
+            names: defined_names(source),
             repr_cap: repr_cap as usize,
             depth: 0,
             events: 0,
@@ -161,19 +161,22 @@ fn source_lines(source: &str) -> u32 {
     (breaks + last).clamp(1, u32::MAX as usize) as u32
 }
 
-/// Every identifier-shaped word of the source (a superset of the names its
-/// functions and classes can have: words in strings and comments too).
-fn identifiers(source: &str) -> HashSet<String> {
+/// The names `def` and `class` statements of the source give (a superset:
+/// such words inside strings and comments count too). Code objects get
+/// their names only from these, or from the synthetic names above.
+fn defined_names(source: &str) -> HashSet<String> {
     let mut out = HashSet::new();
-    let mut word = String::new();
+    let (mut word, mut previous) = (String::new(), String::new());
     for c in source.chars().chain(std::iter::once(' ')) {
         if c == '_' || c.is_alphanumeric() {
             word.push(c);
         } else if !word.is_empty() {
-            if !word.starts_with(|c: char| c.is_ascii_digit()) {
-                out.insert(std::mem::take(&mut word));
+            if previous == "def" || previous == "class" {
+                out.insert(word.clone());
             }
-            word.clear();
+            previous = std::mem::take(&mut word);
+        } else if !c.is_whitespace() {
+            previous.clear();
         }
     }
     out
@@ -234,6 +237,10 @@ mod tests {
         assert!(run(&[ev(Event::Call, 1, "<module>", 1), ev(Event::Call, 1, "g", 2)]).is_err());
         assert!(run(&[ev(Event::Call, 1, "<module>", 1), ev(Event::Call, 1, "<lambda>", 2)]).is_ok());
         assert!(run(&[ev(Event::Call, 1, "f", 1)]).is_err(), "the first event is the module's");
+        // A word of the source is not enough: only `def` and `class` name code.
+        assert!(run(&[ev(Event::Call, 1, "<module>", 1), ev(Event::Call, 1, "x", 2)]).is_err());
+        let names = defined_names("class  A(B):\n    async def run(self): return f(x)\nprint(def_ine)\n");
+        assert_eq!(names, ["A", "run"].map(String::from).into_iter().collect());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The hostile-program corpus: programs that try to exhaust, escape or
-//! blind the sandbox. `tests/hostile.rs` runs it in the test suite and
+//! blind the sandbox, or forge its trace. `tests/hostile.rs` runs it in the test suite and
 //! `curio bench hostile --pool ADDR` against a live pool.
+
+use crate::trace::Status;
 
 /// Programs that must not finish normally: name, source.
 pub const BOMBS: [(&str, &str); 11] = [
@@ -69,3 +71,87 @@ pub const SURVIVED: [(&str, &str, &str); 9] = [
 /// checks that a raised recursion limit did not leak into the next run.
 pub const CANARY: (&str, &str) =
     ("import sys\nx = [1, 2, 3]\nprint(sum(x), sys.getrecursionlimit() < 10 ** 6)\n", "6 True\n");
+
+/// Programs that try to forge, break or silence their own trace, each with
+/// the status it deserves: an attempt that fails inside the guest is an
+/// ordinary exception; one that gets a forged report to the host, or
+/// replaces the tracer, ends `tampered`. None may end `ok`.
+pub const FORGERIES: [(&str, &str, Status); 9] = [
+    (
+        "host import, forged depth",
+        "from wit_world.imports import host\nhost.emit('[\"line\", 1, \"<module>\", 4000000000, [], \"\", null]')\n",
+        Status::Exception,
+    ),
+    (
+        "tracer module, replaced error helper",
+        "import tracer\ntracer._error = lambda e, cap: {'type': 'X', 'message': '', 'line': 4294967295}\n1 / 0\n",
+        Status::Exception,
+    ),
+    (
+        "trace function's object",
+        "import sys\nsys.gettrace().__self__.emit = lambda e: True\nx = 1\n",
+        Status::Exception,
+    ),
+    ("emit found through closures, forged depth", FORGE_THROUGH_CLOSURES_DEPTH, Status::Tampered),
+    ("emit found through closures, line past the source", FORGE_THROUGH_CLOSURES_LINE, Status::Tampered),
+    ("emit found through closures, forged stdout and function", FORGE_THROUGH_CLOSURES_FUNCTION, Status::Tampered),
+    (
+        "module frame's trace function removed",
+        "import sys\nsys._getframe().f_trace = None\nx = 1\ny = 2\n",
+        Status::Tampered,
+    ),
+    (
+        "trace function replaced",
+        "import sys\nf = sys._getframe()\nf.f_trace = lambda *a: None\nx = 1\n",
+        Status::Tampered,
+    ),
+    ("settrace(None) uncaught", "import sys\nsys.settrace(None)\nx = 1\n", Status::Exception),
+];
+
+/// Walks the trace function's closures to the host import and hands it an
+/// event: hiding cannot stop this, the host's checks do.
+macro_rules! through_closures {
+    ($event:literal) => {
+        concat!(
+            "import sys\ntodo, seen, found = [sys.gettrace()], set(), []\n",
+            "while todo and len(seen) < 300:\n    f = todo.pop()\n    if id(f) in seen:\n        continue\n",
+            "    seen.add(id(f))\n    if getattr(f, '__name__', '') == 'emit':\n        found.append(f)\n",
+            "    for c in getattr(f, '__closure__', None) or ():\n        try:\n            todo.append(c.cell_contents)\n",
+            "        except ValueError:\n            pass\n",
+            "for emit in found:\n    emit('", $event, "')\nprint(len(found))\n"
+        )
+    };
+}
+const FORGE_THROUGH_CLOSURES_DEPTH: &str = through_closures!(r#"["line", 1, "<module>", 4000000000, [], "", null]"#);
+const FORGE_THROUGH_CLOSURES_LINE: &str = through_closures!(r#"["line", 999, "<module>", 1, [], "", null]"#);
+const FORGE_THROUGH_CLOSURES_FUNCTION: &str = through_closures!(r#"["call", 1, "evil", 2, [], "forged output", null]"#);
+
+/// Ordinary programs whose values are big or subclassed containers: each
+/// must end `ok` with its output, its reprs costing what they show.
+pub const COSTLY_REPRS: [(&str, &str, &str); 5] = [
+    (
+        "Counter of 200 000",
+        "import collections\nc = collections.Counter(range(200000))\nfor i in range(20):\n    x = i\nprint(len(c))\n",
+        "200000\n",
+    ),
+    (
+        "8 MiB bytes behind a long key",
+        "d = {'k' * 300: b'x' * (8 << 20)}\nfor i in range(20):\n    x = i\nprint(len(d))\n",
+        "1\n",
+    ),
+    (
+        "list subclass of a million",
+        "class L(list):\n    pass\nxs = L(range(10 ** 6))\nfor i in range(20):\n    x = i\nprint(len(xs))\n",
+        "1000000\n",
+    ),
+    (
+        "str and dict subclasses",
+        "class S(str):\n    pass\nclass D(dict):\n    pass\ns = S('a' * (1 << 22))\nd = D(zip(range(100000), range(100000)))\nfor i in range(20):\n    x = i\nprint(len(s), len(d))\n",
+        "4194304 100000\n",
+    ),
+    (
+        "deque, OrderedDict, defaultdict",
+        "import collections\nq = collections.deque(range(300000))\nr = range(100000)\no = collections.OrderedDict(zip(r, r))\nd = collections.defaultdict(list, zip(r, map(list, zip(r))))\nfor i in range(20):\n    x = i\nprint(len(q), len(o), len(d))\n",
+        "300000 100000 100000\n",
+    ),
+];

@@ -154,3 +154,26 @@ pub async fn crash_and_restart(pg: curio_store::EmbeddedPostgres, down: Duration
     .await
     .unwrap()
 }
+
+/// Whether every kept step of `trace` could have come from `source`: lines
+/// inside it, depths starting at 1 and moving by one. The host's checks
+/// promise this whatever the guest sent.
+pub fn plausible(source: &str, trace: &Trace) -> Result<(), String> {
+    let lines = source.lines().count() as u32;
+    let mut depth = 0u32;
+    for s in &trace.steps {
+        if s.line == 0 || s.line > lines {
+            return Err(format!("step {} is at line {} of {lines}", s.step, s.line));
+        }
+        let expected = if s.event == curio_interpreter_pool::Event::Call { depth + 1 } else { depth };
+        if s.depth != expected {
+            return Err(format!("step {} is at depth {} where {expected} was due", s.step, s.depth));
+        }
+        depth = match s.event {
+            curio_interpreter_pool::Event::Call => depth + 1,
+            curio_interpreter_pool::Event::Return => depth - 1,
+            _ => depth,
+        };
+    }
+    Ok(())
+}

@@ -235,7 +235,14 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
             if args.anneal > 0.0 {
                 trainer.set_rate_scale(left(&trainer) / args.anneal);
             }
-            let stats = trainer.step(&examples)?;
+            // A step that stored data breaks is skipped, as in the loop.
+            let stats = match trainer.step(&examples) {
+                Ok(stats) => stats,
+                Err(e) => {
+                    tracing::error!(error = %e, "a training step failed on its minibatch; skipped");
+                    continue;
+                }
+            };
             (tokens, seen) = (tokens + stats.tokens, seen + examples.len());
             let priorities: Vec<(i64, f32)> = firsts.into_iter().map(|(id, i)| (id, stats.per_example[i])).collect();
             runtime.block_on(store.update_priorities(&priorities))?;

@@ -14,6 +14,10 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Database(String),
+    /// The database refused what it was given (a data exception, a
+    /// constraint, a rule of its own): the same data will be refused again.
+    #[error("refused by the database: {0}")]
+    Refused(String),
     #[error("could not apply the migrations: {0}")]
     Migration(String),
     #[error("private Postgres cluster: {0}")]
@@ -43,6 +47,17 @@ impl From<sqlx::Error> for StoreError {
             }),
             _ => false,
         };
-        if transient { StoreError::Unavailable(e.to_string()) } else { StoreError::Database(e.to_string()) }
+        // Class 22: data exception; 23: integrity constraint; 54: a limit
+        // exceeded; P0: raised by a rule (plpgsql) of the database's own.
+        let refused = matches!(&e, sqlx::Error::Database(db) if db.code().is_some_and(|c| {
+            ["22", "23", "54", "P0"].iter().any(|class| c.starts_with(class))
+        }));
+        if transient {
+            StoreError::Unavailable(e.to_string())
+        } else if refused {
+            StoreError::Refused(e.to_string())
+        } else {
+            StoreError::Database(e.to_string())
+        }
     }
 }

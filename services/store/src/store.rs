@@ -158,9 +158,10 @@ impl Store {
     /// Stores a batch. Invalid records are refused one by one; executions
     /// already stored are skipped, so retrying a batch whose outcome is
     /// unknown never duplicates anything. A part of the batch the database
-    /// refuses for a reason retrying cannot fix is split until the record at
-    /// fault is found; that record is kept in `rejected_executions` with the
-    /// database's reason, and the rest is stored.
+    /// refuses for what it holds (a data exception, a constraint, a rule of
+    /// its own) is split until the record at fault is found; that record is
+    /// kept in `rejected_executions` with the database's reason, and the rest
+    /// is stored.
     pub async fn write(&self, batch: &[ExecutionRecord]) -> Result<WriteReceipt, StoreError> {
         let mut receipt = WriteReceipt::default();
         let mut refused: Vec<(&ExecutionRecord, String)> = vec![];
@@ -190,7 +191,9 @@ impl Store {
                     receipt.duplicates.extend(done.duplicates);
                     receipt.transitions += done.transitions;
                 }
-                Err(e) if e.is_transient() => return Err(e),
+                // Only a refusal of the data is worth splitting for; an
+                // outage, or anything else, goes back to the caller whole.
+                Err(e) if !matches!(e, StoreError::Refused(_)) => return Err(e),
                 Err(e) if part.len() == 1 => refused.push((part[0], e.to_string())),
                 Err(_) => {
                     let (a, b) = part.split_at(part.len() / 2);
