@@ -34,6 +34,7 @@ run: build
 # The store tests need Postgres: DATABASE_URL if set, else a private
 # throwaway cluster (deploy/local/test-postgres.sh installs and starts one).
 test: build lint node
+	$(PY) -m unittest discover -s $(GUEST_DIR)/tests
 	url="$$(deploy/local/test-postgres.sh)" && DATABASE_URL="$$url" cargo test --release --workspace
 
 bench: build
