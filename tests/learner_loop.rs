@@ -380,3 +380,68 @@ async fn postgres_restarted_under_the_learner_loses_and_duplicates_nothing() {
     drop(pg);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Submitted programs that forge, silence or overload their own trace, or
+/// whose values hold NUL and backslash escapes: each is answered with the
+/// status it deserves, the loop goes on training, and nothing implausible
+/// reaches the store.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_submissions_get_their_status_and_the_learner_goes_on_training() {
+    use curio_interpreter_pool::{COSTLY_REPRS, FORGERIES, Status};
+    let data = std::env::temp_dir().join(format!("curio-hostile-{}", std::process::id()));
+    let run_id = format!("hostile-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    let learner = Learner::start("run", &run_id, 400, &[], &data);
+    let mut client = learner.client().await;
+    wait_for(&mut client, Duration::from_secs(300), |s| s.run_id == run_id).await;
+
+    let nul_json = "import json\ns = json.dumps(chr(0))\nt = \"\\\\u0000\"\nprint(len(s), len(t))\n";
+    let escapes = "class N:\n    def __repr__(self):\n        return 'n\\x00\\\\u0000'\nn = N()\n\
+                   print(chr(0), '\\\\u0000')\nraise ValueError(chr(0) + '\\\\u0000')\n";
+    let mut expected: Vec<(&str, Status, Option<&str>)> =
+        vec![(nul_json, Status::Ok, Some("8 6\n")), (escapes, Status::Exception, None)];
+    expected.extend(FORGERIES.iter().map(|(_, source, status)| (*source, *status, None)));
+    expected.extend(COSTLY_REPRS.iter().map(|(_, source, stdout)| (*source, Status::Ok, Some(*stdout))));
+    let programs = expected
+        .iter()
+        .map(|(source, _, _)| pb::Submission { source: source.to_string(), inputs: vec![], seed: 0 })
+        .collect();
+    let request = pb::SubmitRequest { programs, submitter: "hostile".into() };
+    let mut stream = client.submit_programs(request).await.unwrap().into_inner();
+    let ids = match stream.message().await.unwrap().unwrap().event {
+        Some(pb::submit_event::Event::Accepted(a)) => a.execution_ids,
+        other => panic!("expected accepted first, got {other:?}"),
+    };
+    let mut traces = std::collections::HashMap::new();
+    while traces.len() < ids.len() {
+        match stream.message().await.unwrap().expect("every submission answered").event {
+            Some(pb::submit_event::Event::Executed(e)) => traces.insert(e.execution_id, e.trace.unwrap()),
+            other => panic!("expected a trace, got {other:?}"),
+        };
+    }
+    for (id, (source, status, stdout)) in ids.iter().zip(&expected) {
+        let t = curio_interpreter_pool::trace_from_proto(id.clone(), traces[id].clone()).unwrap();
+        assert_eq!(t.status, *status, "{source}: {:?}", t.error);
+        if let Some(stdout) = stdout {
+            assert_eq!(&t.stdout, stdout, "{source}");
+        }
+    }
+
+    // Still training afterwards.
+    let after = wait_for(&mut client, Duration::from_secs(60), |_| true).await;
+    wait_for(&mut client, Duration::from_secs(300), |s| s.train_step > after.train_step).await;
+
+    // Every submission is stored, and no stored step is implausible.
+    let db = PgPool::connect(&database_url()).await.unwrap();
+    let stored = "SELECT count(*) FROM executions WHERE run_id = $1 AND strategy = 'submitted'";
+    assert_eq!(count(&db, stored, &run_id).await, ids.len() as i64);
+    let tampered = "SELECT count(*) FROM executions WHERE run_id = $1 AND status = 'tampered'";
+    let forged = FORGERIES.iter().filter(|f| f.2 == Status::Tampered).count() as i64;
+    assert_eq!(count(&db, tampered, &run_id).await, forged);
+    let implausible = "SELECT count(*) FROM transitions t JOIN executions e ON e.id = t.execution_id \
+                       JOIN programs p ON p.id = e.program_id WHERE e.run_id = $1 AND (t.line < 1 \
+                       OR t.line > array_length(string_to_array(rtrim(p.source, E'\\n'), E'\\n'), 1) \
+                       OR t.depth < 1 OR t.depth > t.step + 1 OR octet_length(t.function) > 256)";
+    assert_eq!(count(&db, implausible, &run_id).await, 0);
+    drop(learner);
+    let _ = std::fs::remove_dir_all(&data);
+}
