@@ -445,3 +445,43 @@ async fn hostile_submissions_get_their_status_and_the_learner_goes_on_training()
     drop(learner);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// With tokens on, the Learner API lets in only their holders, and a
+/// submission is recorded under its token's name, not the name it declares.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tokens_name_is_the_recorded_submitter() {
+    use curio_interpreter_pool::{Bearer, endpoint};
+    let data = std::env::temp_dir().join(format!("curio-token-{}", std::process::id()));
+    std::fs::create_dir_all(&data).unwrap();
+    let tokens = data.join("tokens");
+    std::fs::write(&tokens, "alice:0123456789abcdef0123\n").unwrap();
+    let run_id = format!("token-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    let learner = Learner::start("run", &run_id, 400, &["--auth-token-file", tokens.to_str().unwrap()], &data);
+    let mut anonymous = learner.client().await;
+    let refused = anonymous.get_status(pb::StatusRequest {}).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+
+    let channel = endpoint(&learner.addr, None, None).unwrap().connect().await.unwrap();
+    let bearer = Bearer::new(Some("0123456789abcdef0123")).unwrap();
+    let mut client = LearnerClient::with_interceptor(channel, bearer);
+    let program = pb::Submission { source: "print('signed')\n".into(), inputs: vec![], seed: 0 };
+    let request = pb::SubmitRequest { programs: vec![program], submitter: "mallory".into() };
+    let mut stream = client.submit_programs(request).await.unwrap().into_inner();
+    while let Some(event) = stream.message().await.unwrap() {
+        if let Some(pb::submit_event::Event::Executed(_)) = event.event {
+            break;
+        }
+    }
+    let db = PgPool::connect(&database_url()).await.unwrap();
+    let who: String = sqlx::query_scalar(
+        "SELECT p.submitter FROM executions e JOIN programs p ON p.id = e.program_id \
+         WHERE e.run_id = $1 AND e.strategy = 'submitted'",
+    )
+    .bind(&run_id)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(who, "alice");
+    drop(learner);
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -3,11 +3,13 @@
 //!
 //! It owns the wasmtime engine (one per process, pooling allocator, the
 //! compiled guest cached on disk), the per-execution limits and their
-//! statuses, request validation, and the `curio.v1.InterpreterPool` service.
+//! statuses, request validation, the `curio.v1.InterpreterPool` service, and
+//! the authentication and TLS that both Curio servers (pool and learner) use.
 //! It must not give a guest any capability beyond its input, a clock it
 //! controls and a place to put events: no files, no sockets, no environment.
 //! It stores nothing; traces go to whoever asked.
 
+mod auth;
 mod cache;
 mod check;
 mod convert;
@@ -19,7 +21,9 @@ mod request;
 mod sandbox;
 mod server;
 mod trace;
+mod transport;
 
+pub use auth::*;
 pub use cache::*;
 pub use convert::*;
 pub use corpus::*;
@@ -29,3 +33,4 @@ pub use request::*;
 pub use sandbox::*;
 pub use server::*;
 pub use trace::*;
+pub use transport::*;

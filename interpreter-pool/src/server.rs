@@ -3,32 +3,42 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use curio_proto::v1 as pb;
 use curio_proto::v1::interpreter_pool_server::{InterpreterPool, InterpreterPoolServer};
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc};
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status as RpcStatus, Streaming};
 
 use crate::convert::{execution_from_proto, trace_to_proto};
 use crate::metrics::PoolMetrics;
-use crate::request::{Execution, InvalidRequest, Limits, MAX_INPUT_BYTES, MAX_SOURCE_BYTES};
+use crate::request::{Execution, InvalidRequest, Limits, MAX_INPUT_BYTES, MAX_MEMORY_BYTES, MAX_SOURCE_BYTES};
 use crate::sandbox::{Sandbox, SandboxError};
 use crate::trace::Trace;
+use crate::transport::{ServeError, ServerSecurity, server_builder};
 
 /// Pool server settings.
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
     /// Executions running at once. Default: the sandbox's slot count.
     pub workers: usize,
-    /// Requests that may wait for a worker before new ones are shed with
-    /// `RESOURCE_EXHAUSTED`. Default: 2 × workers.
+    /// Requests (single or from a batch) that may wait for a worker before
+    /// new ones are shed with `RESOURCE_EXHAUSTED`. Default: 2 × workers.
     pub max_queue: usize,
     /// Limits for fields a request leaves at zero.
     pub default_limits: Limits,
+    /// The most `limits.memory_bytes` the executions running at once may
+    /// add up to, bytes; a call that would pass it is shed with
+    /// `RESOURCE_EXHAUSTED`. Default: 512 MiB per worker, and at least the
+    /// largest a request may ask for (2 GiB), so any valid request can run.
+    pub memory_budget: u64,
+    /// How the pool's callers are authenticated. Default: not at all,
+    /// which only a loopback address allows.
+    pub security: ServerSecurity,
     /// How long a shutdown waits for in-flight executions. Default: 10 s.
     pub grace: Duration,
 }
@@ -41,6 +51,8 @@ impl PoolConfig {
             workers,
             max_queue: 2 * workers,
             default_limits: Limits::default(),
+            memory_budget: (workers as u64 * (512 << 20)).max(MAX_MEMORY_BYTES),
+            security: ServerSecurity::default(),
             grace: Duration::from_secs(10),
         }
     }
@@ -56,7 +68,10 @@ pub struct PoolService {
 struct Inner {
     sandbox: Arc<Sandbox>,
     workers: Arc<Semaphore>,
+    /// Calls waiting for a worker, single and batched alike.
     waiting: AtomicUsize,
+    /// `limits.memory_bytes` of the executions admitted and not yet done.
+    memory: Arc<AtomicU64>,
     config: PoolConfig,
 }
 
@@ -66,41 +81,110 @@ impl PoolService {
         config.workers = config.workers.clamp(1, sandbox.config().slots.max(1) as usize);
         let workers = Arc::new(Semaphore::new(config.workers));
         PoolMetrics::register();
-        PoolService { inner: Arc::new(Inner { sandbox, workers, waiting: AtomicUsize::new(0), config }) }
+        let (waiting, memory) = (AtomicUsize::new(0), Arc::new(AtomicU64::new(0)));
+        PoolService { inner: Arc::new(Inner { sandbox, workers, waiting, memory, config }) }
     }
 
     /// Runs one execution; sheds it when every worker is busy and the
-    /// queue is full.
+    /// queue is full, or when its memory would pass the budget.
     pub async fn run(&self, exec: Execution) -> Result<Trace, RpcStatus> {
-        let permit = self.inner.admit().await?;
-        self.inner.clone().execute(exec, permit).await
+        let admitted = self.inner.admit(exec.limits.memory_bytes).await?;
+        self.inner.clone().execute(exec, admitted).await
+    }
+}
+
+/// A worker and the memory an execution may use, both held until it ends.
+#[derive(Debug)]
+struct Admitted {
+    _worker: OwnedSemaphorePermit,
+    _memory: MemoryGrant,
+}
+
+/// Memory taken from the budget; given back when dropped.
+#[derive(Debug)]
+struct MemoryGrant {
+    used: Arc<AtomicU64>,
+    bytes: u64,
+}
+
+impl Drop for MemoryGrant {
+    fn drop(&mut self) {
+        self.used.fetch_sub(self.bytes, Ordering::SeqCst);
+    }
+}
+
+/// A place in the queue; given back when dropped, on every path: the call
+/// got a worker, the pool is closing, or the caller went away (a cancelled
+/// call drops the future that holds it).
+#[derive(Debug)]
+struct QueueSlot<'a>(&'a AtomicUsize);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 impl Inner {
-    async fn admit(&self) -> Result<OwnedSemaphorePermit, RpcStatus> {
-        if let Ok(permit) = self.workers.clone().try_acquire_owned() {
-            return Ok(permit);
+    /// The one admission every execution passes, single or batched: a free
+    /// worker, or a place in the bounded queue until one frees; then its
+    /// memory from the budget.
+    async fn admit(&self, memory: u64) -> Result<Admitted, RpcStatus> {
+        let budget = self.config.memory_budget;
+        if memory > budget {
+            return Err(shed(
+                "memory_budget",
+                format!(
+                    "limits.memory_bytes is {memory}; this pool's memory budget is {budget} bytes in all \
+                     (--memory-budget): ask for less or use a pool with a larger budget"
+                ),
+            ));
         }
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.config.max_queue {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            PoolMetrics.rejected("at_capacity");
-            tracing::debug!("shed a request: pool at capacity");
-            return Err(RpcStatus::resource_exhausted(format!(
-                "pool at capacity ({} running, {} waiting); retry with backoff or add pool replicas",
-                self.config.workers, self.config.max_queue
-            )));
+        let worker = match self.workers.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(TryAcquireError::Closed) => return Err(shutting_down()),
+            Err(TryAcquireError::NoPermits) => {
+                let _slot = self.queue_slot()?;
+                self.workers.clone().acquire_owned().await.map_err(|_| shutting_down())?
+            }
+        };
+        let reserved = self.memory.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+            used.checked_add(memory).filter(|total| *total <= budget)
+        });
+        match reserved {
+            Ok(_) => {
+                Ok(Admitted { _worker: worker, _memory: MemoryGrant { used: self.memory.clone(), bytes: memory } })
+            }
+            Err(used) => Err(shed(
+                "memory_budget",
+                format!(
+                    "pool memory budget in use ({used} of {budget} bytes by running executions; this one asks \
+                     {memory}); retry with backoff, ask for less memory or add pool replicas"
+                ),
+            )),
         }
-        let permit = self.workers.clone().acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        permit.map_err(|_| RpcStatus::unavailable("pool is shutting down"))
     }
 
-    async fn execute(self: Arc<Self>, exec: Execution, permit: OwnedSemaphorePermit) -> Result<Trace, RpcStatus> {
+    fn queue_slot(&self) -> Result<QueueSlot<'_>, RpcStatus> {
+        let max = self.config.max_queue;
+        match self.waiting.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1)) {
+            Ok(_) => Ok(QueueSlot(&self.waiting)),
+            Err(_) => Err(shed(
+                "at_capacity",
+                format!(
+                    "pool at capacity ({} running, {max} waiting); retry with backoff or add pool replicas",
+                    self.config.workers
+                ),
+            )),
+        }
+    }
+
+    async fn execute(self: Arc<Self>, exec: Execution, admitted: Admitted) -> Result<Trace, RpcStatus> {
         let sandbox = self.sandbox.clone();
         let id = exec.request_id.clone();
         let trace = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            // Held until the execution ends, even when its caller has gone.
+            let _admitted = admitted;
             PoolMetrics.busy(1.0);
             let trace = sandbox.execute(&exec);
             PoolMetrics.busy(-1.0);
@@ -118,6 +202,16 @@ impl Inner {
         })?;
         trace.map_err(|e| sandbox_status(&id, e))
     }
+}
+
+fn shed(reason: &'static str, message: String) -> RpcStatus {
+    PoolMetrics.rejected(reason);
+    tracing::debug!(reason, "shed a request");
+    RpcStatus::resource_exhausted(message)
+}
+
+fn shutting_down() -> RpcStatus {
+    RpcStatus::unavailable("pool is shutting down; retry on another replica")
 }
 
 /// One place that turns sandbox failures into what a client may see.
@@ -167,9 +261,9 @@ impl InterpreterPool for PoolService {
         let (tx, rx) = mpsc::channel(workers);
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            // A stream keeps at most `workers` executions in flight and waits
-            // for a worker rather than shedding: the stream itself is the
-            // backpressure.
+            // A stream keeps at most `workers` items in flight, and each goes
+            // through the same admission as a single call: a batch is shed
+            // like anyone else when the pool is full.
             let in_flight = Arc::new(Semaphore::new(workers));
             loop {
                 let message = match incoming.message().await {
@@ -186,10 +280,17 @@ impl InterpreterPool for PoolService {
                     let id = message.request_id.clone();
                     let outcome = match execution_from_proto(message, &inner.config.default_limits) {
                         Err(e) => Err(invalid_argument(e)),
-                        Ok(exec) => match inner.workers.clone().acquire_owned().await {
-                            Ok(permit) => inner.execute(exec, permit).await,
-                            Err(_) => Err(RpcStatus::unavailable("pool is shutting down")),
-                        },
+                        Ok(exec) => {
+                            // A caller that hung up gives its place in the queue back.
+                            let admitted = tokio::select! {
+                                admitted = inner.admit(exec.limits.memory_bytes) => admitted,
+                                () = tx.closed() => return,
+                            };
+                            match admitted {
+                                Ok(admitted) => inner.execute(exec, admitted).await,
+                                Err(status) => Err(status),
+                            }
+                        }
                     };
                     let _ = tx.send(Ok(result(id, outcome))).await;
                     drop(slot);
@@ -206,12 +307,16 @@ const MAX_REQUEST_BYTES: usize = MAX_SOURCE_BYTES + MAX_INPUT_BYTES + 64 * 1024;
 const MAX_RESPONSE_BYTES: usize = 64 << 20;
 
 /// Serves the pool on `listener` until `shutdown` resolves, then reports
-/// not-serving and drains in-flight executions for up to `grace`.
+/// not-serving and drains in-flight executions for up to `grace`. Refuses
+/// to start on an address other machines can reach when nothing
+/// authenticates the callers (see [`ServerSecurity`]).
 pub async fn serve(
     listener: TcpListener,
     service: PoolService,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), ServeError> {
+    let security = service.inner.config.security.clone();
+    security.check_bind(listener.local_addr()?, "the interpreter pool")?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<InterpreterPoolServer<PoolService>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -224,6 +329,9 @@ pub async fn serve(
     let pool = InterpreterPoolServer::new(service)
         .max_decoding_message_size(MAX_REQUEST_BYTES)
         .max_encoding_message_size(MAX_RESPONSE_BYTES);
+    // Health and reflection stay open; the pool's own calls need a token
+    // when tokens are configured.
+    let pool = InterceptedService::new(pool, security.authenticator());
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
@@ -231,18 +339,17 @@ pub async fn serve(
         health.set_not_serving::<InterpreterPoolServer<PoolService>>().await;
         let _ = drained_tx.send(());
     };
-    let server = tonic::transport::Server::builder()
-        // Enough streams per connection to fill the queue, not unbounded.
-        .concurrency_limit_per_connection(workers * 4 + 16)
-        .max_concurrent_streams(Some((workers * 4 + 16) as u32))
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+    // Enough streams per connection to fill the queue, not unbounded.
+    let streams = workers * 4 + 16;
+    let server = server_builder(&security, streams as u32)?
+        .concurrency_limit_per_connection(streams)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(pool)
         .serve_with_incoming_shutdown(no_delay(listener), signal);
     tokio::pin!(server);
     tokio::select! {
-        res = &mut server => res,
+        res = &mut server => Ok(res?),
         _ = async { let _ = drained_rx.await; tokio::time::sleep(grace).await } => {
             tracing::warn!("grace period over; abandoning executions still running");
             Ok(())

@@ -11,7 +11,8 @@ use anyhow::Context;
 use clap::Args;
 use curio_interpreter_pool::{PoolConfig, PoolService, serve, trace_from_proto};
 use curio_loop::{
-    Engine, LoopConfig, PoolClients, Shared, Strategy, curve_svg, curve_table, queries_to_reach, serve_learner,
+    Engine, LoopConfig, PoolClients, PoolSecurity, Shared, Strategy, curve_svg, curve_table, queries_to_reach,
+    serve_learner,
 };
 use curio_proto::v1 as pb;
 use curio_store::Store;
@@ -69,6 +70,8 @@ pub struct LoopArgs {
     #[arg(long, default_value = "127.0.0.1:9465", env = "CURIO_METRICS_LISTEN")]
     metrics_listen: SocketAddr,
     #[command(flatten)]
+    security: crate::security::ServeSecurityArgs,
+    #[command(flatten)]
     model: crate::learn::ModelArgs,
 }
 
@@ -91,6 +94,8 @@ pub struct LearnerArgs {
     /// Interpreter-pool replica (host:port); repeat or comma-separate for several.
     #[arg(long = "pool", required = true, value_delimiter = ',', env = "CURIO_POOLS")]
     pools: Vec<String>,
+    #[command(flatten)]
+    pool_client: crate::security::PoolClientArgs,
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -121,15 +126,17 @@ pub fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
             }));
         }
         tracing::info!(replicas = ?addrs, "interpreter pools serving in-process");
-        drive(args.common, addrs, data_dir, false, metrics, (stop_tx, stop_rx)).await
+        let pools = (addrs, PoolSecurity::default());
+        drive(args.common, pools, data_dir, false, metrics, (stop_tx, stop_rx)).await
     })
 }
 
 pub fn learner(args: LearnerArgs, data_dir: &Path) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
+        let security = args.pool_client.load()?;
         let metrics = crate::metrics::serve(args.common.metrics_listen).await?;
-        drive(args.common, args.pools, data_dir, true, metrics, watch::channel(false)).await
+        drive(args.common, (args.pools, security), data_dir, true, metrics, watch::channel(false)).await
     })
 }
 
@@ -158,7 +165,7 @@ fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path) -> LoopConf
 /// the budget is spent, until stopped.
 async fn drive(
     args: LoopArgs,
-    pools: Vec<String>,
+    (pools, pool_security): (Vec<String>, PoolSecurity),
     data_dir: &Path,
     serve_after: bool,
     metrics: SocketAddr,
@@ -179,7 +186,10 @@ async fn drive(
     }
     let device = crate::learn::device(args.model.threads);
     let (store, embedded) = curio_store::open(data_dir).await?;
-    let pools = Arc::new(PoolClients::new(&pools, Duration::from_secs_f64(args.call_deadline_s))?);
+    let security = args.security.load()?;
+    security.check_bind(args.listen, "the Learner API")?;
+    let deadline = Duration::from_secs_f64(args.call_deadline_s);
+    let pools = Arc::new(PoolClients::with_security(&pools, deadline, pool_security)?);
     let shared = Shared::new(device, 1024);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -188,7 +198,8 @@ async fn drive(
     println!("learner listening on {}", listener.local_addr()?);
     println!("metrics on {metrics}");
     let mut api_stop = stop_rx.clone();
-    let api = tokio::spawn(serve_learner(listener, shared.clone(), async move {
+    tracing::info!(security = %security.describe(), "Learner API serving");
+    let api = tokio::spawn(serve_learner(listener, shared.clone(), security, async move {
         let _ = api_stop.wait_for(|s| *s).await;
     }));
     tokio::spawn(async move {
@@ -321,6 +332,8 @@ pub struct SubmitArgs {
     /// Print the traces as JSON lines.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    client: crate::security::ClientArgs,
 }
 
 pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
@@ -334,9 +347,12 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let mut client = pb::learner_client::LearnerClient::connect(with_scheme(&args.learner))
+        let tls = args.client.tls()?;
+        let channel = curio_interpreter_pool::endpoint(&args.learner, tls.as_ref(), None)?
+            .connect()
             .await
             .with_context(|| format!("connecting to the learner at {}: is `curio run` running?", args.learner))?;
+        let mut client = pb::learner_client::LearnerClient::with_interceptor(channel, args.client.bearer()?);
         let mut stream =
             client.submit_programs(pb::SubmitRequest { programs, submitter: args.submitter }).await?.into_inner();
         while let Some(event) = stream.message().await? {
@@ -363,8 +379,4 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
-}
-
-fn with_scheme(addr: &str) -> String {
-    if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") }
 }

@@ -10,6 +10,7 @@ mod db;
 mod learn;
 mod metrics;
 mod pool;
+mod security;
 mod trace;
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -24,6 +24,12 @@ pub struct PoolArgs {
     /// Seconds a shutdown waits for in-flight executions.
     #[arg(long, default_value_t = 10, env = "CURIO_POOL_GRACE_S")]
     grace_s: u64,
+    /// The most `limits.memory_bytes` the executions running at once may add
+    /// up to, bytes; calls past it are shed. Default: 512 MiB per worker, at least 2 GiB.
+    #[arg(long, env = "CURIO_POOL_MEMORY_BUDGET")]
+    memory_budget: Option<u64>,
+    #[command(flatten)]
+    security: crate::security::ServeSecurityArgs,
 }
 
 pub fn run(args: PoolArgs) -> anyhow::Result<()> {
@@ -35,6 +41,11 @@ pub fn run(args: PoolArgs) -> anyhow::Result<()> {
         config.max_queue = q;
     }
     config.grace = Duration::from_secs(args.grace_s);
+    if let Some(bytes) = args.memory_budget {
+        config.memory_budget = bytes;
+    }
+    config.security = args.security.load()?;
+    config.security.check_bind(args.listen, "the interpreter pool")?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -45,7 +56,8 @@ pub fn run(args: PoolArgs) -> anyhow::Result<()> {
         // The first two stdout lines are the contract for scripts and tests.
         println!("listening on {addr}");
         println!("metrics on {metrics}");
-        tracing::info!(%addr, workers = config.workers, max_queue = config.max_queue, "interpreter pool serving");
+        tracing::info!(%addr, workers = config.workers, max_queue = config.max_queue,
+            security = %config.security.describe(), "interpreter pool serving");
         serve(listener, PoolService::new(sandbox, config), shutdown_signal()).await?;
         tracing::info!("interpreter pool stopped");
         Ok(())

@@ -20,6 +20,7 @@ mod plot;
 mod pools;
 mod replay;
 mod service;
+mod shared;
 
 pub use acquire::*;
 pub use config::*;
@@ -30,3 +31,4 @@ pub use plot::*;
 pub use pools::*;
 pub use replay::*;
 pub use service::*;
+pub use shared::*;

@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use curio_interpreter_pool::{Execution, Trace, execution_to_proto, trace_from_proto};
+use curio_interpreter_pool::{Bearer, ClientTls, Execution, Trace, endpoint, execution_to_proto, trace_from_proto};
 use curio_proto::v1::execution_result::Outcome;
 use curio_proto::v1::interpreter_pool_client::InterpreterPoolClient;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 
 use crate::LoopError;
 
@@ -21,7 +22,7 @@ use crate::LoopError;
 #[derive(Clone, Debug)]
 struct Replica {
     addr: String,
-    client: InterpreterPoolClient<Channel>,
+    client: InterpreterPoolClient<InterceptedService<Channel, Bearer>>,
     health: Arc<Mutex<Health>>,
 }
 
@@ -75,12 +76,22 @@ impl Replica {
 #[derive(Debug)]
 pub struct PoolClients {
     configured: Vec<String>,
+    security: PoolSecurity,
     replicas: RwLock<Vec<Replica>>,
     next: AtomicUsize,
     deadline: Duration,
     /// Calls in flight at once, so a batch does not overrun the pools'
     /// queues (they would shed the excess).
     in_flight: tokio::sync::Semaphore,
+}
+
+/// How the learner reaches its pools: TLS (verifying the pools'
+/// certificates, with a client certificate for mutual TLS) and a bearer
+/// token. Default: plaintext, no token.
+#[derive(Clone, Debug, Default)]
+pub struct PoolSecurity {
+    pub tls: Option<ClientTls>,
+    pub bearer: Bearer,
 }
 
 /// Calls in flight per configured pool address.
@@ -97,12 +108,18 @@ impl PoolClients {
     /// Clients for `addrs` (`host:port`); connections open lazily, so a
     /// replica that is down at start is tried again on each call.
     pub fn new(addrs: &[String], deadline: Duration) -> Result<Self, LoopError> {
+        PoolClients::with_security(addrs, deadline, PoolSecurity::default())
+    }
+
+    /// [`new`](Self::new), reaching the pools as `security` says.
+    pub fn with_security(addrs: &[String], deadline: Duration, security: PoolSecurity) -> Result<Self, LoopError> {
         if addrs.is_empty() {
             return Err(LoopError::Config("no pool address: give at least one --pool host:port".into()));
         }
-        let replicas = addrs.iter().map(|a| replica(a)).collect::<Result<_, LoopError>>()?;
+        let replicas = addrs.iter().map(|a| replica(a, None, &security)).collect::<Result<_, LoopError>>()?;
         Ok(PoolClients {
             configured: addrs.to_vec(),
+            security,
             replicas: RwLock::new(replicas),
             next: AtomicUsize::new(0),
             deadline,
@@ -126,9 +143,13 @@ impl PoolClients {
     /// (keeping the connections of addresses already known). A name that
     /// does not resolve now is kept as it was.
     pub async fn refresh(&self) {
-        let mut wanted: Vec<String> = vec![];
+        // Each address, with the name its certificate is checked against
+        // when it came from resolving a name.
+        let mut wanted: Vec<(String, Option<String>)> = vec![];
         for addr in &self.configured {
             let hostport = addr.rsplit("://").next().unwrap_or(addr);
+            let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
+            let domain = host.parse::<std::net::IpAddr>().is_err().then(|| host.to_string());
             match tokio::net::lookup_host(hostport).await {
                 Ok(found) => {
                     // `localhost` is 127.0.0.1 and ::1, one server: prefer one family.
@@ -138,20 +159,28 @@ impl PoolClients {
                         found.iter().filter(|a| a.is_ipv4() == v4).map(|a| a.to_string()).collect();
                     found.sort();
                     found.dedup();
-                    if found.len() > 1 { wanted.extend(found) } else { wanted.push(addr.clone()) }
+                    if found.len() > 1 {
+                        wanted.extend(found.into_iter().map(|a| (a, domain.clone())))
+                    } else {
+                        wanted.push((addr.clone(), None))
+                    }
                 }
-                Err(_) => wanted.push(addr.clone()),
+                Err(_) => wanted.push((addr.clone(), None)),
             }
         }
         let current = self.replicas();
-        if current.iter().map(|r| &r.addr).eq(wanted.iter()) {
+        if current.iter().map(|r| &r.addr).eq(wanted.iter().map(|(a, _)| a)) {
             return;
         }
         let next: Vec<Replica> = wanted
             .iter()
-            .filter_map(|a| current.iter().find(|r| &r.addr == a).cloned().or_else(|| replica(a).ok()))
+            .filter_map(|(a, domain)| {
+                let known = current.iter().find(|r| &r.addr == a).cloned();
+                known.or_else(|| replica(a, domain.as_deref(), &self.security).ok())
+            })
             .collect();
         if !next.is_empty() {
+            let wanted: Vec<&String> = wanted.iter().map(|(a, _)| a).collect();
             tracing::info!(replicas = ?wanted, "pool replicas changed");
             *self.replicas.write().unwrap_or_else(|e| e.into_inner()) = next;
         }
@@ -227,13 +256,15 @@ impl PoolClients {
     }
 }
 
-/// A lazily connecting client for `addr` (`host:port` or a URI).
-fn replica(addr: &str) -> Result<Replica, LoopError> {
-    let uri = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
-    let endpoint = Endpoint::from_shared(uri)
+/// A lazily connecting client for `addr` (`host:port` or a URI); with
+/// TLS, the pool's certificate must be valid for `domain` (default: the
+/// address's host).
+fn replica(addr: &str, domain: Option<&str>, security: &PoolSecurity) -> Result<Replica, LoopError> {
+    let endpoint = endpoint(addr, security.tls.as_ref(), domain)
         .map_err(|e| LoopError::Config(format!("pool address '{addr}': {e}")))?
         .connect_timeout(Duration::from_secs(2));
-    let client = InterpreterPoolClient::new(endpoint.connect_lazy())
+    let channel = endpoint.connect_lazy();
+    let client = InterpreterPoolClient::with_interceptor(channel, security.bearer.clone())
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(8 << 20);
     Ok(Replica { addr: addr.to_string(), client, health: Arc::default() })
@@ -271,7 +302,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_replica_cools_down_doubling_then_one_call_probes_it() {
-        let r = replica("127.0.0.1:1").unwrap();
+        let r = replica("127.0.0.1:1", None, &PoolSecurity::default()).unwrap();
         let deadline = Duration::from_secs(2);
         let t0 = Instant::now();
         assert!(r.claim(t0, deadline) && r.available(t0), "a healthy replica is never held");

@@ -1,168 +1,94 @@
 //! The Learner gRPC API: submissions (executed ahead of the loop's own
-//! picks), status, the learning curve as a stream, and predictions from the
-//! current model. The loop and the API share one [`Shared`].
+//! picks), status, the learning curve as a stream, and predictions from
+//! the model. The loop and the API share one [`Shared`]. Every request's
+//! cost is bounded before any work: runs are counted before they are
+//! copied, sizes are capped, predictions and watchers are few at once.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use curio_interpreter_pool::{Step, Trace, step_to_proto, trace_to_proto};
-use curio_learner::{EVENTS, rollout};
+use curio_interpreter_pool::{
+    Caller, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, ServeError, ServerSecurity, Step, server_builder, step_to_proto,
+};
+use curio_learner::{EVENTS, Learner as Model, rollout_until};
 use curio_proto::v1 as pb;
 use curio_proto::v1::learner_server::{Learner, LearnerServer};
-use curio_store::Store;
-use tch::Device;
+use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::{BroadcastStream, ReceiverStream};
 use tokio_stream::{Stream, StreamExt};
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::{LoopConfig, SharedTrainer, lock, start_state};
+use crate::shared::{MAX_PREDICTIONS, MAX_WATCHERS, Run};
+use crate::{Shared, start_state};
 
-/// Largest source a submission may carry, bytes (as the pool's cap).
-const MAX_SOURCE_BYTES: usize = 64 << 10;
 /// Programs × inputs one request may submit.
 const MAX_RUNS_PER_REQUEST: usize = 256;
+/// Longest self-declared submitter, bytes.
+const MAX_SUBMITTER_BYTES: usize = 128;
+/// Largest request message: a submission's sources and inputs together
+/// (so a request of millions of empty inputs is refused before it is
+/// decoded), plus framing.
+const MAX_REQUEST_BYTES: usize = (4 << 20) + (64 << 10);
 /// Longest rollout `Predict` does.
 const MAX_HORIZON: u32 = 200;
+/// A prediction's deadline when the call sets none, and the longest one.
+const PREDICT_DEADLINE: (Duration, Duration) = (Duration::from_secs(30), Duration::from_secs(60));
 
-/// A user's program waiting for the loop.
-#[derive(Debug)]
-pub struct Submitted {
-    pub id: Uuid,
-    pub source: String,
-    pub input: String,
-    pub seed: u64,
-    pub submitter: String,
-    reply: mpsc::Sender<Result<pb::SubmitEvent, Status>>,
+/// Why the API refused or failed a call; [`status`] is what a client sees.
+#[derive(Debug, Error)]
+pub(crate) enum ApiError {
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("{waiting} submissions are already waiting (at most {max}); retry later")]
+    QueueFull { waiting: usize, max: usize },
+    #[error("the waiting submissions hold {max} bytes of sources and inputs already; retry later")]
+    QueueBytes { max: usize },
+    #[error("{limit} {what} at once already; retry shortly")]
+    Busy { what: &'static str, limit: usize },
+    #[error("the loop has not started yet; retry in a few seconds")]
+    NotStarted,
+    #[error(
+        "the prediction ran past its deadline after {done} of {horizon} steps; ask for fewer steps or allow longer"
+    )]
+    Deadline { done: usize, horizon: usize },
+    #[error("execution {0} could not be run on any pool replica; submit it again")]
+    Unrunnable(Uuid),
+    #[error("the replay store: {0}")]
+    Store(curio_store::StoreError),
+    #[error("the model: {0}")]
+    Model(curio_learner::ModelError),
+    #[error("a worker task failed: {0}")]
+    Task(tokio::task::JoinError),
 }
 
-impl Submitted {
-    /// Sends the trace (or that no replica could run it) to the submitter,
-    /// if they are still listening.
-    pub fn answer(&self, trace: Option<&Trace>) {
-        let event = match trace {
-            Some(t) => Ok(pb::SubmitEvent {
-                event: Some(pb::submit_event::Event::Executed(pb::Executed {
-                    execution_id: self.id.to_string(),
-                    trace: Some(trace_to_proto(t.clone())),
-                })),
-            }),
-            None => Err(Status::unavailable(format!(
-                "execution {} could not be run on any pool replica; submit it again",
-                self.id
-            ))),
-        };
-        let _ = self.reply.try_send(event);
+/// The one place an API error becomes a status: internal failures are
+/// logged here and reach the client only as what it can do.
+pub(crate) fn status(e: ApiError) -> Status {
+    match e {
+        ApiError::Invalid { .. } => Status::invalid_argument(e.to_string()),
+        ApiError::QueueFull { .. } | ApiError::QueueBytes { .. } | ApiError::Busy { .. } => {
+            Status::resource_exhausted(e.to_string())
+        }
+        ApiError::NotStarted | ApiError::Unrunnable(_) => Status::unavailable(e.to_string()),
+        ApiError::Deadline { .. } => Status::deadline_exceeded(e.to_string()),
+        ApiError::Store(_) => {
+            tracing::error!(error = %e, "Learner API");
+            Status::unavailable("the replay store is not answering; retry shortly")
+        }
+        ApiError::Model(_) | ApiError::Task(_) => {
+            tracing::error!(error = %e, "Learner API");
+            Status::internal("the model could not answer this request; see the learner's log")
+        }
     }
 }
 
-#[derive(Debug, Default)]
-struct State {
-    run_id: String,
-    strategy: String,
-    budget: u64,
-    queries: u64,
-    transitions: u64,
-    train_step: i64,
-    latest: BTreeMap<String, f64>,
-    trainer: Option<SharedTrainer>,
-    store: Option<Store>,
-}
-
-/// What the loop and the API share.
-#[derive(Debug)]
-pub struct Shared {
-    state: Mutex<State>,
-    queue: Mutex<VecDeque<Submitted>>,
-    curve: broadcast::Sender<pb::CurvePoint>,
-    device: Device,
-    /// Submissions that may wait before new ones are refused.
-    max_pending: usize,
-}
-
-impl Shared {
-    pub fn new(device: Device, max_pending: usize) -> Arc<Self> {
-        Arc::new(Shared {
-            state: Mutex::default(),
-            queue: Mutex::default(),
-            curve: broadcast::channel(1024).0,
-            device,
-            max_pending,
-        })
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn queue(&self) -> MutexGuard<'_, VecDeque<Submitted>> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Points the API at a (new) run of the loop.
-    pub fn attach(&self, config: &LoopConfig, queries: u64, trainer: SharedTrainer, store: Store) {
-        let mut s = self.state();
-        let train_step = lock(&trainer).learner.train_step;
-        *s = State {
-            run_id: config.run_id.clone(),
-            strategy: config.strategy.to_string(),
-            budget: config.budget,
-            queries,
-            transitions: store.transition_count() as u64,
-            train_step,
-            latest: BTreeMap::new(),
-            trainer: Some(trainer),
-            store: Some(store),
-        };
-    }
-
-    pub fn set_queries(&self, queries: u64, transitions: u64) {
-        let mut s = self.state();
-        (s.queries, s.transitions) = (queries, transitions);
-    }
-
-    pub fn set_train_step(&self, step: i64) {
-        self.state().train_step = step;
-    }
-
-    /// Records a curve point as the latest value of its metric and sends it
-    /// to every watcher.
-    pub fn publish(&self, queries: u64, metric: &str, value: f64) {
-        let point = {
-            let mut s = self.state();
-            s.latest.insert(metric.to_string(), value);
-            pb::CurvePoint {
-                run_id: s.run_id.clone(),
-                strategy: s.strategy.clone(),
-                queries_used: queries,
-                metric: metric.to_string(),
-                value,
-            }
-        };
-        let _ = self.curve.send(point);
-    }
-
-    pub fn strategy(&self) -> String {
-        self.state().strategy.clone()
-    }
-
-    pub fn latest(&self) -> BTreeMap<String, f64> {
-        self.state().latest.clone()
-    }
-
-    /// Up to `n` submissions, oldest first.
-    pub fn take_submissions(&self, n: usize) -> Vec<Submitted> {
-        let mut q = self.queue();
-        let n = n.min(q.len());
-        q.drain(..n).collect()
-    }
-
-    pub fn pending(&self) -> usize {
-        self.queue().len()
-    }
+fn invalid(field: impl Into<String>, reason: String) -> ApiError {
+    ApiError::Invalid { field: field.into(), reason }
 }
 
 /// The gRPC service over a [`Shared`].
@@ -186,68 +112,40 @@ impl Learner for LearnerApi {
     type WatchLearningCurveStream = CurveStream;
 
     async fn submit_programs(&self, request: Request<pb::SubmitRequest>) -> Result<Response<EventStream>, Status> {
+        // Where tokens are on, the token's name is who submitted; the
+        // declared field is only a hint when nothing authenticates.
+        let caller = request.extensions().get::<Caller>().map(|c| c.name.clone());
         let req = request.into_inner();
-        let runs = validate_submission(&req)?;
+        let (runs, bytes) = validate_submission(&req).map_err(status)?;
+        let submitter = caller.unwrap_or_else(|| req.submitter.clone());
         let (tx, rx) = mpsc::channel(runs.len() + 1);
-        let ids: Vec<Uuid> = runs.iter().map(|_| Uuid::now_v7()).collect();
-        {
-            let mut q = self.shared.queue();
-            if q.len() + runs.len() > self.shared.max_pending {
-                return Err(Status::resource_exhausted(format!(
-                    "{} submissions are already waiting (at most {}); retry later",
-                    q.len(),
-                    self.shared.max_pending
-                )));
-            }
-            for (id, (source, input, seed)) in ids.iter().zip(runs) {
-                q.push_back(Submitted {
-                    id: *id,
-                    source,
-                    input,
-                    seed,
-                    submitter: req.submitter.clone(),
-                    reply: tx.clone(),
-                });
-            }
-        }
+        let ids = self.shared.enqueue(&runs, bytes, &submitter, &tx).map_err(status)?;
         let accepted = pb::SubmitEvent {
             event: Some(pb::submit_event::Event::Accepted(pb::Accepted {
                 execution_ids: ids.iter().map(Uuid::to_string).collect(),
             })),
         };
         tx.try_send(Ok(accepted)).expect("the channel has room for the first event");
-        tracing::info!(count = ids.len(), submitter = %req.submitter, "programs submitted");
+        tracing::info!(count = ids.len(), submitter = %submitter, "programs submitted");
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     async fn get_status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::LearnerStatus>, Status> {
-        let pending = self.shared.pending() as u32;
-        let s = self.shared.state();
-        Ok(Response::new(pb::LearnerStatus {
-            run_id: s.run_id.clone(),
-            strategy: s.strategy.clone(),
-            queries_used: s.queries,
-            budget: s.budget,
-            train_step: s.train_step,
-            transitions_stored: s.transitions,
-            latest_metrics: s.latest.clone().into_iter().collect(),
-            pending_submissions: pending,
-        }))
+        Ok(Response::new(self.shared.status()))
     }
 
     async fn watch_learning_curve(&self, request: Request<pb::WatchRequest>) -> Result<Response<CurveStream>, Status> {
         let metric = request.into_inner().metric;
+        // Held by the stream: a watcher that hangs up frees its place.
+        let place = self.shared.watching.clone().try_acquire_owned();
+        let place =
+            place.map_err(|_| status(ApiError::Busy { what: "learning-curve watchers", limit: MAX_WATCHERS }))?;
         // Subscribe before reading the history, so no point falls between.
         let live = self.shared.curve.subscribe();
-        let (run_id, store) = {
-            let s = self.shared.state();
-            (s.run_id.clone(), s.store.clone())
-        };
-        let store = store.ok_or_else(|| Status::unavailable("the loop has not started yet; retry in a few seconds"))?;
-        let history = history(&store, &run_id, &metric).await?;
+        let history = self.shared.curve_history(&metric).await.map_err(status)?;
         let seen: std::collections::HashSet<(String, u64, String)> =
             history.iter().map(|p| (p.strategy.clone(), p.queries_used, p.metric.clone())).collect();
-        let live = tokio_stream::wrappers::BroadcastStream::new(live).filter_map(move |p| match p {
+        let live = BroadcastStream::new(live).filter_map(move |p| match p {
             Ok(p)
                 if (metric.is_empty() || p.metric == metric)
                     && !seen.contains(&(p.strategy.clone(), p.queries_used, p.metric.clone())) =>
@@ -256,91 +154,139 @@ impl Learner for LearnerApi {
             }
             _ => None,
         });
-        Ok(Response::new(Box::pin(tokio_stream::iter(history.into_iter().map(Ok)).chain(live))))
+        let points = tokio_stream::iter(history.into_iter().map(Ok)).chain(live).map(move |p| {
+            let _held = &place;
+            p
+        });
+        Ok(Response::new(Box::pin(points)))
     }
 
     async fn predict(&self, request: Request<pb::PredictRequest>) -> Result<Response<pb::PredictResponse>, Status> {
+        let deadline = Instant::now() + deadline_of(request.metadata());
         let req = request.into_inner();
-        if req.source.is_empty() || req.source.len() > MAX_SOURCE_BYTES {
-            return Err(Status::invalid_argument(format!("source: must be 1..={MAX_SOURCE_BYTES} bytes")));
-        }
-        if req.horizon > MAX_HORIZON {
-            return Err(Status::invalid_argument(format!("horizon: {} is over the limit {MAX_HORIZON}", req.horizon)));
-        }
-        let horizon = if req.horizon == 0 { 20 } else { req.horizon } as usize;
-        let trainer = self.shared.state().trainer.clone();
-        let trainer = trainer.ok_or_else(|| Status::unavailable("no model loaded yet; retry in a few seconds"))?;
-        let device = self.shared.device;
+        let horizon = validate_prediction(&req).map_err(status)?;
+        let busy = || status(ApiError::Busy { what: "predictions", limit: MAX_PREDICTIONS });
+        let permit = self.shared.predicting.clone().try_acquire_owned().map_err(|_| busy())?;
+        let shared = self.shared.clone();
         let reply = tokio::task::spawn_blocking(move || {
-            let t = lock(&trainer);
-            let start = start_state(&req.input);
-            let model = t.averaged();
-            let block = model.model.config.block_size as usize;
-            if curio_learner::encode_context(&req.source, &start, 1).context.len() + 64 > block {
-                return Err(Status::invalid_argument(format!(
-                    "source: too long for the model's context of {block} tokens"
-                )));
-            }
-            let paths = rollout(&model.model, &[(req.source.clone(), start)], horizon, device).map_err(|e| {
-                tracing::error!(error = %e, "prediction failed");
-                Status::internal("the model could not predict this program; see the learner's log")
-            })?;
-            Ok(predicted(paths.into_iter().next().unwrap_or_default(), model.train_step))
+            let _permit = permit;
+            let copies = shared.predictors()?;
+            predict_on(&copies, &req, horizon, deadline, shared.device)
         })
         .await
-        .map_err(|_| Status::internal("the prediction task failed"))??;
+        .map_err(|e| status(ApiError::Task(e)))?
+        .map_err(status)?;
         Ok(Response::new(reply))
     }
 }
 
-/// (source, input, seed) per run of a valid submission.
-fn validate_submission(req: &pb::SubmitRequest) -> Result<Vec<(String, String, u64)>, Status> {
+/// The runs of a valid submission and their source and input bytes,
+/// counted and checked before anything is copied.
+fn validate_submission(req: &pb::SubmitRequest) -> Result<(Vec<Run<'_>>, usize), ApiError> {
     if req.programs.is_empty() {
-        return Err(Status::invalid_argument("programs: submit at least one program"));
+        return Err(invalid("programs", "submit at least one program".into()));
     }
-    let mut runs = vec![];
+    if req.submitter.len() > MAX_SUBMITTER_BYTES {
+        let reason = format!("is {} bytes; at most {MAX_SUBMITTER_BYTES} allowed", req.submitter.len());
+        return Err(invalid("submitter", reason));
+    }
+    let count = req.programs.iter().fold(0usize, |n, p| n.saturating_add(p.inputs.len().max(1)));
+    if count > MAX_RUNS_PER_REQUEST {
+        let reason = format!("{count} runs (programs × inputs); at most {MAX_RUNS_PER_REQUEST} per request");
+        return Err(invalid("programs", reason));
+    }
+    let (mut runs, mut bytes) = (Vec::with_capacity(count), 0);
     for (i, p) in req.programs.iter().enumerate() {
         if p.source.trim().is_empty() || p.source.len() > MAX_SOURCE_BYTES {
-            return Err(Status::invalid_argument(format!(
-                "programs[{i}].source: must be non-empty and at most {MAX_SOURCE_BYTES} bytes"
-            )));
+            let reason = format!("must be non-empty and at most {MAX_SOURCE_BYTES} bytes");
+            return Err(invalid(format!("programs[{i}].source"), reason));
         }
-        let inputs = if p.inputs.is_empty() { vec![String::new()] } else { p.inputs.clone() };
-        runs.extend(inputs.into_iter().map(|input| (p.source.clone(), input, p.seed)));
+        if let Some(j) = p.inputs.iter().position(|input| input.len() > MAX_INPUT_BYTES) {
+            let reason = format!("is {} bytes; at most {MAX_INPUT_BYTES} allowed", p.inputs[j].len());
+            return Err(invalid(format!("programs[{i}].inputs[{j}]"), reason));
+        }
+        let inputs: Vec<&str> =
+            if p.inputs.is_empty() { vec![""] } else { p.inputs.iter().map(String::as_str).collect() };
+        for input in inputs {
+            bytes += p.source.len() + input.len();
+            runs.push(Run { source: &p.source, input, seed: p.seed });
+        }
     }
-    if runs.len() > MAX_RUNS_PER_REQUEST {
-        return Err(Status::invalid_argument(format!(
-            "programs: {} runs (programs × inputs); at most {MAX_RUNS_PER_REQUEST} per request",
-            runs.len()
-        )));
-    }
-    Ok(runs)
+    Ok((runs, bytes))
 }
 
-async fn history(store: &Store, run_id: &str, metric: &str) -> Result<Vec<pb::CurvePoint>, Status> {
-    let metrics = match metric {
-        "" => store.curve_metrics(run_id).await.map_err(store_unavailable)?,
-        one => vec![one.to_string()],
+/// The horizon of a valid prediction request.
+fn validate_prediction(req: &pb::PredictRequest) -> Result<usize, ApiError> {
+    if req.source.is_empty() || req.source.len() > MAX_SOURCE_BYTES {
+        return Err(invalid("source", format!("must be 1..={MAX_SOURCE_BYTES} bytes")));
+    }
+    if req.input.len() > MAX_INPUT_BYTES {
+        return Err(invalid("input", format!("is {} bytes; at most {MAX_INPUT_BYTES} allowed", req.input.len())));
+    }
+    if req.horizon > MAX_HORIZON {
+        return Err(invalid("horizon", format!("{} is over the limit {MAX_HORIZON}", req.horizon)));
+    }
+    Ok(if req.horizon == 0 { 20 } else { req.horizon } as usize)
+}
+
+/// The call's `grpc-timeout`, within [`PREDICT_DEADLINE`].
+fn deadline_of(metadata: &tonic::metadata::MetadataMap) -> Duration {
+    let (default, longest) = PREDICT_DEADLINE;
+    let value = metadata.get("grpc-timeout").and_then(|v| v.to_str().ok());
+    value.and_then(parse_grpc_timeout).map_or(default, |d| d.min(longest))
+}
+
+/// `grpc-timeout` is up to 8 digits and a unit (H, M, S, m, u, n).
+fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at_checked(value.len().checked_sub(1)?)?;
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// A rollout on whichever copy is free, checking the deadline between
+/// steps. Blocking.
+fn predict_on(
+    copies: &[Mutex<Model>],
+    req: &pb::PredictRequest,
+    horizon: usize,
+    deadline: Instant,
+    device: tch::Device,
+) -> Result<pb::PredictResponse, ApiError> {
+    // As many copies as permits: one is free unless a refresh just swapped them.
+    let model = copies.iter().find_map(|c| c.try_lock().ok());
+    let model = match model {
+        Some(m) => m,
+        None => copies[0].lock().unwrap_or_else(|e| e.into_inner()),
     };
-    let mut out = vec![];
-    for m in metrics {
-        let points = store.learning_curve(run_id, &m).await.map_err(store_unavailable)?;
-        out.extend(points.into_iter().map(|(strategy, q, value)| pb::CurvePoint {
-            run_id: run_id.to_string(),
-            strategy,
-            queries_used: q as u64,
-            metric: m.clone(),
-            value,
-        }));
+    let start = start_state(&req.input);
+    let block = model.model.config.block_size as usize;
+    if curio_learner::encode_context(&req.source, &start, 1).context.len() + 64 > block {
+        return Err(invalid("source", format!("too long for the model's context of {block} tokens")));
     }
-    out.sort_by_key(|p| p.queries_used);
-    Ok(out)
-}
-
-/// What a client sees of a store failure: logged here, not sent.
-fn store_unavailable(e: curio_store::StoreError) -> Status {
-    tracing::error!(error = %e, "reading the learning curve");
-    Status::unavailable("the replay store is not answering; retry shortly")
+    let mut late = None;
+    let paths = rollout_until(&model.model, &[(req.source.clone(), start)], horizon, device, |_, h, _| {
+        let past = Instant::now() >= deadline;
+        if past && h < horizon {
+            late = Some(h);
+        }
+        past
+    })
+    .map_err(ApiError::Model)?;
+    if let Some(done) = late {
+        return Err(ApiError::Deadline { done, horizon });
+    }
+    Ok(predicted(paths.into_iter().next().unwrap_or_default(), model.train_step))
 }
 
 fn predicted(path: curio_learner::Rollout, model_step: i64) -> pb::PredictResponse {
@@ -372,12 +318,16 @@ fn predicted(path: curio_learner::Rollout, model_step: i64) -> pb::PredictRespon
     pb::PredictResponse { steps, model_step, stopped }
 }
 
-/// Serves the Learner API (with health and reflection) until `shutdown`.
+/// Serves the Learner API (with health and reflection) until `shutdown`;
+/// refuses an address other machines can reach when nothing authenticates
+/// the callers (see [`ServerSecurity`]).
 pub async fn serve_learner(
     listener: TcpListener,
     shared: Arc<Shared>,
+    security: ServerSecurity,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), ServeError> {
+    security.check_bind(listener.local_addr()?, "the Learner API")?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<LearnerServer<LearnerApi>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -389,11 +339,53 @@ pub async fn serve_learner(
         shutdown.await;
         health.set_not_serving::<LearnerServer<LearnerApi>>().await;
     };
-    tonic::transport::Server::builder()
+    let api = LearnerServer::new(LearnerApi::new(shared)).max_decoding_message_size(MAX_REQUEST_BYTES);
+    let api = InterceptedService::new(api, security.authenticator());
+    // Watchers hold their streams open: room for all of them and more.
+    server_builder(&security, (2 * MAX_WATCHERS) as u32)?
         .concurrency_limit_per_connection(64)
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(LearnerServer::new(LearnerApi::new(shared)).max_decoding_message_size(16 << 20))
+        .add_service(api)
         .serve_with_incoming_shutdown(curio_interpreter_pool::no_delay(listener), signal)
-        .await
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submission(programs: Vec<pb::Submission>, submitter: &str) -> pb::SubmitRequest {
+        pb::SubmitRequest { programs, submitter: submitter.into() }
+    }
+
+    fn program(inputs: Vec<String>) -> pb::Submission {
+        pb::Submission { source: "print(1)".into(), inputs, seed: 0 }
+    }
+
+    #[test]
+    fn runs_are_counted_before_they_are_copied_and_each_cap_names_its_field() {
+        let many = submission(vec![program(vec![String::new(); 1_000_000])], "");
+        assert!(matches!(validate_submission(&many), Err(ApiError::Invalid { field, .. }) if field == "programs"));
+        let long = submission(vec![program(vec![])], &"x".repeat(129));
+        assert!(matches!(validate_submission(&long), Err(ApiError::Invalid { field, .. }) if field == "submitter"));
+        let big = submission(vec![program(vec!["1".into(), "x".repeat(MAX_INPUT_BYTES + 1)])], "");
+        let err = validate_submission(&big).unwrap_err();
+        assert!(matches!(&err, ApiError::Invalid { field, .. } if field == "programs[0].inputs[1]"), "{err}");
+        let ok = submission(vec![program(vec![]), program(vec!["a".into(), "bc".into()])], "me");
+        let (runs, bytes) = validate_submission(&ok).unwrap();
+        assert_eq!((runs.len(), bytes), (3, 3 * 8 + 3));
+    }
+
+    #[test]
+    fn grpc_timeouts_parse_in_every_unit_and_garbage_is_ignored() {
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("5u"), Some(Duration::from_micros(5)));
+        for bad in ["", "m", "12x", "123456789S", "-1S"] {
+            assert_eq!(parse_grpc_timeout(bad), None, "{bad}");
+        }
+    }
 }
