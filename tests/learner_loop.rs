@@ -447,9 +447,11 @@ async fn hostile_submissions_get_their_status_and_the_learner_goes_on_training()
 }
 
 /// With tokens on, the Learner API lets in only their holders, and a
-/// submission is recorded under its token's name, not the name it declares.
+/// submission is recorded under its token's name, not the name it declares;
+/// over-cap requests are refused at once; a flood of predictions leaves
+/// training going.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_tokens_name_is_the_recorded_submitter() {
+async fn a_tokens_name_is_the_submitter_caps_answer_at_once_and_predictions_do_not_stop_training() {
     use curio_interpreter_pool::{Bearer, endpoint};
     let data = std::env::temp_dir().join(format!("curio-token-{}", std::process::id()));
     std::fs::create_dir_all(&data).unwrap();
@@ -482,6 +484,47 @@ async fn a_tokens_name_is_the_recorded_submitter() {
     .await
     .unwrap();
     assert_eq!(who, "alice");
+
+    // Each cap answers at once, before anything is queued.
+    let one = |inputs: Vec<String>, submitter: String| pb::SubmitRequest {
+        programs: vec![pb::Submission { source: "print(1)\n".into(), inputs, seed: 0 }],
+        submitter,
+    };
+    for (what, request) in [
+        ("submitter of 129 bytes", one(vec![], "x".repeat(129))),
+        ("300 runs", one(vec![String::new(); 300], String::new())),
+        ("an input over 1 MiB", one(vec!["x".repeat((1 << 20) + 1)], String::new())),
+    ] {
+        let started = Instant::now();
+        let code = client.submit_programs(request).await.map(|_| tonic::Code::Ok).unwrap_or_else(|s| s.code());
+        assert!(matches!(code, tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted), "{what}: {code:?}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{what}: not refused at once");
+    }
+
+    // A flood of predictions neither fails the learner nor stops training.
+    let before = client.get_status(pb::StatusRequest {}).await.unwrap().into_inner().train_step;
+    let flood: Vec<_> = (0..8)
+        .map(|_| {
+            let mut c = client.clone();
+            tokio::spawn(async move {
+                let req = pb::PredictRequest { source: "a = 1\nb = a + 1\n".into(), horizon: 20, input: String::new() };
+                c.predict(req).await.map(|_| ()).map_err(|s| s.code())
+            })
+        })
+        .collect();
+    for f in flood {
+        let outcome = f.await.unwrap();
+        assert!(matches!(outcome, Ok(()) | Err(tonic::Code::ResourceExhausted)), "{outcome:?}");
+    }
+    let started = Instant::now();
+    loop {
+        let now = client.get_status(pb::StatusRequest {}).await.unwrap().into_inner().train_step;
+        if now > before {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "training stopped at step {now}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     drop(learner);
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -149,6 +149,49 @@ async fn a_full_pool_sheds_with_resource_exhausted_instead_of_queueing() {
 }
 
 #[tokio::test]
+async fn cancelled_calls_give_their_place_in_the_queue_back() {
+    let pool = PoolProcess::start(1, 8);
+    let slow = "import time\ntime.sleep(1.5)\n";
+    let start_slow = |id: &'static str| {
+        let addr = pool.addr.clone();
+        tokio::spawn(async move {
+            let mut c = InterpreterPoolClient::connect(addr).await.unwrap();
+            c.execute(request(id, slow)).await.map(|_| ()).map_err(|s| s.code())
+        })
+    };
+    let busy = start_slow("busy");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Eight callers wait in the queue, then give up before a worker frees.
+    let giving_up: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = pool.addr.clone();
+            tokio::spawn(async move {
+                let mut c = InterpreterPoolClient::connect(addr).await.unwrap();
+                let mut req = tonic::Request::new(request(&format!("gives-up-{i}"), "print(1)"));
+                req.set_timeout(Duration::from_millis(300));
+                c.execute(req).await.map(|_| ()).map_err(|s| s.code())
+            })
+        })
+        .collect();
+    for g in giving_up {
+        let gave_up = g.await.unwrap();
+        assert!(
+            matches!(gave_up, Err(code) if code != Code::ResourceExhausted),
+            "{gave_up:?}: should wait, then give up"
+        );
+    }
+    assert_eq!(busy.await.unwrap(), Ok(()));
+    // Their places came back: the worker busy again, the queue takes eight more.
+    let busy = start_slow("busy-again");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiting: Vec<_> = (0..8).map(|_| start_slow("waits")).collect();
+    assert_eq!(busy.await.unwrap(), Ok(()));
+    for w in waiting {
+        assert_ne!(w.await.unwrap(), Err(Code::ResourceExhausted), "a cancelled call kept its place in the queue");
+    }
+}
+
+#[tokio::test]
 async fn batch_stream_returns_every_result_and_rejects_bad_items_alone() {
     let pool = PoolProcess::start(2, 4);
     let mut c = client(&pool).await;

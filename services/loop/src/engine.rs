@@ -410,6 +410,8 @@ impl Engine {
         })
         .await?;
         LoopMetrics.checkpointed();
+        // Predictions run on their own copies of the model, refreshed here.
+        self.shared.clone().refresh_model().await;
         Ok(())
     }
 }
