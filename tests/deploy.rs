@@ -113,6 +113,26 @@ fn kubernetes_manifests_render_and_validate_strictly() {
     }
 }
 
+/// Compose exposes nothing beyond this machine, takes Grafana's password
+/// from the environment, and every Curio server asks its callers for a token.
+#[test]
+fn compose_publishes_on_loopback_only_and_every_curio_server_checks_tokens() {
+    let compose = &yaml(&std::fs::read_to_string(root().join("deploy/compose/compose.yaml")).unwrap())[0];
+    for (name, s) in compose["services"].as_object().unwrap() {
+        for port in strings(&s["ports"]) {
+            assert!(port.starts_with("127.0.0.1:"), "{name} publishes {port} beyond this machine");
+        }
+        if s["image"].as_str().is_some_and(|i| i.starts_with("curio")) {
+            let args = strings(&s["command"]).join(" ");
+            assert!(args.contains("--auth-token-file"), "{name} serves without tokens: {args}");
+        }
+    }
+    let password = compose["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"].as_str().unwrap();
+    assert!(password.starts_with("${GRAFANA_ADMIN_PASSWORD"), "Grafana's password is written in the file: {password}");
+    let learner = strings(&compose["services"]["learner"]["command"]).join(" ");
+    assert!(learner.contains("--pool-token-file"), "the learner calls the pools without a token");
+}
+
 #[test]
 fn compose_services_run_real_commands_and_prometheus_scrapes_them() {
     let compose = &yaml(&std::fs::read_to_string(root().join("deploy/compose/compose.yaml")).unwrap())[0];
