@@ -1,14 +1,25 @@
 //! `curio bench load`: a pool served on loopback, driven over gRPC first at
 //! its capacity (closed loop, one client per worker), then open loop at
-//! twice the rate it sustained. Bounded in time and count; loopback only.
+//! twice the rate it sustained; then at capacity again on a second pool with
+//! TLS and a bearer token on, side by side. Bounded in time and count;
+//! loopback only.
 
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use curio_interpreter_pool::{Execution, PoolConfig, PoolService, execution_to_proto, serve};
+use curio_interpreter_pool::{
+    Bearer, ClientTls, Execution, PoolConfig, PoolService, ServerSecurity, ServerTls, Tokens, endpoint,
+    execution_to_proto, serve,
+};
 use curio_proto::v1::interpreter_pool_client::InterpreterPoolClient;
 use tonic::Code;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+type Client = InterpreterPoolClient<InterceptedService<Channel, Bearer>>;
+
+/// The token the secured phase presents.
+const TOKEN: &str = "bench-token-0123456789abcdef";
 
 #[derive(Args, Debug)]
 pub struct LoadBench {
@@ -45,27 +56,12 @@ pub async fn run(args: LoadBench) -> anyhow::Result<()> {
     let server = tokio::spawn(serve(listener, PoolService::new(sandbox, config), async {
         let _ = stop_rx.await;
     }));
-    let client = InterpreterPoolClient::connect(format!("http://{addr}")).await?;
+    let client = connect(&addr.to_string(), None, Bearer::default()).await?;
     let rss_before = rss_mib();
     let span = Duration::from_secs_f64(args.seconds);
 
     // Phase 1: as fast as the workers go.
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..args.workers {
-        let mut c = client.clone();
-        tasks.spawn(async move {
-            let mut latencies = vec![];
-            while started.elapsed() < span {
-                if let (Ok(()), took) = call(&mut c).await {
-                    latencies.push(took);
-                }
-            }
-            latencies
-        });
-    }
-    let mut latencies: Vec<f64> = tasks.join_all().await.into_iter().flatten().collect();
-    let sustained = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    let (mut latencies, sustained) = capacity(&client, args.workers, span).await;
     let p99 = crate::bench::percentile(&mut latencies, 0.99);
     println!("capacity: {} executions, p50 {:.2} ms", latencies.len(), crate::bench::percentile(&mut latencies, 0.5));
 
@@ -93,16 +89,83 @@ pub async fn run(args: LoadBench) -> anyhow::Result<()> {
     }
     let _ = stop_tx.send(());
     let _ = server.await;
+    let (mut secured, secured_rate) = secured_capacity(args.workers, span).await?;
+    println!("{:<22} {:>12} {:>8} {:>8}", "at capacity", "executions/s", "p50 ms", "p99 ms");
+    let p50 = crate::bench::percentile(&mut latencies, 0.5);
+    println!("{:<22} {sustained:>12.1} {p50:>8.2} {p99:>8.2}", "plaintext, no token");
+    let (s50, s99) = (crate::bench::percentile(&mut secured, 0.5), crate::bench::percentile(&mut secured, 0.99));
+    println!("{:<22} {secured_rate:>12.1} {s50:>8.2} {s99:>8.2}", "TLS and a token");
     println!("sustained_executions_per_second: {sustained:.1}");
     println!("p99_ms: {p99:.2}");
     println!("shed_fraction_at_2x: {:.3}", shed as f64 / sent.max(1) as f64);
+    println!("tls_token_executions_per_second: {secured_rate:.1}");
+    println!("tls_token_ratio: {:.3}", secured_rate / sustained.max(1e-9));
     Ok(())
+}
+
+async fn connect(addr: &str, tls: Option<&ClientTls>, bearer: Bearer) -> anyhow::Result<Client> {
+    let channel = endpoint(addr, tls, Some("localhost"))?.connect().await?;
+    Ok(InterpreterPoolClient::with_interceptor(channel, bearer))
+}
+
+/// Closed loop, one client per worker, for `span`: latencies and rate.
+async fn capacity(client: &Client, workers: u32, span: Duration) -> (Vec<f64>, f64) {
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let mut c = client.clone();
+        tasks.spawn(async move {
+            let mut latencies = vec![];
+            while started.elapsed() < span {
+                if let (Ok(()), took) = call(&mut c).await {
+                    latencies.push(took);
+                }
+            }
+            latencies
+        });
+    }
+    let latencies: Vec<f64> = tasks.join_all().await.into_iter().flatten().collect();
+    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    (latencies, rate)
+}
+
+/// The capacity phase on a second pool that serves TLS (a certificate made
+/// here, signed by a CA made here) and asks for a token.
+async fn secured_capacity(workers: u32, span: Duration) -> anyhow::Result<(Vec<f64>, f64)> {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
+    let key = KeyPair::generate()?;
+    let cert = CertificateParams::new(vec!["localhost".to_string()])?.signed_by(&key, &ca)?;
+    let mut config = PoolConfig::for_slots(workers);
+    config.security = ServerSecurity {
+        tls: Some(ServerTls {
+            cert_pem: cert.pem().into_bytes(),
+            key_pem: key.serialize_pem().into_bytes(),
+            client_ca_pem: None,
+        }),
+        tokens: Some(Tokens::parse(&format!("bench:{TOKEN}\n"), "the bench")?),
+        insecure: false,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, PoolService::new(crate::sandbox(workers)?, config), async {
+        let _ = stop_rx.await;
+    }));
+    let tls = ClientTls { ca_pem: ca.pem().into_bytes(), identity: None };
+    let client = connect(&format!("https://{addr}"), Some(&tls), Bearer::new(Some(TOKEN))?).await?;
+    let measured = capacity(&client, workers, span).await;
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    Ok(measured)
 }
 
 /// Closed loop at capacity for `span`, printing resident memory 20 times.
 /// The growth over the second half, per 10 000 executions, is what a leak
 /// would show: the first half includes allocator and cache warm-up.
-async fn soak(client: &InterpreterPoolClient<Channel>, workers: u32, span: Duration) {
+async fn soak(client: &Client, workers: u32, span: Duration) {
     let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -132,7 +195,7 @@ async fn soak(client: &InterpreterPoolClient<Channel>, workers: u32, span: Durat
 }
 
 /// One execution; its outcome code and latency in ms.
-async fn call(c: &mut InterpreterPoolClient<Channel>) -> (Result<(), Code>, f64) {
+async fn call(c: &mut Client) -> (Result<(), Code>, f64) {
     let started = Instant::now();
     let result = c.execute(execution_to_proto(&Execution::python(PROGRAM))).await;
     (result.map(|_| ()).map_err(|s| s.code()), started.elapsed().as_secs_f64() * 1e3)
