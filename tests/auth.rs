@@ -109,11 +109,24 @@ async fn with_mutual_tls_only_clients_with_a_certificate_get_in() {
     let addr = format!("https://{}", pool.1);
 
     let anonymous = ClientTls::load(Some(Path::new(&ca_file)), None, None, ["ca", "cert", "key"]).unwrap();
-    assert!(call(&addr, anonymous.as_ref(), None).await.is_err(), "a client without a certificate got in");
+    let status = call(&addr, anonymous.as_ref(), None).await.expect_err("a client without a certificate got in");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("client certificate"), "{}", status.message());
     let (c, k) = (write(&dir, "client.pem", &client_cert), write(&dir, "client.key", &client_key));
     let flags = ["ca", "cert", "key"];
     let known = ClientTls::load(Some(Path::new(&ca_file)), Some(Path::new(&c)), Some(Path::new(&k)), flags).unwrap();
     let result = call(&addr, known.as_ref(), None).await.expect("a client with a certificate gets in");
     assert!(matches!(result.outcome, Some(pb::execution_result::Outcome::Trace(_))));
+    // A certificate from another CA fails the handshake.
+    let mut other_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    other_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let other = CertifiedIssuer::self_signed(other_params, KeyPair::generate().unwrap()).unwrap();
+    let stranger_key = KeyPair::generate().unwrap();
+    let stranger =
+        CertificateParams::new(vec!["mallory".to_string()]).unwrap().signed_by(&stranger_key, &other).unwrap();
+    let (c, k) =
+        (write(&dir, "stranger.pem", &stranger.pem()), write(&dir, "stranger.key", &stranger_key.serialize_pem()));
+    let forged = ClientTls::load(Some(Path::new(&ca_file)), Some(Path::new(&c)), Some(Path::new(&k)), flags).unwrap();
+    assert!(call(&addr, forged.as_ref(), None).await.is_err(), "a certificate from another CA got in");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -196,6 +196,103 @@ async fn a_record_the_database_refuses_is_kept_apart_and_the_rest_is_stored(pool
     assert_eq!(count(&pool, "SELECT count(*) FROM rejected_executions").await, 1);
 }
 
+/// `url` with its database replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (scheme, rest) = base.split_once("://").unwrap();
+    let authority = rest.split('/').next().unwrap();
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{scheme}://{authority}/{database}{query}")
+}
+
+/// The owner migrates; the services' role reads and writes but cannot
+/// change the schema, and a schema left behind tells it who can migrate.
+#[sqlx::test(migrations = false)]
+async fn the_services_run_as_a_role_without_ddl_rights_after_the_owner_migrates(pool: PgPool) {
+    let role = format!("curio_rt_{}_{}", std::process::id(), Uuid::now_v7().simple().to_string().get(24..).unwrap());
+    sqlx::query(&format!("CREATE ROLE {role} LOGIN")).execute(&pool).await.unwrap();
+    let options = (*pool.connect_options()).clone();
+    let database = options.get_database().unwrap().to_string();
+    let as_role = options.clone().username(&role);
+
+    let behind = Store::connect_with(as_role.clone()).await.unwrap_err().to_string();
+    assert!(behind.contains("curio db migrate"), "{behind}");
+
+    let url = with_database(&std::env::var("DATABASE_URL").unwrap(), &database);
+    let migrate = |grant: &str| {
+        std::process::Command::new(curio_tests::curio_bin())
+            .args(["db", "migrate", "--grant", grant])
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    let out = migrate("no_such_role");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    let out = migrate(&role);
+    assert!(out.status.success(), "curio db migrate: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("up to date"));
+
+    let store = Store::connect_with(as_role.clone()).await.expect("the runtime role opens a migrated store");
+    let src = "x = 1\ny = x + 1\n";
+    let receipt = store.write(&[record(src, traced(src, 0), 0)]).await.unwrap();
+    assert_eq!(receipt.written.len(), 1);
+    let mut rng = StdRng::seed_from_u64(1);
+    assert!(!store.sample(2, Sampling::Uniform, 1, &mut rng).await.unwrap().is_empty());
+    let runtime = store.pool();
+    for ddl in [
+        "CREATE TABLE intruder (a int)",
+        "DROP TABLE transitions",
+        "ALTER TABLE executions ADD COLUMN intruder int",
+        "DELETE FROM _sqlx_migrations",
+        "TRUNCATE transitions",
+    ] {
+        let err = sqlx::query(ddl).execute(runtime).await.expect_err(ddl);
+        let code = err.as_database_error().and_then(|d| d.code()).map(|c| c.to_string());
+        assert!(matches!(code.as_deref(), Some("42501") | Some("42P01")), "{ddl}: {err}");
+    }
+    runtime.close().await;
+    sqlx::query(&format!("DROP OWNED BY {role}")).execute(&pool).await.unwrap();
+    sqlx::query(&format!("DROP ROLE {role}")).execute(&pool).await.unwrap();
+}
+
+/// As root the server runs as `postgres`: a data folder under a private
+/// one (a clone in /root) gets its cluster in a shared place, recorded in
+/// the folder, and the same folder finds the same cluster again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_folder_the_server_user_cannot_reach_keeps_its_cluster_elsewhere() {
+    use std::os::unix::fs::PermissionsExt;
+    let root_uid = std::process::Command::new("id").arg("-u").output().unwrap().stdout.trim_ascii() == b"0";
+    if !root_uid {
+        eprintln!("not root: the server runs as this user, which reaches its own folders");
+        return;
+    }
+    let private = std::env::temp_dir().join(format!("curio-private-{}", std::process::id()));
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let dir = private.join("data/postgres");
+    let d = dir.clone();
+    let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&d)).await.unwrap().unwrap();
+    let home = pg.home().to_path_buf();
+    assert!(home.starts_with(curio_store::SHARED_HOME), "{}", home.display());
+    let recorded = std::fs::read_to_string(dir.join("LOCATION")).unwrap();
+    assert_eq!(recorded.trim(), home.display().to_string());
+    let store = Store::connect(&pg.url()).await.unwrap();
+    let src = "x = 1\n";
+    assert_eq!(store.write(&[record(src, traced(src, 0), 0)]).await.unwrap().written.len(), 1);
+    store.pool().close().await;
+    drop(pg);
+    let d = dir.clone();
+    let again = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&d)).await.unwrap().unwrap();
+    assert_eq!(again.home(), home, "the same data folder finds the same cluster");
+    let store = Store::connect(&again.url()).await.unwrap();
+    assert_eq!(count(store.pool(), "SELECT count(*) FROM executions").await, 1, "what was stored is there");
+    store.pool().close().await;
+    again.stop(false).unwrap();
+    drop(again);
+    std::fs::remove_dir_all(&home).unwrap();
+    std::fs::remove_dir_all(&private).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_mid_stream_loses_nothing_and_duplicates_nothing() {
     let dir = std::env::temp_dir().join(format!("curio-restart-test-{}", std::process::id()));

@@ -153,20 +153,37 @@ pub const HOW_TO_AUTHENTICATE: &str = "send the metadata `authorization: Bearer 
 
 /// The interceptor in front of every service call: with tokens configured,
 /// a call without a valid `authorization: Bearer <token>` is
-/// `UNAUTHENTICATED`; a valid one carries its [`Caller`] on.
+/// `UNAUTHENTICATED`; a valid one carries its [`Caller`] on. With mutual
+/// TLS on, a call over a connection whose client presented no certificate
+/// is `UNAUTHENTICATED` too (the handshake lets such clients in so that
+/// they get a status that says what is wrong, and health checks work; a
+/// certificate the CA did not sign still fails the handshake).
 #[derive(Clone, Debug, Default)]
 pub struct Authenticator {
     tokens: Option<Tokens>,
+    client_certificates: bool,
 }
 
 impl Authenticator {
     pub fn new(tokens: Option<Tokens>) -> Self {
-        Authenticator { tokens }
+        Authenticator { tokens, client_certificates: false }
+    }
+
+    /// Also requires a verified client certificate on the connection.
+    pub fn with_client_certificates(mut self, required: bool) -> Self {
+        self.client_certificates = required;
+        self
     }
 }
 
 impl Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if self.client_certificates && request.peer_certs().is_none_or(|certs| certs.is_empty()) {
+            return Err(Status::unauthenticated(
+                "this server requires a client certificate (mutual TLS): connect with a certificate signed by its \
+                 --tls-client-ca (curio learner: --pool-tls-cert and --pool-tls-key)",
+            ));
+        }
         let Some(tokens) = &self.tokens else { return Ok(request) };
         let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
         let Some(presented) = header.and_then(bearer_token) else {

@@ -1,4 +1,4 @@
-//! The pool's Prometheus series. Names and units are listed in the README;
+//! The pool's Prometheus series. Names and units are listed in docs/metrics.md;
 //! the Grafana dashboard queries exactly these.
 
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};

@@ -80,7 +80,8 @@ impl ServerSecurity {
     }
 
     pub fn authenticator(&self) -> Authenticator {
-        Authenticator::new(self.tokens.clone())
+        let mutual = self.tls.as_ref().is_some_and(|t| t.client_ca_pem.is_some());
+        Authenticator::new(self.tokens.clone()).with_client_certificates(mutual)
     }
 
     /// What is on, for the start-up log line.
@@ -104,7 +105,10 @@ impl ServerSecurity {
             // handshake does not hold it for long.
             .timeout(Duration::from_secs(10));
         if let Some(ca) = &tls.client_ca_pem {
-            config = config.client_ca_root(Certificate::from_pem(ca));
+            // Optional at the handshake so that a client without one gets
+            // UNAUTHENTICATED from the authenticator rather than a bare
+            // connection error; one the CA did not sign is still refused.
+            config = config.client_ca_root(Certificate::from_pem(ca)).client_auth_optional(true);
         }
         Some(config)
     }

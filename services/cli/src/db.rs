@@ -1,4 +1,6 @@
-//! `curio db`: the private Postgres cluster, for looking at the data with psql.
+//! `curio db`: the private Postgres cluster, for looking at the data with
+//! psql, and the schema's migrations, run by the database's owner so that
+//! the services can run as a role without DDL rights.
 
 use clap::Subcommand;
 
@@ -10,9 +12,24 @@ pub enum Db {
     Stop,
     /// Print the URL the store uses: DATABASE_URL, else the private cluster's.
     Url,
+    /// Bring the schema up to date (as DATABASE_URL's role, the owner), and
+    /// optionally let a runtime role read and write it without DDL rights.
+    ///
+    /// The services migrate by themselves when their role may; a deployment
+    /// that runs them as a role without DDL rights runs this first, as the
+    /// owner, with --grant naming that role.
+    Migrate {
+        /// A role (which must exist) to grant SELECT, INSERT, UPDATE and
+        /// DELETE on every table, now and after later migrations.
+        #[arg(long, value_name = "ROLE")]
+        grant: Option<String>,
+    },
 }
 
 pub fn run(db: Db, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    if let Db::Migrate { grant } = &db {
+        return migrate(grant.as_deref(), data_dir);
+    }
     if let (Db::Url, Ok(url)) = (&db, std::env::var("DATABASE_URL")) {
         println!("{url}");
         return Ok(());
@@ -23,10 +40,34 @@ pub fn run(db: Db, data_dir: &std::path::Path) -> anyhow::Result<()> {
             println!("{}", pg.url());
             pg.detach();
         }
+        Db::Migrate { .. } => unreachable!("handled above"),
         Db::Stop => {
             pg.stop(false)?;
-            eprintln!("stopped the private cluster in {}", data_dir.join("postgres").display());
+            eprintln!("stopped the private cluster in {}", pg.home().display());
         }
     }
     Ok(())
+}
+
+fn migrate(grant: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let (url, _private) = match std::env::var("DATABASE_URL") {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let pg = curio_store::EmbeddedPostgres::start(&data_dir.join("postgres"))?;
+            (pg.url(), Some(pg))
+        }
+    };
+    runtime.block_on(async {
+        let options: sqlx::postgres::PgConnectOptions =
+            url.parse().map_err(|e| anyhow::anyhow!("DATABASE_URL is not a Postgres URL: {e}"))?;
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(options).await?;
+        let applied = curio_store::migrate(&pool).await?;
+        eprintln!("the schema is up to date ({applied} migration(s) applied now)");
+        if let Some(role) = grant {
+            curio_store::grant_runtime_role(&pool, role).await?;
+            eprintln!("{role} may read and write the store's tables, and may not change the schema");
+        }
+        anyhow::Ok(())
+    })
 }

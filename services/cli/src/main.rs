@@ -55,16 +55,38 @@ enum Command {
     Train(learn::TrainArgs),
     /// Evaluate a checkpoint on a held-out suite.
     Eval(learn::EvalArgs),
-    /// Manage the private Postgres cluster (used when DATABASE_URL is unset).
+    /// The store's database: the private Postgres cluster (used when DATABASE_URL is unset), and migrations.
     #[command(subcommand)]
     Db(db::Db),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     // Before any thread starts, so that libtorch's inherit it.
     curio_learner::flush_subnormals();
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error as its message and causes; the backtrace (if one was
+/// captured, RUST_BACKTRACE=1) only when CURIO_BACKTRACE=1 asks for it.
+fn report(e: &anyhow::Error) {
+    eprintln!("Error: {e}");
+    for cause in e.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if std::env::var_os("CURIO_BACKTRACE").is_some_and(|v| v == "1") {
+        eprintln!("\n{}", e.backtrace());
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => active::run(args, &cli.data_dir),
         Command::Learner(args) => active::learner(args, &cli.data_dir),

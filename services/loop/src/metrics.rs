@@ -1,4 +1,4 @@
-//! The learner's Prometheus series (listed in the README). The Grafana
+//! The learner's Prometheus series (listed in docs/metrics.md). The Grafana
 //! learning-curve panels plot `curio_learner_eval_ratio` against
 //! `curio_learner_queries_used`.
 

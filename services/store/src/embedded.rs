@@ -28,18 +28,29 @@ static HANDLES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 impl EmbeddedPostgres {
     /// Starts the cluster in `dir` (creating it on first use) and waits
     /// until it accepts connections.
+    ///
+    /// As root, the server runs as `postgres`, which must reach the folder.
+    /// When it cannot (the folder is under a private one such as `/root`),
+    /// the cluster lives in [`SHARED_HOME`] instead, in a folder named
+    /// after `dir`, and `dir/LOCATION` records where: the same data folder
+    /// always finds the same cluster.
     pub fn start(dir: &Path) -> Result<Self, StoreError> {
         let bin = find_bin_dir()?;
-        let socket = dir.join("socket");
-        std::fs::create_dir_all(&socket).map_err(|e| embedded(format!("creating {}: {e}", socket.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| embedded(format!("creating {}: {e}", dir.display())))?;
         // The server changes into its data folder: every path must be absolute.
-        let dir = &dir.canonicalize().map_err(|e| embedded(format!("resolving {}: {e}", dir.display())))?;
-        let (data, socket) = (dir.join("pgdata"), dir.join("socket"));
+        let dir = dir.canonicalize().map_err(|e| embedded(format!("resolving {}: {e}", dir.display())))?;
         let run_as = is_root().then(|| "postgres".to_string());
+        let home = match &run_as {
+            Some(user) => cluster_home(&dir, user)?,
+            None => dir,
+        };
+        let socket = home.join("socket");
+        std::fs::create_dir_all(&socket).map_err(|e| embedded(format!("creating {}: {e}", socket.display())))?;
+        let data = home.join("pgdata");
         let handle = HANDLES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let client_name = format!("curio-{}-{handle}", std::process::id());
         let pg = EmbeddedPostgres { data, socket, bin, run_as, detached: false, client_name };
-        pg.own(dir)?;
+        pg.own(&home)?;
         if !pg.data.join("PG_VERSION").exists() {
             tracing::info!(dir = %pg.data.display(), "creating a private Postgres cluster");
             let data = pg.data.display().to_string();
@@ -107,19 +118,17 @@ impl EmbeddedPostgres {
         self.run("pg_ctl", &["-D", &data, "status"]).is_ok()
     }
 
+    /// The folder holding the cluster (`pgdata/`, `socket/`).
+    pub fn home(&self) -> &Path {
+        self.data.parent().unwrap_or(&self.data)
+    }
+
     fn own(&self, dir: &Path) -> Result<(), StoreError> {
         let Some(user) = &self.run_as else { return Ok(()) };
-        let status = Command::new("chown").args(["-R", user]).arg(dir).status();
-        if !status.is_ok_and(|s| s.success()) {
+        give(dir, user)?;
+        if !reaches(user, dir) {
             return Err(embedded(format!(
-                "could not give {} to the '{user}' user (install PostgreSQL: apt-get install postgresql)",
-                dir.display()
-            )));
-        }
-        let reachable = Command::new("runuser").args(["-u", user, "--", "test", "-w"]).arg(dir).status();
-        if !reachable.is_ok_and(|s| s.success()) {
-            return Err(embedded(format!(
-                "the '{user}' user cannot reach {} (a parent folder is private, like /root): \
+                "the '{user}' user cannot reach {} (a parent folder is private): \
                  choose a data folder elsewhere with --data-dir / CURIO_DATA_DIR, or set DATABASE_URL",
                 dir.display()
             )));
@@ -185,6 +194,64 @@ impl Drop for EmbeddedPostgres {
             tracing::warn!(error = %e, "stopping the private Postgres cluster");
         }
     }
+}
+
+/// Where private clusters live when their data folder is out of the
+/// server user's reach.
+pub const SHARED_HOME: &str = "/var/lib/curio-postgres";
+
+/// The folder for `dir`'s cluster: `dir` itself if `user` can reach it,
+/// else the one `dir/LOCATION` names, else a new one under [`SHARED_HOME`]
+/// (recorded in `dir/LOCATION`).
+fn cluster_home(dir: &Path, user: &str) -> Result<PathBuf, StoreError> {
+    let location = dir.join("LOCATION");
+    if let Ok(recorded) = std::fs::read_to_string(&location) {
+        return Ok(PathBuf::from(recorded.trim()));
+    }
+    if dir.join("pgdata").exists() || (give(dir, user).is_ok() && reaches(user, dir)) {
+        return Ok(dir.to_path_buf());
+    }
+    let home = Path::new(SHARED_HOME).join(slug(dir));
+    std::fs::create_dir_all(&home).map_err(|e| embedded(format!("creating {}: {e}", home.display())))?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(SHARED_HOME, std::fs::Permissions::from_mode(0o755));
+    std::fs::write(&location, format!("{}\n", home.display()))
+        .map_err(|e| embedded(format!("writing {}: {e}", location.display())))?;
+    tracing::info!(
+        data_dir = %dir.display(), cluster = %home.display(),
+        "the '{user}' user cannot reach the data folder (a parent folder is private): the private Postgres \
+         cluster lives in {} instead (recorded in {})", home.display(), location.display()
+    );
+    Ok(home)
+}
+
+/// A folder name for `dir`: its path's last characters, readable, and a
+/// hash of the whole path (stable across builds: FNV-1a).
+fn slug(dir: &Path) -> String {
+    let path = dir.display().to_string();
+    let hash = path.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    let readable: String =
+        path.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    let readable = readable.trim_matches('-');
+    let tail = &readable[readable.len().saturating_sub(40)..];
+    format!("{}-{:08x}", tail.trim_start_matches('-'), hash as u32)
+}
+
+/// Gives `dir` (and what it holds) to `user`.
+fn give(dir: &Path, user: &str) -> Result<(), StoreError> {
+    let status = Command::new("chown").args(["-R", user]).arg(dir).status();
+    if !status.is_ok_and(|s| s.success()) {
+        return Err(embedded(format!(
+            "could not give {} to the '{user}' user (install PostgreSQL: apt-get install postgresql)",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `user` can write in `dir` (every parent traversable).
+fn reaches(user: &str, dir: &Path) -> bool {
+    Command::new("runuser").args(["-u", user, "--", "test", "-w"]).arg(dir).status().is_ok_and(|s| s.success())
 }
 
 fn embedded(msg: String) -> StoreError {

@@ -1,4 +1,4 @@
-//! The replay store's Prometheus series (listed in the README).
+//! The replay store's Prometheus series (listed in docs/metrics.md).
 
 use std::time::Duration;
 
