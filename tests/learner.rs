@@ -4,8 +4,9 @@
 //! held-out programs it never saw.
 
 use curio_interpreter_pool::Execution;
-use curio_learner::{Example, Learner, ModelConfig, SuiteItem, TrainConfig, Trainer, decode, evaluate, examples};
+use curio_learner::{Example, Learner, ModelConfig, TrainConfig, Trainer, decode, evaluate, examples};
 use curio_tests::sandbox;
+use curio_trace::Run;
 use tch::Device;
 
 /// Small counting programs; `seed` picks constants, so train and held-out
@@ -19,17 +20,17 @@ fn program(seed: u64) -> String {
     )
 }
 
-fn suite(seeds: impl Iterator<Item = u64>) -> Vec<SuiteItem> {
+fn suite(seeds: impl Iterator<Item = u64>) -> Vec<Run> {
     seeds
         .map(|seed| {
             let source = program(seed);
             let trace = sandbox().execute(&Execution::python(source.clone())).unwrap();
-            SuiteItem { source, input: String::new(), steps: trace.steps }
+            Run { source, input: String::new(), steps: trace.steps }
         })
         .collect()
 }
 
-fn dataset(items: &[SuiteItem]) -> Vec<Example> {
+fn dataset(items: &[Run]) -> Vec<Example> {
     items.iter().flat_map(|item| examples(&item.source, &item.input, &item.steps, &[1])).collect()
 }
 
@@ -137,7 +138,7 @@ fn the_assumed_start_state_is_the_first_traced_state() {
         let input = inputs(seed, 1).remove(0);
         let exec = Execution { input: input.clone(), ..Execution::python(source.clone()) };
         let first = states_reading(&sandbox().execute(&exec).unwrap().steps, &input).remove(0);
-        let start = curio_loop::start_state(&input);
+        let start = curio_learner::State::initial(&input);
         assert!(start.same_as(&first) && start.stdin == first.stdin, "seed {seed}: {first:?}");
         assert!(!start.stdin.is_empty(), "the generated programs read their input");
     }

@@ -6,7 +6,8 @@
 
 use std::collections::HashSet;
 
-use crate::trace::{ErrorInfo, Event, GuestEvent, Status};
+use crate::trace::GuestEvent;
+use curio_trace::{ErrorInfo, Event, Status};
 
 /// Longest function name, local name or exception type the host keeps, bytes.
 pub(crate) const MAX_NAME_BYTES: usize = 256;

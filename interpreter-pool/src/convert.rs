@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use curio_proto::v1 as pb;
 
-use crate::request::{Execution, InvalidRequest, Language, Limits};
-use crate::trace::{ErrorInfo, Event, Status, Step, Trace};
+use curio_trace::{ErrorInfo, Event, Execution, InvalidRequest, Language, Limits, Status, Step, Trace};
 
 /// Turns a wire request into a validated [`Execution`].
 pub fn execution_from_proto(req: pb::ExecutionRequest, defaults: &Limits) -> Result<Execution, InvalidRequest> {

@@ -2,7 +2,7 @@
 //! blind the sandbox, or forge its trace. `tests/hostile.rs` runs it in the test suite and
 //! `curio bench hostile --pool ADDR` against a live pool.
 
-use crate::trace::Status;
+use curio_trace::Status;
 
 /// Programs that must not finish normally: name, source.
 pub const BOMBS: [(&str, &str); 11] = [

@@ -10,9 +10,9 @@ use curio_proto::v1 as pb;
 use prost::Message;
 
 use crate::convert::{execution_from_proto, execution_to_proto, trace_from_proto, trace_to_proto};
-use crate::request::{Execution, Limits};
 use crate::sandbox::{SandboxConfig, replay_guest_output};
-use crate::trace::Status;
+use curio_trace::Status;
+use curio_trace::{Execution, Limits};
 
 /// A request as the pool's gRPC server receives it: protobuf, then the
 /// conversion and validation every request passes before a sandbox.

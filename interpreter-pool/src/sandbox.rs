@@ -15,8 +15,8 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, 
 
 use crate::cache;
 use crate::check::{Rules, Violation};
-use crate::request::{Execution, MAX_MEMORY_BYTES};
-use crate::trace::{ErrorInfo, GuestEvent, GuestSummary, Status, Step, Trace};
+use crate::trace::{GuestEvent, GuestSummary};
+use curio_trace::{ErrorInfo, Execution, MAX_MEMORY_BYTES, Status, Step, Trace};
 
 wasmtime::component::bindgen!({
     path: "guests/python/wit",

@@ -16,10 +16,10 @@ use tonic::{Request, Response, Status as RpcStatus, Streaming};
 
 use crate::convert::{execution_from_proto, trace_to_proto};
 use crate::metrics::PoolMetrics;
-use crate::request::{Execution, InvalidRequest, Limits, MAX_INPUT_BYTES, MAX_MEMORY_BYTES, MAX_SOURCE_BYTES};
 use crate::sandbox::{Sandbox, SandboxError};
-use crate::trace::Trace;
 use crate::transport::{ServeError, ServerSecurity, server_builder};
+use curio_trace::Trace;
+use curio_trace::{Execution, InvalidRequest, Limits, MAX_INPUT_BYTES, MAX_MEMORY_BYTES, MAX_SOURCE_BYTES};
 
 /// Pool server settings.
 #[derive(Clone, Debug)]

@@ -1,6 +1,6 @@
 //! Training examples from traces, and padded batches of them.
 
-use curio_interpreter_pool::Step;
+use curio_trace::Step;
 use tch::{Device, Tensor};
 
 use crate::encode::{
@@ -271,7 +271,7 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
 pub(crate) fn module_step(step: u32, line: u32, x: &str) -> Step {
     Step {
         step,
-        event: curio_interpreter_pool::Event::Line,
+        event: curio_trace::Event::Line,
         line,
         function: "<module>".into(),
         depth: 1,

@@ -6,7 +6,7 @@
 //! frames' last locals (the stack), so a `return` can be predicted from the
 //! state alone. Tokens are bytes 0..=255 plus a few specials.
 
-use curio_interpreter_pool::{Event, Step};
+use curio_trace::{Event, Step};
 
 pub const PAD: i64 = 256;
 pub const BOS: i64 = 257;
@@ -65,6 +65,21 @@ pub struct State {
 }
 
 impl State {
+    /// A program's first state, known before it runs: the module called
+    /// at line 1, no locals, nothing printed, `input` on stdin. The same
+    /// state [`states_reading`] gives for a trace's first step.
+    pub fn initial(input: &str) -> State {
+        let module = Frame { function: "<module>".into(), depth: 1, line: 1, locals: vec![] };
+        State {
+            event: Event::Call,
+            line: 1,
+            from: 0,
+            stack: vec![module],
+            stdout_tail: String::new(),
+            stdin: head(input).to_string(),
+        }
+    }
+
     pub fn frame(&self) -> &Frame {
         self.stack.last().expect("a state has at least one frame")
     }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use curio_interpreter_pool::{Event, Step};
+use curio_trace::{Event, Run};
 use serde::Serialize;
 use tch::{Device, Kind};
 
@@ -15,15 +15,6 @@ use crate::model::{ModelError, WorldModel};
 
 /// Rollout horizons reported.
 pub const HORIZONS: [usize; 5] = [1, 5, 10, 20, 50];
-
-/// One program of a suite with its real trace.
-#[derive(Clone, Debug)]
-pub struct SuiteItem {
-    pub source: String,
-    /// What the run was given on stdin.
-    pub input: String,
-    pub steps: Vec<Step>,
-}
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct EvalReport {
@@ -167,7 +158,7 @@ pub fn value_type(repr: &str) -> &'static str {
 }
 
 /// Evaluates `model` on `suite` (k = 1 transitions, rollouts from step 0).
-pub fn evaluate(model: &WorldModel, suite: &[SuiteItem], device: Device) -> Result<EvalReport, ModelError> {
+pub fn evaluate(model: &WorldModel, suite: &[Run], device: Device) -> Result<EvalReport, ModelError> {
     let (mut report, fitting) = evaluate_transitions(model, suite, device)?;
     rollouts(model, &fitting, device, &mut report)?;
     Ok(report)
@@ -179,15 +170,15 @@ pub fn evaluate(model: &WorldModel, suite: &[SuiteItem], device: Device) -> Resu
 /// training. Also returns the programs that fit the model's block.
 pub fn evaluate_transitions(
     model: &WorldModel,
-    suite: &[SuiteItem],
+    suite: &[Run],
     device: Device,
-) -> Result<(EvalReport, Vec<SuiteItem>), ModelError> {
+) -> Result<(EvalReport, Vec<Run>), ModelError> {
     // Programs whose sequences outgrow the model's block are left out (and counted).
     let limit = model.config.block_size as usize;
     let per_item: Vec<Vec<Example>> =
         suite.iter().map(|item| examples(&item.source, &item.input, &item.steps, &[1])).collect();
     let fits: Vec<bool> = per_item.iter().map(|ex| ex.iter().all(|e| e.len() <= limit)).collect();
-    let suite: Vec<SuiteItem> = suite.iter().zip(&fits).filter(|(_, f)| **f).map(|(i, _)| i.clone()).collect();
+    let suite: Vec<Run> = suite.iter().zip(&fits).filter(|(_, f)| **f).map(|(i, _)| i.clone()).collect();
     let mut all: Vec<Example> = per_item.into_iter().zip(&fits).filter(|(_, f)| **f).flat_map(|(e, _)| e).collect();
     if !model.config.working {
         all = all.into_iter().map(Example::unworked).collect();
@@ -351,12 +342,7 @@ fn miss(e: &Example, predicted: &[u8]) -> Miss {
     }
 }
 
-fn rollouts(
-    model: &WorldModel,
-    suite: &[SuiteItem],
-    device: Device,
-    report: &mut EvalReport,
-) -> Result<(), ModelError> {
+fn rollouts(model: &WorldModel, suite: &[Run], device: Device, report: &mut EvalReport) -> Result<(), ModelError> {
     let truths: Vec<Vec<State>> = suite.iter().map(|item| states_reading(&item.steps, &item.input)).collect();
     let starts: Vec<(String, State)> = suite
         .iter()

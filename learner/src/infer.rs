@@ -352,7 +352,7 @@ mod tests {
     use crate::data::{examples, module_step};
     use crate::encode::states;
     use crate::model::{Learner, ModelConfig};
-    use curio_interpreter_pool::Step;
+    use curio_trace::Step;
 
     /// A two-line counting program, its trace, and its k = 1 examples.
     const SOURCE: &str = "x = 0\nx = x + 1\n";

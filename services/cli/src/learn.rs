@@ -8,8 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use curio_interpreter_pool::{Execution, Limits, Sandbox, Status};
 use curio_learner::{
-    GenConfig, Learner, ModelConfig, SuiteItem, TrainConfig, Trainer, evaluate, format_report, generate, inputs,
-    suite_seeds,
+    GenConfig, Learner, ModelConfig, TrainConfig, Trainer, evaluate, format_report, generate, inputs, suite_seeds,
 };
 use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -325,7 +324,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         let exec = Execution { input: inputs(seed, 1).remove(0), seed, ..Execution::python(source.clone()) };
         let trace = sandbox.execute(&exec)?;
         if trace.status == Status::Ok {
-            suite.push(SuiteItem { source, input: exec.input, steps: trace.steps });
+            suite.push(curio_trace::Run { source, input: exec.input, steps: trace.steps });
         }
     }
     let report = evaluate(&learner.model, &suite, device)?;
@@ -389,7 +388,7 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
         None
     };
     let truth = real.as_ref().map(|t| curio_learner::states_reading(&t.steps, &args.input)).unwrap_or_default();
-    let start = truth.first().cloned().unwrap_or_else(|| curio_loop::start_state(&args.input));
+    let start = truth.first().cloned().unwrap_or_else(|| curio_learner::State::initial(&args.input));
     let horizon = args.horizon.unwrap_or(if truth.is_empty() { 50 } else { truth.len() - 1 });
     let path = curio_learner::rollout(&learner.model, &[(source, start.clone())], horizon, device)?.remove(0);
     let show = |s: &curio_learner::State| {

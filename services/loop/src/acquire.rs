@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use curio_interpreter_pool::Event;
 use curio_learner::{
     Example, GenConfig, JUMPS, State, WorldModel, disagreement, encode_context, generate, inputs, mutate, uncertainty,
 };
@@ -77,25 +76,6 @@ pub fn draw_candidates(n: usize, surprising: &[Surprise], config: &GenConfig, rn
         .collect()
 }
 
-/// A program's first traced state, known before it runs: the call of the
-/// module at line 1, no locals, nothing printed, `input` on stdin.
-pub fn start_state(input: &str) -> State {
-    let mut first = curio_learner::states_reading(
-        &[curio_interpreter_pool::Step {
-            step: 0,
-            event: Event::Call,
-            line: 1,
-            function: "<module>".into(),
-            depth: 1,
-            locals: vec![],
-            stdout: String::new(),
-            value: None,
-        }],
-        input,
-    );
-    first.remove(0)
-}
-
 /// Scores of one round.
 #[derive(Debug, Default)]
 pub struct Scores {
@@ -127,7 +107,7 @@ pub fn score(
         let mut rows: Vec<Example> = vec![];
         let mut owner = vec![];
         for (i, c) in chunk.iter().enumerate() {
-            let state = start_state(&c.input);
+            let state = State::initial(&c.input);
             for k in JUMPS {
                 let context = encode_context(&c.source, &state, k);
                 if context.context.len() < block {

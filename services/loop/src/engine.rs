@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{Execution, Status};
 use curio_learner::{
-    EvalReport, GenConfig, Learner, SuiteItem, Trainer, evaluate, evaluate_transitions, generate, inputs, suite_seeds,
+    EvalReport, GenConfig, Learner, Trainer, evaluate, evaluate_transitions, generate, inputs, suite_seeds,
 };
-use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store, StoreError, StoreMetrics};
+use curio_store::{
+    Backoff, ExecutionRecord, Origin, ProgramRecord, Provenance, Retry, Store, StoreError, StoreMetrics,
+};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use sha2::{Digest, Sha256};
@@ -64,7 +66,7 @@ pub struct Engine {
     pools: Arc<PoolClients>,
     trainer: SharedTrainer,
     shared: Arc<Shared>,
-    suite: Vec<SuiteItem>,
+    suite: Vec<curio_trace::Run>,
     surprising: Vec<Surprise>,
     cache: TraceCache,
     rng: StdRng,
@@ -441,7 +443,7 @@ async fn held_out_suite(
     pools: &PoolClients,
     n: usize,
     limits: &curio_interpreter_pool::Limits,
-) -> Result<Vec<SuiteItem>, LoopError> {
+) -> Result<Vec<curio_trace::Run>, LoopError> {
     let mut suite = vec![];
     for seed in suite_seeds("indist", n) {
         let source = generate(seed, &GenConfig::default());
@@ -454,7 +456,7 @@ async fn held_out_suite(
         };
         let done = pools.execute(&exec).await?;
         if done.trace.status == Status::Ok {
-            suite.push(SuiteItem { source, input: exec.input.clone(), steps: done.trace.steps });
+            suite.push(curio_trace::Run { source, input: exec.input.clone(), steps: done.trace.steps });
         }
     }
     Ok(suite)
@@ -468,21 +470,17 @@ fn reply(submissions: &[Submitted], records: &[Option<ExecutionRecord>]) {
     }
 }
 
-/// Retries a store call while the database is unreachable (a restart, a
-/// failover), with back-off up to 5 s; other errors return at once.
-async fn patiently<T>(what: &str, mut call: impl AsyncFnMut() -> Result<T, StoreError>) -> Result<T, LoopError> {
-    let mut wait = Duration::from_millis(100);
-    let started = Instant::now();
+/// Runs a store call under the store's [`Retry`] policy (waiting out a
+/// restart or a failover); its final error as a loop error.
+async fn patiently<T>(
+    what: &'static str,
+    mut call: impl AsyncFnMut() -> Result<T, StoreError>,
+) -> Result<T, LoopError> {
+    let mut retry = Retry::new(what, Backoff::default());
     loop {
         match call().await {
-            Ok(v) => return Ok(v),
-            Err(e) if e.is_transient() => {
-                StoreMetrics.retried();
-                tracing::warn!(what, error = %e, waited_s = started.elapsed().as_secs(), "store unavailable; retrying");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => retry.failed(e).await?,
+            done => return Ok(done?),
         }
     }
 }

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 
 use curio_interpreter_pool::{Event, Step};
 use curio_learner::{Example, JUMPS, comparisons, example_at};
-use curio_store::{Sampling, Store, StoreError, StoredRun};
+use curio_store::{Sampling, Store, StoreError};
+use curio_trace::Run;
 use rand::RngExt;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -20,7 +21,7 @@ use uuid::Uuid;
 /// Traces read from the store, kept for reuse (bounded).
 #[derive(Debug, Default)]
 pub struct TraceCache {
-    traces: HashMap<Uuid, StoredRun>,
+    traces: HashMap<Uuid, Run>,
 }
 
 /// Traces kept before the cache starts over.
@@ -122,7 +123,7 @@ pub async fn minibatch(
 }
 
 /// The steps of a run that are about to run a line that compares.
-fn comparing_steps(run: &StoredRun) -> Vec<usize> {
+fn comparing_steps(run: &Run) -> Vec<usize> {
     let lines = comparisons(&run.source);
     let compares = |s: &Step| s.event == Event::Line && lines.get((s.line as usize).wrapping_sub(1)) == Some(&true);
     run.steps.iter().enumerate().filter(|(_, s)| compares(s)).map(|(t, _)| t).collect()
@@ -140,7 +141,7 @@ fn companion(len: usize, comparing: &[usize], share: f64, rng: &mut StdRng) -> u
 
 /// The example of state `t`: k = 1, or with probability `long` a longer
 /// jump that stays inside the trace.
-fn draw(run: &StoredRun, t: usize, (block, long): (usize, f64), rng: &mut StdRng) -> Option<Example> {
+fn draw(run: &Run, t: usize, (block, long): (usize, f64), rng: &mut StdRng) -> Option<Example> {
     let longer: Vec<u32> = JUMPS.iter().copied().filter(|&k| k > 1 && t + (k as usize) < run.steps.len()).collect();
     let k = if !longer.is_empty() && rng.random_bool(long) { longer[rng.random_range(0..longer.len())] } else { 1 };
     example_at(&run.source, &run.input, &run.steps, t, k).filter(|e| e.len() <= block)
@@ -228,7 +229,7 @@ mod tests {
         }
         steps.push(at(steps.len(), 3, Event::Exception));
         steps.push(at(steps.len(), 5, Event::Line));
-        let run = StoredRun { source: source.into(), input: String::new(), steps };
+        let run = Run { source: source.into(), input: String::new(), steps };
         let comparing = comparing_steps(&run);
         assert_eq!(comparing.len(), 9, "the `if` line's nine line events, not the exception there");
         assert!(comparing.iter().all(|&t| run.steps[t].line == 3 && run.steps[t].event == Event::Line));

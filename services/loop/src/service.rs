@@ -23,8 +23,8 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::Shared;
 use crate::shared::{MAX_PREDICTIONS, MAX_WATCHERS, Run};
-use crate::{Shared, start_state};
 
 /// Programs × inputs one request may submit.
 const MAX_RUNS_PER_REQUEST: usize = 256;
@@ -269,7 +269,7 @@ fn predict_on(
         Some(m) => m,
         None => copies[0].lock().unwrap_or_else(|e| e.into_inner()),
     };
-    let start = start_state(&req.input);
+    let start = curio_learner::State::initial(&req.input);
     let block = model.model.config.block_size as usize;
     if curio_learner::encode_context(&req.source, &start, 1).context.len() + 64 > block {
         return Err(invalid("source", format!("too long for the model's context of {block} tokens")));

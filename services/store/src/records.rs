@@ -1,7 +1,7 @@
 //! What the store keeps, as the writers hand it over, and the checks every
 //! record passes before it reaches Postgres.
 
-use curio_interpreter_pool::{Limits, MAX_SOURCE_BYTES, Trace};
+use curio_trace::{Limits, MAX_SOURCE_BYTES, Trace};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -154,7 +154,7 @@ pub(crate) fn pg_text(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use curio_interpreter_pool::{Status, Trace};
+    use curio_trace::{Status, Trace};
     use std::time::Duration;
 
     pub(crate) fn empty_trace() -> Trace {
@@ -204,16 +204,13 @@ mod tests {
     #[test]
     fn numbers_past_their_columns_are_refused() {
         let mut r = record("x = 1");
-        r.trace.error = Some(curio_interpreter_pool::ErrorInfo {
-            kind: "X".into(),
-            message: String::new(),
-            line: Some(4_294_967_295),
-        });
+        r.trace.error =
+            Some(curio_trace::ErrorInfo { kind: "X".into(), message: String::new(), line: Some(4_294_967_295) });
         assert!(r.validate().unwrap_err().to_string().contains("error.line"));
         r.trace.error = None;
-        r.trace.steps.push(curio_interpreter_pool::Step {
+        r.trace.steps.push(curio_trace::Step {
             step: 0,
-            event: curio_interpreter_pool::Event::Line,
+            event: curio_trace::Event::Line,
             line: 1,
             function: "<module>".into(),
             depth: 4_000_000_000,

@@ -9,7 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use curio_interpreter_pool::Step;
+use curio_trace::{Run, Step};
 
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
@@ -140,14 +140,6 @@ pub struct SampledTransition {
 }
 
 /// The replay store; cheap to clone (one connection pool, one index).
-/// A stored run: its program's source, what it read on stdin, its trace.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredRun {
-    pub source: String,
-    pub input: String,
-    pub steps: Vec<Step>,
-}
-
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
@@ -484,7 +476,7 @@ impl Store {
 
     /// Whole traces with their program source and input, by execution id
     /// (for rebuilding the stack of a sampled transition).
-    pub async fn traces(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, StoredRun>, StoreError> {
+    pub async fn traces(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Run>, StoreError> {
         let rows = sqlx::query(
             "SELECT e.id AS execution_id, p.source, e.input, t.step, t.event, t.line, t.function, t.depth, \
                     t.locals::text AS locals, t.stdout, t.value \
@@ -495,9 +487,9 @@ impl Store {
         .bind(ids)
         .fetch_all(&self.pool)
         .await?;
-        let mut out: HashMap<Uuid, StoredRun> = HashMap::new();
+        let mut out: HashMap<Uuid, Run> = HashMap::new();
         for row in rows {
-            let entry = out.entry(row.get("execution_id")).or_insert_with(|| StoredRun {
+            let entry = out.entry(row.get("execution_id")).or_insert_with(|| Run {
                 source: row.get("source"),
                 input: row.get("input"),
                 steps: vec![],
@@ -699,7 +691,7 @@ async fn insert_executions(
     let statuses: Vec<&str> = batch.iter().map(|r| r.trace.status.as_str()).collect();
     let step_counts = col(&|r| r.trace.step_count as i64);
     let stdouts: Vec<String> = batch.iter().map(|r| pg_text(&r.trace.stdout)).collect();
-    let err = |f: &dyn Fn(&curio_interpreter_pool::ErrorInfo) -> String| {
+    let err = |f: &dyn Fn(&curio_trace::ErrorInfo) -> String| {
         batch.iter().map(|r| r.trace.error.as_ref().map(|e| pg_text(&f(e)))).collect::<Vec<Option<String>>>()
     };
     let error_types = err(&|e| e.kind.clone());

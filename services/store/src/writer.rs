@@ -1,7 +1,9 @@
 //! The durable writer: producers hand it batches and learn when each is
 //! committed. While Postgres is unreachable it retries with backoff; its
 //! queue is bounded, so producers slow down instead of anything being
-//! dropped or memory growing without bound.
+//! dropped or memory growing without bound. A retried batch's records
+//! that the retry finds stored count as written by it: its earlier attempt
+//! committed and only the acknowledgement was lost.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,9 +27,76 @@ pub struct WriterConfig {
     pub max_backoff: Duration,
 }
 
+/// How [`retrying`] waits between tries: `first`, doubling up to `max`.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    /// The first wait.
+    pub first: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { first: Duration::from_millis(100), max: Duration::from_secs(5) }
+    }
+}
+
+/// The store's one retry policy, for the durable writer and the loop: a
+/// failure Postgres' unavailability explains waits per its [`Backoff`] and
+/// is tried again; any other failure is final.
+///
+/// ```ignore
+/// let mut retry = Retry::new("writing a round", Backoff::default());
+/// let receipt = loop {
+///     match store.write(&batch).await {
+///         Err(e) => retry.failed(e).await?,
+///         done => break done?,
+///     }
+/// };
+/// ```
+#[derive(Debug)]
+pub struct Retry {
+    what: &'static str,
+    wait: Duration,
+    max: Duration,
+    attempt: u32,
+    started: std::time::Instant,
+}
+
+impl Retry {
+    /// Before the first try; `what` names the work in the log.
+    pub fn new(what: &'static str, backoff: Backoff) -> Self {
+        Retry { what, wait: backoff.first, max: backoff.max, attempt: 1, started: std::time::Instant::now() }
+    }
+
+    /// The try under way, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// After a failed try: waits and returns `Ok` if trying again may
+    /// succeed, else gives the error back.
+    pub async fn failed(&mut self, e: StoreError) -> Result<(), StoreError> {
+        if !e.is_transient() {
+            return Err(e);
+        }
+        StoreMetrics.retried();
+        tracing::warn!(
+            what = self.what, attempt = self.attempt, retry_in_ms = self.wait.as_millis() as u64,
+            waited_s = self.started.elapsed().as_secs(), error = %e, "store unavailable; retrying"
+        );
+        tokio::time::sleep(self.wait).await;
+        self.wait = (self.wait * 2).min(self.max);
+        self.attempt += 1;
+        Ok(())
+    }
+}
+
 impl Default for WriterConfig {
     fn default() -> Self {
-        WriterConfig { queue: 16, first_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(5) }
+        let Backoff { first, max } = Backoff::default();
+        WriterConfig { queue: 16, first_backoff: first, max_backoff: max }
     }
 }
 
@@ -85,23 +154,32 @@ impl DurableWriter {
 }
 
 async fn run(store: Store, config: WriterConfig, mut rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
+    let backoff = Backoff { first: config.first_backoff, max: config.max_backoff };
     while let Some((batch, done)) = rx.recv().await {
-        let mut backoff = config.first_backoff;
-        let mut attempt = 1u32;
+        let mut retry = Retry::new("writing a batch", backoff);
         let outcome = loop {
             match store.write(&batch).await {
-                Err(e) if e.is_transient() => {
-                    tracing::warn!(attempt, retry_in_ms = backoff.as_millis() as u64, error = %e, "write failed; retrying");
-                    stats.retries.fetch_add(1, Ordering::Relaxed);
-                    StoreMetrics.retried();
-                    StoreMetrics.backlog(batch.len() + rx.len());
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(config.max_backoff);
-                    attempt += 1;
-                }
-                other => break other,
+                Err(e) => match retry.failed(e).await {
+                    Ok(()) => {
+                        stats.retries.fetch_add(1, Ordering::Relaxed);
+                        StoreMetrics.backlog(batch.len() + rx.len());
+                    }
+                    Err(e) => break Err(e),
+                },
+                done => break done,
             }
         };
+        let attempt = retry.attempt();
+        // A transient failure can strike after the commit (the connection
+        // lost on the way back): the retry then finds the batch stored.
+        // Those records were written by this batch, once; say so.
+        let outcome = outcome.map(|mut receipt| {
+            if attempt > 1 {
+                let committed_before = std::mem::take(&mut receipt.duplicates);
+                receipt.written.extend(committed_before);
+            }
+            receipt
+        });
         if outcome.is_ok() {
             stats.committed.fetch_add(1, Ordering::Relaxed);
         }

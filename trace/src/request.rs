@@ -21,6 +21,7 @@ const OUTPUT_BYTES: RangeInclusive<u64> = 1..=(16 << 20);
 /// Languages the pool can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Language {
+    /// CPython 3.14, traced with `sys.settrace`.
     Python,
 }
 
@@ -50,11 +51,17 @@ pub const MAX_MEMORY_BYTES: u64 = *MEMORY_BYTES.end();
 /// One program to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Execution {
+    /// The caller's id for this run (at most [`MAX_REQUEST_ID_BYTES`]), echoed in its trace.
     pub request_id: String,
+    /// The language of `source`.
     pub language: Language,
+    /// The program (at most [`MAX_SOURCE_BYTES`]).
     pub source: String,
+    /// What the program reads on stdin (at most [`MAX_INPUT_BYTES`]).
     pub input: String,
+    /// Seeds the program's randomness: the same seed, the same trace.
     pub seed: u64,
+    /// When the run is stopped.
     pub limits: Limits,
 }
 
@@ -100,7 +107,9 @@ impl Execution {
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 #[error("{field} {reason}")]
 pub struct InvalidRequest {
+    /// The request's field, as the wire names it (`program.source`).
     pub field: &'static str,
+    /// What is wrong with it and what is allowed.
     pub reason: String,
 }
 
