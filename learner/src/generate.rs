@@ -5,6 +5,7 @@
 //! statement it writes is well-typed where it stands; a program may still
 //! raise (a caught or uncaught exception is part of what is covered).
 
+use curio_trace::{Execution, Limits, Run, Status, Trace};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -289,6 +290,33 @@ pub fn inputs(seed: u64, count: usize) -> Vec<String> {
 }
 
 /// Draws from any generator: the seeds of a named suite.
+/// A held-out suite's programs, as executions under `limits`: `indist`
+/// (the generator's distribution, on seeds training never uses) or `hard`
+/// (longer programs, more iterations, longer strings); `None` for another
+/// name. The one suite builder: whatever runs the executions (the
+/// in-process sandbox, the pool) keeps their runs with [`suite_run`].
+pub fn suite(name: &str, count: usize, limits: Limits) -> Option<Vec<Execution>> {
+    let cfg = match name {
+        "indist" => GenConfig::default(),
+        "hard" => GenConfig::harder(),
+        _ => return None,
+    };
+    let program = |seed: u64| Execution {
+        request_id: format!("suite-{seed}"),
+        input: inputs(seed, 1).remove(0),
+        seed,
+        limits,
+        ..Execution::python(generate(seed, &cfg))
+    };
+    Some(suite_seeds(name, count).into_iter().map(program).collect())
+}
+
+/// A suite program's run, kept only if it ended `ok`.
+pub fn suite_run(exec: Execution, trace: Trace) -> Option<Run> {
+    (trace.status == Status::Ok).then_some(Run { source: exec.source, input: exec.input, steps: trace.steps })
+}
+
+/// The seeds of a held-out suite's programs.
 pub fn suite_seeds(name: &str, count: usize) -> Vec<u64> {
     // Far from training seeds (which count up from 0).
     let base: u64 = match name {

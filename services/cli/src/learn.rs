@@ -6,10 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use curio_interpreter_pool::{Execution, Limits, Sandbox, Status};
-use curio_learner::{
-    GenConfig, Learner, ModelConfig, TrainConfig, Trainer, evaluate, format_report, generate, inputs, suite_seeds,
-};
+use curio_interpreter_pool::{Execution, Limits, Sandbox};
+use curio_learner::{GenConfig, Learner, ModelConfig, TrainConfig, Trainer, evaluate, format_report, generate, inputs};
 use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -312,20 +310,14 @@ async fn fill(store: &Store, sandbox: &Sandbox, n: u64) -> anyhow::Result<()> {
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let device = device(args.threads);
     let learner = Learner::load(&args.checkpoint, device, None)?;
-    let cfg = match args.suite.as_str() {
-        "indist" => GenConfig::default(),
-        "hard" => GenConfig::harder(),
-        other => anyhow::bail!("unknown suite '{other}': use indist or hard"),
+    let Some(programs) = curio_learner::suite(&args.suite, args.programs, Limits::default()) else {
+        anyhow::bail!("unknown suite '{}': use indist or hard", args.suite);
     };
     let sandbox = crate::sandbox(2)?;
     let mut suite = vec![];
-    for seed in suite_seeds(&args.suite, args.programs) {
-        let source = generate(seed, &cfg);
-        let exec = Execution { input: inputs(seed, 1).remove(0), seed, ..Execution::python(source.clone()) };
+    for exec in programs {
         let trace = sandbox.execute(&exec)?;
-        if trace.status == Status::Ok {
-            suite.push(curio_trace::Run { source, input: exec.input, steps: trace.steps });
-        }
+        suite.extend(curio_learner::suite_run(exec, trace));
     }
     let report = evaluate(&learner.model, &suite, device)?;
     if args.json {

@@ -8,10 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use curio_interpreter_pool::{Execution, Status};
-use curio_learner::{
-    EvalReport, GenConfig, Learner, Trainer, evaluate, evaluate_transitions, generate, inputs, suite_seeds,
-};
+use curio_interpreter_pool::Execution;
+use curio_learner::{EvalReport, GenConfig, Learner, Trainer, evaluate, evaluate_transitions};
 use curio_store::{
     Backoff, ExecutionRecord, Origin, ProgramRecord, Provenance, Retry, Store, StoreError, StoreMetrics,
 };
@@ -445,19 +443,9 @@ async fn held_out_suite(
     limits: &curio_interpreter_pool::Limits,
 ) -> Result<Vec<curio_trace::Run>, LoopError> {
     let mut suite = vec![];
-    for seed in suite_seeds("indist", n) {
-        let source = generate(seed, &GenConfig::default());
-        let exec = Execution {
-            request_id: format!("suite-{seed}"),
-            input: inputs(seed, 1).remove(0),
-            seed,
-            limits: *limits,
-            ..Execution::python(source.clone())
-        };
+    for exec in curio_learner::suite("indist", n, *limits).expect("indist is a suite") {
         let done = pools.execute(&exec).await?;
-        if done.trace.status == Status::Ok {
-            suite.push(curio_trace::Run { source, input: exec.input.clone(), steps: done.trace.steps });
-        }
+        suite.extend(curio_learner::suite_run(exec, done.trace));
     }
     Ok(suite)
 }
