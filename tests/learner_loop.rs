@@ -502,6 +502,10 @@ async fn a_tokens_name_is_the_submitter_caps_answer_at_once_and_predictions_do_n
     let small = || "print(1)\n".to_string();
     let large = format!("x = 1\n{}", "# padding\n".repeat(6000));
     let resident = || resident_mib(learner.child.id());
+    // The baseline: what the training learner grows by, unasked, over as
+    // long as the refused requests take.
+    let idle_from = resident();
+    let phase = Instant::now();
     let before_caps = resident();
     for round in 0..10 {
         for (what, request) in [
@@ -518,8 +522,15 @@ async fn a_tokens_name_is_the_submitter_caps_answer_at_once_and_predictions_do_n
         }
     }
     let after_caps = resident();
+    let took = phase.elapsed();
     let grown = after_caps - before_caps;
-    eprintln!("the learner's resident memory across 50 refused requests: {before_caps:.0} -> {after_caps:.0} MiB");
+    let idle_start = resident();
+    tokio::time::sleep(took).await;
+    let idle = resident() - idle_start;
+    eprintln!(
+        "the learner's resident memory across 50 refused requests ({took:.1?}): {before_caps:.0} -> {after_caps:.0} MiB; \
+         unasked over as long: {idle:+.0} MiB (before the requests it was {idle_from:.0} MiB)"
+    );
     assert!(grown < 128.0, "50 refused requests grew the learner by {grown:.0} MiB");
 
     // A flood of predictions neither fails the learner nor stops training.
