@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use curio_interpreter_pool::{Execution, Limits, Trace};
 use curio_store::{
-    DurableWriter, EmbeddedPostgres, ExecutionRecord, Origin, ProgramRecord, Provenance, Sampling, Store, WriterConfig,
+    Backoff, DurableWriter, EmbeddedPostgres, ExecutionRecord, Origin, ProgramRecord, Provenance, Sampling, Store,
+    WriterConfig,
 };
 use curio_tests::{programs, sandbox};
 use rand::SeedableRng;
@@ -300,8 +301,10 @@ async fn postgres_restart_mid_stream_loses_nothing_and_duplicates_nothing() {
     let d = dir.clone();
     let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&d)).await.unwrap().unwrap();
     let store = Store::connect(&pg.url()).await.unwrap();
-    let config =
-        WriterConfig { queue: 4, first_backoff: Duration::from_millis(50), max_backoff: Duration::from_millis(400) };
+    let config = WriterConfig {
+        queue: 4,
+        backoff: Backoff { first: Duration::from_millis(50), max: Duration::from_millis(400) },
+    };
     let writer = DurableWriter::spawn(store.clone(), config);
 
     let src = "a = [1, 2]\nfor v in a:\n    print(v)\n";

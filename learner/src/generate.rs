@@ -289,7 +289,6 @@ pub fn inputs(seed: u64, count: usize) -> Vec<String> {
     (0..count).map(|_| format!("{}\n", rng.random_range(0..12))).collect()
 }
 
-/// Draws from any generator: the seeds of a named suite.
 /// A held-out suite's programs, as executions under `limits`: `indist`
 /// (the generator's distribution, on seeds training never uses) or `hard`
 /// (longer programs, more iterations, longer strings); `None` for another
@@ -316,7 +315,7 @@ pub fn suite_run(exec: Execution, trace: Trace) -> Option<Run> {
     (trace.status == Status::Ok).then_some(Run { source: exec.source, input: exec.input, steps: trace.steps })
 }
 
-/// The seeds of a held-out suite's programs.
+/// Draws from any generator: the seeds of a named suite.
 pub fn suite_seeds(name: &str, count: usize) -> Vec<u64> {
     // Far from training seeds (which count up from 0).
     let base: u64 = match name {

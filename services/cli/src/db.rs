@@ -51,14 +51,8 @@ pub fn run(db: Db, data_dir: &std::path::Path) -> anyhow::Result<()> {
 
 fn migrate(grant: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let (url, _private) = match std::env::var("DATABASE_URL") {
-        Ok(url) => (url, None),
-        Err(_) => {
-            let pg = curio_store::EmbeddedPostgres::start(&data_dir.join("postgres"))?;
-            (pg.url(), Some(pg))
-        }
-    };
     runtime.block_on(async {
+        let (url, _private) = curio_store::locate(data_dir).await?;
         let options: sqlx::postgres::PgConnectOptions =
             url.parse().map_err(|e| anyhow::anyhow!("DATABASE_URL is not a Postgres URL: {e}"))?;
         let pool = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(options).await?;

@@ -208,7 +208,9 @@ fn cluster_home(dir: &Path, user: &str) -> Result<PathBuf, StoreError> {
     if let Ok(recorded) = std::fs::read_to_string(&location) {
         return Ok(PathBuf::from(recorded.trim()));
     }
-    if dir.join("pgdata").exists() || (give(dir, user).is_ok() && reaches(user, dir)) {
+    // `own` gives the folder to `user` later; what no chown can fix is a
+    // private folder above it.
+    if dir.join("pgdata").exists() || dir.parent().is_none_or(|parent| traverses(user, parent)) {
         return Ok(dir.to_path_buf());
     }
     let home = Path::new(SHARED_HOME).join(slug(dir));
@@ -247,6 +249,11 @@ fn give(dir: &Path, user: &str) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+/// Whether `user` can enter `dir` (it and every folder above it searchable).
+fn traverses(user: &str, dir: &Path) -> bool {
+    Command::new("runuser").args(["-u", user, "--", "test", "-x"]).arg(dir).status().is_ok_and(|s| s.success())
 }
 
 /// Whether `user` can write in `dir` (every parent traversable).

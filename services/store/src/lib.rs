@@ -26,13 +26,19 @@ pub use writer::*;
 /// Where the store lives: `DATABASE_URL` when set, else a private cluster in
 /// `data_dir/postgres` (started, and kept alive by the returned guard).
 pub async fn open(data_dir: &std::path::Path) -> Result<(Store, Option<EmbeddedPostgres>), StoreError> {
+    let (url, pg) = locate(data_dir).await?;
+    Ok((Store::connect(&url).await?, pg))
+}
+
+/// The database's URL: `DATABASE_URL` when set, else the private cluster's
+/// in `data_dir/postgres` (started, and kept alive by the returned guard).
+pub async fn locate(data_dir: &std::path::Path) -> Result<(String, Option<EmbeddedPostgres>), StoreError> {
     if let Ok(url) = std::env::var("DATABASE_URL") {
-        return Ok((Store::connect(&url).await?, None));
+        return Ok((url, None));
     }
     let dir = data_dir.join("postgres");
     let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&dir))
         .await
         .map_err(|e| StoreError::Embedded(e.to_string()))??;
-    let store = Store::connect(&pg.url()).await?;
-    Ok((store, Some(pg)))
+    Ok((pg.url(), Some(pg)))
 }

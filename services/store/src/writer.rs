@@ -21,13 +21,12 @@ use crate::store::{Store, WriteReceipt};
 pub struct WriterConfig {
     /// Batches that may wait to be written before producers block. Default: 16.
     pub queue: usize,
-    /// First retry delay; doubles up to `max_backoff`. Default: 100 ms.
-    pub first_backoff: Duration,
-    /// Longest retry delay. Default: 5 s.
-    pub max_backoff: Duration,
+    /// How long to wait between tries while Postgres is unavailable.
+    /// Default: 100 ms, doubling up to 5 s.
+    pub backoff: Backoff,
 }
 
-/// How [`retrying`] waits between tries: `first`, doubling up to `max`.
+/// How [`Retry`] waits between tries: `first`, doubling up to `max`.
 #[derive(Clone, Copy, Debug)]
 pub struct Backoff {
     /// The first wait.
@@ -95,8 +94,7 @@ impl Retry {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        let Backoff { first, max } = Backoff::default();
-        WriterConfig { queue: 16, first_backoff: first, max_backoff: max }
+        WriterConfig { queue: 16, backoff: Backoff::default() }
     }
 }
 
@@ -154,9 +152,8 @@ impl DurableWriter {
 }
 
 async fn run(store: Store, config: WriterConfig, mut rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
-    let backoff = Backoff { first: config.first_backoff, max: config.max_backoff };
     while let Some((batch, done)) = rx.recv().await {
-        let mut retry = Retry::new("writing a batch", backoff);
+        let mut retry = Retry::new("writing a batch", config.backoff);
         let outcome = loop {
             match store.write(&batch).await {
                 Err(e) => match retry.failed(e).await {
