@@ -1,6 +1,7 @@
 //! The replay store: Curio's memory of everything the interpreter showed it.
 //!
-//! It owns the Postgres schema (`migrations/`, applied at connect), batched
+//! It owns the Postgres schema (`migrations/`, applied at connect when the
+//! schema is behind, and a runtime role without DDL rights), batched
 //! idempotent writes of executions and their per-step transitions, minibatch
 //! sampling (uniform, recent, prioritized through an in-memory sum tree over
 //! the stored priorities), checkpoint/eval/learning-curve bookkeeping, the
@@ -13,6 +14,7 @@ mod error;
 mod metrics;
 mod priority;
 mod records;
+mod schema;
 mod store;
 mod writer;
 
@@ -20,6 +22,7 @@ pub use embedded::*;
 pub use error::*;
 pub use metrics::*;
 pub use records::*;
+pub use schema::{grant_runtime_role, migrate};
 pub use store::*;
 pub use writer::*;
 
