@@ -93,21 +93,30 @@ async fn sampling_returns_the_requested_sizes_and_follows_priorities(pool: PgPoo
     let mut rng = StdRng::seed_from_u64(7);
     let mut hot_draws = 0;
     for _ in 0..10 {
-        let sample = store.sample(256, Sampling::Prioritized, 1, &mut rng).await.unwrap();
+        let sample = store.sample(256, Sampling::Prioritized, &mut rng).await.unwrap();
         assert_eq!(sample.len(), 256);
         hot_draws += sample.iter().filter(|s| s.execution_id == hot).count();
     }
     let share = hot_draws as f64 / 2560.0;
     assert!((share - 0.5).abs() < 0.05, "hot share {share}");
 
-    let uniform = store.sample(100, Sampling::Uniform, 2, &mut rng).await.unwrap();
+    let uniform = store.sample(100, Sampling::Uniform, &mut rng).await.unwrap();
     assert_eq!(uniform.len(), 100);
+    // Each draw says where it is: its execution and step are the row's.
+    let rows: std::collections::HashMap<i64, (Uuid, i32)> =
+        sqlx::query_as::<_, (i64, Uuid, i32)>("SELECT id, execution_id, step FROM transitions")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, e, step)| (id, (e, step)))
+            .collect();
     for s in &uniform {
-        assert_eq!(s.states[0].step, s.step);
-        assert!(s.states.len() <= 3 && s.states.windows(2).all(|w| w[1].step == w[0].step + 1));
+        assert_eq!(rows[&s.id], (s.execution_id, s.step as i32));
+        assert!((s.probability - 1.0 / rows.len() as f64).abs() < 1e-9, "{}", s.probability);
     }
     let newest: i64 = count(&pool, "SELECT max(id) FROM transitions").await;
-    let recent = store.sample(50, Sampling::Recent { window: 10 }, 0, &mut rng).await.unwrap();
+    let recent = store.sample(50, Sampling::Recent { window: 10 }, &mut rng).await.unwrap();
     assert!(recent.len() == 50 && recent.iter().all(|s| s.id > newest - 10));
 }
 
@@ -238,7 +247,7 @@ async fn the_services_run_as_a_role_without_ddl_rights_after_the_owner_migrates(
     let receipt = store.write(&[record(src, traced(src, 0), 0)]).await.unwrap();
     assert_eq!(receipt.written.len(), 1);
     let mut rng = StdRng::seed_from_u64(1);
-    assert!(!store.sample(2, Sampling::Uniform, 1, &mut rng).await.unwrap().is_empty());
+    assert!(!store.sample(2, Sampling::Uniform, &mut rng).await.unwrap().is_empty());
     let runtime = store.pool();
     for ddl in [
         "CREATE TABLE intruder (a int)",

@@ -16,19 +16,37 @@ use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
 /// Shortest token accepted, bytes: shorter ones can be guessed.
-pub const MIN_TOKEN_BYTES: usize = 16;
+const MIN_TOKEN_BYTES: usize = 16;
 /// Longest token name (it becomes the submitter), bytes.
 const MAX_NAME_BYTES: usize = 64;
 
 /// Why security settings could not be used; each names the setting.
 #[derive(Debug, Error)]
 pub enum AuthError {
+    /// A line of a token file is not a valid `name:token`.
     #[error("{path} line {line}: {reason}")]
-    TokenLine { path: String, line: usize, reason: String },
+    TokenLine {
+        /// The token file.
+        path: String,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file a setting names cannot be read or does not hold what it should.
     #[error("{setting} {path}: {reason}")]
-    File { setting: &'static str, path: String, reason: String },
+    File {
+        /// The flag that names the file.
+        setting: &'static str,
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Settings that do not go together, or a value that cannot be used.
     #[error("{0}")]
     Config(String),
+    /// A reachable address with nothing to authenticate its callers.
     #[error("{0}")]
     Insecure(String),
 }
@@ -49,7 +67,7 @@ impl fmt::Debug for Tokens {
 impl Tokens {
     /// Reads a token file: one `name:token` a line; `#` comments and blank
     /// lines are skipped.
-    pub fn load(path: &Path) -> Result<Self, AuthError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, AuthError> {
         let text = read("--auth-token-file", path)?;
         Tokens::parse(&String::from_utf8_lossy(&text), &path.display().to_string())
     }
@@ -84,14 +102,15 @@ impl Tokens {
         Ok(Tokens { entries: Arc::new(entries) })
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
+    /// The tokens' names, in file order.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(n, _)| n.as_str())
     }
 
     /// The name of the token `presented` is, if any. Every entry is
     /// compared, each in constant time, so the time taken says nothing
     /// about how close a guess came.
-    pub fn check(&self, presented: &str) -> Option<&str> {
+    pub(crate) fn check(&self, presented: &str) -> Option<&str> {
         let digest = digest(presented);
         let mut found = None;
         for (name, known) in self.entries.iter() {
@@ -143,11 +162,12 @@ fn read(setting: &'static str, path: &Path) -> Result<Vec<u8>, AuthError> {
 /// request's extensions by [`Authenticator`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
+    /// The token's name in the server's token file.
     pub name: String,
 }
 
 /// What a caller is told when its token is missing or wrong.
-pub const HOW_TO_AUTHENTICATE: &str = "send the metadata `authorization: Bearer <token>` with a token from the \
+const HOW_TO_AUTHENTICATE: &str = "send the metadata `authorization: Bearer <token>` with a token from the \
      server's --auth-token-file (curio submit: --token-file or CURIO_TOKEN_FILE; curio learner to its pools: \
      --pool-token-file)";
 
@@ -165,12 +185,14 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(tokens: Option<Tokens>) -> Self {
+    /// Requires a token from `tokens` on every call; `None` lets every
+    /// call in.
+    pub(crate) fn new(tokens: Option<Tokens>) -> Self {
         Authenticator { tokens, client_certificates: false }
     }
 
     /// Also requires a verified client certificate on the connection.
-    pub fn with_client_certificates(mut self, required: bool) -> Self {
+    pub(crate) fn with_client_certificates(mut self, required: bool) -> Self {
         self.client_certificates = required;
         self
     }
@@ -251,10 +273,6 @@ impl Bearer {
             reason: e.to_string(),
         })
     }
-
-    pub fn is_set(&self) -> bool {
-        self.header.is_some()
-    }
 }
 
 impl Interceptor for Bearer {
@@ -269,7 +287,7 @@ impl Interceptor for Bearer {
 /// Refuses to serve on an address other machines can reach when nothing
 /// authenticates the callers (`authenticated`: tokens or mutual TLS),
 /// unless `insecure`. `what` names the service in the message.
-pub fn check_bind(addr: SocketAddr, authenticated: bool, insecure: bool, what: &str) -> Result<(), AuthError> {
+pub(crate) fn check_bind(addr: SocketAddr, authenticated: bool, insecure: bool, what: &str) -> Result<(), AuthError> {
     if addr.ip().is_loopback() || authenticated || insecure {
         if !addr.ip().is_loopback() && !authenticated {
             tracing::warn!(%addr, "serving {what} without authentication (--insecure): anyone who reaches it may call it");

@@ -15,7 +15,7 @@ pub(crate) const PYTHON_GUEST: &[u8] = include_bytes!(env!("CURIO_PYTHON_GUEST_W
 const PYTHON_GUEST_SHA256: &str = env!("CURIO_PYTHON_GUEST_SHA256");
 
 /// `$CURIO_CACHE_DIR`, else `$XDG_CACHE_HOME/curio`, else `~/.cache/curio`.
-pub fn default_cache_dir() -> PathBuf {
+pub(crate) fn default_cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CURIO_CACHE_DIR") {
         return dir.into();
     }

@@ -8,7 +8,7 @@ use curio_proto::v1 as pb;
 use curio_trace::{ErrorInfo, Event, Execution, InvalidRequest, Language, Limits, Status, Step, Trace};
 
 /// Turns a wire request into a validated [`Execution`].
-pub fn execution_from_proto(req: pb::ExecutionRequest, defaults: &Limits) -> Result<Execution, InvalidRequest> {
+pub(crate) fn execution_from_proto(req: pb::ExecutionRequest, defaults: &Limits) -> Result<Execution, InvalidRequest> {
     let program = req
         .program
         .ok_or_else(|| InvalidRequest { field: "program", reason: "must be set (language and source)".into() })?;

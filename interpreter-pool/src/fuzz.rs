@@ -10,7 +10,8 @@ use curio_proto::v1 as pb;
 use prost::Message;
 
 use crate::convert::{execution_from_proto, execution_to_proto, trace_from_proto, trace_to_proto};
-use crate::sandbox::{SandboxConfig, replay_guest_output};
+use crate::host::replay_guest_output;
+use crate::sandbox::SandboxConfig;
 use curio_trace::Status;
 use curio_trace::{Execution, Limits};
 

@@ -9,12 +9,15 @@
 //! controls and a place to put events: no files, no sockets, no environment.
 //! It stores nothing; traces go to whoever asked.
 
+#![warn(missing_docs)]
+
 mod auth;
 mod cache;
 mod check;
 mod convert;
 mod corpus;
 pub mod fuzz;
+mod host;
 mod metrics;
 mod native;
 mod sandbox;
@@ -22,17 +25,12 @@ mod server;
 mod trace;
 mod transport;
 
-pub use auth::*;
-pub use cache::*;
-pub use convert::*;
-pub use corpus::*;
-pub use metrics::*;
-pub use native::*;
-pub use sandbox::*;
-pub use server::*;
-pub use transport::*;
+pub use auth::{AuthError, Authenticator, Bearer, Caller, Tokens};
+pub use convert::{execution_to_proto, step_to_proto, trace_from_proto, trace_to_proto};
+pub use corpus::{BOMBS, CANARY, COSTLY_REPRS, FORGERIES, SURVIVED};
+pub use native::run_native_tracer;
+pub use sandbox::{Sandbox, SandboxConfig, SandboxError};
+pub use server::{PoolConfig, PoolService, no_delay, serve};
+pub use transport::{ClientTls, OversizeLayer, ServeError, ServerSecurity, ServerTls, endpoint, server_builder};
 // The trace schema, from the leaf crate, for the pool's callers.
-pub use curio_trace::{
-    ErrorInfo, Event, Execution, InvalidRequest, Language, Limits, MAX_INPUT_BYTES, MAX_MEMORY_BYTES,
-    MAX_REQUEST_ID_BYTES, MAX_SOURCE_BYTES, Run, Status, Step, Trace,
-};
+pub use curio_trace::{Event, Execution, Limits, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, Status, Step, Trace};

@@ -7,12 +7,12 @@ use crate::{Status, Trace};
 
 /// Handle to the pool's series; registering twice is harmless.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct PoolMetrics;
+pub(crate) struct PoolMetrics;
 
 impl PoolMetrics {
     /// Describes every series and creates the labelled ones at zero, so a
     /// dashboard shows them before the first event.
-    pub fn register() -> Self {
+    pub(crate) fn register() -> Self {
         describe_counter!("curio_pool_executions_total", Unit::Count, "Executions finished, by language and status.");
         describe_histogram!("curio_pool_execution_seconds", Unit::Seconds, "Wall time of one execution.");
         describe_histogram!("curio_pool_instantiate_seconds", Unit::Seconds, "Sandbox instantiation time.");
@@ -30,18 +30,21 @@ impl PoolMetrics {
         PoolMetrics
     }
 
-    pub fn executed(self, trace: &Trace) {
+    /// One execution finished, with its trace.
+    pub(crate) fn executed(self, trace: &Trace) {
         counter!("curio_pool_executions_total", "language" => "python", "status" => trace.status.as_str()).increment(1);
         counter!("curio_pool_steps_total").increment(trace.step_count);
         histogram!("curio_pool_execution_seconds").record(trace.duration.as_secs_f64());
         histogram!("curio_pool_instantiate_seconds").record(trace.instantiate.as_secs_f64());
     }
 
-    pub fn busy(self, delta: f64) {
+    /// Workers that started (`+1`) or finished (`-1`) an execution.
+    pub(crate) fn busy(self, delta: f64) {
         gauge!("curio_pool_busy_workers").increment(delta);
     }
 
-    pub fn rejected(self, reason: &'static str) {
+    /// A request refused, by reason.
+    pub(crate) fn rejected(self, reason: &'static str) {
         counter!("curio_pool_rejected_total", "reason" => reason).increment(1);
     }
 }

@@ -76,6 +76,8 @@ struct Inner {
 }
 
 impl PoolService {
+    /// A service running executions on `sandbox`, at most
+    /// `config.workers` of them at once (and no more than its slots).
     pub fn new(sandbox: Arc<Sandbox>, mut config: PoolConfig) -> Self {
         // More workers than sandbox slots would fail at instantiation.
         config.workers = config.workers.clamp(1, sandbox.config().slots.max(1) as usize);
@@ -87,7 +89,7 @@ impl PoolService {
 
     /// Runs one execution; sheds it when every worker is busy and the
     /// queue is full, or when its memory would pass the budget.
-    pub async fn run(&self, exec: Execution) -> Result<Trace, RpcStatus> {
+    async fn run(&self, exec: Execution) -> Result<Trace, RpcStatus> {
         let admitted = self.inner.admit(exec.limits.memory_bytes).await?;
         self.inner.clone().execute(exec, admitted).await
     }

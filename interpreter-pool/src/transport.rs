@@ -19,7 +19,9 @@ use crate::auth::{AuthError, Authenticator, Tokens, check_bind};
 /// PEM material of a server's TLS.
 #[derive(Clone)]
 pub struct ServerTls {
+    /// The server's certificate chain.
     pub cert_pem: Vec<u8>,
+    /// The certificate's private key.
     pub key_pem: Vec<u8>,
     /// Clients must present a certificate signed by this CA (mutual TLS).
     pub client_ca_pem: Option<Vec<u8>>,
@@ -70,7 +72,7 @@ impl ServerSecurity {
     }
 
     /// Whether every caller proves who it is (tokens, or client certificates).
-    pub fn authenticates(&self) -> bool {
+    pub(crate) fn authenticates(&self) -> bool {
         self.tokens.is_some() || self.tls.as_ref().is_some_and(|t| t.client_ca_pem.is_some())
     }
 
@@ -79,6 +81,7 @@ impl ServerSecurity {
         check_bind(addr, self.authenticates(), self.insecure, what)
     }
 
+    /// The interceptor that checks each call per these settings.
     pub fn authenticator(&self) -> Authenticator {
         let mutual = self.tls.as_ref().is_some_and(|t| t.client_ca_pem.is_some());
         Authenticator::new(self.tokens.clone()).with_client_certificates(mutual)
@@ -117,12 +120,16 @@ impl ServerSecurity {
 /// Why a server could not start or stopped.
 #[derive(Debug, Error)]
 pub enum ServeError {
+    /// The security settings refuse this address, or cannot be used.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The TLS material was refused.
     #[error("TLS: {0} (check --tls-cert, --tls-key and --tls-client-ca)")]
     Tls(String),
+    /// The gRPC server failed.
     #[error("serving gRPC: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The listening socket failed.
     #[error("the listener: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -177,7 +184,9 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// optionally the client's own certificate (for mutual TLS).
 #[derive(Clone)]
 pub struct ClientTls {
+    /// The CA that signed the server's certificate.
     pub ca_pem: Vec<u8>,
+    /// The client's certificate chain and private key, for mutual TLS.
     pub identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 

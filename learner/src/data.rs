@@ -1,6 +1,6 @@
 //! Training examples from traces, and padded batches of them.
 
-use curio_trace::Step;
+use curio_trace::{Run, Step};
 use tch::{Device, Tensor};
 
 use crate::encode::{
@@ -133,13 +133,40 @@ pub(crate) fn compares(line: &str) -> bool {
     false
 }
 
-/// The example (state at `t`, jump `k`) of a trace, if `t + k` is in it.
-pub fn example_at(source: &str, input: &str, steps: &[Step], t: usize, k: u32) -> Option<Example> {
-    let end = t + k as usize;
-    if end >= steps.len() {
-        return None;
+/// A run with its model states read off once: every example of it is then
+/// built from the state it starts at, with no replay of the steps before.
+#[derive(Clone, Debug)]
+pub struct Unrolled {
+    /// The run, as stored.
+    pub run: Run,
+    states: Vec<State>,
+}
+
+impl Unrolled {
+    /// Reads the run's states, one per step.
+    pub fn new(run: Run) -> Self {
+        let states = states_reading(&run.steps, &run.input);
+        Unrolled { run, states }
     }
-    build(source, steps, &states_reading(&steps[..=end], input), t, k)
+
+    /// The run's steps (and states).
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Whether the run has no steps.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// The example of the state at `t` with a jump `k`, if `t + k` is in
+    /// the run.
+    pub fn example(&self, t: usize, k: u32) -> Option<Example> {
+        if t + k as usize >= self.states.len() {
+            return None;
+        }
+        build(&self.run.source, &self.run.steps, &self.states, t, k)
+    }
 }
 
 fn build(source: &str, steps: &[Step], st: &[State], t: usize, k: u32) -> Option<Example> {
@@ -309,6 +336,27 @@ mod tests {
             assert_eq!(written, want, "the working's bytes, then the delta's, are the targets");
             assert_eq!(delta_labels[x].iter().filter(|&&l| l != -100).count(), e.target.len() + 1);
         }
+    }
+
+    #[test]
+    fn an_unrolled_run_gives_each_example_as_the_whole_trace_does() {
+        let source = "x = 7\nif x * 5 > 13:\n    x = x + 1\n";
+        let steps =
+            vec![module_step(0, 1, "7"), module_step(1, 2, "7"), module_step(2, 3, "7"), module_step(3, 3, "8")];
+        let run = Unrolled::new(Run { source: source.into(), input: "4\n".into(), steps: steps.clone() });
+        assert_eq!(run.len(), 4);
+        for k in [1, 2] {
+            let whole = examples(source, "4\n", &steps, &[k]);
+            let each: Vec<Example> = (0..run.len()).filter_map(|t| run.example(t, k)).collect();
+            assert_eq!(each.len(), whole.len());
+            for (a, b) in each.iter().zip(&whole) {
+                assert_eq!(
+                    (&a.context.context, &a.target, a.event, a.line),
+                    (&b.context.context, &b.target, b.event, b.line)
+                );
+            }
+        }
+        assert!(run.example(3, 1).is_none() && run.example(1, 4).is_none(), "a jump past the end has no example");
     }
 
     #[test]

@@ -11,8 +11,8 @@ use anyhow::Context;
 use clap::Args;
 use curio_interpreter_pool::{PoolConfig, PoolService, serve, trace_from_proto};
 use curio_loop::{
-    Engine, LoopConfig, PoolClients, PoolSecurity, Shared, Strategy, curve_svg, curve_table, queries_to_reach,
-    serve_learner,
+    Engine, LoopConfig, PoolClients, PoolSecurity, Progress, Shared, Strategy, curve_svg, curve_table,
+    queries_to_reach, serve_learner,
 };
 use curio_proto::v1 as pb;
 use curio_store::Store;
@@ -22,23 +22,23 @@ use tokio::sync::watch;
 #[derive(Args, Debug)]
 pub struct LoopArgs {
     /// Names the run; a second start with the same id resumes it.
-    #[arg(long, default_value = "main", env = "CURIO_RUN_ID")]
+    #[arg(long, default_value_t = LoopConfig::default().run_id, env = "CURIO_RUN_ID")]
     run_id: String,
     /// Acquisition strategy: random, entropy or bald.
-    #[arg(long, default_value = "bald", env = "CURIO_STRATEGY")]
+    #[arg(long, default_value_t = LoopConfig::default().strategy.to_string(), env = "CURIO_STRATEGY")]
     strategy: String,
     /// Run these strategies one after another on the same budget and seed
     /// (e.g. `random,bald`), then compare their curves.
     #[arg(long, value_delimiter = ',')]
     compare: Vec<String>,
     /// Interpreter queries each strategy may spend.
-    #[arg(long, default_value_t = 1000, env = "CURIO_BUDGET")]
+    #[arg(long, default_value_t = LoopConfig::default().budget, env = "CURIO_BUDGET")]
     budget: u64,
     /// Executions per round.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = LoopConfig::default().batch)]
     batch: usize,
     /// Candidates scored per round (at least the batch).
-    #[arg(long, default_value_t = 48)]
+    #[arg(long, default_value_t = LoopConfig::default().candidates)]
     candidates: usize,
     /// Training examples per new transition stored.
     #[arg(long, default_value_t = LoopConfig::default().samples_per_insert)]
@@ -48,20 +48,20 @@ pub struct LoopArgs {
     #[arg(long, default_value_t = LoopConfig::default().train_batch)]
     train_batch: usize,
     /// Cap on training steps per round.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = LoopConfig::default().max_steps_per_round)]
     max_steps_per_round: usize,
     /// Queries between evaluations on the held-out suite.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = LoopConfig::default().eval_every)]
     eval_every: u64,
     /// Programs in the held-out suite.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = LoopConfig::default().eval_programs)]
     eval_programs: usize,
     /// Seeds candidate generation.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = LoopConfig::default().seed)]
     seed: u64,
     /// Deadline of one pool call, seconds; a replica past it is passed
     /// over for a while and the call retried on another.
-    #[arg(long, default_value_t = 15.0)]
+    #[arg(long, default_value_t = LoopConfig::default().call_deadline.as_secs_f64())]
     call_deadline_s: f64,
     /// Learner API address; port 0 picks a free one (printed on stdout).
     #[arg(long, default_value = "127.0.0.1:50052", env = "CURIO_LEARNER_LISTEN")]
@@ -221,6 +221,7 @@ async fn drive(
     Ok(())
 }
 
+/// Runs one strategy's engine to its budget behind a progress bar.
 async fn run_strategy(
     engine: &mut Engine,
     shared: &Shared,
@@ -230,55 +231,24 @@ async fn run_strategy(
 ) -> anyhow::Result<()> {
     let bar = ProgressBar::new(budget)
         .with_style(ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} queries  {msg}").expect("template"));
-    let strategy = shared.strategy();
-    bar.set_prefix(strategy.clone());
+    bar.set_prefix(shared.strategy());
     bar.set_position(engine.queries());
-    let show = |bar: &ProgressBar, engine: &Engine| {
+    curio_loop::run(engine, shared, serve_after, stop, |engine, progress| {
+        bar.set_position(engine.queries());
+        if let Progress::Evaluating = progress {
+            bar.set_message(format!("step {}  evaluating on the held-out suite", engine.train_step()));
+            return;
+        }
         let latest = shared.latest();
         let metric = |m: &str| latest.get(m).map_or("-".to_string(), |v| format!("{v:.3}"));
-        bar.set_position(engine.queries());
         bar.set_message(format!(
             "step {}  action acc {}  delta exact {}",
             engine.train_step(),
             metric("action_accuracy"),
             metric("delta_exact")
         ));
-    };
-    loop {
-        if engine.eval_due() {
-            bar.set_message(format!("step {}  evaluating on the held-out suite", engine.train_step()));
-            let started = std::time::Instant::now();
-            let metrics = engine.evaluate(engine.done()).await?;
-            tracing::info!(strategy = %strategy, queries = engine.queries(), ms = started.elapsed().as_millis() as u64,
-                action_accuracy = metrics.get("action_accuracy"), delta_exact = metrics.get("delta_exact"), "evaluated");
-            engine.checkpoint(&metrics).await?;
-            show(&bar, engine);
-        }
-        if *stop.borrow() || (engine.done() && !serve_after) {
-            break;
-        }
-        if engine.done() && shared.pending() == 0 {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        }
-        let round = engine.round().await?;
-        tracing::debug!(?round, "round done");
-        tracing::info!(
-            strategy = %strategy,
-            queries = engine.queries(),
-            executed = round.executed,
-            submitted = round.submitted,
-            transitions = round.transitions,
-            train_steps = round.train_steps,
-            loss = round.mean_loss,
-            scoring_ms = round.scoring_time.as_millis() as u64,
-            scored = round.scored,
-            "round"
-        );
-        show(&bar, engine);
-    }
-    let metrics = shared.latest();
-    engine.checkpoint(&metrics).await?;
+    })
+    .await?;
     bar.finish_and_clear();
     Ok(())
 }

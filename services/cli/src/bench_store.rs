@@ -104,7 +104,7 @@ async fn time_samples(store: &Store, how: Sampling, n: usize, rng: &mut StdRng) 
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();
-        let sample = store.sample(256, how, 1, rng).await?;
+        let sample = store.sample(256, how, rng).await?;
         times.push(started.elapsed().as_secs_f64() * 1e3);
         anyhow::ensure!(sample.len() == 256, "asked 256 transitions, got {}", sample.len());
     }

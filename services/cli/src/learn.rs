@@ -2,18 +2,16 @@
 //! (the held-out suites).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use curio_interpreter_pool::{Execution, Limits, Sandbox};
-use curio_learner::{GenConfig, Learner, ModelConfig, TrainConfig, Trainer, evaluate, format_report, generate, inputs};
-use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store};
+use curio_interpreter_pool::{Execution, Limits};
+use curio_learner::{Learner, ModelConfig, TrainConfig, Trainer, evaluate, format_report};
+use curio_loop::{FitConfig, Mix, OfflineConfig, offline, store_generated};
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tch::Device;
-use uuid::Uuid;
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -21,24 +19,24 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 2000)]
     programs: u64,
     /// Stop after this many minutes of training.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = OfflineConfig::default().minutes)]
     minutes: f64,
     /// Stop after this many optimizer steps (whichever comes first).
     #[arg(long)]
     steps: Option<i64>,
     /// Sampled transitions per minibatch (more, smaller steps learn more
     /// per minute than fewer, larger ones on a CPU).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = FitConfig::default().batch)]
     batch: usize,
     /// Examples per sampled transition: it and companions from its trace,
     /// packed behind one copy of the program.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = FitConfig::default().pack)]
     pack: usize,
     /// Checkpoint to write (and to resume from if it exists).
-    #[arg(long, default_value = "data/checkpoints/model.safetensors")]
+    #[arg(long, default_value_os_t = OfflineConfig::default().checkpoint)]
     checkpoint: PathBuf,
     /// Steps between checkpoints.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = OfflineConfig::default().checkpoint_every)]
     checkpoint_every: i64,
     /// Peak learning rate (AdamW), the loop's too.
     #[arg(long, default_value_t = TrainConfig::default().lr)]
@@ -62,30 +60,53 @@ pub struct TrainArgs {
     #[arg(long)]
     latest: Option<PathBuf>,
     /// Share of sampled transitions drawn by priority (their last loss).
-    #[arg(long, default_value_t = curio_loop::Mix::default().prioritized)]
+    #[arg(long, default_value_t = OfflineConfig::default().fit.mix.prioritized)]
     prioritized: f64,
-    /// Share drawn from the newest transitions (the rest: uniform). None
-    /// by default, unlike the loop's 0.25: offline, the newest are only the
-    /// programs stored last, and a share of 0.25 of two draws per step is
-    /// one of them in every step.
-    #[arg(long, default_value_t = 0.0)]
+    /// Share drawn from the newest transitions (the rest: uniform); none by
+    /// default, unlike the loop's.
+    #[arg(long, default_value_t = OfflineConfig::default().fit.mix.recent)]
     recent: f64,
-    /// Share of examples with a jump k > 1 (2, 4 or 8 steps ahead). None
-    /// by default, unlike the loop's 0.375: a model that has not yet
-    /// learned single steps learns them first, and the jumps' examples of
-    /// the same lines blur "nothing changes".
-    #[arg(long, default_value_t = 0.0)]
+    /// Share of examples with a jump k > 1 (2, 4 or 8 steps ahead); none by
+    /// default, unlike the loop's.
+    #[arg(long, default_value_t = OfflineConfig::default().fit.mix.long_jumps)]
     long_jumps: f64,
     /// Share of each sampled transition's companions drawn from steps at
     /// lines that compare (conditions, bools), where most wrong actions are.
-    #[arg(long, default_value_t = curio_loop::Mix::default().comparisons)]
+    #[arg(long, default_value_t = OfflineConfig::default().fit.mix.comparisons)]
     comparisons: f64,
     /// Share of the run (by time, or by steps with --steps) over which the
     /// rate falls linearly to zero at its end; 0 keeps it constant.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = OfflineConfig::default().anneal)]
     anneal: f64,
     #[command(flatten)]
     model: ModelArgs,
+}
+
+impl TrainArgs {
+    fn config(&self) -> OfflineConfig {
+        let mix = Mix {
+            prioritized: self.prioritized,
+            recent: self.recent,
+            long_jumps: self.long_jumps,
+            comparisons: self.comparisons,
+        };
+        OfflineConfig {
+            minutes: self.minutes,
+            steps: self.steps,
+            anneal: self.anneal,
+            checkpoint: self.checkpoint.clone(),
+            checkpoint_every: self.checkpoint_every,
+            fit: FitConfig { batch: self.batch, pack: self.pack, mix },
+            train: TrainConfig {
+                lr: self.lr,
+                warmup: self.warmup,
+                average: self.average,
+                action_weight: self.action_weight,
+                working_weight: self.working_weight,
+                ..TrainConfig::default()
+            },
+        }
+    }
 }
 
 /// The model's shape (a new model only) and libtorch's threads.
@@ -162,148 +183,44 @@ pub fn device(threads: i32) -> Device {
 }
 
 pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> {
-    let device = device(args.model.threads);
+    let (config, device) = (args.config(), device(args.model.threads));
+    config.validate()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let (store, _embedded) = runtime.block_on(curio_store::open(data_dir))?;
-    let sandbox = crate::sandbox(2)?;
-    runtime.block_on(fill(&store, &sandbox, args.programs))?;
-
-    let learner = if args.checkpoint.exists() {
-        Learner::load(&args.checkpoint, device, None)?
-    } else {
-        Learner::new(args.model.config(0.0), device)?
+    let bar = ProgressBar::new(args.programs)
+        .with_style(ProgressStyle::with_template("running programs {bar:30} {pos}/{len}").expect("template"));
+    runtime.block_on(store_generated(&store, &*crate::sandbox(2)?, args.programs, || bar.inc(1)))?;
+    bar.finish_and_clear();
+    let learner = match args.checkpoint.exists() {
+        true => Learner::load(&args.checkpoint, device, None)?,
+        false => Learner::new(args.model.config(0.0), device)?,
     };
     for dir in [Some(&args.checkpoint), args.latest.as_ref()].into_iter().flatten().filter_map(|p| p.parent()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let block = learner.model.config.block_size as usize;
-    anyhow::ensure!(args.lr > 0.0 && args.lr < 1.0 && args.warmup >= 0, "--lr must be in (0, 1), --warmup >= 0");
-    anyhow::ensure!((0.0..=1.0).contains(&args.anneal), "--anneal is a share of the run, in [0, 1]");
-    let config = TrainConfig {
-        lr: args.lr,
-        warmup: args.warmup,
-        average: args.average,
-        action_weight: args.action_weight,
-        working_weight: args.working_weight,
-        ..TrainConfig::default()
-    };
-    let mix = curio_loop::Mix {
-        prioritized: args.prioritized,
-        recent: args.recent,
-        long_jumps: args.long_jumps,
-        comparisons: args.comparisons,
-    };
-    mix.validate()
-        .map_err(|e| anyhow::anyhow!("{e}: check --prioritized, --recent, --long-jumps and --comparisons"))?;
-    let mut trainer = Trainer::new(learner, config)?;
-    let deadline = Instant::now() + Duration::from_secs_f64(args.minutes * 60.0);
-    let last_step = args.steps.map(|s| trainer.learner.train_step + s);
+    let trainer = Arc::new(Mutex::new(Trainer::new(learner, config.train.clone())?));
     let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {msg}").expect("template"));
-    let mut rng = StdRng::seed_from_u64(trainer.learner.train_step as u64);
-    let mut cache = curio_loop::TraceCache::default();
     let (started, mut tokens, mut seen) = (Instant::now(), 0i64, 0usize);
-    let running = |t: &Trainer| Instant::now() < deadline && last_step.is_none_or(|l| t.learner.train_step < l);
-    // What is left of the run, as a share: of the time, or of the steps
-    // when they end it sooner.
-    let first_step = trainer.learner.train_step;
-    let left = |t: &Trainer| {
-        let time = deadline.saturating_duration_since(Instant::now()).as_secs_f64() / (args.minutes * 60.0).max(1e-9);
-        let steps = last_step.map_or(1.0, |l| (l - t.learner.train_step) as f64 / (l - first_step).max(1) as f64);
-        time.min(steps)
-    };
-    while running(&trainer) {
-        // Four steps' worth per draw, bucketed by length to cut padding.
-        let groups = runtime.block_on(curio_loop::minibatch(
-            &store,
-            &mut cache,
-            (args.batch * 4, args.pack),
-            &mix,
-            block,
-            &mut rng,
-        ))?;
-        if groups.is_empty() {
-            anyhow::bail!("the store has no transitions to train on");
-        }
-        for groups in curio_loop::buckets(groups, args.batch, &mut rng) {
-            if !running(&trainer) {
-                break;
-            }
-            let (examples, firsts) = curio_loop::flatten(groups);
-            if args.anneal > 0.0 {
-                trainer.set_rate_scale(left(&trainer) / args.anneal);
-            }
-            // A step that stored data breaks is skipped, as in the loop.
-            let stats = match trainer.step(&examples) {
-                Ok(stats) => stats,
-                Err(e) => {
-                    tracing::error!(error = %e, "a training step failed on its minibatch; skipped");
-                    continue;
-                }
-            };
-            (tokens, seen) = (tokens + stats.tokens, seen + examples.len());
-            let priorities: Vec<(i64, f32)> = firsts.into_iter().map(|(id, i)| (id, stats.per_example[i])).collect();
-            runtime.block_on(store.update_priorities(&priorities))?;
-            let step = trainer.learner.train_step;
-            let secs = started.elapsed().as_secs_f64();
-            bar.set_message(format!(
-                "step {step}  action loss {:.3}  delta loss {:.3}  {:.0} tokens/s  {:.1} examples/s",
-                stats.action_loss,
-                stats.delta_loss,
-                tokens as f64 / secs,
-                seen as f64 / secs
-            ));
-            bar.tick();
-            if step % 50 == 0 {
-                tracing::info!(step, action_loss = stats.action_loss, delta_loss = stats.delta_loss, "training");
-            }
-            if step % args.checkpoint_every == 0 {
-                trainer.averaged().save(&args.checkpoint)?;
-            }
-        }
-    }
-    trainer.averaged().save(&args.checkpoint)?;
+    let done = runtime.block_on(offline(&store, &trainer, &config, |t, stats, examples| {
+        (tokens, seen) = (tokens + stats.tokens, seen + examples);
+        let secs = started.elapsed().as_secs_f64();
+        let (step, action, delta) = (t.learner.train_step, stats.action_loss, stats.delta_loss);
+        bar.set_message(format!(
+            "step {step}  action loss {action:.3}  delta loss {delta:.3}  {:.0} tokens/s  {:.1} examples/s",
+            tokens as f64 / secs,
+            seen as f64 / secs
+        ));
+        bar.tick();
+    }))?;
+    bar.finish_and_clear();
     if let Some(latest) = &args.latest {
-        trainer.learner.save(latest)?;
+        curio_loop::lock(&trainer).learner.save(latest)?;
     }
-    bar.finish_and_clear();
-    let minutes = started.elapsed().as_secs_f64() / 60.0;
-    println!("trained to step {} in {minutes:.1} min", trainer.learner.train_step);
-    println!("tokens_per_second: {:.0}", tokens as f64 / (minutes * 60.0));
-    println!("examples_per_second: {:.1}", seen as f64 / (minutes * 60.0));
+    let seconds = done.elapsed.as_secs_f64();
+    println!("trained to step {} in {:.1} min", done.train_step, seconds / 60.0);
+    println!("tokens_per_second: {:.0}", done.tokens as f64 / seconds);
+    println!("examples_per_second: {:.1}", done.examples as f64 / seconds);
     println!("checkpoint: {}", args.checkpoint.display());
-    Ok(())
-}
-
-/// Runs generated programs 0..n (one input each) and stores their traces;
-/// execution ids derive from the seed, so a second fill stores nothing twice.
-async fn fill(store: &Store, sandbox: &Sandbox, n: u64) -> anyhow::Result<()> {
-    let bar = ProgressBar::new(n)
-        .with_style(ProgressStyle::with_template("running programs {bar:30} {pos}/{len}").expect("template"));
-    let mut batch = vec![];
-    for seed in 0..n {
-        let source = generate(seed, &GenConfig::default());
-        let input = inputs(seed, 1).remove(0);
-        let exec = Execution { input: input.clone(), seed, ..Execution::python(source.clone()) };
-        let trace = sandbox.execute(&exec)?;
-        batch.push(ExecutionRecord {
-            execution_id: Uuid::from_u64_pair(0xC0_710_0FF, seed),
-            program: ProgramRecord::python(source, Origin::Generated),
-            input,
-            seed,
-            limits: Limits::default(),
-            trace,
-            provenance: Provenance {
-                run_id: Some("offline".into()),
-                strategy: Some("corpus".into()),
-                ..Provenance::default()
-            },
-        });
-        if batch.len() == 100 || seed + 1 == n {
-            store.write(&std::mem::take(&mut batch)).await?;
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
     Ok(())
 }
 

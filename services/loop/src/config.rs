@@ -148,6 +148,11 @@ impl LoopConfig {
         Ok(())
     }
 
+    /// How the loop's training draws: its batch and pack, the default mix.
+    pub fn fit(&self) -> crate::FitConfig {
+        crate::FitConfig { batch: self.train_batch, pack: self.pack, mix: crate::Mix::default() }
+    }
+
     pub fn checkpoint_path(&self) -> PathBuf {
         self.checkpoint_dir.join(&self.run_id).join(format!("{}.safetensors", self.strategy))
     }

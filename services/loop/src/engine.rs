@@ -21,8 +21,8 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
-    Candidate, LoopConfig, LoopError, LoopMetrics, Mix, PoolClients, Shared, Strategy, Submitted, Surprise, TraceCache,
-    buckets, draw_candidates, flatten, minibatch, score, select,
+    Candidate, Fit, LoopConfig, LoopError, LoopMetrics, PoolClients, Shared, Strategy, Submitted, Surprise,
+    draw_candidates, score, select,
 };
 
 /// Programs kept as sources of mutations.
@@ -66,8 +66,7 @@ pub struct Engine {
     shared: Arc<Shared>,
     suite: Vec<curio_trace::Run>,
     surprising: Vec<Surprise>,
-    cache: TraceCache,
-    rng: StdRng,
+    fit: Fit,
     queries: u64,
     last_eval: Option<u64>,
     device: Device,
@@ -110,7 +109,7 @@ impl Engine {
         shared.attach(&config, queries, trainer.clone(), store.clone());
         LoopMetrics::register(config.strategy);
         Ok(Engine {
-            rng: StdRng::seed_from_u64(config.seed),
+            fit: Fit::new(config.fit(), config.model.block_size as usize, config.seed),
             config,
             store,
             pools,
@@ -118,7 +117,6 @@ impl Engine {
             shared,
             suite,
             surprising: vec![],
-            cache: TraceCache::default(),
             queries,
             last_eval,
             device,
@@ -300,56 +298,16 @@ impl Engine {
     /// Up to `steps` optimizer steps on minibatches from this run's
     /// transitions; returns the steps taken and their mean loss.
     async fn train(&mut self, steps: usize) -> Result<(usize, Option<f64>), LoopError> {
-        let (mut action, mut delta, mut tokens) = (0.0, 0.0, 0i64);
         let started = Instant::now();
-        let block = self.config.model.block_size as usize;
-        let mut done = 0;
-        while done < steps {
-            // Four steps' worth per draw, bucketed by length.
-            let draw = (steps - done).min(4) * self.config.train_batch;
-            let pack = self.config.pack;
-            let groups = patiently("sampling a minibatch", async || {
-                minibatch(&self.store, &mut self.cache, (draw, pack), &Mix::default(), block, &mut self.rng).await
-            })
-            .await;
-            // What is stored is data: a draw or a step it breaks is skipped
-            // and counted, and the loop goes on.
-            let groups = match groups {
-                Ok(groups) if !groups.is_empty() => groups,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::error!(error = %e, "could not draw a minibatch; training resumes next round");
-                    LoopMetrics.skipped("minibatch");
-                    break;
-                }
-            };
-            for groups in buckets(groups, self.config.train_batch, &mut self.rng) {
-                let (examples, firsts) = flatten(groups);
-                let trainer = self.trainer.clone();
-                let stats = match tokio::task::spawn_blocking(move || lock(&trainer).step(&examples)).await? {
-                    Ok(stats) => stats,
-                    Err(e) => {
-                        tracing::error!(error = %e, "a training step failed on its minibatch; skipped");
-                        LoopMetrics.skipped("train_step");
-                        done += 1;
-                        continue;
-                    }
-                };
-                (action, delta, tokens) = (action + stats.action_loss, delta + stats.delta_loss, tokens + stats.tokens);
-                done += 1;
-                let priorities: Vec<(i64, f32)> =
-                    firsts.into_iter().map(|(id, i)| (id, stats.per_example[i])).collect();
-                patiently("writing priorities", async || self.store.update_priorities(&priorities).await).await?;
-            }
-        }
+        let done = self.fit.steps(&self.store, &self.trainer, steps, &mut ()).await?;
         self.shared.set_train_step(self.train_step());
-        if done == 0 {
+        if done.steps == 0 {
             return Ok((0, None));
         }
-        let per_second = tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        let (action, delta) = (action / done as f64, delta / done as f64);
-        LoopMetrics.trained(done, per_second, action, delta);
-        Ok((done, Some(action + delta)))
+        let per_second = done.tokens as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        let (action, delta) = (done.action_loss / done.steps as f64, done.delta_loss / done.steps as f64);
+        LoopMetrics.trained(done.steps, per_second, action, delta);
+        Ok((done.steps, Some(action + delta)))
     }
 
     /// Whether the schedule calls for an evaluation now.
@@ -460,7 +418,7 @@ fn reply(submissions: &[Submitted], records: &[Option<ExecutionRecord>]) {
 
 /// Runs a store call under the store's [`Retry`] policy (waiting out a
 /// restart or a failover); its final error as a loop error.
-async fn patiently<T>(
+pub(crate) async fn patiently<T>(
     what: &'static str,
     mut call: impl AsyncFnMut() -> Result<T, StoreError>,
 ) -> Result<T, LoopError> {

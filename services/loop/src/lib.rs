@@ -13,9 +13,12 @@
 
 mod acquire;
 mod config;
+mod drive;
 mod engine;
 mod error;
+mod fit;
 mod metrics;
+mod offline;
 mod plot;
 mod pools;
 mod replay;
@@ -24,9 +27,12 @@ mod shared;
 
 pub use acquire::*;
 pub use config::*;
+pub use drive::{Progress, run};
 pub use engine::*;
 pub use error::*;
+pub use fit::*;
 pub use metrics::*;
+pub use offline::*;
 pub use plot::*;
 pub use pools::*;
 pub use replay::*;

@@ -2,30 +2,53 @@
 //! priority (the last loss), from the newest transitions, and uniformly.
 //! Each sampled state becomes an example with a jump k that stays inside
 //! its trace: k = 1 (what rollouts chain) unless the mix asks for a longer
-//! jump. Each comes
-//! with companions, other states of the same trace: the trainer packs them
-//! into one row behind one copy of the program, so they cost a fraction of
-//! what they would alone.
+//! jump. Each comes with companions, other states of the same trace: the
+//! trainer packs them into one row behind one copy of the program, so they
+//! cost a fraction of what they would alone. A trace is read from the store
+//! and unrolled into its states once, then kept: a draw only indexes it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use curio_interpreter_pool::{Event, Step};
-use curio_learner::{Example, JUMPS, comparisons, example_at};
+use curio_learner::{Example, JUMPS, Unrolled, comparisons};
 use curio_store::{Sampling, Store, StoreError};
-use curio_trace::Run;
+use curio_trace::{Event, Step};
 use rand::RngExt;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use uuid::Uuid;
 
-/// Traces read from the store, kept for reuse (bounded).
+/// Traces read from the store and unrolled into their states, kept for
+/// reuse (bounded by their steps).
 #[derive(Debug, Default)]
 pub struct TraceCache {
-    traces: HashMap<Uuid, Run>,
+    traces: HashMap<Uuid, Arc<Unrolled>>,
+    steps: usize,
 }
 
-/// Traces kept before the cache starts over.
-const CACHED_TRACES: usize = 20_000;
+/// Steps (states) kept before the cache starts over.
+const CACHED_STEPS: usize = 400_000;
+
+impl TraceCache {
+    /// Reads and unrolls the traces of `ids` that are not kept yet.
+    async fn fill(&mut self, store: &Store, ids: impl Iterator<Item = Uuid>) -> Result<(), StoreError> {
+        let mut missing: Vec<Uuid> = ids.filter(|id| !self.traces.contains_key(id)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let read = store.traces(&missing).await?;
+        let incoming: usize = read.values().map(|r| r.steps.len()).sum();
+        if self.steps + incoming > CACHED_STEPS {
+            self.traces.clear();
+            self.steps = 0;
+        }
+        self.steps += incoming;
+        self.traces.extend(read.into_iter().map(|(id, run)| (id, Arc::new(Unrolled::new(run)))));
+        Ok(())
+    }
+}
 
 /// A sampled transition (its store id, for its priority) and its example
 /// first, then its companions from the same trace.
@@ -95,26 +118,20 @@ pub async fn minibatch(
     rng: &mut StdRng,
 ) -> Result<Vec<Group>, StoreError> {
     let count = |share: f64| (share * size as f64).round() as usize;
-    let mut sampled = store.sample(count(mix.prioritized), Sampling::Prioritized, 0, rng).await?;
-    sampled.extend(store.sample(count(mix.recent), Sampling::Recent { window: 20_000 }, 0, rng).await?);
-    sampled.extend(store.sample(size.saturating_sub(sampled.len()), Sampling::Uniform, 0, rng).await?);
-    let missing: Vec<Uuid> =
-        sampled.iter().map(|s| s.execution_id).filter(|id| !cache.traces.contains_key(id)).collect();
-    if !missing.is_empty() {
-        if cache.traces.len() + missing.len() > CACHED_TRACES {
-            cache.traces.clear();
-        }
-        cache.traces.extend(store.traces(&missing).await?);
-    }
+    let mut sampled = store.sample(count(mix.prioritized), Sampling::Prioritized, rng).await?;
+    sampled.extend(store.sample(count(mix.recent), Sampling::Recent { window: 20_000 }, rng).await?);
+    sampled.extend(store.sample(size.saturating_sub(sampled.len()), Sampling::Uniform, rng).await?);
+    cache.fill(store, sampled.iter().map(|s| s.execution_id)).await?;
     let mut groups = vec![];
     for s in sampled {
-        let Some(run) = cache.traces.get(&s.execution_id) else { continue };
+        let Some(run) = cache.traces.get(&s.execution_id).cloned() else { continue };
+        let run = &*run;
         let Some(first) = draw(run, s.step as usize, (block, mix.long_jumps), rng) else { continue };
         let mut examples = vec![first];
         // Read off the source only when asked for (none by default).
         let comparing = if mix.comparisons > 0.0 { comparing_steps(run) } else { vec![] };
         for _ in 1..per_program.max(1) {
-            let t = companion(run.steps.len(), &comparing, mix.comparisons, rng);
+            let t = companion(run.len(), &comparing, mix.comparisons, rng);
             examples.extend(draw(run, t, (block, mix.long_jumps), rng));
         }
         groups.push(Group { id: s.id, examples });
@@ -123,8 +140,8 @@ pub async fn minibatch(
 }
 
 /// The steps of a run that are about to run a line that compares.
-fn comparing_steps(run: &Run) -> Vec<usize> {
-    let lines = comparisons(&run.source);
+fn comparing_steps(run: &Unrolled) -> Vec<usize> {
+    let (lines, run) = (comparisons(&run.run.source), &run.run);
     let compares = |s: &Step| s.event == Event::Line && lines.get((s.line as usize).wrapping_sub(1)) == Some(&true);
     run.steps.iter().enumerate().filter(|(_, s)| compares(s)).map(|(t, _)| t).collect()
 }
@@ -141,10 +158,10 @@ fn companion(len: usize, comparing: &[usize], share: f64, rng: &mut StdRng) -> u
 
 /// The example of state `t`: k = 1, or with probability `long` a longer
 /// jump that stays inside the trace.
-fn draw(run: &Run, t: usize, (block, long): (usize, f64), rng: &mut StdRng) -> Option<Example> {
-    let longer: Vec<u32> = JUMPS.iter().copied().filter(|&k| k > 1 && t + (k as usize) < run.steps.len()).collect();
+fn draw(run: &Unrolled, t: usize, (block, long): (usize, f64), rng: &mut StdRng) -> Option<Example> {
+    let longer: Vec<u32> = JUMPS.iter().copied().filter(|&k| k > 1 && t + (k as usize) < run.len()).collect();
     let k = if !longer.is_empty() && rng.random_bool(long) { longer[rng.random_range(0..longer.len())] } else { 1 };
-    example_at(&run.source, &run.input, &run.steps, t, k).filter(|e| e.len() <= block)
+    run.example(t, k).filter(|e| e.len() <= block)
 }
 
 /// Splits a draw into minibatches of `size` groups of similar packed
@@ -229,8 +246,8 @@ mod tests {
         }
         steps.push(at(steps.len(), 3, Event::Exception));
         steps.push(at(steps.len(), 5, Event::Line));
-        let run = Run { source: source.into(), input: String::new(), steps };
-        let comparing = comparing_steps(&run);
+        let run = curio_trace::Run { source: source.into(), input: String::new(), steps };
+        let comparing = comparing_steps(&Unrolled::new(run.clone()));
         assert_eq!(comparing.len(), 9, "the `if` line's nine line events, not the exception there");
         assert!(comparing.iter().all(|&t| run.steps[t].line == 3 && run.steps[t].event == Event::Line));
 

@@ -3,34 +3,47 @@
 use thiserror::Error;
 use uuid::Uuid;
 
+/// Why a store operation failed.
 #[derive(Debug, Error)]
 pub enum StoreError {
     /// One record was refused; its batch's other records are unaffected.
     #[error("execution {execution_id} refused: {reason}")]
-    InvalidRecord { execution_id: Uuid, reason: String },
+    InvalidRecord {
+        /// The refused record's execution.
+        execution_id: Uuid,
+        /// What about it the store cannot hold.
+        reason: String,
+    },
     /// Postgres could not be reached or dropped the connection; the same
     /// call can be retried (the durable writer does so by itself).
     #[error("Postgres is unavailable ({0}); retrying is safe: writes are idempotent")]
     Unavailable(String),
+    /// Any other failure of the database, or stored data the store cannot
+    /// read back.
     #[error("database error: {0}")]
     Database(String),
     /// The database refused what it was given (a data exception, a
     /// constraint, a rule of its own): the same data will be refused again.
     #[error("refused by the database: {0}")]
     Refused(String),
+    /// The schema could not be brought up to date.
     #[error("could not apply the migrations: {0}")]
     Migration(String),
+    /// The private Postgres cluster could not be set up, started or stopped.
     #[error("private Postgres cluster: {0}")]
     Embedded(String),
+    /// The durable writer's task has ended; nothing more can be submitted.
     #[error("the store's writer has shut down")]
     Closed,
+    /// A setting the caller gave is unusable (a URL, a role name); the
+    /// message names it.
     #[error("{0}")]
     Invalid(String),
 }
 
 impl StoreError {
     /// Whether trying the same operation again may succeed.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
     }
 }

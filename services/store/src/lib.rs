@@ -9,6 +9,8 @@
 //! cluster for zero-configuration runs. It must not decide what to sample or
 //! train on: that is the learner's job.
 
+#![warn(missing_docs)]
+
 mod embedded;
 mod error;
 mod metrics;
@@ -18,13 +20,13 @@ mod schema;
 mod store;
 mod writer;
 
-pub use embedded::*;
-pub use error::*;
-pub use metrics::*;
-pub use records::*;
+pub use embedded::{EmbeddedPostgres, SHARED_HOME};
+pub use error::StoreError;
+pub use metrics::StoreMetrics;
+pub use records::{ExecutionRecord, Origin, ProgramRecord, Provenance};
 pub use schema::{grant_runtime_role, migrate};
-pub use store::*;
-pub use writer::*;
+pub use store::{SampledTransition, Sampling, Store, WriteReceipt};
+pub use writer::{Backoff, Durable, DurableWriter, Retry, WriterConfig, WriterStats};
 
 /// Where the store lives: `DATABASE_URL` when set, else a private cluster in
 /// `data_dir/postgres` (started, and kept alive by the returned guard).

@@ -9,7 +9,9 @@ use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogra
 pub struct StoreMetrics;
 
 impl StoreMetrics {
-    pub fn register() -> Self {
+    /// Describes every series and creates them at zero, so a dashboard
+    /// shows them before the first write.
+    pub(crate) fn register() -> Self {
         describe_counter!("curio_store_rows_written_total", Unit::Count, "Rows inserted, by table.");
         describe_histogram!("curio_store_write_seconds", Unit::Seconds, "Time to commit one batch.");
         describe_counter!(
@@ -37,29 +39,36 @@ impl StoreMetrics {
         StoreMetrics
     }
 
-    pub fn written(self, executions: usize, transitions: u64, took: Duration) {
+    /// A batch committed: its new executions and transitions, and how long
+    /// the commit took.
+    pub(crate) fn written(self, executions: usize, transitions: u64, took: Duration) {
         counter!("curio_store_rows_written_total", "table" => "executions").increment(executions as u64);
         counter!("curio_store_rows_written_total", "table" => "transitions").increment(transitions);
         histogram!("curio_store_write_seconds").record(took.as_secs_f64());
     }
 
-    pub fn programs_written(self, n: u64) {
+    /// Programs a batch stored for the first time.
+    pub(crate) fn programs_written(self, n: u64) {
         counter!("curio_store_rows_written_total", "table" => "programs").increment(n);
     }
 
-    pub fn rejected(self, n: usize) {
+    /// Executions refused for good.
+    pub(crate) fn rejected(self, n: usize) {
         counter!("curio_store_rejected_executions_total").increment(n as u64);
     }
 
-    pub fn retried(self) {
+    /// One write tried again after Postgres was unavailable.
+    pub(crate) fn retried(self) {
         counter!("curio_store_write_retries_total").increment(1);
     }
 
+    /// Executions waiting to be written, now.
     pub fn backlog(self, executions: usize) {
         gauge!("curio_store_backlog_executions").set(executions as f64);
     }
 
-    pub fn sampled(self, kind: &'static str, took: Duration) {
+    /// A minibatch drawn, by kind (`uniform`, `recent`, `prioritized`).
+    pub(crate) fn sampled(self, kind: &'static str, took: Duration) {
         histogram!("curio_store_sample_seconds", "kind" => kind).record(took.as_secs_f64());
     }
 }

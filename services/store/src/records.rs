@@ -10,14 +10,19 @@ use crate::error::StoreError;
 /// Where a program came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Origin {
+    /// From a fixed corpus of programs.
     Corpus,
+    /// Made by a program generator.
     Generated,
+    /// A mutation of another program.
     Mutated,
+    /// Sent in by a caller (see [`ProgramRecord::submitter`]).
     Submitted,
 }
 
 impl Origin {
-    pub fn as_str(self) -> &'static str {
+    /// The name the `programs.origin` column holds.
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Origin::Corpus => "corpus",
             Origin::Generated => "generated",
@@ -30,8 +35,11 @@ impl Origin {
 /// A program as the learner knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProgramRecord {
+    /// The language it is written in (`python`).
     pub language: String,
+    /// Its source text.
     pub source: String,
+    /// Where it came from.
     pub origin: Origin,
     /// Who submitted it (for `Submitted`).
     pub submitter: Option<String>,
@@ -56,10 +64,16 @@ impl ProgramRecord {
 /// How an execution was chosen: recorded with it for the learning curves.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Provenance {
+    /// The run that asked for it.
     pub run_id: Option<String>,
+    /// The acquisition strategy that chose it (`submitted` for a caller's
+    /// program).
     pub strategy: Option<String>,
+    /// The score the strategy gave it when choosing.
     pub acquisition_score: Option<f64>,
+    /// The model that chose it, as its training step.
     pub model_version: Option<i64>,
+    /// The pool replica that ran it.
     pub pool_replica: Option<String>,
 }
 
@@ -69,11 +83,17 @@ pub struct ExecutionRecord {
     /// Chosen by the caller before the run; writing the same id twice
     /// stores it once.
     pub execution_id: Uuid,
+    /// The program that ran.
     pub program: ProgramRecord,
+    /// Its stdin.
     pub input: String,
+    /// The seed of the program's randomness it ran with.
     pub seed: u64,
+    /// The limits it ran under.
     pub limits: Limits,
+    /// What the pool traced.
     pub trace: Trace,
+    /// How it was chosen.
     pub provenance: Provenance,
 }
 
@@ -83,7 +103,7 @@ const MAX_INPUT_BYTES: usize = 1 << 20;
 impl ExecutionRecord {
     /// Checks what Postgres would refuse or what would corrupt the store,
     /// so one bad record fails alone instead of failing its batch.
-    pub fn validate(&self) -> Result<(), StoreError> {
+    pub(crate) fn validate(&self) -> Result<(), StoreError> {
         let bad = |reason: String| Err(StoreError::InvalidRecord { execution_id: self.execution_id, reason });
         if self.program.source.len() > MAX_SOURCE_BYTES {
             return bad(format!("program source is {} bytes; at most {MAX_SOURCE_BYTES}", self.program.source.len()));

@@ -70,7 +70,7 @@ impl Retry {
     }
 
     /// The try under way, from 1.
-    pub fn attempt(&self) -> u32 {
+    pub(crate) fn attempt(&self) -> u32 {
         self.attempt
     }
 
@@ -113,14 +113,14 @@ pub struct DurableWriter {
 pub struct WriterStats {
     /// Write attempts that failed transiently and were retried.
     pub retries: AtomicU64,
-    /// Batches committed.
-    pub committed: AtomicU64,
 }
 
 /// Resolves when a submitted batch is committed (or refused for good).
 pub type Durable = oneshot::Receiver<Result<WriteReceipt, StoreError>>;
 
 impl DurableWriter {
+    /// Starts the writer task on the current Tokio runtime, writing to
+    /// `store`.
     pub fn spawn(store: Store, config: WriterConfig) -> Self {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let stats = Arc::new(WriterStats::default());
@@ -128,13 +128,9 @@ impl DurableWriter {
         DurableWriter { tx, stats }
     }
 
+    /// The writer's counters so far.
     pub fn stats(&self) -> &WriterStats {
         &self.stats
-    }
-
-    /// Batches queued and not yet taken by the writer.
-    pub fn backlog(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
     }
 
     /// Queues a batch, waiting while the queue is full; the returned
@@ -143,11 +139,6 @@ impl DurableWriter {
         let (done, durable) = oneshot::channel();
         self.tx.send((batch, done)).await.map_err(|_| StoreError::Closed)?;
         Ok(durable)
-    }
-
-    /// Queues a batch and waits until it is committed.
-    pub async fn write(&self, batch: Vec<ExecutionRecord>) -> Result<WriteReceipt, StoreError> {
-        self.submit(batch).await?.await.map_err(|_| StoreError::Closed)?
     }
 }
 
@@ -177,9 +168,6 @@ async fn run(store: Store, config: WriterConfig, mut rx: mpsc::Receiver<Job>, st
             }
             receipt
         });
-        if outcome.is_ok() {
-            stats.committed.fetch_add(1, Ordering::Relaxed);
-        }
         StoreMetrics.backlog(rx.len());
         let _ = done.send(outcome);
     }

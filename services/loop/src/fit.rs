@@ -1,0 +1,144 @@
+//! The one training path. [`Fit`] draws minibatches from the replay store
+//! in the shares of a [`Mix`], takes one optimizer step on each, and writes
+//! the losses back as the sampled transitions' priorities. The loop trains
+//! through it a few steps a round; `curio train` trains through
+//! [`crate::offline`], which adds an end (minutes or steps), the annealing
+//! of the rate towards it and a checkpoint cadence.
+
+use curio_learner::{StepStats, Trainer};
+use curio_store::Store;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::engine::{SharedTrainer, lock, patiently};
+use crate::{LoopError, LoopMetrics, Mix, TraceCache, buckets, flatten, minibatch};
+
+/// How training draws its minibatches.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitConfig {
+    /// Sampled transitions per optimizer step (more, smaller steps learn
+    /// more per minute than fewer, larger ones on a CPU). Default: 2.
+    pub batch: usize,
+    /// Examples per sampled transition: it and companions from its trace,
+    /// packed behind one copy of the program. Default: 8.
+    pub pack: usize,
+    /// The shares each minibatch is drawn in. Default: [`Mix::default`].
+    pub mix: Mix,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig { batch: 2, pack: 8, mix: Mix::default() }
+    }
+}
+
+/// What a caller decides around each step.
+pub trait Schedule {
+    /// Before each step: whether to take it (and what rate to take it at).
+    fn before(&mut self, _trainer: &mut Trainer) -> bool {
+        true
+    }
+
+    /// After each step that was taken.
+    fn after(&mut self, _trainer: &Trainer, _stats: &StepStats, _examples: usize) -> Result<(), LoopError> {
+        Ok(())
+    }
+}
+
+/// No schedule: every step asked for is taken.
+impl Schedule for () {}
+
+/// What a call to [`Fit::steps`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Fitted {
+    /// Steps made, counting those skipped because their minibatch broke.
+    pub steps: usize,
+    /// Sums over the steps taken of the action's and the delta's loss.
+    pub action_loss: f64,
+    /// See `action_loss`.
+    pub delta_loss: f64,
+    /// Tokens and examples trained on.
+    pub tokens: i64,
+    /// See `tokens`.
+    pub examples: usize,
+}
+
+/// Draws minibatches from the store and trains on them.
+#[derive(Debug)]
+pub struct Fit {
+    config: FitConfig,
+    block: usize,
+    cache: TraceCache,
+    rng: StdRng,
+}
+
+impl Fit {
+    /// Training with `config` for a model that reads `block` tokens; `seed`
+    /// seeds the draws.
+    pub fn new(config: FitConfig, block: usize, seed: u64) -> Self {
+        Fit { config, block, cache: TraceCache::default(), rng: StdRng::seed_from_u64(seed) }
+    }
+
+    /// Up to `steps` optimizer steps, fewer when the store has nothing to
+    /// draw or `schedule` says stop. Stored data that breaks a draw or a
+    /// step is logged, counted and skipped; a store outage is waited out.
+    pub async fn steps(
+        &mut self,
+        store: &Store,
+        trainer: &SharedTrainer,
+        steps: usize,
+        schedule: &mut impl Schedule,
+    ) -> Result<Fitted, LoopError> {
+        let mut done = Fitted::default();
+        while done.steps < steps {
+            // Four steps' worth per draw, bucketed by length to cut padding.
+            let Some(groups) = self.draw((steps - done.steps).min(4) * self.config.batch, store).await else {
+                break;
+            };
+            for groups in buckets(groups, self.config.batch, &mut self.rng) {
+                if !schedule.before(&mut lock(trainer)) {
+                    return Ok(done);
+                }
+                let (examples, firsts) = flatten(groups);
+                let (count, shared) = (examples.len(), trainer.clone());
+                let stats = tokio::task::spawn_blocking(move || lock(&shared).step(&examples)).await?;
+                done.steps += 1;
+                let stats = match stats {
+                    Ok(stats) => stats,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a training step failed on its minibatch; skipped");
+                        LoopMetrics.skipped("train_step");
+                        continue;
+                    }
+                };
+                (done.action_loss, done.delta_loss) =
+                    (done.action_loss + stats.action_loss, done.delta_loss + stats.delta_loss);
+                (done.tokens, done.examples) = (done.tokens + stats.tokens, done.examples + count);
+                let priorities: Vec<(i64, f32)> =
+                    firsts.into_iter().map(|(id, i)| (id, stats.per_example[i])).collect();
+                patiently("writing priorities", async || store.update_priorities(&priorities).await).await?;
+                schedule.after(&lock(trainer), &stats, count)?;
+            }
+        }
+        Ok(done)
+    }
+
+    /// `size` sampled transitions with their companions, or none when the
+    /// store has none or the draw failed (logged and counted).
+    async fn draw(&mut self, size: usize, store: &Store) -> Option<Vec<crate::Group>> {
+        let (pack, block, mix) = (self.config.pack, self.block, self.config.mix);
+        let (cache, rng) = (&mut self.cache, &mut self.rng);
+        let groups =
+            patiently("sampling a minibatch", async || minibatch(store, cache, (size, pack), &mix, block, rng).await)
+                .await;
+        match groups {
+            Ok(groups) if !groups.is_empty() => Some(groups),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "could not draw a minibatch; training resumes later");
+                LoopMetrics.skipped("minibatch");
+                None
+            }
+        }
+    }
+}

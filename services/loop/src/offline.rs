@@ -1,0 +1,215 @@
+//! Offline training, `curio train`: the store is filled with generated
+//! programs' traces, then [`crate::Fit`] trains on it until the time or the
+//! steps are up, annealing the rate towards the end and saving checkpoints
+//! on a cadence.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use curio_interpreter_pool::{Execution, Limits, Sandbox};
+use curio_learner::{GenConfig, StepStats, TrainConfig, Trainer, generate, inputs};
+use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store};
+use uuid::Uuid;
+
+use crate::engine::{SharedTrainer, lock};
+use crate::{Fit, FitConfig, LoopError, Mix, Schedule};
+
+/// `curio train`'s settings: offline training on what the store holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OfflineConfig {
+    /// Stop after this many minutes. Default: 30.
+    pub minutes: f64,
+    /// Stop after this many optimizer steps, if sooner. Default: none.
+    pub steps: Option<i64>,
+    /// Share of the run (by time, or by steps when they end it sooner) over
+    /// which the rate falls linearly to zero at its end; 0 keeps it
+    /// constant. Default: 0.3.
+    pub anneal: f64,
+    /// The checkpoint to write. Default: data/checkpoints/model.safetensors.
+    pub checkpoint: PathBuf,
+    /// Steps between checkpoints. Default: 500.
+    pub checkpoint_every: i64,
+    /// The draws. Default: [`FitConfig::default`] with no share of recent
+    /// transitions (offline, the newest are only the programs stored last,
+    /// and a share of 0.25 of two draws a step is one of them every step)
+    /// and no long jumps (a model that has not learned single steps learns
+    /// them first, and the jumps' examples of the same lines blur "nothing
+    /// changes").
+    pub fit: FitConfig,
+    /// The optimizer's settings.
+    pub train: TrainConfig,
+}
+
+impl Default for OfflineConfig {
+    fn default() -> Self {
+        OfflineConfig {
+            minutes: 30.0,
+            steps: None,
+            anneal: 0.3,
+            checkpoint: PathBuf::from("data/checkpoints/model.safetensors"),
+            checkpoint_every: 500,
+            fit: FitConfig { mix: Mix { recent: 0.0, long_jumps: 0.0, ..Mix::default() }, ..FitConfig::default() },
+            train: TrainConfig::default(),
+        }
+    }
+}
+
+impl OfflineConfig {
+    /// Checks every setting, naming the flag that is out of range.
+    pub fn validate(&self) -> Result<(), LoopError> {
+        let bad = |msg: &str| Err(LoopError::Config(msg.into()));
+        if !(self.train.lr > 0.0 && self.train.lr < 1.0 && self.train.warmup >= 0) {
+            return bad("--lr must be in (0, 1), --warmup >= 0");
+        }
+        if !(0.0..=1.0).contains(&self.anneal) {
+            return bad("--anneal is a share of the run, in [0, 1]");
+        }
+        if self.fit.batch == 0
+            || self.fit.pack == 0
+            || self.checkpoint_every <= 0
+            || self.minutes.is_nan()
+            || self.minutes <= 0.0
+        {
+            return bad("--batch, --pack, --checkpoint-every and --minutes must be positive");
+        }
+        self.fit.mix.validate().map_err(|e| {
+            LoopError::Config(format!("{e}: check --prioritized, --recent, --long-jumps and --comparisons"))
+        })
+    }
+}
+
+/// What [`offline`] did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OfflineReport {
+    /// The step the model is at.
+    pub train_step: i64,
+    /// Wall-clock time trained.
+    pub elapsed: Duration,
+    /// Tokens and examples trained on.
+    pub tokens: i64,
+    /// See `tokens`.
+    pub examples: usize,
+}
+
+/// Trains on the store's transitions until the time or the steps are up,
+/// annealing the rate towards the end and saving the averaged weights every
+/// `checkpoint_every` steps and at the end. `progress` sees every step and
+/// its examples.
+pub async fn offline(
+    store: &Store,
+    trainer: &SharedTrainer,
+    config: &OfflineConfig,
+    progress: impl FnMut(&Trainer, &StepStats, usize),
+) -> Result<OfflineReport, LoopError> {
+    config.validate()?;
+    let (first_step, block) = {
+        let t = lock(trainer);
+        (t.learner.train_step, t.learner.model.config.block_size as usize)
+    };
+    let mut fit = Fit::new(config.fit.clone(), block, first_step as u64);
+    let started = Instant::now();
+    let mut end = End {
+        deadline: started + Duration::from_secs_f64(config.minutes * 60.0),
+        last_step: config.steps.map(|s| first_step + s),
+        first_step,
+        config,
+        progress,
+    };
+    let (mut tokens, mut examples) = (0, 0);
+    while end.running(&lock(trainer)) {
+        let done = fit.steps(store, trainer, 4, &mut end).await?;
+        (tokens, examples) = (tokens + done.tokens, examples + done.examples);
+        if done.steps == 0 && end.running(&lock(trainer)) {
+            return Err(LoopError::Config("the store has no transitions to train on".into()));
+        }
+    }
+    let t = lock(trainer);
+    t.averaged().save(&config.checkpoint)?;
+    Ok(OfflineReport { train_step: t.learner.train_step, elapsed: started.elapsed(), tokens, examples })
+}
+
+/// The end of an offline run, and what happens on the way there.
+struct End<'a, P> {
+    deadline: Instant,
+    last_step: Option<i64>,
+    first_step: i64,
+    config: &'a OfflineConfig,
+    progress: P,
+}
+
+impl<P> End<'_, P> {
+    fn running(&self, t: &Trainer) -> bool {
+        Instant::now() < self.deadline && self.last_step.is_none_or(|l| t.learner.train_step < l)
+    }
+
+    /// What is left of the run, as a share: of the time, or of the steps
+    /// when they end it sooner.
+    fn left(&self, t: &Trainer) -> f64 {
+        let time = self.deadline.saturating_duration_since(Instant::now()).as_secs_f64()
+            / (self.config.minutes * 60.0).max(1e-9);
+        let steps =
+            self.last_step.map_or(1.0, |l| (l - t.learner.train_step) as f64 / (l - self.first_step).max(1) as f64);
+        time.min(steps)
+    }
+}
+
+impl<P: FnMut(&Trainer, &StepStats, usize)> Schedule for End<'_, P> {
+    fn before(&mut self, trainer: &mut Trainer) -> bool {
+        if !self.running(trainer) {
+            return false;
+        }
+        if self.config.anneal > 0.0 {
+            let scale = self.left(trainer) / self.config.anneal;
+            trainer.set_rate_scale(scale);
+        }
+        true
+    }
+
+    fn after(&mut self, trainer: &Trainer, stats: &StepStats, examples: usize) -> Result<(), LoopError> {
+        (self.progress)(trainer, stats, examples);
+        let step = trainer.learner.train_step;
+        if step % 50 == 0 {
+            tracing::info!(step, action_loss = stats.action_loss, delta_loss = stats.delta_loss, "training");
+        }
+        if step % self.config.checkpoint_every == 0 {
+            trainer.averaged().save(&self.config.checkpoint)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs generated programs 0..n (one input each) in `sandbox` and stores
+/// their traces, calling `progress` after each. Execution ids derive from
+/// the seed, so a second call stores nothing twice.
+pub async fn store_generated(
+    store: &Store,
+    sandbox: &Sandbox,
+    n: u64,
+    mut progress: impl FnMut(),
+) -> Result<(), LoopError> {
+    let mut batch = vec![];
+    for seed in 0..n {
+        let source = generate(seed, &GenConfig::default());
+        let input = inputs(seed, 1).remove(0);
+        let exec = Execution { input: input.clone(), seed, ..Execution::python(source.clone()) };
+        let trace = sandbox.execute(&exec).map_err(|e| LoopError::Pool(e.to_string()))?;
+        batch.push(ExecutionRecord {
+            execution_id: Uuid::from_u64_pair(0xC0_710_0FF, seed),
+            program: ProgramRecord::python(source, Origin::Generated),
+            input,
+            seed,
+            limits: Limits::default(),
+            trace,
+            provenance: Provenance {
+                run_id: Some("offline".into()),
+                strategy: Some("corpus".into()),
+                ..Provenance::default()
+            },
+        });
+        if batch.len() == 100 || seed + 1 == n {
+            store.write(&std::mem::take(&mut batch)).await?;
+        }
+        progress();
+    }
+    Ok(())
+}
