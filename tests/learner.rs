@@ -143,3 +143,93 @@ fn the_assumed_start_state_is_the_first_traced_state() {
         assert!(!start.stdin.is_empty(), "the generated programs read their input");
     }
 }
+
+/// A fresh small model's checkpoint in a folder of its own.
+fn small_checkpoint(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("curio-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors");
+    let config = ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: 512, ..ModelConfig::default() };
+    Learner::new(config, Device::Cpu).unwrap().save(&path).unwrap();
+    path
+}
+
+fn curio(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(curio_tests::curio_bin()).args(args).env("CURIO_THREADS", "1").output().unwrap()
+}
+
+/// `curio eval --programs FILE.jsonl` runs people's programs on the sandbox
+/// and accounts for every one by id: evaluated (with its rollout), too long
+/// for the model, or not run to its end (with the status); a bad file is
+/// refused with the line to fix.
+#[test]
+fn eval_on_a_programs_file_accounts_for_every_program() {
+    let checkpoint = small_checkpoint("eval-programs");
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/real.jsonl");
+    let out = curio(&["eval", "--checkpoint", checkpoint.to_str().unwrap(), "--programs", file, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids = |x: &serde_json::Value| -> Vec<String> {
+        x.as_array().unwrap().iter().map(|e| e.as_str().or(e["id"].as_str()).unwrap().to_string()).collect()
+    };
+    let not_run: std::collections::BTreeMap<String, String> = v["not_run"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["id"].as_str().unwrap().into(), n["status"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(not_run.get("forever").map(String::as_str), Some("step_limit"), "{not_run:?}");
+    assert_eq!(not_run.get("broken").map(String::as_str), Some("invalid_program"), "{not_run:?}");
+    let report = &v["report"];
+    assert_eq!(ids(&report["too_long"]), ["long"], "the long program is listed by name");
+    let rolled = ids(&report["programs"]);
+    assert_eq!(rolled, ["swap", "vowels", "greet", "dice"], "every other program is rolled out");
+    assert_eq!(v["programs"], 7);
+    for p in report["programs"].as_array().unwrap() {
+        let (steps, predicted) = (p["steps"].as_u64().unwrap(), p["predicted_steps"].as_u64().unwrap());
+        assert!(steps > 2 && predicted >= 1, "{p}");
+        // An untrained model is wrong early; the report says where and how.
+        let first = p["first_divergence"].as_u64().expect("an untrained model diverges");
+        assert!(first >= 1 && first <= predicted + 1, "{p}");
+        assert!(["action", "state", "stopped"].contains(&p["divergence"].as_str().unwrap()), "{p}");
+        assert_eq!(p["exact_to_end"], false);
+    }
+    assert_eq!(report["rollout_exact_to_end"][1], 4);
+
+    let bad = std::env::temp_dir().join(format!("curio-bad-{}.jsonl", std::process::id()));
+    std::fs::write(&bad, "{\"id\": \"a\", \"source\": \"x = 1\\n\"}\n{\"id\": \"b\"}\n").unwrap();
+    let out = curio(&["eval", "--checkpoint", checkpoint.to_str().unwrap(), "--programs", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("line 2: missing field `source`"), "{err}");
+}
+
+/// `curio predict --json` gives each predicted step with its uncertainty,
+/// the predicted stdout and why the rollout ended; with `--compare`, the
+/// real stdout and where the rollout first went wrong.
+#[test]
+fn predict_json_says_how_the_rollout_ended_and_where_it_diverged() {
+    let checkpoint = small_checkpoint("predict-json");
+    let program = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/fib.py");
+    let c = checkpoint.to_str().unwrap();
+    let out = curio(&["predict", "--checkpoint", c, program, "--compare", "--json", "--horizon", "12"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = v["steps"].as_array().unwrap();
+    assert!(!steps.is_empty() && steps.len() <= 12, "{v}");
+    for s in steps {
+        let p = s["confidence"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p) && s["action_entropy"].as_f64().unwrap() >= 0.0, "{s}");
+    }
+    let ended = v["ended"].as_str().unwrap();
+    assert!(["end", "horizon", "unparsed", "too_long"].contains(&ended), "{ended}");
+    // A rollout that stopped before the horizon says so, and it is never
+    // reported as free of divergence.
+    assert_eq!(ended == "horizon", steps.len() == 12, "{v}");
+    assert_eq!(v["real_stdout"], "total 12\n");
+    let first = v["first_divergence"]["step"].as_u64().expect("an untrained model diverges");
+    assert!(first as usize <= steps.len() + 1);
+
+    let text = curio(&["predict", "--checkpoint", c, program, "--compare", "--horizon", "12"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("the rollout ") && text.contains("is the first divergence"), "{text}");
+}

@@ -31,6 +31,8 @@ pub use corpus::{BOMBS, CANARY, COSTLY_REPRS, FORGERIES, SURVIVED};
 pub use native::run_native_tracer;
 pub use sandbox::{Sandbox, SandboxConfig, SandboxError};
 pub use server::{PoolConfig, PoolService, no_delay, serve};
-pub use transport::{ClientTls, OversizeLayer, ServeError, ServerSecurity, ServerTls, endpoint, server_builder};
+pub use transport::{
+    ClientTls, OversizeLayer, ServeError, ServerSecurity, ServerTls, endpoint, reflection, server_builder,
+};
 // The trace schema, from the leaf crate, for the pool's callers.
 pub use curio_trace::{Event, Execution, Limits, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, Status, Step, Trace};

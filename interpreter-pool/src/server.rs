@@ -321,11 +321,7 @@ pub async fn serve(
     security.check_bind(listener.local_addr()?, "the interpreter pool")?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<InterpreterPoolServer<PoolService>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(curio_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .expect("the embedded descriptor sets are valid");
+    let reflection = crate::transport::reflection();
     let grace = service.inner.config.grace;
     let workers = service.inner.config.workers;
     let pool = InterpreterPoolServer::new(service)

@@ -134,6 +134,17 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// The gRPC reflection service both Curio servers register: every Curio
+/// proto and gRPC health.
+pub fn reflection()
+-> tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(curio_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the embedded descriptor sets are valid")
+}
+
 /// A server builder with what both Curio servers share: TLS per
 /// `security`, at most `max_streams` streams per connection, HTTP/2
 /// keepalive (a peer that stops answering pings is dropped), and an

@@ -16,6 +16,8 @@ pub const JUMPS: [u32; 4] = [1, 2, 4, 8];
 /// action query and the delta.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Example {
+    /// The program, k and the state at t, encoded (with the true working
+    /// the current line calls for).
     pub context: Encoded,
     /// The line worked out before the action ([`crate::work`]): the true
     /// working in training, the model's own at inference
@@ -27,6 +29,7 @@ pub struct Example {
     pub action: Vec<i64>,
     /// Delta bytes, EOS not included.
     pub target: Vec<u8>,
+    /// Index in [`crate::EVENTS`] of the target event.
     pub event: usize,
     /// 0-based index of the target line.
     pub line: usize,
@@ -87,6 +90,7 @@ impl Example {
         self
     }
 
+    /// Never: an example holds at least its EOS.
     pub fn is_empty(&self) -> bool {
         false
     }
@@ -197,7 +201,42 @@ pub fn collate(examples: &[Example], device: Device) -> Batch {
 /// one program share one copy of it (see [`Batch`]); 1 gives every example
 /// its own copy. Sharing changes nothing but the cost.
 pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
-    // Each example's program row.
+    let (row_of, firsts) = share_programs(examples, per_program);
+    let (b, n) = (firsts.len(), examples.len());
+    let p = firsts.iter().map(|&f| examples[f].context.prefix).max().unwrap_or(1).max(1);
+    let s = examples.iter().map(|e| e.len() - 1 - e.context.prefix).max().unwrap_or(1).max(1);
+    let l = examples.iter().map(|e| e.context.line_starts.len()).max().unwrap_or(1).max(1);
+    let programs = ProgramRows::new(examples, &firsts, p, l);
+    let own = OwnRows::new(examples, s, l);
+    let (b, n, p, s, l) = (b as i64, n as i64, p as i64, s as i64, l as i64);
+    let on = |v: &[i64], shape: &[i64]| Tensor::from_slice(v).view(shape).to(device);
+    let flags = |v: &[bool], shape: &[i64]| Tensor::from_slice(v).view(shape).to(device);
+    Batch {
+        program: on(&programs.program, &[b, p]),
+        program_line: on(&programs.program_line, &[b, p]),
+        program_mask: flags(&programs.program_mask, &[b, p]),
+        program_depth: on(&programs.program_depth, &[b, p]),
+        tokens: on(&own.tokens, &[n, s]),
+        positions: on(&own.positions, &[n, s]),
+        line_id: on(&own.line_id, &[n, s]),
+        depth: on(&own.depth, &[n, s]),
+        labels: on(&own.labels, &[n, s]),
+        row: on(&row_of.iter().map(|&r| r as i64).collect::<Vec<_>>(), &[n]),
+        query: on(&own.query, &[n]),
+        delta_start: on(&own.delta_start, &[n]),
+        lines: on(&programs.lines, &[b, l]),
+        line_mask: flags(&programs.line_mask, &[b, l]),
+        line_rel: on(&own.line_rel, &[n, l]),
+        line_flow: on(&own.line_flow, &[n, l]),
+        flow: on(&own.flow, &[n]),
+        event: on(&examples.iter().map(|e| e.event as i64).collect::<Vec<_>>(), &[n]),
+        line: on(&examples.iter().map(|e| e.line as i64).collect::<Vec<_>>(), &[n]),
+    }
+}
+
+/// Which program row each example reads, and each row's first example: up
+/// to `per_program` consecutive examples of one program share a row.
+fn share_programs(examples: &[Example], per_program: usize) -> (Vec<usize>, Vec<usize>) {
     let mut row_of: Vec<usize> = Vec::with_capacity(examples.len());
     let mut firsts: Vec<usize> = vec![];
     for (i, e) in examples.iter().enumerate() {
@@ -210,87 +249,122 @@ pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
         }
         row_of.push(firsts.len() - 1);
     }
-    let (b, n) = (firsts.len(), examples.len());
-    let p = firsts.iter().map(|&f| examples[f].context.prefix).max().unwrap_or(1).max(1);
-    let s = examples.iter().map(|e| e.len() - 1 - e.context.prefix).max().unwrap_or(1).max(1);
-    let l = examples.iter().map(|e| e.context.line_starts.len()).max().unwrap_or(1).max(1);
-    let (mut program, mut program_line, mut program_mask) = (vec![PAD; b * p], vec![0i64; b * p], vec![false; b * p]);
-    let mut program_depth = vec![0i64; b * p];
-    let (mut lines, mut line_mask) = (vec![0i64; b * l], vec![false; b * l]);
-    for (r, &f) in firsts.iter().enumerate() {
-        let e = &examples[f].context;
-        program[r * p..r * p + e.prefix].copy_from_slice(&e.context[..e.prefix]);
-        program_line[r * p..r * p + e.prefix].copy_from_slice(&e.line_id[..e.prefix]);
-        program_depth[r * p..r * p + e.prefix].copy_from_slice(&nesting(&e.context[..e.prefix]));
-        program_mask[r * p..r * p + e.prefix].fill(true);
-        for (j, &pos) in e.line_starts.iter().enumerate() {
-            lines[r * l + j] = pos as i64;
-            line_mask[r * l + j] = true;
+    (row_of, firsts)
+}
+
+/// A batch's program rows, flat, before they become its (B, P) and (B, L)
+/// tensors ([`Batch`] says what each holds).
+struct ProgramRows {
+    program: Vec<i64>,
+    program_line: Vec<i64>,
+    program_mask: Vec<bool>,
+    program_depth: Vec<i64>,
+    lines: Vec<i64>,
+    line_mask: Vec<bool>,
+}
+
+impl ProgramRows {
+    /// One row per first example in `firsts`, `p` tokens and `l` lines wide.
+    fn new(examples: &[Example], firsts: &[usize], p: usize, l: usize) -> Self {
+        let b = firsts.len();
+        let (mut program, mut program_line, mut program_mask) =
+            (vec![PAD; b * p], vec![0i64; b * p], vec![false; b * p]);
+        let mut program_depth = vec![0i64; b * p];
+        let (mut lines, mut line_mask) = (vec![0i64; b * l], vec![false; b * l]);
+        for (r, &f) in firsts.iter().enumerate() {
+            let e = &examples[f].context;
+            program[r * p..r * p + e.prefix].copy_from_slice(&e.context[..e.prefix]);
+            program_line[r * p..r * p + e.prefix].copy_from_slice(&e.line_id[..e.prefix]);
+            program_depth[r * p..r * p + e.prefix].copy_from_slice(&nesting(&e.context[..e.prefix]));
+            program_mask[r * p..r * p + e.prefix].fill(true);
+            for (j, &pos) in e.line_starts.iter().enumerate() {
+                lines[r * l + j] = pos as i64;
+                line_mask[r * l + j] = true;
+            }
         }
+        ProgramRows { program, program_line, program_mask, program_depth, lines, line_mask }
     }
-    let (mut tokens, mut labels) = (vec![PAD; n * s], vec![-100i64; n * s]);
-    let (mut positions, mut line_id, mut depth) = (vec![0i64; n * s], vec![0i64; n * s], vec![0i64; n * s]);
-    let (mut query, mut line_rel, mut line_flow) = (vec![0i64; n], vec![0i64; n * l], vec![0i64; n * l]);
-    let mut delta_start = vec![0i64; n];
-    let mut flow = vec![0i64; n];
-    for (x, e) in examples.iter().enumerate() {
+}
+
+/// A batch's example rows, flat, before they become its (N, S), (N, L) and
+/// (N,) tensors ([`Batch`] says what each holds).
+struct OwnRows {
+    tokens: Vec<i64>,
+    labels: Vec<i64>,
+    positions: Vec<i64>,
+    line_id: Vec<i64>,
+    depth: Vec<i64>,
+    query: Vec<i64>,
+    line_rel: Vec<i64>,
+    line_flow: Vec<i64>,
+    delta_start: Vec<i64>,
+    flow: Vec<i64>,
+}
+
+impl OwnRows {
+    /// One row per example, `s` tokens and `l` lines wide.
+    fn new(examples: &[Example], s: usize, l: usize) -> Self {
+        let n = examples.len();
+        let mut rows = OwnRows {
+            tokens: vec![PAD; n * s],
+            labels: vec![-100i64; n * s],
+            positions: vec![0i64; n * s],
+            line_id: vec![0i64; n * s],
+            depth: vec![0i64; n * s],
+            query: vec![0i64; n],
+            line_rel: vec![0i64; n * l],
+            line_flow: vec![0i64; n * l],
+            delta_start: vec![0i64; n],
+            flow: vec![0i64; n],
+        };
+        for (x, e) in examples.iter().enumerate() {
+            rows.fill(x, e, s, l);
+        }
+        rows
+    }
+
+    /// Writes example `e` into row `x`.
+    fn fill(&mut self, x: usize, e: &Example, s: usize, l: usize) {
         let c = &e.context;
         let current = *c.line_id.last().unwrap_or(&0);
-        let own: Vec<i64> = c.context[c.prefix..]
-            .iter()
-            .copied()
-            .chain(e.working.iter().map(|&y| i64::from(y)))
-            .chain(e.action.iter().copied())
-            .chain(e.target.iter().map(|&y| i64::from(y)))
-            .chain([EOS])
-            .collect();
+        let own = own_tokens(e);
         // The working is written from the context's last SEP on.
         let working = c.context.len() - 1 - c.prefix..e.query_position();
-        query[x] = working.end as i64;
+        self.query[x] = working.end as i64;
         let start = e.delta_start();
-        delta_start[x] = start as i64;
-        line_rel[x * l..x * l + c.line_rel.len()].copy_from_slice(&c.line_rel);
-        line_flow[x * l..x * l + c.line_flow.len()].copy_from_slice(&c.line_flow);
-        flow[x] = c.line_flow.iter().fold(0, |acc, f| acc | f);
+        self.delta_start[x] = start as i64;
+        self.line_rel[x * l..x * l + c.line_rel.len()].copy_from_slice(&c.line_rel);
+        self.line_flow[x * l..x * l + c.line_flow.len()].copy_from_slice(&c.line_flow);
+        self.flow[x] = c.line_flow.iter().fold(0, |acc, f| acc | f);
         let depths = nesting(&own);
         for i in 0..own.len() - 1 {
-            tokens[x * s + i] = own[i];
-            depth[x * s + i] = depths[i];
-            positions[x * s + i] = (c.prefix + i) as i64;
-            line_id[x * s + i] = c.line_id.get(c.prefix + i).copied().unwrap_or(current);
+            self.tokens[x * s + i] = own[i];
+            self.depth[x * s + i] = depths[i];
+            self.positions[x * s + i] = (c.prefix + i) as i64;
+            self.line_id[x * s + i] = c.line_id.get(c.prefix + i).copied().unwrap_or(current);
             if i >= start || working.contains(&i) {
-                labels[x * s + i] = own[i + 1];
+                self.labels[x * s + i] = own[i + 1];
             }
         }
         // Padding keeps going up from the last position, within the block.
         for i in own.len() - 1..s {
-            positions[x * s + i] = (c.prefix + own.len() - 2) as i64;
+            self.positions[x * s + i] = (c.prefix + own.len() - 2) as i64;
         }
     }
-    let (b, n, p, s, l) = (b as i64, n as i64, p as i64, s as i64, l as i64);
-    let on = |v: &[i64], shape: &[i64]| Tensor::from_slice(v).view(shape).to(device);
-    let flags = |v: &[bool], shape: &[i64]| Tensor::from_slice(v).view(shape).to(device);
-    Batch {
-        program: on(&program, &[b, p]),
-        program_line: on(&program_line, &[b, p]),
-        program_mask: flags(&program_mask, &[b, p]),
-        program_depth: on(&program_depth, &[b, p]),
-        tokens: on(&tokens, &[n, s]),
-        positions: on(&positions, &[n, s]),
-        line_id: on(&line_id, &[n, s]),
-        depth: on(&depth, &[n, s]),
-        labels: on(&labels, &[n, s]),
-        row: on(&row_of.iter().map(|&r| r as i64).collect::<Vec<_>>(), &[n]),
-        query: on(&query, &[n]),
-        delta_start: on(&delta_start, &[n]),
-        lines: on(&lines, &[b, l]),
-        line_mask: flags(&line_mask, &[b, l]),
-        line_rel: on(&line_rel, &[n, l]),
-        line_flow: on(&line_flow, &[n, l]),
-        flow: on(&flow, &[n]),
-        event: on(&examples.iter().map(|e| e.event as i64).collect::<Vec<_>>(), &[n]),
-        line: on(&examples.iter().map(|e| e.line as i64).collect::<Vec<_>>(), &[n]),
-    }
+}
+
+/// An example's own tokens, after its program: its state, working, action
+/// and delta, then EOS.
+fn own_tokens(e: &Example) -> Vec<i64> {
+    let c = &e.context;
+    c.context[c.prefix..]
+        .iter()
+        .copied()
+        .chain(e.working.iter().map(|&y| i64::from(y)))
+        .chain(e.action.iter().copied())
+        .chain(e.target.iter().map(|&y| i64::from(y)))
+        .chain([EOS])
+        .collect()
 }
 
 /// A line event of the module with one local `x`: traces for unit tests.

@@ -121,6 +121,9 @@ impl Gen<'_> {
         format!("'{s}'")
     }
 
+    /// One statement at `depth`, well-typed where it stands: an assignment,
+    /// a container changed, a block (while `depth` is under the nesting), a
+    /// call of one of `helpers`, or a print.
     fn statement(&mut self, depth: usize, helpers: &[usize]) {
         let block = depth < self.cfg.nesting;
         match self.rng.random_range(0..14) {
@@ -134,89 +137,127 @@ impl Gen<'_> {
                 let v = self.fresh(Ty::Str);
                 self.line(depth, &format!("{v} = {s}"));
             }
-            3 => match self.pick(Ty::Str) {
-                Some(s) => {
-                    let ops = [
-                        format!("{s}[1:] + {s}[:1]"),
-                        format!("{s}.upper()"),
-                        format!("{s}.replace('a', 'o')"),
-                        format!("'-'.join([{s}, {s}[::-1]])"),
-                        format!("f'{{{s}}}:{{len({s})}}'"),
-                    ];
-                    let e = ops[self.rng.random_range(0..ops.len())].clone();
-                    let v = self.fresh(Ty::Str);
-                    self.line(depth, &format!("{v} = {e}"));
-                }
-                None => self.statement(depth, helpers),
-            },
-            4 => {
-                let items: Vec<String> =
-                    (0..self.rng.random_range(0..4)).map(|_| self.rng.random_range(0..9).to_string()).collect();
-                let v = self.fresh(Ty::List);
-                self.line(depth, &format!("{v} = [{}]", items.join(", ")));
-            }
-            5 => match self.pick(Ty::List) {
-                Some(l) => {
-                    let e = self.int();
-                    self.line(depth, &format!("{l}.append({e})"));
-                }
-                None => self.statement(depth, helpers),
-            },
+            3 => self.string_op(depth, helpers),
+            4 => self.list(depth),
+            5 => self.append(depth, helpers),
             6 => {
                 let (k, v) = (self.string(), self.int());
                 let d = self.fresh(Ty::Dict);
                 self.line(depth, &format!("{d} = {{{k}: {v}}}"));
             }
-            7 => match (self.pick(Ty::Dict), self.pick(Ty::Str)) {
-                (Some(d), Some(s)) => {
-                    let e = self.int();
-                    self.line(depth, &format!("{d}[{s}] = {d}.get({s}, 0) + {e}"));
-                }
-                _ => self.statement(depth, helpers),
-            },
-            8 => {
-                let (x, y) = (self.int(), self.int());
-                let t = self.fresh(Ty::Tuple);
-                self.line(depth, &format!("{t} = ({x}, {y})"));
-                let (a, b) = (self.fresh(Ty::Int), self.fresh(Ty::Int));
-                self.line(depth, &format!("{a}, {b} = {t}"));
-            }
-            9 => {
-                let (x, y) = (self.int(), self.int());
-                let v = self.fresh(Ty::Bool);
-                let op = ["<", "==", ">=", "!="][self.rng.random_range(0..4)];
-                self.line(depth, &format!("{v} = {x} {op} {y}"));
-            }
-            10 if block => {
-                let bound = self.rng.random_range(1..=self.cfg.loop_bound);
-                let i = self.fresh(Ty::Int);
-                self.line(depth, &format!("for {i} in range({bound}):"));
-                self.body(depth + 1, helpers);
-            }
-            11 if block => {
-                let (x, y) = (self.int(), self.int());
-                let op = ["<", ">", "==", "<="][self.rng.random_range(0..4)];
-                self.line(depth, &format!("if {x} {op} {y}:"));
-                self.body(depth + 1, helpers);
-                if self.rng.random_bool(0.5) {
-                    self.line(depth, "else:");
-                    self.body(depth + 1, helpers);
-                }
-            }
-            12 if block => {
-                let (x, y) = (self.int(), self.rng.random_range(0..3));
-                let v = self.fresh(Ty::Int);
-                self.line(depth, "try:");
-                self.line(depth + 1, &format!("{v} = {x} // {y}"));
-                self.line(depth, "except ZeroDivisionError:");
-                self.line(depth + 1, &format!("{v} = -1"));
-            }
+            7 => self.dict_add(depth, helpers),
+            8 => self.tuple(depth),
+            9 => self.comparison(depth),
+            10 if block => self.for_loop(depth, helpers),
+            11 if block => self.branch(depth, helpers),
+            12 if block => self.try_divide(depth),
             13 if !helpers.is_empty() => self.call(depth, helpers),
             _ => {
                 let e = self.int();
                 self.line(depth, &format!("print({e})"));
             }
         }
+    }
+
+    /// A new string made from one there is; another statement where there
+    /// is none.
+    fn string_op(&mut self, depth: usize, helpers: &[usize]) {
+        match self.pick(Ty::Str) {
+            Some(s) => {
+                let ops = [
+                    format!("{s}[1:] + {s}[:1]"),
+                    format!("{s}.upper()"),
+                    format!("{s}.replace('a', 'o')"),
+                    format!("'-'.join([{s}, {s}[::-1]])"),
+                    format!("f'{{{s}}}:{{len({s})}}'"),
+                ];
+                let e = ops[self.rng.random_range(0..ops.len())].clone();
+                let v = self.fresh(Ty::Str);
+                self.line(depth, &format!("{v} = {e}"));
+            }
+            None => self.statement(depth, helpers),
+        }
+    }
+
+    /// A new list of up to three integers under 9.
+    fn list(&mut self, depth: usize) {
+        let items: Vec<String> =
+            (0..self.rng.random_range(0..4)).map(|_| self.rng.random_range(0..9).to_string()).collect();
+        let v = self.fresh(Ty::List);
+        self.line(depth, &format!("{v} = [{}]", items.join(", ")));
+    }
+
+    /// An integer appended to a list there is; another statement where
+    /// there is none.
+    fn append(&mut self, depth: usize, helpers: &[usize]) {
+        match self.pick(Ty::List) {
+            Some(l) => {
+                let e = self.int();
+                self.line(depth, &format!("{l}.append({e})"));
+            }
+            None => self.statement(depth, helpers),
+        }
+    }
+
+    /// An integer added to a dict's entry for a string there is; another
+    /// statement where there is no dict or no string.
+    fn dict_add(&mut self, depth: usize, helpers: &[usize]) {
+        match (self.pick(Ty::Dict), self.pick(Ty::Str)) {
+            (Some(d), Some(s)) => {
+                let e = self.int();
+                self.line(depth, &format!("{d}[{s}] = {d}.get({s}, 0) + {e}"));
+            }
+            _ => self.statement(depth, helpers),
+        }
+    }
+
+    /// A new pair of integers, unpacked into two more.
+    fn tuple(&mut self, depth: usize) {
+        let (x, y) = (self.int(), self.int());
+        let t = self.fresh(Ty::Tuple);
+        self.line(depth, &format!("{t} = ({x}, {y})"));
+        let (a, b) = (self.fresh(Ty::Int), self.fresh(Ty::Int));
+        self.line(depth, &format!("{a}, {b} = {t}"));
+    }
+
+    /// A new bool: two integers compared.
+    fn comparison(&mut self, depth: usize) {
+        let (x, y) = (self.int(), self.int());
+        let v = self.fresh(Ty::Bool);
+        let op = ["<", "==", ">=", "!="][self.rng.random_range(0..4)];
+        self.line(depth, &format!("{v} = {x} {op} {y}"));
+    }
+
+    /// A `for` over a range up to the loop bound, with its body.
+    fn for_loop(&mut self, depth: usize, helpers: &[usize]) {
+        let bound = self.rng.random_range(1..=self.cfg.loop_bound);
+        let i = self.fresh(Ty::Int);
+        self.line(depth, &format!("for {i} in range({bound}):"));
+        self.body(depth + 1, helpers);
+    }
+
+    /// An `if` on two integers compared, with its body and, half the time,
+    /// an `else`.
+    fn branch(&mut self, depth: usize, helpers: &[usize]) {
+        let (x, y) = (self.int(), self.int());
+        let op = ["<", ">", "==", "<="][self.rng.random_range(0..4)];
+        self.line(depth, &format!("if {x} {op} {y}:"));
+        self.body(depth + 1, helpers);
+        if self.rng.random_bool(0.5) {
+            self.line(depth, "else:");
+            self.body(depth + 1, helpers);
+        }
+    }
+
+    /// A new integer: one divided by 0, 1 or 2 in a `try`, whose handler
+    /// sets it to -1 on the division by zero.
+    fn try_divide(&mut self, depth: usize) {
+        let (x, y) = (self.int(), self.rng.random_range(0..3));
+        let v = self.fresh(Ty::Int);
+        self.line(depth, "try:");
+        self.line(depth + 1, &format!("{v} = {x} // {y}"));
+        self.line(depth, "except ZeroDivisionError:");
+        self.line(depth + 1, &format!("{v} = -1"));
     }
 
     /// A block body: its assignments stay visible after it (Python has no

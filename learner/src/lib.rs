@@ -7,22 +7,38 @@
 //! checkpoints. It must not talk to the pool or the store directly: the
 //! service hands it examples and takes its predictions.
 
+#![warn(missing_docs)]
+
+mod corpus;
 mod cpu;
 mod data;
 mod encode;
 mod eval;
-pub mod flow;
+mod flow;
+mod foresee;
 mod generate;
 mod infer;
 mod model;
 mod train;
-pub mod work;
+mod work;
 
-pub use cpu::*;
-pub use data::*;
-pub use encode::*;
-pub use eval::*;
-pub use generate::*;
-pub use infer::*;
-pub use model::*;
-pub use train::*;
+pub use corpus::{CorpusError, Listed, parse_programs, read_programs};
+pub use cpu::flush_subnormals;
+pub use data::{Example, JUMPS, Unrolled, collate, comparisons, examples, pack};
+pub use encode::{
+    DEPTHS, Delta, EOS, EVENTS, Encoded, Frame, LINE_IDS, LINE_REL_VOCAB, State, apply, delta, encode_context,
+    parse_delta, states, states_reading, token_bytes,
+};
+pub use eval::{
+    ActionMiss, Divergence, EvalReport, HORIZONS, Miss, NOTHING, ProgramOutcome, evaluate, evaluate_transitions,
+    format_report,
+};
+pub use flow::FLOW_VOCAB;
+pub use foresee::{End, Foreseen, foresee};
+pub use generate::{GenConfig, generate, inputs, mutate, suite, suite_run};
+pub use infer::{
+    Decoded, Prediction, Rollout, decode, disagreement, predict, rollout, rollout_until, uncertainty, work,
+};
+pub use model::{Batch, Learner, Losses, ModelConfig, ModelError, Output, WorldModel};
+pub use train::{StepStats, TrainConfig, Trainer};
+pub use work::working;

@@ -49,7 +49,10 @@ impl Default for TrainConfig {
 /// What one step did.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepStats {
+    /// The batch's mean action loss (event plus line cross-entropy).
     pub action_loss: f64,
+    /// The batch's mean delta loss (each example's mean cross-entropy per
+    /// byte it writes).
     pub delta_loss: f64,
     /// Each example's total loss, in order: the new sampling priorities.
     pub per_example: Vec<f32>,
@@ -57,6 +60,7 @@ pub struct StepStats {
     pub tokens: i64,
 }
 
+/// The weights, the optimizer that moves them and their moving average.
 #[derive(Debug)]
 pub struct Trainer {
     /// The weights the optimizer moves.

@@ -34,81 +34,101 @@ enum Tok {
     Other(String),
 }
 
+/// One line of code as tokens, every byte of it in one.
 fn tokens(code: &str) -> Vec<Tok> {
-    let b = code.as_bytes();
     let mut out: Vec<Tok> = vec![];
     let mut i = 0;
-    // Whether a `-` here starts a negative literal: at the start, or after
-    // an operator, a bracket, a comma, a comparison or an `=` (no operand).
-    let operand_before = |out: &[Tok]| match out.iter().rev().find(|t| !matches!(t, Tok::Space(_))) {
+    while i < code.len() {
+        let (tok, end) = next_token(code, i, &out);
+        out.push(tok);
+        i = end;
+    }
+    out
+}
+
+/// Whether a `-` after `out` follows an operand (and so is arithmetic):
+/// not at the start, nor after an operator, a bracket, a comma, a
+/// comparison or an `=`, where it starts a negative literal.
+fn operand_before(out: &[Tok]) -> bool {
+    match out.iter().rev().find(|t| !matches!(t, Tok::Space(_))) {
         None | Some(Tok::Op(_) | Tok::Cmp(_)) => false,
         Some(Tok::Int(_)) => true,
         Some(Tok::Other(s)) => s.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ')' || c == ']'),
         Some(Tok::Space(_)) => unreachable!("spaces are skipped"),
-    };
-    while i < b.len() {
-        let c = b[i];
-        let rest = &code[i..];
-        if c == b' ' {
-            let end = rest.find(|ch| ch != ' ').map_or(b.len(), |e| i + e);
-            out.push(Tok::Space(code[i..end].to_string()));
-            i = end;
-        } else if c.is_ascii_digit()
-            || (c == b'-' && b.get(i + 1).is_some_and(u8::is_ascii_digit) && !operand_before(&out))
-        {
-            let start = i;
-            i += 1;
-            while i < b.len() && b[i].is_ascii_digit() {
+    }
+}
+
+/// The token of `code` that starts at byte `i`, after the tokens `out`,
+/// and the byte it ends before.
+fn next_token(code: &str, i: usize, out: &[Tok]) -> (Tok, usize) {
+    let b = code.as_bytes();
+    let c = b[i];
+    let rest = &code[i..];
+    if c == b' ' {
+        let end = rest.find(|ch| ch != ' ').map_or(b.len(), |e| i + e);
+        (Tok::Space(code[i..end].to_string()), end)
+    } else if c.is_ascii_digit() || (c == b'-' && b.get(i + 1).is_some_and(u8::is_ascii_digit) && !operand_before(out))
+    {
+        number(code, i)
+    } else if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
+        // A name (or a string prefix: `f'...'` is read as a name, then
+        // a string); a character that is neither goes alone.
+        let end = rest.find(|ch: char| !(ch.is_alphanumeric() || ch == '_')).map_or(b.len(), |e| i + e);
+        let end = if end > i { end } else { i + rest.chars().next().map_or(1, char::len_utf8) };
+        (Tok::Other(code[i..end].to_string()), end)
+    } else if c == b'\'' || c == b'"' {
+        let mut j = i + 1;
+        while j < b.len() && b[j] != c {
+            j += if b[j] == b'\\' { 2 } else { 1 };
+        }
+        let end = (j + 1).min(b.len());
+        (Tok::Other(code[i..end].to_string()), end)
+    } else {
+        symbol(code, i)
+    }
+}
+
+/// The number that starts at byte `start` of `code` (a `-` there is its
+/// sign), and the byte it ends before: an integer to work, or a literal
+/// copied as it is.
+fn number(code: &str, start: usize) -> (Tok, usize) {
+    let b = code.as_bytes();
+    let mut i = start + 1;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    // A float, a complex, a hex or an underscored literal is not worked.
+    let tail = i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_');
+    match code[start..i].parse::<i128>() {
+        Ok(v) if !tail => (Tok::Int(v), i),
+        _ => {
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_') {
                 i += 1;
             }
-            // A float, a complex, a hex or an underscored literal is not worked.
-            let tail = i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_');
-            match code[start..i].parse::<i128>() {
-                Ok(v) if !tail => out.push(Tok::Int(v)),
-                _ => {
-                    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_') {
-                        i += 1;
-                    }
-                    out.push(Tok::Other(code[start..i].to_string()));
-                }
-            }
-        } else if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
-            // A name (or a string prefix: `f'...'` is read as a name, then
-            // a string); a character that is neither goes alone.
-            let end = rest.find(|ch: char| !(ch.is_alphanumeric() || ch == '_')).map_or(b.len(), |e| i + e);
-            let end = if end > i { end } else { i + rest.chars().next().map_or(1, char::len_utf8) };
-            out.push(Tok::Other(code[i..end].to_string()));
-            i = end;
-        } else if c == b'\'' || c == b'"' {
-            let mut j = i + 1;
-            while j < b.len() && b[j] != c {
-                j += if b[j] == b'\\' { 2 } else { 1 };
-            }
-            let end = (j + 1).min(b.len());
-            out.push(Tok::Other(code[i..end].to_string()));
-            i = end;
-        } else if rest.starts_with("<<") || rest.starts_with(">>") || rest.starts_with("->") {
-            out.push(Tok::Other(rest[..2].to_string()));
-            i += 2;
-        } else if let Some(cmp) = ["<=", ">=", "==", "!=", "<", ">"].into_iter().find(|c| rest.starts_with(c)) {
-            out.push(Tok::Cmp(cmp));
-            i += cmp.len();
-        } else if let Some(op) = ["**", "//", "*", "%", "+", "-"].into_iter().find(|op| rest.starts_with(op)) {
-            // `+=`, `//=`, ...: an augmented assignment, not arithmetic here.
-            if rest[op.len()..].starts_with('=') {
-                out.push(Tok::Other(format!("{op}=")));
-                i += op.len() + 1;
-            } else {
-                out.push(Tok::Op(op));
-                i += op.len();
-            }
-        } else {
-            let len = rest.chars().next().map_or(1, char::len_utf8);
-            out.push(Tok::Other(code[i..i + len].to_string()));
-            i += len;
+            (Tok::Other(code[start..i].to_string()), i)
         }
     }
-    out
+}
+
+/// The operator, comparison or other symbol at byte `i` of `code`, and the
+/// byte it ends before.
+fn symbol(code: &str, i: usize) -> (Tok, usize) {
+    let rest = &code[i..];
+    if rest.starts_with("<<") || rest.starts_with(">>") || rest.starts_with("->") {
+        (Tok::Other(rest[..2].to_string()), i + 2)
+    } else if let Some(cmp) = ["<=", ">=", "==", "!=", "<", ">"].into_iter().find(|c| rest.starts_with(c)) {
+        (Tok::Cmp(cmp), i + cmp.len())
+    } else if let Some(op) = ["**", "//", "*", "%", "+", "-"].into_iter().find(|op| rest.starts_with(op)) {
+        // `+=`, `//=`, ...: an augmented assignment, not arithmetic here.
+        if rest[op.len()..].starts_with('=') {
+            (Tok::Other(format!("{op}=")), i + op.len() + 1)
+        } else {
+            (Tok::Op(op), i + op.len())
+        }
+    } else {
+        let len = rest.chars().next().map_or(1, char::len_utf8);
+        (Tok::Other(code[i..i + len].to_string()), i + len)
+    }
 }
 
 /// Python's integer arithmetic: floor division and a modulo with the

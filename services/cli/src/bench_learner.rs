@@ -160,7 +160,7 @@ fn wire(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<(serde
     let json = serde_json::json!({
         "config": {"vocab": config.vocab, "n_embd": config.n_embd, "n_head": config.n_head, "n_layer": config.n_layer,
                    "block_size": config.block_size, "dropout": config.dropout, "line_rel_vocab": LINE_REL_VOCAB,
-                   "flow_vocab": curio_learner::flow::FLOW_VOCAB,
+                   "flow_vocab": curio_learner::FLOW_VOCAB,
                    "line_ids": LINE_IDS, "depths": DEPTHS},
         "batches": out,
     });

@@ -38,10 +38,18 @@ pub struct LoadBench {
 /// A small program of the kind the learner sends (about 40 steps).
 const PROGRAM: &str = "total = 0\nfor i in range(8):\n    if i % 2:\n        total += i\nprint(total)\n";
 
+impl LoadBench {
+    /// Refuses settings out of range, naming the flag.
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!((1..=64).contains(&self.workers), "--workers is {}; allowed 1..=64", self.workers);
+        anyhow::ensure!(self.seconds > 0.0 && self.seconds <= 600.0, "--seconds must be in (0, 600]");
+        anyhow::ensure!((0.0..=3600.0).contains(&self.soak_seconds), "--soak-seconds must be in [0, 3600]");
+        Ok(())
+    }
+}
+
 pub async fn run(args: LoadBench) -> anyhow::Result<()> {
-    anyhow::ensure!((1..=64).contains(&args.workers), "--workers is {}; allowed 1..=64", args.workers);
-    anyhow::ensure!(args.seconds > 0.0 && args.seconds <= 600.0, "--seconds must be in (0, 600]");
-    anyhow::ensure!((0.0..=3600.0).contains(&args.soak_seconds), "--soak-seconds must be in [0, 3600]");
+    args.check()?;
     // The recorder a served pool has, so its metrics count in the memory figures.
     let metrics = crate::metrics::serve(([127, 0, 0, 1], 0).into()).await?;
     let sandbox = crate::sandbox(args.workers)?;
@@ -67,15 +75,7 @@ pub async fn run(args: LoadBench) -> anyhow::Result<()> {
 
     // Phase 2: open loop at twice that rate; the excess must be shed, not queued.
     let rate = 2.0 * sustained;
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    while started.elapsed() < span {
-        ticker.tick().await;
-        let mut c = client.clone();
-        tasks.spawn(async move { call(&mut c).await });
-    }
-    let outcomes = tasks.join_all().await;
+    let outcomes = open_loop(&client, rate, span).await;
     let sent = outcomes.len();
     let shed = outcomes.iter().filter(|(r, _)| matches!(r, Err(Code::ResourceExhausted))).count();
     let failed = outcomes.iter().filter(|(r, _)| matches!(r, Err(c) if *c != Code::ResourceExhausted)).count();
@@ -106,6 +106,20 @@ pub async fn run(args: LoadBench) -> anyhow::Result<()> {
 async fn connect(addr: &str, tls: Option<&ClientTls>, bearer: Bearer) -> anyhow::Result<Client> {
     let channel = endpoint(addr, tls, Some("localhost"))?.connect().await?;
     Ok(InterpreterPoolClient::with_interceptor(channel, bearer))
+}
+
+/// Open loop at `rate` calls a second for `span`, however many are still
+/// in flight: each call's outcome and latency.
+async fn open_loop(client: &Client, rate: f64, span: Duration) -> Vec<(Result<(), Code>, f64)> {
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    while started.elapsed() < span {
+        ticker.tick().await;
+        let mut c = client.clone();
+        tasks.spawn(async move { call(&mut c).await });
+    }
+    tasks.join_all().await
 }
 
 /// Closed loop, one client per worker, for `span`: latencies and rate.

@@ -1,5 +1,4 @@
-//! `curio train` (offline training from the replay store) and `curio eval`
-//! (the held-out suites).
+//! `curio train`: offline training from the replay store.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -7,8 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use curio_interpreter_pool::{Execution, Limits};
-use curio_learner::{Learner, ModelConfig, TrainConfig, Trainer, evaluate, format_report};
+use curio_learner::{Learner, ModelConfig, TrainConfig, Trainer};
 use curio_loop::{FitConfig, Mix, OfflineConfig, offline, store_generated};
 use indicatif::{ProgressBar, ProgressStyle};
 use tch::Device;
@@ -151,31 +149,6 @@ impl ModelArgs {
     }
 }
 
-#[derive(Args, Debug)]
-pub struct EvalArgs {
-    /// The checkpoint to evaluate.
-    #[arg(long)]
-    checkpoint: PathBuf,
-    /// `indist` (the training distribution, other seeds) or `hard` (longer
-    /// programs, more iterations, longer strings).
-    #[arg(long, default_value = "indist")]
-    suite: String,
-    /// Programs in the suite.
-    #[arg(long, default_value_t = 40)]
-    programs: usize,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-    /// Also print this many transitions whose delta was wrong (the line, the
-    /// locals before it, the true delta and the model's byte-by-byte guess),
-    /// and as many whose action was wrong (the line, the values it read, the
-    /// true next line and the predicted one).
-    #[arg(long, default_value_t = 0)]
-    misses: usize,
-    #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
-    threads: i32,
-}
-
 /// libtorch's CPU threads set; CUDA when present, else CPU.
 pub fn device(threads: i32) -> Device {
     tch::set_num_threads(threads);
@@ -221,118 +194,5 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     println!("tokens_per_second: {:.0}", done.tokens as f64 / seconds);
     println!("examples_per_second: {:.1}", done.examples as f64 / seconds);
     println!("checkpoint: {}", args.checkpoint.display());
-    Ok(())
-}
-
-pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let device = device(args.threads);
-    let learner = Learner::load(&args.checkpoint, device, None)?;
-    let Some(programs) = curio_learner::suite(&args.suite, args.programs, Limits::default()) else {
-        anyhow::bail!("unknown suite '{}': use indist or hard", args.suite);
-    };
-    let sandbox = crate::sandbox(2)?;
-    let mut suite = vec![];
-    for exec in programs {
-        let trace = sandbox.execute(&exec)?;
-        suite.extend(curio_learner::suite_run(exec, trace));
-    }
-    let report = evaluate(&learner.model, &suite, device)?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"suite": args.suite, "checkpoint_step": learner.train_step, "report": report})
-        );
-    } else {
-        print!("{}", format_report(&args.suite, &report));
-        println!("  (checkpoint at step {})", learner.train_step);
-    }
-    for m in report.misses.iter().take(args.misses) {
-        println!(
-            "\nline:      {}\nlocals:    {}\nthen:      {}\ntrue:      {}\npredicted: {}",
-            m.code, m.locals, m.action, m.target, m.predicted
-        );
-    }
-    for m in report.action_misses.iter().take(args.misses) {
-        let worked = match m.worked.is_empty() && m.true_working.is_empty() {
-            true => String::new(),
-            false => format!("\nworked:    {} (true: {})", m.worked, m.true_working),
-        };
-        println!(
-            "\nline:      {}\nreads:     {}{worked}\nnext:      {}\npredicted: {} (p = {:.2})",
-            m.code, m.read, m.target, m.predicted, m.confidence
-        );
-    }
-    Ok(())
-}
-
-#[derive(Args, Debug)]
-pub struct PredictArgs {
-    /// The checkpoint to predict with.
-    #[arg(long)]
-    checkpoint: PathBuf,
-    /// The Python program.
-    file: PathBuf,
-    /// The program's stdin (the model reads its first 64 bytes).
-    #[arg(long, default_value = "")]
-    input: String,
-    /// Steps to predict (default: the real trace's length with --compare, else 50).
-    #[arg(long)]
-    horizon: Option<usize>,
-    /// Run the program too and show the real trace beside, with the first divergence marked.
-    #[arg(long)]
-    compare: bool,
-    #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
-    threads: i32,
-}
-
-pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
-    let device = device(args.threads);
-    let learner = Learner::load(&args.checkpoint, device, None)?;
-    let source = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let real = if args.compare {
-        let sandbox = crate::sandbox(1)?;
-        let exec = Execution { input: args.input.clone(), ..Execution::python(source.clone()) };
-        Some(sandbox.execute(&exec)?)
-    } else {
-        None
-    };
-    let truth = real.as_ref().map(|t| curio_learner::states_reading(&t.steps, &args.input)).unwrap_or_default();
-    let start = truth.first().cloned().unwrap_or_else(|| curio_learner::State::initial(&args.input));
-    let horizon = args.horizon.unwrap_or(if truth.is_empty() { 50 } else { truth.len() - 1 });
-    let path = curio_learner::rollout(&learner.model, &[(source, start.clone())], horizon, device)?.remove(0);
-    let show = |s: &curio_learner::State| {
-        let locals: Vec<String> = s.frame().locals.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        format!("{:<9} {:>4} {:<12} {}", s.event.as_str(), s.line, s.frame().function, locals.join(" "))
-    };
-    println!("model at step {}; start: {}", learner.train_step, show(&start));
-    let mut diverged = false;
-    for (i, entry) in path.iter().enumerate() {
-        let Some((state, p)) = entry else {
-            println!("{:>4}  (the predicted delta did not parse; rollout stopped)", i + 1);
-            break;
-        };
-        let worked = String::from_utf8_lossy(p.working.trim_ascii_end()).into_owned();
-        let worked = if worked.is_empty() { worked } else { format!("; worked: {worked}") };
-        let predicted = format!("{}  [conf {:.2}{worked}]", show(state), p.confidence);
-        match truth.get(i + 1) {
-            Some(t) => {
-                let first = !diverged && !state.same_as(t);
-                diverged |= first;
-                let mark = if first { ">>" } else { "  " };
-                println!("{mark}{:>4}  predicted {predicted}\n        real      {}", i + 1, show(t));
-            }
-            None if args.compare => {
-                println!("  {:>4}  predicted {predicted}  (the real run had ended)", i + 1);
-                break;
-            }
-            None => println!("  {:>4}  {predicted}", i + 1),
-        }
-    }
-    if args.compare {
-        match diverged {
-            true => println!("the marked step (>>) is the first divergence"),
-            false => println!("no divergence over {} steps", path.len()),
-        }
-    }
     Ok(())
 }

@@ -7,6 +7,7 @@ mod bench_learner;
 mod bench_load;
 mod bench_store;
 mod db;
+mod evaluate;
 mod learn;
 mod metrics;
 mod pool;
@@ -43,7 +44,7 @@ enum Command {
     /// Submit programs to a running learner and print their traces.
     Submit(active::SubmitArgs),
     /// Predict a program's trace with a checkpoint (and compare it with the real one).
-    Predict(learn::PredictArgs),
+    Predict(evaluate::PredictArgs),
     /// Run one program in the sandbox and print its trace.
     Trace(trace::TraceArgs),
     /// Serve an interpreter-pool replica over gRPC.
@@ -54,7 +55,7 @@ enum Command {
     /// Train the world model offline from the replay store (filled with generated programs first).
     Train(learn::TrainArgs),
     /// Evaluate a checkpoint on a held-out suite.
-    Eval(learn::EvalArgs),
+    Eval(evaluate::EvalArgs),
     /// The store's database: the private Postgres cluster (used when DATABASE_URL is unset), and migrations.
     #[command(subcommand)]
     Db(db::Db),
@@ -91,13 +92,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => active::run(args, &cli.data_dir),
         Command::Learner(args) => active::learner(args, &cli.data_dir),
         Command::Submit(args) => active::submit(args),
-        Command::Predict(args) => learn::predict(args),
+        Command::Predict(args) => evaluate::predict(args),
         Command::Trace(args) => trace::run(args),
         Command::Pool(args) => pool::run(args),
         Command::Bench(bench) => bench::run(bench, &cli.data_dir),
         Command::Db(db) => db::run(db, &cli.data_dir),
         Command::Train(args) => learn::train(args, &cli.data_dir),
-        Command::Eval(args) => learn::eval(args),
+        Command::Eval(args) => evaluate::eval(args),
     }
 }
 

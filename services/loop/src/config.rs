@@ -20,8 +20,10 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    /// Every strategy, in the order `--compare` lists them by default.
     pub const ALL: [Strategy; 3] = [Strategy::Random, Strategy::Entropy, Strategy::Bald];
 
+    /// Its name on the command line, in metrics and in the store.
     pub fn as_str(self) -> &'static str {
         match self {
             Strategy::Random => "random",
@@ -91,7 +93,9 @@ pub struct LoopConfig {
     pub seed: u64,
     /// Where checkpoints go: `<dir>/<run>/<strategy>.safetensors`. Default: data/runs.
     pub checkpoint_dir: PathBuf,
+    /// The shape of a new model (a checkpoint keeps its own).
     pub model: ModelConfig,
+    /// The optimizer and the loss weights.
     pub train: TrainConfig,
     /// Limits for every execution. Default: the pool's defaults.
     pub limits: Limits,
@@ -153,6 +157,7 @@ impl LoopConfig {
         crate::FitConfig { batch: self.train_batch, pack: self.pack, mix: crate::Mix::default() }
     }
 
+    /// This run and strategy's checkpoint: `<checkpoint_dir>/<run>/<strategy>.safetensors`.
     pub fn checkpoint_path(&self) -> PathBuf {
         self.checkpoint_dir.join(&self.run_id).join(format!("{}.safetensors", self.strategy))
     }

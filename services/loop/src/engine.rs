@@ -20,10 +20,10 @@ use tch::Device;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::{
-    Candidate, Fit, LoopConfig, LoopError, LoopMetrics, PoolClients, Shared, Strategy, Submitted, Surprise,
-    draw_candidates, score, select,
-};
+use crate::acquire::{Candidate, Surprise, draw_candidates, score, select};
+use crate::fit::Fit;
+use crate::metrics::LoopMetrics;
+use crate::{LoopConfig, LoopError, PoolClients, Shared, Strategy, Submitted};
 
 /// Programs kept as sources of mutations.
 const SURPRISES_KEPT: usize = 32;
@@ -31,12 +31,19 @@ const SURPRISES_KEPT: usize = 32;
 /// What one round did.
 #[derive(Clone, Debug, Default)]
 pub struct RoundReport {
+    /// Executions run on the pools (candidates and submissions).
     pub executed: usize,
+    /// Of them, user submissions (outside the budget).
     pub submitted: usize,
+    /// Transitions written to the store.
     pub transitions: u64,
+    /// Optimizer steps taken.
     pub train_steps: usize,
+    /// Time spent scoring candidates.
     pub scoring_time: Duration,
+    /// Candidates scored.
     pub scored: usize,
+    /// The training steps' mean loss, if any were taken.
     pub mean_loss: Option<f64>,
 }
 
@@ -53,10 +60,12 @@ struct Planned {
 /// A model shared by the loop (training, scoring) and the API (predictions).
 pub type SharedTrainer = Arc<Mutex<Trainer>>;
 
+/// Locks the trainer, even if a thread panicked while holding it.
 pub fn lock(trainer: &SharedTrainer) -> std::sync::MutexGuard<'_, Trainer> {
     trainer.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The loop of one strategy: its model, store, pools, schedule and curve.
 #[derive(Debug)]
 pub struct Engine {
     config: LoopConfig,
@@ -124,14 +133,17 @@ impl Engine {
         })
     }
 
+    /// Interpreter queries used so far (submissions not counted).
     pub fn queries(&self) -> u64 {
         self.queries
     }
 
+    /// Whether the budget is spent.
     pub fn done(&self) -> bool {
         self.queries >= self.config.budget
     }
 
+    /// The model's optimizer steps so far.
     pub fn train_step(&self) -> i64 {
         lock(&self.trainer).learner.train_step
     }
@@ -328,7 +340,7 @@ impl Engine {
             if full {
                 evaluate(&t.averaged().model, &suite, device)
             } else {
-                evaluate_transitions(&t.averaged().model, &suite, device).map(|r| r.0)
+                evaluate_transitions(&t.averaged().model, &suite, device)
             }
         })
         .await??;
@@ -389,6 +401,10 @@ pub fn curve_metrics(r: &EvalReport) -> BTreeMap<String, f64> {
         if *n > 0 {
             m.insert(format!("rollout_exact_h{h}"), *rate);
         }
+    }
+    if r.rollout_exact_to_end.1 > 0 {
+        m.insert("rollout_exact_end".into(), r.rollout_exact_to_end.0);
+        m.insert("output_exact".into(), r.final_output_accuracy);
     }
     m
 }

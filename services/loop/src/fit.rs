@@ -11,7 +11,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::engine::{SharedTrainer, lock, patiently};
-use crate::{LoopError, LoopMetrics, Mix, TraceCache, buckets, flatten, minibatch};
+use crate::metrics::LoopMetrics;
+use crate::replay::{TraceCache, minibatch};
+use crate::{LoopError, Mix, buckets, flatten};
 
 /// How training draws its minibatches.
 #[derive(Clone, Debug, PartialEq)]

@@ -11,6 +11,8 @@
 //! itself (that is the pool's job, over gRPC) nor touch the database except
 //! through `curio-store`.
 
+#![warn(missing_docs)]
+
 mod acquire;
 mod config;
 mod drive;
@@ -25,16 +27,14 @@ mod replay;
 mod service;
 mod shared;
 
-pub use acquire::*;
-pub use config::*;
+pub use config::{LoopConfig, Strategy};
 pub use drive::{Progress, run};
-pub use engine::*;
-pub use error::*;
-pub use fit::*;
-pub use metrics::*;
-pub use offline::*;
-pub use plot::*;
-pub use pools::*;
-pub use replay::*;
-pub use service::*;
-pub use shared::*;
+pub use engine::{Engine, RoundReport, SharedTrainer, curve_metrics, lock};
+pub use error::LoopError;
+pub use fit::FitConfig;
+pub use offline::{OfflineConfig, OfflineReport, offline, store_generated};
+pub use plot::{Curve, curve_svg, curve_table, queries_to_reach};
+pub use pools::{Executed, PoolClients, PoolSecurity};
+pub use replay::{Group, Mix, buckets, flatten};
+pub use service::serve_learner;
+pub use shared::{Shared, Submitted};

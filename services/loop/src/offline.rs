@@ -12,7 +12,8 @@ use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store};
 use uuid::Uuid;
 
 use crate::engine::{SharedTrainer, lock};
-use crate::{Fit, FitConfig, LoopError, Mix, Schedule};
+use crate::fit::{Fit, Schedule};
+use crate::{FitConfig, LoopError, Mix};
 
 /// `curio train`'s settings: offline training on what the store holds.
 #[derive(Clone, Debug, PartialEq)]

@@ -90,7 +90,9 @@ pub struct PoolClients {
 /// token. Default: plaintext, no token.
 #[derive(Clone, Debug, Default)]
 pub struct PoolSecurity {
+    /// TLS to the pools; None is plaintext.
     pub tls: Option<ClientTls>,
+    /// The bearer token presented on every call.
     pub bearer: Bearer,
 }
 
@@ -100,7 +102,9 @@ const IN_FLIGHT_PER_POOL: usize = 4;
 /// A trace and the replica that produced it.
 #[derive(Debug)]
 pub struct Executed {
+    /// The trace, checked on the host.
     pub trace: Trace,
+    /// The address of the replica that ran it.
     pub replica: String,
 }
 
@@ -127,10 +131,12 @@ impl PoolClients {
         })
     }
 
+    /// How many replicas there are.
     pub fn len(&self) -> usize {
         self.replicas().len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.replicas().is_empty()
     }

@@ -54,7 +54,9 @@ impl TraceCache {
 /// first, then its companions from the same trace.
 #[derive(Clone, Debug)]
 pub struct Group {
+    /// The sampled transition's store id.
     pub id: i64,
+    /// Its example, then its companions.
     pub examples: Vec<Example>,
 }
 

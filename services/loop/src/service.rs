@@ -330,11 +330,7 @@ pub async fn serve_learner(
     security.check_bind(listener.local_addr()?, "the Learner API")?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<LearnerServer<LearnerApi>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(curio_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .expect("the embedded descriptor sets are valid");
+    let reflection = curio_interpreter_pool::reflection();
     let signal = async move {
         shutdown.await;
         health.set_not_serving::<LearnerServer<LearnerApi>>().await;

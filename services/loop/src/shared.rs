@@ -29,9 +29,13 @@ const MAX_PENDING_BYTES: usize = 64 << 20;
 /// A user's program waiting for the loop.
 #[derive(Debug)]
 pub struct Submitted {
+    /// The execution id answered at once.
     pub id: Uuid,
+    /// The program.
     pub source: String,
+    /// Its stdin.
     pub input: String,
+    /// Its seed for `random`.
     pub seed: u64,
     /// The caller's token name where tokens are on; else what it declared.
     pub submitter: String,
@@ -107,6 +111,7 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Nothing attached yet, for models on `device` and at most `max_pending` submissions waiting.
     pub fn new(device: Device, max_pending: usize) -> Arc<Self> {
         Arc::new(Shared {
             state: Mutex::default(),
@@ -150,11 +155,13 @@ impl Shared {
         *self.model.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
+    /// Records the queries used and the transitions stored so far.
     pub fn set_queries(&self, queries: u64, transitions: u64) {
         let mut s = self.state();
         (s.queries, s.transitions) = (queries, transitions);
     }
 
+    /// Records the model's optimizer steps so far.
     pub fn set_train_step(&self, step: i64) {
         self.state().train_step = step;
     }
@@ -178,10 +185,12 @@ impl Shared {
         let _ = self.curve.send(point);
     }
 
+    /// The strategy of the attached run.
     pub fn strategy(&self) -> String {
         self.state().strategy.clone()
     }
 
+    /// The latest value of each metric.
     pub fn latest(&self) -> BTreeMap<String, f64> {
         self.state().latest.clone()
     }
@@ -195,6 +204,7 @@ impl Shared {
         taken
     }
 
+    /// Submissions waiting.
     pub fn pending(&self) -> usize {
         self.queue().items.len()
     }

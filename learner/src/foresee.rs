@@ -1,0 +1,103 @@
+//! One program's free rollout to the end the model predicts for it, and
+//! why it ended: what `curio predict` shows and `--json` prints.
+
+use curio_trace::Event;
+use tch::Device;
+
+use crate::data::Example;
+use crate::encode::{State, encode_context, parse_delta};
+use crate::eval::Divergence;
+use crate::infer::{Prediction, rollout_until};
+use crate::model::{ModelError, WorldModel};
+
+/// Whether a state ends its run: the module's frame returns.
+pub(crate) fn ends_run(state: &State) -> bool {
+    state.event == Event::Return && state.stack.len() <= 1
+}
+
+/// Why a rollout ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The model predicted the program's end (the module returns).
+    Ended,
+    /// It reached the horizon it was given first.
+    Horizon,
+    /// A predicted delta did not parse.
+    Unparsed,
+    /// The predicted state grew too long for the model's block.
+    TooLong,
+}
+
+impl End {
+    /// A short name: `end`, `horizon`, `unparsed`, `too_long`.
+    pub fn code(self) -> &'static str {
+        match self {
+            End::Ended => "end",
+            End::Horizon => "horizon",
+            End::Unparsed => "unparsed",
+            End::TooLong => "too_long",
+        }
+    }
+
+    /// What happened, for a reader.
+    pub fn describe(self) -> &'static str {
+        match self {
+            End::Ended => "ended where the model predicted the program's end",
+            End::Horizon => "reached its horizon",
+            End::Unparsed => "stopped: a predicted delta did not parse",
+            End::TooLong => "stopped: the predicted state grew too long for the model to read",
+        }
+    }
+}
+
+/// A rollout from a program's first state.
+#[derive(Clone, Debug)]
+pub struct Foreseen {
+    /// Each predicted step's state and the prediction that led to it.
+    pub steps: Vec<(State, Prediction)>,
+    /// Why it ended.
+    pub end: End,
+}
+
+impl Foreseen {
+    /// What the rollout printed, step by step.
+    pub fn stdout(&self) -> String {
+        self.steps.iter().filter_map(|(_, p)| parse_delta(&p.delta).ok()).map(|d| d.stdout).collect()
+    }
+
+    /// The first step (1-based) whose predicted state differs from the real
+    /// run's `truth` (its states, the first one the start), and what it began
+    /// with; none if every real step was predicted exactly.
+    pub fn divergence(&self, truth: &[State]) -> Option<(usize, Divergence)> {
+        (1..truth.len()).find_map(|h| match self.steps.get(h - 1) {
+            None => Some((h, Divergence::Stopped)),
+            Some((s, _)) if s.same_as(&truth[h]) => None,
+            Some((s, _)) if s.event == truth[h].event && s.line == truth[h].line => Some((h, Divergence::State)),
+            Some(_) => Some((h, Divergence::Action)),
+        })
+    }
+}
+
+/// Rolls `source` forward from `start` until the model predicts its end,
+/// for at most `horizon` steps.
+pub fn foresee(
+    model: &WorldModel,
+    source: &str,
+    start: &State,
+    horizon: usize,
+    device: Device,
+) -> Result<Foreseen, ModelError> {
+    let path =
+        rollout_until(model, &[(source.to_string(), start.clone())], horizon, device, |_, _, s| ends_run(s))?.remove(0);
+    let steps: Vec<(State, Prediction)> = path.iter().map_while(Clone::clone).collect();
+    let last = steps.last().map_or(start, |(s, _)| s);
+    let end = if path.len() > steps.len() {
+        let read = Example::query(encode_context(source, last, 1)).len();
+        if read >= model.config.block_size as usize { End::TooLong } else { End::Unparsed }
+    } else if ends_run(last) && !steps.is_empty() {
+        End::Ended
+    } else {
+        End::Horizon
+    };
+    Ok(Foreseen { steps, end })
+}

@@ -1,0 +1,152 @@
+use super::*;
+use crate::data::{examples, module_step};
+use crate::encode::states;
+use crate::model::{Learner, ModelConfig};
+use curio_trace::Step;
+
+/// A two-line counting program, its trace, and its k = 1 examples.
+const SOURCE: &str = "x = 0\nx = x + 1\n";
+
+fn counting() -> ([Step; 3], Vec<Example>) {
+    let steps = [module_step(0, 1, "0"), module_step(1, 2, "0"), module_step(2, 2, "1")];
+    let ex = examples(SOURCE, "", &steps, &[1]);
+    (steps, ex)
+}
+
+/// A one-layer model 32 wide, reading at most `block_size` tokens.
+fn tiny(block_size: i64) -> ModelConfig {
+    ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size, ..ModelConfig::default() }
+}
+
+#[test]
+fn the_model_writes_its_own_working_to_a_newline_and_is_asked_after_it() {
+    let source = "x = 7\nif x * 5 > 13:\n    x = 1\n";
+    let steps = [module_step(0, 1, "7"), module_step(1, 2, "7"), module_step(2, 3, "7")];
+    let ex = examples(source, "", &steps, &[1]);
+    let longest = ex.iter().map(Example::len).max().unwrap() as i64;
+    tch::manual_seed(5);
+    let config = ModelConfig { working: true, ..tiny(longest + MAX_WORKING as i64 + 32) };
+    let model = Learner::new(config, Device::Cpu).unwrap().model;
+    let asked: Vec<Example> = ex.iter().map(|e| Example::query(e.context.clone())).collect();
+    let worked = work(&model, &asked, Device::Cpu).unwrap();
+    assert!(worked[0].working.is_empty(), "a line with nothing to work is left as it is");
+    let w = &worked[1].working;
+    assert!(!w.is_empty() && w.last() == Some(&b'\n'), "{w:?}");
+    // An untrained model stops where the line's read form and a
+    // verdict would (`if 7 * 5 > 13:` and ` False`, a newline), not
+    // after MAX_WORKING bytes.
+    assert_eq!(working_room(&asked[1]), "if 7 * 5 > 13:".len() + 1 + 7);
+    assert!(w.len() <= working_room(&asked[1]), "{} bytes", w.len());
+    assert_eq!(w.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+    assert!(!worked[1].needs_work());
+    // The bytes it wrote are its greedy choices, each read back at the
+    // position before it (the last forced where it wrote no newline).
+    let batch = collate(std::slice::from_ref(&worked[1]), Device::Cpu);
+    let out = tch::no_grad(|| model.forward(&batch, false)).unwrap();
+    let sep = worked[1].context.context.len() - 1 - worked[1].context.prefix;
+    for (j, &b) in w[..w.len() - 1].iter().enumerate() {
+        let at = Tensor::from_slice(&[(sep + j) as i64]);
+        let best = model.logits_at(&out, &at).unwrap().argmax(-1, false).int64_value(&[0]);
+        assert_eq!(best, i64::from(b), "byte {j}");
+    }
+    let p = predict(&model, &ex, Device::Cpu).unwrap();
+    assert_eq!(p[1].working, worked[1].working, "predict asks after the same working");
+    // A model without the working is asked at the context's end.
+    let config = ModelConfig { working: false, ..tiny(longest + 32) };
+    let plain = Learner::new(config, Device::Cpu).unwrap().model;
+    let rows = work(&plain, &ex, Device::Cpu).unwrap();
+    assert!(rows.iter().all(|e| e.working.is_empty() && !e.needs_work()));
+    assert!(predict(&plain, &ex, Device::Cpu).unwrap().iter().all(|p| p.working.is_empty()));
+}
+
+#[test]
+fn decoding_stops_at_the_block_and_rollouts_end_where_states_outgrow_it() {
+    let (steps, ex) = counting();
+    // The longest context with the longest action it can be given
+    // ("#exception 2:x = x + 1\n").
+    let longest = ex.iter().map(|e| e.context.context.len()).max().unwrap() as i64 + 23;
+    for seed in 0..4 {
+        tch::manual_seed(seed);
+        // Room for a few bytes of delta beyond it: an untrained model
+        // rarely writes EOS that soon.
+        let learner = Learner::new(tiny(longest + 4), Device::Cpu).unwrap();
+        for (p, e) in predict(&learner.model, &ex, Device::Cpu).unwrap().iter().zip(&ex) {
+            let given = e.given(p.event, p.line);
+            assert!(given.action.len() <= 23, "{:?}", given.action);
+            assert!(given.len() + p.delta.len() <= (longest + 4) as usize, "{} bytes", p.delta.len());
+        }
+        // A start whose state holds a value too long for the block: the
+        // rollout ends at once instead of failing.
+        let mut long = states(&steps)[0].clone();
+        long.stack[0].locals = vec![("x".into(), "9".repeat(64))];
+        let paths = rollout(&learner.model, &[(SOURCE.to_string(), long)], 3, Device::Cpu).unwrap();
+        assert_eq!(paths, vec![vec![None]]);
+    }
+}
+
+#[test]
+fn every_stop_scores_the_delta_it_keeps_and_predict_keeps_the_likeliest() {
+    let (_, ex) = counting();
+    let longest = ex.iter().map(|e| e.context.context.len()).max().unwrap() as i64 + 23;
+    tch::manual_seed(3);
+    let model = Learner::new(tiny(longest + 24), Device::Cpu).unwrap().model;
+    // Each row given a delta's first line already: decoding goes on from it.
+    let rows: Vec<Example> = ex
+        .iter()
+        .map(|e| Example { target: b"+x=1\n".to_vec(), ..e.given(e.event, e.line) })
+        .chain(ex.iter().map(|e| e.given(e.event, e.line)))
+        .collect();
+    let decoded = decode(&model, &rows, Device::Cpu).unwrap();
+    for (row, d) in rows.iter().zip(&decoded) {
+        assert_eq!(d.stops.first().map(|s| s.0), Some(0), "where decoding starts is a stop");
+        for &(kept, logp) in &d.stops {
+            // The same delta read teacher-forced: its bytes after the
+            // row's own, then EOS.
+            let whole = Example { target: [&row.target[..], &d.bytes[..kept]].concat(), ..row.clone() };
+            let batch = collate(std::slice::from_ref(&whole), Device::Cpu);
+            let out = tch::no_grad(|| model.forward(&batch, false)).unwrap();
+            let (all, _, labels) = model.target_logits(&out, &batch.labels).unwrap();
+            let read = all.gather(1, &labels.unsqueeze(1), false).squeeze_dim(1);
+            let given = row.target.len() as i64;
+            let tail = read.narrow(0, given, read.size()[0] - given).sum(Kind::Double).double_value(&[]);
+            assert!((tail - logp).abs() < 1e-3, "stop at {kept}: decoded {logp}, read {tail}");
+        }
+    }
+    // Decoding on past the settled stop keeps the same delta: the cut
+    // saves forward passes (an untrained model stops within bytes) and
+    // changes nothing.
+    let on = decode_until(&model, &rows, Device::Cpu, false).unwrap();
+    for (cut, on) in decoded.iter().zip(&on) {
+        let ((kept, logp), (kept_on, logp_on)) = (cut.best(), on.best());
+        assert_eq!(cut.bytes[..kept], on.bytes[..kept_on]);
+        assert!((logp - logp_on).abs() < 1e-6, "{logp} vs {logp_on}");
+        assert!(on.bytes.starts_with(&cut.bytes));
+    }
+    let read = |d: &[Decoded]| d.iter().map(|d| d.bytes.len()).sum::<usize>();
+    assert!(read(&decoded) < read(&on), "{} bytes cut, {} on", read(&decoded), read(&on));
+    for (p, e) in predict(&model, &ex, Device::Cpu).unwrap().iter().zip(&ex) {
+        let d = &decode(&model, &[e.given(p.event, p.line)], Device::Cpu).unwrap()[0];
+        assert_eq!(p.delta, d.bytes[..d.best().0]);
+        assert!(d.stops.iter().all(|s| s.1 <= d.best().1));
+    }
+}
+
+#[test]
+fn uncertainty_scores_a_context_that_fits_only_without_its_action() {
+    let (_, ex) = counting();
+    // One model's weights, read with two limits on the sequence.
+    let longest = ex.iter().map(|e| e.context.context.len()).max().unwrap() as i64;
+    let mut learner = Learner::new(tiny(longest + 32), Device::Cpu).unwrap();
+    for e in &ex {
+        let mut score = |block_size: usize| {
+            learner.model.config.block_size = block_size as i64;
+            let scores = uncertainty(&learner.model, std::slice::from_ref(e), Device::Cpu).unwrap();
+            assert_eq!(scores.len(), 1);
+            scores[0]
+        };
+        // Room for the context only: it scores its action's entropy
+        // alone, which is less than with the first delta byte's added.
+        let (tight, roomy) = (score(e.context.context.len()), score(e.context.context.len() + 32));
+        assert!(tight.is_finite() && tight > 0.0 && tight < roomy, "{tight} vs {roomy}");
+    }
+}

@@ -1,0 +1,71 @@
+//! The tensors of one batch, as collation prepares them.
+
+use tch::{Kind, Tensor};
+
+/// One batch of N examples of B programs. Each program is held once, in
+/// its row of `program`; each example's own tokens (its state, then its
+/// target) are a row of `tokens` that attends to its program and to itself,
+/// with positions that go on from the program's end, as if the two were one
+/// sequence. Examples of one program cost a fraction of what they would
+/// each with a copy of it.
+#[derive(Debug)]
+pub struct Batch {
+    /// (B, P) each program's tokens: BOS, the source with LINE markers.
+    pub program: Tensor,
+    /// (B, P) their source lines.
+    pub program_line: Tensor,
+    /// (B, P) true at real (not padding) program tokens.
+    pub program_mask: Tensor,
+    /// (B, P) their bracket depths ([`crate::nesting`]).
+    pub program_depth: Tensor,
+    /// (N, S) each example's own tokens: SEP, k, the state, SEP, the target.
+    pub tokens: Tensor,
+    /// (N, S) their position ids.
+    pub positions: Tensor,
+    /// (N, S) their line ids (the current line).
+    pub line_id: Tensor,
+    /// (N, S) their bracket depths ([`crate::nesting`]).
+    pub depth: Tensor,
+    /// (N, S) next-token labels: the working's bytes, then the delta's;
+    /// -100 elsewhere.
+    pub labels: Tensor,
+    /// (N,) each example's program (row of `program`).
+    pub row: Tensor,
+    /// (N,) position in `tokens` of each example's action query (the last
+    /// SEP of its context, or the end of the working written after it).
+    pub query: Tensor,
+    /// (N,) position in `tokens` of the token that predicts each example's
+    /// first delta byte: the end of the action given after the query (the
+    /// query itself when none is given).
+    pub delta_start: Tensor,
+    /// (B, L) positions of each program's LINE markers (0 where padded).
+    pub lines: Tensor,
+    /// (B, L) true where `lines` holds a real line.
+    pub line_mask: Tensor,
+    /// (N, L) each line's offset from the example's current line.
+    pub line_rel: Tensor,
+    /// (N, L) where control can go from the current line (flow flags).
+    pub line_flow: Tensor,
+    /// (N,) every flag of `line_flow` at once (a call, a handler, leaving
+    /// the function): what the event head reads beside the query.
+    pub flow: Tensor,
+    /// (N,) event class targets.
+    pub event: Tensor,
+    /// (N,) line targets (0-based line index).
+    pub line: Tensor,
+}
+
+impl Batch {
+    /// Tokens the batch holds, padding included: each program once, and
+    /// each example's own.
+    pub fn padded_tokens(&self) -> i64 {
+        (self.program.numel() + self.tokens.numel()) as i64
+    }
+
+    /// `labels` of the deltas alone (the working's are -100).
+    pub fn delta_labels(&self) -> Tensor {
+        let s = self.labels.size()[1];
+        let at = Tensor::arange(s, (Kind::Int64, self.labels.device())).unsqueeze(0);
+        self.labels.masked_fill(&at.lt_tensor(&self.delta_start.unsqueeze(1)), -100)
+    }
+}

@@ -1,0 +1,149 @@
+use super::*;
+use crate::data::{Example, collate, examples, pack};
+use tch::Device;
+
+fn tiny() -> ModelConfig {
+    ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: 256, ..ModelConfig::default() }
+}
+
+fn batch() -> Batch {
+    collate(&items(), Device::Cpu)
+}
+
+/// Five examples of one program (k = 1 and 2), the second with a
+/// working written before its action.
+fn items() -> Vec<Example> {
+    let step = crate::data::module_step;
+    let steps = vec![step(0, 1, "0"), step(1, 2, "1"), step(2, 3, "'é'"), step(3, 1, "[2]")];
+    let mut ex = examples("x = 0\nx = 1\nx = 'é'\n", "", &steps, &[1, 2]);
+    assert_eq!(ex.len(), 5);
+    ex[1].working = b"x = 1\n".to_vec();
+    ex[1].context.working = ex[1].working.clone();
+    ex
+}
+
+#[test]
+fn examples_sharing_a_program_get_what_they_would_get_alone() {
+    let learner = Learner::new(tiny(), Device::Cpu).unwrap();
+    let ex = items();
+    let (apart, shared) = (pack(&ex, 1, Device::Cpu), collate(&ex, Device::Cpu));
+    assert_eq!((apart.program.size()[0], shared.program.size()[0]), (5, 1), "one copy of the program");
+    let (a, p) = (learner.model.forward(&apart, false).unwrap(), learner.model.forward(&shared, false).unwrap());
+    let close = |x: &Tensor, y: &Tensor| x.allclose(y, 1e-5, 1e-5, false);
+    assert!(close(&a.event_logits, &p.event_logits) && close(&a.line_logits, &p.line_logits));
+    let (la, lp) = (learner.model.losses(&apart, &a).unwrap(), learner.model.losses(&shared, &p).unwrap());
+    assert!(close(&la.action, &lp.action) && close(&la.delta, &lp.delta), "{:?} vs {:?}", la.delta, lp.delta);
+    assert!(close(&la.delta_per_byte, &lp.delta_per_byte));
+    // Sharing by twos: three copies, the same answers.
+    let twos = pack(&ex, 2, Device::Cpu);
+    assert_eq!(twos.program.size()[0], 3);
+    let t = learner.model.forward(&twos, false).unwrap();
+    assert!(close(&learner.model.losses(&twos, &t).unwrap().delta, &la.delta));
+}
+
+#[test]
+fn heads_have_the_documented_shapes() {
+    let learner = Learner::new(tiny(), Device::Cpu).unwrap();
+    let b = batch();
+    let out = learner.model.forward(&b, false).unwrap();
+    let (rows, t) = b.tokens.size2().unwrap();
+    assert_eq!(b.program.size()[0], 1, "five examples of one program");
+    assert_eq!(out.hidden.size(), [rows, t, 32]);
+    let (logits, row_of, _) = learner.model.target_logits(&out, &b.labels).unwrap();
+    let labelled = b.labels.ne(-100).sum(Kind::Int64).int64_value(&[]);
+    assert_eq!((logits.size(), row_of.size()), (vec![labelled, VOCAB], vec![labelled]));
+    // Vocabulary and copy pointer mix into one distribution per byte.
+    let total = logits.exp().sum_dim_intlist(-1, false, Kind::Float);
+    assert!(total.allclose(&Tensor::ones([labelled], (Kind::Float, Device::Cpu)), 1e-4, 1e-4, false), "{total}");
+    assert_eq!(out.event_logits.size(), [rows, 4]);
+    assert_eq!(out.line_logits.size(), [rows, 3]);
+    let losses = learner.model.losses(&b, &out).unwrap();
+    let Losses { action, delta, delta_per_byte, openings, working } = &losses;
+    // The objective's delta part is the mean over bytes: per-example
+    // means weighted by their byte counts.
+    let bytes = b.labels.ne(-100).sum_dim_intlist(1, false, Kind::Float);
+    let weighted = (delta * &bytes).sum(Kind::Float) / bytes.sum(Kind::Float);
+    assert!(delta_per_byte.allclose(&weighted, 1e-5, 1e-6, false), "{delta_per_byte} vs {weighted}");
+    assert_eq!((action.size(), delta.size()), (vec![rows], vec![rows]));
+    assert!(action.isfinite().all().int64_value(&[]) == 1 && delta.isfinite().all().int64_value(&[]) == 1);
+    // The openings are the cross-entropies at the delta's start (the end
+    // of the given action, after the query), after each newline and
+    // `=` of the target and before each newline, each position scored
+    // alone here.
+    let ex = items();
+    let (mut want, mut want_working) = (vec![0f64; ex.len()], vec![0f64; ex.len()]);
+    let (q, d) = (Vec::<i64>::try_from(&b.query).unwrap(), Vec::<i64>::try_from(&b.delta_start).unwrap());
+    let minus_logp = |x: usize, t: i64| {
+        let at = b.query.copy();
+        let _ = at.get(x as i64).fill_(t);
+        let label = b.labels.get(x as i64).get(t);
+        -learner.model.logits_at(&out, &at).unwrap().get(x as i64).get(label.int64_value(&[])).double_value(&[])
+    };
+    for (x, e) in ex.iter().enumerate() {
+        // The working's bytes are scored from the context's last SEP
+        // up to the query, apart from the openings.
+        let start = q[x] - e.working.len() as i64;
+        want_working[x] = (start..q[x]).map(|t| minus_logp(x, t)).sum();
+        assert_eq!(d[x], q[x] + e.action.len() as i64, "the action sits between the query and the delta");
+        assert_eq!(b.labels.get(x as i64).get(d[x] - 1).int64_value(&[]), -100, "the action is given, not scored");
+        let after = e.target.iter().enumerate().filter(|(_, y)| b"\n=".contains(*y)).map(|(i, _)| d[x] + 1 + i as i64);
+        // A line's end whose byte before is a `=` or a newline is
+        // already counted: each position once.
+        let ends = e
+            .target
+            .iter()
+            .enumerate()
+            .filter(|&(i, &y)| y == b'\n' && (i == 0 || !b"\n=".contains(&e.target[i - 1])))
+            .map(|(i, _)| d[x] + i as i64);
+        want[x] = std::iter::once(d[x]).chain(after).chain(ends).map(|t| minus_logp(x, t)).sum();
+    }
+    let want = Tensor::from_slice(&want).to_kind(Kind::Float);
+    assert!(openings.allclose(&want, 1e-4, 1e-5, false), "{openings} vs {want}");
+    let want_working = Tensor::from_slice(&want_working).to_kind(Kind::Float);
+    assert!(working.allclose(&want_working, 1e-4, 1e-5, false), "{working} vs {want_working}");
+    assert!(want_working.double_value(&[1]) > 0.0 && want_working.double_value(&[0]) == 0.0);
+    // The objective weighs the working apart: its weight moves the
+    // loss by the batch's mean working cross-entropy.
+    let gap = losses.objective(1.0, 3.0) - losses.objective(1.0, 1.0);
+    assert!(gap.allclose(&(working.mean(Kind::Float) * 2.0), 1e-5, 1e-6, false));
+    assert!(ex.iter().any(|e| e.target.contains(&b'\n')), "some delta has a line to open after");
+}
+
+#[test]
+fn checkpoint_round_trips_exactly_and_refuses_another_shape() {
+    let dir = std::env::temp_dir().join(format!("curio-ckpt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.safetensors");
+    let mut learner = Learner::new(tiny(), Device::Cpu).unwrap();
+    learner.train_step = 42;
+    learner.save(&path).unwrap();
+    let back = Learner::load(&path, Device::Cpu, Some(&tiny())).unwrap();
+    assert_eq!(back.train_step, 42);
+    let b = batch();
+    let (a, z) = (learner.model.forward(&b, false).unwrap(), back.model.forward(&b, false).unwrap());
+    assert!(a.hidden.equal(&z.hidden) && a.line_logits.equal(&z.line_logits));
+
+    let wider = ModelConfig { n_embd: 64, ..tiny() };
+    let err = Learner::load(&path, Device::Cpu, Some(&wider)).unwrap_err().to_string();
+    assert!(err.contains("differs"), "{err}");
+    // A config that lies about the weights is caught when they load.
+    let meta = serde_json::json!({"config": wider, "train_step": 1});
+    std::fs::write(dir.join("m.safetensors.json"), meta.to_string()).unwrap();
+    let err = Learner::load(&path, Device::Cpu, None).unwrap_err().to_string();
+    assert!(err.contains("do not fit"), "{err}");
+    // A checkpoint saved before the working existed is read as one
+    // without it, and asked as it was trained.
+    let mut old = serde_json::to_value(ModelConfig { working: true, ..tiny() }).unwrap();
+    old.as_object_mut().unwrap().remove("working");
+    let meta = serde_json::json!({"config": old, "train_step": 1});
+    std::fs::write(dir.join("m.safetensors.json"), meta.to_string()).unwrap();
+    let loaded = Learner::load(&path, Device::Cpu, None).unwrap();
+    assert!(!loaded.model.config.working);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_config_is_refused() {
+    let bad = ModelConfig { n_embd: 30, n_head: 4, ..tiny() };
+    assert!(Learner::new(bad, Device::Cpu).is_err());
+}

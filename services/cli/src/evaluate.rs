@@ -1,0 +1,284 @@
+//! `curio eval` (a checkpoint on a built-in suite or on a file of one's own
+//! programs) and `curio predict` (one program's rollout).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use anyhow::Context;
+use clap::Args;
+use curio_interpreter_pool::{Execution, Limits, Sandbox, Status};
+use curio_learner::{EvalReport, Learner, Listed, State, evaluate, format_report, read_programs};
+use curio_trace::Run;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::learn::device;
+
+/// What `--programs` names: a built-in suite's size, or a file.
+#[derive(Clone, Debug)]
+pub enum Programs {
+    /// The first N programs of the built-in suite.
+    Count(usize),
+    /// A JSON Lines file of programs.
+    File(PathBuf),
+}
+
+impl FromStr for Programs {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.parse() {
+            Ok(n) => Ok(Programs::Count(n)),
+            Err(_) if s.is_empty() => Err("give a number of programs or a .jsonl file".into()),
+            Err(_) => Ok(Programs::File(s.into())),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The checkpoint to evaluate.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// `indist` (the training distribution, other seeds) or `hard` (longer
+    /// programs, more iterations, longer strings); ignored with a file.
+    #[arg(long, default_value = "indist")]
+    suite: String,
+    /// How many of the suite's programs, or a JSON Lines file of one's own:
+    /// one `{"id", "source", "input"?, "seed"?}` object per line (such as
+    /// data/corpus/real.jsonl, the real suite).
+    #[arg(long, default_value = "40")]
+    programs: Programs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Also print this many transitions whose delta was wrong (the line, the
+    /// locals before it, the true delta and the model's byte-by-byte guess),
+    /// and as many whose action was wrong (the line, the values it read, the
+    /// true next line and the predicted one).
+    #[arg(long, default_value_t = 0)]
+    misses: usize,
+    #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
+    threads: i32,
+}
+
+/// A program of the suite that was not evaluated, and why.
+struct NotRun {
+    id: String,
+    status: String,
+}
+
+pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let device = device(args.threads);
+    let learner = Learner::load(&args.checkpoint, device, None)?;
+    let (name, listed) = match &args.programs {
+        Programs::File(path) => (path.display().to_string(), read_programs(path)?),
+        Programs::Count(n) => {
+            let Some(programs) = curio_learner::suite(&args.suite, *n, Limits::default()) else {
+                anyhow::bail!("unknown suite '{}': use indist or hard, or --programs FILE.jsonl", args.suite);
+            };
+            (args.suite.clone(), programs.into_iter().map(listed).collect())
+        }
+    };
+    let (ids, suite, not_run) = run_all(&*crate::sandbox(2)?, &listed)?;
+    let report = evaluate(&learner.model, &suite, device)?;
+    if args.json {
+        println!("{}", report_json(&name, learner.train_step, &report, &ids, &not_run));
+    } else {
+        print!("{}", format_report(&name, &report));
+        println!("  (checkpoint at step {})", learner.train_step);
+        print_unread(&report, &ids, &not_run);
+    }
+    print_misses(&report, args.misses);
+    Ok(())
+}
+
+/// A built-in suite's execution as a listed program.
+fn listed(exec: Execution) -> Listed {
+    Listed { id: exec.request_id, source: exec.source, input: exec.input, seed: exec.seed }
+}
+
+/// Runs every program in the sandbox: the ids and runs of those that ran
+/// to their end (`ok`, or an uncaught exception), and the rest with their
+/// status. A program the sandbox refuses is listed, not fatal.
+fn run_all(sandbox: &Sandbox, listed: &[Listed]) -> anyhow::Result<(Vec<String>, Vec<Run>, Vec<NotRun>)> {
+    let bar = ProgressBar::new(listed.len() as u64)
+        .with_style(ProgressStyle::with_template("running programs {bar:30} {pos}/{len}").expect("template"));
+    let (mut ids, mut suite, mut not_run) = (vec![], vec![], vec![]);
+    for program in listed {
+        let exec = program.execution(Limits::default());
+        match sandbox.execute(&exec) {
+            Ok(trace) if matches!(trace.status, Status::Ok | Status::Exception) => {
+                ids.push(program.id.clone());
+                suite.push(Run { source: exec.source, input: exec.input, steps: trace.steps });
+            }
+            Ok(trace) => not_run.push(NotRun { id: program.id.clone(), status: trace.status.as_str().into() }),
+            Err(e) => not_run.push(NotRun { id: program.id.clone(), status: format!("refused: {e}") }),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok((ids, suite, not_run))
+}
+
+/// The report as JSON, with each program's id beside its index, and the
+/// programs that were not read (too long) or not run.
+fn report_json(name: &str, step: i64, report: &EvalReport, ids: &[String], not_run: &[NotRun]) -> Value {
+    let mut body = serde_json::to_value(report).expect("a report serializes");
+    for outcome in body["programs"].as_array_mut().into_iter().flatten() {
+        let index = outcome["index"].as_u64().unwrap_or(0) as usize;
+        outcome["id"] = json!(ids.get(index));
+    }
+    body["too_long"] = json!(report.too_long.iter().map(|&i| &ids[i]).collect::<Vec<_>>());
+    let not_run: Vec<Value> = not_run.iter().map(|n| json!({"id": n.id, "status": n.status})).collect();
+    json!({"suite": name, "checkpoint_step": step, "programs": ids.len() + not_run.len(), "not_run": not_run, "report": body})
+}
+
+/// The programs the model could not read and those that did not run to
+/// their end, by id.
+fn print_unread(report: &EvalReport, ids: &[String], not_run: &[NotRun]) {
+    if !report.too_long.is_empty() {
+        let names: Vec<&str> = report.too_long.iter().map(|&i| ids[i].as_str()).collect();
+        println!("  too long for the model ({}): {}", names.len(), names.join(" "));
+    }
+    if !not_run.is_empty() {
+        println!("  not evaluated ({}), their runs did not end:", not_run.len());
+        for n in not_run {
+            println!("    {}: {}", n.id, n.status);
+        }
+    }
+}
+
+fn print_misses(report: &EvalReport, n: usize) {
+    for m in report.misses.iter().take(n) {
+        println!(
+            "\nline:      {}\nlocals:    {}\nthen:      {}\ntrue:      {}\npredicted: {}",
+            m.code, m.locals, m.action, m.target, m.predicted
+        );
+    }
+    for m in report.action_misses.iter().take(n) {
+        let worked = match m.worked.is_empty() && m.true_working.is_empty() {
+            true => String::new(),
+            false => format!("\nworked:    {} (true: {})", m.worked, m.true_working),
+        };
+        println!(
+            "\nline:      {}\nreads:     {}{worked}\nnext:      {}\npredicted: {} (p = {:.2})",
+            m.code, m.read, m.target, m.predicted, m.confidence
+        );
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// The checkpoint to predict with.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// The Python program.
+    file: PathBuf,
+    /// The program's stdin (the model reads its first 64 bytes).
+    #[arg(long, default_value = "")]
+    input: String,
+    /// Most steps to predict (default: with --compare, a quarter past the
+    /// real run's length; else 200). The rollout ends earlier where the
+    /// model predicts the program's end.
+    #[arg(long)]
+    horizon: Option<usize>,
+    /// Run the program too and show the real trace beside, with the first divergence marked.
+    #[arg(long)]
+    compare: bool,
+    /// Print one JSON object: the predicted steps with their uncertainty,
+    /// the predicted stdout, why the rollout ended, and with --compare the
+    /// real stdout and the first divergence.
+    #[arg(long)]
+    json: bool,
+    #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
+    threads: i32,
+}
+
+pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
+    let device = device(args.threads);
+    let learner = Learner::load(&args.checkpoint, device, None)?;
+    let source = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let real = match args.compare {
+        true => {
+            let exec = Execution { input: args.input.clone(), ..Execution::python(source.clone()) };
+            Some(crate::sandbox(1)?.execute(&exec)?)
+        }
+        false => None,
+    };
+    let truth = real.as_ref().map(|t| curio_learner::states_reading(&t.steps, &args.input)).unwrap_or_default();
+    let start = truth.first().cloned().unwrap_or_else(|| State::initial(&args.input));
+    let horizon = args.horizon.unwrap_or(if truth.is_empty() { 200 } else { truth.len() + (truth.len() / 4).max(8) });
+    let foreseen = curio_learner::foresee(&learner.model, &source, &start, horizon, device)?;
+    let real_stdout: Option<String> = real.as_ref().map(|t| t.steps.iter().map(|s| s.stdout.as_str()).collect());
+    let divergence = foreseen.divergence(&truth);
+    if args.json {
+        let steps: Vec<Value> = foreseen.steps.iter().enumerate().map(|(i, (s, p))| step_json(i + 1, s, p)).collect();
+        let out = json!({
+            "checkpoint_step": learner.train_step,
+            "steps": steps,
+            "ended": foreseen.end.code(),
+            "predicted_stdout": foreseen.stdout(),
+            "real_stdout": real_stdout,
+            "real_steps": truth.len().checked_sub(1),
+            "first_divergence": divergence.map(|(step, cause)| json!({"step": step, "cause": cause.code()})),
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    print_rollout(learner.train_step, &start, &foreseen, &truth, args.compare);
+    if let Some(real) = real_stdout {
+        let same = if foreseen.stdout() == real { "the same as" } else { "not" };
+        println!("predicted stdout {:?}: {same} the real {:?}", foreseen.stdout(), real);
+    }
+    Ok(())
+}
+
+/// One predicted step as JSON.
+fn step_json(step: usize, s: &State, p: &curio_learner::Prediction) -> Value {
+    json!({
+        "step": step,
+        "event": s.event.as_str(),
+        "line": s.line,
+        "function": s.frame().function,
+        "depth": s.stack.len(),
+        "locals": s.frame().locals,
+        "stdout": curio_learner::parse_delta(&p.delta).map(|d| d.stdout).unwrap_or_default(),
+        "confidence": p.confidence,
+        "action_entropy": p.action_entropy,
+        "delta_entropy": p.delta_entropy,
+        "working": String::from_utf8_lossy(p.working.trim_ascii_end()),
+    })
+}
+
+fn show(s: &State) -> String {
+    let locals: Vec<String> = s.frame().locals.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{:<9} {:>4} {:<12} {}", s.event.as_str(), s.line, s.frame().function, locals.join(" "))
+}
+
+/// The rollout as a table; with `compare`, the real trace beside it and
+/// the first divergence marked, and how the rollout ended.
+fn print_rollout(step: i64, start: &State, foreseen: &curio_learner::Foreseen, truth: &[State], compare: bool) {
+    println!("model at step {step}; start: {}", show(start));
+    let divergence = foreseen.divergence(truth);
+    for (i, (state, p)) in foreseen.steps.iter().enumerate() {
+        let worked = String::from_utf8_lossy(p.working.trim_ascii_end()).into_owned();
+        let worked = if worked.is_empty() { worked } else { format!("; worked: {worked}") };
+        let predicted = format!("{}  [conf {:.2}{worked}]", show(state), p.confidence);
+        match truth.get(i + 1) {
+            Some(t) => {
+                let mark = if divergence.is_some_and(|(d, _)| d == i + 1) { ">>" } else { "  " };
+                println!("{mark}{:>4}  predicted {predicted}\n        real      {}", i + 1, show(t));
+            }
+            None if compare => println!("  {:>4}  predicted {predicted}  (the real run had ended)", i + 1),
+            None => println!("  {:>4}  {predicted}", i + 1),
+        }
+    }
+    println!("the rollout {} after {} steps", foreseen.end.describe(), foreseen.steps.len());
+    if compare {
+        match divergence {
+            Some((d, cause)) => println!("the marked step (>>), {d}, is the first divergence: {}", cause.describe()),
+            None => println!("no divergence: every one of the {} real steps predicted exactly", truth.len() - 1),
+        }
+    }
+}
