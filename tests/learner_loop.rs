@@ -197,7 +197,16 @@ async fn learner_spends_its_budget_survives_sigkill_and_serves_users() {
 fn curio_run_completes_and_writes_the_curve_and_plot() {
     let data = std::env::temp_dir().join(format!("curio-run-{}", std::process::id()));
     let run_id = format!("run-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-    let mut learner = Learner::start("run", &run_id, 8, &["--compare", "random,entropy"], &data);
+    // A corpus of people's programs (a few of them never end or do not
+    // parse): half the candidates, and the real suite beside indist.
+    let corpus = data.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let programs = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/real.jsonl");
+    for name in ["train.jsonl", "real.jsonl"] {
+        std::fs::copy(programs, corpus.join(name)).unwrap();
+    }
+    let extra = ["--compare", "random,entropy", "--corpus", corpus.to_str().unwrap()];
+    let mut learner = Learner::start("run", &run_id, 8, &extra, &data);
     let mut out = String::new();
     std::io::Read::read_to_string(&mut learner.stdout, &mut out).unwrap();
     let status = learner.child.wait().unwrap();
@@ -207,6 +216,28 @@ fn curio_run_completes_and_writes_the_curve_and_plot() {
     let plot = data.join("runs").join(&run_id).join("learning-curve.svg");
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert_eq!(svg.matches("<polyline").count(), 2, "one line per strategy");
+    let (metrics, corpus_runs) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = PgPool::connect(&database_url()).await.unwrap();
+        let metrics: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT metric FROM learning_curve WHERE run_id = $1 ORDER BY 1")
+                .bind(&run_id)
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        let corpus_runs: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM executions e JOIN programs p ON p.id = e.program_id \
+             WHERE p.origin = 'corpus' AND e.run_id = $1",
+        )
+        .bind(&run_id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        (metrics, corpus_runs)
+    });
+    for metric in ["delta_exact", "real_delta_exact", "real_action_accuracy", "real_rollout_exact_end"] {
+        assert!(metrics.iter().any(|m| m == metric), "{metric} is on the curve: {metrics:?}");
+    }
+    assert!(corpus_runs > 0, "the corpus's programs are among the candidates run");
     let _ = std::fs::remove_dir_all(&data);
 }
 

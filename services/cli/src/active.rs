@@ -1,6 +1,6 @@
 //! `curio run` (the main job: store, pools, loop and Learner API in one
-//! process), `curio learner` (the loop against remote pools), `curio submit`
-//! and `curio predict`.
+//! process), `curio learner` (the loop against remote pools) and
+//! `curio submit`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 use curio_interpreter_pool::{PoolConfig, PoolService, serve, trace_from_proto};
 use curio_loop::{
-    Engine, LoopConfig, PoolClients, PoolSecurity, Progress, Shared, Strategy, curve_svg, curve_table,
+    Corpus, Engine, LoopConfig, PoolClients, PoolSecurity, Progress, Shared, Strategy, curve_svg, curve_table,
     queries_to_reach, serve_learner,
 };
 use curio_proto::v1 as pb;
@@ -59,6 +59,14 @@ pub struct LoopArgs {
     /// Seeds candidate generation.
     #[arg(long, default_value_t = LoopConfig::default().seed)]
     seed: u64,
+    /// Folder of real programs (`make corpus` writes data/corpus): its
+    /// train.jsonl joins the candidates, its real.jsonl is a second
+    /// held-out suite on the curve. Without one, generated programs only.
+    #[arg(long, default_value = "data/corpus", env = "CURIO_CORPUS")]
+    corpus: PathBuf,
+    /// Share of candidates drawn from the corpus.
+    #[arg(long, default_value_t = LoopConfig::default().corpus_share)]
+    corpus_share: f64,
     /// Deadline of one pool call, seconds; a replica past it is passed
     /// over for a while and the call retried on another.
     #[arg(long, default_value_t = LoopConfig::default().call_deadline.as_secs_f64())]
@@ -140,7 +148,7 @@ pub fn learner(args: LearnerArgs, data_dir: &Path) -> anyhow::Result<()> {
     })
 }
 
-fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path) -> LoopConfig {
+fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path, corpus: &Option<Arc<Corpus>>) -> LoopConfig {
     LoopConfig {
         run_id: args.run_id.clone(),
         strategy,
@@ -156,6 +164,8 @@ fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path) -> LoopConf
         checkpoint_dir: data_dir.join("runs"),
         model: args.model.config(curio_learner::ModelConfig::default().dropout),
         call_deadline: Duration::from_secs_f64(args.call_deadline_s),
+        corpus: corpus.clone(),
+        corpus_share: args.corpus_share,
         ..LoopConfig::default()
     }
 }
@@ -181,8 +191,18 @@ async fn drive(
         "--call-deadline-s is {}; allowed 0.1..=600",
         args.call_deadline_s
     );
+    let corpus = Corpus::load(&args.corpus)?.map(Arc::new);
+    match &corpus {
+        Some(c) => {
+            tracing::info!(dir = %args.corpus.display(), train = c.train.len(), real = c.real.len(), "corpus loaded")
+        }
+        None => tracing::warn!(
+            dir = %args.corpus.display(),
+            "no corpus there (run `make corpus`): candidates are generated programs only, and the curve has no real suite"
+        ),
+    }
     for s in &strategies {
-        loop_config(&args, *s, data_dir).validate()?;
+        loop_config(&args, *s, data_dir, &corpus).validate()?;
     }
     let device = crate::learn::device(args.model.threads);
     let (store, embedded) = curio_store::open(data_dir).await?;
@@ -208,7 +228,7 @@ async fn drive(
         let _ = stop_tx.send(true);
     });
     for strategy in &strategies {
-        let config = loop_config(&args, *strategy, data_dir);
+        let config = loop_config(&args, *strategy, data_dir, &corpus);
         let mut engine = Engine::start(config, &store, pools.clone(), shared.clone(), device).await?;
         run_strategy(&mut engine, &shared, args.budget, serve_after, &stop_rx).await?;
         if *stop_rx.borrow() {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use curio_learner::{Learner, ModelConfig, TrainConfig, Trainer};
-use curio_loop::{FitConfig, Mix, OfflineConfig, offline, store_generated};
+use curio_loop::{FitConfig, Mix, OfflineConfig, offline, store_generated, store_listed};
 use indicatif::{ProgressBar, ProgressStyle};
 use tch::Device;
 
@@ -16,6 +16,10 @@ pub struct TrainArgs {
     /// Generated programs to run and store before training (idempotent).
     #[arg(long, default_value_t = 2000)]
     programs: u64,
+    /// A file of real programs to run and store beside them (idempotent),
+    /// such as data/corpus/train.jsonl from `make corpus`.
+    #[arg(long)]
+    corpus: Option<PathBuf>,
     /// Stop after this many minutes of training.
     #[arg(long, default_value_t = OfflineConfig::default().minutes)]
     minutes: f64,
@@ -162,8 +166,16 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let (store, _embedded) = runtime.block_on(curio_store::open(data_dir))?;
     let bar = ProgressBar::new(args.programs)
         .with_style(ProgressStyle::with_template("running programs {bar:30} {pos}/{len}").expect("template"));
-    runtime.block_on(store_generated(&store, &*crate::sandbox(2)?, args.programs, || bar.inc(1)))?;
+    let sandbox = crate::sandbox(2)?;
+    runtime.block_on(store_generated(&store, &sandbox, args.programs, || bar.inc(1)))?;
     bar.finish_and_clear();
+    if let Some(path) = &args.corpus {
+        let programs = curio_learner::read_programs(path)?;
+        let bar = ProgressBar::new(programs.len() as u64)
+            .with_style(ProgressStyle::with_template("running the corpus {bar:30} {pos}/{len}").expect("template"));
+        runtime.block_on(store_listed(&store, &sandbox, &programs, || bar.inc(1)))?;
+        bar.finish_and_clear();
+    }
     let learner = match args.checkpoint.exists() {
         true => Learner::load(&args.checkpoint, device, None)?,
         false => Learner::new(args.model.config(0.0), device)?,

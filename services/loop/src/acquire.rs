@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, RngExt};
 use tch::Device;
 
-use crate::{LoopError, Strategy};
+use crate::{Corpus, LoopError, Strategy};
 
 /// Generator seeds the loop draws from: below the held-out suites' seeds.
 const GENERATED_SEEDS: u64 = 7_000_000_000;
@@ -40,12 +40,28 @@ pub struct Surprise {
     pub source: String,
 }
 
-/// Draws `n` candidates (generated ones with `config`): 60% freshly generated, 30% mutations of surprising
-/// programs, 10% surprising programs on new inputs (all generated while
-/// nothing has surprised the model yet).
-pub fn draw_candidates(n: usize, surprising: &[Surprise], config: &GenConfig, rng: &mut StdRng) -> Vec<Candidate> {
+/// Draws `n` candidates: a share `real` of them programs of the corpus,
+/// where there is one; of the rest (generated with `config`), 60% freshly
+/// generated, 30% mutations of surprising programs, 10% surprising
+/// programs on new inputs (all generated while nothing has surprised the
+/// model yet).
+pub fn draw_candidates(
+    n: usize,
+    surprising: &[Surprise],
+    config: &GenConfig,
+    (corpus, real): (Option<&Corpus>, f64),
+    rng: &mut StdRng,
+) -> Vec<Candidate> {
     (0..n)
         .map(|_| {
+            // Only with a corpus is there a draw more, so a run without one
+            // draws the candidates it always drew.
+            if let Some(corpus) = corpus.filter(|c| !c.train.is_empty())
+                && rng.random::<f64>() < real
+                && let Some(candidate) = corpus.candidate(rng)
+            {
+                return candidate;
+            }
             let roll: f64 = rng.random();
             let seed: u64 = rng.random();
             if !surprising.is_empty() && roll < 0.4 {
@@ -200,7 +216,9 @@ mod tests {
     fn same_seed_draws_the_same_candidates() {
         let surprising =
             vec![Surprise { score: 1.0, family: "gen:1".into(), source: generate(1, &GenConfig::default()) }];
-        let draw = |seed| draw_candidates(20, &surprising, &GenConfig::default(), &mut StdRng::seed_from_u64(seed));
+        let draw = |seed| {
+            draw_candidates(20, &surprising, &GenConfig::default(), (None, 0.0), &mut StdRng::seed_from_u64(seed))
+        };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
         let a = draw(7);

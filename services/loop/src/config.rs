@@ -1,11 +1,12 @@
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use curio_interpreter_pool::Limits;
 use curio_learner::{ModelConfig, TrainConfig};
 
-use crate::LoopError;
+use crate::{Corpus, LoopError};
 
 /// How the loop picks what to run next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,6 +102,12 @@ pub struct LoopConfig {
     pub limits: Limits,
     /// Deadline of one pool call. Default: 15 s.
     pub call_deadline: Duration,
+    /// Real programs: candidates beside generated ones, and the real suite
+    /// the curve shows beside `indist`. Default: none.
+    pub corpus: Option<Arc<Corpus>>,
+    /// Share of candidates drawn from the corpus, when there is one.
+    /// Default: 0.5.
+    pub corpus_share: f64,
 }
 
 impl Default for LoopConfig {
@@ -126,6 +133,8 @@ impl Default for LoopConfig {
             train: TrainConfig::default(),
             limits: Limits::default(),
             call_deadline: Duration::from_secs(15),
+            corpus: None,
+            corpus_share: 0.5,
         }
     }
 }
@@ -148,6 +157,9 @@ impl LoopConfig {
         }
         if !(0.0..=64.0).contains(&self.samples_per_insert) {
             return bad(format!("samples per insert is {}; allowed 0..=64", self.samples_per_insert));
+        }
+        if !(0.0..=1.0).contains(&self.corpus_share) {
+            return bad(format!("corpus share is {}; allowed 0..=1", self.corpus_share));
         }
         Ok(())
     }

@@ -73,7 +73,8 @@ pub struct Engine {
     pools: Arc<PoolClients>,
     trainer: SharedTrainer,
     shared: Arc<Shared>,
-    suite: Vec<curio_trace::Run>,
+    /// The held-out suites by name: `indist`, and `real` with a corpus.
+    suites: Vec<(&'static str, Vec<curio_trace::Run>)>,
     surprising: Vec<Surprise>,
     fit: Fit,
     queries: u64,
@@ -111,7 +112,10 @@ impl Engine {
             .filter(|(s, _, _)| s == strategy)
             .map(|(_, q, _)| q as u64)
             .max();
-        let suite = held_out_suite(&pools, config.eval_programs, &config.limits).await?;
+        let mut suites = vec![("indist", held_out_suite(&pools, config.eval_programs, &config.limits).await?)];
+        if let Some(corpus) = &config.corpus {
+            suites.push(("real", real_suite(&pools, corpus, config.eval_programs, &config.limits).await?));
+        }
         let run_key = u64::from_le_bytes(
             Sha256::digest(format!("{}\0{strategy}", config.run_id).as_bytes())[..8].try_into().expect("8 bytes"),
         );
@@ -124,7 +128,7 @@ impl Engine {
             pools,
             trainer,
             shared,
-            suite,
+            suites,
             surprising: vec![],
             queries,
             last_eval,
@@ -209,7 +213,9 @@ impl Engine {
         // Same seed and position, same candidates: strategies compared on
         // one seed choose from the same pools.
         let mut rng = StdRng::seed_from_u64(self.config.seed ^ self.queries.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let candidates = draw_candidates(self.config.candidates, &self.surprising, &GenConfig::default(), &mut rng);
+        let corpus = (self.config.corpus.as_deref(), self.config.corpus_share);
+        let candidates =
+            draw_candidates(self.config.candidates, &self.surprising, &GenConfig::default(), corpus, &mut rng);
         let (trainer, strategy, device) = (self.trainer.clone(), self.config.strategy, self.device);
         let (samples, budget) = (self.config.bald_samples, self.config.score_budget);
         let (candidates, scored) = tokio::task::spawn_blocking(move || {
@@ -330,21 +336,27 @@ impl Engine {
         }
     }
 
-    /// Evaluates on the held-out suite (teacher-forced; with rollouts when
-    /// `full`), records the curve point at the current query count, and
-    /// returns the metrics.
+    /// Evaluates on each held-out suite (teacher-forced; with rollouts when
+    /// `full`), records the curve points at the current query count (the
+    /// real suite's metrics named `real_...`), and returns the metrics.
     pub async fn evaluate(&mut self, full: bool) -> Result<BTreeMap<String, f64>, LoopError> {
-        let (trainer, suite, device) = (self.trainer.clone(), self.suite.clone(), self.device);
-        let report = tokio::task::spawn_blocking(move || {
+        let (trainer, suites, device) = (self.trainer.clone(), self.suites.clone(), self.device);
+        let reports = tokio::task::spawn_blocking(move || {
             let t = lock(&trainer);
-            if full {
-                evaluate(&t.averaged().model, &suite, device)
-            } else {
-                evaluate_transitions(&t.averaged().model, &suite, device)
-            }
+            let model = &t.averaged().model;
+            let evaluated = suites.iter().map(|(name, suite)| {
+                let report =
+                    if full { evaluate(model, suite, device) } else { evaluate_transitions(model, suite, device) };
+                report.map(|r| (*name, r))
+            });
+            evaluated.collect::<Result<Vec<_>, _>>()
         })
         .await??;
-        let metrics = curve_metrics(&report);
+        let mut metrics = BTreeMap::new();
+        for (name, report) in &reports {
+            let prefix = if *name == "indist" { String::new() } else { format!("{name}_") };
+            metrics.extend(curve_metrics(report).into_iter().map(|(k, v)| (format!("{prefix}{k}"), v)));
+        }
         let strategy = self.config.strategy.as_str();
         for (metric, value) in &metrics {
             patiently("recording the learning curve", async || {
@@ -421,6 +433,26 @@ async fn held_out_suite(
         let done = pools.execute(&exec).await?;
         suite.extend(curio_learner::suite_run(exec, done.trace));
     }
+    Ok(suite)
+}
+
+/// Runs `n` programs of the corpus's real suite on the pool, keeping those
+/// that run to their end (not stored, not queries).
+async fn real_suite(
+    pools: &PoolClients,
+    corpus: &crate::Corpus,
+    n: usize,
+    limits: &curio_interpreter_pool::Limits,
+) -> Result<Vec<curio_trace::Run>, LoopError> {
+    let mut suite = vec![];
+    for program in corpus.real_suite(n) {
+        let exec = program.execution(*limits);
+        let trace = pools.execute(&exec).await?.trace;
+        if matches!(trace.status, curio_trace::Status::Ok | curio_trace::Status::Exception) {
+            suite.push(curio_trace::Run { source: exec.source, input: exec.input, steps: trace.steps });
+        }
+    }
+    tracing::info!(programs = suite.len(), "real suite ready");
     Ok(suite)
 }
 

@@ -15,6 +15,7 @@
 
 mod acquire;
 mod config;
+mod corpus;
 mod drive;
 mod engine;
 mod error;
@@ -28,11 +29,12 @@ mod service;
 mod shared;
 
 pub use config::{LoopConfig, Strategy};
+pub use corpus::Corpus;
 pub use drive::{Progress, run};
 pub use engine::{Engine, RoundReport, SharedTrainer, curve_metrics, lock};
 pub use error::LoopError;
 pub use fit::FitConfig;
-pub use offline::{OfflineConfig, OfflineReport, offline, store_generated};
+pub use offline::{OfflineConfig, OfflineReport, offline, store_generated, store_listed};
 pub use plot::{Curve, curve_svg, curve_table, queries_to_reach};
 pub use pools::{Executed, PoolClients, PoolSecurity};
 pub use replay::{Group, Mix, buckets, flatten};

@@ -1,5 +1,5 @@
 //! Offline training, `curio train`: the store is filled with generated
-//! programs' traces, then [`crate::Fit`] trains on it until the time or the
+//! programs' traces (and a corpus's, when given), then [`crate::Fit`] trains on it until the time or the
 //! steps are up, annealing the rate towards the end and saving checkpoints
 //! on a cadence.
 
@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{Execution, Limits, Sandbox};
-use curio_learner::{GenConfig, StepStats, TrainConfig, Trainer, generate, inputs};
+use curio_learner::{GenConfig, Listed, StepStats, TrainConfig, Trainer, generate, inputs};
 use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::engine::{SharedTrainer, lock};
@@ -208,6 +209,42 @@ pub async fn store_generated(
             },
         });
         if batch.len() == 100 || seed + 1 == n {
+            store.write(&std::mem::take(&mut batch)).await?;
+        }
+        progress();
+    }
+    Ok(())
+}
+
+/// Runs `programs` (a corpus's training programs) in `sandbox` and stores
+/// their traces, calling `progress` after each. Execution ids derive from
+/// each program's id and contents, so a second call stores nothing twice.
+pub async fn store_listed(
+    store: &Store,
+    sandbox: &Sandbox,
+    programs: &[Listed],
+    mut progress: impl FnMut(),
+) -> Result<(), LoopError> {
+    let mut batch = vec![];
+    for (i, program) in programs.iter().enumerate() {
+        let exec = program.execution(Limits::default());
+        let trace = sandbox.execute(&exec).map_err(|e| LoopError::Pool(e.to_string()))?;
+        let key = format!("{}\0{}\0{}\0{}", program.id, program.source, program.input, program.seed);
+        let digest = Sha256::digest(key.as_bytes());
+        batch.push(ExecutionRecord {
+            execution_id: Uuid::from_slice(&digest[..16]).expect("16 bytes"),
+            program: ProgramRecord::python(exec.source, Origin::Corpus),
+            input: exec.input,
+            seed: exec.seed,
+            limits: Limits::default(),
+            trace,
+            provenance: Provenance {
+                run_id: Some("offline".into()),
+                strategy: Some("corpus".into()),
+                ..Provenance::default()
+            },
+        });
+        if batch.len() == 100 || i + 1 == programs.len() {
             store.write(&std::mem::take(&mut batch)).await?;
         }
         progress();
