@@ -395,3 +395,52 @@ async fn a_private_cluster_in_use_outlives_a_handle_that_exits() {
     assert!(!dir.join("pgdata/postmaster.pid").exists(), "the last handle out stops the cluster");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Offline training on a store whose transitions are mostly too long for
+/// the model to read goes on to its last step: an unreadable transition
+/// that is drawn gets the lowest priority, so prioritized draws stop
+/// coming back to it.
+#[sqlx::test(migrations = false)]
+async fn offline_training_goes_on_where_most_transitions_are_too_long_to_read(pool: PgPool) {
+    use curio_learner::{Learner, ModelConfig, TrainConfig, Trainer};
+    use curio_loop::{FitConfig, Mix, OfflineConfig, offline};
+    let store = Store::from_pool(pool.clone()).await.unwrap();
+    let short = "x = 0\nfor i in range(4):\n    x += i\n";
+    let long = format!(
+        "{}total = 0\nfor i in range(60):\n    total += i\n",
+        "# a comment that outgrows the block\n".repeat(10)
+    );
+    let short_run = record(short, traced(short, 0), 0);
+    let long_run = record(&long, traced(&long, 0), 0);
+    let (short_id, long_id) = (short_run.execution_id, long_run.execution_id);
+    store.write(&[short_run, long_run]).await.unwrap();
+    let config = ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: 256, ..ModelConfig::default() };
+    let learner = Learner::new(config, tch::Device::Cpu).unwrap();
+    let trainer = std::sync::Arc::new(std::sync::Mutex::new(Trainer::new(learner, TrainConfig::default()).unwrap()));
+    let dir = std::env::temp_dir().join(format!("curio-unreadable-{}", std::process::id()));
+    let offline_config = OfflineConfig {
+        minutes: 5.0,
+        steps: Some(20),
+        checkpoint: dir.join("model.safetensors"),
+        fit: FitConfig {
+            mix: Mix { prioritized: 1.0, recent: 0.0, long_jumps: 0.0, comparisons: 0.0 },
+            ..FitConfig::default()
+        },
+        ..OfflineConfig::default()
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = offline(&store, &trainer, &offline_config, |_, _, _| {}).await.unwrap();
+    assert_eq!(report.train_step, 20, "every step taken");
+    // The lowered steps: of the long run, any; of the short one, only its
+    // last step, which has no next state to learn.
+    let lowered = |id: Uuid| {
+        sqlx::query_scalar::<_, i32>("SELECT step FROM transitions WHERE execution_id = $1 AND priority < 1e-5")
+            .bind(id)
+            .fetch_all(&pool)
+    };
+    assert!(!lowered(long_id).await.unwrap().is_empty(), "the unreadable transitions drawn were lowered");
+    let last = traced(short, 0).steps.len() as i32 - 1;
+    let short_lowered = lowered(short_id).await.unwrap();
+    assert!(short_lowered.iter().all(|&s| s == last), "readable steps keep their losses: {short_lowered:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -31,7 +31,7 @@ pub use encode::{
 };
 pub use eval::{
     ActionMiss, Divergence, EvalReport, HORIZONS, Miss, NOTHING, ProgramOutcome, evaluate, evaluate_transitions,
-    format_report,
+    format_report, too_long,
 };
 pub use flow::FLOW_VOCAB;
 pub use foresee::{End, Foreseen, foresee};

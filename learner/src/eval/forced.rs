@@ -29,6 +29,12 @@ pub fn evaluate_transitions(model: &WorldModel, suite: &[Run], device: Device) -
     Ok(EvalReport { transitions: all.len(), skipped_too_long, too_long, ..tally.report(&all, working) })
 }
 
+/// The programs of `suite` the model cannot read: indices of those with a
+/// transition whose example outgrows its block.
+pub fn too_long(model: &WorldModel, suite: &[Run]) -> Vec<usize> {
+    fitting(model, suite).1
+}
+
 /// The k = 1 examples of the programs of `suite` whose examples all fit the
 /// model's block (with no working where the model writes none), and the
 /// indices of the programs left out for outgrowing it.

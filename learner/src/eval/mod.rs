@@ -17,7 +17,7 @@ use crate::data::Example;
 use crate::encode::EVENTS;
 use crate::model::{ModelError, WorldModel};
 
-pub use forced::evaluate_transitions;
+pub use forced::{evaluate_transitions, too_long};
 
 /// Rollout horizons reported.
 pub const HORIZONS: [usize; 5] = [1, 5, 10, 20, 50];

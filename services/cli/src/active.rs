@@ -170,6 +170,19 @@ fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path, corpus: &Op
     }
 }
 
+/// The corpus of real programs in `dir`, if there is one (saying so either way).
+fn load_corpus(dir: &Path) -> anyhow::Result<Option<Arc<Corpus>>> {
+    let corpus = Corpus::load(dir)?.map(Arc::new);
+    match &corpus {
+        Some(c) => tracing::info!(dir = %dir.display(), train = c.train.len(), real = c.real.len(), "corpus loaded"),
+        None => tracing::warn!(
+            dir = %dir.display(),
+            "no corpus there (run `make corpus`): candidates are generated programs only, and the curve has no real suite"
+        ),
+    }
+    Ok(corpus)
+}
+
 /// Runs each strategy to its budget (or until stopped), serving the
 /// Learner API throughout; `serve_after` keeps serving submissions after
 /// the budget is spent, until stopped.
@@ -191,16 +204,7 @@ async fn drive(
         "--call-deadline-s is {}; allowed 0.1..=600",
         args.call_deadline_s
     );
-    let corpus = Corpus::load(&args.corpus)?.map(Arc::new);
-    match &corpus {
-        Some(c) => {
-            tracing::info!(dir = %args.corpus.display(), train = c.train.len(), real = c.real.len(), "corpus loaded")
-        }
-        None => tracing::warn!(
-            dir = %args.corpus.display(),
-            "no corpus there (run `make corpus`): candidates are generated programs only, and the curve has no real suite"
-        ),
-    }
+    let corpus = load_corpus(&args.corpus)?;
     for s in &strategies {
         loop_config(&args, *s, data_dir, &corpus).validate()?;
     }

@@ -58,6 +58,11 @@ pub struct EvalArgs {
     /// true next line and the predicted one).
     #[arg(long, default_value_t = 0)]
     misses: usize,
+    /// Only run the programs and list, by id, those the model cannot read
+    /// (too long for its block) and those whose runs did not end; no
+    /// evaluation.
+    #[arg(long)]
+    readable: bool,
     #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
     threads: i32,
 }
@@ -81,6 +86,18 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         }
     };
     let (ids, suite, not_run) = run_all(&*crate::sandbox(2)?, &listed)?;
+    if args.readable {
+        let too_long = curio_learner::too_long(&learner.model, &suite);
+        let report = EvalReport { skipped_too_long: too_long.len(), too_long, ..EvalReport::default() };
+        let readable = suite.len() - report.too_long.len();
+        if args.json {
+            println!("{}", report_json(&name, learner.train_step, &report, &ids, &not_run));
+        } else {
+            println!("{name}: {} programs, {readable} readable by the model", listed.len());
+            print_unread(&report, &ids, &not_run);
+        }
+        return Ok(());
+    }
     let report = evaluate(&learner.model, &suite, device)?;
     if args.json {
         println!("{}", report_json(&name, learner.train_step, &report, &ids, &not_run));

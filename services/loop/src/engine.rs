@@ -353,18 +353,21 @@ impl Engine {
         })
         .await??;
         let mut metrics = BTreeMap::new();
-        for (name, report) in &reports {
-            let prefix = if *name == "indist" { String::new() } else { format!("{name}_") };
-            metrics.extend(curve_metrics(report).into_iter().map(|(k, v)| (format!("{prefix}{k}"), v)));
-        }
         let strategy = self.config.strategy.as_str();
-        for (metric, value) in &metrics {
-            patiently("recording the learning curve", async || {
-                self.store.record_curve_point(&self.config.run_id, strategy, self.queries as i64, metric, *value).await
-            })
-            .await?;
-            self.shared.publish(self.queries, metric, *value);
-            LoopMetrics.evaluated(self.config.strategy, self.queries, metric, *value);
+        for (suite, report) in &reports {
+            let prefix = if *suite == "indist" { String::new() } else { format!("{suite}_") };
+            for (name, value) in curve_metrics(report) {
+                let metric = format!("{prefix}{name}");
+                patiently("recording the learning curve", async || {
+                    self.store
+                        .record_curve_point(&self.config.run_id, strategy, self.queries as i64, &metric, value)
+                        .await
+                })
+                .await?;
+                self.shared.publish(self.queries, &metric, value);
+                LoopMetrics.evaluated(self.config.strategy, self.queries, (suite, &name), value);
+                metrics.insert(metric, value);
+            }
         }
         self.last_eval = Some(self.queries);
         Ok(metrics)

@@ -134,8 +134,20 @@ impl Fit {
             patiently("sampling a minibatch", async || minibatch(store, cache, (size, pack), &mix, block, rng).await)
                 .await;
         match groups {
-            Ok(groups) if !groups.is_empty() => Some(groups),
-            Ok(_) => None,
+            Ok((groups, untrainable)) => {
+                if !untrainable.is_empty() {
+                    // The lowest priority there is: drawn uniformly still,
+                    // never again for its (untrained, so high) priority.
+                    let lowest: Vec<(i64, f32)> = untrainable.iter().map(|&id| (id, 0.0)).collect();
+                    LoopMetrics.untrainable(lowest.len());
+                    if let Err(e) =
+                        patiently("lowering priorities", async || store.update_priorities(&lowest).await).await
+                    {
+                        tracing::error!(error = %e, "could not lower the priorities of untrainable transitions");
+                    }
+                }
+                (!groups.is_empty()).then_some(groups)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not draw a minibatch; training resumes later");
                 LoopMetrics.skipped("minibatch");

@@ -81,11 +81,15 @@ impl LoopMetrics {
         gauge!("curio_learner_loss", "head" => "delta").set(delta_loss);
     }
 
-    pub fn evaluated(self, strategy: Strategy, queries_used: u64, metric: &str, value: f64) {
+    pub fn evaluated(self, strategy: Strategy, queries_used: u64, (suite, metric): (&str, &str), value: f64) {
         let s = strategy.as_str();
         gauge!("curio_learner_queries_used", "strategy" => s).set(queries_used as f64);
-        gauge!("curio_learner_eval_ratio", "suite" => "indist", "strategy" => s, "metric" => metric.to_string())
-            .set(value);
+        let (suite, metric) = (suite.to_string(), metric.to_string());
+        gauge!("curio_learner_eval_ratio", "suite" => suite, "strategy" => s, "metric" => metric).set(value);
+    }
+
+    pub fn untrainable(self, n: usize) {
+        counter!("curio_learner_untrainable_total").increment(n as u64);
     }
 
     pub fn skipped(self, what: &'static str) {

@@ -93,6 +93,9 @@ pub struct OfflineReport {
     pub examples: usize,
 }
 
+/// Empty draws in a row after which offline training gives up.
+const IDLE_DRAWS: usize = 50;
+
 /// Trains on the store's transitions until the time or the steps are up,
 /// annealing the rate towards the end and saving the averaged weights every
 /// `checkpoint_every` steps and at the end. `progress` sees every step and
@@ -117,12 +120,19 @@ pub async fn offline(
         config,
         progress,
     };
-    let (mut tokens, mut examples) = (0, 0);
+    let (mut tokens, mut examples, mut idle) = (0, 0, 0);
     while end.running(&lock(trainer)) {
         let done = fit.steps(store, trainer, 4, &mut end).await?;
         (tokens, examples) = (tokens + done.tokens, examples + done.examples);
-        if done.steps == 0 && end.running(&lock(trainer)) {
-            return Err(LoopError::Config("the store has no transitions to train on".into()));
+        // A draw can come back empty where every transition it drew was too
+        // long to read (their priorities are lowered, so the next draws
+        // differ); only a store with nothing the model can read ends the run.
+        idle = if done.steps == 0 { idle + 1 } else { 0 };
+        if idle >= IDLE_DRAWS && end.running(&lock(trainer)) {
+            return Err(LoopError::Config(format!(
+                "{IDLE_DRAWS} draws in a row found no transition the model can read: the store is empty, or its \
+                 transitions outgrow the block of {block} tokens (store programs, or a model with a larger block)"
+            )));
         }
     }
     let t = lock(trainer);

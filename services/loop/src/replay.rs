@@ -110,7 +110,9 @@ impl Mix {
     }
 }
 
-/// `size` sampled transitions, each with up to `per_program - 1` companions.
+/// `size` sampled transitions, each with up to `per_program - 1` companions,
+/// and the ids of those sampled that have nothing to teach: a run's last
+/// step, or one whose example outgrows the model's `block`.
 pub async fn minibatch(
     store: &Store,
     cache: &mut TraceCache,
@@ -118,17 +120,25 @@ pub async fn minibatch(
     mix: &Mix,
     block: usize,
     rng: &mut StdRng,
-) -> Result<Vec<Group>, StoreError> {
+) -> Result<(Vec<Group>, Vec<i64>), StoreError> {
     let count = |share: f64| (share * size as f64).round() as usize;
     let mut sampled = store.sample(count(mix.prioritized), Sampling::Prioritized, rng).await?;
     sampled.extend(store.sample(count(mix.recent), Sampling::Recent { window: 20_000 }, rng).await?);
     sampled.extend(store.sample(size.saturating_sub(sampled.len()), Sampling::Uniform, rng).await?);
     cache.fill(store, sampled.iter().map(|s| s.execution_id)).await?;
-    let mut groups = vec![];
+    let (mut groups, mut untrainable) = (vec![], vec![]);
     for s in sampled {
         let Some(run) = cache.traces.get(&s.execution_id).cloned() else { continue };
         let run = &*run;
-        let Some(first) = draw(run, s.step as usize, (block, mix.long_jumps), rng) else { continue };
+        let Some(first) = draw(run, s.step as usize, (block, mix.long_jumps), rng) else {
+            // Nothing to learn from even one step ahead (too long for the
+            // model to read, or a run's last step): its priority must not
+            // keep drawing it.
+            if run.example(s.step as usize, 1).is_none_or(|e| e.len() > block) {
+                untrainable.push(s.id);
+            }
+            continue;
+        };
         let mut examples = vec![first];
         // Read off the source only when asked for (none by default).
         let comparing = if mix.comparisons > 0.0 { comparing_steps(run) } else { vec![] };
@@ -138,7 +148,7 @@ pub async fn minibatch(
         }
         groups.push(Group { id: s.id, examples });
     }
-    Ok(groups)
+    Ok((groups, untrainable))
 }
 
 /// The steps of a run that are about to run a line that compares.
