@@ -262,11 +262,18 @@ async fn every_series_the_dashboard_queries_is_exported_by_the_running_services(
     let data = std::env::temp_dir().join(format!("curio-dash-{}", std::process::id()));
     let run_id = format!("dash-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
     let pool_addr = pool.addr.trim_start_matches("http://").to_string();
-    let learner = Learner::start("learner", &run_id, 8, &["--pool", &pool_addr], &data);
+    // A corpus, so the real suite's series exist too.
+    let corpus = data.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/programs/real.jsonl"), corpus.join("real.jsonl")).unwrap();
+    let extra = ["--pool", &pool_addr, "--corpus", corpus.to_str().unwrap()];
+    let learner = Learner::start("learner", &run_id, 8, &extra, &data);
     let mut client = learner.client().await;
-    // Done: the budget spent, trained, and the final (full) evaluation recorded.
+    // Done: the budget spent, trained, and the final (full) evaluation of
+    // both suites recorded (the real suite's last).
     wait_for(&mut client, Duration::from_secs(300), |s| {
-        s.queries_used >= 8 && s.train_step > 0 && s.latest_metrics.keys().any(|k| k.starts_with("rollout_exact"))
+        let real = ["real_output_exact", "real_rollout_exact_end"];
+        s.queries_used >= 8 && s.train_step > 0 && real.iter().all(|k| s.latest_metrics.contains_key(*k))
     })
     .await;
     let scraped = format!("{}\n{}", curio_tests::scrape(&learner.metrics), curio_tests::scrape(&pool.metrics));
