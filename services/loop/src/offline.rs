@@ -197,33 +197,14 @@ pub async fn store_generated(
     store: &Store,
     sandbox: &Sandbox,
     n: u64,
-    mut progress: impl FnMut(),
+    progress: impl FnMut(),
 ) -> Result<(), LoopError> {
-    let mut batch = vec![];
-    for seed in 0..n {
+    let runs = (0..n).map(|seed| {
         let source = generate(seed, &GenConfig::default());
-        let input = inputs(seed, 1).remove(0);
-        let exec = Execution { input: input.clone(), seed, ..Execution::python(source.clone()) };
-        let trace = sandbox.execute(&exec).map_err(|e| LoopError::Pool(e.to_string()))?;
-        batch.push(ExecutionRecord {
-            execution_id: Uuid::from_u64_pair(0xC0_710_0FF, seed),
-            program: ProgramRecord::python(source, Origin::Generated),
-            input,
-            seed,
-            limits: Limits::default(),
-            trace,
-            provenance: Provenance {
-                run_id: Some("offline".into()),
-                strategy: Some("corpus".into()),
-                ..Provenance::default()
-            },
-        });
-        if batch.len() == 100 || seed + 1 == n {
-            store.write(&std::mem::take(&mut batch)).await?;
-        }
-        progress();
-    }
-    Ok(())
+        let exec = Execution { input: inputs(seed, 1).remove(0), seed, ..Execution::python(source) };
+        (Uuid::from_u64_pair(0xC0_710_0FF, seed), exec, Origin::Generated)
+    });
+    store_runs(store, sandbox, runs, progress).await
 }
 
 /// Runs `programs` (a corpus's training programs) in `sandbox` and stores
@@ -233,17 +214,30 @@ pub async fn store_listed(
     store: &Store,
     sandbox: &Sandbox,
     programs: &[Listed],
+    progress: impl FnMut(),
+) -> Result<(), LoopError> {
+    let runs = programs.iter().map(|program| {
+        let key = format!("{}\0{}\0{}\0{}", program.id, program.source, program.input, program.seed);
+        let id = Uuid::from_slice(&Sha256::digest(key.as_bytes())[..16]).expect("16 bytes");
+        (id, program.execution(Limits::default()), Origin::Corpus)
+    });
+    store_runs(store, sandbox, runs, progress).await
+}
+
+/// Runs each (execution id, execution, origin) in `sandbox` and stores the
+/// traces 100 at a time, calling `progress` after each run.
+async fn store_runs(
+    store: &Store,
+    sandbox: &Sandbox,
+    runs: impl Iterator<Item = (Uuid, Execution, Origin)>,
     mut progress: impl FnMut(),
 ) -> Result<(), LoopError> {
     let mut batch = vec![];
-    for (i, program) in programs.iter().enumerate() {
-        let exec = program.execution(Limits::default());
+    for (execution_id, exec, origin) in runs {
         let trace = sandbox.execute(&exec).map_err(|e| LoopError::Pool(e.to_string()))?;
-        let key = format!("{}\0{}\0{}\0{}", program.id, program.source, program.input, program.seed);
-        let digest = Sha256::digest(key.as_bytes());
         batch.push(ExecutionRecord {
-            execution_id: Uuid::from_slice(&digest[..16]).expect("16 bytes"),
-            program: ProgramRecord::python(exec.source, Origin::Corpus),
+            execution_id,
+            program: ProgramRecord::python(exec.source, origin),
             input: exec.input,
             seed: exec.seed,
             limits: Limits::default(),
@@ -254,10 +248,13 @@ pub async fn store_listed(
                 ..Provenance::default()
             },
         });
-        if batch.len() == 100 || i + 1 == programs.len() {
+        if batch.len() == 100 {
             store.write(&std::mem::take(&mut batch)).await?;
         }
         progress();
+    }
+    if !batch.is_empty() {
+        store.write(&batch).await?;
     }
     Ok(())
 }
