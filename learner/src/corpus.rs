@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use curio_trace::{Execution, Limits};
+use curio_trace::{Execution, Limits, Run, Status, Trace};
 use serde::{Deserialize, Serialize};
 
 /// One program of a programs file.
@@ -34,6 +34,15 @@ impl Listed {
             limits,
             ..Execution::python(self.source.clone())
         }
+    }
+}
+
+/// A run to evaluate on: one that ran to its end, `ok` or with an uncaught
+/// exception; else the status it stopped with (a limit, a syntax error).
+pub fn ended_run(exec: Execution, trace: Trace) -> Result<Run, Status> {
+    match trace.status {
+        Status::Ok | Status::Exception => Ok(Run { source: exec.source, input: exec.input, steps: trace.steps }),
+        status => Err(status),
     }
 }
 

@@ -15,6 +15,35 @@ pub(crate) fn ends_run(state: &State) -> bool {
     state.event == Event::Return && state.stack.len() <= 1
 }
 
+/// How many steps a rollout beside a real run of `states` states may take
+/// before it is cut: a model that never predicts the end must not run on
+/// forever, and one whose run is a quarter longer than the real one has
+/// long gone wrong.
+pub fn cut(states: usize) -> usize {
+    states + (states / 4).max(8)
+}
+
+/// What a rollout's predictions printed, in order.
+pub(crate) fn printed<'a>(predictions: impl Iterator<Item = &'a Prediction>) -> String {
+    predictions.filter_map(|p| parse_delta(&p.delta).ok()).map(|d| d.stdout).collect()
+}
+
+/// The first step (1-based) whose predicted state, `predicted(h)` (none
+/// where the rollout had stopped), differs from the real run's `truth`
+/// (its states, the first one the start), and what it began with; none if
+/// every real step was predicted exactly.
+pub(crate) fn first_divergence<'a>(
+    predicted: impl Fn(usize) -> Option<&'a State>,
+    truth: &[State],
+) -> Option<(usize, Divergence)> {
+    (1..truth.len()).find_map(|h| match predicted(h) {
+        None => Some((h, Divergence::Stopped)),
+        Some(s) if s.same_as(&truth[h]) => None,
+        Some(s) if s.event == truth[h].event && s.line == truth[h].line => Some((h, Divergence::State)),
+        Some(_) => Some((h, Divergence::Action)),
+    })
+}
+
 /// Why a rollout ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum End {
@@ -62,19 +91,14 @@ pub struct Foreseen {
 impl Foreseen {
     /// What the rollout printed, step by step.
     pub fn stdout(&self) -> String {
-        self.steps.iter().filter_map(|(_, p)| parse_delta(&p.delta).ok()).map(|d| d.stdout).collect()
+        printed(self.steps.iter().map(|(_, p)| p))
     }
 
     /// The first step (1-based) whose predicted state differs from the real
     /// run's `truth` (its states, the first one the start), and what it began
     /// with; none if every real step was predicted exactly.
     pub fn divergence(&self, truth: &[State]) -> Option<(usize, Divergence)> {
-        (1..truth.len()).find_map(|h| match self.steps.get(h - 1) {
-            None => Some((h, Divergence::Stopped)),
-            Some((s, _)) if s.same_as(&truth[h]) => None,
-            Some((s, _)) if s.event == truth[h].event && s.line == truth[h].line => Some((h, Divergence::State)),
-            Some(_) => Some((h, Divergence::Action)),
-        })
+        first_divergence(|h| self.steps.get(h - 1).map(|(s, _)| s), truth)
     }
 }
 

@@ -22,7 +22,7 @@ mod model;
 mod train;
 mod work;
 
-pub use corpus::{CorpusError, Listed, parse_programs, read_programs};
+pub use corpus::{CorpusError, Listed, ended_run, parse_programs, read_programs};
 pub use cpu::flush_subnormals;
 pub use data::{Example, JUMPS, Unrolled, collate, comparisons, examples, pack};
 pub use encode::{
@@ -34,7 +34,7 @@ pub use eval::{
     format_report, too_long,
 };
 pub use flow::FLOW_VOCAB;
-pub use foresee::{End, Foreseen, foresee};
+pub use foresee::{End, Foreseen, cut, foresee};
 pub use generate::{GenConfig, generate, inputs, mutate, suite, suite_run};
 pub use infer::{
     Decoded, Prediction, Rollout, decode, disagreement, predict, rollout, rollout_until, uncertainty, work,

@@ -7,21 +7,14 @@ use curio_trace::Run;
 use tch::Device;
 
 use super::{Divergence, EvalReport, HORIZONS, ProgramOutcome};
-use crate::encode::{State, parse_delta, states_reading};
-use crate::foresee::ends_run;
+use crate::encode::{State, states_reading};
+use crate::foresee::{cut, ends_run, first_divergence, printed};
 use crate::infer::{Rollout, rollout_until};
 use crate::model::{ModelError, WorldModel};
 
-/// How far past its real run's length a rollout may go before it is cut: a
-/// model that never predicts the end must not run on forever, and one whose
-/// run is a quarter longer than the real one has long gone wrong.
-fn cut(real_steps: usize) -> usize {
-    real_steps + (real_steps / 4).max(8)
-}
-
 /// Fills the rollout part of `report` for the programs `fits` of `suite`.
 /// Each runs free from its first state until the model predicts the
-/// module's return, or until [`cut`]: the rollout is exact at a horizon if
+/// module's return, or until [`crate::cut`]: the rollout is exact at a horizon if
 /// every state up to it equals the real one, exact to the end if all of
 /// them do and the model ends where the run did, and its output is exact
 /// if what it printed equals the run's stdout, whatever the states on the
@@ -55,15 +48,8 @@ pub(super) fn rollouts(
 /// How one rollout went against its real run's states `truth`.
 fn outcome(index: usize, path: &Rollout, truth: &[State], real_stdout: &str) -> ProgramOutcome {
     // Step h (1-based) of the rollout predicts truth[h].
-    let first_wrong = (1..truth.len()).find(|&h| match path.get(h - 1) {
-        Some(Some((s, _))) => !s.same_as(&truth[h]),
-        _ => true,
-    });
-    let divergence = first_wrong.map(|h| match path.get(h - 1) {
-        None | Some(None) => Divergence::Stopped,
-        Some(Some((s, _))) if s.event == truth[h].event && s.line == truth[h].line => Divergence::State,
-        Some(Some(_)) => Divergence::Action,
-    });
+    let diverged = first_divergence(|h| path.get(h - 1).and_then(|p| p.as_ref().map(|(s, _)| s)), truth);
+    let (first_wrong, divergence) = (diverged.map(|(h, _)| h), diverged.map(|(_, d)| d));
     let predicted_steps = path.iter().take_while(|p| p.is_some()).count();
     let ended = path.last().is_some_and(|p| p.as_ref().is_some_and(|(s, _)| ends_run(s)));
     let to_end = first_wrong.is_none() && ended && predicted_steps + 1 == truth.len();
@@ -75,7 +61,7 @@ fn outcome(index: usize, path: &Rollout, truth: &[State], real_stdout: &str) -> 
         divergence,
         ended,
         exact_to_end: to_end,
-        output_exact: predicted_stdout(path) == real_stdout,
+        output_exact: printed(path.iter().flatten().map(|(_, p)| p)) == real_stdout,
     }
 }
 
@@ -116,9 +102,4 @@ impl Tally {
         report.divergence_wrong_state = count(Divergence::State);
         report.divergence_stopped = count(Divergence::Stopped);
     }
-}
-
-/// What the rollout printed: each predicted step's output, in order.
-fn predicted_stdout(path: &Rollout) -> String {
-    path.iter().flatten().filter_map(|(_, p)| parse_delta(&p.delta).ok()).map(|d| d.stdout).collect()
 }

@@ -6,8 +6,8 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use clap::Args;
-use curio_interpreter_pool::{Execution, Limits, Sandbox, Status};
-use curio_learner::{EvalReport, Learner, Listed, State, evaluate, format_report, read_programs};
+use curio_interpreter_pool::{Execution, Limits, Sandbox};
+use curio_learner::{EvalReport, Learner, Listed, State, ended_run, evaluate, format_report, read_programs};
 use curio_trace::Run;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
@@ -124,12 +124,12 @@ fn run_all(sandbox: &Sandbox, listed: &[Listed]) -> anyhow::Result<(Vec<String>,
     let (mut ids, mut suite, mut not_run) = (vec![], vec![], vec![]);
     for program in listed {
         let exec = program.execution(Limits::default());
-        match sandbox.execute(&exec) {
-            Ok(trace) if matches!(trace.status, Status::Ok | Status::Exception) => {
+        match sandbox.execute(&exec).map(|trace| ended_run(exec, trace)) {
+            Ok(Ok(run)) => {
                 ids.push(program.id.clone());
-                suite.push(Run { source: exec.source, input: exec.input, steps: trace.steps });
+                suite.push(run);
             }
-            Ok(trace) => not_run.push(NotRun { id: program.id.clone(), status: trace.status.as_str().into() }),
+            Ok(Err(status)) => not_run.push(NotRun { id: program.id.clone(), status: status.as_str().into() }),
             Err(e) => not_run.push(NotRun { id: program.id.clone(), status: format!("refused: {e}") }),
         }
         bar.inc(1);
@@ -225,17 +225,17 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
     };
     let truth = real.as_ref().map(|t| curio_learner::states_reading(&t.steps, &args.input)).unwrap_or_default();
     let start = truth.first().cloned().unwrap_or_else(|| State::initial(&args.input));
-    let horizon = args.horizon.unwrap_or(if truth.is_empty() { 200 } else { truth.len() + (truth.len() / 4).max(8) });
+    let horizon = args.horizon.unwrap_or(if truth.is_empty() { 200 } else { curio_learner::cut(truth.len()) });
     let foreseen = curio_learner::foresee(&learner.model, &source, &start, horizon, device)?;
     let real_stdout: Option<String> = real.as_ref().map(|t| t.steps.iter().map(|s| s.stdout.as_str()).collect());
-    let divergence = foreseen.divergence(&truth);
+    let (divergence, predicted_stdout) = (foreseen.divergence(&truth), foreseen.stdout());
     if args.json {
         let steps: Vec<Value> = foreseen.steps.iter().enumerate().map(|(i, (s, p))| step_json(i + 1, s, p)).collect();
         let out = json!({
             "checkpoint_step": learner.train_step,
             "steps": steps,
             "ended": foreseen.end.code(),
-            "predicted_stdout": foreseen.stdout(),
+            "predicted_stdout": predicted_stdout,
             "real_stdout": real_stdout,
             "real_steps": truth.len().checked_sub(1),
             "first_divergence": divergence.map(|(step, cause)| json!({"step": step, "cause": cause.code()})),
@@ -243,10 +243,10 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
         println!("{out}");
         return Ok(());
     }
-    print_rollout(learner.train_step, &start, &foreseen, &truth, args.compare);
+    print_rollout(learner.train_step, &start, &foreseen, (&truth, divergence), args.compare);
     if let Some(real) = real_stdout {
-        let same = if foreseen.stdout() == real { "the same as" } else { "not" };
-        println!("predicted stdout {:?}: {same} the real {:?}", foreseen.stdout(), real);
+        let same = if predicted_stdout == real { "the same as" } else { "not" };
+        println!("predicted stdout {predicted_stdout:?}: {same} the real {real:?}");
     }
     Ok(())
 }
@@ -275,9 +275,14 @@ fn show(s: &State) -> String {
 
 /// The rollout as a table; with `compare`, the real trace beside it and
 /// the first divergence marked, and how the rollout ended.
-fn print_rollout(step: i64, start: &State, foreseen: &curio_learner::Foreseen, truth: &[State], compare: bool) {
+fn print_rollout(
+    step: i64,
+    start: &State,
+    foreseen: &curio_learner::Foreseen,
+    (truth, divergence): (&[State], Option<(usize, curio_learner::Divergence)>),
+    compare: bool,
+) {
     println!("model at step {step}; start: {}", show(start));
-    let divergence = foreseen.divergence(truth);
     for (i, (state, p)) in foreseen.steps.iter().enumerate() {
         let worked = String::from_utf8_lossy(p.working.trim_ascii_end()).into_owned();
         let worked = if worked.is_empty() { worked } else { format!("; worked: {worked}") };

@@ -74,7 +74,7 @@ pub struct Engine {
     trainer: SharedTrainer,
     shared: Arc<Shared>,
     /// The held-out suites by name: `indist`, and `real` with a corpus.
-    suites: Vec<(&'static str, Vec<curio_trace::Run>)>,
+    suites: Arc<Vec<(&'static str, Vec<curio_trace::Run>)>>,
     surprising: Vec<Surprise>,
     fit: Fit,
     queries: u64,
@@ -128,7 +128,7 @@ impl Engine {
             pools,
             trainer,
             shared,
-            suites,
+            suites: Arc::new(suites),
             surprising: vec![],
             queries,
             last_eval,
@@ -451,9 +451,7 @@ async fn real_suite(
     for program in corpus.real_suite(n) {
         let exec = program.execution(*limits);
         let trace = pools.execute(&exec).await?.trace;
-        if matches!(trace.status, curio_trace::Status::Ok | curio_trace::Status::Exception) {
-            suite.push(curio_trace::Run { source: exec.source, input: exec.input, steps: trace.steps });
-        }
+        suite.extend(curio_learner::ended_run(exec, trace).ok());
     }
     tracing::info!(programs = suite.len(), "real suite ready");
     Ok(suite)
