@@ -144,12 +144,21 @@ fn the_assumed_start_state_is_the_first_traced_state() {
     }
 }
 
-/// A fresh small model's checkpoint in a folder of its own.
+/// A fresh small model's checkpoint in a folder of its own, reading
+/// programs of up to two chunks of 256 tokens (`long` needs three).
 fn small_checkpoint(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("curio-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("model.safetensors");
-    let config = ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: 512, ..ModelConfig::default() };
+    let config = ModelConfig {
+        n_embd: 32,
+        n_head: 2,
+        n_layer: 1,
+        block_size: 512,
+        chunk: 256,
+        chunks: 2,
+        ..ModelConfig::default()
+    };
     Learner::new(config, Device::Cpu).unwrap().save(&path).unwrap();
     path
 }

@@ -414,7 +414,16 @@ async fn offline_training_goes_on_where_most_transitions_are_too_long_to_read(po
     let long_run = record(&long, traced(&long, 0), 0);
     let (short_id, long_id) = (short_run.execution_id, long_run.execution_id);
     store.write(&[short_run, long_run]).await.unwrap();
-    let config = ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: 256, ..ModelConfig::default() };
+    // Two chunks of 128 program tokens: the long program needs four.
+    let config = ModelConfig {
+        n_embd: 32,
+        n_head: 2,
+        n_layer: 1,
+        block_size: 256,
+        chunk: 128,
+        chunks: 2,
+        ..ModelConfig::default()
+    };
     let learner = Learner::new(config, tch::Device::Cpu).unwrap();
     let trainer = std::sync::Arc::new(std::sync::Mutex::new(Trainer::new(learner, TrainConfig::default()).unwrap()));
     let dir = std::env::temp_dir().join(format!("curio-unreadable-{}", std::process::id()));

@@ -7,6 +7,7 @@ use crate::encode::{
     EOS, Encoded, PAD, State, delta, delta_bytes, encode_context, event_index, nesting, states_reading,
 };
 use crate::model::Batch;
+use crate::window::Window;
 
 /// Jump lengths the model is trained on.
 pub const JUMPS: [u32; 4] = [1, 2, 4, 8];
@@ -192,30 +193,33 @@ fn build(source: &str, steps: &[Step], st: &[State], t: usize, k: u32) -> Option
     })
 }
 
-/// A batch on `device`; consecutive examples of one program share it.
-pub fn collate(examples: &[Example], device: Device) -> Batch {
-    pack(examples, usize::MAX, device)
+/// A batch on `device` for a model reading `window`; consecutive examples
+/// of one program share it.
+pub fn collate(examples: &[Example], window: Window, device: Device) -> Batch {
+    pack(examples, usize::MAX, window, device)
 }
 
-/// A batch on `device` in which up to `per_program` consecutive examples of
-/// one program share one copy of it (see [`Batch`]); 1 gives every example
-/// its own copy. Sharing changes nothing but the cost.
-pub fn pack(examples: &[Example], per_program: usize, device: Device) -> Batch {
+/// A batch on `device` for a model reading `window`, in which up to
+/// `per_program` consecutive examples of one program share one copy of it
+/// (see [`Batch`]); 1 gives every example its own copy. Sharing changes
+/// nothing but the cost.
+pub fn pack(examples: &[Example], per_program: usize, window: Window, device: Device) -> Batch {
     let (row_of, firsts) = share_programs(examples, per_program);
-    let (b, n) = (firsts.len(), examples.len());
-    let p = firsts.iter().map(|&f| examples[f].context.prefix).max().unwrap_or(1).max(1);
+    let n = examples.len();
     let s = examples.iter().map(|e| e.len() - 1 - e.context.prefix).max().unwrap_or(1).max(1);
     let l = examples.iter().map(|e| e.context.line_starts.len()).max().unwrap_or(1).max(1);
-    let programs = ProgramRows::new(examples, &firsts, p, l);
-    let own = OwnRows::new(examples, s, l);
-    let (b, n, p, s, l) = (b as i64, n as i64, p as i64, s as i64, l as i64);
+    let programs = ProgramRows::new(examples, &firsts, l, window);
+    let own = OwnRows::new(examples, s, l, window);
+    let (b, k, t, w) = (firsts.len() as i64, programs.k as i64, programs.t as i64, programs.w as i64);
+    let (n, s, l) = (n as i64, s as i64, l as i64);
     let on = |v: &[i64], shape: &[i64]| Tensor::from_slice(v).view(shape).to(device);
     let flags = |v: &[bool], shape: &[i64]| Tensor::from_slice(v).view(shape).to(device);
     Batch {
-        program: on(&programs.program, &[b, p]),
-        program_line: on(&programs.program_line, &[b, p]),
-        program_mask: flags(&programs.program_mask, &[b, p]),
-        program_depth: on(&programs.program_depth, &[b, p]),
+        program: on(&programs.program, &[k, t]),
+        program_line: on(&programs.program_line, &[k, t]),
+        program_mask: flags(&programs.program_mask, &[k, t]),
+        program_depth: on(&programs.program_depth, &[k, t]),
+        chunks: on(&programs.chunks, &[b, w]),
         tokens: on(&own.tokens, &[n, s]),
         positions: on(&own.positions, &[n, s]),
         line_id: on(&own.line_id, &[n, s]),
@@ -252,37 +256,64 @@ fn share_programs(examples: &[Example], per_program: usize) -> (Vec<usize>, Vec<
     (row_of, firsts)
 }
 
-/// A batch's program rows, flat, before they become its (B, P) and (B, L)
-/// tensors ([`Batch`] says what each holds).
+/// A batch's programs, flat, before they become its (K, T), (B, W) and
+/// (B, L) tensors ([`Batch`] says what each holds).
 struct ProgramRows {
     program: Vec<i64>,
     program_line: Vec<i64>,
     program_mask: Vec<bool>,
     program_depth: Vec<i64>,
+    chunks: Vec<i64>,
     lines: Vec<i64>,
     line_mask: Vec<bool>,
+    /// Chunk rows (K), their length (T), and the most chunks of one program (W).
+    k: usize,
+    t: usize,
+    w: usize,
 }
 
 impl ProgramRows {
-    /// One row per first example in `firsts`, `p` tokens and `l` lines wide.
-    fn new(examples: &[Example], firsts: &[usize], p: usize, l: usize) -> Self {
-        let b = firsts.len();
-        let (mut program, mut program_line, mut program_mask) =
-            (vec![PAD; b * p], vec![0i64; b * p], vec![false; b * p]);
-        let mut program_depth = vec![0i64; b * p];
-        let (mut lines, mut line_mask) = (vec![0i64; b * l], vec![false; b * l]);
-        for (r, &f) in firsts.iter().enumerate() {
+    /// The programs of the first examples in `firsts`, in chunks as
+    /// `window` lays them out, `l` lines wide.
+    fn new(examples: &[Example], firsts: &[usize], l: usize, window: Window) -> Self {
+        let layouts: Vec<_> = firsts.iter().map(|&f| window.layout(&examples[f].context)).collect();
+        let t = layouts.iter().flatten().map(|r| r.len()).max().unwrap_or(1).max(1);
+        let w = layouts.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let real: usize = layouts.iter().map(Vec::len).sum();
+        // A chunk of padding stands in for the chunks a shorter program lacks.
+        let k = real + usize::from(layouts.iter().any(|c| c.len() < w));
+        let mut rows = ProgramRows {
+            program: vec![PAD; k * t],
+            program_line: vec![0; k * t],
+            program_mask: vec![false; k * t],
+            program_depth: vec![0; k * t],
+            chunks: vec![(k - 1) as i64; firsts.len() * w],
+            lines: vec![0; firsts.len() * l],
+            line_mask: vec![false; firsts.len() * l],
+            k,
+            t,
+            w,
+        };
+        let mut next = 0;
+        for (r, (&f, layout)) in firsts.iter().zip(&layouts).enumerate() {
             let e = &examples[f].context;
-            program[r * p..r * p + e.prefix].copy_from_slice(&e.context[..e.prefix]);
-            program_line[r * p..r * p + e.prefix].copy_from_slice(&e.line_id[..e.prefix]);
-            program_depth[r * p..r * p + e.prefix].copy_from_slice(&nesting(&e.context[..e.prefix]));
-            program_mask[r * p..r * p + e.prefix].fill(true);
+            let depth = nesting(&e.context[..e.prefix]);
+            for (slot, range) in layout.iter().enumerate() {
+                let at = next * t;
+                rows.program[at..at + range.len()].copy_from_slice(&e.context[range.clone()]);
+                rows.program_line[at..at + range.len()].copy_from_slice(&e.line_id[range.clone()]);
+                rows.program_depth[at..at + range.len()].copy_from_slice(&depth[range.clone()]);
+                rows.program_mask[at..at + range.len()].fill(true);
+                rows.chunks[r * w + slot] = next as i64;
+                next += 1;
+            }
             for (j, &pos) in e.line_starts.iter().enumerate() {
-                lines[r * l + j] = pos as i64;
-                line_mask[r * l + j] = true;
+                let slot = layout.iter().position(|c| c.contains(&pos)).expect("a chunk holds every token");
+                rows.lines[r * l + j] = (slot * t + pos - layout[slot].start) as i64;
+                rows.line_mask[r * l + j] = true;
             }
         }
-        ProgramRows { program, program_line, program_mask, program_depth, lines, line_mask }
+        rows
     }
 }
 
@@ -302,8 +333,9 @@ struct OwnRows {
 }
 
 impl OwnRows {
-    /// One row per example, `s` tokens and `l` lines wide.
-    fn new(examples: &[Example], s: usize, l: usize) -> Self {
+    /// One row per example, `s` tokens and `l` lines wide, positioned as
+    /// `window` has them.
+    fn new(examples: &[Example], s: usize, l: usize, window: Window) -> Self {
         let n = examples.len();
         let mut rows = OwnRows {
             tokens: vec![PAD; n * s],
@@ -318,13 +350,14 @@ impl OwnRows {
             flow: vec![0i64; n],
         };
         for (x, e) in examples.iter().enumerate() {
-            rows.fill(x, e, s, l);
+            rows.fill(x, e, (s, l), window.own_offset(e.context.prefix));
         }
         rows
     }
 
-    /// Writes example `e` into row `x`.
-    fn fill(&mut self, x: usize, e: &Example, s: usize, l: usize) {
+    /// Writes example `e` into row `x`, its first own token at position
+    /// `offset`.
+    fn fill(&mut self, x: usize, e: &Example, (s, l): (usize, usize), offset: usize) {
         let c = &e.context;
         let current = *c.line_id.last().unwrap_or(&0);
         let own = own_tokens(e);
@@ -340,7 +373,7 @@ impl OwnRows {
         for i in 0..own.len() - 1 {
             self.tokens[x * s + i] = own[i];
             self.depth[x * s + i] = depths[i];
-            self.positions[x * s + i] = (c.prefix + i) as i64;
+            self.positions[x * s + i] = (offset + i) as i64;
             self.line_id[x * s + i] = c.line_id.get(c.prefix + i).copied().unwrap_or(current);
             if i >= start || working.contains(&i) {
                 self.labels[x * s + i] = own[i + 1];
@@ -348,7 +381,7 @@ impl OwnRows {
         }
         // Padding keeps going up from the last position, within the block.
         for i in own.len() - 1..s {
-            self.positions[x * s + i] = (c.prefix + own.len() - 2) as i64;
+            self.positions[x * s + i] = (offset + own.len() - 2) as i64;
         }
     }
 }
@@ -395,7 +428,7 @@ mod tests {
         assert_eq!(ex[1].working, ex[1].context.working, "training writes the true working");
         assert!(ex[0].context.working.is_empty() && ex[2].context.working.is_empty(), "no comparison, no working");
         assert!(Example::query(ex[1].context.clone()).needs_work() && !ex[1].needs_work());
-        let batch = pack(&ex, 8, Device::Cpu);
+        let batch = pack(&ex, 8, crate::ModelConfig::default().window(), Device::Cpu);
         let labels = Vec::<Vec<i64>>::try_from(&batch.labels).unwrap();
         let delta_labels = Vec::<Vec<i64>>::try_from(&batch.delta_labels()).unwrap();
         let query = Vec::<i64>::try_from(&batch.query).unwrap();

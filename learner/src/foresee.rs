@@ -116,8 +116,9 @@ pub fn foresee(
     let steps: Vec<(State, Prediction)> = path.iter().map_while(Clone::clone).collect();
     let last = steps.last().map_or(start, |(s, _)| s);
     let end = if path.len() > steps.len() {
-        let read = Example::query(encode_context(source, last, 1)).len();
-        if read >= model.config.block_size as usize { End::TooLong } else { End::Unparsed }
+        let read = Example::query(encode_context(source, last, 1));
+        let window = model.config.window();
+        if !window.fits(&read) || window.room(&read) == 0 { End::TooLong } else { End::Unparsed }
     } else if ends_run(last) && !steps.is_empty() {
         End::Ended
     } else {

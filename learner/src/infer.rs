@@ -6,7 +6,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::data::{Example, collate};
 use crate::encode::{EOS, EVENTS, State, apply, encode_context, parse_delta};
-use crate::model::{ModelError, WorldModel};
+use crate::model::{Cache, ModelError, WorldModel};
 
 /// Longest delta the decoder writes, bytes.
 const MAX_DELTA: usize = 512;
@@ -55,18 +55,128 @@ fn entropy(logits: &Tensor) -> Tensor {
         .neg()
 }
 
+/// How the model is asked for the bytes it writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Decoding {
+    /// Each byte after one pass over only the tokens it adds, the rest
+    /// kept from before ([`crate::Cache`]).
+    #[default]
+    Cached,
+    /// Each byte after a whole forward pass over the program and every
+    /// token before it: the reference the cache is checked and timed
+    /// against.
+    Full,
+}
+
+/// Asks the model about rows that grow a few bytes at a time, by
+/// [`Decoding`].
+struct Reader<'m> {
+    model: &'m WorldModel,
+    device: Device,
+    how: Decoding,
+    /// The cache, and the row of `rows` each of its rows holds.
+    cache: Option<(Cache, Vec<usize>)>,
+}
+
+impl<'m> Reader<'m> {
+    fn new(model: &'m WorldModel, device: Device, how: Decoding) -> Self {
+        Reader { model, device, how, cache: None }
+    }
+
+    /// Next-byte log-probabilities (live, V) after each live row's last
+    /// own token. With `compact`, the cache drops the rows no longer live
+    /// once they are half of it.
+    fn next_bytes(&mut self, rows: &[Example], live: &[usize], compact: bool) -> Result<Tensor, ModelError> {
+        if self.how == Decoding::Full {
+            let asked: Vec<Example> = live.iter().map(|&r| rows[r].clone()).collect();
+            let out = self.model.forward(&collate(&asked, self.model.config.window(), self.device), false)?;
+            let at: Vec<i64> = asked.iter().map(|e| own_len(e) as i64 - 1).collect();
+            return self.model.logits_at(&out, &Tensor::from_slice(&at).to(self.device));
+        }
+        let held = self.sync(rows, live, compact)?;
+        let logp = self.model.next_bytes(&self.cache.as_ref().expect("synced").0)?;
+        let pick: Vec<i64> =
+            live.iter().map(|r| held.iter().position(|h| h == r).expect("live rows are held") as i64).collect();
+        Ok(logp.f_index_select(0, &Tensor::from_slice(&pick).to(self.device))?)
+    }
+
+    /// Event (N, 4) and line (N, L) logits at every row's query: `rows`
+    /// are all the rows, in order, with nothing after their working.
+    fn action(&mut self, rows: &[Example]) -> Result<(Tensor, Tensor), ModelError> {
+        if self.how == Decoding::Full {
+            let out = self.model.forward(&collate(rows, self.model.config.window(), self.device), false)?;
+            return Ok((out.event_logits, out.line_logits));
+        }
+        let all: Vec<usize> = (0..rows.len()).collect();
+        if self.sync(rows, &all, false)?.len() < rows.len() {
+            return Err(ModelError::Config("a context outgrows the model's window".into()));
+        }
+        self.model.action_next(&self.cache.as_ref().expect("synced").0)
+    }
+
+    /// Brings the cache up to date with `rows` (filled, the first time,
+    /// with every row the model can read); returns the rows it holds.
+    fn sync(&mut self, rows: &[Example], live: &[usize], compact: bool) -> Result<Vec<usize>, ModelError> {
+        let Some((cache, held)) = &mut self.cache else {
+            let window = self.model.config.window();
+            let held: Vec<usize> = (0..rows.len()).filter(|&r| window.holds(&rows[r])).collect();
+            let first: Vec<Example> = held.iter().map(|&r| rows[r].clone()).collect();
+            let batch = collate(&first, window, self.device);
+            self.cache = Some((self.model.prefill(batch)?, held.clone()));
+            return Ok(held);
+        };
+        if compact && live.len() * 2 <= held.len() {
+            let keep: Vec<usize> = (0..held.len()).filter(|&i| live.contains(&held[i])).collect();
+            cache.keep(&keep)?;
+            *held = keep.iter().map(|&i| held[i]).collect();
+        }
+        let new: Vec<Vec<i64>> =
+            held.iter().enumerate().map(|(i, &r)| own_tokens(&rows[r])[cache.len(i)..].to_vec()).collect();
+        self.model.extend(cache, &new)?;
+        Ok(held.clone())
+    }
+}
+
+/// An example's own tokens after its program, EOS not included: what a
+/// batch row of it holds.
+fn own_tokens(e: &Example) -> Vec<i64> {
+    let c = &e.context;
+    c.context[c.prefix..]
+        .iter()
+        .copied()
+        .chain(e.working.iter().map(|&y| i64::from(y)))
+        .chain(e.action.iter().copied())
+        .chain(e.target.iter().map(|&y| i64::from(y)))
+        .collect()
+}
+
+/// How many own tokens `e` holds (EOS not included).
+fn own_len(e: &Example) -> usize {
+    e.len() - 1 - e.context.prefix
+}
+
 /// Predictions for a batch of contexts (actions and targets in `examples`
 /// are ignored): the most likely action first, then, given it, every row's
 /// delta decoded in parallel ([`decode`]) and cut at its most likely stop.
 /// A context whose action outgrows the model's block predicts no change.
 pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<Prediction>, ModelError> {
+    predict_with(model, examples, device, Decoding::Cached)
+}
+
+/// [`predict`], decoding as `how` says.
+pub fn predict_with(
+    model: &WorldModel,
+    examples: &[Example],
+    device: Device,
+    how: Decoding,
+) -> Result<Vec<Prediction>, ModelError> {
     tch::no_grad(|| {
+        let mut reader = Reader::new(model, device, how);
         let asked: Vec<Example> = examples.iter().map(|e| Example::query(e.context.clone())).collect();
-        let asked = work(model, &asked, device)?;
-        let first = model.forward(&collate(&asked, device), false)?;
-        let (event_p, line_p) =
-            (first.event_logits.softmax(-1, Kind::Float), first.line_logits.softmax(-1, Kind::Float));
-        let action_entropy = entropy(&first.event_logits) + entropy(&first.line_logits);
+        let asked = work_reading(&mut reader, &asked)?;
+        let (event_logits, line_logits) = reader.action(&asked)?;
+        let (event_p, line_p) = (event_logits.softmax(-1, Kind::Float), line_logits.softmax(-1, Kind::Float));
+        let action_entropy = entropy(&event_logits) + entropy(&line_logits);
         let (event, line) = (event_p.argmax(-1, false), line_p.argmax(-1, false));
         let chosen = |r: usize| (event.int64_value(&[r as i64]) as usize, line.int64_value(&[r as i64]) as usize);
         let rows: Vec<Example> = asked
@@ -77,7 +187,7 @@ pub fn predict(model: &WorldModel, examples: &[Example], device: Device) -> Resu
                 e.given(ev, li)
             })
             .collect();
-        Ok(decode(model, &rows, device)?
+        Ok(decode_reading(&mut reader, &rows, true)?
             .into_iter()
             .enumerate()
             .map(|(r, d)| {
@@ -151,47 +261,46 @@ fn decode_until(
     device: Device,
     settled: bool,
 ) -> Result<Vec<Decoded>, ModelError> {
-    tch::no_grad(|| {
-        let block = model.config.block_size as usize;
-        let mut rows = rows.to_vec();
-        let starts: Vec<usize> = rows.iter().map(|r| r.target.len()).collect();
-        let mut done: Vec<Decoded> =
-            rows.iter().map(|_| Decoded { bytes: vec![], stops: vec![], entropy: (0.0, 0) }).collect();
-        let mut cum = vec![0.0f64; rows.len()];
-        let mut live: Vec<usize> = (0..rows.len()).filter(|&r| rows[r].len() <= block).collect();
-        while !live.is_empty() {
-            let decoding: Vec<Example> = live.iter().map(|&r| rows[r].clone()).collect();
-            let out = model.forward(&collate(&decoding, device), false)?;
-            // The log-probabilities of each row's next byte sit at its last filled position.
-            let at: Vec<i64> = live.iter().map(|&r| (rows[r].delta_start() + rows[r].target.len()) as i64).collect();
-            let logp = model.logits_at(&out, &Tensor::from_slice(&at).to(device))?;
-            let (best, next) = logp.max_dim(-1, false);
-            let next = Vec::<i64>::try_from(&next.to(Device::Cpu))?;
-            let best = Vec::<f64>::try_from(&best.to_kind(Kind::Double).to(Device::Cpu))?;
-            let eos = Vec::<f64>::try_from(&logp.select(1, EOS).to_kind(Kind::Double).to(Device::Cpu))?;
-            let ent = Vec::<f64>::try_from(&entropy(&logp).to_kind(Kind::Double).to(Device::Cpu))?;
-            let mut still = vec![];
-            for (j, &r) in live.iter().enumerate() {
-                let d = &mut done[r];
-                d.entropy = (d.entropy.0 + ent[j], d.entropy.1 + 1);
-                let written = &rows[r].target[starts[r]..];
-                if may_end_after(written) || next[j] == EOS {
-                    d.stops.push((written.len(), cum[r] + eos[j]));
-                }
-                let beaten = settled && cum[r] + best[j] < d.best().1;
-                if next[j] != EOS && next[j] < 256 && written.len() < MAX_DELTA && rows[r].len() < block && !beaten {
-                    rows[r].target.push(next[j] as u8);
-                    cum[r] += best[j];
-                    still.push(r);
-                }
+    tch::no_grad(|| decode_reading(&mut Reader::new(model, device, Decoding::Cached), rows, settled))
+}
+
+/// [`decode_until`] through `reader`.
+fn decode_reading(reader: &mut Reader, rows: &[Example], settled: bool) -> Result<Vec<Decoded>, ModelError> {
+    let window = reader.model.config.window();
+    let mut rows = rows.to_vec();
+    let starts: Vec<usize> = rows.iter().map(|r| r.target.len()).collect();
+    let mut done: Vec<Decoded> =
+        rows.iter().map(|_| Decoded { bytes: vec![], stops: vec![], entropy: (0.0, 0) }).collect();
+    let mut cum = vec![0.0f64; rows.len()];
+    let mut live: Vec<usize> = (0..rows.len()).filter(|&r| window.fits(&rows[r])).collect();
+    while !live.is_empty() {
+        let logp = reader.next_bytes(&rows, &live, true)?;
+        let (best, next) = logp.max_dim(-1, false);
+        let next = Vec::<i64>::try_from(&next.to(Device::Cpu))?;
+        let best = Vec::<f64>::try_from(&best.to_kind(Kind::Double).to(Device::Cpu))?;
+        let eos = Vec::<f64>::try_from(&logp.select(1, EOS).to_kind(Kind::Double).to(Device::Cpu))?;
+        let ent = Vec::<f64>::try_from(&entropy(&logp).to_kind(Kind::Double).to(Device::Cpu))?;
+        let mut still = vec![];
+        for (j, &r) in live.iter().enumerate() {
+            let d = &mut done[r];
+            d.entropy = (d.entropy.0 + ent[j], d.entropy.1 + 1);
+            let written = &rows[r].target[starts[r]..];
+            if may_end_after(written) || next[j] == EOS {
+                d.stops.push((written.len(), cum[r] + eos[j]));
             }
-            live = still;
+            let beaten = settled && cum[r] + best[j] < d.best().1;
+            if next[j] != EOS && next[j] < 256 && written.len() < MAX_DELTA && window.room(&rows[r]) > 0 && !beaten {
+                rows[r].target.push(next[j] as u8);
+                cum[r] += best[j];
+                still.push(r);
+            }
         }
-        for (d, (row, start)) in done.iter_mut().zip(rows.iter().zip(starts)) {
-            d.bytes = row.target[start..].to_vec();
-        }
-        Ok(done)
-    })
+        live = still;
+    }
+    for (d, (row, start)) in done.iter_mut().zip(rows.iter().zip(starts)) {
+        d.bytes = row.target[start..].to_vec();
+    }
+    Ok(done)
 }
 
 /// `examples` with the working their lines call for written by the model
@@ -201,33 +310,37 @@ fn decode_until(
 /// written, are returned as they are; a model that writes none
 /// ([`crate::ModelConfig::working`] off) gets every row without.
 pub fn work(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<Example>, ModelError> {
-    if !model.config.working {
+    tch::no_grad(|| work_reading(&mut Reader::new(model, device, Decoding::Cached), examples))
+}
+
+/// [`work`] through `reader`.
+fn work_reading(reader: &mut Reader, examples: &[Example]) -> Result<Vec<Example>, ModelError> {
+    if !reader.model.config.working {
         return Ok(examples.iter().cloned().map(Example::unworked).collect());
     }
-    tch::no_grad(|| {
-        let block = model.config.block_size as usize;
-        let mut rows = examples.to_vec();
-        let room: Vec<usize> = rows.iter().map(working_room).collect();
-        let mut live: Vec<usize> = (0..rows.len()).filter(|&r| rows[r].needs_work()).collect();
-        while !live.is_empty() {
-            let writing: Vec<Example> = live.iter().map(|&r| rows[r].clone()).collect();
-            let out = model.forward(&collate(&writing, device), false)?;
-            let at: Vec<i64> = writing.iter().map(|e| e.query_position() as i64).collect();
-            let next = model.logits_at(&out, &Tensor::from_slice(&at).to(device))?.argmax(-1, false);
-            let next = Vec::<i64>::try_from(&next.to(Device::Cpu))?;
-            let mut still = vec![];
-            for (&r, byte) in live.iter().zip(next) {
-                let row = &mut rows[r];
-                let full = row.working.len() + 1 >= room[r] || row.len() + 1 >= block;
-                row.working.push(if (0..256).contains(&byte) && !full { byte as u8 } else { b'\n' });
-                if row.needs_work() {
-                    still.push(r);
-                }
+    let window = reader.model.config.window();
+    // The working is written after the context: an action or target the
+    // rows already hold waits until it is done.
+    let mut rows: Vec<Example> =
+        examples.iter().map(|e| Example { action: vec![], target: vec![], ..e.clone() }).collect();
+    let room: Vec<usize> = rows.iter().map(working_room).collect();
+    let after: Vec<usize> = examples.iter().map(|e| e.action.len() + e.target.len()).collect();
+    let mut live: Vec<usize> = (0..rows.len()).filter(|&r| rows[r].needs_work() && window.fits(&examples[r])).collect();
+    while !live.is_empty() {
+        let next = reader.next_bytes(&rows, &live, false)?.argmax(-1, false);
+        let next = Vec::<i64>::try_from(&next.to(Device::Cpu))?;
+        let mut still = vec![];
+        for (&r, byte) in live.iter().zip(next) {
+            let row = &mut rows[r];
+            let full = row.working.len() + 1 >= room[r] || window.room(row) <= 1 + after[r];
+            row.working.push(if (0..256).contains(&byte) && !full { byte as u8 } else { b'\n' });
+            if row.needs_work() {
+                still.push(r);
             }
-            live = still;
         }
-        Ok(rows)
-    })
+        live = still;
+    }
+    Ok(rows.into_iter().zip(examples).map(|(w, e)| Example { working: w.working, ..e.clone() }).collect())
 }
 
 /// Predictive entropy per row, in nats: the action's (event plus line)
@@ -236,28 +349,24 @@ pub fn work(model: &WorldModel, examples: &[Example], device: Device) -> Result<
 /// cheap enough to rank many candidates. A row whose context fits the
 /// block but not with its action after it scores its action alone.
 pub fn uncertainty(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<f64>, ModelError> {
-    let block = model.config.block_size as usize;
+    let window = model.config.window();
     tch::no_grad(|| {
+        let mut reader = Reader::new(model, device, Decoding::Cached);
         let asked: Vec<Example> = examples.iter().map(|e| Example::query(e.context.clone())).collect();
-        let asked = work(model, &asked, device)?;
-        let out = model.forward(&collate(&asked, device), false)?;
-        let event = Vec::<i64>::try_from(&out.event_logits.argmax(-1, false).to(Device::Cpu))?;
-        let line = Vec::<i64>::try_from(&out.line_logits.argmax(-1, false).to(Device::Cpu))?;
-        let action = entropy(&out.event_logits) + entropy(&out.line_logits);
-        let mut total = Vec::<f64>::try_from(&action.to_kind(Kind::Double))?;
-        let given: Vec<(usize, Example)> = asked
-            .iter()
-            .enumerate()
-            .map(|(r, e)| (r, e.given(event[r] as usize, line[r] as usize)))
-            .filter(|(_, e)| e.len() <= block)
-            .collect();
-        if !given.is_empty() {
-            let rows: Vec<Example> = given.iter().map(|(_, e)| e.clone()).collect();
-            let batch = collate(&rows, device);
-            let first = model.logits_at(&model.forward(&batch, false)?, &batch.delta_start)?;
-            let first = Vec::<f64>::try_from(&entropy(&first).to_kind(Kind::Double))?;
-            for ((r, _), h) in given.iter().zip(first) {
-                total[*r] += h;
+        let asked = work_reading(&mut reader, &asked)?;
+        let (event_logits, line_logits) = reader.action(&asked)?;
+        let event = Vec::<i64>::try_from(&event_logits.argmax(-1, false).to(Device::Cpu))?;
+        let line = Vec::<i64>::try_from(&line_logits.argmax(-1, false).to(Device::Cpu))?;
+        let action = entropy(&event_logits) + entropy(&line_logits);
+        let mut total = Vec::<f64>::try_from(&action.to_kind(Kind::Double).to(Device::Cpu))?;
+        let given: Vec<Example> =
+            asked.iter().enumerate().map(|(r, e)| e.given(event[r] as usize, line[r] as usize)).collect();
+        let fitting: Vec<usize> = (0..given.len()).filter(|&r| window.fits(&given[r])).collect();
+        if !fitting.is_empty() {
+            let first = reader.next_bytes(&given, &fitting, false)?;
+            let first = Vec::<f64>::try_from(&entropy(&first).to_kind(Kind::Double).to(Device::Cpu))?;
+            for (&r, h) in fitting.iter().zip(first) {
+                total[r] += h;
             }
         }
         Ok(total)
@@ -273,7 +382,7 @@ pub fn disagreement(
     device: Device,
 ) -> Result<Vec<f64>, ModelError> {
     tch::no_grad(|| {
-        let batch = collate(&work(model, examples, device)?, device);
+        let batch = collate(&work(model, examples, device)?, model.config.window(), device);
         let mut probs = vec![];
         let mut entropies = vec![];
         for _ in 0..samples.max(2) {
@@ -312,11 +421,22 @@ pub fn rollout_until(
     starts: &[(String, State)],
     horizon: usize,
     device: Device,
+    stop: impl FnMut(usize, usize, &State) -> bool,
+) -> Result<Vec<Rollout>, ModelError> {
+    rollout_with(model, starts, (horizon, Decoding::Cached), device, stop)
+}
+
+/// [`rollout_until`] over `horizon` steps, decoding as `how` says.
+pub fn rollout_with(
+    model: &WorldModel,
+    starts: &[(String, State)],
+    (horizon, how): (usize, Decoding),
+    device: Device,
     mut stop: impl FnMut(usize, usize, &State) -> bool,
 ) -> Result<Vec<Rollout>, ModelError> {
     let mut current: Vec<Option<State>> = starts.iter().map(|(_, s)| Some(s.clone())).collect();
     let mut paths: Vec<Rollout> = vec![vec![]; starts.len()];
-    let block = model.config.block_size as usize;
+    let window = model.config.window();
     for _ in 0..horizon {
         let mut live = vec![];
         let mut examples = vec![];
@@ -325,7 +445,7 @@ pub fn rollout_until(
             let e = Example::query(encode_context(&starts[i].0, state, 1));
             // A predicted state too long for the model to read on ends the
             // rollout, as a prediction that does not parse does.
-            if e.len() >= block {
+            if !window.fits(&e) || window.room(&e) == 0 {
                 paths[i].push(None);
                 current[i] = None;
                 continue;
@@ -336,7 +456,7 @@ pub fn rollout_until(
         if live.is_empty() {
             break;
         }
-        let predictions = predict(model, &examples, device)?;
+        let predictions = predict_with(model, &examples, device, how)?;
         for (&i, p) in live.iter().zip(predictions) {
             let state = current[i].take().expect("live");
             let next = parse_delta(&p.delta).ok().map(|d| apply(&state, EVENTS[p.event], p.line as u32 + 1, &d));

@@ -20,6 +20,7 @@ mod generate;
 mod infer;
 mod model;
 mod train;
+mod window;
 mod work;
 
 pub use corpus::{CorpusError, Listed, ended_run, parse_programs, read_programs};
@@ -37,8 +38,10 @@ pub use flow::FLOW_VOCAB;
 pub use foresee::{End, Foreseen, cut, foresee};
 pub use generate::{GenConfig, generate, inputs, mutate, suite, suite_run};
 pub use infer::{
-    Decoded, Prediction, Rollout, decode, disagreement, predict, rollout, rollout_until, uncertainty, work,
+    Decoded, Decoding, Prediction, Rollout, decode, disagreement, predict, predict_with, rollout, rollout_until,
+    rollout_with, uncertainty, work,
 };
-pub use model::{Batch, Learner, Losses, ModelConfig, ModelError, Output, WorldModel};
+pub use model::{Batch, Cache, Learner, Losses, ModelConfig, ModelError, Output, WorldModel};
 pub use train::{StepStats, TrainConfig, Trainer};
+pub use window::Window;
 pub use work::working;

@@ -133,7 +133,7 @@ impl Trainer {
             unworked = examples.iter().cloned().map(Example::unworked).collect();
             &unworked
         };
-        let batch = collate(examples, self.device);
+        let batch = collate(examples, self.learner.model.config.window(), self.device);
         let out = self.learner.model.forward(&batch, true)?;
         let losses = self.learner.model.losses(&batch, &out)?;
         let Losses { action, delta, .. } = &losses;

@@ -39,10 +39,10 @@ pub fn too_long(model: &WorldModel, suite: &[Run]) -> Vec<usize> {
 /// model's block (with no working where the model writes none), and the
 /// indices of the programs left out for outgrowing it.
 fn fitting(model: &WorldModel, suite: &[Run]) -> (Vec<Example>, Vec<usize>) {
-    let limit = model.config.block_size as usize;
+    let window = model.config.window();
     let per_item: Vec<Vec<Example>> =
         suite.iter().map(|item| examples(&item.source, &item.input, &item.steps, &[1])).collect();
-    let fits: Vec<bool> = per_item.iter().map(|ex| ex.iter().all(|e| e.len() <= limit)).collect();
+    let fits: Vec<bool> = per_item.iter().map(|ex| ex.iter().all(|e| window.fits(e))).collect();
     let mut all: Vec<Example> = per_item.into_iter().zip(&fits).filter(|(_, f)| **f).flat_map(|(e, _)| e).collect();
     if !model.config.working {
         all = all.into_iter().map(Example::unworked).collect();
@@ -91,7 +91,7 @@ struct Forced {
 impl Forced {
     /// One forward pass over `chunk`, its figures brought to the CPU.
     fn new(model: &WorldModel, chunk: &[Example], device: Device) -> Result<Self, ModelError> {
-        let batch = collate(chunk, device);
+        let batch = collate(chunk, model.config.window(), device);
         let out = tch::no_grad(|| model.forward(&batch, false))?;
         let (ep, lp) = (out.event_logits.softmax(-1, Kind::Float), out.line_logits.softmax(-1, Kind::Float));
         let (logp, _, labels) = model.target_logits(&out, &batch.delta_labels())?;

@@ -13,9 +13,11 @@ fn counting() -> ([Step; 3], Vec<Example>) {
     (steps, ex)
 }
 
-/// A one-layer model 32 wide, reading at most `block_size` tokens.
+/// A one-layer model 32 wide, reading at most `block_size` tokens of
+/// program and state together (one chunk, as checkpoints from before
+/// chunks read).
 fn tiny(block_size: i64) -> ModelConfig {
-    ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size, ..ModelConfig::default() }
+    ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size, chunk: 0, ..ModelConfig::default() }
 }
 
 #[test]
@@ -41,7 +43,7 @@ fn the_model_writes_its_own_working_to_a_newline_and_is_asked_after_it() {
     assert!(!worked[1].needs_work());
     // The bytes it wrote are its greedy choices, each read back at the
     // position before it (the last forced where it wrote no newline).
-    let batch = collate(std::slice::from_ref(&worked[1]), Device::Cpu);
+    let batch = collate(std::slice::from_ref(&worked[1]), model.config.window(), Device::Cpu);
     let out = tch::no_grad(|| model.forward(&batch, false)).unwrap();
     let sep = worked[1].context.context.len() - 1 - worked[1].context.prefix;
     for (j, &b) in w[..w.len() - 1].iter().enumerate() {
@@ -103,7 +105,7 @@ fn every_stop_scores_the_delta_it_keeps_and_predict_keeps_the_likeliest() {
             // The same delta read teacher-forced: its bytes after the
             // row's own, then EOS.
             let whole = Example { target: [&row.target[..], &d.bytes[..kept]].concat(), ..row.clone() };
-            let batch = collate(std::slice::from_ref(&whole), Device::Cpu);
+            let batch = collate(std::slice::from_ref(&whole), model.config.window(), Device::Cpu);
             let out = tch::no_grad(|| model.forward(&batch, false)).unwrap();
             let (all, _, labels) = model.target_logits(&out, &batch.labels).unwrap();
             let read = all.gather(1, &labels.unsqueeze(1), false).squeeze_dim(1);
@@ -148,5 +150,134 @@ fn uncertainty_scores_a_context_that_fits_only_without_its_action() {
         // alone, which is less than with the first delta byte's added.
         let (tight, roomy) = (score(e.context.context.len()), score(e.context.context.len() + 32));
         assert!(tight.is_finite() && tight > 0.0 && tight < roomy, "{tight} vs {roomy}");
+    }
+}
+
+/// A program of `lines` lines that counts, its trace, and its examples.
+fn long_program(lines: usize) -> (String, Vec<Step>) {
+    let source: String = (0..lines).map(|i| format!("total = total + {i}  # step {i}\n")).collect();
+    let source = format!("total = 0\n{source}");
+    let mut steps = vec![];
+    let mut total = 0;
+    for (i, line) in (1..=lines as u32 + 1).enumerate() {
+        steps.push(module_step(i as u32, line, &total.to_string()));
+        if i > 0 {
+            total += i - 1;
+        }
+    }
+    (source, steps)
+}
+
+#[test]
+fn cached_decoding_writes_what_full_passes_write_on_programs_of_many_chunks() {
+    let (source, steps) = long_program(40);
+    let ex = examples(&source, "", &steps, &[1, 2]);
+    let config = ModelConfig {
+        n_embd: 32,
+        n_head: 2,
+        n_layer: 2,
+        block_size: 256,
+        chunk: 64,
+        chunks: 64,
+        ..ModelConfig::default()
+    };
+    for seed in 0..3 {
+        tch::manual_seed(seed);
+        let model = Learner::new(config.clone(), Device::Cpu).unwrap().model;
+        let window = model.config.window();
+        assert!(window.layout(&ex[0].context).len() > 10, "the program spans many chunks");
+        let rows: Vec<Example> = ex.iter().step_by(7).cloned().collect();
+        let (cached, full) = (
+            predict_with(&model, &rows, Device::Cpu, Decoding::Cached).unwrap(),
+            predict_with(&model, &rows, Device::Cpu, Decoding::Full).unwrap(),
+        );
+        for (c, f) in cached.iter().zip(&full) {
+            assert_eq!((c.event, c.line, &c.working, &c.delta), (f.event, f.line, &f.working, &f.delta));
+            assert!((c.confidence - f.confidence).abs() < 1e-4 && (c.delta_entropy - f.delta_entropy).abs() < 1e-3);
+        }
+        let start = vec![(source.clone(), states(&steps)[0].clone())];
+        let (a, b) = (
+            rollout_with(&model, &start, (6, Decoding::Cached), Device::Cpu, |_, _, _| false).unwrap(),
+            rollout_with(&model, &start, (6, Decoding::Full), Device::Cpu, |_, _, _| false).unwrap(),
+        );
+        let path =
+            |r: &Rollout| r.iter().map(|s| s.as_ref().map(|(st, p)| (st.clone(), p.delta.clone()))).collect::<Vec<_>>();
+        assert_eq!(path(&a[0]), path(&b[0]));
+    }
+}
+
+#[test]
+fn the_cache_gives_each_position_the_byte_distribution_a_full_pass_gives() {
+    let (source, steps) = long_program(12);
+    let ex = examples(&source, "", &steps, &[1]);
+    let config = ModelConfig {
+        n_embd: 32,
+        n_head: 2,
+        n_layer: 2,
+        block_size: 256,
+        chunk: 48,
+        chunks: 64,
+        ..ModelConfig::default()
+    };
+    tch::manual_seed(11);
+    let model = Learner::new(config, Device::Cpu).unwrap().model;
+    let window = model.config.window();
+    // Rows of different lengths, each grown by a different number of bytes.
+    let rows: Vec<Example> = ex[3..7].iter().map(|e| Example::query(e.context.clone())).collect();
+    let grown: Vec<Example> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Example { working: b"total = 5\n"[..3 + 2 * i].to_vec(), ..e.clone() })
+        .collect();
+    tch::no_grad(|| {
+        let mut cache = model.prefill(collate(&rows, window, Device::Cpu)).unwrap();
+        let new: Vec<Vec<i64>> = grown.iter().map(|e| e.working.iter().map(|&b| i64::from(b)).collect()).collect();
+        model.extend(&mut cache, &new).unwrap();
+        let cached = model.next_bytes(&cache).unwrap();
+        let (cached_event, cached_line) = model.action_next(&cache).unwrap();
+        let batch = collate(&grown, window, Device::Cpu);
+        let out = model.forward(&batch, false).unwrap();
+        let at: Vec<i64> = grown.iter().map(|e| (e.len() - 2 - e.context.prefix) as i64).collect();
+        let full = model.logits_at(&out, &Tensor::from_slice(&at)).unwrap();
+        assert!(cached.allclose(&full, 1e-4, 1e-4, false), "{cached} vs {full}");
+        assert!(cached_event.allclose(&out.event_logits, 1e-4, 1e-4, false));
+        assert!(cached_line.allclose(&out.line_logits, 1e-4, 1e-4, false));
+    });
+}
+
+#[test]
+fn cached_working_is_what_full_passes_write() {
+    let sources = ["x = 7\nif x * 5 > 13:\n    x = 1\n", "x = 2\nwhile x < 40:\n    x = x * 3\n"];
+    let mut rows = vec![];
+    for source in sources {
+        let steps = [module_step(0, 1, "7"), module_step(1, 2, "7"), module_step(2, 3, "7"), module_step(3, 2, "21")];
+        rows.extend(examples(source, "", &steps, &[1]).into_iter().map(|e| Example::query(e.context)));
+    }
+    let config = ModelConfig {
+        n_embd: 32,
+        n_head: 2,
+        n_layer: 2,
+        block_size: 256,
+        chunk: 16,
+        chunks: 8,
+        ..ModelConfig::default()
+    };
+    for seed in 0..3 {
+        tch::manual_seed(seed);
+        let model = Learner::new(config.clone(), Device::Cpu).unwrap().model;
+        let cached =
+            tch::no_grad(|| work_reading(&mut Reader::new(&model, Device::Cpu, Decoding::Cached), &rows)).unwrap();
+        let full = tch::no_grad(|| work_reading(&mut Reader::new(&model, Device::Cpu, Decoding::Full), &rows)).unwrap();
+        assert!(cached.iter().any(|e| e.working.len() > 2));
+        for (c, f) in cached.iter().zip(&full) {
+            assert_eq!(c.working, f.working, "seed {seed}");
+        }
+        // Rows that hold their action and target already (as evaluation
+        // gives them) get the working written after their context all the same.
+        let given: Vec<Example> =
+            rows.iter().map(|e| Example { target: b"+x=1\n".to_vec(), ..e.given(1, 0) }).collect();
+        for (g, c) in work(&model, &given, Device::Cpu).unwrap().iter().zip(&cached) {
+            assert_eq!((&g.working, &g.target, &g.action), (&c.working, &b"+x=1\n".to_vec(), &c.given(1, 0).action));
+        }
     }
 }

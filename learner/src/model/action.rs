@@ -10,14 +10,14 @@ impl WorldModel {
     /// padded: the query's hidden state scored against each line marker's,
     /// whose keys add the line's offset from the current line and where
     /// control can go from it.
+    /// `query` (N, C) is each example's hidden state at its query.
     pub(super) fn action(
         &self,
         batch: &Batch,
         programs: &Tensor,
-        own: &Tensor,
+        query: &Tensor,
     ) -> Result<(Tensor, Tensor), ModelError> {
         let (b, _, c) = programs.size3()?;
-        let query = at_positions(own, &batch.query)?;
         let l = batch.lines.size()[1];
         // (B, L) -> (B, L, C): the hidden state at each LINE marker, then
         // each example's copy (N, L, C) with its relative lines added.
@@ -35,7 +35,7 @@ impl WorldModel {
 }
 
 /// Each row's hidden state at one position: (B, T, C) and (B,) -> (B, C).
-fn at_positions(hidden: &Tensor, positions: &Tensor) -> Result<Tensor, ModelError> {
+pub(super) fn at_positions(hidden: &Tensor, positions: &Tensor) -> Result<Tensor, ModelError> {
     let (b, _, c) = hidden.size3()?;
     // (B,) -> (B, 1, C)
     let idx = positions.view([b, 1, 1]).expand([b, 1, c], false);

@@ -2,25 +2,34 @@
 
 use tch::{Kind, Tensor};
 
-/// One batch of N examples of B programs. Each program is held once, in
-/// its row of `program`; each example's own tokens (its state, then its
-/// target) are a row of `tokens` that attends to its program and to itself,
-/// with positions that go on from the program's end, as if the two were one
-/// sequence. Examples of one program cost a fraction of what they would
-/// each with a copy of it.
+/// One batch of N examples of B programs. Each program is held once, as
+/// its chunks ([`crate::Window`]): rows of `program`, K in all, listed per
+/// program in `chunks`. Each example's own tokens (its state, then its
+/// target) are a row of `tokens` that attends to every chunk of its program
+/// and causally to itself. Examples of one program cost a fraction of what
+/// they would each with a copy of it.
+///
+/// A program's chunks side by side, `chunks` wide, make its *row*: (B, P)
+/// with P = `chunks` columns times the chunk's length. `lines` points into
+/// it.
 #[derive(Debug)]
 pub struct Batch {
-    /// (B, P) each program's tokens: BOS, the source with LINE markers.
+    /// (K, T) the programs' chunks of tokens: BOS, the source with LINE
+    /// markers; the last row is padding when a program has fewer chunks
+    /// than another.
     pub program: Tensor,
-    /// (B, P) their source lines.
+    /// (K, T) their source lines.
     pub program_line: Tensor,
-    /// (B, P) true at real (not padding) program tokens.
+    /// (K, T) true at real (not padding) program tokens.
     pub program_mask: Tensor,
-    /// (B, P) their bracket depths ([`crate::nesting`]).
+    /// (K, T) their bracket depths ([`crate::nesting`]).
     pub program_depth: Tensor,
+    /// (B, W) each program's chunks, rows of `program` in order; padded
+    /// with a chunk of padding.
+    pub chunks: Tensor,
     /// (N, S) each example's own tokens: SEP, k, the state, SEP, the target.
     pub tokens: Tensor,
-    /// (N, S) their position ids.
+    /// (N, S) their position ids (after the chunk's, [`crate::Window::own_offset`]).
     pub positions: Tensor,
     /// (N, S) their line ids (the current line).
     pub line_id: Tensor,
@@ -38,7 +47,8 @@ pub struct Batch {
     /// first delta byte: the end of the action given after the query (the
     /// query itself when none is given).
     pub delta_start: Tensor,
-    /// (B, L) positions of each program's LINE markers (0 where padded).
+    /// (B, L) positions of each program's LINE markers in its row (0 where
+    /// padded).
     pub lines: Tensor,
     /// (B, L) true where `lines` holds a real line.
     pub line_mask: Tensor,

@@ -25,53 +25,98 @@ impl CausalSelfAttention {
         }
     }
 
-    /// Both streams: the programs (B, P, C) attend to all of their own
-    /// real tokens (a program is read whole, so a line's marker knows the
-    /// line and its block); the examples (N, S, C) to their row's program
-    /// (real tokens) and causally to their own tokens. Queries and keys are
-    /// rotated by their positions (rotary embeddings), so "the byte before"
-    /// or "the same offset in the line above" is one relation wherever a
-    /// sequence sits.
-    fn forward(&self, (programs, own): (&Tensor, &Tensor), ctx: &Layout, train: bool) -> (Tensor, Tensor) {
-        let split = |x: &Tensor| {
-            let (b, t, c) = x.size3().expect("attention input is (B, T, C)");
-            // (B, T, C) -> 3 x (B, nh, T, hs)
-            let heads = |z: &Tensor| z.view([b, t, self.n_head, c / self.n_head]).transpose(1, 2);
-            let qkv = x.apply(&self.c_attn).split(c, 2);
-            (heads(&qkv[0]), heads(&qkv[1]), heads(&qkv[2]))
-        };
-        let merge = |y: Tensor, x: &Tensor| {
-            // (B, nh, T, hs) -> (B, T, C)
-            y.transpose(1, 2).contiguous().view(x.size().as_slice()).apply(&self.c_proj).dropout(self.dropout, train)
-        };
-        let (q, k, v) = split(programs);
-        let (q, k) = (rotate(&q, &ctx.rotary_programs), rotate(&k, &ctx.rotary_programs));
+    /// `x` (B, T, C) as rotated queries, rotated keys and values, (B, nh, T, hs) each.
+    fn qkv(&self, x: &Tensor, rot: &(Tensor, Tensor)) -> (Tensor, Tensor, Tensor) {
+        let (b, t, c) = x.size3().expect("attention input is (B, T, C)");
+        // (B, T, C) -> 3 x (B, nh, T, hs)
+        let heads = |z: &Tensor| z.view([b, t, self.n_head, c / self.n_head]).transpose(1, 2);
+        let qkv = x.apply(&self.c_attn).split(c, 2);
+        (rotate(&heads(&qkv[0]), rot), rotate(&heads(&qkv[1]), rot), heads(&qkv[2]))
+    }
+
+    /// The heads' outputs (B, nh, T, hs) back to the stream (B, T, C).
+    fn merge(&self, y: Tensor, train: bool) -> Tensor {
+        let (b, nh, t, hs) = y.size4().expect("attention output is (B, nh, T, hs)");
+        // (B, nh, T, hs) -> (B, T, C)
+        y.transpose(1, 2).contiguous().view([b, t, nh * hs]).apply(&self.c_proj).dropout(self.dropout, train)
+    }
+
+    /// The chunks (K, T, C) attend to all of their own real tokens (a
+    /// chunk is read whole, so a line's marker knows the line and the
+    /// lines around it). Returns the output and the chunks' keys and
+    /// values, which the examples read.
+    fn programs(&self, x: &Tensor, ctx: &Layout, train: bool) -> (Tensor, Tensor, Tensor) {
+        let (q, k, v) = self.qkv(x, &ctx.rotary_programs);
         // No dropout on the attention weights: with it, libtorch's CPU
         // attention falls back to its unfused path, 2-3 times slower.
-        let y_programs =
-            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&ctx.program_mask), 0.0, false, None, false);
-        let (qs, ks, vs) = split(own);
-        let (qs, ks) = (rotate(&qs, &ctx.rotary_own), rotate(&ks, &ctx.rotary_own));
-        let keys = Tensor::cat(&[k.index_select(0, &ctx.rows), ks], 2);
-        let values = Tensor::cat(&[v.index_select(0, &ctx.rows), vs], 2);
-        let y_own = Tensor::scaled_dot_product_attention(&qs, &keys, &values, Some(&ctx.mask), 0.0, false, None, false);
-        (merge(y_programs, programs), merge(y_own, own))
+        let y = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&ctx.chunk_mask), 0.0, false, None, false);
+        (self.merge(y, train), k, v)
+    }
+
+    /// Examples' tokens `x` (N, S, C) at rotary `rot` attend, under `mask`
+    /// (N, 1, S, ..), to the keys and values `put` returns once given
+    /// their own (the program's, then their own so far).
+    fn own(
+        &self,
+        x: &Tensor,
+        rot: &(Tensor, Tensor),
+        mask: &Tensor,
+        put: impl FnOnce(Tensor, Tensor) -> (Tensor, Tensor),
+        train: bool,
+    ) -> Tensor {
+        let (q, k, v) = self.qkv(x, rot);
+        let (keys, values) = put(k, v);
+        let y = Tensor::scaled_dot_product_attention(&q, &keys, &values, Some(mask), 0.0, false, None, false);
+        self.merge(y, train)
+    }
+
+    /// Both streams: the chunks as [`Self::programs`]; the examples (N, S,
+    /// C) to their program's chunks (real tokens) and causally to their own
+    /// tokens. Queries and keys are rotated by their positions (rotary
+    /// embeddings), so "the byte before" or "the same offset in the line
+    /// above" is one relation wherever a sequence sits.
+    fn forward(&self, (programs, own): (&Tensor, &Tensor), ctx: &Layout, train: bool) -> (Tensor, Tensor) {
+        let (y_programs, k, v) = self.programs(programs, ctx, train);
+        let (kp, vp) = (ctx.per_example(&k), ctx.per_example(&v));
+        let put = |ks: Tensor, vs: Tensor| (Tensor::cat(&[kp, ks], 2), Tensor::cat(&[vp, vs], 2));
+        (y_programs, self.own(own, &ctx.rotary_own, &ctx.mask, put, train))
     }
 }
 
-/// What every attention layer of one batch shares: which program each
+/// What every attention layer of one batch shares: which chunks each
 /// example reads, the masks, and the rotary tables.
 pub(super) struct Layout {
-    /// (N,) each example's program row.
-    pub(super) rows: Tensor,
-    /// (B, 1, 1, P) real program tokens.
-    pub(super) program_mask: Tensor,
-    /// (N, 1, S, P + S) the program's real tokens, then causal over the example's own.
+    /// (N * W,) the chunks each example reads, in order.
+    pub(super) reads: Tensor,
+    /// (B, W) each program's chunks.
+    pub(super) chunks: Tensor,
+    /// (K, 1, 1, T) real chunk tokens.
+    pub(super) chunk_mask: Tensor,
+    /// (N, 1, S, W * T + S) the program's real tokens, then causal over the example's own.
     pub(super) mask: Tensor,
-    /// (cos, sin), (P, hs / 2): the program's positions.
+    /// (cos, sin), (T, hs / 2): positions in a chunk.
     pub(super) rotary_programs: (Tensor, Tensor),
     /// (cos, sin), (N, 1, S, hs / 2): the examples' positions.
     pub(super) rotary_own: (Tensor, Tensor),
+}
+
+impl Layout {
+    /// Chunk-level `x` (K, nh, T, hs) as each example reads it: its
+    /// program's chunks side by side, (N, nh, W * T, hs).
+    pub(super) fn per_example(&self, x: &Tensor) -> Tensor {
+        let (_, nh, t, hs) = x.size4().expect("keys are (K, nh, T, hs)");
+        let n = self.mask.size()[0];
+        let w = self.reads.size()[0] / n.max(1);
+        // (N * W, nh, T, hs) -> (N, W, nh, T, hs) -> (N, nh, W, T, hs) -> (N, nh, W * T, hs)
+        x.index_select(0, &self.reads).view([n, w, nh, t, hs]).permute([0, 2, 1, 3, 4]).reshape([n, nh, w * t, hs])
+    }
+
+    /// Chunk-level hidden states (K, T, C) as program rows (B, W * T, C).
+    pub(super) fn rows_of(&self, x: &Tensor) -> Result<Tensor, tch::TchError> {
+        let (_, t, c) = x.size3()?;
+        let (b, w) = self.chunks.size2()?;
+        Ok(x.f_index_select(0, &self.chunks.view([-1]))?.view([b, w * t, c]))
+    }
 }
 
 /// Rotary tables for positions `pos` (any shape): (cos, sin), each of
@@ -133,8 +178,31 @@ impl Block {
 
     pub(super) fn forward(&self, (programs, own): (Tensor, Tensor), ctx: &Layout, train: bool) -> (Tensor, Tensor) {
         let (a_programs, a_own) = self.attn.forward((&programs.apply(&self.ln_1), &own.apply(&self.ln_1)), ctx, train);
-        let (programs, own) = (programs + a_programs, own + a_own);
-        let mlp = |x: Tensor| &x + self.mlp.forward(&x.apply(&self.ln_2), train);
-        (mlp(programs), mlp(own))
+        (self.mlp_after(programs + a_programs, train), self.mlp_after(own + a_own, train))
+    }
+
+    fn mlp_after(&self, x: Tensor, train: bool) -> Tensor {
+        &x + self.mlp.forward(&x.apply(&self.ln_2), train)
+    }
+
+    /// The chunks alone (K, T, C), at inference: the output and the
+    /// layer's chunk keys and values, which the examples read.
+    pub(super) fn programs(&self, x: Tensor, ctx: &Layout) -> (Tensor, Tensor, Tensor) {
+        let (a, k, v) = self.attn.programs(&x.apply(&self.ln_1), ctx, false);
+        (self.mlp_after(x + a, false), k, v)
+    }
+
+    /// New own tokens `x` (N, m, C) at rotary `rot`, at inference: they
+    /// attend under `mask` to what `put` returns once given their keys and
+    /// values (see [`CausalSelfAttention::own`]).
+    pub(super) fn own(
+        &self,
+        x: Tensor,
+        rot: &(Tensor, Tensor),
+        mask: &Tensor,
+        put: impl FnOnce(Tensor, Tensor) -> (Tensor, Tensor),
+    ) -> Tensor {
+        let a = self.attn.own(&x.apply(&self.ln_1), rot, mask, put, false);
+        self.mlp_after(x + a, false)
     }
 }

@@ -9,10 +9,12 @@
 //! - `copy`: the state-delta head and the sources it mixes;
 //! - `loss`: what training minimises;
 //! - `batch`: the tensors collation prepares;
+//! - `cache`: incremental decoding (keys and values kept per layer);
 //! - `checkpoint`: a model with its variables, saved and loaded.
 
 mod action;
 mod batch;
+mod cache;
 mod checkpoint;
 mod copy;
 mod core;
@@ -25,11 +27,13 @@ use tch::{Kind, Tensor, nn};
 use thiserror::Error;
 
 pub use batch::Batch;
+pub use cache::Cache;
 pub use checkpoint::Learner;
 pub use loss::Losses;
 
 use crate::encode::{DEPTHS, EVENTS, LINE_IDS, LINE_REL_VOCAB, VOCAB};
 use crate::flow::FLOW_VOCAB;
+use crate::window::Window;
 use core::{Block, Layout, rotary};
 
 /// The model's shape; saved with every checkpoint.
@@ -44,8 +48,18 @@ pub struct ModelConfig {
     pub n_head: i64,
     /// Transformer blocks. Default: 4.
     pub n_layer: i64,
-    /// Longest sequence (context + target), tokens. Default: 1024.
+    /// Longest example of the model's own tokens (state, working, action,
+    /// delta), tokens. Default: 1024. With `chunk` 0, the program's tokens
+    /// count too.
     pub block_size: i64,
+    /// Program tokens per chunk ([`crate::Window`]). Default: 512;
+    /// checkpoints saved before chunks read 0 (one chunk, as trained).
+    #[serde(default)]
+    pub chunk: i64,
+    /// The most chunks of one program. Default: 24 (12 288 tokens: 8 KB of
+    /// source with its line markers, whole lines to a chunk).
+    #[serde(default)]
+    pub chunks: i64,
     /// Dropout probability on the embeddings and every residual branch (not
     /// the attention weights), also used at inference for MC-dropout.
     /// Default: 0.1.
@@ -60,7 +74,28 @@ pub struct ModelConfig {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig { vocab: VOCAB, n_embd: 96, n_head: 2, n_layer: 4, block_size: 1024, dropout: 0.1, working: true }
+        ModelConfig {
+            vocab: VOCAB,
+            n_embd: 96,
+            n_head: 2,
+            n_layer: 4,
+            block_size: 1024,
+            chunk: 512,
+            chunks: 24,
+            dropout: 0.1,
+            working: true,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// What the model reads ([`Window`]).
+    pub fn window(&self) -> Window {
+        Window {
+            chunk: self.chunk.max(0) as usize,
+            chunks: self.chunks.max(1) as usize,
+            block: self.block_size as usize,
+        }
     }
 }
 
@@ -150,10 +185,13 @@ impl WorldModel {
             || config.n_layer < 1
             || config.vocab < VOCAB
             || !(0.0..1.0).contains(&config.dropout)
+            || config.chunk < 0
+            || config.block_size < 1
+            || (config.chunk > 0 && config.chunks < 1)
         {
             return Err(ModelError::Config(format!(
-                "n_embd ({}) must divide by n_head ({}) into an even head size, n_layer >= 1, vocab >= {VOCAB}, dropout in [0, 1) ({})",
-                config.n_embd, config.n_head, config.dropout
+                "n_embd ({}) must divide by n_head ({}) into an even head size, n_layer >= 1, vocab >= {VOCAB}, dropout in [0, 1) ({}), block_size >= 1, chunk >= 0 and chunks >= 1 ({}, {})",
+                config.n_embd, config.n_head, config.dropout, config.chunk, config.chunks
             )));
         }
         let c = config.n_embd;
@@ -161,7 +199,7 @@ impl WorldModel {
         let linear = |name: &str, out: i64| nn::linear(p / name, c, out, Default::default());
         Ok(WorldModel {
             wte: nn::embedding(h / "wte", config.vocab, c, Default::default()),
-            wpe: nn::embedding(h / "wpe", config.block_size, c, Default::default()),
+            wpe: nn::embedding(h / "wpe", config.window().positions() as i64, c, Default::default()),
             wle: nn::embedding(h / "wle", LINE_IDS, c, Default::default()),
             wde: nn::embedding(h / "wde", DEPTHS, c, Default::default()),
             wre: nn::embedding(p / "wre", LINE_REL_VOCAB, c, Default::default()),
@@ -189,52 +227,78 @@ impl WorldModel {
         })
     }
 
-    /// Final hidden states of the programs (B, P, C) and of the examples'
-    /// own tokens (N, S, C).
+    /// Final hidden states of the programs' rows (B, P, C) and of the
+    /// examples' own tokens (N, S, C).
     fn hidden(&self, batch: &Batch, train: bool) -> Result<(Tensor, Tensor), ModelError> {
-        let (_, p) = batch.program.size2()?;
-        let (_, s) = batch.tokens.size2()?;
-        let longest = batch.positions.max().int64_value(&[]) + 1;
-        if longest.max(p) > self.config.block_size {
-            return Err(ModelError::Config(format!(
-                "sequence of {} tokens; block_size is {}",
-                longest.max(p),
-                self.config.block_size
-            )));
-        }
-        let device = batch.tokens.device();
-        let pos = Tensor::arange(p, (Kind::Int64, device));
-        let programs = batch.program.apply(&self.wte)
-            + pos.apply(&self.wpe)
-            + batch.program_line.apply(&self.wle)
-            + batch.program_depth.apply(&self.wde);
-        let own = batch.tokens.apply(&self.wte)
-            + batch.positions.apply(&self.wpe)
-            + batch.line_id.apply(&self.wle)
-            + batch.depth.apply(&self.wde);
-        let n = batch.row.size()[0];
-        let to_program = batch.program_mask.index_select(0, &batch.row).view([n, 1, 1, p]).expand([n, 1, s, p], false);
-        let causal = Tensor::ones([s, s], (Kind::Bool, device)).tril(0).expand([n, 1, s, s], false);
-        let (b, _) = batch.program.size2()?;
-        let hs = self.config.n_embd / self.config.n_head;
-        let (cos, sin) = rotary(&batch.positions, hs);
-        let ctx = Layout {
-            rows: batch.row.shallow_clone(),
-            program_mask: batch.program_mask.view([b, 1, 1, p]),
-            mask: Tensor::cat(&[to_program, causal], 3),
-            rotary_programs: rotary(&pos, hs),
-            rotary_own: (cos.unsqueeze(1), sin.unsqueeze(1)),
-        };
-        let mut x = (programs.dropout(self.config.dropout, train), own.dropout(self.config.dropout, train));
+        let ctx = self.layout(batch)?;
+        let own = self.own_embeddings(&batch.tokens, &batch.positions, &batch.line_id, &batch.depth);
+        let mut x = (
+            self.program_embeddings(batch)?.dropout(self.config.dropout, train),
+            own.dropout(self.config.dropout, train),
+        );
         for block in &self.blocks {
             x = block.forward(x, &ctx, train);
         }
-        Ok((x.0.apply(&self.ln_f), x.1.apply(&self.ln_f)))
+        Ok((ctx.rows_of(&x.0.apply(&self.ln_f))?, x.1.apply(&self.ln_f)))
     }
+
+    /// The chunks' embeddings (K, T, C): token, position in the chunk,
+    /// line and bracket depth.
+    fn program_embeddings(&self, batch: &Batch) -> Result<Tensor, ModelError> {
+        let (_, t) = batch.program.size2()?;
+        let window = self.config.window();
+        if t as usize > window.chunk.max(window.block) {
+            return Err(ModelError::Config(format!("a chunk of {t} tokens; the model reads {}", window.chunk)));
+        }
+        let pos = Tensor::arange(t, (Kind::Int64, batch.program.device()));
+        Ok(batch.program.apply(&self.wte)
+            + pos.apply(&self.wpe)
+            + batch.program_line.apply(&self.wle)
+            + batch.program_depth.apply(&self.wde))
+    }
+
+    /// Own tokens' embeddings (N, S, C) at `positions`.
+    fn own_embeddings(&self, tokens: &Tensor, positions: &Tensor, line_id: &Tensor, depth: &Tensor) -> Tensor {
+        tokens.apply(&self.wte) + positions.apply(&self.wpe) + line_id.apply(&self.wle) + depth.apply(&self.wde)
+    }
+
+    /// What every layer of `batch` shares: masks, rotary tables and which
+    /// chunks each example reads; refuses positions past the model's.
+    fn layout(&self, batch: &Batch) -> Result<Layout, ModelError> {
+        let (k, t) = batch.program.size2()?;
+        let (n, s) = batch.tokens.size2()?;
+        let longest = batch.positions.max().int64_value(&[]) + 1;
+        let rows = self.config.window().positions() as i64;
+        if longest > rows {
+            return Err(ModelError::Config(format!("an example reaches position {longest}; the model has {rows}")));
+        }
+        let device = batch.tokens.device();
+        let hs = self.config.n_embd / self.config.n_head;
+        // Every chunk query sees its first token, so a chunk of padding
+        // attends to something rather than to nothing (NaN).
+        let first = Tensor::from_slice(&[0i64]).to(device);
+        let chunk_mask = batch.program_mask.index_fill(1, &first, 1).view([k, 1, 1, t]);
+        let reads = batch.chunks.f_index_select(0, &batch.row)?.view([-1]);
+        let w = batch.chunks.size()[1];
+        let to_program =
+            batch.program_mask.f_index_select(0, &reads)?.view([n, 1, 1, w * t]).expand([n, 1, s, w * t], false);
+        let causal = Tensor::ones([s, s], (Kind::Bool, device)).tril(0).expand([n, 1, s, s], false);
+        let (cos, sin) = rotary(&batch.positions, hs);
+        Ok(Layout {
+            reads,
+            chunks: batch.chunks.shallow_clone(),
+            chunk_mask,
+            mask: Tensor::cat(&[to_program, causal], 3),
+            rotary_programs: rotary(&Tensor::arange(t, (Kind::Int64, device)), hs),
+            rotary_own: (cos.unsqueeze(1), sin.unsqueeze(1)),
+        })
+    }
+
     /// All three heads. `train` turns dropout on (training, MC-dropout).
     pub fn forward(&self, batch: &Batch, train: bool) -> Result<Output, ModelError> {
         let (programs, own) = self.hidden(batch, train)?;
-        let (event_logits, line_logits) = self.action(batch, &programs, &own)?;
+        let query = action::at_positions(&own, &batch.query)?;
+        let (event_logits, line_logits) = self.action(batch, &programs, &query)?;
         Ok(Output { event_logits, line_logits, hidden: own, tokens: batch.tokens.shallow_clone() })
     }
 }

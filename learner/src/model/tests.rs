@@ -7,7 +7,7 @@ fn tiny() -> ModelConfig {
 }
 
 fn batch() -> Batch {
-    collate(&items(), Device::Cpu)
+    collate(&items(), tiny().window(), Device::Cpu)
 }
 
 /// Five examples of one program (k = 1 and 2), the second with a
@@ -26,7 +26,8 @@ fn items() -> Vec<Example> {
 fn examples_sharing_a_program_get_what_they_would_get_alone() {
     let learner = Learner::new(tiny(), Device::Cpu).unwrap();
     let ex = items();
-    let (apart, shared) = (pack(&ex, 1, Device::Cpu), collate(&ex, Device::Cpu));
+    let w = tiny().window();
+    let (apart, shared) = (pack(&ex, 1, w, Device::Cpu), collate(&ex, w, Device::Cpu));
     assert_eq!((apart.program.size()[0], shared.program.size()[0]), (5, 1), "one copy of the program");
     let (a, p) = (learner.model.forward(&apart, false).unwrap(), learner.model.forward(&shared, false).unwrap());
     let close = |x: &Tensor, y: &Tensor| x.allclose(y, 1e-5, 1e-5, false);
@@ -35,7 +36,7 @@ fn examples_sharing_a_program_get_what_they_would_get_alone() {
     assert!(close(&la.action, &lp.action) && close(&la.delta, &lp.delta), "{:?} vs {:?}", la.delta, lp.delta);
     assert!(close(&la.delta_per_byte, &lp.delta_per_byte));
     // Sharing by twos: three copies, the same answers.
-    let twos = pack(&ex, 2, Device::Cpu);
+    let twos = pack(&ex, 2, w, Device::Cpu);
     assert_eq!(twos.program.size()[0], 3);
     let t = learner.model.forward(&twos, false).unwrap();
     assert!(close(&learner.model.losses(&twos, &t).unwrap().delta, &la.delta));
@@ -146,4 +147,34 @@ fn checkpoint_round_trips_exactly_and_refuses_another_shape() {
 fn bad_config_is_refused() {
     let bad = ModelConfig { n_embd: 30, n_head: 4, ..tiny() };
     assert!(Learner::new(bad, Device::Cpu).is_err());
+}
+
+#[test]
+fn programs_of_different_lengths_in_one_batch_read_as_they_read_alone() {
+    let step = crate::data::module_step;
+    let long: String = (0..12).map(|i| format!("x = x + {i}\n")).collect();
+    let sources = ["x = 0\nx = 1\n".to_string(), format!("x = 0\n{long}"), "x = 5\n".to_string()];
+    let mut all = vec![];
+    for source in &sources {
+        let n = source.lines().count() as u32;
+        let steps: Vec<_> = (0..n).map(|i| step(i, i + 1, &i.to_string())).collect();
+        all.extend(examples(source, "", &steps, &[1]).into_iter().take(3));
+    }
+    let config = ModelConfig { chunk: 32, chunks: 16, ..tiny() };
+    tch::manual_seed(7);
+    let learner = Learner::new(config.clone(), Device::Cpu).unwrap();
+    let w = config.window();
+    assert!(w.layout(&all[3].context).len() > 2 && w.layout(&all[0].context).len() == 1);
+    let together = collate(&all, w, Device::Cpu);
+    let t = learner.model.forward(&together, false).unwrap();
+    let lt = learner.model.losses(&together, &t).unwrap();
+    for (i, e) in all.iter().enumerate() {
+        let alone = collate(std::slice::from_ref(e), w, Device::Cpu);
+        let a = learner.model.forward(&alone, false).unwrap();
+        let la = learner.model.losses(&alone, &a).unwrap();
+        let close = |x: &Tensor, y: &Tensor| x.allclose(y, 1e-4, 1e-4, false);
+        assert!(close(&a.event_logits, &t.event_logits.narrow(0, i as i64, 1)), "example {i}: events");
+        assert!(close(&a.line_logits, &t.line_logits.narrow(0, i as i64, 1).narrow(1, 0, a.line_logits.size()[1])));
+        assert!(close(&la.delta, &lt.delta.narrow(0, i as i64, 1)), "example {i}: {:?} vs {:?}", la.delta, lt.delta);
+    }
 }

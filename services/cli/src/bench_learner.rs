@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::Args;
 use curio_interpreter_pool::{Execution, Status};
 use curio_learner::{
-    DEPTHS, Example, GenConfig, LINE_IDS, LINE_REL_VOCAB, Learner, ModelConfig, TrainConfig, Trainer, collate,
-    examples, generate, inputs,
+    DEPTHS, Decoding, Example, GenConfig, LINE_IDS, LINE_REL_VOCAB, Learner, ModelConfig, State, TrainConfig, Trainer,
+    collate, examples, generate, inputs, rollout_with,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -34,6 +34,12 @@ pub struct LearnerBench {
     /// Rounds, alternating the two; the best of each counts.
     #[arg(long, default_value_t = 2)]
     rounds: usize,
+    /// Programs rolled out together, for rollout steps per second.
+    #[arg(long, default_value_t = 16)]
+    rollouts: usize,
+    /// Steps each rollout runs.
+    #[arg(long, default_value_t = 8)]
+    horizon: usize,
     /// The Python with PyTorch.
     #[arg(long, default_value = ".venv/bin/python")]
     python: PathBuf,
@@ -73,6 +79,104 @@ pub fn run(args: LearnerBench) -> anyhow::Result<()> {
         Some(t) => println!("pytorch_ratio: {:.2}", ours / t),
         None => println!("pytorch_ratio: unavailable ({why_not})"),
     }
+    rollouts(&args, &config)?;
+    window_cost(&config)?;
+    Ok(())
+}
+
+/// Rollout steps per second on generated programs, decoded with the KV
+/// cache and with a full pass per byte, on the same untrained model; then
+/// the same steps' reading and writing in PyTorch with a KV cache.
+fn rollouts(args: &LearnerBench, config: &ModelConfig) -> anyhow::Result<()> {
+    let model = Learner::new(config.clone(), Device::Cpu)?.model;
+    let starts: Vec<(String, State)> = (0..args.rollouts as u64)
+        .map(|seed| (generate(1000 + seed, &GenConfig::default()), State::initial(&inputs(1000 + seed, 1).remove(0))))
+        .collect();
+    let (mut best, mut paths) = ([0.0f64; 2], vec![]);
+    for _ in 0..args.rounds {
+        for (i, how) in [Decoding::Cached, Decoding::Full].into_iter().enumerate() {
+            let started = Instant::now();
+            paths = rollout_with(&model, &starts, (args.horizon, how), Device::Cpu, |_, _, _| false)?;
+            let steps: usize = paths.iter().map(|p| p.iter().flatten().count()).sum();
+            best[i] = best[i].max(steps as f64 / started.elapsed().as_secs_f64());
+        }
+    }
+    println!("rollout_steps_per_second: {:.1} (full passes: {:.1})", best[0], best[1]);
+    println!("rollout_cache_ratio: {:.2}", best[0] / best[1].max(1e-9));
+    let file = std::env::temp_dir().join(format!("curio-bench-rollout-{}.json", std::process::id()));
+    std::fs::write(&file, serde_json::to_vec(&rollout_rounds(config, &starts, &paths)?)?)?;
+    let theirs = python(
+        args,
+        &["rollout", &file.display().to_string(), &args.threads.to_string()],
+        "rollout_steps_per_second: ",
+    );
+    let _ = std::fs::remove_file(&file);
+    match theirs {
+        Ok(t) => println!("rollout_ratio: {:.2} (pytorch with a KV cache: {t:.1} steps/s)", best[0] / t),
+        Err(e) => println!("rollout_ratio: unavailable ({e:#})"),
+    }
+    Ok(())
+}
+
+/// The rollouts' steps as the reference reads them: per horizon step, the
+/// live rows' contexts and how many bytes each wrote (its working, its
+/// delta, the action's read and the EOS's).
+fn rollout_rounds(
+    config: &ModelConfig,
+    starts: &[(String, State)],
+    paths: &[curio_learner::Rollout],
+) -> anyhow::Result<serde_json::Value> {
+    let mut rounds = vec![];
+    let horizon = paths.iter().map(Vec::len).max().unwrap_or(0);
+    for h in 0..horizon {
+        let (mut rows, mut owed) = (vec![], vec![]);
+        for ((source, start), path) in starts.iter().zip(paths) {
+            let Some(Some((_, p))) = path.get(h) else { continue };
+            let state = if h == 0 { start } else { &path[h - 1].as_ref().expect("a live rollout").0 };
+            rows.push(Example::query(curio_learner::encode_context(source, state, 1)));
+            owed.push(p.working.len() + p.delta.len() + 2);
+        }
+        if !rows.is_empty() {
+            rounds.push(serde_json::json!({"batch": wire_batch(&collate(&rows, config.window(), Device::Cpu))?, "decode": owed}));
+        }
+    }
+    Ok(serde_json::json!({"config": wire_config(config), "rounds": rounds}))
+}
+
+/// What reading a longer program costs: one training step's forward and
+/// backward pass on 8 examples of straight-line programs of growing size.
+fn window_cost(config: &ModelConfig) -> anyhow::Result<()> {
+    let mut trainer = Trainer::new(Learner::new(config.clone(), Device::Cpu)?, TrainConfig::default())?;
+    let mut base = None;
+    for bytes in [512usize, 2048, 8192] {
+        let lines = bytes / 32;
+        let source: String = (0..lines).map(|i| format!("total = total + {i:>4} * 3 - 1  # {i:04}\n")).collect();
+        let steps: Vec<curio_trace::Step> = (0..9u32)
+            .map(|i| curio_trace::Step {
+                step: i,
+                event: curio_trace::Event::Line,
+                line: i + 1,
+                function: "<module>".into(),
+                depth: 1,
+                locals: vec![("total".into(), (i * 3).to_string())],
+                stdout: String::new(),
+                value: None,
+            })
+            .collect();
+        let batch = examples(&source, "", &steps, &[1]);
+        anyhow::ensure!(
+            batch.iter().all(|e| config.window().fits(e)),
+            "a {bytes}-byte program does not fit the window"
+        );
+        trainer.step(&batch)?;
+        let started = Instant::now();
+        for _ in 0..3 {
+            trainer.step(&batch)?;
+        }
+        let secs = started.elapsed().as_secs_f64() / 3.0;
+        let base = *base.get_or_insert(secs);
+        println!("window: {} source bytes, {secs:.3} s a step ({:.2}x the 512-byte step)", source.len(), secs / base);
+    }
     Ok(())
 }
 
@@ -80,7 +184,7 @@ pub fn run(args: LearnerBench) -> anyhow::Result<()> {
 /// a program together), bucketed by length as the trainer does.
 fn batches(batch: usize, per_row: usize, steps: usize) -> anyhow::Result<Vec<Vec<Example>>> {
     let sandbox = crate::sandbox(1)?;
-    let block = ModelConfig::default().block_size as usize;
+    let window = ModelConfig::default().window();
     let mut groups = vec![];
     for seed in 0.. {
         if groups.len() >= batch * steps {
@@ -93,7 +197,7 @@ fn batches(batch: usize, per_row: usize, steps: usize) -> anyhow::Result<Vec<Vec
             let fitting: Vec<Example> = examples(&source, &exec.input, &trace.steps, &[1])
                 .into_iter()
                 .step_by(3)
-                .filter(|e| e.len() <= block)
+                .filter(|e| window.fits(e))
                 .collect();
             for chunk in fitting.chunks(per_row) {
                 groups.push(curio_loop::Group { id: groups.len() as i64, examples: chunk.to_vec() });
@@ -118,13 +222,20 @@ fn rust_round(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<
 }
 
 fn python_round(args: &LearnerBench, file: &std::path::Path) -> anyhow::Result<f64> {
+    let (steps, threads) = (args.steps.to_string(), args.threads.to_string());
+    python(args, &[&file.display().to_string(), &steps, &threads], "tokens_per_second: ")
+}
+
+/// Runs learner/bench/reference.py with `argv` and reads the figure after `prefix`.
+fn python(args: &LearnerBench, argv: &[&str], prefix: &str) -> anyhow::Result<f64> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../learner/bench/reference.py");
     let out = Command::new(&args.python)
-        .args([script, &file.display().to_string(), &args.steps.to_string(), &args.threads.to_string()])
+        .arg(script)
+        .args(argv)
         .output()
         .with_context(|| format!("running {}", args.python.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let value = stdout.lines().find_map(|l| l.strip_prefix("tokens_per_second: ")).and_then(|v| v.trim().parse().ok());
+    let value = stdout.lines().find_map(|l| l.strip_prefix(prefix)).and_then(|v| v.trim().parse().ok());
     value.ok_or_else(|| {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().last().unwrap_or("no output").to_string();
@@ -137,32 +248,40 @@ fn python_round(args: &LearnerBench, file: &std::path::Path) -> anyhow::Result<f
 
 /// The batches as the reference script reads them, and their padded tokens.
 fn wire(batches: &[Vec<Example>], config: &ModelConfig) -> anyhow::Result<(serde_json::Value, i64)> {
+    let (mut out, mut tokens) = (vec![], 0);
+    for b in batches {
+        let t = collate(b, config.window(), Device::Cpu);
+        tokens += t.padded_tokens();
+        out.push(wire_batch(&t)?);
+    }
+    Ok((serde_json::json!({"config": wire_config(config), "batches": out}), tokens))
+}
+
+/// One batch's tensors as JSON lists.
+fn wire_batch(t: &curio_learner::Batch) -> anyhow::Result<serde_json::Value> {
     let rows = |t: &Tensor| -> anyhow::Result<Vec<Vec<i64>>> {
         let t = t.to_kind(tch::Kind::Int64);
         Ok(Vec::<Vec<i64>>::try_from(&t)?)
     };
     let flat = |t: &Tensor| -> anyhow::Result<Vec<i64>> { Ok(Vec::<i64>::try_from(&t.to_kind(tch::Kind::Int64))?) };
-    let (mut out, mut tokens) = (vec![], 0);
-    for b in batches {
-        let t = collate(b, Device::Cpu);
-        tokens += t.padded_tokens();
-        out.push(serde_json::json!({
-            "program": rows(&t.program)?, "program_line": rows(&t.program_line)?,
-            "program_mask": rows(&t.program_mask)?, "program_depth": rows(&t.program_depth)?,
-            "tokens": rows(&t.tokens)?, "positions": rows(&t.positions)?,
-            "line_id": rows(&t.line_id)?, "depth": rows(&t.depth)?, "labels": rows(&t.labels)?,
-            "row": flat(&t.row)?, "query": flat(&t.query)?, "delta_start": flat(&t.delta_start)?,
-            "lines": rows(&t.lines)?, "line_mask": rows(&t.line_mask)?, "line_rel": rows(&t.line_rel)?,
-            "line_flow": rows(&t.line_flow)?, "flow": flat(&t.flow)?,
-            "event": flat(&t.event)?, "line": flat(&t.line)?,
-        }));
-    }
-    let json = serde_json::json!({
-        "config": {"vocab": config.vocab, "n_embd": config.n_embd, "n_head": config.n_head, "n_layer": config.n_layer,
-                   "block_size": config.block_size, "dropout": config.dropout, "line_rel_vocab": LINE_REL_VOCAB,
-                   "flow_vocab": curio_learner::FLOW_VOCAB,
-                   "line_ids": LINE_IDS, "depths": DEPTHS},
-        "batches": out,
-    });
-    Ok((json, tokens))
+    Ok(serde_json::json!({
+        "program": rows(&t.program)?, "program_line": rows(&t.program_line)?,
+        "program_mask": rows(&t.program_mask)?, "program_depth": rows(&t.program_depth)?,
+        "chunks": rows(&t.chunks)?,
+        "tokens": rows(&t.tokens)?, "positions": rows(&t.positions)?,
+        "line_id": rows(&t.line_id)?, "depth": rows(&t.depth)?, "labels": rows(&t.labels)?,
+        "row": flat(&t.row)?, "query": flat(&t.query)?, "delta_start": flat(&t.delta_start)?,
+        "lines": rows(&t.lines)?, "line_mask": rows(&t.line_mask)?, "line_rel": rows(&t.line_rel)?,
+        "line_flow": rows(&t.line_flow)?, "flow": flat(&t.flow)?,
+        "event": flat(&t.event)?, "line": flat(&t.line)?,
+    }))
+}
+
+/// The model's shape as the reference script reads it.
+fn wire_config(config: &ModelConfig) -> serde_json::Value {
+    serde_json::json!({"vocab": config.vocab, "n_embd": config.n_embd, "n_head": config.n_head, "n_layer": config.n_layer,
+                       "block_size": config.block_size, "chunk": config.chunk,
+                       "positions": config.window().positions(), "dropout": config.dropout,
+                       "line_rel_vocab": LINE_REL_VOCAB, "flow_vocab": curio_learner::FLOW_VOCAB,
+                       "line_ids": LINE_IDS, "depths": DEPTHS})
 }

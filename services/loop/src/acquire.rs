@@ -115,7 +115,7 @@ pub fn score(
     if strategy == Strategy::Random {
         return Ok(Scores { scores, elapsed: started.elapsed() });
     }
-    let block = model.config.block_size as usize;
+    let window = model.config.window();
     for (chunk_no, chunk) in candidates.chunks(8).enumerate() {
         if started.elapsed() > budget {
             break;
@@ -125,9 +125,9 @@ pub fn score(
         for (i, c) in chunk.iter().enumerate() {
             let state = State::initial(&c.input);
             for k in JUMPS {
-                let context = encode_context(&c.source, &state, k);
-                if context.context.len() < block {
-                    rows.push(Example::query(context));
+                let asked = Example::query(encode_context(&c.source, &state, k));
+                if window.room(&asked) > 0 {
+                    rows.push(asked);
                     owner.push(chunk_no * 8 + i);
                 }
             }

@@ -122,7 +122,7 @@ impl Engine {
         shared.attach(&config, queries, trainer.clone(), store.clone());
         LoopMetrics::register(config.strategy);
         Ok(Engine {
-            fit: Fit::new(config.fit(), config.model.block_size as usize, config.seed),
+            fit: Fit::new(config.fit(), config.model.window(), config.seed),
             config,
             store,
             pools,

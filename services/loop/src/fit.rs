@@ -5,7 +5,7 @@
 //! [`crate::offline`], which adds an end (minutes or steps), the annealing
 //! of the rate towards it and a checkpoint cadence.
 
-use curio_learner::{StepStats, Trainer};
+use curio_learner::{StepStats, Trainer, Window};
 use curio_store::Store;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -69,16 +69,16 @@ pub struct Fitted {
 #[derive(Debug)]
 pub struct Fit {
     config: FitConfig,
-    block: usize,
+    window: Window,
     cache: TraceCache,
     rng: StdRng,
 }
 
 impl Fit {
-    /// Training with `config` for a model that reads `block` tokens; `seed`
+    /// Training with `config` for a model that reads `window`; `seed`
     /// seeds the draws.
-    pub fn new(config: FitConfig, block: usize, seed: u64) -> Self {
-        Fit { config, block, cache: TraceCache::default(), rng: StdRng::seed_from_u64(seed) }
+    pub fn new(config: FitConfig, window: Window, seed: u64) -> Self {
+        Fit { config, window, cache: TraceCache::default(), rng: StdRng::seed_from_u64(seed) }
     }
 
     /// Up to `steps` optimizer steps, fewer when the store has nothing to
@@ -128,10 +128,10 @@ impl Fit {
     /// `size` sampled transitions with their companions, or none when the
     /// store has none or the draw failed (logged and counted).
     async fn draw(&mut self, size: usize, store: &Store) -> Option<Vec<crate::Group>> {
-        let (pack, block, mix) = (self.config.pack, self.block, self.config.mix);
+        let (pack, window, mix) = (self.config.pack, self.window, self.config.mix);
         let (cache, rng) = (&mut self.cache, &mut self.rng);
         let groups =
-            patiently("sampling a minibatch", async || minibatch(store, cache, (size, pack), &mix, block, rng).await)
+            patiently("sampling a minibatch", async || minibatch(store, cache, (size, pack), &mix, window, rng).await)
                 .await;
         match groups {
             Ok((groups, untrainable)) => {

@@ -107,11 +107,11 @@ pub async fn offline(
     progress: impl FnMut(&Trainer, &StepStats, usize),
 ) -> Result<OfflineReport, LoopError> {
     config.validate()?;
-    let (first_step, block) = {
+    let (first_step, window) = {
         let t = lock(trainer);
-        (t.learner.train_step, t.learner.model.config.block_size as usize)
+        (t.learner.train_step, t.learner.model.config.window())
     };
-    let mut fit = Fit::new(config.fit.clone(), block, first_step as u64);
+    let mut fit = Fit::new(config.fit.clone(), window, first_step as u64);
     let started = Instant::now();
     let mut end = End {
         deadline: started + Duration::from_secs_f64(config.minutes * 60.0),
@@ -131,7 +131,7 @@ pub async fn offline(
         if idle >= IDLE_DRAWS && end.running(&lock(trainer)) {
             return Err(LoopError::Config(format!(
                 "{IDLE_DRAWS} draws in a row found no transition the model can read: the store is empty, or its \
-                 transitions outgrow the block of {block} tokens (store programs, or a model with a larger block)"
+                 transitions outgrow the model's window ({window:?}; store shorter programs, or train a model that reads more)"
             )));
         }
     }

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use curio_learner::{Example, JUMPS, Unrolled, comparisons};
+use curio_learner::{Example, JUMPS, Unrolled, Window, comparisons};
 use curio_store::{Sampling, Store, StoreError};
 use curio_trace::{Event, Step};
 use rand::RngExt;
@@ -112,13 +112,13 @@ impl Mix {
 
 /// `size` sampled transitions, each with up to `per_program - 1` companions,
 /// and the ids of those sampled that have nothing to teach: a run's last
-/// step, or one whose example outgrows the model's `block`.
+/// step, or one whose example the model's `window` cannot read.
 pub async fn minibatch(
     store: &Store,
     cache: &mut TraceCache,
     (size, per_program): (usize, usize),
     mix: &Mix,
-    block: usize,
+    window: Window,
     rng: &mut StdRng,
 ) -> Result<(Vec<Group>, Vec<i64>), StoreError> {
     let count = |share: f64| (share * size as f64).round() as usize;
@@ -130,11 +130,11 @@ pub async fn minibatch(
     for s in sampled {
         let Some(run) = cache.traces.get(&s.execution_id).cloned() else { continue };
         let run = &*run;
-        let Some(first) = draw(run, s.step as usize, (block, mix.long_jumps), rng) else {
+        let Some(first) = draw(run, s.step as usize, (window, mix.long_jumps), rng) else {
             // Nothing to learn from even one step ahead (too long for the
             // model to read, or a run's last step): its priority must not
             // keep drawing it.
-            if run.example(s.step as usize, 1).is_none_or(|e| e.len() > block) {
+            if run.example(s.step as usize, 1).is_none_or(|e| !window.fits(&e)) {
                 untrainable.push(s.id);
             }
             continue;
@@ -144,7 +144,7 @@ pub async fn minibatch(
         let comparing = if mix.comparisons > 0.0 { comparing_steps(run) } else { vec![] };
         for _ in 1..per_program.max(1) {
             let t = companion(run.len(), &comparing, mix.comparisons, rng);
-            examples.extend(draw(run, t, (block, mix.long_jumps), rng));
+            examples.extend(draw(run, t, (window, mix.long_jumps), rng));
         }
         groups.push(Group { id: s.id, examples });
     }
@@ -170,10 +170,10 @@ fn companion(len: usize, comparing: &[usize], share: f64, rng: &mut StdRng) -> u
 
 /// The example of state `t`: k = 1, or with probability `long` a longer
 /// jump that stays inside the trace.
-fn draw(run: &Unrolled, t: usize, (block, long): (usize, f64), rng: &mut StdRng) -> Option<Example> {
+fn draw(run: &Unrolled, t: usize, (window, long): (Window, f64), rng: &mut StdRng) -> Option<Example> {
     let longer: Vec<u32> = JUMPS.iter().copied().filter(|&k| k > 1 && t + (k as usize) < run.len()).collect();
     let k = if !longer.is_empty() && rng.random_bool(long) { longer[rng.random_range(0..longer.len())] } else { 1 };
-    run.example(t, k).filter(|e| e.len() <= block)
+    run.example(t, k).filter(|e| window.fits(e))
 }
 
 /// Splits a draw into minibatches of `size` groups of similar packed

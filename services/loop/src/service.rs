@@ -270,9 +270,16 @@ fn predict_on(
         None => copies[0].lock().unwrap_or_else(|e| e.into_inner()),
     };
     let start = curio_learner::State::initial(&req.input);
-    let block = model.model.config.block_size as usize;
-    if curio_learner::encode_context(&req.source, &start, 1).context.len() + 64 > block {
-        return Err(invalid("source", format!("too long for the model's context of {block} tokens")));
+    let window = model.model.config.window();
+    let asked = curio_learner::Example::query(curio_learner::encode_context(&req.source, &start, 1));
+    if window.room(&asked) < 64 {
+        return Err(invalid(
+            "source",
+            format!(
+                "too long for the model to read: it reads {} chunks of {} program tokens and {} of state",
+                window.chunks, window.chunk, window.block
+            ),
+        ));
     }
     let mut late = None;
     let paths = rollout_until(&model.model, &[(req.source.clone(), start)], horizon, device, |_, h, _| {
