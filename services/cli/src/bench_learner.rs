@@ -79,6 +79,23 @@ pub fn run(args: LearnerBench) -> anyhow::Result<()> {
         Some(t) => println!("pytorch_ratio: {:.2}", ours / t),
         None => println!("pytorch_ratio: unavailable ({why_not})"),
     }
+    // The same batches read as one block of program and state together
+    // (chunk 0, as checkpoints before chunks), where they fit it.
+    let one_block = ModelConfig { chunk: 0, ..config.clone() };
+    let fitting: Vec<Vec<Example>> = batches
+        .iter()
+        .map(|b| b.iter().filter(|e| one_block.window().fits(e)).cloned().collect::<Vec<_>>())
+        .filter(|b| !b.is_empty())
+        .collect();
+    let (mut chunked, mut block) = (0.0f64, 0.0f64);
+    for _ in 0..args.rounds {
+        chunked = chunked.max(rust_round(&fitting, &config)?.1);
+        block = block.max(rust_round(&fitting, &one_block)?.1);
+    }
+    println!(
+        "chunked_window_ratio: {:.2} ({chunked:.1} examples/s in chunks, {block:.1} in one block)",
+        chunked / block
+    );
     rollouts(&args, &config)?;
     window_cost(&config)?;
     Ok(())
