@@ -91,6 +91,24 @@ impl Example {
         self
     }
 
+    /// Its own tokens after the program, EOS not included: its state,
+    /// working, action and delta, as a batch row holds them.
+    pub fn own_tokens(&self) -> Vec<i64> {
+        let c = &self.context;
+        c.context[c.prefix..]
+            .iter()
+            .copied()
+            .chain(self.working.iter().map(|&y| i64::from(y)))
+            .chain(self.action.iter().copied())
+            .chain(self.target.iter().map(|&y| i64::from(y)))
+            .collect()
+    }
+
+    /// How many own tokens it holds ([`Example::own_tokens`]).
+    pub fn own_len(&self) -> usize {
+        self.len() - 1 - self.context.prefix
+    }
+
     /// Never: an example holds at least its EOS.
     pub fn is_empty(&self) -> bool {
         false
@@ -206,7 +224,7 @@ pub fn collate(examples: &[Example], window: Window, device: Device) -> Batch {
 pub fn pack(examples: &[Example], per_program: usize, window: Window, device: Device) -> Batch {
     let (row_of, firsts) = share_programs(examples, per_program);
     let n = examples.len();
-    let s = examples.iter().map(|e| e.len() - 1 - e.context.prefix).max().unwrap_or(1).max(1);
+    let s = examples.iter().map(Example::own_len).max().unwrap_or(1).max(1);
     let l = examples.iter().map(|e| e.context.line_starts.len()).max().unwrap_or(1).max(1);
     let programs = ProgramRows::new(examples, &firsts, l, window);
     let own = OwnRows::new(examples, s, l, window);
@@ -360,7 +378,7 @@ impl OwnRows {
     fn fill(&mut self, x: usize, e: &Example, (s, l): (usize, usize), offset: usize) {
         let c = &e.context;
         let current = *c.line_id.last().unwrap_or(&0);
-        let own = own_tokens(e);
+        let own: Vec<i64> = e.own_tokens().into_iter().chain([EOS]).collect();
         // The working is written from the context's last SEP on.
         let working = c.context.len() - 1 - c.prefix..e.query_position();
         self.query[x] = working.end as i64;
@@ -384,20 +402,6 @@ impl OwnRows {
             self.positions[x * s + i] = (offset + own.len() - 2) as i64;
         }
     }
-}
-
-/// An example's own tokens, after its program: its state, working, action
-/// and delta, then EOS.
-fn own_tokens(e: &Example) -> Vec<i64> {
-    let c = &e.context;
-    c.context[c.prefix..]
-        .iter()
-        .copied()
-        .chain(e.working.iter().map(|&y| i64::from(y)))
-        .chain(e.action.iter().copied())
-        .chain(e.target.iter().map(|&y| i64::from(y)))
-        .chain([EOS])
-        .collect()
 }
 
 /// A line event of the module with one local `x`: traces for unit tests.

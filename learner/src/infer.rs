@@ -90,7 +90,7 @@ impl<'m> Reader<'m> {
         if self.how == Decoding::Full {
             let asked: Vec<Example> = live.iter().map(|&r| rows[r].clone()).collect();
             let out = self.model.forward(&collate(&asked, self.model.config.window(), self.device), false)?;
-            let at: Vec<i64> = asked.iter().map(|e| own_len(e) as i64 - 1).collect();
+            let at: Vec<i64> = asked.iter().map(|e| e.own_len() as i64 - 1).collect();
             return self.model.logits_at(&out, &Tensor::from_slice(&at).to(self.device));
         }
         let held = self.sync(rows, live, compact)?;
@@ -131,28 +131,10 @@ impl<'m> Reader<'m> {
             *held = keep.iter().map(|&i| held[i]).collect();
         }
         let new: Vec<Vec<i64>> =
-            held.iter().enumerate().map(|(i, &r)| own_tokens(&rows[r])[cache.len(i)..].to_vec()).collect();
+            held.iter().enumerate().map(|(i, &r)| rows[r].own_tokens()[cache.len(i)..].to_vec()).collect();
         self.model.extend(cache, &new)?;
         Ok(held.clone())
     }
-}
-
-/// An example's own tokens after its program, EOS not included: what a
-/// batch row of it holds.
-fn own_tokens(e: &Example) -> Vec<i64> {
-    let c = &e.context;
-    c.context[c.prefix..]
-        .iter()
-        .copied()
-        .chain(e.working.iter().map(|&y| i64::from(y)))
-        .chain(e.action.iter().copied())
-        .chain(e.target.iter().map(|&y| i64::from(y)))
-        .collect()
-}
-
-/// How many own tokens `e` holds (EOS not included).
-fn own_len(e: &Example) -> usize {
-    e.len() - 1 - e.context.prefix
 }
 
 /// Predictions for a batch of contexts (actions and targets in `examples`

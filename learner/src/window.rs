@@ -36,7 +36,7 @@ impl Window {
     /// Whether the model can read `e` as it stands: its program, and its
     /// own tokens without the EOS a target ends with (what a query holds).
     pub fn holds(&self, e: &Example) -> bool {
-        self.reads(&e.context) && e.len() - 1 - e.context.prefix <= self.own_room(e.context.prefix)
+        self.reads(&e.context) && e.own_len() <= self.own_room(e.context.prefix)
     }
 
     /// How many more own tokens `e` may take: 0 when it is full or its

@@ -44,11 +44,6 @@ impl Cache {
         self.own_tokens[r].len()
     }
 
-    /// Whether no row holds anything.
-    pub fn is_empty(&self) -> bool {
-        self.own_tokens.iter().all(Vec::is_empty)
-    }
-
     /// The rows `keep` (indices, ascending) alone, so finished rows cost
     /// nothing more. The action head's inputs go with them only where the
     /// rows are all kept.

@@ -64,7 +64,7 @@ impl Group {
     /// Tokens the group takes packed in one row.
     pub fn packed_len(&self) -> usize {
         let prefix = self.examples.first().map_or(0, |e| e.context.prefix);
-        prefix + self.examples.iter().map(|e| e.len() - 1 - e.context.prefix).sum::<usize>()
+        prefix + self.examples.iter().map(Example::own_len).sum::<usize>()
     }
 }
 
