@@ -128,6 +128,46 @@ fn generated_programs_are_valid_python_that_runs() {
     assert!(statuses[&Status::Ok] >= 390, "{statuses:?}");
 }
 
+#[test]
+fn idiomatic_programs_run_and_use_the_idioms_people_write() {
+    use curio_interpreter_pool::Status;
+    use curio_learner::{GenConfig, idiomatic, inputs};
+    let idioms = [
+        "while ",
+        "break",
+        "continue",
+        "enumerate(",
+        "zip(",
+        "sorted(",
+        "key=",
+        "class ",
+        "set(",
+        ".items()",
+        "elif ",
+        "except ValueError",
+        " for x in ",
+        ".split(",
+        "[::-1]",
+        ".get(",
+    ];
+    let mut seen = vec![0; idioms.len()];
+    let mut ok = 0;
+    for seed in 0..200u64 {
+        let source = idiomatic(seed, &GenConfig::default());
+        for (count, idiom) in seen.iter_mut().zip(idioms) {
+            *count += usize::from(source.contains(idiom));
+        }
+        let exec = Execution { input: inputs(seed, 1).remove(0), ..Execution::python(source.clone()) };
+        let t = sandbox().execute(&exec).unwrap();
+        assert!(matches!(t.status, Status::Ok), "seed {seed}: {:?} {:?}\n{source}", t.status, t.error);
+        ok += usize::from(t.steps.len() < 400);
+    }
+    for (count, idiom) in seen.iter().zip(idioms) {
+        assert!(*count >= 5, "`{idiom}` in only {count} of 200 programs");
+    }
+    assert!(ok >= 180, "only {ok} of 200 runs under 400 steps");
+}
+
 /// Acquisition scores and `Predict` start from a state built without
 /// running the program: it must be the state the tracer really begins with.
 #[test]

@@ -4,9 +4,9 @@ use curio_trace::{Run, Step};
 use tch::{Device, Tensor};
 
 use crate::encode::{
-    EOS, Encoded, PAD, State, delta, delta_bytes, encode_context, event_index, nesting, states_reading,
+    EOS, Encoded, PAD, State, decides, delta, delta_bytes, encode_context, event_index, nesting, states_reading,
 };
-use crate::model::Batch;
+use crate::model::{Batch, Examples, Programs, Targets};
 use crate::window::Window;
 
 /// Jump lengths the model is trained on.
@@ -129,17 +129,19 @@ pub fn examples(source: &str, input: &str, steps: &[Step], jumps: &[u32]) -> Vec
     out
 }
 
-/// Per source line (0-based), whether it evaluates a comparison (`<`, `>`,
-/// `==`, `!=`, `<=`, `>=`): a branch's or a loop's condition, or a bool
-/// assigned. These decide which line runs next and the values the rest of
-/// a run turns on, and the model must do their arithmetic in its head:
-/// they are most of its wrong actions. Operators inside string literals
-/// do not count.
+/// Per source line (0-based), whether the statement that starts there
+/// evaluates a comparison (`<`, `==`, `!=`, `in`, `is`, …; as the parser
+/// reads it, so nothing in a string or comment counts): a branch's or a
+/// loop's condition, or a bool assigned. These decide which line runs next
+/// and the values the rest of a run turns on, and the model must do their
+/// arithmetic in its head: they are most of its wrong actions.
 pub fn comparisons(source: &str) -> Vec<bool> {
-    source.lines().map(compares).collect()
+    crate::facts::Facts::of(source).compares.clone()
 }
 
-/// Whether one line evaluates a comparison (see [`comparisons`]).
+/// Whether one line of text evaluates a comparison: an operator `<`, `>`,
+/// `==`, `!=`, `<=`, `>=` outside string literals and comments. The
+/// working reads it on the line as it stands, values written in.
 pub(crate) fn compares(line: &str) -> bool {
     let (mut quote, mut prev) = (None, ' ');
     for c in line.chars() {
@@ -233,26 +235,33 @@ pub fn pack(examples: &[Example], per_program: usize, window: Window, device: De
     let on = |v: &[i64], shape: &[i64]| Tensor::from_slice(v).view(shape).to(device);
     let flags = |v: &[bool], shape: &[i64]| Tensor::from_slice(v).view(shape).to(device);
     Batch {
-        program: on(&programs.program, &[k, t]),
-        program_line: on(&programs.program_line, &[k, t]),
-        program_mask: flags(&programs.program_mask, &[k, t]),
-        program_depth: on(&programs.program_depth, &[k, t]),
-        chunks: on(&programs.chunks, &[b, w]),
-        tokens: on(&own.tokens, &[n, s]),
-        positions: on(&own.positions, &[n, s]),
-        line_id: on(&own.line_id, &[n, s]),
-        depth: on(&own.depth, &[n, s]),
-        labels: on(&own.labels, &[n, s]),
-        row: on(&row_of.iter().map(|&r| r as i64).collect::<Vec<_>>(), &[n]),
-        query: on(&own.query, &[n]),
-        delta_start: on(&own.delta_start, &[n]),
-        lines: on(&programs.lines, &[b, l]),
-        line_mask: flags(&programs.line_mask, &[b, l]),
-        line_rel: on(&own.line_rel, &[n, l]),
-        line_flow: on(&own.line_flow, &[n, l]),
-        flow: on(&own.flow, &[n]),
-        event: on(&examples.iter().map(|e| e.event as i64).collect::<Vec<_>>(), &[n]),
-        line: on(&examples.iter().map(|e| e.line as i64).collect::<Vec<_>>(), &[n]),
+        programs: Programs {
+            tokens: on(&programs.program, &[k, t]),
+            line: on(&programs.program_line, &[k, t]),
+            mask: flags(&programs.program_mask, &[k, t]),
+            depth: on(&programs.program_depth, &[k, t]),
+            chunks: on(&programs.chunks, &[b, w]),
+            lines: on(&programs.lines, &[b, l]),
+            line_mask: flags(&programs.line_mask, &[b, l]),
+        },
+        examples: Examples {
+            tokens: on(&own.tokens, &[n, s]),
+            positions: on(&own.positions, &[n, s]),
+            line_id: on(&own.line_id, &[n, s]),
+            depth: on(&own.depth, &[n, s]),
+            row: on(&row_of.iter().map(|&r| r as i64).collect::<Vec<_>>(), &[n]),
+            query: on(&own.query, &[n]),
+            delta_start: on(&own.delta_start, &[n]),
+            line_rel: on(&own.line_rel, &[n, l]),
+            line_flow: on(&own.line_flow, &[n, l]),
+            flow: on(&own.flow, &[n]),
+        },
+        targets: Targets {
+            labels: on(&own.labels, &[n, s]),
+            decisions: flags(&own.decisions, &[n, s]),
+            event: on(&examples.iter().map(|e| e.event as i64).collect::<Vec<_>>(), &[n]),
+            line: on(&examples.iter().map(|e| e.line as i64).collect::<Vec<_>>(), &[n]),
+        },
     }
 }
 
@@ -275,7 +284,7 @@ fn share_programs(examples: &[Example], per_program: usize) -> (Vec<usize>, Vec<
 }
 
 /// A batch's programs, flat, before they become its (K, T), (B, W) and
-/// (B, L) tensors ([`Batch`] says what each holds).
+/// (B, L) tensors ([`Programs`] says what each holds).
 struct ProgramRows {
     program: Vec<i64>,
     program_line: Vec<i64>,
@@ -336,10 +345,11 @@ impl ProgramRows {
 }
 
 /// A batch's example rows, flat, before they become its (N, S), (N, L) and
-/// (N,) tensors ([`Batch`] says what each holds).
+/// (N,) tensors ([`Examples`] and [`Targets`] say what each holds).
 struct OwnRows {
     tokens: Vec<i64>,
     labels: Vec<i64>,
+    decisions: Vec<bool>,
     positions: Vec<i64>,
     line_id: Vec<i64>,
     depth: Vec<i64>,
@@ -358,6 +368,7 @@ impl OwnRows {
         let mut rows = OwnRows {
             tokens: vec![PAD; n * s],
             labels: vec![-100i64; n * s],
+            decisions: vec![false; n * s],
             positions: vec![0i64; n * s],
             line_id: vec![0i64; n * s],
             depth: vec![0i64; n * s],
@@ -396,6 +407,7 @@ impl OwnRows {
             if i >= start || working.contains(&i) {
                 self.labels[x * s + i] = own[i + 1];
             }
+            self.decisions[x * s + i] = i >= start && decides(i == start, own[i], own[i + 1]);
         }
         // Padding keeps going up from the last position, within the block.
         for i in own.len() - 1..s {
@@ -433,10 +445,10 @@ mod tests {
         assert!(ex[0].context.working.is_empty() && ex[2].context.working.is_empty(), "no comparison, no working");
         assert!(Example::query(ex[1].context.clone()).needs_work() && !ex[1].needs_work());
         let batch = pack(&ex, 8, crate::ModelConfig::default().window(), Device::Cpu);
-        let labels = Vec::<Vec<i64>>::try_from(&batch.labels).unwrap();
+        let labels = Vec::<Vec<i64>>::try_from(&batch.targets.labels).unwrap();
         let delta_labels = Vec::<Vec<i64>>::try_from(&batch.delta_labels()).unwrap();
-        let query = Vec::<i64>::try_from(&batch.query).unwrap();
-        let start = Vec::<i64>::try_from(&batch.delta_start).unwrap();
+        let query = Vec::<i64>::try_from(&batch.examples.query).unwrap();
+        let start = Vec::<i64>::try_from(&batch.examples.delta_start).unwrap();
         for (x, e) in ex.iter().enumerate() {
             let sep = e.context.context.len() - 1 - e.context.prefix;
             assert_eq!(query[x] as usize, sep + e.working.len(), "the action is asked after the working");
@@ -447,6 +459,15 @@ mod tests {
             assert_eq!(written, want, "the working's bytes, then the delta's, are the targets");
             assert_eq!(delta_labels[x].iter().filter(|&&l| l != -100).count(), e.target.len() + 1);
         }
+        // The last example's delta sets x to 8: its decisions are the first
+        // byte, the value's first byte after `=`, and the newline after it.
+        let decisions = Vec::<Vec<bool>>::try_from(&batch.targets.decisions).unwrap();
+        let (x, at) = (ex.len() - 1, start[ex.len() - 1] as usize);
+        let decided: Vec<usize> = (0..decisions[x].len()).filter(|&i| decisions[x][i]).map(|i| i - at).collect();
+        let target = &ex[x].target;
+        let value = target.iter().position(|&b| b == b'=').expect("a value set") + 1;
+        assert_eq!(&target[value..], b"8\n", "{}", String::from_utf8_lossy(target));
+        assert_eq!(decided, [0, value, value + 1, value + 2], "{}", String::from_utf8_lossy(target));
     }
 
     #[test]

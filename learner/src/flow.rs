@@ -1,10 +1,12 @@
-//! Where control can go from a line, read off the source's indentation:
-//! the candidates the line pointer chooses among. A branch line has two
+//! Where control can go from a line, from the parser's facts
+//! ([`crate::facts`]): the candidates the line pointer chooses among. A branch line has two
 //! (the body, or past it), a loop's last line goes back to its head, a call
 //! may enter a `def`, a line in a `try` may jump to its handler. The model
 //! still decides which candidate is taken (that needs the values); these
 //! are hints added to the pointer's keys, and a wrong hint costs only
 //! accuracy, never correctness.
+
+use crate::facts::{Exit, Facts, Leaving};
 
 /// Fall-through: where the line goes when it completes normally.
 pub const NEXT: i64 = 1;
@@ -24,233 +26,45 @@ pub const LEAVES: i64 = 64;
 /// Rows of the flow embedding: every combination of the flags.
 pub const FLOW_VOCAB: i64 = 128;
 
-/// One source line as the analysis sees it.
-struct Line<'a> {
-    indent: usize,
-    text: &'a str,
-}
-
-impl Line<'_> {
-    fn blank(&self) -> bool {
-        self.text.is_empty() || self.text.starts_with('#')
-    }
-
-    fn keyword(&self, word: &str) -> bool {
-        self.text.strip_prefix(word).is_some_and(|rest| rest.starts_with([' ', ':', '(']))
-    }
-
-    /// `elif`, `else`, `except`, `finally`: a clause that continues the
-    /// compound statement above it.
-    fn clause(&self) -> bool {
-        ["elif", "else", "except", "finally"].iter().any(|w| self.keyword(w))
-    }
-
-    fn looping(&self) -> bool {
-        self.keyword("for") || self.keyword("while") || self.keyword("async for")
-    }
-
-    fn compound(&self) -> bool {
-        self.text.ends_with(':') && !self.blank()
-    }
-}
-
-/// Where control goes after a construct: a line, or out of the function
-/// (a return) or the module.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Exit {
-    Line(usize),
-    Leave,
-}
-
-struct Program<'a> {
-    lines: Vec<Line<'a>>,
-}
-
-impl<'a> Program<'a> {
-    fn new(source: &'a str) -> Self {
-        let lines = source
-            .lines()
-            .map(|l| {
-                let text = l.trim();
-                Line { indent: l.len() - l.trim_start().len(), text }
-            })
-            .collect();
-        Program { lines }
-    }
-
-    /// The next non-blank line after `i`.
-    fn following(&self, i: usize) -> Option<usize> {
-        (i + 1..self.lines.len()).find(|&j| !self.lines[j].blank())
-    }
-
-    /// The header of the block line `i` is in.
-    fn enclosing(&self, i: usize) -> Option<usize> {
-        let d = self.lines[i].indent;
-        (0..i).rev().find(|&j| !self.lines[j].blank() && self.lines[j].indent < d)
-    }
-
-    /// The `if`/`try`/`for` a clause line belongs to.
-    fn chain_start(&self, i: usize) -> usize {
-        let d = self.lines[i].indent;
-        let mut h = i;
-        while self.lines[h].clause() {
-            match (0..h).rev().find(|&j| !self.lines[j].blank() && self.lines[j].indent <= d) {
-                Some(j) if self.lines[j].indent == d => h = j,
-                _ => break,
-            }
-        }
-        h
-    }
-
-    /// The first line after the whole construct that starts at `i` (its
-    /// body and, for a compound statement, its clauses), if it is at the
-    /// same depth.
-    fn sibling_after(&self, i: usize) -> Option<usize> {
-        let d = self.lines[i].indent;
-        let mut k = self.following(i)?;
-        while self.lines[k].indent > d || (self.lines[k].indent == d && self.lines[k].clause()) {
-            k = self.following(k)?;
-        }
-        (self.lines[k].indent == d).then_some(k)
-    }
-
-    /// Where control goes once the construct starting at `i` completes.
-    fn exit(&self, i: usize) -> Exit {
-        let start = self.chain_start(i);
-        if let Some(k) = self.sibling_after(start) {
-            return Exit::Line(k);
-        }
-        match self.enclosing(start) {
-            None => Exit::Leave,
-            Some(h) if self.lines[h].looping() => Exit::Line(h),
-            Some(h) if self.lines[h].keyword("def") || self.lines[h].keyword("class") => Exit::Leave,
-            Some(h) => self.exit(h),
-        }
-    }
-
-    /// The first body line of a compound line.
-    fn body(&self, i: usize) -> Option<usize> {
-        self.following(i).filter(|&j| self.lines[j].indent > self.lines[i].indent)
-    }
-
-    /// Where a branch's false case goes: the next `elif`, the `else` body,
-    /// or past the chain.
-    fn not_taken(&self, i: usize) -> Exit {
-        let d = self.lines[i].indent;
-        let mut k = self.following(i);
-        while let Some(j) = k.filter(|&j| self.lines[j].indent > d) {
-            k = self.following(j);
-        }
-        match k {
-            Some(j) if self.lines[j].indent == d && self.lines[j].keyword("elif") => Exit::Line(j),
-            Some(j) if self.lines[j].indent == d && self.lines[j].keyword("else") => {
-                self.body(j).map_or(self.exit(i), Exit::Line)
-            }
-            _ => self.exit(i),
-        }
-    }
-
-    /// The flags of each line when control is at `current` (0-based), with
-    /// the caller (if any) at `caller`.
-    fn flags(&self, current: usize, caller: Option<usize>) -> Vec<i64> {
-        let mut out = vec![0i64; self.lines.len()];
-        let line = &self.lines[current];
-        if line.keyword("if") || line.keyword("elif") || line.looping() {
-            if let Some(b) = self.body(current) {
-                out[b] |= TAKEN;
-            }
-            let past = if line.looping() { self.exit(current) } else { self.not_taken(current) };
-            mark(&mut out, past, NOT_TAKEN);
-        } else if line.compound() && !line.keyword("def") && !line.keyword("class") {
-            // try, with, else, except, finally: straight into the body.
-            if let Some(b) = self.body(current) {
-                out[b] |= NEXT;
-            }
-        } else if line.keyword("return") || line.keyword("raise") {
-            out[current] |= LEAVES;
-        } else {
-            match self.exit(current) {
-                Exit::Leave if !line.keyword("def") && !line.keyword("class") => out[current] |= LEAVES,
-                exit => mark(&mut out, exit, NEXT),
-            }
-        }
-        for (name, j) in self.functions() {
-            if calls(line.text, name) {
-                out[j] |= CALLEE;
-            }
-        }
-        for j in self.handlers(current) {
-            out[j] |= HANDLER;
-        }
-        if let Some(c) = caller.filter(|&c| c < self.lines.len()) {
-            mark(&mut out, self.exit(c), AFTER_RETURN);
-        }
-        out
-    }
-
-    /// Every `def name(` with its line.
-    fn functions(&self) -> impl Iterator<Item = (&'a str, usize)> + '_ {
-        self.lines.iter().enumerate().filter_map(|(j, l)| {
-            let rest = l.text.strip_prefix("def ")?;
-            Some((rest.split('(').next()?.trim(), j))
-        })
-    }
-
-    /// The `except` lines of every `try` whose body holds line `i`.
-    fn handlers(&self, i: usize) -> Vec<usize> {
-        let mut out = vec![];
-        let mut inner = i;
-        while let Some(h) = self.enclosing(inner) {
-            if self.lines[h].keyword("try") {
-                let d = self.lines[h].indent;
-                let mut k = self.following(h);
-                while let Some(j) = k.filter(|&j| self.lines[j].indent >= d) {
-                    if self.lines[j].indent == d {
-                        if !self.lines[j].clause() {
-                            break;
-                        }
-                        if self.lines[j].keyword("except") {
-                            out.push(j);
-                        }
-                    }
-                    k = self.following(j);
-                }
-            }
-            inner = h;
-        }
-        out
-    }
-}
-
-/// Sets `flag` on the line an exit goes to (none when it leaves).
-fn mark(out: &mut [i64], exit: Exit, flag: i64) {
-    if let Exit::Line(j) = exit {
-        out[j] |= flag;
-    }
-}
-
-/// Whether `text` calls `name` (as `name(`, not as part of a longer name).
-fn calls(text: &str, name: &str) -> bool {
-    !name.is_empty()
-        && text.match_indices(name).any(|(at, _)| {
-            let before = text[..at].chars().next_back();
-            let after = &text[at + name.len()..];
-            !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
-                && after.trim_start().starts_with('(')
-                && !text.starts_with("def ")
-        })
-}
-
 /// Per source line, the flow flags (see the constants) when control is at
 /// 1-based line `current`, called from 1-based line `caller`. All zero
 /// when `current` is not a line of the source.
 pub fn line_flags(source: &str, current: u32, caller: Option<u32>) -> Vec<i64> {
-    let program = Program::new(source);
-    let n = program.lines.len();
-    match (current as usize).checked_sub(1).filter(|&c| c < n) {
-        Some(c) => program.flags(c, caller.and_then(|l| (l as usize).checked_sub(1))),
-        None => vec![0; n],
+    let facts = Facts::of(source);
+    let n = facts.lines.len();
+    let mut out = vec![0i64; n];
+    let Some(c) = (current as usize).checked_sub(1).filter(|&c| c < n) else { return out };
+    let mut mark = |exit: Exit, flag: i64| {
+        if let Exit::Line(j) = exit
+            && j < n
+        {
+            out[j] |= flag;
+        }
+    };
+    if let Some(line) = &facts.lines[c] {
+        match line.leaving {
+            Leaving::Branch { taken, not_taken } => {
+                if let Some(b) = taken {
+                    mark(Exit::Line(b), TAKEN);
+                }
+                mark(not_taken, NOT_TAKEN);
+            }
+            Leaving::Enter { body: Some(b) } => mark(Exit::Line(b), NEXT),
+            Leaving::Enter { body: None } => {}
+            Leaving::Returns | Leaving::Next { to: Exit::Leave, binds: false } => mark(Exit::Line(c), LEAVES),
+            Leaving::Next { to, .. } => mark(to, NEXT),
+        }
+        for &h in &line.handlers {
+            mark(Exit::Line(h), HANDLER);
+        }
     }
+    for &def in &facts.calls[c] {
+        mark(Exit::Line(def), CALLEE);
+    }
+    if let Some(after) = caller.and_then(|l| (l as usize).checked_sub(1)).and_then(|l| facts.lines.get(l)?.as_ref()) {
+        mark(after.after, AFTER_RETURN);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -320,6 +134,80 @@ print(total)
         assert_eq!(with(src, 2, None, NEXT), [5]);
         assert!(with(src, 5, None, HANDLER).is_empty());
         assert_eq!(with(src, 4, None, NEXT), [5]);
+    }
+
+    #[test]
+    fn break_leaves_its_loop_and_continue_goes_back_to_its_head() {
+        let src = "\
+i = 0
+while i < 9:
+    i += 1
+    if i % 2:
+        continue
+    if i > 6:
+        break
+    print(i)
+else:
+    print('done')
+print(i)
+";
+        assert_eq!(with(src, 5, None, NEXT), [2], "continue");
+        assert_eq!(with(src, 7, None, NEXT), [11], "break skips the loop's else");
+        assert_eq!((with(src, 2, None, TAKEN), with(src, 2, None, NOT_TAKEN)), (vec![3], vec![10]), "else");
+        assert_eq!(with(src, 8, None, NEXT), [2]);
+        assert_eq!(with(src, 10, None, NEXT), [11]);
+    }
+
+    #[test]
+    fn try_else_and_finally_and_statements_over_several_lines() {
+        let src = "\
+try:
+    v = int(
+        '7',
+    )
+except ValueError:
+    v = 0
+else:
+    v += 1
+finally:
+    print(v)
+total = sum([
+    v, 2])
+";
+        assert_eq!(with(src, 2, None, NEXT), [8], "the body's end goes to else");
+        assert_eq!(with(src, 2, None, HANDLER), [5]);
+        assert_eq!(with(src, 3, None, NEXT), [8], "a continuation line is its statement's");
+        assert_eq!(with(src, 6, None, NEXT), [10], "a handler's end goes to finally");
+        assert_eq!(with(src, 8, None, NEXT), [10]);
+        assert_eq!(with(src, 10, None, NEXT), [11]);
+        assert_eq!(with(src, 12, None, LEAVES), [12]);
+        assert!(with(src, 8, None, HANDLER).is_empty(), "else is outside the try's body");
+        let one_line = "for i in range(3):\n    i += 1; continue\n    x = (1,\n    2); y = 3\nprint(i)\n";
+        assert_eq!(with(one_line, 2, None, NEXT), [1], "the line's last statement decides");
+        assert_eq!(with(one_line, 3, None, NEXT), [4]);
+        assert_eq!(with(one_line, 4, None, NEXT), [1], "not back to itself");
+    }
+
+    #[test]
+    fn a_program_that_does_not_parse_still_has_flags_where_it_reads() {
+        let src = "x = (1,\nfor i in range(3):\n    x = i\nprint(x)\n";
+        let flags = line_flags(src, 4, None);
+        assert_eq!(flags.len(), 4);
+        assert_eq!(with(src, 4, None, LEAVES), [4]);
+    }
+
+    #[test]
+    fn a_program_nested_as_deep_as_its_length_allows_is_read_on_a_small_stack() {
+        let deep = [format!("x = {}1\nprint(x)\n", "-".repeat(60_000)), format!("x = {}1\n", "1 + ".repeat(20_000))];
+        // A blocking task's stack: 2 MiB.
+        let flags = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || deep.iter().map(|src| line_flags(src, 1, None)).collect::<Vec<_>>())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(flags[0], [0, NEXT]);
+        assert_eq!(flags[1], [LEAVES]);
     }
 
     #[test]

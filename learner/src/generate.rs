@@ -9,6 +9,9 @@ use curio_trace::{Execution, Limits, Run, Status, Trace};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
+mod idioms;
+pub use idioms::idiomatic;
+
 /// Size knobs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenConfig {
@@ -331,14 +334,16 @@ pub fn inputs(seed: u64, count: usize) -> Vec<String> {
 }
 
 /// A held-out suite's programs, as executions under `limits`: `indist`
-/// (the generator's distribution, on seeds training never uses) or `hard`
-/// (longer programs, more iterations, longer strings); `None` for another
-/// name. The one suite builder: whatever runs the executions (the
-/// in-process sandbox, the pool) keeps their runs with [`suite_run`].
+/// (the generator's distribution, on seeds training never uses), `hard`
+/// (longer programs, more iterations, longer strings) or `idioms`
+/// ([`idiomatic`] programs); `None` for another name. The one suite
+/// builder: whatever runs the executions (the in-process sandbox, the
+/// pool) keeps their runs with [`suite_run`].
 pub fn suite(name: &str, count: usize, limits: Limits) -> Option<Vec<Execution>> {
-    let cfg = match name {
-        "indist" => GenConfig::default(),
-        "hard" => GenConfig::harder(),
+    let write: fn(u64) -> String = match name {
+        "indist" => |seed| generate(seed, &GenConfig::default()),
+        "hard" => |seed| generate(seed, &GenConfig::harder()),
+        "idioms" => |seed| idiomatic(seed, &GenConfig::default()),
         _ => return None,
     };
     let program = |seed: u64| Execution {
@@ -346,7 +351,7 @@ pub fn suite(name: &str, count: usize, limits: Limits) -> Option<Vec<Execution>>
         input: inputs(seed, 1).remove(0),
         seed,
         limits,
-        ..Execution::python(generate(seed, &cfg))
+        ..Execution::python(write(seed))
     };
     Some(suite_seeds(name, count).into_iter().map(program).collect())
 }
@@ -361,6 +366,7 @@ pub fn suite_seeds(name: &str, count: usize) -> Vec<u64> {
     // Far from training seeds (which count up from 0).
     let base: u64 = match name {
         "hard" => 9_000_000_000,
+        "idioms" => 7_000_000_000,
         _ => 8_000_000_000,
     };
     (0..count as u64).map(|i| base + i).collect()

@@ -14,6 +14,7 @@ mod cpu;
 mod data;
 mod encode;
 mod eval;
+mod facts;
 mod flow;
 mod foresee;
 mod generate;
@@ -36,12 +37,14 @@ pub use eval::{
 };
 pub use flow::FLOW_VOCAB;
 pub use foresee::{End, Foreseen, cut, foresee};
-pub use generate::{GenConfig, generate, inputs, mutate, suite, suite_run};
+pub use generate::{GenConfig, generate, idiomatic, inputs, mutate, suite, suite_run};
 pub use infer::{
     Decoded, Decoding, Prediction, Rollout, decode, disagreement, predict, predict_with, rollout, rollout_until,
     rollout_with, uncertainty, work,
 };
-pub use model::{Batch, Cache, Learner, Losses, ModelConfig, ModelError, Output, WorldModel};
+pub use model::{
+    Batch, Cache, Examples, Learner, Losses, ModelConfig, ModelError, Output, Programs, Targets, WorldModel,
+};
 pub use train::{StepStats, TrainConfig, Trainer};
 pub use window::Window;
 pub use work::working;

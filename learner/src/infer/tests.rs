@@ -107,7 +107,7 @@ fn every_stop_scores_the_delta_it_keeps_and_predict_keeps_the_likeliest() {
             let whole = Example { target: [&row.target[..], &d.bytes[..kept]].concat(), ..row.clone() };
             let batch = collate(std::slice::from_ref(&whole), model.config.window(), Device::Cpu);
             let out = tch::no_grad(|| model.forward(&batch, false)).unwrap();
-            let (all, _, labels) = model.target_logits(&out, &batch.labels).unwrap();
+            let (all, _, labels) = model.target_logits(&out, &batch.targets.labels).unwrap();
             let read = all.gather(1, &labels.unsqueeze(1), false).squeeze_dim(1);
             let given = row.target.len() as i64;
             let tail = read.narrow(0, given, read.size()[0] - given).sum(Kind::Double).double_value(&[]);

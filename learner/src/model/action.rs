@@ -18,18 +18,22 @@ impl WorldModel {
         query: &Tensor,
     ) -> Result<(Tensor, Tensor), ModelError> {
         let (b, _, c) = programs.size3()?;
-        let l = batch.lines.size()[1];
+        let l = batch.programs.lines.size()[1];
         // (B, L) -> (B, L, C): the hidden state at each LINE marker, then
         // each example's copy (N, L, C) with its relative lines added.
-        let l_idx = batch.lines.unsqueeze(-1).expand([b, l, c], false);
-        let keys = programs.f_gather(1, &l_idx, false)?.f_index_select(0, &batch.row)?.apply(&self.ptr_key)
-            + batch.line_rel.apply(&self.wre)
-            + batch.line_flow.apply(&self.wfe);
+        let l_idx = batch.programs.lines.unsqueeze(-1).expand([b, l, c], false);
+        let keys = programs.f_gather(1, &l_idx, false)?.f_index_select(0, &batch.examples.row)?.apply(&self.ptr_key)
+            + batch.examples.line_rel.apply(&self.wre);
+        // Where control can go, unless the model was trained without.
+        let (keys, query_event) = match self.config.flow {
+            true => (keys + batch.examples.line_flow.apply(&self.wfe), query + batch.examples.flow.apply(&self.wfs)),
+            false => (keys, query.shallow_clone()),
+        };
         // (N, 1, C) x (N, C, L) -> (N, L)
         let scores = query.apply(&self.ptr_query).unsqueeze(1).matmul(&keys.transpose(1, 2)).squeeze_dim(1);
-        let valid = batch.line_mask.f_index_select(0, &batch.row)?;
+        let valid = batch.programs.line_mask.f_index_select(0, &batch.examples.row)?;
         let line_logits = (scores / (c as f64).sqrt()).masked_fill(&valid.logical_not(), f64::NEG_INFINITY);
-        let event_logits = (query + batch.flow.apply(&self.wfs)).apply(&self.event_head);
+        let event_logits = query_event.apply(&self.event_head);
         Ok((event_logits, line_logits))
     }
 }

@@ -59,8 +59,9 @@ impl Cache {
         let sub = |v: &[i64]| keep.iter().map(|&r| v[r]).collect::<Vec<_>>();
         (self.offset, self.line) = (sub(&self.offset), sub(&self.line));
         self.own_tokens = keep.iter().map(|&r| std::mem::take(&mut self.own_tokens[r])).collect();
-        self.batch.row = pick(&self.batch.row)?;
-        for t in [&mut self.batch.line_rel, &mut self.batch.line_flow, &mut self.batch.flow] {
+        let examples = &mut self.batch.examples;
+        examples.row = pick(&examples.row)?;
+        for t in [&mut examples.line_rel, &mut examples.line_flow, &mut examples.flow] {
             *t = t.f_index_select(0, &idx)?;
         }
         Ok(())
@@ -123,7 +124,8 @@ impl WorldModel {
         }
         let program_rows = ctx.rows_of(&x.apply(&self.ln_f))?;
         let mut own_kv = vec![];
-        let mut y = self.own_embeddings(&batch.tokens, &batch.positions, &batch.line_id, &batch.depth);
+        let examples = &batch.examples;
+        let mut y = self.own_embeddings(&examples.tokens, &examples.positions, &examples.line_id, &examples.depth);
         for (block, (kp, vp)) in self.blocks.iter().zip(&programs) {
             let put = |ks: Tensor, vs: Tensor| {
                 own_kv.push((ks.shallow_clone(), vs.shallow_clone()));
@@ -131,26 +133,26 @@ impl WorldModel {
             };
             y = block.own(y, &ctx.rotary_own, &ctx.mask, put);
         }
-        let n = batch.tokens.size()[0];
-        let w = batch.chunks.size()[1];
-        let t = batch.program.size()[1];
-        let lengths = batch.tokens.ne(PAD).sum_dim_intlist(1, false, Kind::Int64);
-        let rows = Vec::<Vec<i64>>::try_from(&batch.tokens.to(tch::Device::Cpu))?;
+        let n = examples.tokens.size()[0];
+        let w = batch.programs.chunks.size()[1];
+        let t = batch.programs.tokens.size()[1];
+        let lengths = examples.tokens.ne(PAD).sum_dim_intlist(1, false, Kind::Int64);
+        let rows = Vec::<Vec<i64>>::try_from(&examples.tokens.to(tch::Device::Cpu))?;
         let lengths = Vec::<i64>::try_from(&lengths.to(tch::Device::Cpu))?;
         let own_tokens: Vec<Vec<i64>> =
             rows.into_iter().zip(&lengths).map(|(r, &l)| r[..l as usize].to_vec()).collect();
-        let first = Vec::<i64>::try_from(&batch.positions.select(1, 0).to(tch::Device::Cpu))?;
+        let first = Vec::<i64>::try_from(&examples.positions.select(1, 0).to(tch::Device::Cpu))?;
         // New tokens are on the line of each row's last (the current line).
-        let last =
-            Tensor::from_slice(&lengths.iter().map(|&l| (l - 1).max(0)).collect::<Vec<_>>()).to(batch.tokens.device());
-        let line = batch.line_id.f_gather(1, &last.unsqueeze(1), false)?.squeeze_dim(1);
+        let last = Tensor::from_slice(&lengths.iter().map(|&l| (l - 1).max(0)).collect::<Vec<_>>())
+            .to(examples.tokens.device());
+        let line = examples.line_id.f_gather(1, &last.unsqueeze(1), false)?.squeeze_dim(1);
         let line = Vec::<i64>::try_from(&line.to(tch::Device::Cpu))?;
         Ok(Cache {
             programs,
-            program_mask: batch.program_mask.f_index_select(0, &ctx.reads)?.view([n, w * t]),
+            program_mask: batch.programs.mask.f_index_select(0, &ctx.reads)?.view([n, w * t]),
             own: own_kv,
             hidden: y.apply(&self.ln_f),
-            tokens: batch.tokens.shallow_clone(),
+            tokens: examples.tokens.shallow_clone(),
             own_tokens,
             offset: first,
             line,

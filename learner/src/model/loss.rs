@@ -8,31 +8,29 @@ use super::{Batch, ModelError, Output, WorldModel};
 impl WorldModel {
     /// The losses of both heads on a batch.
     pub fn losses(&self, batch: &Batch, out: &Output) -> Result<Losses, ModelError> {
+        let targets = &batch.targets;
         let action =
-            out.event_logits.f_cross_entropy_loss::<Tensor>(&batch.event, None, tch::Reduction::None, -100, 0.0)?
-                + out.line_logits.f_cross_entropy_loss::<Tensor>(&batch.line, None, tch::Reduction::None, -100, 0.0)?;
-        let (logits, owner, labels) = self.target_logits(out, &batch.labels)?;
+            out.event_logits.f_cross_entropy_loss::<Tensor>(&targets.event, None, tch::Reduction::None, -100, 0.0)?
+                + out.line_logits.f_cross_entropy_loss::<Tensor>(
+                    &targets.line,
+                    None,
+                    tch::Reduction::None,
+                    -100,
+                    0.0,
+                )?;
+        let (logits, owner, labels) = self.target_logits(out, &targets.labels)?;
         let per_token = logits.f_cross_entropy_loss::<Tensor>(&labels, None, tch::Reduction::None, -100, 0.0)?;
-        let (n, s) = batch.labels.size2()?;
+        let (n, s) = targets.labels.size2()?;
         let zeros = || Tensor::zeros([n], (Kind::Float, logits.device()));
         let sums = zeros().f_index_add(0, &owner, &per_token)?;
-        let counted = batch.labels.ne(-100).to_kind(Kind::Float).sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
-        // The bytes that open a delta line or end the delta, at the delta's
-        // start and after each newline of the target: what comes next (a
-        // value set, a frame, a removal, output, or nothing more); the
-        // first byte of each value (after a `=`), where copying, deriving
-        // and computing part ways; and the newline that ends each line,
-        // where a number or a copy stops (`17` cut to `1`, `0` run on to `0=`).
-        let labelled = batch.labels.view([n * s]).ne(-100).nonzero().squeeze_dim(1);
-        let input = batch.tokens.view([n * s]).f_index_select(0, &labelled)?;
-        let (at, start) = (labelled.remainder(s), batch.delta_start.f_index_select(0, &owner)?);
-        let worked = at.lt_tensor(&start);
-        let opens = at
-            .eq_tensor(&start)
-            .logical_or(&input.eq(10))
-            .logical_or(&input.eq(i64::from(b'=')))
-            .logical_or(&labels.eq(10))
-            .logical_and(&worked.logical_not());
+        let counted =
+            targets.labels.ne(-100).to_kind(Kind::Float).sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
+        // The delta's decisions, as collation labels them: what comes next,
+        // where a value starts and where a line ends.
+        let labelled = targets.labels.view([n * s]).ne(-100).nonzero().squeeze_dim(1);
+        let opens = targets.decisions.view([n * s]).f_index_select(0, &labelled)?;
+        let at = labelled.remainder(s);
+        let worked = at.lt_tensor(&batch.examples.delta_start.f_index_select(0, &owner)?);
         let openings = zeros().f_index_add(0, &owner, &(&per_token * opens.to_kind(Kind::Float)))?;
         // Every byte of the working, which the action then reads.
         let working = zeros().f_index_add(0, &owner, &(&per_token * worked.to_kind(Kind::Float)))?;

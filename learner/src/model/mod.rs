@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor, nn};
 use thiserror::Error;
 
-pub use batch::Batch;
+pub use batch::{Batch, Examples, Programs, Targets};
 pub use cache::Cache;
 pub use checkpoint::Learner;
 pub use loss::Losses;
@@ -70,6 +70,15 @@ pub struct ModelConfig {
     /// they were trained.
     #[serde(default)]
     pub working: bool,
+    /// Whether the line pointer's keys and the event head read where
+    /// control can go from the current line ([`crate::flow`]). Default:
+    /// true, as checkpoints saved before the switch were trained.
+    #[serde(default = "yes")]
+    pub flow: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for ModelConfig {
@@ -84,6 +93,7 @@ impl Default for ModelConfig {
             chunks: 24,
             dropout: 0.1,
             working: true,
+            flow: true,
         }
     }
 }
@@ -231,7 +241,8 @@ impl WorldModel {
     /// examples' own tokens (N, S, C).
     fn hidden(&self, batch: &Batch, train: bool) -> Result<(Tensor, Tensor), ModelError> {
         let ctx = self.layout(batch)?;
-        let own = self.own_embeddings(&batch.tokens, &batch.positions, &batch.line_id, &batch.depth);
+        let examples = &batch.examples;
+        let own = self.own_embeddings(&examples.tokens, &examples.positions, &examples.line_id, &examples.depth);
         let mut x = (
             self.program_embeddings(batch)?.dropout(self.config.dropout, train),
             own.dropout(self.config.dropout, train),
@@ -245,16 +256,17 @@ impl WorldModel {
     /// The chunks' embeddings (K, T, C): token, position in the chunk,
     /// line and bracket depth.
     fn program_embeddings(&self, batch: &Batch) -> Result<Tensor, ModelError> {
-        let (_, t) = batch.program.size2()?;
+        let programs = &batch.programs;
+        let (_, t) = programs.tokens.size2()?;
         let window = self.config.window();
         if t as usize > window.chunk.max(window.block) {
             return Err(ModelError::Config(format!("a chunk of {t} tokens; the model reads {}", window.chunk)));
         }
-        let pos = Tensor::arange(t, (Kind::Int64, batch.program.device()));
-        Ok(batch.program.apply(&self.wte)
+        let pos = Tensor::arange(t, (Kind::Int64, programs.tokens.device()));
+        Ok(programs.tokens.apply(&self.wte)
             + pos.apply(&self.wpe)
-            + batch.program_line.apply(&self.wle)
-            + batch.program_depth.apply(&self.wde))
+            + programs.line.apply(&self.wle)
+            + programs.depth.apply(&self.wde))
     }
 
     /// Own tokens' embeddings (N, S, C) at `positions`.
@@ -265,28 +277,29 @@ impl WorldModel {
     /// What every layer of `batch` shares: masks, rotary tables and which
     /// chunks each example reads; refuses positions past the model's.
     fn layout(&self, batch: &Batch) -> Result<Layout, ModelError> {
-        let (k, t) = batch.program.size2()?;
-        let (n, s) = batch.tokens.size2()?;
-        let longest = batch.positions.max().int64_value(&[]) + 1;
+        let (programs, examples) = (&batch.programs, &batch.examples);
+        let (k, t) = programs.tokens.size2()?;
+        let (n, s) = examples.tokens.size2()?;
+        let longest = examples.positions.max().int64_value(&[]) + 1;
         let rows = self.config.window().positions() as i64;
         if longest > rows {
             return Err(ModelError::Config(format!("an example reaches position {longest}; the model has {rows}")));
         }
-        let device = batch.tokens.device();
+        let device = examples.tokens.device();
         let hs = self.config.n_embd / self.config.n_head;
         // Every chunk query sees its first token, so a chunk of padding
         // attends to something rather than to nothing (NaN).
         let first = Tensor::from_slice(&[0i64]).to(device);
-        let chunk_mask = batch.program_mask.index_fill(1, &first, 1).view([k, 1, 1, t]);
-        let reads = batch.chunks.f_index_select(0, &batch.row)?.view([-1]);
-        let w = batch.chunks.size()[1];
+        let chunk_mask = programs.mask.index_fill(1, &first, 1).view([k, 1, 1, t]);
+        let reads = programs.chunks.f_index_select(0, &examples.row)?.view([-1]);
+        let w = programs.chunks.size()[1];
         let to_program =
-            batch.program_mask.f_index_select(0, &reads)?.view([n, 1, 1, w * t]).expand([n, 1, s, w * t], false);
+            programs.mask.f_index_select(0, &reads)?.view([n, 1, 1, w * t]).expand([n, 1, s, w * t], false);
         let causal = Tensor::ones([s, s], (Kind::Bool, device)).tril(0).expand([n, 1, s, s], false);
-        let (cos, sin) = rotary(&batch.positions, hs);
+        let (cos, sin) = rotary(&examples.positions, hs);
         Ok(Layout {
             reads,
-            chunks: batch.chunks.shallow_clone(),
+            chunks: programs.chunks.shallow_clone(),
             chunk_mask,
             mask: Tensor::cat(&[to_program, causal], 3),
             rotary_programs: rotary(&Tensor::arange(t, (Kind::Int64, device)), hs),
@@ -297,8 +310,8 @@ impl WorldModel {
     /// All three heads. `train` turns dropout on (training, MC-dropout).
     pub fn forward(&self, batch: &Batch, train: bool) -> Result<Output, ModelError> {
         let (programs, own) = self.hidden(batch, train)?;
-        let query = action::at_positions(&own, &batch.query)?;
+        let query = action::at_positions(&own, &batch.examples.query)?;
         let (event_logits, line_logits) = self.action(batch, &programs, &query)?;
-        Ok(Output { event_logits, line_logits, hidden: own, tokens: batch.tokens.shallow_clone() })
+        Ok(Output { event_logits, line_logits, hidden: own, tokens: batch.examples.tokens.shallow_clone() })
     }
 }

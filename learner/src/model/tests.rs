@@ -28,7 +28,7 @@ fn examples_sharing_a_program_get_what_they_would_get_alone() {
     let ex = items();
     let w = tiny().window();
     let (apart, shared) = (pack(&ex, 1, w, Device::Cpu), collate(&ex, w, Device::Cpu));
-    assert_eq!((apart.program.size()[0], shared.program.size()[0]), (5, 1), "one copy of the program");
+    assert_eq!((apart.programs.tokens.size()[0], shared.programs.tokens.size()[0]), (5, 1), "one copy of the program");
     let (a, p) = (learner.model.forward(&apart, false).unwrap(), learner.model.forward(&shared, false).unwrap());
     let close = |x: &Tensor, y: &Tensor| x.allclose(y, 1e-5, 1e-5, false);
     assert!(close(&a.event_logits, &p.event_logits) && close(&a.line_logits, &p.line_logits));
@@ -37,7 +37,7 @@ fn examples_sharing_a_program_get_what_they_would_get_alone() {
     assert!(close(&la.delta_per_byte, &lp.delta_per_byte));
     // Sharing by twos: three copies, the same answers.
     let twos = pack(&ex, 2, w, Device::Cpu);
-    assert_eq!(twos.program.size()[0], 3);
+    assert_eq!(twos.programs.tokens.size()[0], 3);
     let t = learner.model.forward(&twos, false).unwrap();
     assert!(close(&learner.model.losses(&twos, &t).unwrap().delta, &la.delta));
 }
@@ -47,11 +47,11 @@ fn heads_have_the_documented_shapes() {
     let learner = Learner::new(tiny(), Device::Cpu).unwrap();
     let b = batch();
     let out = learner.model.forward(&b, false).unwrap();
-    let (rows, t) = b.tokens.size2().unwrap();
-    assert_eq!(b.program.size()[0], 1, "five examples of one program");
+    let (rows, t) = b.examples.tokens.size2().unwrap();
+    assert_eq!(b.programs.tokens.size()[0], 1, "five examples of one program");
     assert_eq!(out.hidden.size(), [rows, t, 32]);
-    let (logits, row_of, _) = learner.model.target_logits(&out, &b.labels).unwrap();
-    let labelled = b.labels.ne(-100).sum(Kind::Int64).int64_value(&[]);
+    let (logits, row_of, _) = learner.model.target_logits(&out, &b.targets.labels).unwrap();
+    let labelled = b.targets.labels.ne(-100).sum(Kind::Int64).int64_value(&[]);
     assert_eq!((logits.size(), row_of.size()), (vec![labelled, VOCAB], vec![labelled]));
     // Vocabulary and copy pointer mix into one distribution per byte.
     let total = logits.exp().sum_dim_intlist(-1, false, Kind::Float);
@@ -62,7 +62,7 @@ fn heads_have_the_documented_shapes() {
     let Losses { action, delta, delta_per_byte, openings, working } = &losses;
     // The objective's delta part is the mean over bytes: per-example
     // means weighted by their byte counts.
-    let bytes = b.labels.ne(-100).sum_dim_intlist(1, false, Kind::Float);
+    let bytes = b.targets.labels.ne(-100).sum_dim_intlist(1, false, Kind::Float);
     let weighted = (delta * &bytes).sum(Kind::Float) / bytes.sum(Kind::Float);
     assert!(delta_per_byte.allclose(&weighted, 1e-5, 1e-6, false), "{delta_per_byte} vs {weighted}");
     assert_eq!((action.size(), delta.size()), (vec![rows], vec![rows]));
@@ -73,11 +73,12 @@ fn heads_have_the_documented_shapes() {
     // alone here.
     let ex = items();
     let (mut want, mut want_working) = (vec![0f64; ex.len()], vec![0f64; ex.len()]);
-    let (q, d) = (Vec::<i64>::try_from(&b.query).unwrap(), Vec::<i64>::try_from(&b.delta_start).unwrap());
+    let (q, d) =
+        (Vec::<i64>::try_from(&b.examples.query).unwrap(), Vec::<i64>::try_from(&b.examples.delta_start).unwrap());
     let minus_logp = |x: usize, t: i64| {
-        let at = b.query.copy();
+        let at = b.examples.query.copy();
         let _ = at.get(x as i64).fill_(t);
-        let label = b.labels.get(x as i64).get(t);
+        let label = b.targets.labels.get(x as i64).get(t);
         -learner.model.logits_at(&out, &at).unwrap().get(x as i64).get(label.int64_value(&[])).double_value(&[])
     };
     for (x, e) in ex.iter().enumerate() {
@@ -86,7 +87,11 @@ fn heads_have_the_documented_shapes() {
         let start = q[x] - e.working.len() as i64;
         want_working[x] = (start..q[x]).map(|t| minus_logp(x, t)).sum();
         assert_eq!(d[x], q[x] + e.action.len() as i64, "the action sits between the query and the delta");
-        assert_eq!(b.labels.get(x as i64).get(d[x] - 1).int64_value(&[]), -100, "the action is given, not scored");
+        assert_eq!(
+            b.targets.labels.get(x as i64).get(d[x] - 1).int64_value(&[]),
+            -100,
+            "the action is given, not scored"
+        );
         let after = e.target.iter().enumerate().filter(|(_, y)| b"\n=".contains(*y)).map(|(i, _)| d[x] + 1 + i as i64);
         // A line's end whose byte before is a `=` or a newline is
         // already counted: each position once.
@@ -140,7 +145,28 @@ fn checkpoint_round_trips_exactly_and_refuses_another_shape() {
     std::fs::write(dir.join("m.safetensors.json"), meta.to_string()).unwrap();
     let loaded = Learner::load(&path, Device::Cpu, None).unwrap();
     assert!(!loaded.model.config.working);
+    // One saved before the flow switch was trained reading flow.
+    assert!(loaded.model.config.flow, "no `flow` key reads as the flow it was trained with");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_model_without_flow_does_not_read_the_flow_flags() {
+    let flags_off = |mut b: Batch| {
+        b.examples.line_flow = b.examples.line_flow.zeros_like();
+        b.examples.flow = b.examples.flow.zeros_like();
+        b
+    };
+    for (flow, differs) in [(true, true), (false, false)] {
+        tch::manual_seed(3);
+        let learner = Learner::new(ModelConfig { flow, ..tiny() }, Device::Cpu).unwrap();
+        let (with, without) = (batch(), flags_off(batch()));
+        assert!(with.examples.flow.abs().sum(Kind::Int64).int64_value(&[]) > 0, "the batch has flags");
+        let (a, b) = (learner.model.forward(&with, false).unwrap(), learner.model.forward(&without, false).unwrap());
+        let same = a.line_logits.allclose(&b.line_logits, 1e-6, 1e-6, false)
+            && a.event_logits.allclose(&b.event_logits, 1e-6, 1e-6, false);
+        assert_eq!(!same, differs, "flow {flow}");
+    }
 }
 
 #[test]

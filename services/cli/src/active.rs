@@ -67,6 +67,11 @@ pub struct LoopArgs {
     /// Share of candidates drawn from the corpus.
     #[arg(long, default_value_t = LoopConfig::default().corpus_share)]
     corpus_share: f64,
+    /// Share of the generated candidates written with the idioms people use
+    /// (descriptive names, `while`/`break`/`continue`, comprehensions,
+    /// string methods, dicts, sets, small classes).
+    #[arg(long, default_value_t = LoopConfig::default().idiomatic_share)]
+    idiomatic_share: f64,
     /// Deadline of one pool call, seconds; a replica past it is passed
     /// over for a while and the call retried on another.
     #[arg(long, default_value_t = LoopConfig::default().call_deadline.as_secs_f64())]
@@ -166,6 +171,7 @@ fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path, corpus: &Op
         call_deadline: Duration::from_secs_f64(args.call_deadline_s),
         corpus: corpus.clone(),
         corpus_share: args.corpus_share,
+        idiomatic_share: args.idiomatic_share,
         ..LoopConfig::default()
     }
 }

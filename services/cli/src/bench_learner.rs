@@ -281,16 +281,17 @@ fn wire_batch(t: &curio_learner::Batch) -> anyhow::Result<serde_json::Value> {
         Ok(Vec::<Vec<i64>>::try_from(&t)?)
     };
     let flat = |t: &Tensor| -> anyhow::Result<Vec<i64>> { Ok(Vec::<i64>::try_from(&t.to_kind(tch::Kind::Int64))?) };
+    let (programs, examples, targets) = (&t.programs, &t.examples, &t.targets);
     Ok(serde_json::json!({
-        "program": rows(&t.program)?, "program_line": rows(&t.program_line)?,
-        "program_mask": rows(&t.program_mask)?, "program_depth": rows(&t.program_depth)?,
-        "chunks": rows(&t.chunks)?,
-        "tokens": rows(&t.tokens)?, "positions": rows(&t.positions)?,
-        "line_id": rows(&t.line_id)?, "depth": rows(&t.depth)?, "labels": rows(&t.labels)?,
-        "row": flat(&t.row)?, "query": flat(&t.query)?, "delta_start": flat(&t.delta_start)?,
-        "lines": rows(&t.lines)?, "line_mask": rows(&t.line_mask)?, "line_rel": rows(&t.line_rel)?,
-        "line_flow": rows(&t.line_flow)?, "flow": flat(&t.flow)?,
-        "event": flat(&t.event)?, "line": flat(&t.line)?,
+        "program": rows(&programs.tokens)?, "program_line": rows(&programs.line)?,
+        "program_mask": rows(&programs.mask)?, "program_depth": rows(&programs.depth)?,
+        "chunks": rows(&programs.chunks)?,
+        "tokens": rows(&examples.tokens)?, "positions": rows(&examples.positions)?,
+        "line_id": rows(&examples.line_id)?, "depth": rows(&examples.depth)?, "labels": rows(&targets.labels)?,
+        "row": flat(&examples.row)?, "query": flat(&examples.query)?, "delta_start": flat(&examples.delta_start)?,
+        "lines": rows(&programs.lines)?, "line_mask": rows(&programs.line_mask)?, "line_rel": rows(&examples.line_rel)?,
+        "line_flow": rows(&examples.line_flow)?, "flow": flat(&examples.flow)?,
+        "event": flat(&targets.event)?, "line": flat(&targets.line)?,
     }))
 }
 

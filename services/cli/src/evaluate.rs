@@ -40,8 +40,9 @@ pub struct EvalArgs {
     /// The checkpoint to evaluate.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// `indist` (the training distribution, other seeds) or `hard` (longer
-    /// programs, more iterations, longer strings); ignored with a file.
+    /// `indist` (the training distribution, other seeds), `hard` (longer
+    /// programs, more iterations, longer strings) or `idioms` (programs
+    /// written with the idioms people use); ignored with a file.
     #[arg(long, default_value = "indist")]
     suite: String,
     /// How many of the suite's programs, or a JSON Lines file of one's own:
@@ -80,7 +81,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         Programs::File(path) => (path.display().to_string(), read_programs(path)?),
         Programs::Count(n) => {
             let Some(programs) = curio_learner::suite(&args.suite, *n, Limits::default()) else {
-                anyhow::bail!("unknown suite '{}': use indist or hard, or --programs FILE.jsonl", args.suite);
+                anyhow::bail!("unknown suite '{}': use indist, hard or idioms, or --programs FILE.jsonl", args.suite);
             };
             (args.suite.clone(), programs.into_iter().map(listed).collect())
         }

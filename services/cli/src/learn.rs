@@ -16,6 +16,11 @@ pub struct TrainArgs {
     /// Generated programs to run and store before training (idempotent).
     #[arg(long, default_value_t = 2000)]
     programs: u64,
+    /// Generated programs written with the idioms people use (descriptive
+    /// names, `while`/`break`/`continue`, comprehensions, string methods,
+    /// dicts, sets, small classes) to run and store beside them.
+    #[arg(long, default_value_t = 0)]
+    idiomatic: u64,
     /// A file of real programs to run and store beside them (idempotent),
     /// such as data/corpus/train.jsonl from `make corpus`.
     #[arg(long)]
@@ -136,6 +141,11 @@ pub struct ModelArgs {
     /// loop's next value before its action (the ablation; a new model only).
     #[arg(long)]
     pub no_working: bool,
+    /// A new model whose line pointer and event head do not read where
+    /// control can go from the current line (the ablation; a new model
+    /// only).
+    #[arg(long)]
+    pub no_flow: bool,
 }
 
 impl ModelArgs {
@@ -148,6 +158,7 @@ impl ModelArgs {
             n_layer: self.layers,
             dropout,
             working: !self.no_working,
+            flow: !self.no_flow,
             ..ModelConfig::default()
         }
     }
@@ -164,10 +175,10 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     config.validate()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let (store, _embedded) = runtime.block_on(curio_store::open(data_dir))?;
-    let bar = ProgressBar::new(args.programs)
+    let bar = ProgressBar::new(args.programs + args.idiomatic)
         .with_style(ProgressStyle::with_template("running programs {bar:30} {pos}/{len}").expect("template"));
     let sandbox = crate::sandbox(2)?;
-    runtime.block_on(store_generated(&store, &sandbox, args.programs, || bar.inc(1)))?;
+    runtime.block_on(store_generated(&store, &sandbox, (args.programs, args.idiomatic), || bar.inc(1)))?;
     bar.finish_and_clear();
     if let Some(path) = &args.corpus {
         let programs = curio_learner::read_programs(path)?;

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use curio_learner::{
-    Example, GenConfig, JUMPS, State, WorldModel, disagreement, encode_context, generate, inputs, mutate, uncertainty,
+    Example, GenConfig, JUMPS, State, WorldModel, disagreement, encode_context, generate, idiomatic, inputs, mutate,
+    uncertainty,
 };
 use curio_store::Origin;
 use rand::rngs::StdRng;
@@ -42,13 +43,14 @@ pub struct Surprise {
 
 /// Draws `n` candidates: a share `real` of them programs of the corpus,
 /// where there is one; of the rest (generated with `config`), 60% freshly
-/// generated, 30% mutations of surprising programs, 10% surprising
+/// generated (a share `idiomatic` of them by [`idiomatic`], the rest by
+/// [`generate`]), 30% mutations of surprising programs, 10% surprising
 /// programs on new inputs (all generated while nothing has surprised the
 /// model yet).
 pub fn draw_candidates(
     n: usize,
     surprising: &[Surprise],
-    config: &GenConfig,
+    (config, idiomatic_share): (&GenConfig, f64),
     (corpus, real): (Option<&Corpus>, f64),
     rng: &mut StdRng,
 ) -> Vec<Candidate> {
@@ -80,13 +82,14 @@ pub fn draw_candidates(
                 }
             } else {
                 let program = rng.random_range(0..GENERATED_SEEDS);
-                Candidate {
-                    source: generate(program, config),
-                    input: inputs(program, 1).remove(0),
-                    seed,
-                    family: format!("gen:{program}"),
-                    origin: Origin::Generated,
-                }
+                // Only with a share is there a draw more, so a run without
+                // one draws the candidates it always drew.
+                let (source, family) = if idiomatic_share > 0.0 && rng.random::<f64>() < idiomatic_share {
+                    (idiomatic(program, config), format!("idioms:{program}"))
+                } else {
+                    (generate(program, config), format!("gen:{program}"))
+                };
+                Candidate { source, input: inputs(program, 1).remove(0), seed, family, origin: Origin::Generated }
             }
         })
         .collect()
@@ -217,11 +220,22 @@ mod tests {
         let surprising =
             vec![Surprise { score: 1.0, family: "gen:1".into(), source: generate(1, &GenConfig::default()) }];
         let draw = |seed| {
-            draw_candidates(20, &surprising, &GenConfig::default(), (None, 0.0), &mut StdRng::seed_from_u64(seed))
+            draw_candidates(
+                20,
+                &surprising,
+                (&GenConfig::default(), 0.0),
+                (None, 0.0),
+                &mut StdRng::seed_from_u64(seed),
+            )
         };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
         let a = draw(7);
         assert!(a.iter().any(|c| c.family == "gen:1") && a.iter().any(|c| c.family != "gen:1"));
+        let mixed = draw_candidates(40, &[], (&GenConfig::default(), 0.5), (None, 0.0), &mut StdRng::seed_from_u64(7));
+        let idioms: Vec<&Candidate> = mixed.iter().filter(|c| c.family.starts_with("idioms:")).collect();
+        assert!((8..=32).contains(&idioms.len()), "{} of 40 idiomatic", idioms.len());
+        let program: u64 = idioms[0].family["idioms:".len()..].parse().unwrap();
+        assert_eq!(idioms[0].source, idiomatic(program, &GenConfig::default()));
     }
 }

@@ -108,6 +108,10 @@ pub struct LoopConfig {
     /// Share of candidates drawn from the corpus, when there is one.
     /// Default: 0.5.
     pub corpus_share: f64,
+    /// Share of the generated candidates written with the idioms people
+    /// use ([`curio_learner::idiomatic`]); the rest come from the plain
+    /// generator. Default: 0.5.
+    pub idiomatic_share: f64,
 }
 
 impl Default for LoopConfig {
@@ -135,6 +139,7 @@ impl Default for LoopConfig {
             call_deadline: Duration::from_secs(15),
             corpus: None,
             corpus_share: 0.5,
+            idiomatic_share: 0.5,
         }
     }
 }
@@ -160,6 +165,9 @@ impl LoopConfig {
         }
         if !(0.0..=1.0).contains(&self.corpus_share) {
             return bad(format!("corpus share is {}; allowed 0..=1", self.corpus_share));
+        }
+        if !(0.0..=1.0).contains(&self.idiomatic_share) {
+            return bad(format!("idiomatic share is {}; allowed 0..=1", self.idiomatic_share));
         }
         Ok(())
     }

@@ -214,8 +214,8 @@ impl Engine {
         // one seed choose from the same pools.
         let mut rng = StdRng::seed_from_u64(self.config.seed ^ self.queries.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let corpus = (self.config.corpus.as_deref(), self.config.corpus_share);
-        let candidates =
-            draw_candidates(self.config.candidates, &self.surprising, &GenConfig::default(), corpus, &mut rng);
+        let generated = (&GenConfig::default(), self.config.idiomatic_share);
+        let candidates = draw_candidates(self.config.candidates, &self.surprising, generated, corpus, &mut rng);
         let (trainer, strategy, device) = (self.trainer.clone(), self.config.strategy, self.device);
         let (samples, budget) = (self.config.bald_samples, self.config.score_budget);
         let (candidates, scored) = tokio::task::spawn_blocking(move || {

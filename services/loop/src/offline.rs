@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{Execution, Limits, Sandbox};
-use curio_learner::{GenConfig, Listed, StepStats, TrainConfig, Trainer, generate, inputs};
+use curio_learner::{GenConfig, Listed, StepStats, TrainConfig, Trainer, generate, idiomatic, inputs};
 use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -190,20 +190,23 @@ impl<P: FnMut(&Trainer, &StepStats, usize)> Schedule for End<'_, P> {
     }
 }
 
-/// Runs generated programs 0..n (one input each) in `sandbox` and stores
-/// their traces, calling `progress` after each. Execution ids derive from
-/// the seed, so a second call stores nothing twice.
+/// Runs generated programs 0..plain (one input each) and idiomatic ones
+/// ([`curio_learner::idiomatic`]) 0..idioms in `sandbox` and stores their
+/// traces, calling `progress` after each. Execution ids derive from the
+/// generator and the seed, so a second call stores nothing twice.
 pub async fn store_generated(
     store: &Store,
     sandbox: &Sandbox,
-    n: u64,
+    (plain, idioms): (u64, u64),
     progress: impl FnMut(),
 ) -> Result<(), LoopError> {
-    let runs = (0..n).map(|seed| {
-        let source = generate(seed, &GenConfig::default());
+    let run = |namespace: u64, seed: u64, source: String| {
         let exec = Execution { input: inputs(seed, 1).remove(0), seed, ..Execution::python(source) };
-        (Uuid::from_u64_pair(0xC0_710_0FF, seed), exec, Origin::Generated)
-    });
+        (Uuid::from_u64_pair(namespace, seed), exec, Origin::Generated)
+    };
+    let runs = (0..plain)
+        .map(move |seed| run(0xC0_710_0FF, seed, generate(seed, &GenConfig::default())))
+        .chain((0..idioms).map(move |seed| run(0x01D1_03A7, seed, idiomatic(seed, &GenConfig::default()))));
     store_runs(store, sandbox, runs, progress).await
 }
 
