@@ -129,16 +129,6 @@ pub fn examples(source: &str, input: &str, steps: &[Step], jumps: &[u32]) -> Vec
     out
 }
 
-/// Per source line (0-based), whether the statement that starts there
-/// evaluates a comparison (`<`, `==`, `!=`, `in`, `is`, …; as the parser
-/// reads it, so nothing in a string or comment counts): a branch's or a
-/// loop's condition, or a bool assigned. These decide which line runs next
-/// and the values the rest of a run turns on, and the model must do their
-/// arithmetic in its head: they are most of its wrong actions.
-pub fn comparisons(source: &str) -> Vec<bool> {
-    crate::facts::Facts::of(source).compares.clone()
-}
-
 /// Whether one line of text evaluates a comparison: an operator `<`, `>`,
 /// `==`, `!=`, `<=`, `>=` outside string literals and comments. The
 /// working reads it on the line as it stands, values written in.
@@ -489,22 +479,5 @@ mod tests {
             }
         }
         assert!(run.example(3, 1).is_none() && run.example(1, 4).is_none(), "a jump past the end has no example");
-    }
-
-    #[test]
-    fn comparisons_are_conditions_and_bools_not_assignments_or_strings() {
-        let source = "\
-n = int(input() or 3)
-if n * 2 < 7 // 2:
-    b = n == 4
-x += 1
-c = n != 2 and n >= 1
-s = '<' + \"a == b\"
-while n > 0:  # n <= 0 ends it
-def f(a) -> int:
-# x < y
-";
-        let got = comparisons(source);
-        assert_eq!(got, [false, true, true, false, true, false, true, false, false]);
     }
 }

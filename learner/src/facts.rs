@@ -120,6 +120,16 @@ impl Facts {
     }
 }
 
+/// Per source line (0-based), whether the statement that starts there
+/// evaluates a comparison (`<`, `==`, `!=`, `in`, `is`, …; as the parser
+/// reads it, so nothing in a string or comment counts): a branch's or a
+/// loop's condition, or a bool assigned. These decide which line runs next
+/// and the values the rest of a run turns on, and the model must do their
+/// arithmetic in its head: they are most of its wrong actions.
+pub fn comparisons(source: &str) -> Vec<bool> {
+    Facts::of(source).compares.clone()
+}
+
 /// What a block's lines know of the statements around them.
 #[derive(Clone, Debug, Default)]
 struct Scope {
@@ -366,5 +376,27 @@ impl<'a> Visitor<'a> for Calls<'_> {
             self.found.push((self.reader.line(name.start()), name.id.as_str().to_string()));
         }
         walk_expr(self, expr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparisons_are_conditions_and_bools_not_assignments_or_strings() {
+        let source = "\
+n = int(input() or 3)
+if n * 2 < 7 // 2:
+    b = n == 4
+x += 1
+c = n != 2 and n >= 1
+s = '<' + \"a == b\"
+while n > 0:  # n <= 0 ends it
+def f(a) -> int:
+# x < y
+";
+        let got = comparisons(source);
+        assert_eq!(got, [false, true, true, false, true, false, true, false, false]);
     }
 }

@@ -26,7 +26,7 @@ mod work;
 
 pub use corpus::{CorpusError, Listed, ended_run, parse_programs, read_programs};
 pub use cpu::flush_subnormals;
-pub use data::{Example, JUMPS, Unrolled, collate, comparisons, examples, pack};
+pub use data::{Example, JUMPS, Unrolled, collate, examples, pack};
 pub use encode::{
     DEPTHS, Delta, EOS, EVENTS, Encoded, Frame, LINE_IDS, LINE_REL_VOCAB, State, apply, delta, encode_context,
     parse_delta, states, states_reading, token_bytes,
@@ -35,6 +35,7 @@ pub use eval::{
     ActionMiss, Divergence, EvalReport, HORIZONS, Miss, NOTHING, ProgramOutcome, evaluate, evaluate_transitions,
     format_report, too_long,
 };
+pub use facts::comparisons;
 pub use flow::FLOW_VOCAB;
 pub use foresee::{End, Foreseen, cut, foresee};
 pub use generate::{GenConfig, generate, idiomatic, inputs, mutate, suite, suite_run};
