@@ -121,6 +121,30 @@ async fn sampling_returns_the_requested_sizes_and_follows_priorities(pool: PgPoo
 }
 
 #[sqlx::test(migrations = false)]
+async fn corpus_and_generated_transitions_are_drawn_apart(pool: PgPool) {
+    let store = Store::from_pool(pool.clone()).await.unwrap();
+    let people = "total = 0\nfor price in [3, 4, 5]:\n    total += price\n";
+    let generated = "a0 = 1\nfor v in range(9):\n    a0 = a0 * 2\n";
+    let mut batch = vec![record(generated, traced(generated, 0), 0)];
+    let mut corpus = record(people, traced(people, 0), 0);
+    corpus.program.origin = Origin::Corpus;
+    batch.push(corpus.clone());
+    store.write(&batch).await.unwrap();
+    let (real, all) = (corpus.trace.steps.len(), batch.iter().map(|r| r.trace.steps.len()).sum::<usize>());
+    let mut rng = StdRng::seed_from_u64(9);
+    // Fresh, and as a store opened afresh reads them back from Postgres.
+    for store in [store, Store::from_pool(pool).await.unwrap()] {
+        assert_eq!((store.corpus_transition_count(), store.transition_count()), (real, all));
+        for prioritized in [false, true] {
+            let drawn = store.sample(200, Sampling::Part { corpus: true, prioritized }, &mut rng).await.unwrap();
+            assert!(drawn.len() == 200 && drawn.iter().all(|s| s.execution_id == corpus.execution_id));
+            let drawn = store.sample(200, Sampling::Part { corpus: false, prioritized }, &mut rng).await.unwrap();
+            assert!(drawn.len() == 200 && drawn.iter().all(|s| s.execution_id == batch[0].execution_id));
+        }
+    }
+}
+
+#[sqlx::test(migrations = false)]
 async fn bad_records_are_refused_alone_with_a_reason(pool: PgPool) {
     let store = Store::from_pool(pool.clone()).await.unwrap();
     let good = "print('a\\x00b')\n";
@@ -432,7 +456,7 @@ async fn offline_training_goes_on_where_most_transitions_are_too_long_to_read(po
         steps: Some(20),
         checkpoint: dir.join("model.safetensors"),
         fit: FitConfig {
-            mix: Mix { prioritized: 1.0, recent: 0.0, long_jumps: 0.0, comparisons: 0.0 },
+            mix: Mix { prioritized: 1.0, recent: 0.0, long_jumps: 0.0, comparisons: 0.0, corpus: None },
             ..FitConfig::default()
         },
         ..OfflineConfig::default()
@@ -451,5 +475,52 @@ async fn offline_training_goes_on_where_most_transitions_are_too_long_to_read(po
     let last = traced(short, 0).steps.len() as i32 - 1;
     let short_lowered = lowered(short_id).await.unwrap();
     assert!(short_lowered.iter().all(|&s| s == last), "readable steps keep their losses: {short_lowered:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `curio train --corpus-share`: a share of 0 trains on none of the corpus's
+/// transitions and a share of 1 on nothing else, as the priorities that
+/// training sets show.
+#[sqlx::test(migrations = false)]
+async fn a_corpus_share_decides_what_offline_training_reads(pool: PgPool) {
+    use curio_learner::{Learner, ModelConfig, TrainConfig, Trainer};
+    use curio_loop::{FitConfig, Mix, OfflineConfig, offline};
+    let store = Store::from_pool(pool.clone()).await.unwrap();
+    let people = "total = 0\nfor price in [3, 4, 5]:\n    total += price\n";
+    let generated = "a0 = 1\nfor v in range(9):\n    a0 = a0 * 2\n";
+    let mut corpus = record(people, traced(people, 0), 0);
+    corpus.program.origin = Origin::Corpus;
+    store.write(&[record(generated, traced(generated, 0), 0), corpus]).await.unwrap();
+    let config = ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, block_size: 256, ..ModelConfig::default() };
+    let dir = std::env::temp_dir().join(format!("curio-corpus-share-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Transitions training has set a priority on, by origin.
+    let trained = |origin: &'static str| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM transitions t JOIN executions e ON e.id = t.execution_id \
+             JOIN programs p ON p.id = e.program_id WHERE p.origin = $1 AND t.priority <> 1",
+        )
+        .bind(origin)
+        .fetch_one(&pool)
+    };
+    for (share, (corpus_trained, generated_trained)) in [(0.0, (false, true)), (1.0, (true, false))] {
+        sqlx::query("UPDATE transitions SET priority = 1").execute(&pool).await.unwrap();
+        let learner = Learner::new(config.clone(), tch::Device::Cpu).unwrap();
+        let trainer =
+            std::sync::Arc::new(std::sync::Mutex::new(Trainer::new(learner, TrainConfig::default()).unwrap()));
+        let offline_config = OfflineConfig {
+            steps: Some(8),
+            checkpoint: dir.join("model.safetensors"),
+            fit: FitConfig {
+                mix: Mix { recent: 0.0, long_jumps: 0.0, corpus: Some(share), ..Mix::default() },
+                ..FitConfig::default()
+            },
+            ..OfflineConfig::default()
+        };
+        let _ = std::fs::remove_file(dir.join("model.safetensors"));
+        offline(&store, &trainer, &offline_config, |_, _, _| {}).await.unwrap();
+        assert_eq!(trained("corpus").await.unwrap() > 0, corpus_trained, "share {share}: corpus");
+        assert_eq!(trained("generated").await.unwrap() > 0, generated_trained, "share {share}: generated");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

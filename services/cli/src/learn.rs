@@ -81,6 +81,11 @@ pub struct TrainArgs {
     /// lines that compare (conditions, bools), where most wrong actions are.
     #[arg(long, default_value_t = OfflineConfig::default().fit.mix.comparisons)]
     comparisons: f64,
+    /// Share of sampled transitions drawn from the corpus's programs (code
+    /// people wrote, from --corpus), the rest from generated ones; by
+    /// default each part comes in proportion to its stored transitions.
+    #[arg(long)]
+    corpus_share: Option<f64>,
     /// Share of the run (by time, or by steps with --steps) over which the
     /// rate falls linearly to zero at its end; 0 keeps it constant.
     #[arg(long, default_value_t = OfflineConfig::default().anneal)]
@@ -96,6 +101,7 @@ impl TrainArgs {
             recent: self.recent,
             long_jumps: self.long_jumps,
             comparisons: self.comparisons,
+            corpus: self.corpus_share,
         };
         OfflineConfig {
             minutes: self.minutes,

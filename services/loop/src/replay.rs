@@ -85,11 +85,17 @@ pub struct Mix {
     /// none (about a tenth of steps compare; a quarter more cost both heads
     /// accuracy in a 30-minute run).
     pub comparisons: f64,
+    /// Share of sampled transitions drawn from corpus programs (code people
+    /// wrote), the rest from generated, mutated and submitted ones; within
+    /// each part, `prioritized` of them by priority and the rest uniformly.
+    /// `None` draws from all stored transitions alike, so each part comes
+    /// in proportion to its transitions. Default: `None`.
+    pub corpus: Option<f64>,
 }
 
 impl Default for Mix {
     fn default() -> Self {
-        Mix { prioritized: 0.5, recent: 0.25, long_jumps: 0.375, comparisons: 0.0 }
+        Mix { prioritized: 0.5, recent: 0.25, long_jumps: 0.375, comparisons: 0.0, corpus: None }
     }
 }
 
@@ -102,10 +108,15 @@ impl Mix {
             && share(self.long_jumps)
             && share(self.comparisons)
             && self.prioritized + self.recent <= 1.0
+            && self.corpus.is_none_or(share)
+            && (self.corpus.is_none() || self.recent == 0.0)
         {
             Ok(())
         } else {
-            Err(format!("replay mix {self:?}: each share must be in [0, 1] and prioritized + recent at most 1"))
+            Err(format!(
+                "replay mix {self:?}: each share must be in [0, 1], prioritized + recent at most 1, and a corpus share \
+                 draws by priority and uniformly within each part, so it takes a recent share of 0"
+            ))
         }
     }
 }
@@ -121,10 +132,16 @@ pub async fn minibatch(
     window: Window,
     rng: &mut StdRng,
 ) -> Result<(Vec<Group>, Vec<i64>), StoreError> {
-    let count = |share: f64| (share * size as f64).round() as usize;
-    let mut sampled = store.sample(count(mix.prioritized), Sampling::Prioritized, rng).await?;
-    sampled.extend(store.sample(count(mix.recent), Sampling::Recent { window: 20_000 }, rng).await?);
-    sampled.extend(store.sample(size.saturating_sub(sampled.len()), Sampling::Uniform, rng).await?);
+    let sampled = match mix.corpus {
+        None => {
+            let count = |share: f64| (share * size as f64).round() as usize;
+            let mut sampled = store.sample(count(mix.prioritized), Sampling::Prioritized, rng).await?;
+            sampled.extend(store.sample(count(mix.recent), Sampling::Recent { window: 20_000 }, rng).await?);
+            sampled.extend(store.sample(size.saturating_sub(sampled.len()), Sampling::Uniform, rng).await?);
+            sampled
+        }
+        Some(share) => sample_parts(store, size, (share, mix.prioritized), rng).await?,
+    };
     cache.fill(store, sampled.iter().map(|s| s.execution_id)).await?;
     let (mut groups, mut untrainable) = (vec![], vec![]);
     for s in sampled {
@@ -149,6 +166,32 @@ pub async fn minibatch(
         groups.push(Group { id: s.id, examples });
     }
     Ok((groups, untrainable))
+}
+
+/// `size` transitions, each from corpus programs with probability `share`
+/// (from the other part when one part is empty), and by priority within its
+/// part with probability `prioritized`.
+async fn sample_parts(
+    store: &Store,
+    size: usize,
+    (share, prioritized): (f64, f64),
+    rng: &mut StdRng,
+) -> Result<Vec<curio_store::SampledTransition>, StoreError> {
+    let (corpus, all) = (store.corpus_transition_count(), store.transition_count());
+    let share = match (corpus, all - corpus) {
+        (0, _) => 0.0,
+        (_, 0) => 1.0,
+        _ => share,
+    };
+    let mut sampled = vec![];
+    let real = (0..size).filter(|_| rng.random_bool(share)).count();
+    for (corpus, n) in [(true, real), (false, size - real)] {
+        let by_priority = (0..n).filter(|_| rng.random_bool(prioritized)).count();
+        sampled.extend(store.sample(by_priority, Sampling::Part { corpus, prioritized: true }, rng).await?);
+        sampled.extend(store.sample(n - by_priority, Sampling::Part { corpus, prioritized: false }, rng).await?);
+    }
+    sampled.shuffle(rng);
+    Ok(sampled)
 }
 
 /// The steps of a run that are about to run a line that compares.

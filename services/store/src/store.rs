@@ -73,13 +73,22 @@ impl Store {
         self.index().len()
     }
 
+    /// Transitions known to the sampler whose program is corpus code.
+    pub fn corpus_transition_count(&self) -> usize {
+        self.index().corpus_len()
+    }
+
     fn index(&self) -> MutexGuard<'_, PriorityIndex> {
         self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn load_index(&self) -> Result<(), StoreError> {
-        let rows: Vec<(i64, f32)> =
-            sqlx::query_as("SELECT id, priority FROM transitions ORDER BY id").fetch_all(&self.pool).await?;
+        let rows: Vec<(i64, f32, bool)> = sqlx::query_as(
+            "SELECT t.id, t.priority, p.origin = 'corpus' FROM transitions t \
+             JOIN executions e ON e.id = t.execution_id JOIN programs p ON p.id = e.program_id ORDER BY t.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         self.fill_index(rows);
         Ok(())
     }
@@ -89,8 +98,9 @@ impl Store {
     /// compared on one database each train on what they asked for. Writes
     /// through the scoped store join its index.
     pub async fn scoped(&self, run_id: &str, strategy: &str) -> Result<Store, StoreError> {
-        let rows: Vec<(i64, f32)> = sqlx::query_as(
-            "SELECT t.id, t.priority FROM transitions t JOIN executions e ON e.id = t.execution_id \
+        let rows: Vec<(i64, f32, bool)> = sqlx::query_as(
+            "SELECT t.id, t.priority, p.origin = 'corpus' FROM transitions t \
+             JOIN executions e ON e.id = t.execution_id JOIN programs p ON p.id = e.program_id \
              WHERE e.run_id = $1 AND e.strategy IN ($2, 'submitted') ORDER BY t.id",
         )
         .bind(run_id)
@@ -112,10 +122,10 @@ impl Store {
         Ok(n as u64)
     }
 
-    fn fill_index(&self, rows: Vec<(i64, f32)>) {
+    fn fill_index(&self, rows: Vec<(i64, f32, bool)>) {
         let mut index = PriorityIndex::default();
-        for (id, priority) in rows {
-            index.push(id, priority);
+        for (id, priority, corpus) in rows {
+            index.push(id, priority, corpus);
         }
         *self.index() = index;
     }

@@ -14,11 +14,19 @@ use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
 use crate::records::{ExecutionRecord, Provenance, pg_text};
 
-/// Stores the batch's programs once each; returns each record's program id.
+/// A stored program as the batch's records see it: its id, and whether the
+/// store holds it as corpus code (the origin it was first stored with).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct StoredProgram {
+    pub id: i64,
+    pub corpus: bool,
+}
+
+/// Stores the batch's programs once each; returns each record's program.
 pub(super) async fn insert_programs(
     tx: &mut Transaction<'_, Postgres>,
     batch: &[&ExecutionRecord],
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<StoredProgram>, StoreError> {
     let per_record: Vec<Vec<u8>> = batch.iter().map(|r| r.program.content_hash()).collect();
     let mut hashes = vec![];
     let (mut languages, mut sources, mut origins, mut submitters) = (vec![], vec![], vec![], vec![]);
@@ -45,13 +53,14 @@ pub(super) async fn insert_programs(
     .execute(&mut **tx)
     .await?;
     StoreMetrics.programs_written(inserted.rows_affected());
-    let rows: Vec<(Vec<u8>, i64)> =
-        sqlx::query_as("SELECT content_hash, id FROM programs WHERE content_hash = ANY($1)")
+    let rows: Vec<(Vec<u8>, i64, bool)> =
+        sqlx::query_as("SELECT content_hash, id, origin = 'corpus' FROM programs WHERE content_hash = ANY($1)")
             .bind(&hashes)
             .fetch_all(&mut **tx)
             .await?;
-    let ids: HashMap<Vec<u8>, i64> = rows.into_iter().collect();
-    Ok(per_record.iter().map(|h| ids[h]).collect())
+    let stored: HashMap<Vec<u8>, StoredProgram> =
+        rows.into_iter().map(|(hash, id, corpus)| (hash, StoredProgram { id, corpus })).collect();
+    Ok(per_record.iter().map(|h| stored[h]).collect())
 }
 
 /// One array per column of `executions`, a record's values at its index.
@@ -165,7 +174,7 @@ pub(super) async fn insert_transitions(
     tx: &mut Transaction<'_, Postgres>,
     fresh: &[&ExecutionRecord],
     priority: f32,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<(i64, Uuid)>, StoreError> {
     let total: usize = fresh.iter().map(|r| r.trace.steps.len()).sum();
     let mut exec_ids = Vec::with_capacity(total);
     let (mut steps, mut lines, mut depths) = (Vec::with_capacity(total), Vec::with_capacity(total), Vec::new());
@@ -191,12 +200,12 @@ pub(super) async fn insert_transitions(
         return Ok(vec![]);
     }
     let priorities = vec![priority; exec_ids.len()];
-    let ids: Vec<(i64,)> = sqlx::query_as(
+    let ids: Vec<(i64, Uuid)> = sqlx::query_as(
         "INSERT INTO transitions (execution_id, step, event, line, function, depth, locals, stdout, value, priority) \
          SELECT u.e, u.s, u.ev, u.l, u.f, u.d, u.lo::jsonb, u.o, u.v, u.p \
          FROM UNNEST($1::uuid[], $2::int[], $3::text[], $4::int[], $5::text[], $6::int[], $7::text[], $8::text[], \
                      $9::text[], $10::real[]) AS u(e, s, ev, l, f, d, lo, o, v, p) \
-         RETURNING id",
+         RETURNING id, execution_id",
     )
     .bind(&exec_ids)
     .bind(&steps)
@@ -210,5 +219,5 @@ pub(super) async fn insert_transitions(
     .bind(&priorities)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(ids.into_iter().map(|r| r.0).collect())
+    Ok(ids)
 }

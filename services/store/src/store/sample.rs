@@ -26,6 +26,15 @@ pub enum Sampling {
     },
     /// In proportion to each transition's priority.
     Prioritized,
+    /// From the transitions of corpus programs (code people wrote,
+    /// `corpus: true`) or from all the others (`false`): in proportion to
+    /// priority within the part, or uniformly.
+    Part {
+        /// Which part to draw from.
+        corpus: bool,
+        /// By priority, or uniformly.
+        prioritized: bool,
+    },
 }
 
 /// One sampled transition: where it is (its execution and step) and how
@@ -59,6 +68,7 @@ impl Store {
                 Sampling::Uniform => index.sample_uniform(n, None, rng),
                 Sampling::Recent { window } => index.sample_uniform(n, Some(window), rng),
                 Sampling::Prioritized => index.sample_prioritized(n, rng),
+                Sampling::Part { corpus, prioritized } => index.sample_part(n, corpus, prioritized, rng),
             }
         };
         let ids: Vec<i64> = picks.iter().map(|p| p.0).collect();
@@ -72,6 +82,8 @@ impl Store {
             Sampling::Uniform => "uniform",
             Sampling::Recent { .. } => "recent",
             Sampling::Prioritized => "prioritized",
+            Sampling::Part { corpus: true, .. } => "corpus",
+            Sampling::Part { corpus: false, .. } => "not_corpus",
         };
         StoreMetrics.sampled(kind, started.elapsed());
         Ok(picks

@@ -2,7 +2,7 @@
 //! the database allows, records it refuses kept apart with why, and the
 //! priority index told of every new transition.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
@@ -83,14 +83,17 @@ impl Store {
         let priority = self.index().max_priority();
         let started = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
-        let program_ids = insert_programs(&mut tx, valid).await?;
+        let programs = insert_programs(&mut tx, valid).await?;
+        let program_ids: Vec<i64> = programs.iter().map(|p| p.id).collect();
         let new = insert_executions(&mut tx, valid, &program_ids).await?;
         let fresh: Vec<&ExecutionRecord> = valid.iter().copied().filter(|r| new.contains(&r.execution_id)).collect();
         let ids = insert_transitions(&mut tx, &fresh, priority).await?;
         tx.commit().await?;
+        let corpus: HashMap<Uuid, bool> =
+            valid.iter().zip(&programs).map(|(r, p)| (r.execution_id, p.corpus)).collect();
         let mut index = self.index();
-        for id in &ids {
-            index.push(*id, priority);
+        for (id, execution) in &ids {
+            index.push(*id, priority, corpus[execution]);
         }
         drop(index);
         let mut receipt = WriteReceipt { transitions: ids.len() as u64, ..WriteReceipt::default() };
