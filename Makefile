@@ -37,10 +37,13 @@ run: build corpus
 
 # The store tests need Postgres: DATABASE_URL if set, else a private
 # throwaway cluster (deploy/local/test-postgres.sh installs and starts one).
+# The dashboard test needs a Prometheus binary: deploy/local/prometheus.sh
+# unpacks Debian's package into the cache when none is installed.
 test: build lint node corpus
 	$(PY) -m unittest discover -s $(GUEST_DIR)/tests
 	$(PY) -m unittest discover -s learner/corpus/tests
-	url="$$(deploy/local/test-postgres.sh)" && DATABASE_URL="$$url" cargo test --release --workspace
+	url="$$(deploy/local/test-postgres.sh)" && prometheus="$$(deploy/local/prometheus.sh)" && \
+	  DATABASE_URL="$$url" PROMETHEUS="$$prometheus" cargo test --release --workspace
 
 bench: build
 	$(CURIO) bench pool --threads 2 --seconds 10

@@ -128,6 +128,28 @@ fn generated_programs_are_valid_python_that_runs() {
     assert!(statuses[&Status::Ok] >= 390, "{statuses:?}");
 }
 
+/// The `chance` family: every program runs to its end whatever the seed,
+/// and what it prints depends on the seed, which is what makes it a
+/// distribution to learn rather than one answer.
+#[test]
+fn chance_programs_run_under_every_seed_and_print_what_the_seed_draws() {
+    use curio_interpreter_pool::Status;
+    let mut varied = 0;
+    for program in 0..40u64 {
+        let source = curio_learner::chancy(program);
+        let mut outputs = std::collections::HashSet::new();
+        for seed in 0..8 {
+            let t = sandbox().execute(&Execution { seed, ..Execution::python(source.clone()) }).unwrap();
+            assert!(matches!(t.status, Status::Ok), "program {program}, seed {seed}: {:?}\n{source}", t.error);
+            let again = sandbox().execute(&Execution { seed, ..Execution::python(source.clone()) }).unwrap();
+            assert_eq!(t.steps, again.steps, "one seed, one run");
+            outputs.insert(t.steps.iter().map(|s| s.stdout.as_str()).collect::<String>());
+        }
+        varied += usize::from(outputs.len() > 1);
+    }
+    assert!(varied >= 36, "{varied} of 40 programs print something else under another seed");
+}
+
 #[test]
 fn idiomatic_programs_run_and_use_the_idioms_people_write() {
     use curio_interpreter_pool::Status;
@@ -252,6 +274,36 @@ fn eval_on_a_programs_file_accounts_for_every_program() {
     assert!(!out.status.success() && err.contains("line 2: missing field `source`"), "{err}");
 }
 
+/// `curio eval --suite chance --seeds S` compares, per program, the
+/// outputs of S real runs with the model's drawn rollouts and with two
+/// baselines, each as a distance in [0, 1] and a log-likelihood.
+#[test]
+fn eval_on_the_chance_suite_compares_output_distributions() {
+    let checkpoint = small_checkpoint("eval-chance");
+    let c = checkpoint.to_str().unwrap();
+    let args = ["eval", "--checkpoint", c, "--suite", "chance", "--programs", "2", "--seeds", "6", "--samples", "3"];
+    let out = curio(&[&args[..], &["--json"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["models"], serde_json::json!(["drawn", "greedy", "pooled"]));
+    let programs = v["programs"].as_array().unwrap();
+    assert_eq!(programs.len(), 2);
+    for p in programs {
+        let real: f64 = p["real"].as_array().unwrap().iter().map(|o| o[1].as_f64().unwrap()).sum();
+        assert!((real - 1.0).abs() < 1e-9, "the real outputs are a distribution: {p}");
+        assert!(p["real"].as_array().unwrap().len() > 1 || p["real"][0][1] == 1.0);
+        for k in 0..3 {
+            let (tv, ll) = (p["tv"][k].as_f64().unwrap(), p["log_likelihood"][k].as_f64().unwrap());
+            assert!((0.0..=1.0).contains(&tv) && ll <= 0.0 && ll >= curio_learner::UNSEEN.ln() - 1e-9, "{p}");
+        }
+    }
+    let text = curio(&args);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("TV distance"));
+    let wrong = curio(&["eval", "--checkpoint", c, "--suite", "indist", "--seeds", "4"]);
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success() && err.contains("--suite chance"), "{err}");
+}
+
 /// `curio predict --json` gives each predicted step with its uncertainty,
 /// the predicted stdout and why the rollout ended; with `--compare`, the
 /// real stdout and where the rollout first went wrong.
@@ -281,4 +333,23 @@ fn predict_json_says_how_the_rollout_ended_and_where_it_diverged() {
     let text = curio(&["predict", "--checkpoint", c, program, "--compare", "--horizon", "12"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("the rollout ") && text.contains("is the first divergence"), "{text}");
+    // Drawn rollouts: one seed draws the same again; the outputs are a
+    // distribution over what they printed, with the real output's share.
+    let drawn = |seed: &str| {
+        let args = ["predict", "--checkpoint", c, program, "--compare", "--json", "--horizon", "12"];
+        let out = curio(&[&args[..], &["--samples", "6", "--temperature", "1.5", "--seed", seed]].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let (a, b) = (drawn("4"), drawn("4"));
+    assert_eq!(a["samples"], b["samples"]);
+    assert_eq!(a["samples"].as_array().unwrap().len(), 6);
+    let outputs = a["outputs"].as_array().unwrap();
+    let total: f64 = outputs.iter().map(|o| o["probability"].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-9, "{outputs:?}");
+    let real = outputs.iter().find(|o| o["stdout"] == "total 12\n").map_or(0.0, |o| o["probability"].as_f64().unwrap());
+    assert_eq!(a["real_stdout_probability"].as_f64(), Some(real));
+    let refused = curio(&["predict", "--checkpoint", c, program, "--samples", "2", "--temperature", "0"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("temperature must be positive"), "{err}");
 }

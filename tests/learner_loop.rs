@@ -5,104 +5,18 @@
 //! predictions, and after a SIGKILL resumes the same run without repeating
 //! or losing an execution. It also survives a pool replica killed mid-run,
 //! a replica frozen mid-run (deadlines fire, the run goes on elsewhere)
-//! and a Postgres crash, and its metrics cover the Grafana dashboard.
+//! and a Postgres crash.
 
 use std::io::BufReader;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use curio_proto::v1 as pb;
 use curio_proto::v1::learner_client::LearnerClient;
-use curio_tests::{PoolProcess, announced, curio_bin};
+use curio_tests::{
+    LearnerProcess as Learner, PoolProcess, TINY, announced, curio_bin, database_url, resident_mib, wait_for,
+};
 use sqlx::PgPool;
-
-/// Small everything, so a round takes a second or two on CPU.
-const TINY: [&str; 18] = [
-    "--batch",
-    "4",
-    "--candidates",
-    "8",
-    "--eval-every",
-    "8",
-    "--eval-programs",
-    "3",
-    "--width",
-    "32",
-    "--layers",
-    "1",
-    "--samples-per-insert",
-    "0.05",
-    "--max-steps-per-round",
-    "2",
-    "--threads",
-    "1",
-];
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL").expect("DATABASE_URL (make test sets it)")
-}
-
-/// A process's resident set, in MiB.
-fn resident_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / 1024.0
-}
-
-struct Learner {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-    addr: String,
-    metrics: String,
-}
-
-impl Learner {
-    fn start(command: &str, run_id: &str, budget: u64, extra: &[&str], data: &std::path::Path) -> Self {
-        let mut child = Command::new(curio_bin())
-            .args(["--data-dir", data.to_str().unwrap(), command, "--listen", "127.0.0.1:0"])
-            .args(["--metrics-listen", "127.0.0.1:0"])
-            .args(["--run-id", run_id, "--budget", &budget.to_string(), "--strategy", "bald"])
-            .args(TINY)
-            .args(extra)
-            .env("DATABASE_URL", database_url())
-            .env("CURIO_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting curio");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (addr, metrics) = announced(&mut stdout, "learner listening on ");
-        Learner { addr: format!("http://{addr}"), metrics, stdout, child }
-    }
-
-    async fn client(&self) -> LearnerClient<tonic::transport::Channel> {
-        LearnerClient::connect(self.addr.clone()).await.unwrap()
-    }
-}
-
-impl Drop for Learner {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls the status until `done` holds (or fails after `limit`).
-async fn wait_for(
-    client: &mut LearnerClient<tonic::transport::Channel>,
-    limit: Duration,
-    done: impl Fn(&pb::LearnerStatus) -> bool,
-) -> pb::LearnerStatus {
-    let start = Instant::now();
-    loop {
-        let status = client.get_status(pb::StatusRequest {}).await.unwrap().into_inner();
-        if done(&status) {
-            return status;
-        }
-        assert!(start.elapsed() < limit, "timed out; last status {status:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 async fn count(db: &PgPool, sql: &str, run_id: &str) -> i64 {
     sqlx::query_scalar(sql).bind(run_id).fetch_one(db).await.unwrap()
@@ -175,14 +89,39 @@ async fn learner_spends_its_budget_survives_sigkill_and_serves_users() {
 
     // Predictions come from the current model, with uncertainty per step.
     let predicted = client
-        .predict(pb::PredictRequest { source: "a = 1\nb = a + 1\n".into(), horizon: 3, input: String::new() })
+        .predict(pb::PredictRequest { source: "a = 1\nb = a + 1\n".into(), horizon: 3, ..Default::default() })
         .await
         .unwrap()
         .into_inner();
     assert!(!predicted.steps.is_empty() || !predicted.stopped.is_empty());
     assert!(predicted.steps.iter().all(|s| s.action_entropy >= 0.0 && (0.0..=1.0).contains(&s.confidence)));
-    let too_far = pb::PredictRequest { source: "a = 1\n".into(), horizon: 10_000, input: String::new() };
+    let too_far = pb::PredictRequest { source: "a = 1\n".into(), horizon: 10_000, ..Default::default() };
     assert_eq!(client.predict(too_far).await.unwrap_err().code(), tonic::Code::InvalidArgument);
+    // Drawn rollouts beside the greedy one: as many as asked, what they
+    // printed as a distribution, and the same draws from the same seed.
+    let drawn = pb::PredictRequest {
+        source: "a = 1\nprint(a + 1)\n".into(),
+        horizon: 4,
+        samples: 4,
+        temperature: 1.5,
+        seed: 9,
+        ..Default::default()
+    };
+    let (first, again) = (
+        client.predict(drawn.clone()).await.unwrap().into_inner(),
+        client.predict(drawn.clone()).await.unwrap().into_inner(),
+    );
+    assert_eq!(first.samples.len(), 4);
+    assert!(first.samples.iter().all(|r| r.steps <= 4 && !r.ended.is_empty()));
+    let total: f64 = first.outputs.iter().map(|o| o.probability).sum();
+    assert!((total - 1.0).abs() < 1e-9, "{:?}", first.outputs);
+    if first.model_step == again.model_step {
+        assert_eq!(first.samples, again.samples, "one seed, one model: the same draws");
+    }
+    for bad in [pb::PredictRequest { samples: 65, ..drawn.clone() }, pb::PredictRequest { temperature: -1.0, ..drawn }]
+    {
+        assert_eq!(client.predict(bad).await.unwrap_err().code(), tonic::Code::InvalidArgument);
+    }
 
     // The curve is watchable: history first.
     let mut curve =
@@ -238,98 +177,6 @@ fn curio_run_completes_and_writes_the_curve_and_plot() {
         assert!(metrics.iter().any(|m| m == metric), "{metric} is on the curve: {metrics:?}");
     }
     assert!(corpus_runs > 0, "the corpus's programs are among the candidates run");
-    let _ = std::fs::remove_dir_all(&data);
-}
-
-/// Metric names an expression reads (`curio_…` identifiers).
-fn series_in(expr: &str) -> Vec<String> {
-    let mut out = vec![];
-    let mut rest = expr;
-    while let Some(i) = rest.find("curio_") {
-        let name: String =
-            rest[i..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_').collect();
-        rest = &rest[i + name.len()..];
-        out.push(name);
-    }
-    out
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn every_series_the_dashboard_queries_is_exported_by_the_running_services() {
-    let dashboard: serde_json::Value =
-        serde_json::from_str(include_str!("../deploy/grafana/dashboards/curio.json")).expect("the dashboard is JSON");
-    let pool = PoolProcess::start(2, 64);
-    let data = std::env::temp_dir().join(format!("curio-dash-{}", std::process::id()));
-    let run_id = format!("dash-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-    let pool_addr = pool.addr.trim_start_matches("http://").to_string();
-    // A corpus, so the real suite's series exist too.
-    let corpus = data.join("corpus");
-    std::fs::create_dir_all(&corpus).unwrap();
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/programs/real.jsonl"), corpus.join("real.jsonl")).unwrap();
-    let extra = ["--pool", &pool_addr, "--corpus", corpus.to_str().unwrap()];
-    let learner = Learner::start("learner", &run_id, 8, &extra, &data);
-    let mut client = learner.client().await;
-    // Done: the budget spent, trained, and the final (full) evaluation of
-    // both suites recorded (the real suite's last).
-    wait_for(&mut client, Duration::from_secs(300), |s| {
-        let real = ["real_output_exact", "real_rollout_exact_end"];
-        s.queries_used >= 8 && s.train_step > 0 && real.iter().all(|k| s.latest_metrics.contains_key(*k))
-    })
-    .await;
-    let scraped = format!("{}\n{}", curio_tests::scrape(&learner.metrics), curio_tests::scrape(&pool.metrics));
-
-    // Grafana-loadable: unique ids, every panel on the datasource variable,
-    // the variables defined, nothing pinned to one instance.
-    let text = dashboard.to_string();
-    assert!(!text.contains("localhost") && !text.contains("instance="), "no hard-coded instances");
-    let vars: Vec<&str> =
-        dashboard["templating"]["list"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
-    assert!(vars.contains(&"datasource") && vars.contains(&"strategy"), "{vars:?}");
-    let panels = dashboard["panels"].as_array().unwrap();
-    let mut ids: Vec<i64> = panels.iter().map(|p| p["id"].as_i64().unwrap()).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), panels.len(), "panel ids are unique");
-
-    let mut checked = 0;
-    for panel in panels.iter().filter(|p| p["type"] != "row") {
-        assert_eq!(panel["datasource"]["uid"], "${datasource}", "{}", panel["title"]);
-        for target in panel["targets"].as_array().unwrap() {
-            let expr = target["expr"].as_str().unwrap();
-            for name in series_in(expr) {
-                let exported = scraped.lines().any(|l| {
-                    l.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-                });
-                assert!(exported, "panel '{}' queries {name}, which no service exports", panel["title"]);
-                checked += 1;
-            }
-            // Label values the panel pins must exist too.
-            if let Some(i) = expr.find("metric=\"") {
-                let value: String = expr[i + 8..].chars().take_while(|c| *c != '"').collect();
-                assert!(scraped.contains(&format!("metric=\"{value}\"")), "no series with metric=\"{value}\"");
-            }
-            if let Some(i) = expr.find("metric=~\"") {
-                let prefix: String = expr[i + 9..].chars().take_while(|c| *c != '.' && *c != '"').collect();
-                assert!(scraped.contains(&format!("metric=\"{prefix}")), "no series with metric=~\"{prefix}…\"");
-            }
-        }
-    }
-    assert!(checked >= 20, "the dashboard queries {checked} series");
-    // The learning curve is drawn against queries, not time: an XY chart
-    // whose x field is the query count, joined to the metrics by time.
-    let curve = panels.iter().find(|p| p["type"] == "xychart").expect("an XY learning-curve panel");
-    let x_fields: Vec<&serde_json::Value> =
-        curve["options"]["series"].as_array().unwrap().iter().map(|s| &s["x"]["matcher"]["options"]).collect();
-    assert!(!x_fields.is_empty() && x_fields.iter().all(|x| *x == "queries"), "{x_fields:?}");
-    let targets = curve["targets"].as_array().unwrap();
-    let x_target = targets.iter().find(|t| t["legendFormat"] == "queries").expect("a target named queries");
-    assert!(x_target["expr"].as_str().unwrap().contains("curio_learner_queries_used"));
-    for y in curve["options"]["series"].as_array().unwrap() {
-        let name = &y["y"]["matcher"]["options"];
-        assert!(targets.iter().any(|t| t["legendFormat"] == *name), "y field {name} is one of the queries");
-    }
-    assert_eq!(curve["transformations"][0]["id"], "joinByField");
-    drop(learner);
     let _ = std::fs::remove_dir_all(&data);
 }
 
@@ -577,7 +424,7 @@ async fn a_tokens_name_is_the_submitter_caps_answer_at_once_and_predictions_do_n
         .map(|_| {
             let mut c = client.clone();
             tokio::spawn(async move {
-                let req = pb::PredictRequest { source: "a = 1\nb = a + 1\n".into(), horizon: 20, input: String::new() };
+                let req = pb::PredictRequest { source: "a = 1\nb = a + 1\n".into(), horizon: 20, ..Default::default() };
                 c.predict(req).await.map(|_| ()).map_err(|s| s.code())
             })
         })

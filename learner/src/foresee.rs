@@ -7,7 +7,7 @@ use tch::Device;
 use crate::data::Example;
 use crate::encode::{State, encode_context, parse_delta};
 use crate::eval::Divergence;
-use crate::infer::{Prediction, rollout_until};
+use crate::infer::{Prediction, Rollout, rollout_until};
 use crate::model::{ModelError, WorldModel};
 
 /// Whether a state ends its run: the module's frame returns.
@@ -113,16 +113,24 @@ pub fn foresee(
 ) -> Result<Foreseen, ModelError> {
     let path =
         rollout_until(model, &[(source.to_string(), start.clone())], horizon, device, |_, _, s| ends_run(s))?.remove(0);
-    let steps: Vec<(State, Prediction)> = path.iter().map_while(Clone::clone).collect();
-    let last = steps.last().map_or(start, |(s, _)| s);
-    let end = if path.len() > steps.len() {
-        let read = Example::query(encode_context(source, last, 1));
-        let window = model.config.window();
-        if !window.fits(&read) || window.room(&read) == 0 { End::TooLong } else { End::Unparsed }
-    } else if ends_run(last) && !steps.is_empty() {
-        End::Ended
-    } else {
-        End::Horizon
-    };
-    Ok(Foreseen { steps, end })
+    Ok(Foreseen::of(model, (source, start), &path))
+}
+
+impl Foreseen {
+    /// A rollout of `source` from `start`, cut where it ended: its steps up
+    /// to where it stopped, and why it did.
+    pub(crate) fn of(model: &WorldModel, (source, start): (&str, &State), path: &Rollout) -> Self {
+        let steps: Vec<(State, Prediction)> = path.iter().map_while(Clone::clone).collect();
+        let last = steps.last().map_or(start, |(s, _)| s);
+        let end = if path.len() > steps.len() {
+            let read = Example::query(encode_context(source, last, 1));
+            let window = model.config.window();
+            if !window.fits(&read) || window.room(&read) == 0 { End::TooLong } else { End::Unparsed }
+        } else if ends_run(last) && !steps.is_empty() {
+            End::Ended
+        } else {
+            End::Horizon
+        };
+        Foreseen { steps, end }
+    }
 }

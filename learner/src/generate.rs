@@ -9,7 +9,9 @@ use curio_trace::{Execution, Limits, Run, Status, Trace};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
+mod chance;
 mod idioms;
+pub use chance::chancy;
 pub use idioms::idiomatic;
 
 /// Size knobs.
@@ -335,8 +337,9 @@ pub fn inputs(seed: u64, count: usize) -> Vec<String> {
 
 /// A held-out suite's programs, as executions under `limits`: `indist`
 /// (the generator's distribution, on seeds training never uses), `hard`
-/// (longer programs, more iterations, longer strings) or `idioms`
-/// ([`idiomatic`] programs); `None` for another name. The one suite
+/// (longer programs, more iterations, longer strings), `idioms`
+/// ([`idiomatic`] programs) or `chance` ([`chancy`] programs, whose runs
+/// differ by seed); `None` for another name. The one suite
 /// builder: whatever runs the executions (the in-process sandbox, the
 /// pool) keeps their runs with [`suite_run`].
 pub fn suite(name: &str, count: usize, limits: Limits) -> Option<Vec<Execution>> {
@@ -344,6 +347,7 @@ pub fn suite(name: &str, count: usize, limits: Limits) -> Option<Vec<Execution>>
         "indist" => |seed| generate(seed, &GenConfig::default()),
         "hard" => |seed| generate(seed, &GenConfig::harder()),
         "idioms" => |seed| idiomatic(seed, &GenConfig::default()),
+        "chance" => chancy,
         _ => return None,
     };
     let program = |seed: u64| Execution {
@@ -367,6 +371,7 @@ pub fn suite_seeds(name: &str, count: usize) -> Vec<u64> {
     let base: u64 = match name {
         "hard" => 9_000_000_000,
         "idioms" => 7_000_000_000,
+        "chance" => 6_000_000_000,
         _ => 8_000_000_000,
     };
     (0..count as u64).map(|i| base + i).collect()

@@ -1,12 +1,17 @@
 //! Asking the model: actions with their confidence, delta decoding
 //! (batched, cut at the most likely stop), MC-dropout disagreement, and
-//! rollouts that feed predictions back in.
+//! rollouts that feed predictions back in, greedy or drawn ([`Choice`]).
 
 use tch::{Device, Kind, Tensor};
 
 use crate::data::{Example, collate};
 use crate::encode::{EOS, EVENTS, State, apply, encode_context, parse_delta};
 use crate::model::{Cache, ModelError, WorldModel};
+
+mod sample;
+mod score;
+pub use sample::{Choice, distribution, foresee_sampled, outputs};
+pub use score::{disagreement, uncertainty};
 
 /// Longest delta the decoder writes, bytes.
 const MAX_DELTA: usize = 512;
@@ -76,11 +81,13 @@ struct Reader<'m> {
     how: Decoding,
     /// The cache, and the row of `rows` each of its rows holds.
     cache: Option<(Cache, Vec<usize>)>,
+    /// How each byte, event and line is chosen.
+    choice: Choice,
 }
 
 impl<'m> Reader<'m> {
     fn new(model: &'m WorldModel, device: Device, how: Decoding) -> Self {
-        Reader { model, device, how, cache: None }
+        Reader { model, device, how, cache: None, choice: Choice::Greedy }
     }
 
     /// Next-byte log-probabilities (live, V) after each live row's last
@@ -152,41 +159,59 @@ pub fn predict_with(
     device: Device,
     how: Decoding,
 ) -> Result<Vec<Prediction>, ModelError> {
+    predict_choosing(model, examples, (device, how), &mut Choice::Greedy)
+}
+
+/// [`predict_with`], each action and byte chosen as `choice` says (drawn
+/// ones leave `choice`'s generator where they stopped).
+fn predict_choosing(
+    model: &WorldModel,
+    examples: &[Example],
+    (device, how): (Device, Decoding),
+    choice: &mut Choice,
+) -> Result<Vec<Prediction>, ModelError> {
     tch::no_grad(|| {
         let mut reader = Reader::new(model, device, how);
-        let asked: Vec<Example> = examples.iter().map(|e| Example::query(e.context.clone())).collect();
-        let asked = work_reading(&mut reader, &asked)?;
-        let (event_logits, line_logits) = reader.action(&asked)?;
-        let (event_p, line_p) = (event_logits.softmax(-1, Kind::Float), line_logits.softmax(-1, Kind::Float));
-        let action_entropy = entropy(&event_logits) + entropy(&line_logits);
-        let (event, line) = (event_p.argmax(-1, false), line_p.argmax(-1, false));
-        let chosen = |r: usize| (event.int64_value(&[r as i64]) as usize, line.int64_value(&[r as i64]) as usize);
-        let rows: Vec<Example> = asked
-            .iter()
-            .enumerate()
-            .map(|(r, e)| {
-                let (ev, li) = chosen(r);
-                e.given(ev, li)
-            })
-            .collect();
-        Ok(decode_reading(&mut reader, &rows, true)?
-            .into_iter()
-            .enumerate()
-            .map(|(r, d)| {
-                let (e, l) = chosen(r);
-                Prediction {
-                    event: e,
-                    line: l,
-                    confidence: event_p.double_value(&[r as i64, e as i64])
-                        * line_p.double_value(&[r as i64, l as i64]),
-                    action_entropy: action_entropy.double_value(&[r as i64]),
-                    delta_entropy: d.entropy.0 / d.entropy.1.max(1) as f64,
-                    delta: d.bytes[..d.best().0].to_vec(),
-                    working: rows[r].working.clone(),
-                }
-            })
-            .collect())
+        reader.choice = std::mem::replace(choice, Choice::Greedy);
+        let predicted = predict_reading(&mut reader, examples);
+        *choice = reader.choice;
+        predicted
     })
+}
+
+/// [`predict_choosing`] through `reader`.
+fn predict_reading(reader: &mut Reader, examples: &[Example]) -> Result<Vec<Prediction>, ModelError> {
+    let asked: Vec<Example> = examples.iter().map(|e| Example::query(e.context.clone())).collect();
+    let asked = work_reading(reader, &asked)?;
+    let (event_logits, line_logits) = reader.action(&asked)?;
+    let (event_p, line_p) = (event_logits.softmax(-1, Kind::Float), line_logits.softmax(-1, Kind::Float));
+    let action_entropy = entropy(&event_logits) + entropy(&line_logits);
+    let (event, line) = (reader.choice.choose(&event_logits)?, reader.choice.choose(&line_logits)?);
+    let chosen = |r: usize| (event[r] as usize, line[r] as usize);
+    let rows: Vec<Example> = asked
+        .iter()
+        .enumerate()
+        .map(|(r, e)| {
+            let (ev, li) = chosen(r);
+            e.given(ev, li)
+        })
+        .collect();
+    Ok(decode_reading(reader, &rows, true)?
+        .into_iter()
+        .enumerate()
+        .map(|(r, d)| {
+            let (e, l) = chosen(r);
+            Prediction {
+                event: e,
+                line: l,
+                confidence: event_p.double_value(&[r as i64, e as i64]) * line_p.double_value(&[r as i64, l as i64]),
+                action_entropy: action_entropy.double_value(&[r as i64]),
+                delta_entropy: d.entropy.0 / d.entropy.1.max(1) as f64,
+                delta: d.bytes[..d.best().0].to_vec(),
+                working: rows[r].working.clone(),
+            }
+        })
+        .collect())
 }
 
 /// A delta decoded greedily, and where it is best stopped.
@@ -255,9 +280,17 @@ fn decode_reading(reader: &mut Reader, rows: &[Example], settled: bool) -> Resul
         rows.iter().map(|_| Decoded { bytes: vec![], stops: vec![], entropy: (0.0, 0) }).collect();
     let mut cum = vec![0.0f64; rows.len()];
     let mut live: Vec<usize> = (0..rows.len()).filter(|&r| window.fits(&rows[r])).collect();
+    // Drawn bytes end where an end is drawn: no stop is settled early.
+    let drawn = reader.choice.samples();
     while !live.is_empty() {
         let logp = reader.next_bytes(&rows, &live, true)?;
-        let (best, next) = logp.max_dim(-1, false);
+        let (best, next) = match drawn {
+            false => logp.max_dim(-1, false),
+            true => {
+                let next = Tensor::from_slice(&reader.choice.choose(&logp)?).to(logp.device());
+                (logp.gather(1, &next.unsqueeze(1), false).squeeze_dim(1), next)
+            }
+        };
         let next = Vec::<i64>::try_from(&next.to(Device::Cpu))?;
         let best = Vec::<f64>::try_from(&best.to_kind(Kind::Double).to(Device::Cpu))?;
         let eos = Vec::<f64>::try_from(&logp.select(1, EOS).to_kind(Kind::Double).to(Device::Cpu))?;
@@ -267,10 +300,10 @@ fn decode_reading(reader: &mut Reader, rows: &[Example], settled: bool) -> Resul
             let d = &mut done[r];
             d.entropy = (d.entropy.0 + ent[j], d.entropy.1 + 1);
             let written = &rows[r].target[starts[r]..];
-            if may_end_after(written) || next[j] == EOS {
+            if (may_end_after(written) && !drawn) || next[j] == EOS {
                 d.stops.push((written.len(), cum[r] + eos[j]));
             }
-            let beaten = settled && cum[r] + best[j] < d.best().1;
+            let beaten = settled && !drawn && cum[r] + best[j] < d.best().1;
             if next[j] != EOS && next[j] < 256 && written.len() < MAX_DELTA && window.room(&rows[r]) > 0 && !beaten {
                 rows[r].target.push(next[j] as u8);
                 cum[r] += best[j];
@@ -309,8 +342,8 @@ fn work_reading(reader: &mut Reader, examples: &[Example]) -> Result<Vec<Example
     let after: Vec<usize> = examples.iter().map(|e| e.action.len() + e.target.len()).collect();
     let mut live: Vec<usize> = (0..rows.len()).filter(|&r| rows[r].needs_work() && window.fits(&examples[r])).collect();
     while !live.is_empty() {
-        let next = reader.next_bytes(&rows, &live, false)?.argmax(-1, false);
-        let next = Vec::<i64>::try_from(&next.to(Device::Cpu))?;
+        let next = reader.next_bytes(&rows, &live, false)?;
+        let next = reader.choice.choose(&next)?;
         let mut still = vec![];
         for (&r, byte) in live.iter().zip(next) {
             let row = &mut rows[r];
@@ -323,60 +356,6 @@ fn work_reading(reader: &mut Reader, examples: &[Example]) -> Result<Vec<Example
         live = still;
     }
     Ok(rows.into_iter().zip(examples).map(|(w, e)| Example { working: w.working, ..e.clone() }).collect())
-}
-
-/// Predictive entropy per row, in nats: the action's (event plus line)
-/// plus, given the most likely action, the first delta byte's, which says
-/// whether and how the state changes. Two forward passes, no decoding:
-/// cheap enough to rank many candidates. A row whose context fits the
-/// block but not with its action after it scores its action alone.
-pub fn uncertainty(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<f64>, ModelError> {
-    let window = model.config.window();
-    tch::no_grad(|| {
-        let mut reader = Reader::new(model, device, Decoding::Cached);
-        let asked: Vec<Example> = examples.iter().map(|e| Example::query(e.context.clone())).collect();
-        let asked = work_reading(&mut reader, &asked)?;
-        let (event_logits, line_logits) = reader.action(&asked)?;
-        let event = Vec::<i64>::try_from(&event_logits.argmax(-1, false).to(Device::Cpu))?;
-        let line = Vec::<i64>::try_from(&line_logits.argmax(-1, false).to(Device::Cpu))?;
-        let action = entropy(&event_logits) + entropy(&line_logits);
-        let mut total = Vec::<f64>::try_from(&action.to_kind(Kind::Double).to(Device::Cpu))?;
-        let given: Vec<Example> =
-            asked.iter().enumerate().map(|(r, e)| e.given(event[r] as usize, line[r] as usize)).collect();
-        let fitting: Vec<usize> = (0..given.len()).filter(|&r| window.fits(&given[r])).collect();
-        if !fitting.is_empty() {
-            let first = reader.next_bytes(&given, &fitting, false)?;
-            let first = Vec::<f64>::try_from(&entropy(&first).to_kind(Kind::Double).to(Device::Cpu))?;
-            for (&r, h) in fitting.iter().zip(first) {
-                total[r] += h;
-            }
-        }
-        Ok(total)
-    })
-}
-
-/// BALD-style disagreement of the line pointer across `samples` dropout
-/// masks: H(mean p) - mean H(p), per row, in nats.
-pub fn disagreement(
-    model: &WorldModel,
-    examples: &[Example],
-    samples: usize,
-    device: Device,
-) -> Result<Vec<f64>, ModelError> {
-    tch::no_grad(|| {
-        let batch = collate(&work(model, examples, device)?, model.config.window(), device);
-        let mut probs = vec![];
-        let mut entropies = vec![];
-        for _ in 0..samples.max(2) {
-            let out = model.forward(&batch, true)?;
-            probs.push(out.line_logits.softmax(-1, Kind::Float));
-            entropies.push(entropy(&out.line_logits));
-        }
-        let mean = Tensor::stack(&probs, 0).mean_dim(0, false, Kind::Float);
-        let h_mean = (mean.log().nan_to_num(0.0, 0.0, 0.0) * &mean).sum_dim_intlist(-1, false, Kind::Float).neg();
-        let mean_h = Tensor::stack(&entropies, 0).mean_dim(0, false, Kind::Float);
-        Ok(Vec::<f64>::try_from(&(h_mean - mean_h).to_kind(Kind::Double))?)
-    })
 }
 
 /// One rollout: the predicted state and prediction per step; `None` where a
@@ -414,6 +393,29 @@ pub fn rollout_with(
     starts: &[(String, State)],
     (horizon, how): (usize, Decoding),
     device: Device,
+    stop: impl FnMut(usize, usize, &State) -> bool,
+) -> Result<Vec<Rollout>, ModelError> {
+    rollout_reading(model, starts, (horizon, how), (device, &mut Choice::Greedy), stop)
+}
+
+/// [`rollout_until`], every action and byte chosen as `choice` says.
+pub(crate) fn rollout_choosing(
+    model: &WorldModel,
+    starts: &[(String, State)],
+    horizon: usize,
+    choice: &mut Choice,
+    device: Device,
+    stop: impl FnMut(usize, usize, &State) -> bool,
+) -> Result<Vec<Rollout>, ModelError> {
+    rollout_reading(model, starts, (horizon, Decoding::Cached), (device, choice), stop)
+}
+
+/// The rollouts of [`rollout_with`] and [`rollout_choosing`].
+fn rollout_reading(
+    model: &WorldModel,
+    starts: &[(String, State)],
+    (horizon, how): (usize, Decoding),
+    (device, choice): (Device, &mut Choice),
     mut stop: impl FnMut(usize, usize, &State) -> bool,
 ) -> Result<Vec<Rollout>, ModelError> {
     let mut current: Vec<Option<State>> = starts.iter().map(|(_, s)| Some(s.clone())).collect();
@@ -438,7 +440,7 @@ pub fn rollout_with(
         if live.is_empty() {
             break;
         }
-        let predictions = predict_with(model, &examples, device, how)?;
+        let predictions = predict_choosing(model, &examples, (device, how), choice)?;
         for (&i, p) in live.iter().zip(predictions) {
             let state = current[i].take().expect("live");
             let next = parse_delta(&p.delta).ok().map(|d| apply(&state, EVENTS[p.event], p.line as u32 + 1, &d));

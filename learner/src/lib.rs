@@ -32,16 +32,16 @@ pub use encode::{
     parse_delta, states, states_reading, token_bytes,
 };
 pub use eval::{
-    ActionMiss, Divergence, EvalReport, HORIZONS, Miss, NOTHING, ProgramOutcome, evaluate, evaluate_transitions,
-    format_report, too_long,
+    ActionMiss, ChanceScore, Divergence, EvalReport, HORIZONS, Miss, NOTHING, ProgramOutcome, UNSEEN, evaluate,
+    evaluate_transitions, format_report, log_likelihood, score_chance, too_long, total_variation,
 };
 pub use facts::comparisons;
 pub use flow::FLOW_VOCAB;
 pub use foresee::{End, Foreseen, cut, foresee};
-pub use generate::{GenConfig, generate, idiomatic, inputs, mutate, suite, suite_run};
+pub use generate::{GenConfig, chancy, generate, idiomatic, inputs, mutate, suite, suite_run, suite_seeds};
 pub use infer::{
-    Decoded, Decoding, Prediction, Rollout, decode, disagreement, predict, predict_with, rollout, rollout_until,
-    rollout_with, uncertainty, work,
+    Choice, Decoded, Decoding, Prediction, Rollout, decode, disagreement, distribution, foresee_sampled, outputs,
+    predict, predict_with, rollout, rollout_until, rollout_with, uncertainty, work,
 };
 pub use model::{
     Batch, Cache, Examples, Learner, Losses, ModelConfig, ModelError, Output, Programs, Targets, WorldModel,

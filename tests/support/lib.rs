@@ -1,6 +1,6 @@
 //! Helpers for Curio's end-to-end tests: one shared sandbox per test binary,
-//! the shipped test programs, the native CPython reference, and a real
-//! `curio pool` process on a free port.
+//! the shipped test programs, the native CPython reference, and real
+//! `curio pool` and `curio learner` processes on free ports.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -9,6 +9,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use curio_interpreter_pool::{Execution, Limits, Sandbox, SandboxConfig, Trace, run_native_tracer};
+
+mod learner;
+pub use learner::{LearnerProcess, TINY, database_url, resident_mib, wait_for};
 
 /// One sandbox per test binary: the guest loads once (from the cache after
 /// the first build), then every test gets fresh stores from it.

@@ -2,6 +2,7 @@
 //! (overall and per value type), rollout exact match per horizon with the
 //! cause of each first divergence, final-output accuracy, calibration.
 
+mod chance;
 mod forced;
 mod rollouts;
 #[cfg(test)]
@@ -17,6 +18,7 @@ use crate::data::Example;
 use crate::encode::EVENTS;
 use crate::model::{ModelError, WorldModel};
 
+pub use chance::{ChanceScore, UNSEEN, log_likelihood, score_chance, total_variation};
 pub use forced::{evaluate_transitions, too_long};
 
 /// Rollout horizons reported.

@@ -281,3 +281,35 @@ fn cached_working_is_what_full_passes_write() {
         }
     }
 }
+
+#[test]
+fn draws_repeat_from_one_seed_and_cold_draws_choose_as_greedy_does() {
+    let (steps, ex) = counting();
+    tch::manual_seed(11);
+    let model = Learner::new(tiny(512), Device::Cpu).unwrap().model;
+    let rows: Vec<Example> = (0..6).map(|_| ex[0].clone()).collect();
+    let drawn = |t: f64, seed: u64| {
+        let mut choice = Choice::sample(t, seed).unwrap();
+        let p = predict_choosing(&model, &rows, (Device::Cpu, Decoding::Cached), &mut choice).unwrap();
+        p.into_iter().map(|p| (p.event, p.line, p.delta)).collect::<Vec<_>>()
+    };
+    let (a, b, c) = (drawn(1.0, 5), drawn(1.0, 5), drawn(1.0, 6));
+    assert_eq!(a, b, "one seed, the same draws");
+    assert_ne!(a, c, "another seed, other draws");
+    assert!(a.windows(2).any(|w| w[0] != w[1]), "six draws of one untrained row differ");
+    // Nearly no temperature: every action and working is the greedy one.
+    let greedy = predict(&model, &rows, Device::Cpu).unwrap();
+    let mut cold = Choice::sample(1e-4, 1).unwrap();
+    let cold = predict_choosing(&model, &rows, (Device::Cpu, Decoding::Cached), &mut cold).unwrap();
+    for (g, c) in greedy.iter().zip(&cold) {
+        assert_eq!((g.event, g.line, &g.working), (c.event, c.line, &c.working));
+    }
+    // Sampled rollouts: one per sample, each from the start given.
+    let start = states(&steps)[0].clone();
+    let mut choice = Choice::sample(1.0, 3).unwrap();
+    let runs = foresee_sampled(&model, (SOURCE, &start), (5, 3), (&mut choice, Device::Cpu), |_, _, _| false).unwrap();
+    assert_eq!(runs.len(), 5);
+    assert!(runs.iter().all(|f| f.steps.len() <= 3));
+    let shares: f64 = outputs(&runs).iter().map(|(_, p)| p).sum();
+    assert!((shares - 1.0).abs() < 1e-9, "the outputs' shares sum to one: {shares}");
+}

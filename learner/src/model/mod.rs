@@ -75,6 +75,11 @@ pub struct ModelConfig {
     /// true, as checkpoints saved before the switch were trained.
     #[serde(default = "yes")]
     pub flow: bool,
+    /// Whether every token's embedding carries how many brackets are open
+    /// at it ([`crate::nesting`]). Default: true, as checkpoints saved
+    /// before the switch were trained.
+    #[serde(default = "yes")]
+    pub depth: bool,
 }
 
 fn yes() -> bool {
@@ -94,6 +99,7 @@ impl Default for ModelConfig {
             dropout: 0.1,
             working: true,
             flow: true,
+            depth: true,
         }
     }
 }
@@ -263,15 +269,19 @@ impl WorldModel {
             return Err(ModelError::Config(format!("a chunk of {t} tokens; the model reads {}", window.chunk)));
         }
         let pos = Tensor::arange(t, (Kind::Int64, programs.tokens.device()));
-        Ok(programs.tokens.apply(&self.wte)
-            + pos.apply(&self.wpe)
-            + programs.line.apply(&self.wle)
-            + programs.depth.apply(&self.wde))
+        let x = programs.tokens.apply(&self.wte) + pos.apply(&self.wpe) + programs.line.apply(&self.wle);
+        Ok(self.with_depth(x, &programs.depth))
     }
 
     /// Own tokens' embeddings (N, S, C) at `positions`.
     fn own_embeddings(&self, tokens: &Tensor, positions: &Tensor, line_id: &Tensor, depth: &Tensor) -> Tensor {
-        tokens.apply(&self.wte) + positions.apply(&self.wpe) + line_id.apply(&self.wle) + depth.apply(&self.wde)
+        self.with_depth(tokens.apply(&self.wte) + positions.apply(&self.wpe) + line_id.apply(&self.wle), depth)
+    }
+
+    /// `x` plus the bracket depths' embeddings, when the model reads them
+    /// ([`ModelConfig::depth`]).
+    fn with_depth(&self, x: Tensor, depth: &Tensor) -> Tensor {
+        if self.config.depth { x + depth.apply(&self.wde) } else { x }
     }
 
     /// What every layer of `batch` shares: masks, rotary tables and which

@@ -140,13 +140,16 @@ fn checkpoint_round_trips_exactly_and_refuses_another_shape() {
     // A checkpoint saved before the working existed is read as one
     // without it, and asked as it was trained.
     let mut old = serde_json::to_value(ModelConfig { working: true, ..tiny() }).unwrap();
-    old.as_object_mut().unwrap().remove("working");
+    for key in ["working", "flow", "depth"] {
+        old.as_object_mut().unwrap().remove(key);
+    }
     let meta = serde_json::json!({"config": old, "train_step": 1});
     std::fs::write(dir.join("m.safetensors.json"), meta.to_string()).unwrap();
     let loaded = Learner::load(&path, Device::Cpu, None).unwrap();
     assert!(!loaded.model.config.working);
-    // One saved before the flow switch was trained reading flow.
+    // One saved before the flow and depth switches was trained reading both.
     assert!(loaded.model.config.flow, "no `flow` key reads as the flow it was trained with");
+    assert!(loaded.model.config.depth, "no `depth` key reads as the depths it was trained with");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -166,6 +169,24 @@ fn a_model_without_flow_does_not_read_the_flow_flags() {
         let same = a.line_logits.allclose(&b.line_logits, 1e-6, 1e-6, false)
             && a.event_logits.allclose(&b.event_logits, 1e-6, 1e-6, false);
         assert_eq!(!same, differs, "flow {flow}");
+    }
+}
+
+#[test]
+fn a_model_without_depth_does_not_read_the_bracket_depths() {
+    let flat = |mut b: Batch| {
+        b.programs.depth = b.programs.depth.zeros_like();
+        b.examples.depth = b.examples.depth.zeros_like();
+        b
+    };
+    for (depth, differs) in [(true, true), (false, false)] {
+        tch::manual_seed(3);
+        let learner = Learner::new(ModelConfig { depth, ..tiny() }, Device::Cpu).unwrap();
+        let (with, without) = (batch(), flat(batch()));
+        assert!(with.examples.depth.sum(Kind::Int64).int64_value(&[]) > 0, "the batch has brackets");
+        let (a, b) = (learner.model.forward(&with, false).unwrap(), learner.model.forward(&without, false).unwrap());
+        let same = a.hidden.allclose(&b.hidden, 1e-6, 1e-6, false);
+        assert_eq!(!same, differs, "depth {depth}");
     }
 }
 

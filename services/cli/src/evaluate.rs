@@ -7,7 +7,7 @@ use std::str::FromStr;
 use anyhow::Context;
 use clap::Args;
 use curio_interpreter_pool::{Execution, Limits, Sandbox};
-use curio_learner::{EvalReport, Learner, Listed, State, ended_run, evaluate, format_report, read_programs};
+use curio_learner::{Choice, EvalReport, Learner, Listed, State, ended_run, evaluate, format_report, read_programs};
 use curio_trace::Run;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
@@ -41,8 +41,9 @@ pub struct EvalArgs {
     #[arg(long)]
     checkpoint: PathBuf,
     /// `indist` (the training distribution, other seeds), `hard` (longer
-    /// programs, more iterations, longer strings) or `idioms` (programs
-    /// written with the idioms people use); ignored with a file.
+    /// programs, more iterations, longer strings), `idioms` (programs
+    /// written with the idioms people use) or `chance` (programs that draw
+    /// from `random`, each run on its suite seed); ignored with a file.
     #[arg(long, default_value = "indist")]
     suite: String,
     /// How many of the suite's programs, or a JSON Lines file of one's own:
@@ -64,6 +65,19 @@ pub struct EvalArgs {
     /// evaluation.
     #[arg(long)]
     readable: bool,
+    /// With `--suite chance`: run each program under this many seeds and
+    /// compare what they print with the model's drawn rollouts
+    /// (--samples, --temperature), and with two baselines (the greedy
+    /// rollout's output, and training runs' outputs pooled), by total
+    /// variation distance and log-likelihood of the real outputs.
+    #[arg(long)]
+    seeds: Option<u64>,
+    /// Drawn rollouts per program, with --seeds.
+    #[arg(long, default_value_t = 64)]
+    samples: usize,
+    /// Their sampling temperature.
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f64,
     #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
     threads: i32,
 }
@@ -77,11 +91,26 @@ struct NotRun {
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let device = device(args.threads);
     let learner = Learner::load(&args.checkpoint, device, None)?;
+    if let Some(seeds) = args.seeds {
+        let (Programs::Count(programs), "chance") = (&args.programs, args.suite.as_str()) else {
+            anyhow::bail!("--seeds compares distributions on the chance suite: use --suite chance --programs N");
+        };
+        let asked = crate::chance::ChanceArgs {
+            programs: *programs,
+            seeds,
+            samples: args.samples.max(1),
+            temperature: args.temperature,
+        };
+        return crate::chance::eval_chance(&learner, asked, args.json, device);
+    }
     let (name, listed) = match &args.programs {
         Programs::File(path) => (path.display().to_string(), read_programs(path)?),
         Programs::Count(n) => {
             let Some(programs) = curio_learner::suite(&args.suite, *n, Limits::default()) else {
-                anyhow::bail!("unknown suite '{}': use indist, hard or idioms, or --programs FILE.jsonl", args.suite);
+                anyhow::bail!(
+                    "unknown suite '{}': use indist, hard, idioms or chance, or --programs FILE.jsonl",
+                    args.suite
+                );
             };
             (args.suite.clone(), programs.into_iter().map(listed).collect())
         }
@@ -209,6 +238,18 @@ pub struct PredictArgs {
     /// real stdout and the first divergence.
     #[arg(long)]
     json: bool,
+    /// Also draw this many rollouts from the model's distribution (at
+    /// --temperature, from --seed) and print how often each output came
+    /// out of them: what the model believes the program can print.
+    #[arg(long, default_value_t = 0)]
+    samples: usize,
+    /// Sampling temperature: 1 samples the model's own distribution, less
+    /// sharpens it, more flattens it.
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f64,
+    /// Seed of the draws: the same seed draws the same rollouts.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
     threads: i32,
 }
@@ -230,6 +271,16 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
     let foreseen = curio_learner::foresee(&learner.model, &source, &start, horizon, device)?;
     let real_stdout: Option<String> = real.as_ref().map(|t| t.steps.iter().map(|s| s.stdout.as_str()).collect());
     let (divergence, predicted_stdout) = (foreseen.divergence(&truth), foreseen.stdout());
+    let sampled = match args.samples {
+        0 => vec![],
+        n => {
+            let mut choice = Choice::sample(args.temperature, args.seed)?;
+            let draws = (&mut choice, device);
+            curio_learner::foresee_sampled(&learner.model, (&source, &start), (n, horizon), draws, |_, _, _| false)?
+        }
+    };
+    let outputs = curio_learner::outputs(&sampled);
+    let real_share = real_stdout.as_ref().map(|r| outputs.iter().find(|(o, _)| o == r).map_or(0.0, |(_, p)| *p));
     if args.json {
         let steps: Vec<Value> = foreseen.steps.iter().enumerate().map(|(i, (s, p))| step_json(i + 1, s, p)).collect();
         let out = json!({
@@ -240,6 +291,11 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
             "real_stdout": real_stdout,
             "real_steps": truth.len().checked_sub(1),
             "first_divergence": divergence.map(|(step, cause)| json!({"step": step, "cause": cause.code()})),
+            "samples": sampled.iter().map(|f| json!({
+                "predicted_stdout": f.stdout(), "ended": f.end.code(), "steps": f.steps.len(),
+            })).collect::<Vec<_>>(),
+            "outputs": outputs.iter().map(|(o, p)| json!({"stdout": o, "probability": p})).collect::<Vec<_>>(),
+            "real_stdout_probability": real_share.filter(|_| !sampled.is_empty()),
         });
         println!("{out}");
         return Ok(());
@@ -248,6 +304,15 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
     if let Some(real) = real_stdout {
         let same = if predicted_stdout == real { "the same as" } else { "not" };
         println!("predicted stdout {predicted_stdout:?}: {same} the real {real:?}");
+    }
+    if !sampled.is_empty() {
+        println!("{} rollouts drawn at temperature {} (seed {}) printed:", sampled.len(), args.temperature, args.seed);
+        for (output, share) in &outputs {
+            println!("  {share:>5.2}  {output:?}");
+        }
+        if let Some(share) = real_share {
+            println!("the real output came out of {share:.2} of them");
+        }
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use curio_learner::{Learner, ModelConfig, TrainConfig, Trainer};
-use curio_loop::{FitConfig, Mix, OfflineConfig, offline, store_generated, store_listed};
+use curio_loop::{FitConfig, Generated, Mix, OfflineConfig, offline, store_generated, store_listed};
 use indicatif::{ProgressBar, ProgressStyle};
 use tch::Device;
 
@@ -21,6 +21,13 @@ pub struct TrainArgs {
     /// dicts, sets, small classes) to run and store beside them.
     #[arg(long, default_value_t = 0)]
     idiomatic: u64,
+    /// Generated programs that draw from `random` (whose runs differ by
+    /// seed) to run and store beside them, each under --chance-seeds seeds.
+    #[arg(long, default_value_t = 0)]
+    chance: u64,
+    /// Runs of each --chance program, each under its own seed.
+    #[arg(long, default_value_t = 16)]
+    chance_seeds: u64,
     /// A file of real programs to run and store beside them (idempotent),
     /// such as data/corpus/train.jsonl from `make corpus`.
     #[arg(long)]
@@ -152,6 +159,10 @@ pub struct ModelArgs {
     /// only).
     #[arg(long)]
     pub no_flow: bool,
+    /// A new model whose tokens do not carry their bracket depth (the
+    /// ablation; a new model only).
+    #[arg(long)]
+    pub no_depth: bool,
 }
 
 impl ModelArgs {
@@ -165,6 +176,7 @@ impl ModelArgs {
             dropout,
             working: !self.no_working,
             flow: !self.no_flow,
+            depth: !self.no_depth,
             ..ModelConfig::default()
         }
     }
@@ -181,10 +193,12 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     config.validate()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let (store, _embedded) = runtime.block_on(curio_store::open(data_dir))?;
-    let bar = ProgressBar::new(args.programs + args.idiomatic)
+    let kinds =
+        Generated { plain: args.programs, idioms: args.idiomatic, chance: args.chance, seeds: args.chance_seeds };
+    let bar = ProgressBar::new(kinds.plain + kinds.idioms + kinds.chance * kinds.seeds)
         .with_style(ProgressStyle::with_template("running programs {bar:30} {pos}/{len}").expect("template"));
     let sandbox = crate::sandbox(2)?;
-    runtime.block_on(store_generated(&store, &sandbox, (args.programs, args.idiomatic), || bar.inc(1)))?;
+    runtime.block_on(store_generated(&store, &sandbox, kinds, || bar.inc(1)))?;
     bar.finish_and_clear();
     if let Some(path) = &args.corpus {
         let programs = curio_learner::read_programs(path)?;

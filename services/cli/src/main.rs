@@ -6,6 +6,7 @@ mod bench_hostile;
 mod bench_learner;
 mod bench_load;
 mod bench_store;
+mod chance;
 mod db;
 mod evaluate;
 mod learn;

@@ -34,7 +34,7 @@ pub use drive::{Progress, run};
 pub use engine::{Engine, RoundReport, SharedTrainer, curve_metrics, lock};
 pub use error::LoopError;
 pub use fit::FitConfig;
-pub use offline::{OfflineConfig, OfflineReport, offline, store_generated, store_listed};
+pub use offline::{Generated, OfflineConfig, OfflineReport, offline, store_generated, store_listed};
 pub use plot::{Curve, curve_svg, curve_table, queries_to_reach};
 pub use pools::{Executed, PoolClients, PoolSecurity};
 pub use replay::{Group, Mix, buckets, flatten};

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{Execution, Limits, Sandbox};
-use curio_learner::{GenConfig, Listed, StepStats, TrainConfig, Trainer, generate, idiomatic, inputs};
+use curio_learner::{GenConfig, Listed, StepStats, TrainConfig, Trainer, chancy, generate, idiomatic, inputs};
 use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -190,23 +190,46 @@ impl<P: FnMut(&Trainer, &StepStats, usize)> Schedule for End<'_, P> {
     }
 }
 
-/// Runs generated programs 0..plain (one input each) and idiomatic ones
-/// ([`curio_learner::idiomatic`]) 0..idioms in `sandbox` and stores their
-/// traces, calling `progress` after each. Execution ids derive from the
-/// generator and the seed, so a second call stores nothing twice.
+/// How many generated programs [`store_generated`] runs, of each kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Generated {
+    /// The plain generator's programs 0..plain, one input each.
+    pub plain: u64,
+    /// Idiomatic ones ([`curio_learner::idiomatic`]), 0..idioms.
+    pub idioms: u64,
+    /// Programs with chance in them ([`curio_learner::chancy`]), 0..chance,
+    /// each run under `seeds` seeds: the runs a distribution is learnt from.
+    pub chance: u64,
+    /// Runs of each chance program, each under its own seed.
+    pub seeds: u64,
+}
+
+/// Runs the generated programs `kinds` says in `sandbox` and stores their
+/// traces, calling `progress` after each run. Execution ids derive from
+/// the generator and the seeds, so a second call stores nothing twice.
 pub async fn store_generated(
     store: &Store,
     sandbox: &Sandbox,
-    (plain, idioms): (u64, u64),
+    kinds: Generated,
     progress: impl FnMut(),
 ) -> Result<(), LoopError> {
-    let run = |namespace: u64, seed: u64, source: String| {
-        let exec = Execution { input: inputs(seed, 1).remove(0), seed, ..Execution::python(source) };
-        (Uuid::from_u64_pair(namespace, seed), exec, Origin::Generated)
+    // `program` picks the input; `seed` the run's randomness; the id is
+    // the namespace and the pair, as stable as the generators.
+    let run = |namespace: u64, id: u64, (program, seed): (u64, u64), source: String| {
+        let exec = Execution { input: inputs(program, 1).remove(0), seed, ..Execution::python(source) };
+        (Uuid::from_u64_pair(namespace, id), exec, Origin::Generated)
     };
-    let runs = (0..plain)
-        .map(move |seed| run(0xC0_710_0FF, seed, generate(seed, &GenConfig::default())))
-        .chain((0..idioms).map(move |seed| run(0x01D1_03A7, seed, idiomatic(seed, &GenConfig::default()))));
+    let runs = (0..kinds.plain)
+        .map(move |seed| run(0xC0_710_0FF, seed, (seed, seed), generate(seed, &GenConfig::default())))
+        .chain(
+            (0..kinds.idioms)
+                .map(move |seed| run(0x01D1_03A7, seed, (seed, seed), idiomatic(seed, &GenConfig::default()))),
+        )
+        .chain((0..kinds.chance).flat_map(move |program| {
+            // Run seeds far from the program numbers, one run per seed.
+            (0..kinds.seeds)
+                .map(move |s| run(0x00C4_A7CE, (program << 20) | s, (program, 1_000_000 + s), chancy(program)))
+        }));
     store_runs(store, sandbox, runs, progress).await
 }
 

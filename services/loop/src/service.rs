@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use curio_interpreter_pool::{
     Caller, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, ServeError, ServerSecurity, Step, server_builder, step_to_proto,
 };
-use curio_learner::{EVENTS, Learner as Model, rollout_until};
+use curio_learner::{Choice, EVENTS, Learner as Model, rollout_until};
 use curio_proto::v1 as pb;
 use curio_proto::v1::learner_server::{Learner, LearnerServer};
 use thiserror::Error;
@@ -36,6 +36,8 @@ const MAX_SUBMITTER_BYTES: usize = 128;
 const MAX_REQUEST_BYTES: usize = (4 << 20) + (64 << 10);
 /// Longest rollout `Predict` does.
 const MAX_HORIZON: u32 = 200;
+/// Most rollouts one prediction may draw.
+const MAX_SAMPLES: u32 = 64;
 /// A prediction's deadline when the call sets none, and the longest one.
 const PREDICT_DEADLINE: (Duration, Duration) = (Duration::from_secs(30), Duration::from_secs(60));
 
@@ -226,6 +228,12 @@ fn validate_prediction(req: &pb::PredictRequest) -> Result<usize, ApiError> {
     if req.horizon > MAX_HORIZON {
         return Err(invalid("horizon", format!("{} is over the limit {MAX_HORIZON}", req.horizon)));
     }
+    if req.samples > MAX_SAMPLES {
+        return Err(invalid("samples", format!("{} is over the limit {MAX_SAMPLES}", req.samples)));
+    }
+    if !(req.temperature >= 0.0 && req.temperature.is_finite()) {
+        return Err(invalid("temperature", format!("must be a positive number (0: 1), not {}", req.temperature)));
+    }
     Ok(if req.horizon == 0 { 20 } else { req.horizon } as usize)
 }
 
@@ -293,7 +301,39 @@ fn predict_on(
     if let Some(done) = late {
         return Err(ApiError::Deadline { done, horizon });
     }
-    Ok(predicted(paths.into_iter().next().unwrap_or_default(), model.train_step))
+    let mut reply = predicted(paths.into_iter().next().unwrap_or_default(), model.train_step);
+    if req.samples > 0 {
+        let temperature = if req.temperature == 0.0 { 1.0 } else { req.temperature };
+        let mut choice = Choice::sample(temperature, req.seed).map_err(ApiError::Model)?;
+        let start = curio_learner::State::initial(&req.input);
+        let within = |_: usize, h: usize, _: &curio_learner::State| {
+            let past = Instant::now() >= deadline;
+            if past && h < horizon {
+                late = Some(h);
+            }
+            past
+        };
+        let drawn = curio_learner::foresee_sampled(
+            &model.model,
+            (&req.source, &start),
+            (req.samples as usize, horizon),
+            (&mut choice, device),
+            within,
+        )
+        .map_err(ApiError::Model)?;
+        if let Some(done) = late {
+            return Err(ApiError::Deadline { done, horizon });
+        }
+        reply.outputs = curio_learner::outputs(&drawn)
+            .into_iter()
+            .map(|(stdout, probability)| pb::Outcome { stdout, probability })
+            .collect();
+        reply.samples = drawn
+            .iter()
+            .map(|f| pb::SampledRollout { stdout: f.stdout(), ended: f.end.code().into(), steps: f.steps.len() as u32 })
+            .collect();
+    }
+    Ok(reply)
 }
 
 fn predicted(path: curio_learner::Rollout, model_step: i64) -> pb::PredictResponse {
@@ -322,7 +362,7 @@ fn predicted(path: curio_learner::Rollout, model_step: i64) -> pb::PredictRespon
             delta_entropy: p.delta_entropy,
         });
     }
-    pb::PredictResponse { steps, model_step, stopped }
+    pb::PredictResponse { steps, model_step, stopped, ..Default::default() }
 }
 
 /// Serves the Learner API (with health and reflection) until `shutdown`;

@@ -1,0 +1,62 @@
+//! Scores for choosing what to run: the predictive entropy of a program's
+//! next step, and the disagreement of dropout masks over its next line.
+
+use tch::{Device, Kind, Tensor};
+
+use super::{Decoding, Reader, entropy, work, work_reading};
+use crate::data::{Example, collate};
+use crate::model::{ModelError, WorldModel};
+
+/// Predictive entropy per row, in nats: the action's (event plus line)
+/// plus, given the most likely action, the first delta byte's, which says
+/// whether and how the state changes. Two forward passes, no decoding:
+/// cheap enough to rank many candidates. A row whose context fits the
+/// block but not with its action after it scores its action alone.
+pub fn uncertainty(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<f64>, ModelError> {
+    let window = model.config.window();
+    tch::no_grad(|| {
+        let mut reader = Reader::new(model, device, Decoding::Cached);
+        let asked: Vec<Example> = examples.iter().map(|e| Example::query(e.context.clone())).collect();
+        let asked = work_reading(&mut reader, &asked)?;
+        let (event_logits, line_logits) = reader.action(&asked)?;
+        let event = Vec::<i64>::try_from(&event_logits.argmax(-1, false).to(Device::Cpu))?;
+        let line = Vec::<i64>::try_from(&line_logits.argmax(-1, false).to(Device::Cpu))?;
+        let action = entropy(&event_logits) + entropy(&line_logits);
+        let mut total = Vec::<f64>::try_from(&action.to_kind(Kind::Double).to(Device::Cpu))?;
+        let given: Vec<Example> =
+            asked.iter().enumerate().map(|(r, e)| e.given(event[r] as usize, line[r] as usize)).collect();
+        let fitting: Vec<usize> = (0..given.len()).filter(|&r| window.fits(&given[r])).collect();
+        if !fitting.is_empty() {
+            let first = reader.next_bytes(&given, &fitting, false)?;
+            let first = Vec::<f64>::try_from(&entropy(&first).to_kind(Kind::Double).to(Device::Cpu))?;
+            for (&r, h) in fitting.iter().zip(first) {
+                total[r] += h;
+            }
+        }
+        Ok(total)
+    })
+}
+
+/// BALD-style disagreement of the line pointer across `samples` dropout
+/// masks: H(mean p) - mean H(p), per row, in nats.
+pub fn disagreement(
+    model: &WorldModel,
+    examples: &[Example],
+    samples: usize,
+    device: Device,
+) -> Result<Vec<f64>, ModelError> {
+    tch::no_grad(|| {
+        let batch = collate(&work(model, examples, device)?, model.config.window(), device);
+        let mut probs = vec![];
+        let mut entropies = vec![];
+        for _ in 0..samples.max(2) {
+            let out = model.forward(&batch, true)?;
+            probs.push(out.line_logits.softmax(-1, Kind::Float));
+            entropies.push(entropy(&out.line_logits));
+        }
+        let mean = Tensor::stack(&probs, 0).mean_dim(0, false, Kind::Float);
+        let h_mean = (mean.log().nan_to_num(0.0, 0.0, 0.0) * &mean).sum_dim_intlist(-1, false, Kind::Float).neg();
+        let mean_h = Tensor::stack(&entropies, 0).mean_dim(0, false, Kind::Float);
+        Ok(Vec::<f64>::try_from(&(h_mean - mean_h).to_kind(Kind::Double))?)
+    })
+}
