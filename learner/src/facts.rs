@@ -1,8 +1,10 @@
 //! Facts about a program, read once from Ruff's Python parser rather than
 //! guessed from its text: for each line, how control leaves it (a branch's
 //! body or the way past it, a loop's head, a `break`'s way out of its loop,
-//! a handler of the `try` it is in, the `def`s it calls). [`crate::flow`]
-//! turns them into the pointer's hints.
+//! a handler of the `try` it is in, the `def`s it calls), whether it
+//! compares, and the names of its frame it reads and writes. [`crate::flow`]
+//! turns them into the pointer's hints, the encoder writes values in place
+//! of the names ([`crate::encode::with_values`]).
 //!
 //! The parser recovers from errors, so a program that does not parse still
 //! has facts for the statements it could read; a fact about a broken line
@@ -16,6 +18,9 @@ use ruff_python_ast::visitor::{Visitor, walk_expr};
 use ruff_python_ast::{ExceptHandler, Expr, PythonVersion, Stmt};
 use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
 use ruff_text_size::{Ranged, TextSize};
+
+mod names;
+pub(crate) use names::{Named, Use};
 
 /// Where control goes: a line (0-based), or out of the function or module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +70,9 @@ pub(crate) struct Facts {
     /// comparison (`<`, `==`, `in`, `is`, …) in its own text (a compound
     /// statement's header; not its body).
     pub compares: Vec<bool>,
+    /// Per source line, the names of the frame it uses ([`Named`]), in
+    /// order; a line inside a string or a comment has none.
+    names: Vec<Vec<Named>>,
 }
 
 /// Programs whose facts each thread keeps.
@@ -106,6 +114,7 @@ impl Facts {
         };
         let n = source.lines().count();
         let starts: Vec<usize> = std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        let names = names::names(parsed.suite(), &starts, n);
         let mut reader = Reader { starts, lines: vec![None; n], defs: vec![], calls: vec![], compares: vec![false; n] };
         reader.suite(parsed.suite(), Exit::Leave, &Scope::default());
         let mut calls = vec![vec![]; n];
@@ -116,7 +125,12 @@ impl Facts {
                 }
             }
         }
-        Facts { lines: reader.lines, calls, compares: reader.compares }
+        Facts { lines: reader.lines, calls, compares: reader.compares, names }
+    }
+
+    /// The names of its frame 0-based `line` uses; none past the end.
+    pub fn names(&self, line: usize) -> &[Named] {
+        self.names.get(line).map_or(&[], Vec::as_slice)
     }
 }
 

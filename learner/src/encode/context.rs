@@ -6,6 +6,7 @@ use super::delta::escape;
 use super::state::State;
 use super::values::with_values;
 use super::{BOS, EVENTS, LINE, LINE_IDS, LINE_REACH, LINE_REL_VOCAB, SEP};
+use crate::facts::Facts;
 
 /// A training/inference example: the context tokens, where the program
 /// ends, where each source line starts, and the line features.
@@ -71,7 +72,7 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
     let (line_rel, line_flow) = line_features(source, state, lines.len());
     ctx.push(SEP);
     let mut s = state_bytes(state, &lines, k);
-    let working = current_code_bytes(state, &lines, &mut s);
+    let working = current_code_bytes(source, state, &lines, &mut s);
     ctx.extend(s.into_iter().map(i64::from));
     ctx.push(SEP);
     line_id.resize(ctx.len(), line_index(state.line as usize));
@@ -143,32 +144,35 @@ fn state_bytes(state: &State, lines: &[&str], k: u32) -> Vec<u8> {
     s
 }
 
-/// Appends to `s` the code of the current line and, when it reads any
-/// locals, the same code with their values ([`with_values`]); returns the
-/// working the line calls for ([`Encoded::working`]).
-fn current_code_bytes(state: &State, lines: &[&str], s: &mut Vec<u8>) -> Vec<u8> {
+/// Appends to `s` the code of the current line of `source` (split into
+/// `lines`) and, when it reads any locals, the same code with their values
+/// ([`with_values`]); returns the working the line calls for
+/// ([`Encoded::working`]).
+fn current_code_bytes(source: &str, state: &State, lines: &[&str], s: &mut Vec<u8>) -> Vec<u8> {
     // The code of the current line, so the state's own tokens hold it, and
     // the same code with the values it reads in place of their names. They
     // come last, next to the action query and to the delta after it: what
     // the line does (a comparison, an `if` that changes nothing, a loop
     // that counts) decides both, and the next line's code, given to the
     // delta as its action, would otherwise be the nearest code it reads.
-    let mut working = vec![];
-    if let Some(code) = code_at(lines, state.line) {
-        s.push(b':');
-        s.extend_from_slice(code.as_bytes());
+    let Some((at, line)) = (state.line as usize).checked_sub(1).and_then(|at| Some((at, *lines.get(at)?))) else {
+        return vec![];
+    };
+    let code = line.trim();
+    s.push(b':');
+    s.extend_from_slice(code.as_bytes());
+    s.push(b'\n');
+    let read = with_values(line, Facts::of(source).names(at), &state.frame().locals);
+    if let Some(read) = &read {
+        s.push(b'=');
+        escape(read, s);
         s.push(b'\n');
-        let read = with_values(code, &state.frame().locals);
-        if let Some(read) = &read {
-            s.push(b'=');
-            escape(read, s);
-            s.push(b'\n');
-        }
-        let back = || crate::work::came_back(lines, state.line, state.from);
-        if let Some(worked) = crate::work::working(code, read.as_deref(), back) {
-            escape(&worked, &mut working);
-            working.push(b'\n');
-        }
+    }
+    let mut working = vec![];
+    let back = || crate::work::came_back(lines, state.line, state.from);
+    if let Some(worked) = crate::work::working(code, read.as_deref(), back) {
+        escape(&worked, &mut working);
+        working.push(b'\n');
     }
     working
 }

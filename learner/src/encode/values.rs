@@ -1,137 +1,67 @@
-//! Scanners that read a line of Python source: the values a line reads in
-//! place of their names, and how deep in brackets each token is.
+//! A line of Python source read for the model: the values it reads in
+//! place of their names (from the parser's facts), and how deep in
+//! brackets each token is (a byte scanner, as it also reads the bytes the
+//! model writes).
+
+use crate::facts::{Named, Use};
 
 /// Longest value [`with_values`] puts in place of a name.
 const VALUE_INLINE: usize = 48;
 
-/// `code` with every local it reads replaced by the local's value, or
-/// `None` when it reads none. A name counts as read unless it is an
-/// attribute (after `.`) or inside a string literal (an f-string's `{...}`
-/// is code); values longer than [`VALUE_INLINE`] bytes and functions are
-/// left as names. The values then sit beside the operators that combine
-/// them, so `if a < 3:` reads `if 7 < 3:` and `b = a * 2` reads
-/// `b = 7 * 2`.
+/// The code of a source `line`, indentation trimmed, with every local it
+/// reads replaced by the local's value, or `None` when it reads none.
+/// `names` are the names of the frame the line uses, as the parser reads
+/// them ([`crate::facts::Facts::names`]): attributes, keywords' names,
+/// string literals (an f-string's `{...}` is code), comments and the names
+/// a comprehension or a `lambda` binds are none of them. Values longer
+/// than [`VALUE_INLINE`] bytes and functions are left as names. The values
+/// then sit beside the operators that combine them, so `if a < 3:` reads
+/// `if 7 < 3:` and `b = a * 2` reads `b = 7 * 2`.
 ///
 /// A target the line writes (`x = ...`, `a, b = ...`, `x += ...`, a `for`
 /// loop's `for i in ...`) keeps its name and shows the value it holds
 /// before the line runs, `x:7 = 7 + 0`: a line that assigns a variable the
 /// value it already has changes nothing, the two values sit side by side
-/// to be compared, and the name the delta sets is next to them. A string that is a
-/// whole argument of `print` or a whole f-string field is shown as the
-/// text it prints, without its quotes: `print(a, s)` reads `print(7, ab)`.
-/// Inside brackets nothing is a target, and a keyword's name stays a name:
-/// `f(lo=lo)` reads `f(lo=3)`.
-pub fn with_values(code: &str, locals: &[(String, String)]) -> Option<String> {
-    let bytes = code.as_bytes();
+/// to be compared, and the name the delta sets is next to them. A string
+/// that is a whole argument of `print` or a whole f-string field is shown
+/// as the text it prints, without its quotes: `print(a, s)` reads
+/// `print(7, ab)`. A subscript in a target is read (`d[a] = a` reads
+/// `d[7] = 7`), and a keyword's name stays a name: `f(lo=lo)` reads
+/// `f(lo=3)`.
+pub fn with_values(line: &str, names: &[Named], locals: &[(String, String)]) -> Option<String> {
+    let code = line.trim();
+    let from = line.len() - line.trim_start().len();
+    let to = from + code.len();
     let mut out = String::with_capacity(code.len() * 2);
-    let (mut i, mut replaced) = (0, false);
-    // The quote of the string literal we are in, if any, and whether it is
-    // an f-string; `depth` counts an f-string's open braces (code inside).
-    let (mut quote, mut fstring, mut depth): (Option<u8>, bool, usize) = (None, false, 0);
-    // Open brackets outside string literals: a `print(` argument is at 1.
-    let mut brackets = 0usize;
-    let line = Reading { code, locals, printing: code.starts_with("print("), looping: code.starts_with("for ") };
-    while i < bytes.len() {
-        let b = bytes[i];
-        if let Some(q) = quote.filter(|_| depth == 0) {
-            match b {
-                // The escaped character goes along with its backslash.
-                b'\\' => i += copy_char(code, i, &mut out),
-                b'{' if fstring => depth += 1,
-                _ if b == q => quote = None,
-                _ => {}
+    let (mut at, mut replaced) = (from, false);
+    for named in names {
+        let Some(value) = value_of(&named.id, locals) else { continue };
+        // A name outside the code or out of order (the names of another
+        // text) is skipped, never misplaced.
+        let Some(name) = line.get(named.at.clone()).filter(|_| named.at.start >= at && named.at.end <= to) else {
+            continue;
+        };
+        out.push_str(&line[at..named.at.start]);
+        match named.used {
+            Use::Written => {
+                out.push_str(name);
+                out.push(':');
+                out.push_str(value);
             }
-            i += copy_char(code, i, &mut out);
-            continue;
+            Use::Printed => out.push_str(printed(value)),
+            Use::Read => out.push_str(value),
         }
-        if b == b'}' && depth > 0 {
-            depth -= 1;
-        } else if quote.is_none() && b"([{".contains(&b) {
-            brackets += 1;
-        } else if quote.is_none() && b")]}".contains(&b) {
-            brackets = brackets.saturating_sub(1);
-        } else if (b == b'\'' || b == b'"') && depth == 0 {
-            fstring = i > 0 && bytes[i - 1].eq_ignore_ascii_case(&b'f');
-            quote = Some(b);
-        } else if b.is_ascii_alphabetic() || b == b'_' {
-            let (end, read) = line.name(i, quote.is_some(), brackets, &mut out);
-            replaced |= read;
-            i = end;
-            continue;
-        }
-        i += copy_char(code, i, &mut out);
+        (at, replaced) = (named.at.end, true);
     }
+    out.push_str(&line[at..to]);
     replaced.then_some(out)
 }
 
-/// A line [`with_values`] reads, and what holds for all of it.
-struct Reading<'a> {
-    code: &'a str,
-    locals: &'a [(String, String)],
-    /// The line is a `print(...)` call: its own arguments print whole.
-    printing: bool,
-    /// The line is a `for` loop: its targets are the names before `in`.
-    looping: bool,
-}
-
-impl<'a> Reading<'a> {
-    /// Writes the name that starts at byte `start` to `out`, in place of
-    /// it the value it reads if any; where the name ends, and whether it
-    /// wrote a value. `in_string`: in an f-string's field; `brackets`: how
-    /// many brackets are open outside string literals.
-    fn name(&self, start: usize, in_string: bool, brackets: usize, out: &mut String) -> (usize, bool) {
-        let end = name_end(self.code.as_bytes(), start);
-        let name = &self.code[start..end];
-        let value = self.value(start, end, in_string, brackets);
-        let whole = self.whole(start, end, in_string, brackets);
-        match value {
-            Some(v) if brackets == 0 && assigned(&self.code[end..], self.looping) => {
-                out.push_str(name);
-                out.push(':');
-                out.push_str(v);
-            }
-            Some(v) => out.push_str(if whole { printed(v) } else { v }),
-            None => out.push_str(name),
-        }
-        (end, value.is_some())
-    }
-
-    /// The value shown for the name at `start..end`: the local's, unless
-    /// the name is an attribute, a string's prefix or a keyword argument,
-    /// or the value is too long or a function.
-    fn value(&self, start: usize, end: usize, in_string: bool, brackets: usize) -> Option<&'a str> {
-        let (code, bytes) = (self.code, self.code.as_bytes());
-        let name = &code[start..end];
-        let attribute = start > 0 && bytes[start - 1] == b'.';
-        let starts_string = end < bytes.len() && (bytes[end] == b'\'' || bytes[end] == b'"');
-        // `f(lo=lo)`, `def f(lo=0):`: a keyword's name, not a read or a write.
-        let keyword = !in_string && brackets > 0 && {
-            let rest = code[end..].trim_start();
-            rest.starts_with('=') && !rest.starts_with("==")
-        };
-        self.locals
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !attribute && !starts_string && !keyword && v.len() <= VALUE_INLINE && !v.starts_with('<'))
-    }
-
-    /// Whether the name at `start..end` is printed whole: a `print`
-    /// argument of its own, or an f-string field.
-    fn whole(&self, start: usize, end: usize, in_string: bool, brackets: usize) -> bool {
-        let before = self.code[..start].trim_end().as_bytes().last();
-        let after = self.code[end..].trim_start().as_bytes().first();
-        if in_string {
-            before == Some(&b'{') && after == Some(&b'}')
-        } else {
-            self.printing && brackets == 1 && matches!(before, Some(b'(' | b',')) && matches!(after, Some(b',' | b')'))
-        }
-    }
-}
-
-/// Where the name that starts at byte `start` of `bytes` ends.
-fn name_end(bytes: &[u8], start: usize) -> usize {
-    (start..bytes.len()).find(|&j| !(bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_')).unwrap_or(bytes.len())
+/// The value shown for the local `name`, unless it is too long or a
+/// function.
+fn value_of<'a>(name: &str, locals: &'a [(String, String)]) -> Option<&'a str> {
+    let value = locals.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())?;
+    (value.len() <= VALUE_INLINE && !value.starts_with('<')).then_some(value)
 }
 
 /// What `print` writes for a value shown as `repr`: a string's text without
@@ -139,36 +69,6 @@ fn name_end(bytes: &[u8], start: usize) -> usize {
 fn printed(repr: &str) -> &str {
     let quoted = |q: char| repr.len() >= 2 && repr.starts_with(q) && repr.ends_with(q);
     if (quoted('\'') || quoted('"')) && !repr.contains('\\') { &repr[1..repr.len() - 1] } else { repr }
-}
-
-/// Copies the character of `code` at byte `i` (if any) to `out`; its length.
-fn copy_char(code: &str, i: usize, out: &mut String) -> usize {
-    code.get(i..).and_then(|rest| rest.chars().next()).map_or(0, |c| {
-        out.push(c);
-        c.len_utf8()
-    })
-}
-
-/// Augmented assignments: their target is read and written.
-const AUGMENTED: [&str; 13] = ["+=", "-=", "*=", "/=", "//=", "%=", "**=", "|=", "&=", "^=", ">>=", "<<=", "@="];
-
-/// Whether a name followed by `rest` is a target the line writes: `rest`
-/// is `= ...` (not `==`) or an augmented `+= ...`, possibly after more
-/// `, name`s; in a `for` line, `in ...` after them.
-fn assigned(rest: &str, for_loop: bool) -> bool {
-    let mut r = rest.trim_start();
-    while let Some(more) = r.strip_prefix(',') {
-        let more = more.trim_start();
-        let name = more.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(more.len());
-        if name == 0 {
-            return false;
-        }
-        r = more[name..].trim_start();
-    }
-    if for_loop {
-        return r.strip_prefix("in").is_some_and(|after| after.starts_with([' ', '(', '[']));
-    }
-    (r.starts_with('=') && !r.starts_with("==")) || AUGMENTED.iter().any(|op| r.starts_with(op))
 }
 
 /// Bracket depths: [`nesting`] is clamped below this.
@@ -228,6 +128,7 @@ pub fn nesting(tokens: &[i64]) -> Vec<i64> {
 mod tests {
     use super::*;
     use crate::encode::SEP;
+    use crate::facts::Facts;
 
     #[test]
     fn the_values_a_line_reads_stand_in_for_their_names() {
@@ -243,7 +144,7 @@ mod tests {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let read = |code: &str| with_values(code, &locals);
+        let read = |code: &str| with_values(code, Facts::of(code).names(0), &locals);
         let cases = [
             ("b = a * 2", "b = 7 * 2"),
             ("if a < 3:", "if 7 < 3:"),
@@ -274,6 +175,49 @@ mod tests {
         for untouched in ["print('a s')", "v = fact(3)", "v = long + 'x'", "b = c", "x.a = 1", "def f(a=0):"] {
             assert_eq!(read(untouched), None, "{untouched}");
         }
+    }
+
+    #[test]
+    fn the_parser_knows_what_the_text_does_not() {
+        let locals: Vec<(String, String)> =
+            [("a", "7"), ("s", "'ab'"), ("w", "'w'"), ("lo", "3"), ("xs", "[1]"), ("rest", "[2]")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let read = |source: &str, line: usize| {
+            let text = source.lines().nth(line).unwrap();
+            with_values(text, Facts::of(source).names(line), &locals)
+        };
+        // What a comprehension or a lambda binds is not the frame's; a
+        // comment is not code.
+        assert_eq!(read("u = [w for w in s]", 0).as_deref(), Some("u = [w for w in 'ab']"));
+        assert_eq!(read("f = lambda a: a + s", 0).as_deref(), Some("f = lambda a: a + 'ab'"));
+        assert_eq!(read("u = a  # a or s", 0).as_deref(), Some("u = 7  # a or s"));
+        // Targets in brackets are targets; a line of a statement over
+        // several lines is read as part of it.
+        assert_eq!(read("(a, s) = xs", 0).as_deref(), Some("(a:7, s:'ab') = [1]"));
+        assert_eq!(read("a, *rest = xs", 0).as_deref(), Some("a:7, *rest:[2] = [1]"));
+        assert_eq!(read("print(\n    a,\n    s,\n)", 2).as_deref(), Some("ab,"));
+        assert_eq!(read("g(\n    lo=lo,\n)", 1).as_deref(), Some("lo=3,"));
+        assert_eq!(read("u = \"\"\"\na s\n\"\"\"", 1), None, "inside a string");
+        assert_eq!(read("u = fr'{s}'", 0).as_deref(), Some("u = fr'{ab}'"));
+    }
+
+    #[test]
+    fn a_line_that_does_not_parse_reads_what_the_parser_recovered() {
+        let locals = vec![("a".to_string(), "7".to_string())];
+        let cases = [
+            ("b = = a", "b = = 7"),
+            ("if a <:", "if 7 <:"),
+            ("print(a", "print(7"),
+            ("def f(a:", "def f(7:"),
+            ("for in a:", "for in 7:"),
+            (")a(", ")7("),
+        ];
+        for (source, want) in cases {
+            assert_eq!(with_values(source, Facts::of(source).names(0), &locals).as_deref(), Some(want), "{source}");
+        }
+        assert_eq!(with_values("b = a", &[], &locals), None, "a line with no facts reads nothing");
     }
 
     #[test]
