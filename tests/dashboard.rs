@@ -132,13 +132,25 @@ async fn every_dashboard_query_returns_data_from_the_running_services_through_pr
         let expr = t["expr"].as_str().unwrap().replace("$strategy", STRATEGY);
         prometheus.query_range(&expr, started, unix_seconds())
     };
-    let x = range(x_target);
+    // The scrapes after the last curve point decide how many timestamps
+    // join: wait (up to 30 s) until each y series has two.
+    let waited = Instant::now();
+    let joins = || {
+        let x = range(x_target);
+        let ys = targets.iter().filter(|t| t["legendFormat"] != "queries");
+        let joined: Vec<(String, Vec<f64>)> =
+            ys.map(|y| (y["expr"].to_string(), range(y).keys().filter_map(|t| x.get(t)).copied().collect())).collect();
+        (x, joined)
+    };
+    let (mut x, mut joined) = joins();
+    while joined.iter().any(|(_, j)| j.len() < 2) && waited.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_secs(1));
+        (x, joined) = joins();
+    }
     assert!(x.values().any(|&q| q >= 8.0), "the query count reaches the budget: {x:?}");
-    for y_target in targets.iter().filter(|t| t["legendFormat"] != "queries") {
-        let y = range(y_target);
-        let joined: Vec<f64> = y.keys().filter_map(|t| x.get(t)).copied().collect();
-        assert!(joined.len() >= 2, "`{}` joins the query count at {} timestamps", y_target["expr"], joined.len());
-        assert!(joined.contains(&8.0), "a curve point at the budget: {joined:?}");
+    for (expr, joined) in &joined {
+        assert!(joined.len() >= 2, "`{expr}` joins the query count at {} timestamps", joined.len());
+        assert!(joined.contains(&8.0), "`{expr}` has a curve point at the budget: {joined:?}");
     }
     drop(prometheus);
     drop(learner);
