@@ -5,12 +5,11 @@
 //! query is evaluated through its HTTP API and returns data, the XY
 //! learning curve's join against `curio_learner_queries_used` included.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use curio_tests::{LearnerProcess as Learner, PoolProcess, wait_for};
+use curio_tests::{LearnerProcess as Learner, PoolProcess, http_get, wait_for};
 
 /// The strategy [`Learner::start`] runs, for the dashboard's `$strategy`.
 const STRATEGY: &str = "bald";
@@ -202,7 +201,7 @@ impl Prometheus {
             .expect("starting prometheus");
         let prometheus = Prometheus { child, addr };
         let start = Instant::now();
-        while get(&prometheus.addr, "/-/ready").is_none() {
+        while http_get(&prometheus.addr, "/-/ready").is_none() {
             assert!(start.elapsed() < Duration::from_secs(60), "Prometheus did not get ready on {}", prometheus.addr);
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -243,7 +242,7 @@ impl Prometheus {
     }
 
     fn api(&self, path: &str) -> serde_json::Value {
-        let body = get(&self.addr, path).unwrap_or_else(|| panic!("GET {path} failed"));
+        let body = http_get(&self.addr, path).unwrap_or_else(|| panic!("GET {path} failed"));
         let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(reply["status"], "success", "GET {path}: {reply}");
         reply
@@ -264,17 +263,6 @@ fn binary() -> PathBuf {
     let out = Command::new(&script).stderr(Stdio::inherit()).output().expect("running deploy/local/prometheus.sh");
     assert!(out.status.success(), "deploy/local/prometheus.sh found no Prometheus");
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-}
-
-/// The body of `GET path` from `addr` when it answers 200 (HTTP/1.0, so
-/// the body is not chunked).
-fn get(addr: &str, path: &str) -> Option<String> {
-    let mut stream = std::net::TcpStream::connect(addr).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).ok()?;
-    let (head, body) = reply.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.0 200").then(|| body.to_string())
 }
 
 /// `text` percent-encoded for a query string.

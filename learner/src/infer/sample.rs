@@ -9,7 +9,7 @@ use rand::{RngExt, SeedableRng};
 use tch::{Device, Kind, Tensor};
 
 use crate::encode::State;
-use crate::foresee::{Foreseen, ends_run, printed};
+use crate::foresee::{Foreseen, ends_run};
 use crate::model::{ModelError, WorldModel};
 
 /// How the model's choices are made.
@@ -114,7 +114,7 @@ pub fn foresee_sampled(
 
 /// What each of `rollouts` printed, as a distribution ([`distribution`]).
 pub fn outputs(rollouts: &[Foreseen]) -> Vec<(String, f64)> {
-    distribution(rollouts.iter().map(|f| printed(f.steps.iter().map(|(_, p)| p))))
+    distribution(rollouts.iter().map(Foreseen::stdout))
 }
 
 #[cfg(test)]

@@ -65,8 +65,9 @@ pub fn eval_chance(learner: &Learner, args: ChanceArgs, json_out: bool, device: 
         let draws = (&mut choice, device);
         let drawn =
             foresee_sampled(&learner.model, (&source, &start), (args.samples, HORIZON), draws, |_, _, _| false)?;
-        let score = score_chance(&real, &outputs(&drawn), &greedy, &pooled);
-        scores.push((format!("chance-{i}"), distribution(real), outputs(&drawn), greedy, score));
+        let drawn = outputs(&drawn);
+        let score = score_chance(&real, &drawn, &greedy, &pooled);
+        scores.push((format!("chance-{i}"), distribution(real), drawn, greedy, score));
         bar.inc(1);
     }
     bar.finish_and_clear();

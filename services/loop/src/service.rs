@@ -289,41 +289,24 @@ fn predict_on(
             ),
         ));
     }
-    let mut late = None;
-    let paths = rollout_until(&model.model, &[(req.source.clone(), start)], horizon, device, |_, h, _| {
-        let past = Instant::now() >= deadline;
-        if past && h < horizon {
-            late = Some(h);
-        }
-        past
-    })
-    .map_err(ApiError::Model)?;
-    if let Some(done) = late {
-        return Err(ApiError::Deadline { done, horizon });
-    }
+    let mut clock = Clock { deadline, horizon, late: None };
+    let starts = [(req.source.clone(), start.clone())];
+    let paths = rollout_until(&model.model, &starts, horizon, device, |_, h, _| clock.passed(h));
+    let paths = paths.map_err(ApiError::Model)?;
+    clock.check()?;
     let mut reply = predicted(paths.into_iter().next().unwrap_or_default(), model.train_step);
     if req.samples > 0 {
         let temperature = if req.temperature == 0.0 { 1.0 } else { req.temperature };
         let mut choice = Choice::sample(temperature, req.seed).map_err(ApiError::Model)?;
-        let start = curio_learner::State::initial(&req.input);
-        let within = |_: usize, h: usize, _: &curio_learner::State| {
-            let past = Instant::now() >= deadline;
-            if past && h < horizon {
-                late = Some(h);
-            }
-            past
-        };
         let drawn = curio_learner::foresee_sampled(
             &model.model,
             (&req.source, &start),
             (req.samples as usize, horizon),
             (&mut choice, device),
-            within,
+            |_, h, _| clock.passed(h),
         )
         .map_err(ApiError::Model)?;
-        if let Some(done) = late {
-            return Err(ApiError::Deadline { done, horizon });
-        }
+        clock.check()?;
         reply.outputs = curio_learner::outputs(&drawn)
             .into_iter()
             .map(|(stdout, probability)| pb::Outcome { stdout, probability })
@@ -334,6 +317,34 @@ fn predict_on(
             .collect();
     }
     Ok(reply)
+}
+
+/// A prediction's deadline, checked between rollout steps.
+struct Clock {
+    deadline: Instant,
+    horizon: usize,
+    /// The step at which the deadline passed before the horizon.
+    late: Option<usize>,
+}
+
+impl Clock {
+    /// Whether the deadline has passed after step `h` (noted when that is
+    /// before the horizon): the rollouts stop there.
+    fn passed(&mut self, h: usize) -> bool {
+        let past = Instant::now() >= self.deadline;
+        if past && h < self.horizon {
+            self.late = Some(h);
+        }
+        past
+    }
+
+    /// The deadline error, when a rollout was cut short by it.
+    fn check(&self) -> Result<(), ApiError> {
+        match self.late {
+            Some(done) => Err(ApiError::Deadline { done, horizon: self.horizon }),
+            None => Ok(()),
+        }
+    }
 }
 
 fn predicted(path: curio_learner::Rollout, model_step: i64) -> pb::PredictResponse {
