@@ -24,7 +24,7 @@ BUDGET    ?= 2000
 STRATEGY  ?= bald
 RUN_ARGS  ?=
 
-.PHONY: help run test build guest venv lint bench fmt node corpus
+.PHONY: help run test build guest venv lint bench fmt node corpus client
 
 help:
 	@echo "make run    the main job: the active-learning loop on $(BUDGET) queries (Ctrl-C stops it)"
@@ -39,9 +39,10 @@ run: build corpus
 # throwaway cluster (deploy/local/test-postgres.sh installs and starts one).
 # The dashboard test needs a Prometheus binary: deploy/local/prometheus.sh
 # unpacks Debian's package into the cache when none is installed.
-test: build lint node corpus
+test: build lint node corpus client
 	$(PY) -m unittest discover -s $(GUEST_DIR)/tests
 	$(PY) -m unittest discover -s learner/corpus/tests
+	$(PY) -m unittest discover -s clients/python/tests
 	url="$$(deploy/local/test-postgres.sh)" && prometheus="$$(deploy/local/prometheus.sh)" && \
 	  DATABASE_URL="$$url" PROMETHEUS="$$prometheus" cargo test --release --workspace
 
@@ -83,6 +84,14 @@ $(CORPUS): $(VENV)/.corpora learner/corpus/build.py $(GUEST_DIR)/app.py
 
 $(VENV)/.corpora: $(VENV)/.ready
 	$(VENV)/bin/pip install --quiet --no-deps $(CORPORA)
+	touch $@
+
+# The Python client, editable, its gRPC stubs generated from proto/ at
+# install time (again whenever the protocol changes).
+client: $(VENV)/.client
+
+$(VENV)/.client: $(VENV)/.ready $(wildcard proto/curio/v1/*.proto) clients/python/setup.py clients/python/pyproject.toml
+	$(VENV)/bin/pip install --quiet -e clients/python
 	touch $@
 
 # Grafana's published dashboard types and the TypeScript checker, for the

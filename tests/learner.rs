@@ -353,3 +353,35 @@ fn predict_json_says_how_the_rollout_ended_and_where_it_diverged() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success() && err.contains("temperature must be positive"), "{err}");
 }
+
+/// `curio eval --rank N` ranks each program that ends among its mutants,
+/// with the model's, random and shortest-first top-1 and AUROC, and says
+/// why each other program was left out.
+#[test]
+fn eval_rank_orders_each_program_among_its_mutants_against_two_baselines() {
+    let checkpoint = small_checkpoint("eval-rank");
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/programs/real.jsonl");
+    let c = checkpoint.to_str().unwrap();
+    let out = curio(&["eval", "--checkpoint", c, "--programs", file, "--rank", "3", "--samples", "1", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let skipped: Vec<(&str, &str)> = r["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["why"].as_str().unwrap()))
+        .collect();
+    let (problems, candidates) = (r["problems"].as_u64().unwrap(), r["candidates"].as_u64().unwrap());
+    assert_eq!(problems as usize + skipped.len(), 7, "every program accounted for: {r}");
+    assert!(skipped.contains(&("forever", "its run did not end normally")), "{r}");
+    assert!(skipped.contains(&("broken", "its run did not end normally")), "{r}");
+    assert!(skipped.contains(&("long", "too long to read")), "the small model reads two chunks: {r}");
+    assert!(problems >= 3 && candidates > problems && candidates <= problems * 4, "{r}");
+    assert!(r["right_candidates"].as_u64().unwrap() >= problems, "each program is right about itself: {r}");
+    for order in ["model", "random", "shortest_first"] {
+        let top1 = r[order]["top1"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&top1), "{order}: {r}");
+    }
+    assert!((0.0..=1.0).contains(&r["output_exact"].as_f64().unwrap()), "{r}");
+    assert_eq!(r["random"]["auroc"].as_f64(), Some(0.5));
+}

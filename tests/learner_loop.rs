@@ -123,6 +123,38 @@ async fn learner_spends_its_budget_survives_sigkill_and_serves_users() {
         assert_eq!(client.predict(bad).await.unwrap_err().code(), tonic::Code::InvalidArgument);
     }
 
+    // The other questions: what a program prints, which of several prints
+    // an output, and where a stored run (the submitted one) surprised the model.
+    let asked =
+        pb::AskOutputRequest { source: "a = 1\nprint(a + 1)\n".into(), horizon: 4, samples: 3, ..Default::default() };
+    let answer = client.ask_output(asked.clone()).await.unwrap().into_inner();
+    let total: f64 = answer.outputs.iter().map(|o| o.probability).sum();
+    assert!((total - 1.0).abs() < 1e-9 && answer.steps <= 4 && (0.0..=1.0).contains(&answer.confidence), "{answer:?}");
+    let sources: Vec<String> = ["print(1)\n", "print(2)\n", "x = 1\nprint(x)\n"].map(String::from).to_vec();
+    let ranked = pb::RankRequest { sources, output: "1".into(), horizon: 4, samples: 2, ..Default::default() };
+    let ranking = client.rank_programs(ranked.clone()).await.unwrap().into_inner().ranking;
+    let mut order: Vec<u32> = ranking.iter().map(|r| r.index).collect();
+    order.sort();
+    assert_eq!(order, [0, 1, 2], "each candidate once");
+    let surprised = pb::SurpriseRequest { execution_id: accepted[0].clone(), top: 2 };
+    let surprise = client.ask_surprise(surprised).await.unwrap().into_inner();
+    assert!(
+        surprise.steps >= 2 && surprise.top.len() == 2 && surprise.top[0].nats >= surprise.top[1].nats,
+        "{surprise:?}"
+    );
+    assert!(surprise.top.iter().all(|t| t.line >= 1 && t.expected_line >= 1), "{surprise:?}");
+    let unknown = pb::SurpriseRequest { execution_id: uuid::Uuid::new_v4().to_string(), top: 1 };
+    assert_eq!(client.ask_surprise(unknown).await.unwrap_err().code(), tonic::Code::NotFound);
+    let not_an_id = pb::SurpriseRequest { execution_id: "42".into(), top: 1 };
+    assert_eq!(client.ask_surprise(not_an_id).await.unwrap_err().code(), tonic::Code::InvalidArgument);
+    let too_many = pb::RankRequest { sources: vec!["print(1)\n".into(); 17], ..ranked.clone() };
+    assert_eq!(client.rank_programs(too_many).await.unwrap_err().code(), tonic::Code::InvalidArgument);
+    let too_costly = pb::RankRequest { sources: vec!["print(1)\n".into(); 16], samples: 16, ..ranked };
+    let refused = client.rank_programs(too_costly).await.unwrap_err();
+    assert!(refused.code() == tonic::Code::InvalidArgument && refused.message().contains("rollouts"), "{refused:?}");
+    let hot = pb::AskOutputRequest { temperature: f64::NAN, ..asked };
+    assert_eq!(client.ask_output(hot).await.unwrap_err().code(), tonic::Code::InvalidArgument);
+
     // The curve is watchable: history first.
     let mut curve =
         client.watch_learning_curve(pb::WatchRequest { metric: "delta_exact".into() }).await.unwrap().into_inner();

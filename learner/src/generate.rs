@@ -11,8 +11,10 @@ use rand::{RngExt, SeedableRng};
 
 mod chance;
 mod idioms;
+mod mutants;
 pub use chance::chancy;
 pub use idioms::idiomatic;
+pub use mutants::mutants;
 
 /// Size knobs.
 #[derive(Clone, Debug, PartialEq)]

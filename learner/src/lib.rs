@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+mod ask;
 mod corpus;
 mod cpu;
 mod data;
@@ -24,6 +25,9 @@ mod train;
 mod window;
 mod work;
 
+pub use ask::{
+    Asking, Expected, Ranked, Surprise, Surprising, auroc, closeness, expect_output, rank, same_output, surprise,
+};
 pub use corpus::{CorpusError, Listed, ended_run, parse_programs, read_programs};
 pub use cpu::flush_subnormals;
 pub use data::{Example, JUMPS, Unrolled, collate, examples, pack};
@@ -38,7 +42,7 @@ pub use eval::{
 pub use facts::comparisons;
 pub use flow::FLOW_VOCAB;
 pub use foresee::{End, Foreseen, cut, foresee};
-pub use generate::{GenConfig, chancy, generate, idiomatic, inputs, mutate, suite, suite_run, suite_seeds};
+pub use generate::{GenConfig, chancy, generate, idiomatic, inputs, mutants, mutate, suite, suite_run, suite_seeds};
 pub use infer::{
     Choice, Decoded, Decoding, Prediction, Rollout, decode, disagreement, distribution, foresee_sampled, outputs,
     predict, predict_with, rollout, rollout_until, rollout_with, uncertainty, work,

@@ -34,7 +34,14 @@ impl WorldModel {
         let openings = zeros().f_index_add(0, &owner, &(&per_token * opens.to_kind(Kind::Float)))?;
         // Every byte of the working, which the action then reads.
         let working = zeros().f_index_add(0, &owner, &(&per_token * worked.to_kind(Kind::Float)))?;
-        Ok(Losses { action, delta: sums / counted, delta_per_byte: per_token.mean(Kind::Float), openings, working })
+        Ok(Losses {
+            action,
+            delta: &sums / counted,
+            delta_sum: sums,
+            delta_per_byte: per_token.mean(Kind::Float),
+            openings,
+            working,
+        })
     }
 }
 
@@ -46,6 +53,9 @@ pub struct Losses {
     /// (N,) each example's mean cross-entropy per byte it writes (its
     /// working's and its delta's).
     pub delta: Tensor,
+    /// (N,) each example's cross-entropy summed over the bytes it writes:
+    /// minus the log-probability of its working and delta, nats.
+    pub delta_sum: Tensor,
     /// () the mean cross-entropy over every such byte of the batch.
     pub delta_per_byte: Tensor,
     /// (N,) each example's cross-entropy summed over the bytes that open a

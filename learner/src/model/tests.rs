@@ -59,7 +59,10 @@ fn heads_have_the_documented_shapes() {
     assert_eq!(out.event_logits.size(), [rows, 4]);
     assert_eq!(out.line_logits.size(), [rows, 3]);
     let losses = learner.model.losses(&b, &out).unwrap();
-    let Losses { action, delta, delta_per_byte, openings, working } = &losses;
+    let Losses { action, delta, delta_sum, delta_per_byte, openings, working } = &losses;
+    // Summed, each example's bytes count whole: its mean times its bytes.
+    let bytes_each = b.targets.labels.ne(-100).sum_dim_intlist(1, false, Kind::Float);
+    assert!(delta_sum.allclose(&(delta * &bytes_each), 1e-4, 1e-5, false), "{delta_sum} vs {delta}");
     // The objective's delta part is the mean over bytes: per-example
     // means weighted by their byte counts.
     let bytes = b.targets.labels.ne(-100).sum_dim_intlist(1, false, Kind::Float);

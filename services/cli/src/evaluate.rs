@@ -72,9 +72,20 @@ pub struct EvalArgs {
     /// variation distance and log-likelihood of the real outputs.
     #[arg(long)]
     seeds: Option<u64>,
-    /// Drawn rollouts per program, with --seeds.
-    #[arg(long, default_value_t = 64)]
-    samples: usize,
+    /// Drawn rollouts per program, with --seeds (default 64), or per
+    /// candidate, with --rank (default 4).
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Rank each program among this many wrong versions of it (literals
+    /// off by one, operators swapped, the loop's mutations), by the model's
+    /// belief that each prints the program's real output; report top-1
+    /// accuracy and AUROC against random order and shortest-first.
+    #[arg(long)]
+    rank: Option<usize>,
+    /// With --rank: leave out programs whose real run takes more steps
+    /// (every rollout is cut a quarter past this).
+    #[arg(long, default_value_t = 120)]
+    max_steps: usize,
     /// Their sampling temperature.
     #[arg(long, default_value_t = 1.0)]
     temperature: f64,
@@ -98,7 +109,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         let asked = crate::chance::ChanceArgs {
             programs: *programs,
             seeds,
-            samples: args.samples.max(1),
+            samples: args.samples.unwrap_or(64).max(1),
             temperature: args.temperature,
         };
         return crate::chance::eval_chance(&learner, asked, args.json, device);
@@ -115,6 +126,16 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             (args.suite.clone(), programs.into_iter().map(listed).collect())
         }
     };
+    if let Some(mutants) = args.rank {
+        let ranking = crate::rank_suite::RankArgs {
+            mutants,
+            samples: args.samples.unwrap_or(4),
+            max_steps: args.max_steps,
+            temperature: args.temperature,
+            seed: 0,
+        };
+        return crate::rank_suite::eval_rank(&learner, &listed, ranking, args.json, device);
+    }
     let (ids, suite, not_run) = run_all(&*crate::sandbox(2)?, &listed)?;
     if args.readable {
         let too_long = curio_learner::too_long(&learner.model, &suite);

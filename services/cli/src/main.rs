@@ -1,6 +1,7 @@
 //! `curio`: the command-line entry point. Thin: parse, build, run, drain.
 
 mod active;
+mod ask;
 mod bench;
 mod bench_hostile;
 mod bench_learner;
@@ -12,6 +13,7 @@ mod evaluate;
 mod learn;
 mod metrics;
 mod pool;
+mod rank_suite;
 mod security;
 mod trace;
 
@@ -46,6 +48,10 @@ enum Command {
     Submit(active::SubmitArgs),
     /// Predict a program's trace with a checkpoint (and compare it with the real one).
     Predict(evaluate::PredictArgs),
+    /// Ask the model about programs: what one prints, which of several
+    /// prints what is expected, where a real run surprised it.
+    #[command(subcommand)]
+    Ask(ask::Ask),
     /// Run one program in the sandbox and print its trace.
     Trace(trace::TraceArgs),
     /// Serve an interpreter-pool replica over gRPC.
@@ -94,6 +100,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Learner(args) => active::learner(args, &cli.data_dir),
         Command::Submit(args) => active::submit(args),
         Command::Predict(args) => evaluate::predict(args),
+        Command::Ask(ask) => ask::run(ask),
         Command::Trace(args) => trace::run(args),
         Command::Pool(args) => pool::run(args),
         Command::Bench(bench) => bench::run(bench, &cli.data_dir),

@@ -32,8 +32,8 @@ pub struct Candidate {
     pub origin: Origin,
 }
 
-/// A program the model was unsure of: mutations and new inputs of it
-/// become candidates.
+/// A program whose run surprised the model (its mean nats per step,
+/// `score`): mutations and new inputs of it become candidates.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Surprise {
     pub score: f64,

@@ -23,10 +23,13 @@ use uuid::Uuid;
 use crate::acquire::{Candidate, Surprise, draw_candidates, score, select};
 use crate::fit::Fit;
 use crate::metrics::LoopMetrics;
-use crate::{LoopConfig, LoopError, PoolClients, Shared, Strategy, Submitted};
+use crate::{LoopConfig, LoopError, PoolClients, Shared, Submitted};
 
 /// Programs kept as sources of mutations.
 const SURPRISES_KEPT: usize = 32;
+/// Steps of each run the loop measures its surprise on (the first ones):
+/// a bounded cost per round, about one forward pass per two runs.
+const SURPRISE_STEPS: usize = 16;
 
 /// What one round did.
 #[derive(Clone, Debug, Default)]
@@ -189,7 +192,10 @@ impl Engine {
         report.executed = planned.len() - submissions.len();
         report.submitted = submissions.len();
         reply(&submissions, &records);
-        self.remember_surprises(&planned);
+        let measuring = Instant::now();
+        let surprise = self.surprise_of(&planned, &records).await?;
+        report.scoring_time += measuring.elapsed();
+        self.remember_surprises(&planned, &surprise);
         self.queries += report.executed as u64;
         self.shared.set_queries(self.queries, self.store.transition_count() as u64);
         // Submissions are never scored: only the strategy's picks have scores.
@@ -298,14 +304,51 @@ impl Engine {
         Ok(receipt.transitions)
     }
 
-    fn remember_surprises(&mut self, planned: &[Planned]) {
-        for p in planned.iter().filter(|p| p.strategy != "submitted") {
-            // The baseline has no scores: it mutates what it ran lately.
-            let score = match (p.score, self.config.strategy) {
-                (Some(s), _) => s,
-                (None, Strategy::Random) => self.queries as f64,
-                (None, _) => continue,
-            };
+    /// How surprising each planned run was to the model, once run: its mean
+    /// nats per step over its first [`SURPRISE_STEPS`] steps, the measure
+    /// of `curio ask surprise`; none for submissions and for runs that did
+    /// not come back. Published as the round's mean.
+    async fn surprise_of(
+        &self,
+        planned: &[Planned],
+        records: &[Option<ExecutionRecord>],
+    ) -> Result<Vec<Option<f64>>, LoopError> {
+        let runs: Vec<Option<curio_trace::Run>> = planned
+            .iter()
+            .zip(records)
+            .map(|(p, r)| {
+                let r = r.as_ref().filter(|_| p.strategy != "submitted")?;
+                let steps = r.trace.steps.iter().take(SURPRISE_STEPS + 1).cloned().collect();
+                Some(curio_trace::Run { source: r.program.source.clone(), input: r.input.clone(), steps })
+            })
+            .collect();
+        let (trainer, device) = (self.trainer.clone(), self.device);
+        let measured = tokio::task::spawn_blocking(move || {
+            let t = lock(&trainer);
+            let model = &t.averaged().model;
+            runs.iter()
+                .map(|run| {
+                    let run = run.as_ref()?;
+                    // A run the model cannot score is left unscored, not fatal.
+                    let measured = curio_learner::surprise(model, run, 0, device);
+                    let s = measured.map_err(|e| tracing::warn!(error = %e, "measuring a run's surprise")).ok()?;
+                    (!s.steps.is_empty()).then(|| s.per_step())
+                })
+                .collect::<Vec<Option<f64>>>()
+        })
+        .await?;
+        let known: Vec<f64> = measured.iter().flatten().copied().collect();
+        if !known.is_empty() {
+            LoopMetrics.surprise(self.config.strategy, known.iter().sum::<f64>() / known.len() as f64);
+        }
+        Ok(measured)
+    }
+
+    /// Keeps the most surprising of the runs ([`Engine::surprise_of`]) as
+    /// sources of mutations, whatever the strategy.
+    fn remember_surprises(&mut self, planned: &[Planned], surprise: &[Option<f64>]) {
+        for (p, score) in planned.iter().zip(surprise) {
+            let Some(score) = *score else { continue };
             let c = &p.candidate;
             self.surprising.push(Surprise { score, family: c.family.clone(), source: c.source.clone() });
         }

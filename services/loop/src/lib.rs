@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod acquire;
+mod ask;
 mod config;
 mod corpus;
 mod drive;

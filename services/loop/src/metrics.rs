@@ -20,6 +20,10 @@ impl LoopMetrics {
             "curio_learner_acquisition_score",
             "Uncertainty (nats) of the candidates chosen, by strategy."
         );
+        describe_gauge!(
+            "curio_learner_surprise_nats",
+            "Mean surprise of the last round's runs once run: minus the log-probability per step, nats, by strategy."
+        );
         describe_histogram!("curio_learner_scoring_seconds", Unit::Seconds, "Time to score one round's candidates.");
         describe_counter!("curio_learner_train_steps_total", Unit::Count, "Optimizer steps taken.");
         describe_gauge!(
@@ -86,6 +90,10 @@ impl LoopMetrics {
         gauge!("curio_learner_queries_used", "strategy" => s).set(queries_used as f64);
         let (suite, metric) = (suite.to_string(), metric.to_string());
         gauge!("curio_learner_eval_ratio", "suite" => suite, "strategy" => s, "metric" => metric).set(value);
+    }
+
+    pub fn surprise(self, strategy: Strategy, nats_per_step: f64) {
+        gauge!("curio_learner_surprise_nats", "strategy" => strategy.as_str()).set(nats_per_step);
     }
 
     pub fn untrainable(self, n: usize) {

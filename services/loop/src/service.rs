@@ -24,6 +24,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::Shared;
+use crate::ask::{MAX_HORIZON, MAX_SAMPLES, MAX_SURPRISE_STEPS, free_copy, output_on, rank_on, surprise_on};
 use crate::shared::{MAX_PREDICTIONS, MAX_WATCHERS, Run};
 
 /// Programs × inputs one request may submit.
@@ -34,10 +35,6 @@ const MAX_SUBMITTER_BYTES: usize = 128;
 /// (so a request of millions of empty inputs is refused before it is
 /// decoded), plus framing.
 const MAX_REQUEST_BYTES: usize = (4 << 20) + (64 << 10);
-/// Longest rollout `Predict` does.
-const MAX_HORIZON: u32 = 200;
-/// Most rollouts one prediction may draw.
-const MAX_SAMPLES: u32 = 64;
 /// A prediction's deadline when the call sets none, and the longest one.
 const PREDICT_DEADLINE: (Duration, Duration) = (Duration::from_secs(30), Duration::from_secs(60));
 
@@ -58,6 +55,8 @@ pub(crate) enum ApiError {
         "the prediction ran past its deadline after {done} of {horizon} steps; ask for fewer steps or allow longer"
     )]
     Deadline { done: usize, horizon: usize },
+    #[error("no stored execution has the id {0}; use an id SubmitPrograms answered")]
+    UnknownExecution(Uuid),
     #[error("execution {0} could not be run on any pool replica; submit it again")]
     Unrunnable(Uuid),
     #[error("the replay store: {0}")]
@@ -78,6 +77,7 @@ pub(crate) fn status(e: ApiError) -> Status {
         }
         ApiError::NotStarted | ApiError::Unrunnable(_) => Status::unavailable(e.to_string()),
         ApiError::Deadline { .. } => Status::deadline_exceeded(e.to_string()),
+        ApiError::UnknownExecution(_) => Status::not_found(e.to_string()),
         ApiError::Store(_) => {
             tracing::error!(error = %e, "Learner API");
             Status::unavailable("the replay store is not answering; retry shortly")
@@ -89,7 +89,7 @@ pub(crate) fn status(e: ApiError) -> Status {
     }
 }
 
-fn invalid(field: impl Into<String>, reason: String) -> ApiError {
+pub(crate) fn invalid(field: impl Into<String>, reason: String) -> ApiError {
     ApiError::Invalid { field: field.into(), reason }
 }
 
@@ -167,13 +167,52 @@ impl Learner for LearnerApi {
         let deadline = Instant::now() + deadline_of(request.metadata());
         let req = request.into_inner();
         let horizon = validate_prediction(&req).map_err(status)?;
+        self.on_a_copy(move |copies, device| predict_on(copies, &req, horizon, deadline, device)).await
+    }
+
+    async fn ask_output(
+        &self,
+        request: Request<pb::AskOutputRequest>,
+    ) -> Result<Response<pb::AskOutputResponse>, Status> {
+        let deadline = Instant::now() + deadline_of(request.metadata());
+        let req = request.into_inner();
+        let asking = crate::ask::validate_output(&req).map_err(status)?;
+        self.on_a_copy(move |copies, device| output_on(copies, &req, asking, (deadline, device))).await
+    }
+
+    async fn rank_programs(&self, request: Request<pb::RankRequest>) -> Result<Response<pb::RankResponse>, Status> {
+        let deadline = Instant::now() + deadline_of(request.metadata());
+        let req = request.into_inner();
+        let asking = crate::ask::validate_rank(&req).map_err(status)?;
+        self.on_a_copy(move |copies, device| rank_on(copies, &req, asking, (deadline, device))).await
+    }
+
+    async fn ask_surprise(
+        &self,
+        request: Request<pb::SurpriseRequest>,
+    ) -> Result<Response<pb::SurpriseResponse>, Status> {
+        let (id, top) = crate::ask::validate_surprise(request.get_ref()).map_err(status)?;
+        let store = self.shared.store().ok_or_else(|| status(ApiError::NotStarted))?;
+        let mut runs = store.traces(&[id]).await.map_err(|e| status(ApiError::Store(e)))?;
+        let mut run = runs.remove(&id).ok_or_else(|| status(ApiError::UnknownExecution(id)))?;
+        run.steps.truncate(MAX_SURPRISE_STEPS + 1);
+        self.on_a_copy(move |copies, device| surprise_on(copies, &run, top, device)).await
+    }
+}
+
+impl LearnerApi {
+    /// Runs `ask` on a free model copy in a blocking task, holding one of
+    /// the prediction permits (refused at once when none is free).
+    async fn on_a_copy<T: Send + 'static>(
+        &self,
+        ask: impl FnOnce(&[Mutex<Model>], tch::Device) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<Response<T>, Status> {
         let busy = || status(ApiError::Busy { what: "predictions", limit: MAX_PREDICTIONS });
         let permit = self.shared.predicting.clone().try_acquire_owned().map_err(|_| busy())?;
         let shared = self.shared.clone();
         let reply = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let copies = shared.predictors()?;
-            predict_on(&copies, &req, horizon, deadline, shared.device)
+            ask(&shared.predictors()?, shared.device)
         })
         .await
         .map_err(|e| status(ApiError::Task(e)))?
@@ -272,11 +311,7 @@ fn predict_on(
     device: tch::Device,
 ) -> Result<pb::PredictResponse, ApiError> {
     // As many copies as permits: one is free unless a refresh just swapped them.
-    let model = copies.iter().find_map(|c| c.try_lock().ok());
-    let model = match model {
-        Some(m) => m,
-        None => copies[0].lock().unwrap_or_else(|e| e.into_inner()),
-    };
+    let model = free_copy(copies);
     let start = curio_learner::State::initial(&req.input);
     let window = model.model.config.window();
     let asked = curio_learner::Example::query(curio_learner::encode_context(&req.source, &start, 1));
@@ -320,17 +355,17 @@ fn predict_on(
 }
 
 /// A prediction's deadline, checked between rollout steps.
-struct Clock {
-    deadline: Instant,
-    horizon: usize,
+pub(crate) struct Clock {
+    pub(crate) deadline: Instant,
+    pub(crate) horizon: usize,
     /// The step at which the deadline passed before the horizon.
-    late: Option<usize>,
+    pub(crate) late: Option<usize>,
 }
 
 impl Clock {
     /// Whether the deadline has passed after step `h` (noted when that is
     /// before the horizon): the rollouts stop there.
-    fn passed(&mut self, h: usize) -> bool {
+    pub(crate) fn passed(&mut self, h: usize) -> bool {
         let past = Instant::now() >= self.deadline;
         if past && h < self.horizon {
             self.late = Some(h);
@@ -339,7 +374,7 @@ impl Clock {
     }
 
     /// The deadline error, when a rollout was cut short by it.
-    fn check(&self) -> Result<(), ApiError> {
+    pub(crate) fn check(&self) -> Result<(), ApiError> {
         match self.late {
             Some(done) => Err(ApiError::Deadline { done, horizon: self.horizon }),
             None => Ok(()),

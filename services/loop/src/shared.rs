@@ -298,6 +298,11 @@ impl Shared {
         self.model.lock().unwrap_or_else(|e| e.into_inner()).clone().ok_or(ApiError::NotStarted)
     }
 
+    /// The run's replay store, once the loop has started.
+    pub(crate) fn store(&self) -> Option<Store> {
+        self.state().store.clone()
+    }
+
     /// The run's curve points so far (of `metric`, or all when empty),
     /// oldest first. The stored ones are read once per run, by the first
     /// watcher; every later watcher is served from memory.

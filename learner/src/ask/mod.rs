@@ -1,0 +1,99 @@
+//! The world model as an oracle: what a program will print without running
+//! it ([`expect_output`]), which of several programs prints what is
+//! expected ([`rank`]), and where a real run departed from what the model
+//! expected ([`surprise`]). Each answer comes from rollouts or one
+//! teacher-forced pass; none of them runs anything.
+
+use tch::Device;
+
+use crate::encode::State;
+use crate::foresee::{Foreseen, foresee};
+use crate::infer::{Choice, distribution, foresee_sampled};
+use crate::model::{ModelError, WorldModel};
+
+mod rank;
+mod surprise;
+pub use rank::{Ranked, auroc, closeness, rank};
+pub use surprise::{Surprise, Surprising, surprise};
+
+/// How the model is asked: how many rollouts it draws beside the greedy
+/// one, at which temperature and from which seed, and for at most how many
+/// steps each.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Asking {
+    /// Drawn rollouts per program (0: the greedy one only).
+    pub samples: usize,
+    /// Their temperature (1: the model's own distribution).
+    pub temperature: f64,
+    /// Their seed: the same seed draws the same rollouts.
+    pub seed: u64,
+    /// Most steps per rollout.
+    pub horizon: usize,
+}
+
+impl Default for Asking {
+    fn default() -> Self {
+        Asking { samples: 16, temperature: 1.0, seed: 0, horizon: 200 }
+    }
+}
+
+/// Whether two outputs are the same, ignoring whitespace at their ends: a
+/// caller writes `3` for a program that prints `3\n`.
+pub fn same_output(a: &str, b: &str) -> bool {
+    a.trim_end() == b.trim_end()
+}
+
+/// What the model expects a program to print.
+#[derive(Clone, Debug)]
+pub struct Expected {
+    /// The greedy rollout: each step the most likely.
+    pub greedy: Foreseen,
+    /// The drawn rollouts ([`Asking::samples`]).
+    pub drawn: Vec<Foreseen>,
+    /// What the drawn rollouts printed, each output with its share, the
+    /// most frequent first.
+    pub outputs: Vec<(String, f64)>,
+    /// The share of drawn rollouts that print what the greedy one does
+    /// ([`same_output`]); without draws, the product of the greedy steps'
+    /// action confidences.
+    pub confidence: f64,
+}
+
+impl Expected {
+    /// What the greedy rollout printed.
+    pub fn stdout(&self) -> String {
+        self.greedy.stdout()
+    }
+}
+
+/// The model's answer to "what does `source` print, given `input` on
+/// stdin?": its greedy rollout, `asking.samples` drawn ones, and how sure
+/// it is. `stop(i, h)` ends drawn rollout `i` after step `h` (a deadline).
+pub fn expect_output(
+    model: &WorldModel,
+    (source, input): (&str, &str),
+    asking: Asking,
+    device: Device,
+    mut stop: impl FnMut(usize, usize) -> bool,
+) -> Result<Expected, ModelError> {
+    let start = State::initial(input);
+    let greedy = foresee(model, source, &start, asking.horizon, device)?;
+    let drawn = match asking.samples {
+        0 => vec![],
+        n => {
+            let mut choice = Choice::sample(asking.temperature, asking.seed)?;
+            let draws = (&mut choice, device);
+            foresee_sampled(model, (source, &start), (n, asking.horizon), draws, |i, h, _| stop(i, h))?
+        }
+    };
+    let printed = greedy.stdout();
+    let confidence = match drawn.len() {
+        0 => greedy.steps.iter().map(|(_, p)| p.confidence).product(),
+        n => drawn.iter().filter(|f| same_output(&f.stdout(), &printed)).count() as f64 / n as f64,
+    };
+    let outputs = distribution(drawn.iter().map(Foreseen::stdout));
+    Ok(Expected { greedy, drawn, outputs, confidence })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,130 @@
+//! Wrong versions of a right program, for ranking: the loop's mutator's
+//! changes, integer literals off by one, and swapped operators, all in the
+//! code above the program's last line (the call that prints its result).
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use super::mutate;
+
+/// Operators and the ones each is swapped for, longest first so that `<=`
+/// is not read as `<`.
+const SWAPS: [(&str, &str); 12] = [
+    ("<=", "<"),
+    (">=", ">"),
+    ("==", "!="),
+    ("!=", "=="),
+    (" and ", " or "),
+    (" or ", " and "),
+    ("True", "False"),
+    ("False", "True"),
+    ("<", "<="),
+    (">", ">="),
+    ("+", "-"),
+    ("-", "+"),
+];
+
+/// Up to `n` distinct variants of `source`, none the same as it, each one
+/// change to the code above its last line: the loop's mutator's
+/// ([`mutate`]), an integer literal off by one, or one operator swapped.
+/// Fewer where the code has too few places to change.
+pub fn mutants(source: &str, n: usize, seed: u64) -> Vec<String> {
+    let body = source.trim_end_matches('\n');
+    let cut = body.rfind('\n').map_or(0, |i| i + 1);
+    let (head, tail) = source.split_at(cut);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x3a7a);
+    let mut out: Vec<String> = vec![];
+    for _ in 0..n * 20 {
+        if out.len() == n {
+            break;
+        }
+        let changed = match rng.random_range(0..3) {
+            0 => Some(mutate(head, rng.random())),
+            1 => off_by_one(head, &mut rng),
+            _ => swap(head, &mut rng),
+        };
+        let Some(changed) = changed else { continue };
+        let whole = changed + tail;
+        if whole != source && !out.contains(&whole) {
+            out.push(whole);
+        }
+    }
+    out
+}
+
+/// One integer literal of `code` one more or one less.
+fn off_by_one(code: &str, rng: &mut StdRng) -> Option<String> {
+    let bytes = code.as_bytes();
+    let ident = |i: usize| bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.';
+    let starts: Vec<usize> =
+        (0..bytes.len()).filter(|&i| bytes[i].is_ascii_digit() && (i == 0 || !ident(i - 1))).collect();
+    let &start = starts.get(rng.random_range(0..starts.len().max(1)))?;
+    let end = (start..bytes.len()).find(|&i| !bytes[i].is_ascii_digit()).unwrap_or(bytes.len());
+    if end < bytes.len() && (ident(end) || bytes[end] == b'.') {
+        return None;
+    }
+    let value: i64 = code[start..end].parse().ok()?;
+    let next = if rng.random::<bool>() || value == 0 { value + 1 } else { value - 1 };
+    Some(format!("{}{next}{}", &code[..start], &code[end..]))
+}
+
+/// One operator of `code` swapped ([`SWAPS`]).
+fn swap(code: &str, rng: &mut StdRng) -> Option<String> {
+    let mut spots: Vec<(usize, &str, &str)> = vec![];
+    let mut i = 0;
+    while i < code.len() {
+        let found = SWAPS.iter().find(|(from, _)| code[i..].starts_with(from));
+        match found {
+            Some(&(from, to)) => {
+                // `=` of `+=` or `->` is not an operator to swap.
+                let bare = !matches!(code[i + from.len()..].chars().next(), Some('=') | Some('>'));
+                if bare && !(from == "-" && code[i + 1..].starts_with('>')) {
+                    spots.push((i, from, to));
+                }
+                i += from.len();
+            }
+            None => i += code[i..].chars().next().map_or(1, char::len_utf8),
+        }
+    }
+    let &(at, from, to) = spots.get(rng.random_range(0..spots.len().max(1)))?;
+    Some(format!("{}{to}{}", &code[..at], &code[at + from.len()..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOURCE: &str = "def f(xs, k):\n    n = 0\n    for x in xs:\n        if x >= k and x != 10:\n            n += 1\n    return n - 0\nprint(f([1, 12, 30], 2))\n";
+
+    #[test]
+    fn mutants_differ_from_the_source_and_each_other_and_keep_its_last_line() {
+        let m = mutants(SOURCE, 9, 1);
+        assert_eq!(m.len(), 9);
+        for (i, v) in m.iter().enumerate() {
+            assert_ne!(v, SOURCE);
+            assert!(v.ends_with("print(f([1, 12, 30], 2))\n"), "{v}");
+            assert!(m[i + 1..].iter().all(|w| w != v));
+            let changed = v.lines().zip(SOURCE.lines()).filter(|(a, b)| a != b).count();
+            assert_eq!(changed, 1, "one line changed:\n{v}");
+        }
+        assert_eq!(m, mutants(SOURCE, 9, 1), "the same seed, the same mutants");
+        assert_ne!(m, mutants(SOURCE, 9, 2));
+    }
+
+    #[test]
+    fn each_kind_changes_what_it_says() {
+        let mut rng = StdRng::seed_from_u64(0);
+        for _ in 0..50 {
+            let v = off_by_one("a = 10\nb = x2 + 3.5\n", &mut rng);
+            assert!(
+                v.is_none() || v == Some("a = 11\nb = x2 + 3.5\n".into()) || v == Some("a = 9\nb = x2 + 3.5\n".into()),
+                "{v:?}"
+            );
+            let v = swap("if a <= b and c: n += 1\n", &mut rng).unwrap();
+            assert!(["if a < b and c: n += 1\n", "if a <= b or c: n += 1\n"].contains(&v.as_str()), "{v}");
+        }
+        assert_eq!(off_by_one("x = y\n", &mut rng), None, "no literal");
+        assert_eq!(swap("x = y\n", &mut rng), None, "no operator");
+        assert!(mutants("print(1)\n", 3, 0).is_empty(), "nothing above the last line");
+    }
+}

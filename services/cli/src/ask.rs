@@ -1,0 +1,250 @@
+//! `curio ask`: the model as an oracle. `output` says what a program will
+//! print without running it, `rank` orders programs by the model's belief
+//! that each prints an expected output, and `surprise` runs a program and
+//! shows the steps the model found least likely.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use curio_interpreter_pool::Execution;
+use curio_learner::{Asking, Learner};
+use curio_trace::Run;
+use serde_json::{Value, json};
+
+use crate::learn::device;
+
+#[derive(Subcommand, Debug)]
+pub enum Ask {
+    /// What a program prints, predicted without running it, with the
+    /// model's confidence and the outputs its drawn rollouts printed.
+    Output(OutputArgs),
+    /// Order programs by the model's belief that each prints --output
+    /// (given --input on stdin), the likeliest first; nothing is run.
+    Rank(RankArgs),
+    /// Run a program in the sandbox and show the steps the model found
+    /// least likely, with what it expected there.
+    Surprise(SurpriseArgs),
+}
+
+/// What every question takes: the model and how it is asked.
+#[derive(Args, Debug)]
+pub struct Common {
+    /// The checkpoint to ask.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Rollouts drawn from the model's distribution beside the greedy one.
+    #[arg(long, default_value_t = Asking::default().samples)]
+    samples: usize,
+    /// Their temperature: 1 samples the model's own distribution.
+    #[arg(long, default_value_t = Asking::default().temperature)]
+    temperature: f64,
+    /// Their seed: the same seed draws the same rollouts.
+    #[arg(long, default_value_t = Asking::default().seed)]
+    seed: u64,
+    /// Most steps per rollout.
+    #[arg(long, default_value_t = Asking::default().horizon)]
+    horizon: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    #[arg(long, default_value_t = 2, env = "CURIO_THREADS")]
+    threads: i32,
+}
+
+impl Common {
+    fn asking(&self) -> anyhow::Result<Asking> {
+        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
+            anyhow::bail!("--temperature must be a positive number, not {}", self.temperature);
+        }
+        Ok(Asking { samples: self.samples, temperature: self.temperature, seed: self.seed, horizon: self.horizon })
+    }
+
+    fn load(&self) -> anyhow::Result<(Learner, tch::Device)> {
+        let device = device(self.threads);
+        Ok((Learner::load(&self.checkpoint, device, None)?, device))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct OutputArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The Python program.
+    file: PathBuf,
+    /// Its stdin.
+    #[arg(long, default_value = "")]
+    input: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RankArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The output expected (whitespace at its end is not compared).
+    #[arg(long)]
+    output: String,
+    /// The stdin every program is given.
+    #[arg(long, default_value = "")]
+    input: String,
+    /// The candidate programs.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SurpriseArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The Python program.
+    file: PathBuf,
+    /// Its stdin.
+    #[arg(long, default_value = "")]
+    input: String,
+    /// The seed of its run (of its `random` draws).
+    #[arg(long, default_value_t = 0)]
+    run_seed: u64,
+    /// How many of the least likely steps to show.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+}
+
+pub fn run(ask: Ask) -> anyhow::Result<()> {
+    match ask {
+        Ask::Output(args) => output(args),
+        Ask::Rank(args) => rank(args),
+        Ask::Surprise(args) => surprise(args),
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn output(args: OutputArgs) -> anyhow::Result<()> {
+    let asking = args.common.asking()?;
+    let (learner, device) = args.common.load()?;
+    let source = read(&args.file)?;
+    let e = curio_learner::expect_output(&learner.model, (&source, &args.input), asking, device, |_, _| false)?;
+    let printed = e.stdout();
+    if args.common.json {
+        let out = json!({
+            "checkpoint_step": learner.train_step,
+            "stdout": printed,
+            "confidence": e.confidence,
+            "ended": e.greedy.end.code(),
+            "steps": e.greedy.steps.len(),
+            "outputs": e.outputs.iter().map(|(o, p)| json!({"stdout": o, "probability": p})).collect::<Vec<_>>(),
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("predicted stdout ({} steps; the rollout {}):", e.greedy.steps.len(), e.greedy.end.describe());
+    println!("{printed}");
+    match e.drawn.len() {
+        0 => println!("confidence {:.3} (the product of its steps' action confidences)", e.confidence),
+        n => {
+            println!(
+                "confidence {:.2}: {n} rollouts drawn at temperature {}; they printed:",
+                e.confidence, asking.temperature
+            );
+            for (o, p) in &e.outputs {
+                println!("  {p:>5.2}  {o:?}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn rank(args: RankArgs) -> anyhow::Result<()> {
+    let asking = args.common.asking()?;
+    let (learner, device) = args.common.load()?;
+    let sources: Vec<String> = args.files.iter().map(|f| read(f)).collect::<anyhow::Result<_>>()?;
+    let candidates: Vec<(&str, &str)> = sources.iter().map(|s| (s.as_str(), args.input.as_str())).collect();
+    let ranked = curio_learner::rank(&learner.model, &candidates, &args.output, asking, device, |_| false)?;
+    if args.common.json {
+        let order: Vec<Value> = ranked
+            .iter()
+            .map(|r| {
+                json!({
+                    "file": args.files[r.index].display().to_string(),
+                    "probability": r.probability,
+                    "closeness": r.closeness,
+                    "predicted_stdout": r.printed,
+                })
+            })
+            .collect();
+        println!("{}", json!({"checkpoint_step": learner.train_step, "samples": asking.samples, "ranking": order}));
+        return Ok(());
+    }
+    println!("likeliest to print {:?} first ({} drawn rollouts each):", args.output, asking.samples);
+    for (place, r) in ranked.iter().enumerate() {
+        println!(
+            "{:>3}. {}  p = {:.2}, nearest rollout {:.2} alike; greedy printed {:?}",
+            place + 1,
+            args.files[r.index].display(),
+            r.probability,
+            r.closeness,
+            r.printed
+        );
+    }
+    Ok(())
+}
+
+fn surprise(args: SurpriseArgs) -> anyhow::Result<()> {
+    let (learner, device) = args.common.load()?;
+    let source = read(&args.file)?;
+    let exec = Execution { input: args.input.clone(), seed: args.run_seed, ..Execution::python(source.clone()) };
+    let trace = crate::sandbox(1)?.execute(&exec)?;
+    let run = Run { source: source.clone(), input: args.input.clone(), steps: trace.steps };
+    let s = curio_learner::surprise(&learner.model, &run, args.top, device)?;
+    let lines: Vec<&str> = source.lines().collect();
+    let code = |line: usize| lines.get(line.wrapping_sub(1)).map_or("", |l| l.trim());
+    if args.common.json {
+        let top: Vec<Value> = s
+            .top(args.top)
+            .iter()
+            .map(|x| {
+                json!({
+                    "step": x.step, "line": x.line, "code": code(x.line as usize),
+                    "nats": x.nats(), "action_nats": x.action_nats, "state_nats": x.state_nats,
+                    "next_line": x.next_line, "real": x.real,
+                    "expected": x.expected.as_ref().map(|(l, d)| json!({"next_line": l, "delta": d})),
+                })
+            })
+            .collect();
+        let out = json!({
+            "checkpoint_step": learner.train_step,
+            "status": trace.status.as_str(),
+            "steps": s.steps.len(),
+            "unread": s.unread,
+            "nats_per_step": s.per_step(),
+            "top": top,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!(
+        "the run ({}) took {} steps; the model read {} of them, {:.2} nats a step on average",
+        trace.status.as_str(),
+        s.steps.len() + s.unread,
+        s.steps.len(),
+        s.per_step()
+    );
+    for x in s.top(args.top) {
+        println!(
+            "\nstep {:>4}, line {:>3}: {}\n  {:.2} nats ({:.2} the next line, {:.2} the state)",
+            x.step,
+            x.line,
+            code(x.line as usize),
+            x.nats(),
+            x.action_nats,
+            x.state_nats
+        );
+        println!("  real:     line {} then {:?}", x.next_line, x.real);
+        if let Some((line, delta)) = &x.expected {
+            println!("  expected: line {line} then {delta:?}");
+        }
+    }
+    Ok(())
+}

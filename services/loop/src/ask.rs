@@ -1,0 +1,199 @@
+//! The Learner API's questions to the model beyond `Predict`: what a
+//! program prints (`AskOutput`), which of several programs prints what is
+//! expected (`RankPrograms`) and where a stored run surprised the model
+//! (`AskSurprise`). Each is bounded as `Predict` is: checked sizes, a cap
+//! on the rollouts one call asks for, a deadline between rollout steps and
+//! a model copy of its own ([`crate::shared::MAX_PREDICTIONS`] at once).
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use curio_interpreter_pool::{MAX_INPUT_BYTES, MAX_SOURCE_BYTES};
+use curio_learner::{Asking, Learner as Model};
+use curio_proto::v1 as pb;
+use curio_trace::Run;
+use uuid::Uuid;
+
+use crate::service::{ApiError, Clock, invalid};
+
+/// Longest rollout an answer takes.
+pub(crate) const MAX_HORIZON: u32 = 200;
+/// Most rollouts one call may draw per program.
+pub(crate) const MAX_SAMPLES: u32 = 64;
+/// Most candidates one ranking orders.
+const MAX_CANDIDATES: usize = 16;
+/// Most rollouts (candidates × (draws + 1)) one ranking decodes.
+const MAX_RANK_ROLLOUTS: usize = 256;
+/// Most steps `AskSurprise` returns.
+const MAX_TOP: u32 = 64;
+/// Most steps of a stored run `AskSurprise` reads (the first ones).
+pub(crate) const MAX_SURPRISE_STEPS: usize = 2000;
+
+/// Whichever model copy is free (the first, waited for, if none is).
+pub(crate) fn free_copy(copies: &[Mutex<Model>]) -> std::sync::MutexGuard<'_, Model> {
+    match copies.iter().find_map(|c| c.try_lock().ok()) {
+        Some(m) => m,
+        None => copies[0].lock().unwrap_or_else(|e| e.into_inner()),
+    }
+}
+
+fn check_source(field: String, source: &str) -> Result<(), ApiError> {
+    match source.trim().is_empty() || source.len() > MAX_SOURCE_BYTES {
+        true => Err(invalid(field, format!("must be non-empty and at most {MAX_SOURCE_BYTES} bytes"))),
+        false => Ok(()),
+    }
+}
+
+fn check_input(input: &str) -> Result<(), ApiError> {
+    match input.len() > MAX_INPUT_BYTES {
+        true => Err(invalid("input", format!("is {} bytes; at most {MAX_INPUT_BYTES} allowed", input.len()))),
+        false => Ok(()),
+    }
+}
+
+/// How a valid request asks: its horizon (default [`MAX_HORIZON`]), draws
+/// (default `samples`), temperature (0: 1) and seed.
+fn asking(horizon: u32, samples: u32, temperature: f64, seed: u64, default: u32) -> Result<Asking, ApiError> {
+    if horizon > MAX_HORIZON {
+        return Err(invalid("horizon", format!("{horizon} is over the limit {MAX_HORIZON}")));
+    }
+    if samples > MAX_SAMPLES {
+        return Err(invalid("samples", format!("{samples} is over the limit {MAX_SAMPLES}")));
+    }
+    if !(temperature >= 0.0 && temperature.is_finite()) {
+        return Err(invalid("temperature", format!("must be a positive number (0: 1), not {temperature}")));
+    }
+    Ok(Asking {
+        samples: if samples == 0 { default } else { samples } as usize,
+        temperature: if temperature == 0.0 { 1.0 } else { temperature },
+        seed,
+        horizon: if horizon == 0 { MAX_HORIZON } else { horizon } as usize,
+    })
+}
+
+/// A checked `AskOutput` request's question.
+pub(crate) fn validate_output(req: &pb::AskOutputRequest) -> Result<Asking, ApiError> {
+    check_source("source".into(), &req.source)?;
+    check_input(&req.input)?;
+    asking(req.horizon, req.samples, req.temperature, req.seed, 16)
+}
+
+/// A checked `RankPrograms` request's question.
+pub(crate) fn validate_rank(req: &pb::RankRequest) -> Result<Asking, ApiError> {
+    if req.sources.is_empty() || req.sources.len() > MAX_CANDIDATES {
+        let reason = format!("give 1 to {MAX_CANDIDATES} programs, not {}", req.sources.len());
+        return Err(invalid("sources", reason));
+    }
+    for (i, s) in req.sources.iter().enumerate() {
+        check_source(format!("sources[{i}]"), s)?;
+    }
+    check_input(&req.input)?;
+    if req.output.len() > MAX_INPUT_BYTES {
+        return Err(invalid("output", format!("is {} bytes; at most {MAX_INPUT_BYTES} allowed", req.output.len())));
+    }
+    let asking = asking(req.horizon, req.samples, req.temperature, req.seed, 8)?;
+    let rollouts = req.sources.len() * (asking.samples + 1);
+    if rollouts > MAX_RANK_ROLLOUTS {
+        let reason = format!(
+            "{} programs × ({} draws + 1) is {rollouts} rollouts; at most {MAX_RANK_ROLLOUTS} per call",
+            req.sources.len(),
+            asking.samples
+        );
+        return Err(invalid("samples", reason));
+    }
+    Ok(asking)
+}
+
+/// A checked `AskSurprise` request's execution id and step count.
+pub(crate) fn validate_surprise(req: &pb::SurpriseRequest) -> Result<(Uuid, usize), ApiError> {
+    let id = Uuid::parse_str(&req.execution_id)
+        .map_err(|_| invalid("execution_id", format!("{:?} is not an execution id (a UUID)", req.execution_id)))?;
+    if req.top > MAX_TOP {
+        return Err(invalid("top", format!("{} is over the limit {MAX_TOP}", req.top)));
+    }
+    Ok((id, if req.top == 0 { 5 } else { req.top } as usize))
+}
+
+/// `AskOutput` on a free copy. Blocking.
+pub(crate) fn output_on(
+    copies: &[Mutex<Model>],
+    req: &pb::AskOutputRequest,
+    asking: Asking,
+    (deadline, device): (Instant, tch::Device),
+) -> Result<pb::AskOutputResponse, ApiError> {
+    let model = free_copy(copies);
+    let mut clock = Clock { deadline, horizon: asking.horizon, late: None };
+    let e =
+        curio_learner::expect_output(&model.model, (&req.source, &req.input), asking, device, |_, h| clock.passed(h))
+            .map_err(ApiError::Model)?;
+    clock.check()?;
+    Ok(pb::AskOutputResponse {
+        stdout: e.stdout(),
+        confidence: e.confidence,
+        ended: e.greedy.end.code().into(),
+        steps: e.greedy.steps.len() as u32,
+        outputs: e.outputs.into_iter().map(|(stdout, probability)| pb::Outcome { stdout, probability }).collect(),
+        model_step: model.train_step,
+    })
+}
+
+/// `RankPrograms` on a free copy. Blocking.
+pub(crate) fn rank_on(
+    copies: &[Mutex<Model>],
+    req: &pb::RankRequest,
+    asking: Asking,
+    (deadline, device): (Instant, tch::Device),
+) -> Result<pb::RankResponse, ApiError> {
+    let model = free_copy(copies);
+    let mut clock = Clock { deadline, horizon: asking.horizon, late: None };
+    let candidates: Vec<(&str, &str)> = req.sources.iter().map(|s| (s.as_str(), req.input.as_str())).collect();
+    let ranked = curio_learner::rank(&model.model, &candidates, &req.output, asking, device, |h| clock.passed(h))
+        .map_err(ApiError::Model)?;
+    clock.check()?;
+    let ranking = ranked
+        .into_iter()
+        .map(|r| pb::RankedProgram {
+            index: r.index as u32,
+            probability: r.probability,
+            closeness: r.closeness,
+            predicted_stdout: r.printed,
+        })
+        .collect();
+    Ok(pb::RankResponse { ranking, model_step: model.train_step })
+}
+
+/// `AskSurprise` of a stored `run` on a free copy. Blocking.
+pub(crate) fn surprise_on(
+    copies: &[Mutex<Model>],
+    run: &Run,
+    top: usize,
+    device: tch::Device,
+) -> Result<pb::SurpriseResponse, ApiError> {
+    let model = free_copy(copies);
+    let s = curio_learner::surprise(&model.model, run, top, device).map_err(ApiError::Model)?;
+    let steps = s
+        .top(top)
+        .into_iter()
+        .map(|x| {
+            let (expected_line, expected_delta) = x.expected.clone().unwrap_or_default();
+            pb::SurprisingStep {
+                step: x.step as u32,
+                line: x.line,
+                nats: x.nats(),
+                action_nats: x.action_nats,
+                state_nats: x.state_nats,
+                next_line: x.next_line as u32,
+                real_delta: x.real.clone(),
+                expected_line: expected_line as u32,
+                expected_delta,
+            }
+        })
+        .collect();
+    Ok(pb::SurpriseResponse {
+        top: steps,
+        nats_per_step: s.per_step(),
+        steps: s.steps.len() as u32,
+        unread: s.unread as u32,
+        model_step: model.train_step,
+    })
+}
