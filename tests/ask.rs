@@ -96,7 +96,7 @@ fn real_output(source: &str) -> String {
 fn drawn_rollouts_put_mass_on_every_value_randint_can_draw() {
     let learner = model();
     let asking = Asking { samples: 48, horizon: 12, seed: 5, ..Asking::default() };
-    let e = curio_learner::expect_output(&learner.model, (DRAW, ""), asking, Device::Cpu, |_, _| false).unwrap();
+    let e = curio_learner::expect_output(&learner.model, (DRAW, ""), asking, Device::Cpu, |_| false).unwrap();
     let share = |v: &str| e.outputs.iter().filter(|(o, _)| o.trim_end() == v).map(|(_, p)| p).sum::<f64>();
     eprintln!("outputs: {:?}", e.outputs);
     for v in ["1", "2", "3"] {
@@ -122,7 +122,7 @@ fn ranking_puts_the_real_program_first_where_the_model_predicts_every_candidate(
     let asking = Asking { samples: 8, horizon: 12, ..Asking::default() };
     // The case: the model's greedy rollouts print what each candidate prints.
     for source in std::iter::once(&real).chain(&mutants) {
-        let e = curio_learner::expect_output(&learner.model, (source, ""), asking, Device::Cpu, |_, _| false).unwrap();
+        let e = curio_learner::expect_output(&learner.model, (source, ""), asking, Device::Cpu, |_| false).unwrap();
         assert_eq!(e.stdout(), real_output(source), "the model predicts this candidate:\n{source}");
     }
     let candidates: Vec<(&str, &str)> =
@@ -138,16 +138,14 @@ fn the_least_likely_step_of_a_draw_is_the_draw() {
     let learner = model();
     let trace = sandbox().execute(&Execution { seed: 11, ..Execution::python(DRAW) }).unwrap();
     let run = Run { source: DRAW.into(), input: String::new(), steps: trace.steps };
-    let s = curio_learner::surprise(&learner.model, &run, 1, Device::Cpu).unwrap();
+    let s = curio_learner::surprise(&learner.model, &run, 1, Device::Cpu, |_| false).unwrap();
     let top = s.top(1)[0];
     eprintln!("{:?}", s.steps);
     assert_eq!(top.line, 2, "the step that ran `x = random.randint(1, 3)`");
     assert!(top.state_nats > 0.5, "a value of three is never sure: {:.2} nats", top.state_nats);
     let drawn = trace.stdout.trim_end().to_string();
-    assert!(top.real.contains(&drawn), "the real delta holds the drawn {drawn}: {:?}", top.real);
+    assert_eq!(top.real, format!("+x={drawn}\n"), "the real delta sets the drawn value");
     assert!(top.expected.is_some());
-    // The steps with no chance in them are far more likely.
-    assert!(s.steps.iter().filter(|x| x.line != 2).all(|x| x.nats() < top.nats()));
 }
 
 fn curio(args: &[&str]) -> serde_json::Value {

@@ -93,24 +93,32 @@ class Learner:
         *,
         seed: int = 0,
         submitter: str = "",
+        timeout: float | None = None,
     ) -> list[pb.Executed]:
         """Runs each program (on each of `inputs`, or once on empty stdin)
-        ahead of the loop's own picks; returns every execution's id and
-        trace, in the order they came back."""
+        ahead of the loop's own picks, and waits for every trace (at most
+        `timeout` seconds; None: as long as the loop takes to reach them);
+        returns each execution's id and trace, in the order they came back."""
         if isinstance(sources, str):
             sources = [sources]
+        if isinstance(inputs, str):
+            raise TypeError("inputs is a list of stdin texts, one run each: write [text] for one")
         programs = [pb.Submission(source=s, inputs=list(inputs), seed=seed) for s in sources]
-        stream = self._call(self._stub.SubmitPrograms, pb.SubmitRequest(programs=programs, submitter=submitter))
+        request = pb.SubmitRequest(programs=programs, submitter=submitter)
+        stream = self._stub.SubmitPrograms(request, timeout=timeout, metadata=self._metadata)
         ids: list[str] = []
         done: list[pb.Executed] = []
-        for event in stream:
-            kind = event.WhichOneof("event")
-            if kind == "accepted":
-                ids = list(event.accepted.execution_ids)
-            elif kind == "executed":
-                done.append(event.executed)
-            if ids and len(done) == len(ids):
-                break
+        try:
+            for event in stream:
+                kind = event.WhichOneof("event")
+                if kind == "accepted":
+                    ids = list(event.accepted.execution_ids)
+                elif kind == "executed":
+                    done.append(event.executed)
+                if ids and len(done) == len(ids):
+                    break
+        finally:
+            stream.cancel()
         return done
 
     def predict(
@@ -164,6 +172,8 @@ class Learner:
         """Every learning-curve point so far, then each new one as it is
         recorded, until `timeout` seconds have passed (None: until the
         learner stops or the caller stops reading)."""
+        # An unreachable learner is an error, not an empty curve.
+        grpc.channel_ready_future(self._channel).result(timeout=self.timeout)
         stream = self._stub.WatchLearningCurve(pb.WatchRequest(metric=metric), timeout=timeout, metadata=self._metadata)
         try:
             yield from stream

@@ -44,6 +44,8 @@ class AgainstALearner(unittest.TestCase):
     def test_a_submitted_program_comes_back_run_and_its_surprise_can_be_asked(self):
         [run] = self.learner.submit("x = int(input())\nprint(x * 2)\n", ["21\n"], submitter="python")
         self.assertEqual(run.trace.stdout, "42\n")
+        with self.assertRaises(TypeError):
+            self.learner.submit("print(1)\n", "21\n")
         surprise = self.learner.ask_surprise(run.execution_id, top=2)
         self.assertGreaterEqual(surprise.steps, 2)
         self.assertEqual(len(surprise.top), 2)
@@ -76,6 +78,10 @@ class AgainstALearner(unittest.TestCase):
         self.assertTrue(frame.value.between(0, 1).all())
         points = list(self.learner.watch_curve("action_accuracy", timeout=1.0))
         self.assertTrue(points and all(p.metric == "action_accuracy" for p in points))
+
+    def test_an_unreachable_learner_is_an_error(self):
+        with Learner("127.0.0.1:9", timeout=1.0) as nowhere, self.assertRaises(grpc.FutureTimeoutError):
+            nowhere.curve(wait=0.5)
 
     def test_a_call_without_the_token_is_refused(self):
         self.assertIn("CURIO_TOKEN_FILE", os.environ, "the learner requires a token")

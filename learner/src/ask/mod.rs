@@ -7,8 +7,8 @@
 use tch::Device;
 
 use crate::encode::State;
-use crate::foresee::{Foreseen, foresee};
-use crate::infer::{Choice, distribution, foresee_sampled};
+use crate::foresee::{End, Foreseen, ends_run};
+use crate::infer::{Choice, distribution, foresee_sampled, rollout_until};
 use crate::model::{ModelError, WorldModel};
 
 mod rank;
@@ -53,9 +53,10 @@ pub struct Expected {
     /// What the drawn rollouts printed, each output with its share, the
     /// most frequent first.
     pub outputs: Vec<(String, f64)>,
-    /// The share of drawn rollouts that print what the greedy one does
-    /// ([`same_output`]); without draws, the product of the greedy steps'
-    /// action confidences.
+    /// The share of drawn rollouts that run to the program's end and print
+    /// what the greedy one does ([`same_output`]); without draws, the
+    /// product of the greedy steps' action confidences. 0 where the greedy
+    /// rollout did not reach the end (its output is only a part).
     pub confidence: f64,
 }
 
@@ -68,31 +69,41 @@ impl Expected {
 
 /// The model's answer to "what does `source` print, given `input` on
 /// stdin?": its greedy rollout, `asking.samples` drawn ones, and how sure
-/// it is. `stop(i, h)` ends drawn rollout `i` after step `h` (a deadline).
+/// it is. `stop(h)` ends every rollout after step `h` (a deadline).
 pub fn expect_output(
     model: &WorldModel,
     (source, input): (&str, &str),
     asking: Asking,
     device: Device,
-    mut stop: impl FnMut(usize, usize) -> bool,
+    mut stop: impl FnMut(usize) -> bool,
 ) -> Result<Expected, ModelError> {
     let start = State::initial(input);
-    let greedy = foresee(model, source, &start, asking.horizon, device)?;
+    let starts = [(source.to_string(), start.clone())];
+    let ended = |_: usize, h: usize, s: &State| ends_run(s) || stop(h);
+    let path = rollout_until(model, &starts, asking.horizon, device, ended)?.remove(0);
+    let greedy = Foreseen::of(model, (source, &start), &path);
     let drawn = match asking.samples {
         0 => vec![],
         n => {
             let mut choice = Choice::sample(asking.temperature, asking.seed)?;
             let draws = (&mut choice, device);
-            foresee_sampled(model, (source, &start), (n, asking.horizon), draws, |i, h, _| stop(i, h))?
+            foresee_sampled(model, (source, &start), (n, asking.horizon), draws, |_, h, _| stop(h))?
         }
     };
     let printed = greedy.stdout();
-    let confidence = match drawn.len() {
-        0 => greedy.steps.iter().map(|(_, p)| p.confidence).product(),
-        n => drawn.iter().filter(|f| same_output(&f.stdout(), &printed)).count() as f64 / n as f64,
+    let confidence = match (greedy.end, drawn.len()) {
+        (End::Ended, 0) => greedy.steps.iter().map(|(_, p)| p.confidence).product(),
+        (End::Ended, n) => drawn.iter().filter(|f| prints(f, &printed)).count() as f64 / n as f64,
+        _ => 0.0,
     };
     let outputs = distribution(drawn.iter().map(Foreseen::stdout));
     Ok(Expected { greedy, drawn, outputs, confidence })
+}
+
+/// Whether rollout `f` ran to the program's end and printed `output`
+/// ([`same_output`]): a rollout cut short has printed only a part.
+pub(crate) fn prints(f: &Foreseen, output: &str) -> bool {
+    f.end == End::Ended && same_output(&f.stdout(), output)
 }
 
 #[cfg(test)]

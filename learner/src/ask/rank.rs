@@ -4,7 +4,7 @@
 
 use tch::Device;
 
-use super::{Asking, same_output};
+use super::{Asking, prints};
 use crate::encode::State;
 use crate::foresee::{Foreseen, ends_run};
 use crate::infer::{Choice, rollout_choosing, rollout_until};
@@ -19,8 +19,9 @@ const COMPARED: usize = 2048;
 pub struct Ranked {
     /// Its index among the candidates given.
     pub index: usize,
-    /// The share of its drawn rollouts that print the expected output (the
-    /// greedy rollout's 0 or 1 when none are drawn).
+    /// The share of its drawn rollouts that run to the program's end and
+    /// print the expected output (the greedy rollout's 0 or 1 when none are
+    /// drawn).
     pub probability: f64,
     /// How close the nearest of its rollouts (greedy or drawn) came to the
     /// expected output, 0 to 1 ([`closeness`]).
@@ -35,11 +36,12 @@ pub struct Ranked {
 /// 1 minus the edit distance between `a` and `b` (whitespace at their ends
 /// ignored) over the longer one's length, in bytes: 1 for the same output,
 /// 0 for nothing in common. Only the first [`COMPARED`] bytes of each are
-/// aligned; past them every byte of the longer counts as an edit.
+/// aligned; past them the rest are compared byte by byte, each difference
+/// and each byte one is longer by counting as an edit.
 pub fn closeness(a: &str, b: &str) -> f64 {
     let (a, b) = (a.trim_end().as_bytes(), b.trim_end().as_bytes());
     let longest = a.len().max(b.len());
-    if longest == 0 {
+    if a == b {
         return 1.0;
     }
     let (x, y) = (&a[..a.len().min(COMPARED)], &b[..b.len().min(COMPARED)]);
@@ -53,7 +55,8 @@ pub fn closeness(a: &str, b: &str) -> f64 {
             row[j + 1] = next;
         }
     }
-    let beyond = (a.len() - x.len()).max(b.len() - y.len());
+    let (rest_a, rest_b) = (&a[x.len()..], &b[y.len()..]);
+    let beyond = rest_a.iter().zip(rest_b).filter(|(p, q)| p != q).count() + rest_a.len().abs_diff(rest_b.len());
     1.0 - ((row[y.len()] + beyond) as f64 / longest as f64).min(1.0)
 }
 
@@ -96,8 +99,8 @@ pub fn rank(
                 &drawn[(index * asking.samples).min(drawn.len())..((index + 1) * asking.samples).min(drawn.len())];
             let printed = g.stdout();
             let probability = match own.len() {
-                0 => f64::from(u8::from(same_output(&printed, expected))),
-                n => own.iter().filter(|f| same_output(&f.stdout(), expected)).count() as f64 / n as f64,
+                0 => f64::from(u8::from(prints(g, expected))),
+                n => own.iter().filter(|f| prints(f, expected)).count() as f64 / n as f64,
             };
             let closeness =
                 own.iter().map(|f| closeness(&f.stdout(), expected)).fold(closeness(&printed, expected), f64::max);

@@ -74,8 +74,16 @@ impl Surprise {
 
 /// How unlikely each step of `run` was under the model, one forward pass
 /// per [`BATCH`] steps; the `explain` least likely get the model's own
-/// prediction beside them ([`Surprising::expected`]).
-pub fn surprise(model: &WorldModel, run: &Run, explain: usize, device: Device) -> Result<Surprise, ModelError> {
+/// prediction beside them ([`Surprising::expected`]). `stop(scored)`,
+/// asked before each pass, ends the scoring there (a deadline): the
+/// steps scored by then are returned.
+pub fn surprise(
+    model: &WorldModel,
+    run: &Run,
+    explain: usize,
+    device: Device,
+    mut stop: impl FnMut(usize) -> bool,
+) -> Result<Surprise, ModelError> {
     let window = model.config.window();
     let unrolled = Unrolled::new(run.clone());
     let mut rows: Vec<(usize, Example)> = vec![];
@@ -93,6 +101,9 @@ pub fn surprise(model: &WorldModel, run: &Run, explain: usize, device: Device) -
     let mut steps = Vec::with_capacity(rows.len());
     tch::no_grad(|| -> Result<(), ModelError> {
         for chunk in rows.chunks(BATCH) {
+            if stop(steps.len()) {
+                break;
+            }
             let examples: Vec<Example> = chunk.iter().map(|(_, e)| e.clone()).collect();
             let batch = collate(&examples, window, device);
             let losses = model.losses(&batch, &model.forward(&batch, false)?)?;

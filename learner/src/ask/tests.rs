@@ -1,5 +1,6 @@
 use super::*;
 use crate::data::{collate, examples, module_step};
+use crate::foresee::End;
 use crate::model::{Learner, ModelConfig};
 use curio_trace::Run;
 use tch::Kind;
@@ -23,11 +24,13 @@ fn closeness_is_one_for_the_same_output_and_falls_with_each_edit() {
     assert_eq!(closeness("abcd", "abce"), 0.75);
     assert_eq!(closeness("ab", "abcd"), 0.5);
     assert_eq!(closeness("xyz", ""), 0.0);
-    // Past the compared prefix every byte counts as an edit.
     let long = "a".repeat(3000);
     let longer = "a".repeat(4000);
-    // 1 952 of the longer's bytes lie past the compared 2 048.
-    assert!((closeness(&long, &longer) - (1.0 - 1952.0 / 4000.0)).abs() < 1e-9, "{}", closeness(&long, &longer));
+    // Past the compared 2 048 bytes the tails are compared in place.
+    assert!((closeness(&long, &longer) - 0.75).abs() < 1e-9, "{}", closeness(&long, &longer));
+    assert_eq!(closeness(&longer, &longer), 1.0);
+    let changed = format!("{}b{}", "a".repeat(3000), "a".repeat(999));
+    assert!((closeness(&changed, &longer) - (1.0 - 1.0 / 4000.0)).abs() < 1e-9);
     assert!(same_output("1\n2\n", "1\n2") && !same_output("1", "2"));
 }
 
@@ -35,7 +38,8 @@ fn closeness_is_one_for_the_same_output_and_falls_with_each_edit() {
 fn surprise_is_each_real_steps_minus_log_probability_under_the_model() {
     let model = tiny();
     let run = counting();
-    let s = surprise(&model, &run, 2, Device::Cpu).unwrap();
+    let s = surprise(&model, &run, 2, Device::Cpu, |_| false).unwrap();
+    assert!(surprise(&model, &run, 2, Device::Cpu, |_| true).unwrap().steps.is_empty(), "stopped before any pass");
     let ex = examples(&run.source, "", &run.steps, &[1]);
     assert_eq!((s.steps.len(), s.unread), (ex.len(), 0));
     assert_eq!(s.steps.iter().map(|x| x.step).collect::<Vec<_>>(), [1, 2, 3]);
@@ -85,17 +89,21 @@ fn a_ranking_orders_every_candidate_once_by_score() {
 fn an_expected_output_is_the_greedy_rollouts_with_the_share_of_draws_that_agree() {
     let model = tiny();
     let asking = Asking { samples: 4, horizon: 5, ..Asking::default() };
-    let e = expect_output(&model, ("x = 1\nprint(x)\n", ""), asking, Device::Cpu, |_, _| false).unwrap();
+    let e = expect_output(&model, ("x = 1\nprint(x)\n", ""), asking, Device::Cpu, |_| false).unwrap();
     assert_eq!(e.drawn.len(), 4);
     assert!(e.greedy.steps.len() <= 5 && e.drawn.iter().all(|f| f.steps.len() <= 5));
-    let agree = e.drawn.iter().filter(|f| same_output(&f.stdout(), &e.stdout())).count();
-    assert_eq!(e.confidence, agree as f64 / 4.0);
+    let agree = e.drawn.iter().filter(|f| prints(f, &e.stdout())).count();
+    let want = if e.greedy.end == End::Ended { agree as f64 / 4.0 } else { 0.0 };
+    assert_eq!(e.confidence, want, "only rollouts that reach the end agree");
     assert!((e.outputs.iter().map(|(_, p)| p).sum::<f64>() - 1.0).abs() < 1e-9);
-    let alone = expect_output(&model, ("x = 1\n", ""), Asking { samples: 0, ..asking }, Device::Cpu, |_, _| false);
+    let alone = expect_output(&model, ("x = 1\n", ""), Asking { samples: 0, ..asking }, Device::Cpu, |_| false);
     let alone = alone.unwrap();
     assert!(alone.drawn.is_empty() && alone.outputs.is_empty());
     let product: f64 = alone.greedy.steps.iter().map(|(_, p)| p.confidence).product();
-    assert_eq!(alone.confidence, product);
+    assert_eq!(alone.confidence, if alone.greedy.end == End::Ended { product } else { 0.0 });
+    // A deadline stops every rollout where it passes.
+    let cut = expect_output(&model, ("x = 1\nprint(x)\n", ""), asking, Device::Cpu, |h| h >= 2).unwrap();
+    assert!(cut.greedy.steps.len() <= 2 && cut.drawn.iter().all(|f| f.steps.len() <= 2));
 }
 
 #[test]

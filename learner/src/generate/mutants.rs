@@ -64,7 +64,7 @@ fn off_by_one(code: &str, rng: &mut StdRng) -> Option<String> {
         return None;
     }
     let value: i64 = code[start..end].parse().ok()?;
-    let next = if rng.random::<bool>() || value == 0 { value + 1 } else { value - 1 };
+    let next = if rng.random::<bool>() || value == 0 { value.checked_add(1)? } else { value - 1 };
     Some(format!("{}{next}{}", &code[..start], &code[end..]))
 }
 
@@ -76,9 +76,11 @@ fn swap(code: &str, rng: &mut StdRng) -> Option<String> {
         let found = SWAPS.iter().find(|(from, _)| code[i..].starts_with(from));
         match found {
             Some(&(from, to)) => {
-                // `=` of `+=` or `->` is not an operator to swap.
-                let bare = !matches!(code[i + from.len()..].chars().next(), Some('=') | Some('>'));
-                if bare && !(from == "-" && code[i + 1..].starts_with('>')) {
+                // Part of `+=`, `->`, `<<` or `>>=` is not an operator to swap.
+                let glued = |c: Option<char>| matches!(c, Some('=' | '<' | '>' | '-' | '!'));
+                let (before, after) = (code[..i].chars().next_back(), code[i + from.len()..].chars().next());
+                let word = from.starts_with(' ') || from.starts_with(char::is_alphabetic);
+                if word || (!glued(before) && !glued(after)) {
                     spots.push((i, from, to));
                 }
                 i += from.len();
@@ -125,6 +127,11 @@ mod tests {
         }
         assert_eq!(off_by_one("x = y\n", &mut rng), None, "no literal");
         assert_eq!(swap("x = y\n", &mut rng), None, "no operator");
+        for glued in ["def f() -> int: pass\n", "x = a << 2\n", "x >>= 1\n", "x += 1\n"] {
+            assert_eq!(swap(glued, &mut rng), None, "{glued}");
+        }
+        let largest = off_by_one("x = 9223372036854775807\n", &mut StdRng::seed_from_u64(3));
+        assert!(!largest.is_some_and(|v| v.contains("808")), "no overflow past i64");
         assert!(mutants("print(1)\n", 3, 0).is_empty(), "nothing above the last line");
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use curio_interpreter_pool::Execution;
-use curio_learner::{Asking, Learner};
+use curio_learner::{Asking, Learner, State};
 use curio_trace::Run;
 use serde_json::{Value, json};
 
@@ -121,11 +121,27 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// Refuses a program too long for the model to read, saying how much it reads.
+fn readable(learner: &Learner, source: &str, input: &str) -> anyhow::Result<()> {
+    let window = learner.model.config.window();
+    let asked = curio_learner::Example::query(curio_learner::encode_context(source, &State::initial(input), 1));
+    if !window.fits(&asked) || window.room(&asked) < 64 {
+        anyhow::bail!(
+            "the program is too long for this model to read: it reads {} chunks of {} program tokens and {} of state",
+            window.chunks,
+            window.chunk,
+            window.block
+        );
+    }
+    Ok(())
+}
+
 fn output(args: OutputArgs) -> anyhow::Result<()> {
     let asking = args.common.asking()?;
     let (learner, device) = args.common.load()?;
     let source = read(&args.file)?;
-    let e = curio_learner::expect_output(&learner.model, (&source, &args.input), asking, device, |_, _| false)?;
+    readable(&learner, &source, &args.input)?;
+    let e = curio_learner::expect_output(&learner.model, (&source, &args.input), asking, device, |_| false)?;
     let printed = e.stdout();
     if args.common.json {
         let out = json!({
@@ -160,6 +176,9 @@ fn rank(args: RankArgs) -> anyhow::Result<()> {
     let asking = args.common.asking()?;
     let (learner, device) = args.common.load()?;
     let sources: Vec<String> = args.files.iter().map(|f| read(f)).collect::<anyhow::Result<_>>()?;
+    for (file, source) in args.files.iter().zip(&sources) {
+        readable(&learner, source, &args.input).with_context(|| format!("ranking {}", file.display()))?;
+    }
     let candidates: Vec<(&str, &str)> = sources.iter().map(|s| (s.as_str(), args.input.as_str())).collect();
     let ranked = curio_learner::rank(&learner.model, &candidates, &args.output, asking, device, |_| false)?;
     if args.common.json {
@@ -197,7 +216,7 @@ fn surprise(args: SurpriseArgs) -> anyhow::Result<()> {
     let exec = Execution { input: args.input.clone(), seed: args.run_seed, ..Execution::python(source.clone()) };
     let trace = crate::sandbox(1)?.execute(&exec)?;
     let run = Run { source: source.clone(), input: args.input.clone(), steps: trace.steps };
-    let s = curio_learner::surprise(&learner.model, &run, args.top, device)?;
+    let s = curio_learner::surprise(&learner.model, &run, args.top, device, |_| false)?;
     let lines: Vec<&str> = source.lines().collect();
     let code = |line: usize| lines.get(line.wrapping_sub(1)).map_or("", |l| l.trim());
     if args.common.json {

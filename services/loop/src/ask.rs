@@ -27,7 +27,7 @@ const MAX_RANK_ROLLOUTS: usize = 256;
 /// Most steps `AskSurprise` returns.
 const MAX_TOP: u32 = 64;
 /// Most steps of a stored run `AskSurprise` reads (the first ones).
-pub(crate) const MAX_SURPRISE_STEPS: usize = 2000;
+pub(crate) const MAX_SURPRISE_STEPS: usize = 512;
 
 /// Whichever model copy is free (the first, waited for, if none is).
 pub(crate) fn free_copy(copies: &[Mutex<Model>]) -> std::sync::MutexGuard<'_, Model> {
@@ -69,6 +69,21 @@ fn asking(horizon: u32, samples: u32, temperature: f64, seed: u64, default: u32)
         seed,
         horizon: if horizon == 0 { MAX_HORIZON } else { horizon } as usize,
     })
+}
+
+/// Refuses a source the model cannot read, as `Predict` does.
+pub(crate) fn readable(model: &Model, field: String, source: &str, input: &str) -> Result<(), ApiError> {
+    let window = model.model.config.window();
+    let start = curio_learner::State::initial(input);
+    let asked = curio_learner::Example::query(curio_learner::encode_context(source, &start, 1));
+    if window.fits(&asked) && window.room(&asked) >= 64 {
+        return Ok(());
+    }
+    let reason = format!(
+        "too long for the model to read: it reads {} chunks of {} program tokens and {} of state",
+        window.chunks, window.chunk, window.block
+    );
+    Err(invalid(field, reason))
 }
 
 /// A checked `AskOutput` request's question.
@@ -122,10 +137,10 @@ pub(crate) fn output_on(
     (deadline, device): (Instant, tch::Device),
 ) -> Result<pb::AskOutputResponse, ApiError> {
     let model = free_copy(copies);
+    readable(&model, "source".into(), &req.source, &req.input)?;
     let mut clock = Clock { deadline, horizon: asking.horizon, late: None };
-    let e =
-        curio_learner::expect_output(&model.model, (&req.source, &req.input), asking, device, |_, h| clock.passed(h))
-            .map_err(ApiError::Model)?;
+    let e = curio_learner::expect_output(&model.model, (&req.source, &req.input), asking, device, |h| clock.passed(h))
+        .map_err(ApiError::Model)?;
     clock.check()?;
     Ok(pb::AskOutputResponse {
         stdout: e.stdout(),
@@ -145,6 +160,9 @@ pub(crate) fn rank_on(
     (deadline, device): (Instant, tch::Device),
 ) -> Result<pb::RankResponse, ApiError> {
     let model = free_copy(copies);
+    for (i, source) in req.sources.iter().enumerate() {
+        readable(&model, format!("sources[{i}]"), source, &req.input)?;
+    }
     let mut clock = Clock { deadline, horizon: asking.horizon, late: None };
     let candidates: Vec<(&str, &str)> = req.sources.iter().map(|s| (s.as_str(), req.input.as_str())).collect();
     let ranked = curio_learner::rank(&model.model, &candidates, &req.output, asking, device, |h| clock.passed(h))
@@ -167,10 +185,13 @@ pub(crate) fn surprise_on(
     copies: &[Mutex<Model>],
     run: &Run,
     top: usize,
-    device: tch::Device,
+    (deadline, device): (Instant, tch::Device),
 ) -> Result<pb::SurpriseResponse, ApiError> {
     let model = free_copy(copies);
-    let s = curio_learner::surprise(&model.model, run, top, device).map_err(ApiError::Model)?;
+    let mut clock = Clock { deadline, horizon: run.steps.len().saturating_sub(1), late: None };
+    let s = curio_learner::surprise(&model.model, run, top, device, |scored| clock.passed(scored))
+        .map_err(ApiError::Model)?;
+    clock.check()?;
     let steps = s
         .top(top)
         .into_iter()

@@ -23,12 +23,12 @@ use uuid::Uuid;
 use crate::acquire::{Candidate, Surprise, draw_candidates, score, select};
 use crate::fit::Fit;
 use crate::metrics::LoopMetrics;
-use crate::{LoopConfig, LoopError, PoolClients, Shared, Submitted};
+use crate::{LoopConfig, LoopError, PoolClients, Shared, Strategy, Submitted};
 
 /// Programs kept as sources of mutations.
 const SURPRISES_KEPT: usize = 32;
 /// Steps of each run the loop measures its surprise on (the first ones):
-/// a bounded cost per round, about one forward pass per two runs.
+/// a bounded cost per round, one forward pass per run.
 const SURPRISE_STEPS: usize = 16;
 
 /// What one round did.
@@ -193,8 +193,11 @@ impl Engine {
         report.submitted = submissions.len();
         reply(&submissions, &records);
         let measuring = Instant::now();
-        let surprise = self.surprise_of(&planned, &records).await?;
-        report.scoring_time += measuring.elapsed();
+        let surprise = self.surprise_of(&planned, &records).await;
+        if self.config.strategy != Strategy::Random {
+            // It chooses the next candidates' parents: part of acquiring.
+            report.scoring_time += measuring.elapsed();
+        }
         self.remember_surprises(&planned, &surprise);
         self.queries += report.executed as u64;
         self.shared.set_queries(self.queries, self.store.transition_count() as u64);
@@ -308,11 +311,7 @@ impl Engine {
     /// nats per step over its first [`SURPRISE_STEPS`] steps, the measure
     /// of `curio ask surprise`; none for submissions and for runs that did
     /// not come back. Published as the round's mean.
-    async fn surprise_of(
-        &self,
-        planned: &[Planned],
-        records: &[Option<ExecutionRecord>],
-    ) -> Result<Vec<Option<f64>>, LoopError> {
+    async fn surprise_of(&self, planned: &[Planned], records: &[Option<ExecutionRecord>]) -> Vec<Option<f64>> {
         let runs: Vec<Option<curio_trace::Run>> = planned
             .iter()
             .zip(records)
@@ -330,25 +329,36 @@ impl Engine {
                 .map(|run| {
                     let run = run.as_ref()?;
                     // A run the model cannot score is left unscored, not fatal.
-                    let measured = curio_learner::surprise(model, run, 0, device);
+                    let measured = curio_learner::surprise(model, run, 0, device, |_| false);
                     let s = measured.map_err(|e| tracing::warn!(error = %e, "measuring a run's surprise")).ok()?;
                     (!s.steps.is_empty()).then(|| s.per_step())
                 })
                 .collect::<Vec<Option<f64>>>()
         })
-        .await?;
+        .await;
+        // A failure here costs the round its surprises, never the round.
+        let measured = measured.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "measuring the round's surprise");
+            vec![None; planned.len()]
+        });
         let known: Vec<f64> = measured.iter().flatten().copied().collect();
         if !known.is_empty() {
             LoopMetrics.surprise(self.config.strategy, known.iter().sum::<f64>() / known.len() as f64);
         }
-        Ok(measured)
+        measured
     }
 
     /// Keeps the most surprising of the runs ([`Engine::surprise_of`]) as
-    /// sources of mutations, whatever the strategy.
+    /// sources of mutations; the baseline, which asks the model nothing,
+    /// keeps the latest it ran.
     fn remember_surprises(&mut self, planned: &[Planned], surprise: &[Option<f64>]) {
-        for (p, score) in planned.iter().zip(surprise) {
-            let Some(score) = *score else { continue };
+        for (p, measured) in planned.iter().zip(surprise) {
+            let score = match (self.config.strategy, measured) {
+                (_, _) if p.strategy == "submitted" => continue,
+                (Strategy::Random, _) => self.queries as f64,
+                (_, Some(s)) => *s,
+                (_, None) => continue,
+            };
             let c = &p.candidate;
             self.surprising.push(Surprise { score, family: c.family.clone(), source: c.source.clone() });
         }

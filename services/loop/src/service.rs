@@ -191,24 +191,41 @@ impl Learner for LearnerApi {
         &self,
         request: Request<pb::SurpriseRequest>,
     ) -> Result<Response<pb::SurpriseResponse>, Status> {
+        let deadline = Instant::now() + deadline_of(request.metadata());
         let (id, top) = crate::ask::validate_surprise(request.get_ref()).map_err(status)?;
+        // The permit before the read: calls beyond it load no trace.
+        let permit = self.permit()?;
         let store = self.shared.store().ok_or_else(|| status(ApiError::NotStarted))?;
         let mut runs = store.traces(&[id]).await.map_err(|e| status(ApiError::Store(e)))?;
         let mut run = runs.remove(&id).ok_or_else(|| status(ApiError::UnknownExecution(id)))?;
         run.steps.truncate(MAX_SURPRISE_STEPS + 1);
-        self.on_a_copy(move |copies, device| surprise_on(copies, &run, top, device)).await
+        self.holding(permit, move |copies, device| surprise_on(copies, &run, top, (deadline, device))).await
     }
 }
 
 impl LearnerApi {
+    /// One of the prediction permits, or the call refused at once.
+    fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
+        let busy = || status(ApiError::Busy { what: "predictions", limit: MAX_PREDICTIONS });
+        self.shared.predicting.clone().try_acquire_owned().map_err(|_| busy())
+    }
+
     /// Runs `ask` on a free model copy in a blocking task, holding one of
     /// the prediction permits (refused at once when none is free).
     async fn on_a_copy<T: Send + 'static>(
         &self,
         ask: impl FnOnce(&[Mutex<Model>], tch::Device) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<Response<T>, Status> {
-        let busy = || status(ApiError::Busy { what: "predictions", limit: MAX_PREDICTIONS });
-        let permit = self.shared.predicting.clone().try_acquire_owned().map_err(|_| busy())?;
+        let permit = self.permit()?;
+        self.holding(permit, ask).await
+    }
+
+    /// [`LearnerApi::on_a_copy`] with the permit already taken.
+    async fn holding<T: Send + 'static>(
+        &self,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        ask: impl FnOnce(&[Mutex<Model>], tch::Device) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<Response<T>, Status> {
         let shared = self.shared.clone();
         let reply = tokio::task::spawn_blocking(move || {
             let _permit = permit;
