@@ -111,9 +111,35 @@ pub fn foresee(
     horizon: usize,
     device: Device,
 ) -> Result<Foreseen, ModelError> {
-    let path =
-        rollout_until(model, &[(source.to_string(), start.clone())], horizon, device, |_, _, s| ends_run(s))?.remove(0);
+    foresee_until(model, (source, start), horizon, device, |_| false)
+}
+
+/// [`foresee`], where `stop(h)` also ends the rollout after step `h` (a
+/// deadline).
+pub fn foresee_until(
+    model: &WorldModel,
+    (source, start): (&str, &State),
+    horizon: usize,
+    device: Device,
+    mut stop: impl FnMut(usize) -> bool,
+) -> Result<Foreseen, ModelError> {
+    let starts = [(source.to_string(), start.clone())];
+    let path = rollout_until(model, &starts, horizon, device, |_, h, s| ends_run(s) || stop(h))?.remove(0);
     Ok(Foreseen::of(model, (source, start), &path))
+}
+
+/// Why the model cannot roll `source` out from its first state (given
+/// `input` on stdin): too long to read with room left to predict in; none
+/// where it can.
+pub fn unreadable(model: &WorldModel, source: &str, input: &str) -> Option<String> {
+    let window = model.config.window();
+    let asked = Example::query(encode_context(source, &State::initial(input), 1));
+    (window.room(&asked) < 64).then(|| {
+        format!(
+            "too long for the model to read: it reads {} chunks of {} program tokens and {} of state",
+            window.chunks, window.chunk, window.block
+        )
+    })
 }
 
 impl Foreseen {

@@ -41,7 +41,7 @@ pub use eval::{
 };
 pub use facts::comparisons;
 pub use flow::FLOW_VOCAB;
-pub use foresee::{End, Foreseen, cut, foresee};
+pub use foresee::{End, Foreseen, cut, foresee, foresee_until, unreadable};
 pub use generate::{GenConfig, chancy, generate, idiomatic, inputs, mutants, mutate, suite, suite_run, suite_seeds};
 pub use infer::{
     Choice, Decoded, Decoding, Prediction, Rollout, decode, disagreement, distribution, foresee_sampled, outputs,

@@ -7,8 +7,8 @@
 use tch::Device;
 
 use crate::encode::State;
-use crate::foresee::{End, Foreseen, ends_run};
-use crate::infer::{Choice, distribution, foresee_sampled, rollout_until};
+use crate::foresee::{End, Foreseen, foresee_until};
+use crate::infer::{Choice, distribution, foresee_sampled};
 use crate::model::{ModelError, WorldModel};
 
 mod rank;
@@ -78,10 +78,7 @@ pub fn expect_output(
     mut stop: impl FnMut(usize) -> bool,
 ) -> Result<Expected, ModelError> {
     let start = State::initial(input);
-    let starts = [(source.to_string(), start.clone())];
-    let ended = |_: usize, h: usize, s: &State| ends_run(s) || stop(h);
-    let path = rollout_until(model, &starts, asking.horizon, device, ended)?.remove(0);
-    let greedy = Foreseen::of(model, (source, &start), &path);
+    let greedy = foresee_until(model, (source, &start), asking.horizon, device, &mut stop)?;
     let drawn = match asking.samples {
         0 => vec![],
         n => {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use curio_interpreter_pool::Execution;
-use curio_learner::{Asking, Learner, State};
+use curio_learner::{Asking, Learner};
 use curio_trace::Run;
 use serde_json::{Value, json};
 
@@ -123,17 +123,10 @@ fn read(path: &Path) -> anyhow::Result<String> {
 
 /// Refuses a program too long for the model to read, saying how much it reads.
 fn readable(learner: &Learner, source: &str, input: &str) -> anyhow::Result<()> {
-    let window = learner.model.config.window();
-    let asked = curio_learner::Example::query(curio_learner::encode_context(source, &State::initial(input), 1));
-    if !window.fits(&asked) || window.room(&asked) < 64 {
-        anyhow::bail!(
-            "the program is too long for this model to read: it reads {} chunks of {} program tokens and {} of state",
-            window.chunks,
-            window.chunk,
-            window.block
-        );
+    match curio_learner::unreadable(&learner.model, source, input) {
+        Some(reason) => anyhow::bail!("the program is {reason}"),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn output(args: OutputArgs) -> anyhow::Result<()> {

@@ -8,7 +8,7 @@
 //! shows is right too).
 
 use curio_interpreter_pool::{Limits, Sandbox, Status};
-use curio_learner::{Asking, Example, Learner, Listed, State, auroc, encode_context, same_output};
+use curio_learner::{Asking, Learner, Listed, auroc, same_output};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -54,7 +54,6 @@ pub fn eval_rank(
     device: tch::Device,
 ) -> anyhow::Result<()> {
     let sandbox = crate::sandbox(2)?;
-    let window = learner.model.config.window();
     let horizon = curio_learner::cut(args.max_steps);
     let bar = ProgressBar::new(listed.len() as u64)
         .with_style(ProgressStyle::with_template("ranking {bar:30} {pos}/{len} {msg}").expect("template"));
@@ -65,8 +64,8 @@ pub fn eval_rank(
             skipped.push(json!({"id": program.id, "why": "its run did not end normally"}));
             continue;
         };
-        let first = Example::query(encode_context(&program.source, &State::initial(&program.input), 1));
-        if steps > args.max_steps || !window.fits(&first) || window.room(&first) < 64 {
+        let unreadable = curio_learner::unreadable(&learner.model, &program.source, &program.input);
+        if steps > args.max_steps || unreadable.is_some() {
             let why = if steps > args.max_steps { "a longer run than --max-steps" } else { "too long to read" };
             skipped.push(json!({"id": program.id, "why": why}));
             continue;

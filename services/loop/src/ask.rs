@@ -71,19 +71,12 @@ fn asking(horizon: u32, samples: u32, temperature: f64, seed: u64, default: u32)
     })
 }
 
-/// Refuses a source the model cannot read, as `Predict` does.
+/// Refuses a source the model cannot read ([`curio_learner::unreadable`]).
 pub(crate) fn readable(model: &Model, field: String, source: &str, input: &str) -> Result<(), ApiError> {
-    let window = model.model.config.window();
-    let start = curio_learner::State::initial(input);
-    let asked = curio_learner::Example::query(curio_learner::encode_context(source, &start, 1));
-    if window.fits(&asked) && window.room(&asked) >= 64 {
-        return Ok(());
+    match curio_learner::unreadable(&model.model, source, input) {
+        Some(reason) => Err(invalid(field, reason)),
+        None => Ok(()),
     }
-    let reason = format!(
-        "too long for the model to read: it reads {} chunks of {} program tokens and {} of state",
-        window.chunks, window.chunk, window.block
-    );
-    Err(invalid(field, reason))
 }
 
 /// A checked `AskOutput` request's question.

@@ -24,7 +24,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::Shared;
-use crate::ask::{MAX_HORIZON, MAX_SAMPLES, MAX_SURPRISE_STEPS, free_copy, output_on, rank_on, surprise_on};
+use crate::ask::{MAX_HORIZON, MAX_SAMPLES, MAX_SURPRISE_STEPS, free_copy, output_on, rank_on, readable, surprise_on};
 use crate::shared::{MAX_PREDICTIONS, MAX_WATCHERS, Run};
 
 /// Programs × inputs one request may submit.
@@ -329,18 +329,8 @@ fn predict_on(
 ) -> Result<pb::PredictResponse, ApiError> {
     // As many copies as permits: one is free unless a refresh just swapped them.
     let model = free_copy(copies);
+    readable(&model, "source".into(), &req.source, &req.input)?;
     let start = curio_learner::State::initial(&req.input);
-    let window = model.model.config.window();
-    let asked = curio_learner::Example::query(curio_learner::encode_context(&req.source, &start, 1));
-    if window.room(&asked) < 64 {
-        return Err(invalid(
-            "source",
-            format!(
-                "too long for the model to read: it reads {} chunks of {} program tokens and {} of state",
-                window.chunks, window.chunk, window.block
-            ),
-        ));
-    }
     let mut clock = Clock { deadline, horizon, late: None };
     let starts = [(req.source.clone(), start.clone())];
     let paths = rollout_until(&model.model, &starts, horizon, device, |_, h, _| clock.passed(h));
