@@ -148,6 +148,50 @@ fn the_least_likely_step_of_a_draw_is_the_draw() {
     assert!(top.expected.is_some());
 }
 
+/// What the sandbox prints for `source`, where it ends normally.
+fn printed(source: &str, input: &str) -> Result<Option<String>, std::convert::Infallible> {
+    let trace = sandbox().execute(&Execution { input: input.into(), ..Execution::python(source) }).unwrap();
+    Ok(matches!(trace.status, curio_interpreter_pool::Status::Ok).then_some(trace.stdout))
+}
+
+#[test]
+fn the_input_search_finds_an_input_the_model_foresees_and_the_sandbox_confirms() {
+    let learner = model();
+    let start = copy_source(("colour", "red"), None, "colour");
+    let wanted = copy_source(("colour", "tea"), None, "colour");
+    // The case: the model foresees what the wanted input prints.
+    let asking = Asking { samples: 2, horizon: 12, ..Asking::default() };
+    let e = curio_learner::expect_output(&learner.model, (&wanted, ""), asking, Device::Cpu, |_| false).unwrap();
+    assert_eq!(e.stdout(), "tea\n");
+    let searching = curio_learner::Searching { checks: 6, proposals: 12, asking, ..Default::default() };
+    let mut runs = 0;
+    let check = |s: &str, i: &str| {
+        runs += 1;
+        printed(s, i)
+    };
+    let found =
+        curio_learner::search_input(&learner.model, (&start, ""), "tea", searching, Device::Cpu, check, |_| false);
+    let found = found.unwrap();
+    eprintln!("{:?}", found.tried);
+    assert_eq!(runs, found.tried.len(), "every run is reported");
+    let answer = found.found().expect("found within six runs");
+    assert_eq!(answer.source, wanted);
+    assert!(answer.belief.unwrap() >= 0.5, "the model believed it before it ran: {:?}", answer.belief);
+    assert!(found.scored >= 12 && found.tried[..found.tried.len() - 1].iter().all(|t| !t.right));
+
+    // The blind search spends its runs on random changes and stops at the
+    // budget (one string cannot print two lines).
+    let blind = curio_learner::blind_search((&start, ""), "one\ntwo", 5, 3, printed).unwrap();
+    assert_eq!(blind.tried.len(), 5);
+    assert!(blind.found().is_none() && blind.tried.iter().all(|t| t.belief.is_none() && !t.right));
+    let distinct: std::collections::HashSet<&String> = blind.tried.iter().map(|t| &t.source).collect();
+    assert_eq!(distinct.len(), 5, "no input is run twice");
+    for t in &blind.tried {
+        assert!(t.source.ends_with("'\nprint(colour)\n") && t.source != start, "{}", t.source);
+        assert_eq!(t.printed, printed(&t.source, "").unwrap(), "what the sandbox printed");
+    }
+}
+
 fn curio(args: &[&str]) -> serde_json::Value {
     let out =
         std::process::Command::new(curio_tests::curio_bin()).args(args).env("CURIO_THREADS", "1").output().unwrap();
@@ -186,6 +230,25 @@ fn curio_ask_answers_from_a_checkpoint() {
     assert_eq!(top.len(), 2, "{out}");
     assert_eq!((top[0]["line"].as_u64(), top[0]["code"].as_str()), (Some(2), Some("x = random.randint(1, 3)")));
     assert!(top[0]["nats"].as_f64() >= top[1]["nats"].as_f64() && top[0]["expected"].is_object(), "{out}");
+
+    let start = dir.join("start.py");
+    std::fs::write(&start, copy_source(("word", "ink"), None, "word")).unwrap();
+    let s = start.to_str().unwrap();
+    let out =
+        curio(&["ask", "input", "--checkpoint", c, s, "--output", "oak", "--checks", "4", "--horizon", "12", "--json"]);
+    let tried = out["tried"].as_array().unwrap();
+    assert!(!tried.is_empty() && tried.len() <= 4 && out["search"] == "model", "{out}");
+    if out["found"] == true {
+        let answer = out["source"].as_str().unwrap();
+        assert_eq!(real_output(answer), "oak\n", "{out}");
+    }
+    for t in tried {
+        let lines = t["changed_lines"].as_array().unwrap();
+        assert_eq!(lines.len(), 1, "one line changed: {out}");
+        assert_eq!(lines[0][0].as_u64(), Some(1), "the literal's line: {out}");
+    }
+    let out = curio(&["ask", "input", "--checkpoint", c, s, "--output", "oak", "--checks", "3", "--blind", "--json"]);
+    assert_eq!((out["search"].as_str(), out["scored"].as_u64()), (Some("blind"), Some(0)), "{out}");
 
     // A temperature that is not a positive number is refused with the flag to fix.
     let refused = std::process::Command::new(curio_tests::curio_bin())

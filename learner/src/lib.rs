@@ -26,7 +26,8 @@ mod window;
 mod work;
 
 pub use ask::{
-    Asking, Expected, Ranked, Surprise, Surprising, auroc, closeness, expect_output, rank, same_output, surprise,
+    Asking, Changer, Expected, Printed, Ranked, Search, SearchError, Searching, Surprise, Surprising, Tried, auroc,
+    blind_search, closeness, expect_output, rank, same_output, search_input, surprise,
 };
 pub use corpus::{CorpusError, Listed, ended_run, parse_programs, read_programs};
 pub use cpu::flush_subnormals;
@@ -36,8 +37,9 @@ pub use encode::{
     parse_delta, states, states_reading, token_bytes,
 };
 pub use eval::{
-    ActionMiss, ChanceScore, Divergence, EvalReport, HORIZONS, Miss, NOTHING, ProgramOutcome, UNSEEN, evaluate,
-    evaluate_transitions, format_report, log_likelihood, score_chance, too_long, total_variation,
+    ActionMiss, ChanceScore, Divergence, EvalReport, HORIZONS, Miss, NOTHING, ProgramOutcome, UNSEEN,
+    calibration_error, evaluate, evaluate_transitions, format_report, log_likelihood, score_chance, too_long,
+    total_variation,
 };
 pub use facts::comparisons;
 pub use flow::FLOW_VOCAB;

@@ -168,6 +168,36 @@ class Learner:
         """The steps of a stored execution the model found least likely."""
         return self._call(self._stub.AskSurprise, pb.SurpriseRequest(execution_id=execution_id, top=top))
 
+    def ask_input(
+        self,
+        source: str,
+        output: str,
+        input: str = "",
+        *,
+        checks: int = 16,
+        proposals: int = 16,
+        samples: int = 2,
+        horizon: int = 200,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ) -> pb.AskInputResponse:
+        """An input under which `source` prints `output`: changes to its
+        literals outside function bodies and to the words of `input`, scored
+        by the model, the likeliest run on the pool (at most `checks` runs).
+        `found` says whether one printed it; it is then the last of `tried`."""
+        request = pb.AskInputRequest(
+            source=source,
+            input=input,
+            output=output,
+            checks=checks,
+            proposals=proposals,
+            samples=samples,
+            horizon=horizon,
+            temperature=temperature,
+            seed=seed,
+        )
+        return self._call(self._stub.AskInput, request)
+
     def watch_curve(self, metric: str = "", *, timeout: float | None = None) -> Iterator[pb.CurvePoint]:
         """Every learning-curve point so far, then each new one as it is
         recorded, until `timeout` seconds have passed (None: until the

@@ -2,6 +2,8 @@
 `make test`) starts one with a token and runs these with CURIO_LEARNER,
 CURIO_TOKEN_FILE and CURIO_TEST_RUN_ID set."""
 
+import contextlib
+import io
 import math
 import os
 import tempfile
@@ -69,6 +71,33 @@ class AgainstALearner(unittest.TestCase):
             self.learner.ask_output("print(1)\n", samples=65)
         self.assertEqual(refused.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("samples", refused.exception.details())
+
+    def test_an_input_search_runs_what_it_proposes_on_the_pool(self):
+        source = "def triple(n):\n    return n * 3\n\nprint(triple(2), 'x')\n"
+        found = self.learner.ask_input(source, "9 x", checks=6, proposals=8, samples=1, horizon=12, seed=4)
+        self.assertTrue(1 <= len(found.tried) <= 6, found)
+        self.assertEqual(found.found, found.tried[-1].right)
+        for t in found.tried:
+            # Only the call's literals change; the function is as given.
+            self.assertTrue(t.source.startswith("def triple(n):\n    return n * 3\n\nprint(triple("), t.source)
+            self.assertNotEqual(t.source, source)
+            # What the pool printed is what Python prints for that program.
+            printed = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(printed):
+                    exec(compile(t.source, "<tried>", "exec"), {})
+                ended = True
+            except Exception:
+                ended = False
+            self.assertEqual(t.ended, ended, t.source)
+            if ended:
+                self.assertEqual(t.stdout, printed.getvalue(), t.source)
+            self.assertEqual(t.right, ended and t.stdout.rstrip() == "9 x")
+        self.assertEqual(len({t.source for t in found.tried}), len(found.tried), "no input is run twice")
+        with self.assertRaises(grpc.RpcError) as refused:
+            self.learner.ask_input(source, "9", checks=33)
+        self.assertEqual(refused.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("checks", refused.exception.details())
 
     def test_the_curve_so_far_is_a_data_frame(self):
         frame = self.learner.curve(metric="delta_exact", wait=2.0)

@@ -1,8 +1,10 @@
 //! The world model as an oracle: what a program will print without running
 //! it ([`expect_output`]), which of several programs prints what is
-//! expected ([`rank`]), and where a real run departed from what the model
-//! expected ([`surprise`]). Each answer comes from rollouts or one
-//! teacher-forced pass; none of them runs anything.
+//! expected ([`rank`]), where a real run departed from what the model
+//! expected ([`surprise`]), and which input makes a program print what is
+//! asked ([`search_input`]). Each answer comes from rollouts or one
+//! teacher-forced pass; only the input search runs anything, through its
+//! caller, to check what the model proposes.
 
 use tch::Device;
 
@@ -11,8 +13,12 @@ use crate::foresee::{End, Foreseen, foresee_until};
 use crate::infer::{Choice, distribution, foresee_sampled};
 use crate::model::{ModelError, WorldModel};
 
+mod input;
+mod literals;
 mod rank;
 mod surprise;
+pub use input::{Printed, Search, SearchError, Searching, Tried, blind_search, search_input};
+pub use literals::Changer;
 pub use rank::{Ranked, auroc, closeness, rank};
 pub use surprise::{Surprise, Surprising, surprise};
 

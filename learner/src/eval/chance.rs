@@ -38,6 +38,23 @@ pub struct ChanceScore {
     pub tv: [f64; 3],
     /// Mean log-likelihood of the real outputs under each of the three.
     pub log_likelihood: [f64; 3],
+    /// Each one's confidence in its likeliest output (1 for the greedy
+    /// point mass), and the share of real runs that printed that output:
+    /// the pairs [`calibration_error`] bins.
+    pub top: [(f64, f64); 3],
+}
+
+/// Expected calibration error of (confidence, accuracy) pairs, in 10 bins
+/// of confidence: the mean over pairs of |mean confidence − mean accuracy|
+/// of each one's bin. 0 when every stated confidence comes true as often.
+pub fn calibration_error(pairs: &[(f64, f64)]) -> f64 {
+    let mut bins = [(0.0, 0.0, 0usize); 10];
+    for &(confidence, accuracy) in pairs {
+        let bin = &mut bins[((confidence * 10.0) as usize).min(9)];
+        *bin = (bin.0 + confidence, bin.1 + accuracy, bin.2 + 1);
+    }
+    let n = pairs.len().max(1) as f64;
+    bins.iter().map(|(c, a, k)| (c - a).abs() / n * f64::from(u8::from(*k > 0))).sum()
 }
 
 /// Scores one program: `real` its outputs, one per seed; `drawn` the
@@ -47,9 +64,15 @@ pub fn score_chance(real: &[String], drawn: &Outputs, greedy: &str, pooled: &Out
     let truth = crate::distribution(real.iter().cloned());
     let point = [(greedy.to_string(), 1.0)];
     let models: [&Outputs; 3] = [drawn, &point, pooled];
+    let share = |o: &str| truth.iter().find(|(x, _)| x == o).map_or(0.0, |(_, w)| *w);
+    let top = |m: &Outputs| {
+        let best = m.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+        best.map_or((0.0, 0.0), |(o, w)| (*w, share(o)))
+    };
     ChanceScore {
         tv: models.map(|m| total_variation(&truth, m)),
         log_likelihood: models.map(|m| log_likelihood(real, m)),
+        top: models.map(top),
     }
 }
 
@@ -78,6 +101,13 @@ mod tests {
         let pooled = d(&[("7", 1.0)]);
         let s = score_chance(&real, &uniform, "2", &pooled);
         assert!(s.tv[0] < 1e-9, "the right distribution: {s:?}");
+        // The greedy point mass says 1 for an output a third of runs print.
+        assert_eq!(s.top[1], (1.0, 1.0 / 3.0));
+        assert_eq!(s.top[2], (1.0, 0.0), "the pool's output is never printed");
+        assert!((s.top[0].0 - 1.0 / 3.0).abs() < 1e-9 && (s.top[0].1 - 1.0 / 3.0).abs() < 1e-9);
+        assert!(calibration_error(&[s.top[0]]) < 1e-9, "a third said, a third came");
+        assert!((calibration_error(&[s.top[1], s.top[2]]) - (2.0 - 1.0 / 3.0) / 2.0).abs() < 1e-9);
+        assert_eq!(calibration_error(&[]), 0.0);
         assert!((s.tv[1] - 2.0 / 3.0).abs() < 1e-9, "a point mass on one of three: {s:?}");
         assert_eq!(s.tv[2], 1.0);
         assert!((s.log_likelihood[0] - (1.0f64 / 3.0).ln()).abs() < 1e-9);

@@ -18,7 +18,7 @@ use crate::data::Example;
 use crate::encode::EVENTS;
 use crate::model::{ModelError, WorldModel};
 
-pub use chance::{ChanceScore, UNSEEN, log_likelihood, score_chance, total_variation};
+pub use chance::{ChanceScore, UNSEEN, calibration_error, log_likelihood, score_chance, total_variation};
 pub use forced::{evaluate_transitions, too_long};
 
 /// Rollout horizons reported.

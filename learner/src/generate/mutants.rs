@@ -1,9 +1,15 @@
 //! Wrong versions of a right program, for ranking: the loop's mutator's
 //! changes, integer literals off by one, and swapped operators, all in the
 //! code above the program's last line (the call that prints its result).
+//! Digits and operators inside strings and comments (a docstring's
+//! examples) are not code and are left alone.
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+
+use ruff_python_ast::token::TokenKind;
+use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
+use ruff_text_size::Ranged;
 
 use super::mutate;
 
@@ -52,12 +58,37 @@ pub fn mutants(source: &str, n: usize, seed: u64) -> Vec<String> {
     out
 }
 
+/// Whether each byte of `code` is in a string or a comment (an f-string
+/// whole, its expressions too), by Python's tokenizer.
+fn quoted(code: &str) -> Vec<bool> {
+    let mut out = vec![false; code.len()];
+    let parsed = parse_unchecked(code, ParseOptions::from(Mode::Module));
+    let mut open: Option<usize> = None;
+    for token in parsed.tokens().iter() {
+        let (start, end) = (token.start().to_usize(), token.end().to_usize().min(code.len()));
+        let span = match token.kind() {
+            TokenKind::String | TokenKind::Comment => Some(start),
+            TokenKind::FStringStart | TokenKind::TStringStart => {
+                open = open.or(Some(start));
+                None
+            }
+            TokenKind::FStringEnd | TokenKind::TStringEnd => open.take(),
+            _ => None,
+        };
+        if let Some(from) = span {
+            out[from.min(end)..end].fill(true);
+        }
+    }
+    out
+}
+
 /// One integer literal of `code` one more or one less.
 fn off_by_one(code: &str, rng: &mut StdRng) -> Option<String> {
     let bytes = code.as_bytes();
+    let quoted = quoted(code);
     let ident = |i: usize| bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.';
     let starts: Vec<usize> =
-        (0..bytes.len()).filter(|&i| bytes[i].is_ascii_digit() && (i == 0 || !ident(i - 1))).collect();
+        (0..bytes.len()).filter(|&i| bytes[i].is_ascii_digit() && (i == 0 || !ident(i - 1)) && !quoted[i]).collect();
     let &start = starts.get(rng.random_range(0..starts.len().max(1)))?;
     let end = (start..bytes.len()).find(|&i| !bytes[i].is_ascii_digit()).unwrap_or(bytes.len());
     if end < bytes.len() && (ident(end) || bytes[end] == b'.') {
@@ -70,6 +101,7 @@ fn off_by_one(code: &str, rng: &mut StdRng) -> Option<String> {
 
 /// One operator of `code` swapped ([`SWAPS`]).
 fn swap(code: &str, rng: &mut StdRng) -> Option<String> {
+    let quoted = quoted(code);
     let mut spots: Vec<(usize, &str, &str)> = vec![];
     let mut i = 0;
     while i < code.len() {
@@ -80,7 +112,7 @@ fn swap(code: &str, rng: &mut StdRng) -> Option<String> {
                 let glued = |c: Option<char>| matches!(c, Some('=' | '<' | '>' | '-' | '!'));
                 let (before, after) = (code[..i].chars().next_back(), code[i + from.len()..].chars().next());
                 let word = from.starts_with(' ') || from.starts_with(char::is_alphabetic);
-                if word || (!glued(before) && !glued(after)) {
+                if (word || (!glued(before) && !glued(after))) && !quoted[i] {
                     spots.push((i, from, to));
                 }
                 i += from.len();
@@ -133,5 +165,14 @@ mod tests {
         let largest = off_by_one("x = 9223372036854775807\n", &mut StdRng::seed_from_u64(3));
         assert!(!largest.is_some_and(|v| v.contains("808")), "no overflow past i64");
         assert!(mutants("print(1)\n", 3, 0).is_empty(), "nothing above the last line");
+        // A docstring's and a comment's digits and operators are not code.
+        let documented =
+            "def f(x):\n    '''f(2) == 3 and x <= 4'''\n    return x + 1  # 5 - 6 >= 7\ns = f\"{1 + 2}\"\n";
+        for _ in 0..50 {
+            let v = off_by_one(documented, &mut rng).unwrap();
+            assert!(v.contains("return x + 2") || v.contains("return x + 0"), "{v}");
+            let v = swap(documented, &mut rng).unwrap();
+            assert!(v.contains("return x - 1  # 5 - 6 >= 7"), "{v}");
+        }
     }
 }

@@ -1,14 +1,16 @@
 //! `curio ask`: the model as an oracle. `output` says what a program will
 //! print without running it, `rank` orders programs by the model's belief
-//! that each prints an expected output, and `surprise` runs a program and
-//! shows the steps the model found least likely.
+//! that each prints an expected output, `surprise` runs a program and
+//! shows the steps the model found least likely, and `input` searches for
+//! an input under which a program prints what is asked, checking the
+//! model's proposals in the sandbox.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use curio_interpreter_pool::Execution;
-use curio_learner::{Asking, Learner};
+use curio_interpreter_pool::{Execution, Sandbox, Status};
+use curio_learner::{Asking, Learner, Printed, Searching, closeness};
 use curio_trace::Run;
 use serde_json::{Value, json};
 
@@ -25,6 +27,12 @@ pub enum Ask {
     /// Run a program in the sandbox and show the steps the model found
     /// least likely, with what it expected there.
     Surprise(SurpriseArgs),
+    /// Search for an input under which a program prints --output: changes
+    /// to its literals outside function bodies (a call's arguments) and to
+    /// its stdin's words, scored by the model; the likeliest are run in
+    /// the sandbox, which alone decides. --blind runs random changes
+    /// instead, the baseline at the same number of runs.
+    Input(InputArgs),
 }
 
 /// What every question takes: the model and how it is asked.
@@ -109,11 +117,42 @@ pub struct SurpriseArgs {
     top: usize,
 }
 
+#[derive(Args, Debug)]
+pub struct InputArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The Python program: its literals outside function and class bodies
+    /// and its stdin's words are what the search changes.
+    file: PathBuf,
+    /// The output to produce (whitespace at its end is not compared).
+    #[arg(long)]
+    output: String,
+    /// The stdin to start from.
+    #[arg(long, default_value = "")]
+    input: String,
+    /// Runs in the sandbox the search may spend.
+    #[arg(long, default_value_t = Searching::default().checks)]
+    checks: usize,
+    /// Changed inputs the model scores per round.
+    #[arg(long, default_value_t = Searching::default().proposals)]
+    proposals: usize,
+    /// Of them, how many are run per round (those it believes most).
+    #[arg(long, default_value_t = Searching::default().per_round)]
+    per_round: usize,
+    /// The best inputs each round's changes start from.
+    #[arg(long, default_value_t = Searching::default().beam)]
+    beam: usize,
+    /// Spend the runs on random changes instead, without the model.
+    #[arg(long)]
+    blind: bool,
+}
+
 pub fn run(ask: Ask) -> anyhow::Result<()> {
     match ask {
         Ask::Output(args) => output(args),
         Ask::Rank(args) => rank(args),
         Ask::Surprise(args) => surprise(args),
+        Ask::Input(args) => input(args),
     }
 }
 
@@ -256,6 +295,98 @@ fn surprise(args: SurpriseArgs) -> anyhow::Result<()> {
         println!("  real:     line {} then {:?}", x.next_line, x.real);
         if let Some((line, delta)) = &x.expected {
             println!("  expected: line {line} then {delta:?}");
+        }
+    }
+    Ok(())
+}
+
+/// Runs `source` with `stdin` in `sandbox`: what it printed, where it ended normally.
+pub(crate) fn printed(sandbox: &Sandbox, source: &str, stdin: &str) -> anyhow::Result<Printed> {
+    let exec = Execution { input: stdin.into(), ..Execution::python(source) };
+    let trace = sandbox.execute(&exec)?;
+    Ok(matches!(trace.status, Status::Ok).then_some(trace.stdout))
+}
+
+/// The lines of `changed` that differ from `source`'s, numbered.
+fn changed_lines(source: &str, changed: &str) -> Vec<(usize, String)> {
+    let was: Vec<&str> = source.lines().collect();
+    let lines = changed.lines().enumerate();
+    lines.filter(|(i, l)| was.get(*i) != Some(l)).map(|(i, l)| (i + 1, l.to_string())).collect()
+}
+
+fn input(args: InputArgs) -> anyhow::Result<()> {
+    let common = &args.common;
+    let asking = common.asking()?;
+    if args.checks == 0 || args.proposals == 0 {
+        anyhow::bail!("--checks and --proposals must be at least 1");
+    }
+    let source = read(&args.file)?;
+    let sandbox = crate::sandbox(1)?;
+    let check = |s: &str, i: &str| printed(&sandbox, s, i);
+    let (search, step) = if args.blind {
+        (curio_learner::blind_search((&source, &args.input), &args.output, args.checks, common.seed, check)?, None)
+    } else {
+        let (learner, device) = common.load()?;
+        readable(&learner, &source, &args.input)?;
+        let searching = Searching {
+            checks: args.checks,
+            proposals: args.proposals,
+            per_round: args.per_round,
+            beam: args.beam,
+            seed: common.seed,
+            asking,
+        };
+        let at = (&source[..], &args.input[..]);
+        let found = curio_learner::search_input(&learner.model, at, &args.output, searching, device, check, |_| false);
+        (found.map_err(|e| anyhow::anyhow!("{e}"))?, Some(learner.train_step))
+    };
+    let found = search.found();
+    if common.json {
+        let tried: Vec<Value> = search
+            .tried
+            .iter()
+            .map(|t| {
+                json!({
+                    "changed_lines": changed_lines(&source, &t.source),
+                    "input": t.input, "belief": t.belief, "printed": t.printed, "right": t.right,
+                })
+            })
+            .collect();
+        let out = json!({
+            "checkpoint_step": step,
+            "search": if args.blind { "blind" } else { "model" },
+            "found": found.is_some(),
+            "source": found.map(|t| &t.source),
+            "input": found.map(|t| &t.input),
+            "checks": search.tried.len(),
+            "scored": search.scored,
+            "tried": tried,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    let how = match args.blind {
+        true => "random changes".to_string(),
+        false => format!("the model scored {} changed inputs", search.scored),
+    };
+    match found {
+        Some(t) => {
+            println!("found after {} runs ({how}); the sandbox printed {:?}:", search.tried.len(), args.output);
+            for (line, text) in changed_lines(&source, &t.source) {
+                println!("  line {line:>3}: {text}");
+            }
+            if t.input != args.input {
+                println!("  stdin: {:?}", t.input);
+            }
+        }
+        None => {
+            println!("not found in {} runs ({how}); the nearest runs printed:", search.tried.len());
+            let mut near: Vec<_> = search.tried.iter().filter_map(|t| t.printed.as_ref().map(|p| (t, p))).collect();
+            near.sort_by(|a, b| closeness(b.1, &args.output).total_cmp(&closeness(a.1, &args.output)));
+            for (t, p) in near.into_iter().take(3) {
+                let lines: Vec<String> = changed_lines(&source, &t.source).into_iter().map(|(_, l)| l).collect();
+                println!("  {p:?} from {} {:?}", lines.join(" / "), t.input);
+            }
         }
     }
     Ok(())

@@ -5,7 +5,9 @@
 
 use anyhow::Context;
 use curio_interpreter_pool::{Execution, Sandbox, Status};
-use curio_learner::{Choice, Learner, State, chancy, distribution, foresee, foresee_sampled, outputs, score_chance};
+use curio_learner::{
+    Choice, Learner, State, calibration_error, chancy, distribution, foresee, foresee_sampled, outputs, score_chance,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use tch::Device;
@@ -77,16 +79,22 @@ pub fn eval_chance(learner: &Learner, args: ChanceArgs, json_out: bool, device: 
     let names = ["drawn", "greedy", "pooled"];
     let tv: Vec<f64> = (0..3).map(|k| mean(&|s| s.tv[k])).collect();
     let ll: Vec<f64> = (0..3).map(|k| mean(&|s| s.log_likelihood[k])).collect();
+    let tops = |k: usize| scores.iter().map(|s| s.4.top[k]).collect::<Vec<_>>();
+    let ece: Vec<f64> = (0..3).map(|k| calibration_error(&tops(k))).collect();
+    let confidence: Vec<f64> = (0..3).map(|k| mean(&|s| s.top[k].0)).collect();
+    let accuracy: Vec<f64> = (0..3).map(|k| mean(&|s| s.top[k].1)).collect();
     if json_out {
         let programs: Vec<_> = scores
             .iter()
             .map(|(id, real, drawn, greedy, s)| {
-                json!({"id": id, "real": real, "drawn": drawn, "greedy": greedy, "tv": s.tv, "log_likelihood": s.log_likelihood})
+                json!({"id": id, "real": real, "drawn": drawn, "greedy": greedy, "tv": s.tv,
+                       "log_likelihood": s.log_likelihood, "top": s.top})
             })
             .collect();
         let out = json!({
             "suite": "chance", "checkpoint_step": learner.train_step, "seeds": args.seeds, "samples": args.samples,
-            "temperature": args.temperature, "models": names, "tv": tv, "log_likelihood": ll, "programs": programs,
+            "temperature": args.temperature, "models": names, "tv": tv, "log_likelihood": ll,
+            "calibration_error": ece, "top_confidence": confidence, "top_accuracy": accuracy, "programs": programs,
         });
         println!("{out}");
         return Ok(());
@@ -98,10 +106,17 @@ pub fn eval_chance(learner: &Learner, args: ChanceArgs, json_out: bool, device: 
         args.samples,
         learner.train_step
     );
-    println!("  {:<8} {:>12} {:>16}", "model", "TV distance", "log-likelihood");
+    println!(
+        "  {:<8} {:>12} {:>16} {:>12} {:>10} {:>6}",
+        "model", "TV distance", "log-likelihood", "confidence", "came true", "ECE"
+    );
     for k in 0..3 {
-        println!("  {:<8} {:>12.3} {:>16.3}", names[k], tv[k], ll[k]);
+        println!(
+            "  {:<8} {:>12.3} {:>16.3} {:>12.3} {:>10.3} {:>6.3}",
+            names[k], tv[k], ll[k], confidence[k], accuracy[k], ece[k]
+        );
     }
-    println!("  (TV 0: the real distribution of outputs; log-likelihood per real run, nats, unseen outputs at 1e-3)");
+    println!("  (TV 0: the real distribution of outputs; log-likelihood per real run, nats, unseen outputs at 1e-3;");
+    println!("   confidence: in the likeliest output; came true: the share of real runs that printed it)");
     Ok(())
 }

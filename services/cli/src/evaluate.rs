@@ -72,8 +72,9 @@ pub struct EvalArgs {
     /// variation distance and log-likelihood of the real outputs.
     #[arg(long)]
     seeds: Option<u64>,
-    /// Drawn rollouts per program, with --seeds (default 64), or per
-    /// candidate, with --rank (default 4).
+    /// Drawn rollouts per program, with --seeds (default 64), per
+    /// candidate, with --rank (default 4), or per proposal, with
+    /// --find-input (default 2).
     #[arg(long)]
     samples: Option<usize>,
     /// Rank each program among this many wrong versions of it (literals
@@ -82,8 +83,20 @@ pub struct EvalArgs {
     /// accuracy and AUROC against random order and shortest-first.
     #[arg(long)]
     rank: Option<usize>,
-    /// With --rank: leave out programs whose real run takes more steps
-    /// (every rollout is cut a quarter past this).
+    /// Search each program for an input that prints what a hidden changed
+    /// input of it prints, spending this many sandbox runs: the
+    /// model-guided search (`curio ask input`) against random changes.
+    #[arg(long)]
+    find_input: Option<usize>,
+    /// With --find-input: changed inputs the model scores per round.
+    #[arg(long, default_value_t = 16)]
+    proposals: usize,
+    /// With --find-input: searches per program and method, each with its
+    /// own seed (the spread over seeds is reported).
+    #[arg(long, default_value_t = 1)]
+    repeats: u64,
+    /// With --rank or --find-input: leave out programs whose real run takes
+    /// more steps (every rollout is cut a quarter past this).
     #[arg(long, default_value_t = 120)]
     max_steps: usize,
     /// Their sampling temperature.
@@ -135,6 +148,17 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             seed: 0,
         };
         return crate::rank_suite::eval_rank(&learner, &listed, ranking, args.json, device);
+    }
+    if let Some(checks) = args.find_input {
+        let finding = crate::input_suite::FindArgs {
+            checks: checks.max(1),
+            proposals: args.proposals.max(1),
+            samples: args.samples.unwrap_or(2),
+            max_steps: args.max_steps,
+            temperature: args.temperature,
+            repeats: args.repeats.max(1),
+        };
+        return crate::input_suite::eval_find(&learner, &listed, finding, args.json, device);
     }
     let (ids, suite, not_run) = run_all(&*crate::sandbox(2)?, &listed)?;
     if args.readable {

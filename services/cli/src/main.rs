@@ -10,6 +10,7 @@ mod bench_store;
 mod chance;
 mod db;
 mod evaluate;
+mod input_suite;
 mod learn;
 mod metrics;
 mod pool;

@@ -1,15 +1,17 @@
 //! The Learner API's questions to the model beyond `Predict`: what a
 //! program prints (`AskOutput`), which of several programs prints what is
 //! expected (`RankPrograms`) and where a stored run surprised the model
-//! (`AskSurprise`). Each is bounded as `Predict` is: checked sizes, a cap
-//! on the rollouts one call asks for, a deadline between rollout steps and
-//! a model copy of its own ([`crate::shared::MAX_PREDICTIONS`] at once).
+//! (`AskSurprise`), and which input makes a program print what is asked
+//! (`AskInput`, whose checks run on the pool). Each is bounded as `Predict`
+//! is: checked sizes, a cap on the rollouts one call asks for, a deadline
+//! between rollout steps and a model copy of its own
+//! ([`crate::shared::MAX_PREDICTIONS`] at once).
 
 use std::sync::Mutex;
 use std::time::Instant;
 
 use curio_interpreter_pool::{MAX_INPUT_BYTES, MAX_SOURCE_BYTES};
-use curio_learner::{Asking, Learner as Model};
+use curio_learner::{Asking, Learner as Model, Printed, SearchError, Searching};
 use curio_proto::v1 as pb;
 use curio_trace::Run;
 use uuid::Uuid;
@@ -28,6 +30,10 @@ const MAX_RANK_ROLLOUTS: usize = 256;
 const MAX_TOP: u32 = 64;
 /// Most steps of a stored run `AskSurprise` reads (the first ones).
 pub(crate) const MAX_SURPRISE_STEPS: usize = 512;
+/// Most pool runs one `AskInput` spends.
+const MAX_CHECKS: u32 = 32;
+/// Most changed inputs `AskInput` scores per round.
+const MAX_PROPOSALS: u32 = 32;
 
 /// Whichever model copy is free (the first, waited for, if none is).
 pub(crate) fn free_copy(copies: &[Mutex<Model>]) -> std::sync::MutexGuard<'_, Model> {
@@ -110,6 +116,34 @@ pub(crate) fn validate_rank(req: &pb::RankRequest) -> Result<Asking, ApiError> {
         return Err(invalid("samples", reason));
     }
     Ok(asking)
+}
+
+/// A checked `AskInput` request's search.
+pub(crate) fn validate_input(req: &pb::AskInputRequest) -> Result<Searching, ApiError> {
+    check_source("source".into(), &req.source)?;
+    check_input(&req.input)?;
+    if req.output.len() > MAX_INPUT_BYTES {
+        return Err(invalid("output", format!("is {} bytes; at most {MAX_INPUT_BYTES} allowed", req.output.len())));
+    }
+    if req.checks > MAX_CHECKS {
+        return Err(invalid("checks", format!("{} is over the limit {MAX_CHECKS}", req.checks)));
+    }
+    if req.proposals > MAX_PROPOSALS {
+        return Err(invalid("proposals", format!("{} is over the limit {MAX_PROPOSALS}", req.proposals)));
+    }
+    let asking = asking(req.horizon, req.samples, req.temperature, req.seed, 2)?;
+    let default = Searching::default();
+    let proposals = if req.proposals == 0 { default.proposals } else { req.proposals as usize };
+    let rollouts = proposals * (asking.samples + 1);
+    if rollouts > MAX_RANK_ROLLOUTS {
+        let reason = format!(
+            "{proposals} proposals × ({} draws + 1) is {rollouts} rollouts a round; at most {MAX_RANK_ROLLOUTS}",
+            asking.samples
+        );
+        return Err(invalid("samples", reason));
+    }
+    let checks = if req.checks == 0 { default.checks } else { req.checks as usize };
+    Ok(Searching { checks, proposals, seed: req.seed, asking, ..default })
 }
 
 /// A checked `AskSurprise` request's execution id and step count.
@@ -208,6 +242,49 @@ pub(crate) fn surprise_on(
         nats_per_step: s.per_step(),
         steps: s.steps.len() as u32,
         unread: s.unread as u32,
+        model_step: model.train_step,
+    })
+}
+
+/// `AskInput` on a free copy, each chosen input run by `run`. Blocking.
+/// Past the deadline the search ends with the runs it made.
+pub(crate) fn input_on(
+    copies: &[Mutex<Model>],
+    req: &pb::AskInputRequest,
+    searching: Searching,
+    (deadline, device): (Instant, tch::Device),
+    run: impl FnMut(&str, &str) -> Result<Printed, ApiError>,
+) -> Result<pb::AskInputResponse, ApiError> {
+    let model = free_copy(copies);
+    readable(&model, "source".into(), &req.source, &req.input)?;
+    let mut late = false;
+    let at = (req.source.as_str(), req.input.as_str());
+    let search = curio_learner::search_input(&model.model, at, &req.output, searching, device, run, |_| {
+        late |= Instant::now() >= deadline;
+        late
+    })
+    .map_err(|e| match e {
+        SearchError::Model(e) => ApiError::Model(e),
+        SearchError::Check(e) => e,
+    })?;
+    let found = search.found().is_some();
+    let tried = search
+        .tried
+        .into_iter()
+        .map(|t| pb::TriedInput {
+            source: t.source,
+            input: t.input,
+            belief: t.belief.unwrap_or_default(),
+            ended: t.printed.is_some(),
+            stdout: t.printed.unwrap_or_default(),
+            right: t.right,
+        })
+        .collect();
+    Ok(pb::AskInputResponse {
+        found,
+        tried,
+        scored: search.scored as u32,
+        stopped_at_deadline: late && !found,
         model_step: model.train_step,
     })
 }

@@ -118,7 +118,7 @@ impl Engine {
         let run_key = u64::from_le_bytes(
             Sha256::digest(format!("{}\0{strategy}", config.run_id).as_bytes())[..8].try_into().expect("8 bytes"),
         );
-        shared.attach(&config, queries, trainer.clone(), store.clone());
+        shared.attach(&config, queries, trainer.clone(), (store.clone(), pools.clone()));
         LoopMetrics::register(config.strategy);
         Ok(Engine {
             fit: Fit::new(config.fit(), config.model.window(), config.seed),

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{
-    Caller, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, ServeError, ServerSecurity, Step, server_builder, step_to_proto,
+    Caller, Execution, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, ServeError, ServerSecurity, Step, server_builder,
+    step_to_proto,
 };
 use curio_learner::{Choice, EVENTS, Learner as Model, rollout_until};
 use curio_proto::v1 as pb;
@@ -24,7 +25,9 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::Shared;
-use crate::ask::{MAX_HORIZON, MAX_SAMPLES, MAX_SURPRISE_STEPS, free_copy, output_on, rank_on, readable, surprise_on};
+use crate::ask::{
+    MAX_HORIZON, MAX_SAMPLES, MAX_SURPRISE_STEPS, free_copy, input_on, output_on, rank_on, readable, surprise_on,
+};
 use crate::shared::{MAX_PREDICTIONS, MAX_WATCHERS, Run};
 
 /// Programs × inputs one request may submit.
@@ -59,6 +62,8 @@ pub(crate) enum ApiError {
     UnknownExecution(Uuid),
     #[error("execution {0} could not be run on any pool replica; submit it again")]
     Unrunnable(Uuid),
+    #[error("the sandbox pool: {0}")]
+    Pool(String),
     #[error("the replay store: {0}")]
     Store(curio_store::StoreError),
     #[error("the model: {0}")]
@@ -76,6 +81,10 @@ pub(crate) fn status(e: ApiError) -> Status {
             Status::resource_exhausted(e.to_string())
         }
         ApiError::NotStarted | ApiError::Unrunnable(_) => Status::unavailable(e.to_string()),
+        ApiError::Pool(_) => {
+            tracing::warn!(error = %e, "Learner API");
+            Status::unavailable("no pool replica could run the search's inputs; retry shortly")
+        }
         ApiError::Deadline { .. } => Status::deadline_exceeded(e.to_string()),
         ApiError::UnknownExecution(_) => Status::not_found(e.to_string()),
         ApiError::Store(_) => {
@@ -200,6 +209,23 @@ impl Learner for LearnerApi {
         let mut run = runs.remove(&id).ok_or_else(|| status(ApiError::UnknownExecution(id)))?;
         run.steps.truncate(MAX_SURPRISE_STEPS + 1);
         self.holding(permit, move |copies, device| surprise_on(copies, &run, top, (deadline, device))).await
+    }
+
+    async fn ask_input(&self, request: Request<pb::AskInputRequest>) -> Result<Response<pb::AskInputResponse>, Status> {
+        let deadline = Instant::now() + deadline_of(request.metadata());
+        let req = request.into_inner();
+        let searching = crate::ask::validate_input(&req).map_err(status)?;
+        let (pools, limits) = self.shared.pools().ok_or_else(|| status(ApiError::NotStarted))?;
+        let handle = tokio::runtime::Handle::current();
+        // Each chosen input runs on the pool from the blocking task; it is
+        // not stored (a client's question, not one of the loop's queries).
+        let run = move |source: &str, input: &str| -> Result<Option<String>, ApiError> {
+            let request_id = format!("ask-input-{}", Uuid::new_v4());
+            let exec = Execution { request_id, input: input.into(), limits, ..Execution::python(source) };
+            let done = handle.block_on(pools.execute(&exec)).map_err(|e| ApiError::Pool(e.to_string()))?;
+            Ok(matches!(done.trace.status, curio_interpreter_pool::Status::Ok).then_some(done.trace.stdout))
+        };
+        self.on_a_copy(move |copies, device| input_on(copies, &req, searching, (deadline, device), run)).await
     }
 }
 

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use curio_interpreter_pool::{Trace, trace_to_proto};
+use curio_interpreter_pool::{Limits, Trace, trace_to_proto};
 use curio_learner::Learner;
 use curio_proto::v1 as pb;
 use curio_store::Store;
@@ -17,7 +17,7 @@ use tonic::Status;
 use uuid::Uuid;
 
 use crate::service::{ApiError, status};
-use crate::{LoopConfig, SharedTrainer, lock};
+use crate::{LoopConfig, PoolClients, SharedTrainer, lock};
 
 /// Predictions running at once; more are refused, not queued.
 pub const MAX_PREDICTIONS: usize = 2;
@@ -70,6 +70,8 @@ struct State {
     latest: BTreeMap<String, f64>,
     trainer: Option<SharedTrainer>,
     store: Option<Store>,
+    /// The run's pool replicas and limits, for running what `AskInput` checks.
+    pools: Option<(Arc<PoolClients>, Limits)>,
     /// Every curve point of the run: the stored ones once a watcher asked
     /// (`history_loaded`), and each one published since.
     history: Vec<pb::CurvePoint>,
@@ -135,7 +137,13 @@ impl Shared {
     }
 
     /// Points the API at a (new) run of the loop.
-    pub fn attach(&self, config: &LoopConfig, queries: u64, trainer: SharedTrainer, store: Store) {
+    pub fn attach(
+        &self,
+        config: &LoopConfig,
+        queries: u64,
+        trainer: SharedTrainer,
+        (store, pools): (Store, Arc<PoolClients>),
+    ) {
         let mut s = self.state();
         let train_step = lock(&trainer).learner.train_step;
         *s = State {
@@ -148,6 +156,7 @@ impl Shared {
             latest: BTreeMap::new(),
             trainer: Some(trainer),
             store: Some(store),
+            pools: Some((pools, config.limits)),
             history: vec![],
             history_loaded: false,
         };
@@ -301,6 +310,11 @@ impl Shared {
     /// The run's replay store, once the loop has started.
     pub(crate) fn store(&self) -> Option<Store> {
         self.state().store.clone()
+    }
+
+    /// The run's pool replicas and the limits its executions run under.
+    pub(crate) fn pools(&self) -> Option<(Arc<PoolClients>, Limits)> {
+        self.state().pools.clone()
     }
 
     /// The run's curve points so far (of `metric`, or all when empty),
