@@ -21,9 +21,10 @@ class TokenFile(unittest.TestCase):
     def test_reads_a_bare_token_or_a_named_one_past_comments(self):
         with tempfile.TemporaryDirectory() as d:
             named, bare, empty = (os.path.join(d, n) for n in ("named", "bare", "empty"))
-            open(named, "w").write("# tokens\n\nalice:0123456789abcdef0123\n")
-            open(bare, "w").write("  0123456789abcdef0123  \n")
-            open(empty, "w").write("# nothing\n")
+            for path, text in ((named, "# tokens\n\nalice:0123456789abcdef0123\n"),
+                               (bare, "  0123456789abcdef0123  \n"), (empty, "# nothing\n")):
+                with open(path, "w") as f:
+                    f.write(text)
             self.assertEqual(read_token(named), "0123456789abcdef0123")
             self.assertEqual(read_token(bare), "0123456789abcdef0123")
             with self.assertRaises(ValueError):
