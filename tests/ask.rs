@@ -179,8 +179,11 @@ fn the_input_search_finds_an_input_the_model_foresees_and_the_sandbox_confirms()
     assert!(answer.belief.unwrap() >= 0.5, "the model believed it before it ran: {:?}", answer.belief);
     assert!(found.scored >= 12 && found.tried[..found.tried.len() - 1].iter().all(|t| !t.right));
 
-    // The blind search spends its runs on random changes and stops at the
-    // budget (one string cannot print two lines).
+    // Without the model, the beam and the random changes spend their runs
+    // and stop at the budget (one string cannot print two lines).
+    let climb = curio_learner::climb_search((&start, ""), "one\ntwo", searching, printed).unwrap();
+    assert_eq!((climb.tried.len(), climb.scored), (6, 0));
+    assert!(climb.tried.iter().all(|t| t.belief.is_none() && !t.right));
     let blind = curio_learner::blind_search((&start, ""), "one\ntwo", 5, 3, printed).unwrap();
     assert_eq!(blind.tried.len(), 5);
     assert!(blind.found().is_none() && blind.tried.iter().all(|t| t.belief.is_none() && !t.right));
@@ -247,8 +250,24 @@ fn curio_ask_answers_from_a_checkpoint() {
         assert_eq!(lines.len(), 1, "one line changed: {out}");
         assert_eq!(lines[0][0].as_u64(), Some(1), "the literal's line: {out}");
     }
-    let out = curio(&["ask", "input", "--checkpoint", c, s, "--output", "oak", "--checks", "3", "--blind", "--json"]);
-    assert_eq!((out["search"].as_str(), out["scored"].as_u64()), (Some("blind"), Some(0)), "{out}");
+    for search in ["climb", "blind"] {
+        let out = curio(&[
+            "ask",
+            "input",
+            "--checkpoint",
+            c,
+            s,
+            "--output",
+            "oak",
+            "--checks",
+            "3",
+            "--search",
+            search,
+            "--json",
+        ]);
+        assert_eq!((out["search"].as_str(), out["scored"].as_u64()), (Some(search), Some(0)), "{out}");
+        assert!(out["tried"].as_array().unwrap().iter().all(|t| t["belief"].is_null()), "{out}");
+    }
 
     // A temperature that is not a positive number is refused with the flag to fix.
     let refused = std::process::Command::new(curio_tests::curio_bin())

@@ -27,7 +27,7 @@ mod work;
 
 pub use ask::{
     Asking, Changer, Expected, Printed, Ranked, Search, SearchError, Searching, Surprise, Surprising, Tried, auroc,
-    blind_search, closeness, expect_output, rank, same_output, search_input, surprise,
+    blind_search, climb_search, closeness, expect_output, rank, same_output, search_input, surprise,
 };
 pub use corpus::{CorpusError, Listed, ended_run, parse_programs, read_programs};
 pub use cpu::flush_subnormals;

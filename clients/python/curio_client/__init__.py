@@ -182,7 +182,7 @@ class Learner:
         seed: int = 0,
     ) -> pb.AskInputResponse:
         """An input under which `source` prints `output`: changes to its
-        literals outside function bodies and to the words of `input`, scored
+        literals outside function and class bodies and to the words of `input`, scored
         by the model, the likeliest run on the pool (at most `checks` runs).
         `found` says whether one printed it; it is then the last of `tried`."""
         request = pb.AskInputRequest(

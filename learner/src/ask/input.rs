@@ -3,8 +3,10 @@
 //! the words of its stdin ([`Changer`]); the model scores many changed
 //! inputs by rollouts ([`rank`]), the search widens from the best of them
 //! (a beam), and only the few it believes most are run, by the caller's
-//! `check`, which is the only judge of an answer. [`blind_search`] spends
-//! the same checks on changed inputs taken at random, as the baseline.
+//! `check`, which is the only judge of an answer. Two baselines spend the
+//! same checks without the model: [`climb_search`] runs the same beam with
+//! each round's proposals in random order (only what runs show guides it),
+//! and [`blind_search`] runs changed inputs taken at random.
 
 use std::collections::HashSet;
 
@@ -109,10 +111,37 @@ struct Proposal {
 /// the search ends with what it has.
 pub fn search_input<E>(
     model: &WorldModel,
-    (source, input): (&str, &str),
+    start: (&str, &str),
     target: &str,
     searching: Searching,
     device: Device,
+    check: impl FnMut(&str, &str) -> Result<Printed, E>,
+    stop: impl FnMut(usize) -> bool,
+) -> Result<Search, SearchError<E>> {
+    beam(Some((model, device)), start, target, searching, check, stop)
+}
+
+/// The beam of [`search_input`] without the model: each round's proposals
+/// run in the order they came, so only the runs' outputs (their closeness
+/// to `target`) choose where the next changes start. The baseline that
+/// tells what the model's scores add.
+pub fn climb_search<E>(
+    start: (&str, &str),
+    target: &str,
+    searching: Searching,
+    check: impl FnMut(&str, &str) -> Result<Printed, E>,
+) -> Result<Search, E> {
+    beam(None, start, target, searching, check, |_| false).map_err(|e| match e {
+        SearchError::Check(e) => e,
+        SearchError::Model(_) => unreachable!("no model is asked"),
+    })
+}
+
+fn beam<E>(
+    model: Option<(&WorldModel, Device)>,
+    (source, input): (&str, &str),
+    target: &str,
+    searching: Searching,
     mut check: impl FnMut(&str, &str) -> Result<Printed, E>,
     mut stop: impl FnMut(usize) -> bool,
 ) -> Result<Search, SearchError<E>> {
@@ -130,35 +159,38 @@ pub fn search_input<E>(
         let parents: Vec<(String, String)> =
             order.iter().map(|&i| (known[i].source.clone(), known[i].input.clone())).collect();
         let fresh = propose(&changer, &parents, searching.proposals, &mut seen, &mut rng);
-        if !fresh.is_empty() {
+        let mut scores = vec![0.0; fresh.len()];
+        if let (Some((model, device)), false) = (model, fresh.is_empty()) {
             let candidates: Vec<(&str, &str)> = fresh.iter().map(|(s, i)| (s.as_str(), i.as_str())).collect();
             let asking = Asking { seed: searching.asking.seed ^ round, ..searching.asking };
-            let ranked = rank(model, &candidates, target, asking, device, &mut stop)?;
-            search.scored += fresh.len();
-            let mut scores = vec![0.0; fresh.len()];
-            for r in ranked {
+            for r in rank(model, &candidates, target, asking, device, &mut stop)? {
                 scores[r.index] = r.score;
             }
-            known.extend(fresh.into_iter().zip(scores).map(|((source, input), score)| Proposal {
-                source,
-                input,
-                score,
-                run: false,
-            }));
+            search.scored += fresh.len();
         }
+        known.extend(fresh.into_iter().zip(scores).map(|((source, input), score)| Proposal {
+            source,
+            input,
+            score,
+            run: false,
+        }));
         round += 1;
-        // Run the ones believed most that were not run yet.
-        let mut waiting: Vec<usize> = (0..known.len()).filter(|&i| !known[i].run).collect();
+        // Run the ones believed most that were not run yet (the newest
+        // first where beliefs tie, as they all do without a model).
+        let mut waiting: Vec<usize> = (0..known.len()).rev().filter(|&i| !known[i].run).collect();
         if waiting.is_empty() {
             break;
         }
         waiting.sort_by(|&a, &b| known[b].score.total_cmp(&known[a].score));
         let room = searching.checks - search.tried.len();
         for &i in waiting.iter().take(searching.per_round.max(1).min(room)) {
+            if stop(0) {
+                return Ok(search);
+            }
             let p = &mut known[i];
             let printed = check(&p.source, &p.input).map_err(SearchError::Check)?;
             let right = printed.as_deref().is_some_and(|o| same_output(o, target));
-            let belief = Some(p.score);
+            let belief = model.map(|_| p.score);
             // What the run showed replaces the belief: a near miss is a
             // good place to change from, a failed run is not.
             p.score = printed.as_deref().map_or(-1.0, |o| closeness(o, target));

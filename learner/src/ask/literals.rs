@@ -4,9 +4,10 @@
 //! that keeps its type. Values to change them to come from the program's
 //! own literals and from the output searched for.
 
+use curio_trace::MAX_SOURCE_BYTES;
 use rand::RngExt;
 use rand::rngs::StdRng;
-use ruff_python_ast::visitor::{Visitor, walk_expr};
+use ruff_python_ast::visitor::{Visitor, walk_expr, walk_stmt};
 use ruff_python_ast::{Expr, Number, PythonVersion, Stmt, UnaryOp};
 use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
 use ruff_text_size::Ranged;
@@ -50,16 +51,14 @@ impl Literals {
                 return None;
             }
             let module = parsed.try_into_module()?;
-            let mut found = Literals::default();
+            let mut found = Literals { open: true, ..Literals::default() };
             for stmt in module.suite() {
-                found.open = match stmt {
-                    Stmt::FunctionDef(_) | Stmt::ClassDef(_) => false,
-                    Stmt::Import(_) | Stmt::ImportFrom(_) => continue,
+                match stmt {
+                    Stmt::Import(_) | Stmt::ImportFrom(_) => {}
                     // A docstring is not an input.
-                    Stmt::Expr(e) if e.value.is_string_literal_expr() => continue,
-                    _ => true,
-                };
-                ruff_python_ast::visitor::walk_stmt(&mut found, stmt);
+                    Stmt::Expr(e) if e.value.is_string_literal_expr() => {}
+                    _ => found.visit_stmt(stmt),
+                }
             }
             Some(found)
         })
@@ -73,8 +72,22 @@ impl Literals {
 }
 
 impl<'a> Visitor<'a> for Literals {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        // A body's literals are values to change to, never places, however
+        // deep the definition sits (under an `if`, a `try`).
+        if matches!(stmt, Stmt::FunctionDef(_) | Stmt::ClassDef(_)) {
+            let open = std::mem::replace(&mut self.open, false);
+            walk_stmt(self, stmt);
+            self.open = open;
+        } else {
+            walk_stmt(self, stmt);
+        }
+    }
+
     fn visit_expr(&mut self, expr: &'a Expr) {
         match expr {
+            // Inside an f-string a changed literal could need other quotes.
+            Expr::FString(_) | Expr::TString(_) => {}
             Expr::NumberLiteral(n) => match &n.value {
                 Number::Int(i) => {
                     if let Some(v) = i.as_i64() {
@@ -101,18 +114,21 @@ impl<'a> Visitor<'a> for Literals {
             },
             Expr::StringLiteral(s) => {
                 let value = s.value.to_str().to_string();
-                if value.len() <= POOLED_STRING && !self.strings.contains(&value) {
+                if value.len() <= POOLED_STRING {
                     self.strings.push(value.clone());
                 }
-                self.place(s.range, Literal::Str(value));
+                // The main guard's name is not an input.
+                if value != "__main__" {
+                    self.place(s.range, Literal::Str(value));
+                }
             }
             Expr::BooleanLiteral(b) => self.place(b.range, Literal::Bool(b.value)),
-            Expr::List(l) => {
+            Expr::List(l) if l.ctx.is_load() => {
                 let items = l.elts.iter().map(|e| (e.start().to_usize(), e.end().to_usize())).collect();
                 self.place(l.range, Literal::Items { open: '[', close: ']', items });
                 walk_expr(self, expr);
             }
-            Expr::Tuple(t) if t.parenthesized => {
+            Expr::Tuple(t) if t.parenthesized && t.ctx.is_load() => {
                 let items = t.elts.iter().map(|e| (e.start().to_usize(), e.end().to_usize())).collect();
                 self.place(t.range, Literal::Items { open: '(', close: ')', items });
                 walk_expr(self, expr);
@@ -125,6 +141,9 @@ impl<'a> Visitor<'a> for Literals {
 /// Changes a program's inputs one small step at a time.
 #[derive(Clone, Debug)]
 pub struct Changer {
+    /// Longest program and stdin together a change may make: twice the
+    /// start's and a little, so repeated doubling cannot grow without end.
+    longest: usize,
     ints: Vec<i64>,
     strings: Vec<String>,
     chars: Vec<char>,
@@ -156,13 +175,19 @@ impl Changer {
         chars.retain(|c| !c.is_control());
         chars.sort_unstable();
         chars.dedup();
-        Changer { ints, strings, chars }
+        let longest = (2 * (source.len() + stdin.len()) + 256).min(MAX_SOURCE_BYTES);
+        Changer { longest, ints, strings, chars }
     }
 
     /// `(source, stdin)` with one literal or one word of stdin changed, or
-    /// `None` where the pick changed nothing (try again) or the program
-    /// has nothing to change or does not parse.
-    pub fn change(&self, (source, stdin): (&str, &str), rng: &mut StdRng) -> Option<(String, String)> {
+    /// `None` where the pick changed nothing or grew the input past twice
+    /// its start (try again), or the program has nothing to change or does
+    /// not parse.
+    pub fn change(&self, at: (&str, &str), rng: &mut StdRng) -> Option<(String, String)> {
+        self.change_any(at, rng).filter(|(s, i)| s.len() + i.len() <= self.longest)
+    }
+
+    fn change_any(&self, (source, stdin): (&str, &str), rng: &mut StdRng) -> Option<(String, String)> {
         let places = Literals::of(source).map(|l| l.places).unwrap_or_default();
         let words: Vec<(usize, usize)> = words(stdin);
         // Stdin's words weigh as much as the code's places, when both have some.
@@ -319,6 +344,13 @@ mod tests {
         // Every literal is a value to change to, the body's too.
         assert!(found.ints.contains(&7) && found.ints.contains(&0) && found.ints.contains(&-2));
         assert!(Literals::of("print((1,\n").is_none(), "a program that does not parse has no places");
+        // However deep a definition sits, its body is not an input; nor are
+        // f-strings, assignment targets and the main guard's name.
+        let nested = "if True:\n    def g():\n        return 5\n[a, b] = [1, 2]\nx = f'{a} {\"k\"}'\nif __name__ == '__main__':\n    print(g())\n";
+        let found = Literals::of(nested).unwrap();
+        let texts: Vec<&str> = found.places.iter().map(|((a, b), _)| &nested[*a..*b]).collect();
+        assert_eq!(texts, ["True", "[1, 2]", "1", "2"]);
+        assert!(found.ints.contains(&5));
     }
 
     #[test]
@@ -343,6 +375,16 @@ mod tests {
         assert!(in_code > 100 && in_stdin > 100, "{in_code} {in_stdin}");
         assert!(changer.ints.contains(&4) && changer.strings.contains(&"hello".to_string()), "the target's words");
         assert!(Changer::new("x = y\n", "", "").change(("x = y\n", ""), &mut rng).is_none(), "nothing to change");
+        // Doubling an element again and again stops at twice the start and a little.
+        let long = format!("print([{:?}])\n", "a".repeat(200));
+        let changer = Changer::new(&long, "", "");
+        let mut at = (long.clone(), String::new());
+        for _ in 0..200 {
+            if let Some(next) = changer.change((&at.0, &at.1), &mut rng) {
+                at = next;
+            }
+            assert!(at.0.len() <= 2 * long.len() + 256, "{}", at.0.len());
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod input;
 mod literals;
 mod rank;
 mod surprise;
-pub use input::{Printed, Search, SearchError, Searching, Tried, blind_search, search_input};
+pub use input::{Printed, Search, SearchError, Searching, Tried, blind_search, climb_search, search_input};
 pub use literals::Changer;
 pub use rank::{Ranked, auroc, closeness, rank};
 pub use surprise::{Surprise, Surprising, surprise};

@@ -39,6 +39,7 @@ pub fn mutants(source: &str, n: usize, seed: u64) -> Vec<String> {
     let cut = body.rfind('\n').map_or(0, |i| i + 1);
     let (head, tail) = source.split_at(cut);
     let mut rng = StdRng::seed_from_u64(seed ^ 0x3a7a);
+    let quoted = quoted(head);
     let mut out: Vec<String> = vec![];
     for _ in 0..n * 20 {
         if out.len() == n {
@@ -46,8 +47,8 @@ pub fn mutants(source: &str, n: usize, seed: u64) -> Vec<String> {
         }
         let changed = match rng.random_range(0..3) {
             0 => Some(mutate(head, rng.random())),
-            1 => off_by_one(head, &mut rng),
-            _ => swap(head, &mut rng),
+            1 => off_by_one(head, &quoted, &mut rng),
+            _ => swap(head, &quoted, &mut rng),
         };
         let Some(changed) = changed else { continue };
         let whole = changed + tail;
@@ -59,33 +60,47 @@ pub fn mutants(source: &str, n: usize, seed: u64) -> Vec<String> {
 }
 
 /// Whether each byte of `code` is in a string or a comment (an f-string
-/// whole, its expressions too), by Python's tokenizer.
+/// whole, its expressions and the f-strings nested in them too), by
+/// Python's tokenizer.
 fn quoted(code: &str) -> Vec<bool> {
     let mut out = vec![false; code.len()];
-    let parsed = parse_unchecked(code, ParseOptions::from(Mode::Module));
-    let mut open: Option<usize> = None;
-    for token in parsed.tokens().iter() {
-        let (start, end) = (token.start().to_usize(), token.end().to_usize().min(code.len()));
-        let span = match token.kind() {
-            TokenKind::String | TokenKind::Comment => Some(start),
+    let stack = (code.len() * 1024).max(1 << 20);
+    // The tree is parsed and dropped on a stack deep enough for its nesting.
+    let tokens: Vec<(TokenKind, usize, usize)> = stacker::grow(stack, || {
+        let parsed = parse_unchecked(code, ParseOptions::from(Mode::Module));
+        parsed.tokens().iter().map(|t| (t.kind(), t.start().to_usize(), t.end().to_usize())).collect()
+    });
+    // Where the outermost open f-string began, and how many are open.
+    let (mut outer, mut depth) = (0, 0usize);
+    for (kind, start, end) in tokens {
+        let (start, end) = (start.min(code.len()), end.min(code.len()));
+        match kind {
+            TokenKind::String | TokenKind::Comment if depth == 0 => out[start..end].fill(true),
             TokenKind::FStringStart | TokenKind::TStringStart => {
-                open = open.or(Some(start));
-                None
+                if depth == 0 {
+                    outer = start;
+                }
+                depth += 1;
             }
-            TokenKind::FStringEnd | TokenKind::TStringEnd => open.take(),
-            _ => None,
-        };
-        if let Some(from) = span {
-            out[from.min(end)..end].fill(true);
+            TokenKind::FStringEnd | TokenKind::TStringEnd if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    out[outer.min(end)..end].fill(true);
+                }
+            }
+            _ => {}
         }
+    }
+    // An f-string the code never closes runs to its end.
+    if depth > 0 {
+        out[outer..].fill(true);
     }
     out
 }
 
 /// One integer literal of `code` one more or one less.
-fn off_by_one(code: &str, rng: &mut StdRng) -> Option<String> {
+fn off_by_one(code: &str, quoted: &[bool], rng: &mut StdRng) -> Option<String> {
     let bytes = code.as_bytes();
-    let quoted = quoted(code);
     let ident = |i: usize| bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.';
     let starts: Vec<usize> =
         (0..bytes.len()).filter(|&i| bytes[i].is_ascii_digit() && (i == 0 || !ident(i - 1)) && !quoted[i]).collect();
@@ -100,8 +115,7 @@ fn off_by_one(code: &str, rng: &mut StdRng) -> Option<String> {
 }
 
 /// One operator of `code` swapped ([`SWAPS`]).
-fn swap(code: &str, rng: &mut StdRng) -> Option<String> {
-    let quoted = quoted(code);
+fn swap(code: &str, quoted: &[bool], rng: &mut StdRng) -> Option<String> {
     let mut spots: Vec<(usize, &str, &str)> = vec![];
     let mut i = 0;
     while i < code.len() {
@@ -149,29 +163,34 @@ mod tests {
     fn each_kind_changes_what_it_says() {
         let mut rng = StdRng::seed_from_u64(0);
         for _ in 0..50 {
-            let v = off_by_one("a = 10\nb = x2 + 3.5\n", &mut rng);
+            let v = off_by_one("a = 10\nb = x2 + 3.5\n", &quoted("a = 10\nb = x2 + 3.5\n"), &mut rng);
             assert!(
                 v.is_none() || v == Some("a = 11\nb = x2 + 3.5\n".into()) || v == Some("a = 9\nb = x2 + 3.5\n".into()),
                 "{v:?}"
             );
-            let v = swap("if a <= b and c: n += 1\n", &mut rng).unwrap();
+            let v = swap("if a <= b and c: n += 1\n", &quoted("if a <= b and c: n += 1\n"), &mut rng).unwrap();
             assert!(["if a < b and c: n += 1\n", "if a <= b or c: n += 1\n"].contains(&v.as_str()), "{v}");
         }
-        assert_eq!(off_by_one("x = y\n", &mut rng), None, "no literal");
-        assert_eq!(swap("x = y\n", &mut rng), None, "no operator");
+        assert_eq!(off_by_one("x = y\n", &quoted("x = y\n"), &mut rng), None, "no literal");
+        assert_eq!(swap("x = y\n", &quoted("x = y\n"), &mut rng), None, "no operator");
         for glued in ["def f() -> int: pass\n", "x = a << 2\n", "x >>= 1\n", "x += 1\n"] {
-            assert_eq!(swap(glued, &mut rng), None, "{glued}");
+            assert_eq!(swap(glued, &quoted(glued), &mut rng), None, "{glued}");
         }
-        let largest = off_by_one("x = 9223372036854775807\n", &mut StdRng::seed_from_u64(3));
+        let largest = off_by_one(
+            "x = 9223372036854775807\n",
+            &quoted("x = 9223372036854775807\n"),
+            &mut StdRng::seed_from_u64(3),
+        );
         assert!(!largest.is_some_and(|v| v.contains("808")), "no overflow past i64");
         assert!(mutants("print(1)\n", 3, 0).is_empty(), "nothing above the last line");
         // A docstring's and a comment's digits and operators are not code.
         let documented =
-            "def f(x):\n    '''f(2) == 3 and x <= 4'''\n    return x + 1  # 5 - 6 >= 7\ns = f\"{1 + 2}\"\n";
+            "def f(x):\n    '''f(2) == 3 and x <= 4'''\n    return x + 1  # 5 - 6 >= 7\ns = f\"{f'{1}' + '2'} 3\"\n";
+        let quoted = quoted(documented);
         for _ in 0..50 {
-            let v = off_by_one(documented, &mut rng).unwrap();
+            let v = off_by_one(documented, &quoted, &mut rng).unwrap();
             assert!(v.contains("return x + 2") || v.contains("return x + 0"), "{v}");
-            let v = swap(documented, &mut rng).unwrap();
+            let v = swap(documented, &quoted, &mut rng).unwrap();
             assert!(v.contains("return x - 1  # 5 - 6 >= 7"), "{v}");
         }
     }

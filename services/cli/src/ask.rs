@@ -28,10 +28,10 @@ pub enum Ask {
     /// least likely, with what it expected there.
     Surprise(SurpriseArgs),
     /// Search for an input under which a program prints --output: changes
-    /// to its literals outside function bodies (a call's arguments) and to
+    /// to its literals outside function and class bodies (a call's arguments) and to
     /// its stdin's words, scored by the model; the likeliest are run in
-    /// the sandbox, which alone decides. --blind runs random changes
-    /// instead, the baseline at the same number of runs.
+    /// the sandbox, which alone decides. --search climb or blind are the
+    /// baselines without the model, at the same number of runs.
     Input(InputArgs),
 }
 
@@ -41,9 +41,10 @@ pub struct Common {
     /// The checkpoint to ask.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Rollouts drawn from the model's distribution beside the greedy one.
-    #[arg(long, default_value_t = Asking::default().samples)]
-    samples: usize,
+    /// Rollouts drawn from the model's distribution beside the greedy one
+    /// (default 16; 2 per proposal for `input`).
+    #[arg(long)]
+    samples: Option<usize>,
     /// Their temperature: 1 samples the model's own distribution.
     #[arg(long, default_value_t = Asking::default().temperature)]
     temperature: f64,
@@ -61,11 +62,17 @@ pub struct Common {
 }
 
 impl Common {
+    /// How the model is asked, with `samples` draws unless --samples says.
+    fn asking_with(&self, samples: usize) -> anyhow::Result<Asking> {
+        Ok(Asking { samples: self.samples.unwrap_or(samples), ..self.asking()? })
+    }
+
     fn asking(&self) -> anyhow::Result<Asking> {
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
             anyhow::bail!("--temperature must be a positive number, not {}", self.temperature);
         }
-        Ok(Asking { samples: self.samples, temperature: self.temperature, seed: self.seed, horizon: self.horizon })
+        let samples = self.samples.unwrap_or(Asking::default().samples);
+        Ok(Asking { samples, temperature: self.temperature, seed: self.seed, horizon: self.horizon })
     }
 
     fn load(&self) -> anyhow::Result<(Learner, tch::Device)> {
@@ -142,9 +149,11 @@ pub struct InputArgs {
     /// The best inputs each round's changes start from.
     #[arg(long, default_value_t = Searching::default().beam)]
     beam: usize,
-    /// Spend the runs on random changes instead, without the model.
-    #[arg(long)]
-    blind: bool,
+    /// `model` (the model scores proposals), `climb` (the same beam
+    /// without it: only what runs print guides the search) or `blind`
+    /// (random changes): the last two are baselines at the same runs.
+    #[arg(long, default_value = "model", value_parser = ["model", "climb", "blind"])]
+    search: String,
 }
 
 pub fn run(ask: Ask) -> anyhow::Result<()> {
@@ -307,38 +316,44 @@ pub(crate) fn printed(sandbox: &Sandbox, source: &str, stdin: &str) -> anyhow::R
     Ok(matches!(trace.status, Status::Ok).then_some(trace.stdout))
 }
 
-/// The lines of `changed` that differ from `source`'s, numbered.
+/// The lines of `changed` between the lines it shares with `source` at
+/// the start and at the end, numbered: what a change of a literal (a list
+/// joined onto one line, say) made of them.
 fn changed_lines(source: &str, changed: &str) -> Vec<(usize, String)> {
-    let was: Vec<&str> = source.lines().collect();
-    let lines = changed.lines().enumerate();
-    lines.filter(|(i, l)| was.get(*i) != Some(l)).map(|(i, l)| (i + 1, l.to_string())).collect()
+    let (was, now): (Vec<&str>, Vec<&str>) = (source.lines().collect(), changed.lines().collect());
+    let head = was.iter().zip(&now).take_while(|(a, b)| a == b).count();
+    let tail = was[head..].iter().rev().zip(now[head..].iter().rev()).take_while(|(a, b)| a == b).count();
+    now[head..now.len() - tail].iter().enumerate().map(|(i, l)| (head + i + 1, l.to_string())).collect()
 }
 
 fn input(args: InputArgs) -> anyhow::Result<()> {
     let common = &args.common;
-    let asking = common.asking()?;
+    let asking = common.asking_with(Searching::default().asking.samples)?;
     if args.checks == 0 || args.proposals == 0 {
         anyhow::bail!("--checks and --proposals must be at least 1");
     }
     let source = read(&args.file)?;
     let sandbox = crate::sandbox(1)?;
     let check = |s: &str, i: &str| printed(&sandbox, s, i);
-    let (search, step) = if args.blind {
-        (curio_learner::blind_search((&source, &args.input), &args.output, args.checks, common.seed, check)?, None)
-    } else {
-        let (learner, device) = common.load()?;
-        readable(&learner, &source, &args.input)?;
-        let searching = Searching {
-            checks: args.checks,
-            proposals: args.proposals,
-            per_round: args.per_round,
-            beam: args.beam,
-            seed: common.seed,
-            asking,
-        };
-        let at = (&source[..], &args.input[..]);
-        let found = curio_learner::search_input(&learner.model, at, &args.output, searching, device, check, |_| false);
-        (found.map_err(|e| anyhow::anyhow!("{e}"))?, Some(learner.train_step))
+    let searching = Searching {
+        checks: args.checks,
+        proposals: args.proposals,
+        per_round: args.per_round,
+        beam: args.beam,
+        seed: common.seed,
+        asking,
+    };
+    let at = (&source[..], &args.input[..]);
+    let (search, step) = match args.search.as_str() {
+        "blind" => (curio_learner::blind_search(at, &args.output, args.checks, common.seed, check)?, None),
+        "climb" => (curio_learner::climb_search(at, &args.output, searching, check)?, None),
+        _ => {
+            let (learner, device) = common.load()?;
+            readable(&learner, &source, &args.input)?;
+            let found =
+                curio_learner::search_input(&learner.model, at, &args.output, searching, device, check, |_| false);
+            (found.map_err(|e| anyhow::anyhow!("{e}"))?, Some(learner.train_step))
+        }
     };
     let found = search.found();
     if common.json {
@@ -354,7 +369,7 @@ fn input(args: InputArgs) -> anyhow::Result<()> {
             .collect();
         let out = json!({
             "checkpoint_step": step,
-            "search": if args.blind { "blind" } else { "model" },
+            "search": args.search,
             "found": found.is_some(),
             "source": found.map(|t| &t.source),
             "input": found.map(|t| &t.input),
@@ -365,9 +380,10 @@ fn input(args: InputArgs) -> anyhow::Result<()> {
         println!("{out}");
         return Ok(());
     }
-    let how = match args.blind {
-        true => "random changes".to_string(),
-        false => format!("the model scored {} changed inputs", search.scored),
+    let how = match args.search.as_str() {
+        "blind" => "random changes".to_string(),
+        "climb" => "changes from the nearest runs".to_string(),
+        _ => format!("the model scored {} changed inputs", search.scored),
     };
     match found {
         Some(t) => {

@@ -1,9 +1,10 @@
 //! `curio eval --find-input N`: for each program of a suite, a changed
 //! input is hidden (one or two changes to its literals outside function
 //! bodies or to its stdin) and what the program prints under it is the
-//! target; the model-guided search ([`curio_learner::search_input`]) and
-//! the blind one ([`curio_learner::blind_search`]) each get N runs in the
-//! sandbox to find an input that prints it. Every answer counts only if
+//! target; the model-guided search ([`curio_learner::search_input`]), the
+//! same beam without the model ([`curio_learner::climb_search`]) and random
+//! changes ([`curio_learner::blind_search`]) each get N runs in the sandbox
+//! to find an input that prints it. Every answer counts only if
 //! its run printed the target; any input that does counts, the hidden one
 //! or another.
 
@@ -87,7 +88,7 @@ pub fn eval_find(
     let horizon = curio_learner::cut(args.max_steps);
     let bar = ProgressBar::new(listed.len() as u64)
         .with_style(ProgressStyle::with_template("searching {bar:30} {pos}/{len} {msg}").expect("template"));
-    let (mut model, mut blind, mut skipped) = (vec![], vec![], vec![]);
+    let (mut model, mut climb, mut blind, mut skipped) = (vec![], vec![], vec![], vec![]);
     for (i, program) in listed.iter().enumerate() {
         bar.inc(1);
         let real = run(&sandbox, program, (&program.source, &program.input));
@@ -119,11 +120,15 @@ pub fn eval_find(
             let found = found.map_err(|e| anyhow::anyhow!("{e}"))?;
             model.push((repeat, Outcome::of(&found, started)));
             let started = Instant::now();
+            let Ok(found) = curio_learner::climb_search(start, &target, searching, check);
+            climb.push((repeat, Outcome::of(&found, started)));
+            let started = Instant::now();
             let Ok(found) = curio_learner::blind_search(start, &target, args.checks, seed, check);
             blind.push((repeat, Outcome::of(&found, started)));
         }
         let share = |o: &[(u64, Outcome)]| o.iter().filter(|(_, x)| x.found).count() as f64 / o.len() as f64;
-        bar.set_message(format!("found: model {:.2}, blind {:.2}", share(&model), share(&blind)));
+        let shares = (share(&model), share(&climb), share(&blind));
+        bar.set_message(format!("found: model {:.2}, climb {:.2}, blind {:.2}", shares.0, shares.1, shares.2));
     }
     bar.finish_and_clear();
     let problems = model.len() / args.repeats.max(1) as usize;
@@ -153,6 +158,7 @@ pub fn eval_find(
         "repeats": args.repeats,
         "max_steps": args.max_steps,
         "model": figures(&model),
+        "climb": figures(&climb),
         "blind": figures(&blind),
         "skipped": skipped,
     });
@@ -167,7 +173,7 @@ pub fn eval_find(
         skipped.len()
     );
     println!("{:<8} {:>7} {:>14} {:>14} {:>10}", "search", "found", "runs to find", "model scored", "seconds");
-    for name in ["model", "blind"] {
+    for name in ["model", "climb", "blind"] {
         let f = &report[name];
         println!(
             "{name:<8} {:>7.3} {:>14.1} {:>14.1} {:>10.2}",

@@ -288,3 +288,36 @@ pub(crate) fn input_on(
         model_step: model.train_step,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> pb::AskInputRequest {
+        pb::AskInputRequest { source: "print(1)\n".into(), output: "2".into(), ..Default::default() }
+    }
+
+    fn refused(req: pb::AskInputRequest) -> String {
+        match validate_input(&req) {
+            Err(ApiError::Invalid { field, .. }) => field,
+            other => panic!("not refused as invalid: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_input_search_is_bounded_before_it_starts() {
+        let s = validate_input(&request()).unwrap();
+        let asked = (s.checks, s.proposals, s.asking.samples, s.asking.horizon, s.asking.temperature);
+        assert_eq!(asked, (16, 16, 2, MAX_HORIZON as usize, 1.0), "the defaults");
+        let most = pb::AskInputRequest { checks: 32, proposals: 32, samples: 7, ..request() };
+        assert_eq!(validate_input(&most).unwrap().checks, 32, "32 × (7 + 1) is 256 rollouts a round");
+        assert_eq!(refused(pb::AskInputRequest { checks: 33, ..request() }), "checks");
+        assert_eq!(refused(pb::AskInputRequest { proposals: 33, ..request() }), "proposals");
+        assert_eq!(refused(pb::AskInputRequest { proposals: 32, samples: 8, ..request() }), "samples");
+        assert_eq!(refused(pb::AskInputRequest { source: " \n".into(), ..request() }), "source");
+        assert_eq!(refused(pb::AskInputRequest { input: "x".repeat(MAX_INPUT_BYTES + 1), ..request() }), "input");
+        assert_eq!(refused(pb::AskInputRequest { output: "x".repeat(MAX_INPUT_BYTES + 1), ..request() }), "output");
+        assert_eq!(refused(pb::AskInputRequest { temperature: f64::NAN, ..request() }), "temperature");
+        assert_eq!(refused(pb::AskInputRequest { horizon: MAX_HORIZON + 1, ..request() }), "horizon");
+    }
+}

@@ -64,6 +64,8 @@ pub(crate) enum ApiError {
     Unrunnable(Uuid),
     #[error("the sandbox pool: {0}")]
     Pool(String),
+    #[error("an input's run on the pool went past the call's deadline; allow longer or ask for fewer checks")]
+    RunPastDeadline,
     #[error("the replay store: {0}")]
     Store(curio_store::StoreError),
     #[error("the model: {0}")]
@@ -85,7 +87,7 @@ pub(crate) fn status(e: ApiError) -> Status {
             tracing::warn!(error = %e, "Learner API");
             Status::unavailable("no pool replica could run the search's inputs; retry shortly")
         }
-        ApiError::Deadline { .. } => Status::deadline_exceeded(e.to_string()),
+        ApiError::Deadline { .. } | ApiError::RunPastDeadline => Status::deadline_exceeded(e.to_string()),
         ApiError::UnknownExecution(_) => Status::not_found(e.to_string()),
         ApiError::Store(_) => {
             tracing::error!(error = %e, "Learner API");
@@ -222,7 +224,9 @@ impl Learner for LearnerApi {
         let run = move |source: &str, input: &str| -> Result<Option<String>, ApiError> {
             let request_id = format!("ask-input-{}", Uuid::new_v4());
             let exec = Execution { request_id, input: input.into(), limits, ..Execution::python(source) };
-            let done = handle.block_on(pools.execute(&exec)).map_err(|e| ApiError::Pool(e.to_string()))?;
+            let until = tokio::time::Instant::from_std(deadline);
+            let done = handle.block_on(tokio::time::timeout_at(until, pools.execute(&exec)));
+            let done = done.map_err(|_| ApiError::RunPastDeadline)?.map_err(|e| ApiError::Pool(e.to_string()))?;
             Ok(matches!(done.trace.status, curio_interpreter_pool::Status::Ok).then_some(done.trace.stdout))
         };
         self.on_a_copy(move |copies, device| input_on(copies, &req, searching, (deadline, device), run)).await
