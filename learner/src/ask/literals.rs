@@ -211,7 +211,8 @@ impl Changer {
         let new = match literal {
             Literal::Int(v) => self.int(*v, rng)?.to_string(),
             Literal::Float(v) => float(*v, rng)?,
-            Literal::Str(s) => python_string(&self.string(s, rng)),
+            // The same value in other quotes is no change.
+            Literal::Str(s) => Some(self.string(s, rng)).filter(|v| v != s).map(|v| python_string(&v))?,
             Literal::Bool(b) => (if *b { "False" } else { "True" }).to_string(),
             Literal::Items { open, close, items } => {
                 let mut items: Vec<&str> = items.iter().map(|&(a, b)| &source[a..b]).collect();
@@ -375,6 +376,13 @@ mod tests {
         assert!(in_code > 100 && in_stdin > 100, "{in_code} {in_stdin}");
         assert!(changer.ints.contains(&4) && changer.strings.contains(&"hello".to_string()), "the target's words");
         assert!(Changer::new("x = y\n", "", "").change(("x = y\n", ""), &mut rng).is_none(), "nothing to change");
+        // The same string in other quotes is no change.
+        let quoted = "print(\"ab\")\n";
+        let changer = Changer::new(quoted, "", "ab");
+        for _ in 0..200 {
+            let changed = changer.change((quoted, ""), &mut rng);
+            assert!(changed.is_none_or(|(s, _)| s != "print('ab')\n"));
+        }
         // Doubling an element again and again stops at twice the start and a little.
         let long = format!("print([{:?}])\n", "a".repeat(200));
         let changer = Changer::new(&long, "", "");
