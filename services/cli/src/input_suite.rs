@@ -10,12 +10,14 @@
 
 use std::time::Instant;
 
-use curio_interpreter_pool::{Limits, Sandbox, Status};
+use curio_interpreter_pool::Sandbox;
 use curio_learner::{Asking, Changer, Learner, Listed, Search, Searching, same_output};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
+
+use crate::rank_suite::{measurable, output};
 
 /// How the search is measured.
 pub struct FindArgs {
@@ -32,13 +34,6 @@ pub struct FindArgs {
     pub repeats: u64,
 }
 
-/// Runs `source` with `stdin` as `listed` runs: its output and steps, if it ended normally.
-fn run(sandbox: &Sandbox, listed: &Listed, (source, stdin): (&str, &str)) -> Option<(String, usize)> {
-    let run = Listed { source: source.into(), input: stdin.into(), ..listed.clone() };
-    let trace = sandbox.execute(&run.execution(Limits::default())).ok()?;
-    matches!(trace.status, Status::Ok).then_some((trace.stdout, trace.steps.len()))
-}
-
 /// A hidden input for `listed` and what it prints: one or two changes that
 /// end normally within `max_steps` and print something else, non-empty.
 fn hidden(sandbox: &Sandbox, listed: &Listed, real: &str, max_steps: usize, seed: u64) -> Option<String> {
@@ -51,7 +46,7 @@ fn hidden(sandbox: &Sandbox, listed: &Listed, real: &str, max_steps: usize, seed
                 at = next;
             }
         }
-        if let Some((out, steps)) = run(sandbox, listed, (&at.0, &at.1))
+        if let Some((out, steps)) = output(sandbox, listed, (&at.0, &at.1))
             && steps <= max_steps
             && !out.trim().is_empty()
             && !same_output(&out, real)
@@ -91,22 +86,20 @@ pub fn eval_find(
     let (mut model, mut climb, mut blind, mut skipped) = (vec![], vec![], vec![], vec![]);
     for (i, program) in listed.iter().enumerate() {
         bar.inc(1);
-        let real = run(&sandbox, program, (&program.source, &program.input));
-        let unreadable = curio_learner::unreadable(&learner.model, &program.source, &program.input);
-        let why = match (&real, unreadable) {
-            (None, _) => Some("its run did not end normally"),
-            (Some((_, steps)), _) if *steps > args.max_steps => Some("a longer run than --max-steps"),
-            (_, Some(_)) => Some("too long to read"),
-            _ => None,
-        };
-        let target = real.and_then(|(out, _)| hidden(&sandbox, program, &out, args.max_steps, i as u64));
-        let Some(target) = target.filter(|_| why.is_none()) else {
-            let why = why.unwrap_or("no changed input ends printing something else");
-            skipped.push(json!({"id": program.id, "why": why}));
-            continue;
+        // A hidden input is sought only for a program the measure keeps.
+        let target = measurable(&sandbox, learner, program, args.max_steps).and_then(|real| {
+            hidden(&sandbox, program, &real, args.max_steps, i as u64)
+                .ok_or("no changed input ends printing something else")
+        });
+        let target = match target {
+            Ok(target) => target,
+            Err(why) => {
+                skipped.push(json!({"id": program.id, "why": why}));
+                continue;
+            }
         };
         let check = |s: &str, input: &str| -> Result<Option<String>, std::convert::Infallible> {
-            Ok(run(&sandbox, program, (s, input)).map(|(out, _)| out))
+            Ok(output(&sandbox, program, (s, input)).map(|(out, _)| out))
         };
         let start = (program.source.as_str(), program.input.as_str());
         for repeat in 0..args.repeats {

@@ -39,11 +39,31 @@ struct Scores {
     output_exact: bool,
 }
 
-/// Runs `source` (with `input`): its stdout, if it ended normally.
-fn output(sandbox: &Sandbox, listed: &Listed, source: &str) -> Option<(String, usize)> {
-    let exec = Listed { source: source.into(), ..listed.clone() }.execution(Limits::default());
+/// Runs `listed` with `source` and `stdin` in place of its own: its
+/// stdout and steps, if it ended normally.
+pub(crate) fn output(sandbox: &Sandbox, listed: &Listed, (source, stdin): (&str, &str)) -> Option<(String, usize)> {
+    let exec = Listed { source: source.into(), input: stdin.into(), ..listed.clone() }.execution(Limits::default());
     let trace = sandbox.execute(&exec).ok()?;
     matches!(trace.status, Status::Ok).then_some((trace.stdout, trace.steps.len()))
+}
+
+/// What `listed` prints, or why a measure leaves it out: its run did not
+/// end normally, took more than `max_steps`, or is too long for the model.
+pub(crate) fn measurable(
+    sandbox: &Sandbox,
+    learner: &Learner,
+    listed: &Listed,
+    max_steps: usize,
+) -> Result<String, &'static str> {
+    let (printed, steps) =
+        output(sandbox, listed, (&listed.source, &listed.input)).ok_or("its run did not end normally")?;
+    if steps > max_steps {
+        return Err("a longer run than --max-steps");
+    }
+    match curio_learner::unreadable(&learner.model, &listed.source, &listed.input) {
+        Some(_) => Err("too long to read"),
+        None => Ok(printed),
+    }
 }
 
 pub fn eval_rank(
@@ -60,21 +80,18 @@ pub fn eval_rank(
     let (mut per_problem, mut skipped, mut candidates, mut right) = (vec![], vec![], 0usize, 0usize);
     for (i, program) in listed.iter().enumerate() {
         bar.inc(1);
-        let Some((expected, steps)) = output(&sandbox, program, &program.source) else {
-            skipped.push(json!({"id": program.id, "why": "its run did not end normally"}));
-            continue;
+        let expected = match measurable(&sandbox, learner, program, args.max_steps) {
+            Ok(printed) => printed,
+            Err(why) => {
+                skipped.push(json!({"id": program.id, "why": why}));
+                continue;
+            }
         };
-        let unreadable = curio_learner::unreadable(&learner.model, &program.source, &program.input);
-        if steps > args.max_steps || unreadable.is_some() {
-            let why = if steps > args.max_steps { "a longer run than --max-steps" } else { "too long to read" };
-            skipped.push(json!({"id": program.id, "why": why}));
-            continue;
-        }
         let mut sources = vec![program.source.clone()];
         sources.extend(curio_learner::mutants(&program.source, args.mutants, i as u64));
         let positive: Vec<bool> = sources
             .iter()
-            .map(|s| output(&sandbox, program, s).is_some_and(|(o, _)| same_output(&o, &expected)))
+            .map(|s| output(&sandbox, program, (s, &program.input)).is_some_and(|(o, _)| same_output(&o, &expected)))
             .collect();
         let asking = Asking { samples: args.samples, temperature: args.temperature, seed: args.seed, horizon };
         let asked: Vec<(&str, &str)> = sources.iter().map(|s| (s.as_str(), program.input.as_str())).collect();

@@ -7,15 +7,16 @@
 //! between rollout steps and a model copy of its own
 //! ([`crate::shared::MAX_PREDICTIONS`] at once).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use curio_interpreter_pool::{MAX_INPUT_BYTES, MAX_SOURCE_BYTES};
+use curio_interpreter_pool::{Execution, Limits, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, Status};
 use curio_learner::{Asking, Learner as Model, Printed, SearchError, Searching};
 use curio_proto::v1 as pb;
 use curio_trace::Run;
 use uuid::Uuid;
 
+use crate::PoolClients;
 use crate::service::{ApiError, Clock, invalid};
 
 /// Longest rollout an answer takes.
@@ -244,6 +245,25 @@ pub(crate) fn surprise_on(
         unread: s.unread as u32,
         model_step: model.train_step,
     })
+}
+
+/// How `AskInput` runs an input: on the run's `pools` under its `limits`,
+/// from the blocking task, not stored (a client's question, not one of
+/// the loop's queries); a run still going at `deadline` fails the call.
+pub(crate) fn on_the_pool(
+    pools: Arc<PoolClients>,
+    limits: Limits,
+    deadline: Instant,
+) -> impl FnMut(&str, &str) -> Result<Printed, ApiError> + Send + 'static {
+    let handle = tokio::runtime::Handle::current();
+    move |source, input| {
+        let request_id = format!("ask-input-{}", Uuid::new_v4());
+        let exec = Execution { request_id, input: input.into(), limits, ..Execution::python(source) };
+        let until = tokio::time::Instant::from_std(deadline);
+        let done = handle.block_on(tokio::time::timeout_at(until, pools.execute(&exec)));
+        let done = done.map_err(|_| ApiError::RunPastDeadline)?.map_err(|e| ApiError::Pool(e.to_string()))?;
+        Ok(matches!(done.trace.status, Status::Ok).then_some(done.trace.stdout))
+    }
 }
 
 /// `AskInput` on a free copy, each chosen input run by `run`. Blocking.

@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{
-    Caller, Execution, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, ServeError, ServerSecurity, Step, server_builder,
-    step_to_proto,
+    Caller, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, ServeError, ServerSecurity, Step, server_builder, step_to_proto,
 };
 use curio_learner::{Choice, EVENTS, Learner as Model, rollout_until};
 use curio_proto::v1 as pb;
@@ -26,7 +25,8 @@ use uuid::Uuid;
 
 use crate::Shared;
 use crate::ask::{
-    MAX_HORIZON, MAX_SAMPLES, MAX_SURPRISE_STEPS, free_copy, input_on, output_on, rank_on, readable, surprise_on,
+    MAX_HORIZON, MAX_SAMPLES, MAX_SURPRISE_STEPS, free_copy, input_on, on_the_pool, output_on, rank_on, readable,
+    surprise_on,
 };
 use crate::shared::{MAX_PREDICTIONS, MAX_WATCHERS, Run};
 
@@ -218,17 +218,7 @@ impl Learner for LearnerApi {
         let req = request.into_inner();
         let searching = crate::ask::validate_input(&req).map_err(status)?;
         let (pools, limits) = self.shared.pools().ok_or_else(|| status(ApiError::NotStarted))?;
-        let handle = tokio::runtime::Handle::current();
-        // Each chosen input runs on the pool from the blocking task; it is
-        // not stored (a client's question, not one of the loop's queries).
-        let run = move |source: &str, input: &str| -> Result<Option<String>, ApiError> {
-            let request_id = format!("ask-input-{}", Uuid::new_v4());
-            let exec = Execution { request_id, input: input.into(), limits, ..Execution::python(source) };
-            let until = tokio::time::Instant::from_std(deadline);
-            let done = handle.block_on(tokio::time::timeout_at(until, pools.execute(&exec)));
-            let done = done.map_err(|_| ApiError::RunPastDeadline)?.map_err(|e| ApiError::Pool(e.to_string()))?;
-            Ok(matches!(done.trace.status, curio_interpreter_pool::Status::Ok).then_some(done.trace.stdout))
-        };
+        let run = on_the_pool(pools, limits, deadline);
         self.on_a_copy(move |copies, device| input_on(copies, &req, searching, (deadline, device), run)).await
     }
 }
