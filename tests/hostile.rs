@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{
-    BOMBS, CANARY, COSTLY_REPRS, Execution, FORGERIES, Limits, SURVIVED, Status, Trace, execution_to_proto,
-    trace_from_proto,
+    BOMBS, CANARY, COSTLY_REPRS, Execution, FORGERIES, LUA_BOMBS, LUA_CANARY, LUA_SURVIVED, Language, Limits, SURVIVED,
+    Status, Trace, execution_to_proto, trace_from_proto,
 };
 use curio_proto::v1 as pb;
 use curio_proto::v1::interpreter_pool_client::InterpreterPoolClient;
@@ -16,8 +16,17 @@ use tonic::transport::Channel;
 const TIMEOUT_MS: u64 = 1500;
 
 async fn run(c: &mut InterpreterPoolClient<Channel>, id: &str, source: &str) -> (Trace, Duration) {
+    run_in(c, Language::Python, id, source).await
+}
+
+async fn run_in(
+    c: &mut InterpreterPoolClient<Channel>,
+    language: Language,
+    id: &str,
+    source: &str,
+) -> (Trace, Duration) {
     let limits = Limits { timeout: Duration::from_millis(TIMEOUT_MS), ..Limits::default() };
-    let exec = Execution { request_id: id.into(), limits, ..Execution::python(source) };
+    let exec = Execution { request_id: id.into(), limits, ..Execution::new(language, source) };
     let started = Instant::now();
     let result = c.execute(execution_to_proto(&exec)).await.expect("the pool answers").into_inner();
     let took = started.elapsed();
@@ -53,6 +62,35 @@ async fn hostile_programs_end_with_a_status_and_leave_the_worker_clean() {
         assert!(!t.steps.is_empty(), "{name}: the tracer kept tracing");
         assert!(took < Duration::from_millis(TIMEOUT_MS + 3000), "{name} took {took:?}");
         canary(&mut c, name).await;
+    }
+}
+
+#[tokio::test]
+async fn hostile_lua_programs_end_with_a_status_and_leave_the_worker_clean() {
+    let pool = PoolProcess::start(1, 4);
+    let mut c = InterpreterPoolClient::connect(pool.addr.clone()).await.unwrap();
+    let lua_canary = async |c: &mut InterpreterPoolClient<Channel>, after: &str| {
+        let (t, _) = run_in(c, Language::Lua, "canary", LUA_CANARY.0).await;
+        assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, LUA_CANARY.1), "after {after}: {:?}", t.error);
+    };
+    for (name, source) in LUA_BOMBS {
+        let (t, took) = run_in(&mut c, Language::Lua, name, source).await;
+        assert_ne!(t.status, Status::Ok, "{name} finished normally");
+        if t.status == Status::Exception {
+            let message = t.error.as_ref().map(|e| e.message.as_str()).unwrap_or_default();
+            assert!(message.contains("stack overflow"), "{name}: {:?}", t.error);
+        }
+        assert!(took < Duration::from_millis(TIMEOUT_MS + 3000), "{name} took {took:?}");
+        lua_canary(&mut c, name).await;
+        // The Python guest on the same worker is untouched too.
+        canary(&mut c, name).await;
+    }
+    for (name, source, stdout) in LUA_SURVIVED {
+        let (t, took) = run_in(&mut c, Language::Lua, name, source).await;
+        assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, stdout), "{name}: {:?}", t.error);
+        assert!(!t.steps.is_empty(), "{name}: the tracer kept tracing");
+        assert!(took < Duration::from_millis(TIMEOUT_MS + 3000), "{name} took {took:?}");
+        lua_canary(&mut c, name).await;
     }
 }
 

@@ -47,6 +47,8 @@ async fn invalid_requests_get_invalid_argument_naming_the_field() {
     let mut c = client(&pool).await;
     let mut unknown = request("a", "pass");
     unknown.program.as_mut().unwrap().language = 99;
+    let refused = c.execute(unknown.clone()).await.unwrap_err();
+    assert!(refused.message().contains("supported: LANGUAGE_PYTHON, LANGUAGE_LUA"), "{}", refused.message());
     let mut limits = request("b", "pass");
     limits.limits.as_mut().unwrap().timeout_ms = 3_600_000;
     let cases = [

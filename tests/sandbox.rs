@@ -5,20 +5,7 @@
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{Event, Execution, Limits, Sandbox, SandboxConfig, Status, Trace};
-use curio_tests::{native_python, native_trace, programs, run, sandbox, with_timeout};
-
-/// A trace's steps in the guest's wire form, to compare with native events.
-fn as_events(trace: &Trace) -> Vec<serde_json::Value> {
-    trace
-        .steps
-        .iter()
-        .map(|s| {
-            let locals: Vec<_> = s.locals.iter().map(|(k, v)| serde_json::json!([k, v])).collect();
-            let event = serde_json::to_value(s.event).unwrap();
-            serde_json::json!([event, s.line, s.function, s.depth, locals, s.stdout, s.value])
-        })
-        .collect()
-}
+use curio_tests::{as_events, native_python, native_trace, programs, run, sandbox, with_timeout};
 
 const INPUT: &str = "ann\n3\n";
 

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use crate::trace::GuestEvent;
-use curio_trace::{ErrorInfo, Event, Status};
+use curio_trace::{ErrorInfo, Event, Language, Status};
 
 /// Longest function name, local name or exception type the host keeps, bytes.
 pub(crate) const MAX_NAME_BYTES: usize = 256;
@@ -16,9 +16,11 @@ pub(crate) const MAX_LOCALS: usize = 1024;
 /// What the tracer appends to text it cut (U+2026, 3 bytes in UTF-8).
 const CUT_BYTES: usize = '\u{2026}'.len_utf8();
 
-/// Names the interpreter gives code objects that no source spells out.
-const SYNTHETIC_NAMES: [&str; 7] =
+/// Names CPython gives code objects that no source spells out.
+const PYTHON_SYNTHETIC_NAMES: [&str; 7] =
     ["<module>", "<lambda>", "<genexpr>", "<listcomp>", "<dictcomp>", "<setcomp>", "__annotate__"];
+/// Names the Lua tracer gives the main chunk and a function never called by name.
+const LUA_SYNTHETIC_NAMES: [&str; 2] = ["<module>", "<anonymous>"];
 
 /// Why the host refused what a guest reported.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,20 +42,20 @@ fn violation<T>(why: String) -> Result<T, Violation> {
 pub(crate) struct Rules {
     lines: u32,
     names: HashSet<String>,
+    synthetic: &'static [&'static str],
     repr_cap: usize,
     depth: u32,
     events: u64,
 }
 
 impl Rules {
-    pub(crate) fn new(source: &str, repr_cap: u32) -> Self {
-        Rules {
-            lines: source_lines(source),
-            names: defined_names(source),
-            repr_cap: repr_cap as usize,
-            depth: 0,
-            events: 0,
-        }
+    pub(crate) fn new(language: Language, source: &str, repr_cap: u32) -> Self {
+        let (names, synthetic): (_, &'static [&'static str]) = match language {
+            Language::Python => (defined_names(source), &PYTHON_SYNTHETIC_NAMES),
+            // Lua names a function by what it was called through: any word.
+            Language::Lua => (words(source), &LUA_SYNTHETIC_NAMES),
+        };
+        Rules { lines: source_lines(source), names, synthetic, repr_cap: repr_cap as usize, depth: 0, events: 0 }
     }
 
     /// Checks one event and moves the depth it implies.
@@ -124,7 +126,7 @@ impl Rules {
 
     fn function(&self, name: &str) -> Result<(), Violation> {
         let generic = name.strip_prefix("<generic parameters of ").and_then(|n| n.strip_suffix('>'));
-        let known = SYNTHETIC_NAMES.contains(&name) || self.names.contains(generic.unwrap_or(name));
+        let known = self.synthetic.contains(&name) || self.names.contains(generic.unwrap_or(name));
         if name.len() > MAX_NAME_BYTES || !known {
             let shown: String = name.chars().take(40).collect();
             return violation(format!("function {shown:?} is not named in the source"));
@@ -183,6 +185,15 @@ fn defined_names(source: &str) -> HashSet<String> {
     out
 }
 
+/// Every identifier-like word of the source.
+fn words(source: &str) -> HashSet<String> {
+    source
+        .split(|c: char| !(c == '_' || c.is_alphanumeric()))
+        .filter(|w| !w.is_empty() && !w.starts_with(|c: char| c.is_ascii_digit()))
+        .map(String::from)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,7 +205,7 @@ mod tests {
     const SOURCE: &str = "def f(x):\n    return x\nf(1)\n";
 
     fn run(events: &[GuestEvent]) -> Result<(), Violation> {
-        let mut rules = Rules::new(SOURCE, 200);
+        let mut rules = Rules::new(Language::Python, SOURCE, 200);
         events.iter().try_for_each(|e| rules.event(e))
     }
 
@@ -245,6 +256,17 @@ mod tests {
     }
 
     #[test]
+    fn lua_functions_are_named_by_a_word_of_the_source() {
+        let mut rules = Rules::new(Language::Lua, "local t = {}\nfunction t.add(a) return a end\n", 200);
+        let calls =
+            [ev(Event::Call, 1, "<module>", 1), ev(Event::Call, 2, "add", 2), ev(Event::Call, 2, "<anonymous>", 3)];
+        assert!(calls.iter().try_for_each(|e| rules.event(e)).is_ok());
+        assert!(rules.event(&ev(Event::Call, 2, "<lambda>", 4)).is_err(), "Python's names are not Lua's");
+        assert!(rules.event(&ev(Event::Call, 2, "sub", 4)).is_err());
+        assert_eq!(words("x1 = 2e3 + _y"), ["x1", "_y"].map(String::from).into_iter().collect());
+    }
+
+    #[test]
     fn oversized_locals_and_values_are_refused() {
         let mut e = ev(Event::Call, 1, "<module>", 1);
         e.4 = Some(vec![("x".into(), "a".repeat(204))]);
@@ -262,7 +284,7 @@ mod tests {
 
     #[test]
     fn a_summary_may_not_claim_host_statuses_or_lines_past_the_source() {
-        let rules = Rules::new(SOURCE, 200);
+        let rules = Rules::new(Language::Python, SOURCE, 200);
         assert!(rules.summary(Status::Timeout, None).is_err());
         assert!(rules.summary(Status::Ok, None).is_ok());
         let error = |line| ErrorInfo { kind: "X".into(), message: String::new(), line };

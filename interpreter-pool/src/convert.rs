@@ -14,10 +14,11 @@ pub(crate) fn execution_from_proto(req: pb::ExecutionRequest, defaults: &Limits)
         .ok_or_else(|| InvalidRequest { field: "program", reason: "must be set (language and source)".into() })?;
     let language = match pb::Language::try_from(program.language) {
         Ok(pb::Language::Python) => Language::Python,
+        Ok(pb::Language::Lua) => Language::Lua,
         _ => {
             return Err(InvalidRequest {
                 field: "program.language",
-                reason: format!("{} is not supported; supported: LANGUAGE_PYTHON", program.language),
+                reason: format!("{} is not supported; supported: LANGUAGE_PYTHON, LANGUAGE_LUA", program.language),
             });
         }
     };
@@ -40,11 +41,19 @@ pub(crate) fn execution_from_proto(req: pb::ExecutionRequest, defaults: &Limits)
     Ok(exec)
 }
 
+/// The wire form of a language.
+pub fn language_to_proto(language: Language) -> pb::Language {
+    match language {
+        Language::Python => pb::Language::Python,
+        Language::Lua => pb::Language::Lua,
+    }
+}
+
 /// The wire form of a request (for clients).
 pub fn execution_to_proto(exec: &Execution) -> pb::ExecutionRequest {
     pb::ExecutionRequest {
         request_id: exec.request_id.clone(),
-        program: Some(pb::Program { language: pb::Language::Python as i32, source: exec.source.clone() }),
+        program: Some(pb::Program { language: language_to_proto(exec.language) as i32, source: exec.source.clone() }),
         input: exec.input.clone(),
         seed: exec.seed,
         limits: Some(pb::Limits {

@@ -155,3 +155,54 @@ pub const COSTLY_REPRS: [(&str, &str, &str); 5] = [
         "300000 100000 100000\n",
     ),
 ];
+
+/// Lua programs that must not finish normally: name, source.
+pub const LUA_BOMBS: [(&str, &str); 9] = [
+    ("growing table", "local t = {}\nwhile true do\n  t[#t + 1] = string.rep('x', 100000) .. #t\nend\n"),
+    ("huge string", "local s = string.rep('a', 1 << 30)\n"),
+    ("output flood", "while true do\n  io.write(string.rep('x', 1000))\nend\n"),
+    ("empty loop", "while true do end\n"),
+    ("deep recursion", "local function f(n)\n  return 1 + f(n + 1)\nend\nf(0)\n"),
+    ("error storm", "while true do\n  pcall(error, 'x')\nend\n"),
+    ("pattern backtracking", "local s = string.rep('a', 40000)\nprint(s:find('.-.-.-.-b'))\n"),
+    ("loop inside an untraced coroutine", "local co = coroutine.wrap(function()\n  while true do end\nend)\nco()\n"),
+    (
+        "loop inside a finalizer",
+        "setmetatable({}, {__gc = function()\n  while true do end\nend})\nlocal t = {}\nfor i = 1, 100 do\n  t[i] = string.rep('y', 1000000) .. i\nend\n",
+    ),
+];
+
+/// Lua programs that attack the tracer but must end normally: name,
+/// source, stdout.
+pub const LUA_SURVIVED: [(&str, &str, &str); 5] = [
+    (
+        "metamethods that raise",
+        "local t = setmetatable({1}, {__tostring = error, __index = error, __len = error, __pairs = error, __eq = error})\nlocal x = 1\nprint('ok')\n",
+        "ok\n",
+    ),
+    (
+        "the string metatable replaced",
+        "getmetatable('').__index = function() error('blinded') end\nlocal s = 'abc'\nprint(#s)\n",
+        "3\n",
+    ),
+    (
+        "globals behind raising metamethods",
+        "setmetatable(_G, {__index = function() error('no') end, __newindex = function() error('no') end})\nlocal y = 2\nprint('ok')\n",
+        "ok\n",
+    ),
+    (
+        "files, os, load and debug",
+        "print(io.open, os.execute, os.exit, require, load, debug, package, string.dump)\n",
+        "nil\tnil\tnil\tnil\tnil\tnil\tnil\tnil\n",
+    ),
+    (
+        "ten megabytes behind one local",
+        "local s = string.rep('x', 10000000)\nlocal t = {s, s, s}\nlocal n = 0\nfor i = 1, 10 do n = n + i end\nprint(#s, n)\n",
+        "10000000\t55\n",
+    ),
+];
+
+/// A plain Lua program run after each hostile one: (source, stdout). It also
+/// checks that a replaced string metatable did not leak into the next run.
+pub const LUA_CANARY: (&str, &str) =
+    ("local xs = {1, 2, 3}\nprint(#xs, ('ab'):upper(), getmetatable('').__index == string)\n", "3\tAB\ttrue\n");

@@ -29,16 +29,33 @@ pub(crate) fn execute(
     config: &SandboxConfig,
 ) -> Result<Trace, SandboxError> {
     let started = Instant::now();
-    let mut store = Store::new(engine, Host::new(exec, config, started));
-    store.limiter(|h| &mut h.memory);
-    store.set_epoch_deadline(exec.limits.timeout.div_duration_f64(EPOCH_TICK).ceil() as u64 + 1);
-    store.epoch_deadline_trap();
-
+    let mut store = new_store(engine, exec, config, started);
     let outcome = pre.instantiate(&mut store).map(|tracer| {
         let instantiated = started.elapsed();
         let ran = tracer.call_run(&mut store, &exec.source, &exec.input, exec.seed, config.repr_cap);
         (instantiated, ran)
     });
+    conclude(store, exec, started, outcome)
+}
+
+/// A fresh store for one execution: the host state, the memory cap and the
+/// wall-clock limit (plus one epoch tick).
+pub(crate) fn new_store(engine: &Engine, exec: &Execution, config: &SandboxConfig, started: Instant) -> Store<Host> {
+    let mut store = Store::new(engine, Host::new(exec, config, started));
+    store.limiter(|h| &mut h.memory);
+    store.set_epoch_deadline(exec.limits.timeout.div_duration_f64(EPOCH_TICK).ceil() as u64 + 1);
+    store.epoch_deadline_trap();
+    store
+}
+
+/// The trace of a run: `outcome` is the time to instantiate and what the
+/// guest's run returned (its summary), or why instantiating failed.
+pub(crate) fn conclude(
+    store: Store<Host>,
+    exec: &Execution,
+    started: Instant,
+    outcome: wasmtime::Result<(Duration, wasmtime::Result<String>)>,
+) -> Result<Trace, SandboxError> {
     let (instantiate, ran) = match outcome {
         Ok((instantiated, ran)) => (instantiated, ran),
         Err(e) => (started.elapsed(), Err(e)),
@@ -72,7 +89,7 @@ pub(crate) fn replay_guest_output(
 
 /// Why the host stopped a guest from inside an import.
 #[derive(Debug, Error)]
-enum Stop {
+pub(crate) enum Stop {
     #[error("step limit reached")]
     Steps,
     #[error("output limit reached")]
@@ -157,6 +174,10 @@ pub(crate) struct Host {
     trace_bytes: u64,
     truncated: bool,
     rules: Rules,
+    /// Readings of the virtual clock a core-module guest took so far.
+    clock_reads: u64,
+    /// What a core-module guest handed to its `finish` import.
+    pub(crate) summary: Option<String>,
 }
 
 impl WasiView for Host {
@@ -187,13 +208,23 @@ impl Host {
             stdout: String::new(),
             trace_bytes: 0,
             truncated: false,
-            rules: Rules::new(&exec.source, config.repr_cap),
+            rules: Rules::new(exec.language, &exec.source, config.repr_cap),
+            clock_reads: 0,
+            summary: None,
         }
+    }
+
+    /// The virtual clock for a core-module guest: the wall clock starts at
+    /// [`VIRTUAL_EPOCH`], every clock advances 1 µs per reading.
+    pub(crate) fn read_clock(&mut self, realtime: bool) -> u64 {
+        self.clock_reads += 1;
+        let ticks = self.clock_reads * 1_000;
+        if realtime { VIRTUAL_EPOCH.as_nanos() as u64 + ticks } else { ticks }
     }
 
     /// Appends program output; stops the guest once the cap is passed,
     /// keeping exactly `output_cap` bytes (cut at a character boundary).
-    fn push_stdout(&mut self, text: &str) -> Result<(), Stop> {
+    pub(crate) fn push_stdout(&mut self, text: &str) -> Result<(), Stop> {
         let room = self.output_cap.saturating_sub(self.stdout.len() as u64) as usize;
         if text.len() <= room {
             self.stdout.push_str(text);
@@ -207,7 +238,7 @@ impl Host {
         Err(Stop::Output)
     }
 
-    fn record(&mut self, raw: &str) -> Result<bool, Stop> {
+    pub(crate) fn record(&mut self, raw: &str) -> Result<bool, Stop> {
         let parsed: GuestEvent = serde_json::from_str(raw)
             .map_err(|e| Stop::Tampered(format!("an event that is not the protocol's: {e}")))?;
         self.rules.event(&parsed)?;

@@ -1,5 +1,5 @@
-//! The interpreter pool: runs untrusted programs in WebAssembly sandboxes
-//! under a step tracer and serves the traces over gRPC.
+//! The interpreter pool: runs untrusted programs (Python or Lua) in
+//! WebAssembly sandboxes under a step tracer and serves the traces over gRPC.
 //!
 //! It owns the wasmtime engine (one per process, pooling allocator, the
 //! compiled guest cached on disk), the host's checks on what the guest
@@ -18,6 +18,7 @@ mod convert;
 mod corpus;
 pub mod fuzz;
 mod host;
+mod lua;
 mod metrics;
 mod native;
 mod sandbox;
@@ -26,13 +27,13 @@ mod trace;
 mod transport;
 
 pub use auth::{AuthError, Authenticator, Bearer, Caller, Tokens};
-pub use convert::{execution_to_proto, step_to_proto, trace_from_proto, trace_to_proto};
-pub use corpus::{BOMBS, CANARY, COSTLY_REPRS, FORGERIES, SURVIVED};
-pub use native::run_native_tracer;
+pub use convert::{execution_to_proto, language_to_proto, step_to_proto, trace_from_proto, trace_to_proto};
+pub use corpus::{BOMBS, CANARY, COSTLY_REPRS, FORGERIES, LUA_BOMBS, LUA_CANARY, LUA_SURVIVED, SURVIVED};
+pub use native::{bench_native_lua, run_native_lua, run_native_tracer};
 pub use sandbox::{Sandbox, SandboxConfig, SandboxError};
 pub use server::{PoolConfig, PoolService, no_delay, serve};
 pub use transport::{
     ClientTls, OversizeLayer, ServeError, ServerSecurity, ServerTls, endpoint, reflection, server_builder,
 };
 // The trace schema, from the leaf crate, for the pool's callers.
-pub use curio_trace::{Event, Execution, Limits, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, Status, Step, Trace};
+pub use curio_trace::{Event, Execution, Language, Limits, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, Status, Step, Trace};

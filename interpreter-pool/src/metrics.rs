@@ -3,7 +3,7 @@
 
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 
-use crate::{Status, Trace};
+use crate::{Language, Status, Trace};
 
 /// Handle to the pool's series; registering twice is harmless.
 #[derive(Clone, Copy, Debug, Default)]
@@ -19,8 +19,11 @@ impl PoolMetrics {
         describe_counter!("curio_pool_steps_total", Unit::Count, "Trace events produced.");
         describe_gauge!("curio_pool_busy_workers", Unit::Count, "Workers running an execution now.");
         describe_counter!("curio_pool_rejected_total", Unit::Count, "Requests refused, by reason.");
-        for s in Status::ALL {
-            counter!("curio_pool_executions_total", "language" => "python", "status" => s.as_str()).absolute(0);
+        for language in Language::ALL {
+            for s in Status::ALL {
+                counter!("curio_pool_executions_total", "language" => language.as_str(), "status" => s.as_str())
+                    .absolute(0);
+            }
         }
         for reason in ["at_capacity", "invalid_argument"] {
             counter!("curio_pool_rejected_total", "reason" => reason).absolute(0);
@@ -30,9 +33,10 @@ impl PoolMetrics {
         PoolMetrics
     }
 
-    /// One execution finished, with its trace.
-    pub(crate) fn executed(self, trace: &Trace) {
-        counter!("curio_pool_executions_total", "language" => "python", "status" => trace.status.as_str()).increment(1);
+    /// One execution in `language` finished, with its trace.
+    pub(crate) fn executed(self, language: Language, trace: &Trace) {
+        let labels = [("language", language.as_str()), ("status", trace.status.as_str())];
+        counter!("curio_pool_executions_total", &labels).increment(1);
         counter!("curio_pool_steps_total").increment(trace.step_count);
         histogram!("curio_pool_execution_seconds").record(trace.duration.as_secs_f64());
         histogram!("curio_pool_instantiate_seconds").record(trace.instantiate.as_secs_f64());

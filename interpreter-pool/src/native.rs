@@ -1,43 +1,146 @@
-//! The guest's tracer under a native `python3`: the reference the sandbox is
-//! checked against, and the baseline of `curio bench pool`'s per-step ratio.
+//! The guests' tracers under native interpreters (`python3`, `lua5.4`): the
+//! references the sandbox is checked against, and the baselines of `curio
+//! bench pool`'s per-step ratio.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-const FILES: [(&str, &str); 2] = [
+const PYTHON_FILES: [(&str, &str); 2] = [
     ("tracer.py", include_str!("../guests/python/tracer.py")),
     ("native.py", include_str!("../guests/python/native.py")),
 ];
+const LUA_FILES: [(&str, &str); 2] = [
+    ("tracer.lua", include_str!("../guests/lua/tracer.lua")),
+    ("native.lua", include_str!("../guests/lua/native.lua")),
+];
+
+/// A scratch folder holding `files`, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(files: &[(&str, &str)]) -> Result<Self, String> {
+        static RUN: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "curio-native-{}-{}",
+            std::process::id(),
+            RUN.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let scratch = Scratch(dir);
+        for (name, text) in files {
+            scratch.write(name, text)?;
+        }
+        Ok(scratch)
+    }
+
+    fn write(&self, name: &str, text: &str) -> Result<PathBuf, String> {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("writing {name}: {e}"))?;
+        Ok(path)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// Runs `native.py` with one JSON request and returns its JSON answer. The
 /// interpreter is `$CURIO_NATIVE_PYTHON`, else `python3`.
 pub fn run_native_tracer(request: &serde_json::Value) -> Result<serde_json::Value, String> {
-    static RUN: AtomicU32 = AtomicU32::new(0);
-    let dir: PathBuf = std::env::temp_dir().join(format!(
-        "curio-native-{}-{}",
-        std::process::id(),
-        RUN.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    for (name, text) in FILES {
-        std::fs::write(dir.join(name), text).map_err(|e| format!("writing {name}: {e}"))?;
-    }
+    let scratch = Scratch::new(&PYTHON_FILES)?;
     let python = std::env::var("CURIO_NATIVE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut child = Command::new(&python)
-        .arg(dir.join("native.py"))
+    let stdout = run(&python, &[scratch.path("native.py")], Some(request.to_string().as_bytes()), "native.py")?;
+    serde_json::from_slice(&stdout).map_err(|e| format!("native.py answered something other than JSON: {e}"))
+}
+
+/// The interpreter for `native.lua`: `$CURIO_NATIVE_LUA`, else the native
+/// build of the guest's own Lua release (`make guest` builds it beside the
+/// module, with the guest's fixed hash seed), else `lua5.4`.
+fn lua() -> String {
+    if let Ok(path) = std::env::var("CURIO_NATIVE_LUA") {
+        return path;
+    }
+    let built = concat!(env!("CARGO_MANIFEST_DIR"), "/guests/lua/build/lua");
+    if Path::new(built).exists() { built.into() } else { "lua5.4".into() }
+}
+
+/// tracer.lua under a native Lua 5.4: `{"events": [...], "summary": {...}}`,
+/// the same answer as `run_native_tracer`'s trace mode.
+pub fn run_native_lua(source: &str, input: &str, seed: u64, repr_cap: u32) -> Result<serde_json::Value, String> {
+    let scratch = Scratch::new(&LUA_FILES)?;
+    let source = scratch.write("program.lua", source)?;
+    let input = scratch.write("input.txt", input)?;
+    let args = [
+        scratch.path("native.lua"),
+        "trace".into(),
+        scratch.path("tracer.lua"),
+        source,
+        input,
+        (seed as i64).to_string().into(),
+        repr_cap.to_string().into(),
+    ];
+    let stdout = run(&lua(), &args, None, "native.lua")?;
+    let stdout = String::from_utf8(stdout).map_err(|e| format!("native.lua printed non-UTF-8: {e}"))?;
+    let (mut events, mut summary) = (vec![], None);
+    for line in stdout.lines() {
+        let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).map_err(|e| format!("{e}: {text}"));
+        match line.split_at_checked(2) {
+            Some(("E ", event)) => events.push(parse(event)?),
+            Some(("S ", text)) => summary = Some(parse(text)?),
+            _ => return Err(format!("native.lua printed an unexpected line: {line}")),
+        }
+    }
+    let summary = summary.ok_or("native.lua printed no summary")?;
+    Ok(serde_json::json!({"events": events, "summary": summary}))
+}
+
+/// tracer.lua's own time under a native Lua 5.4 over `programs`, each run
+/// `repeat` times: (events, seconds).
+pub fn bench_native_lua(programs: &[String], repeat: u32, repr_cap: u32) -> Result<(u64, f64), String> {
+    let scratch = Scratch::new(&LUA_FILES)?;
+    let mut args = vec![scratch.path("native.lua"), "bench".into(), scratch.path("tracer.lua")];
+    args.push(repeat.to_string().into());
+    args.push(repr_cap.to_string().into());
+    for (i, source) in programs.iter().enumerate() {
+        args.push(scratch.write(&format!("program{i}.lua"), source)?);
+    }
+    let stdout = String::from_utf8_lossy(&run(&lua(), &args, None, "native.lua")?).into_owned();
+    let mut parts = stdout.split_whitespace();
+    let events = parts.next().and_then(|s| s.parse().ok());
+    let seconds = parts.next().and_then(|s| s.parse().ok());
+    events.zip(seconds).ok_or_else(|| format!("native.lua bench printed {stdout:?}"))
+}
+
+/// Runs `program args`, feeding `stdin`; its stdout, or why it failed.
+fn run(program: &str, args: &[PathBuf], stdin: Option<&[u8]>, what: &str) -> Result<Vec<u8>, String> {
+    let hint = if program.contains("lua") {
+        "run `make guest`, which builds the native Lua beside the guest, or set CURIO_NATIVE_LUA"
+    } else {
+        "set CURIO_NATIVE_PYTHON to a python3"
+    };
+    let mut child = Command::new(program)
+        .args(args.iter().map(PathBuf::as_path).map(Path::as_os_str))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("starting {python}: {e} (set CURIO_NATIVE_PYTHON to a python3)"))?;
-    let body = request.to_string();
-    child.stdin.take().expect("piped stdin").write_all(body.as_bytes()).map_err(|e| e.to_string())?;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(&dir);
-    if !out.status.success() {
-        return Err(format!("{python} native.py failed: {}", String::from_utf8_lossy(&out.stderr)));
+        .map_err(|e| format!("starting {program}: {e} ({hint})"))?;
+    let mut pipe = child.stdin.take().expect("piped stdin");
+    if let Some(bytes) = stdin {
+        pipe.write_all(bytes).map_err(|e| e.to_string())?;
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("native.py answered something other than JSON: {e}"))
+    drop(pipe);
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("{program} {what} failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(out.stdout)
 }

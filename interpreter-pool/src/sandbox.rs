@@ -16,7 +16,8 @@ use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::cache;
 use crate::host::{self, Host};
-use curio_trace::{Execution, MAX_MEMORY_BYTES, Trace};
+use crate::lua::LuaGuest;
+use curio_trace::{Execution, Language, MAX_MEMORY_BYTES, Trace};
 
 wasmtime::component::bindgen!({
     path: "guests/python/wit",
@@ -67,14 +68,15 @@ pub enum SandboxError {
     Guest(String),
 }
 
-/// Compiled guest plus the engine that runs it; share it behind an `Arc`.
+/// Compiled guests plus the engine that runs them; share it behind an `Arc`.
 pub struct Sandbox {
     engine: Engine,
     pre: TracerPre<Host>,
+    lua: LuaGuest,
     config: SandboxConfig,
-    /// Whether the guest came from the on-disk cache (else it was compiled).
+    /// Whether the guests came from the on-disk cache (else they were compiled).
     pub from_cache: bool,
-    /// Time to compile or deserialize the guest.
+    /// Time to compile or deserialize the guests.
     pub load_time: Duration,
     ticker: Arc<AtomicBool>,
     slots: Slots,
@@ -122,12 +124,15 @@ impl Drop for Sandbox {
 }
 
 impl Sandbox {
-    /// Builds the engine and loads the guest: from the cache in milliseconds,
-    /// or compiled once (about 16 s on 2 cores) and cached.
+    /// Builds the engine and loads the guests: from the cache in
+    /// milliseconds, or compiled once (about 16 s on 2 cores) and cached.
     pub fn new(config: SandboxConfig) -> Result<Self, SandboxError> {
         let engine = engine(&config).map_err(|e| SandboxError::Engine(e.to_string()))?;
         let started = Instant::now();
-        let (component, from_cache) = cache::load_guest(&engine, &config.cache_dir)?;
+        let (component, python_cached) =
+            cache::load::<wasmtime::component::Component>(&engine, &config.cache_dir, &cache::PYTHON)?;
+        let lua = LuaGuest::new(&engine, &config.cache_dir)?;
+        let from_cache = python_cached && lua.from_cache;
         let load_time = started.elapsed();
         let mut linker = Linker::<Host>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(guest_err)?;
@@ -136,7 +141,7 @@ impl Sandbox {
         let pre = TracerPre::new(pre).map_err(guest_err)?;
         let ticker = start_ticker(engine.clone());
         let slots = Slots { used: Mutex::new(0), freed: Condvar::new(), max: config.slots.max(1) };
-        Ok(Sandbox { engine, pre, config, from_cache, load_time, ticker, slots })
+        Ok(Sandbox { engine, pre, lua, config, from_cache, load_time, ticker, slots })
     }
 
     /// The settings this sandbox was built with.
@@ -149,7 +154,10 @@ impl Sandbox {
     /// request's wall-clock limit plus one epoch tick.
     pub fn execute(&self, exec: &Execution) -> Result<Trace, SandboxError> {
         let _slot = self.slots.acquire();
-        host::execute(&self.engine, &self.pre, exec, &self.config)
+        match exec.language {
+            Language::Python => host::execute(&self.engine, &self.pre, exec, &self.config),
+            Language::Lua => self.lua.execute(&self.engine, exec, &self.config),
+        }
     }
 }
 
@@ -178,6 +186,8 @@ fn engine(config: &SandboxConfig) -> wasmtime::Result<Engine> {
         .table_keep_resident(1 << 20);
     let mut c = wasmtime::Config::new();
     c.wasm_component_model(true)
+        // Lua's errors unwind (setjmp/longjmp) as WebAssembly exceptions.
+        .wasm_exceptions(true)
         .epoch_interruption(true)
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));

@@ -191,7 +191,7 @@ impl Inner {
             let trace = sandbox.execute(&exec);
             PoolMetrics.busy(-1.0);
             if let Ok(t) = &trace {
-                PoolMetrics.executed(t);
+                PoolMetrics.executed(exec.language, t);
                 tracing::debug!(request_id = %t.request_id, status = t.status.as_str(), steps = t.step_count,
                     duration_ms = t.duration.as_secs_f64() * 1e3, "executed");
             }

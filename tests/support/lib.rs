@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use curio_interpreter_pool::{Execution, Limits, Sandbox, SandboxConfig, Trace, run_native_tracer};
+use curio_interpreter_pool::{Execution, Language, Limits, Sandbox, SandboxConfig, Trace, run_native_tracer};
 
 mod learner;
 pub use learner::{LearnerProcess, TINY, database_url, resident_mib, wait_for};
@@ -24,7 +24,12 @@ pub fn sandbox() -> Arc<Sandbox> {
 
 /// Runs `source` with the given input and limits.
 pub fn run(source: &str, input: &str, limits: Limits) -> Trace {
-    let exec = Execution { input: input.into(), limits, ..Execution::python(source) };
+    run_in(Language::Python, source, input, limits)
+}
+
+/// Runs `source`, written in `language`, with the given input and limits.
+pub fn run_in(language: Language, source: &str, input: &str, limits: Limits) -> Trace {
+    let exec = Execution { input: input.into(), limits, ..Execution::new(language, source) };
     exec.validate().expect("test request is valid");
     sandbox().execute(&exec).expect("sandbox runs the request")
 }
@@ -36,11 +41,20 @@ pub fn with_timeout(ms: u64) -> Limits {
 
 /// `tests/programs/*.py`, sorted by name: (file name, source).
 pub fn programs() -> Vec<(String, String)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("programs");
+    programs_in("programs", "py")
+}
+
+/// `tests/programs/lua/*.lua`, sorted by name: (file name, source).
+pub fn lua_programs() -> Vec<(String, String)> {
+    programs_in("programs/lua", "lua")
+}
+
+fn programs_in(folder: &str, extension: &str) -> Vec<(String, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(folder);
     let mut out: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "py"))
+        .filter(|p| p.extension().is_some_and(|x| x == extension))
         .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
         .collect();
     out.sort();
@@ -52,6 +66,19 @@ pub fn programs() -> Vec<(String, String)> {
 pub fn native_trace(source: &str, input: &str, seed: u64) -> serde_json::Value {
     let request = serde_json::json!({"mode": "trace", "source": source, "input": input, "seed": seed, "repr_cap": 200});
     run_native_tracer(&request).expect("native python3 runs the tracer")
+}
+
+/// A trace's steps in the guest's wire form, to compare with native events.
+pub fn as_events(trace: &Trace) -> Vec<serde_json::Value> {
+    trace
+        .steps
+        .iter()
+        .map(|s| {
+            let locals: Vec<_> = s.locals.iter().map(|(k, v)| serde_json::json!([k, v])).collect();
+            let event = serde_json::to_value(s.event).unwrap();
+            serde_json::json!([event, s.line, s.function, s.depth, locals, s.stdout, s.value])
+        })
+        .collect()
 }
 
 /// Plain `python3 -c source` with `input` on stdin and `random` seeded with

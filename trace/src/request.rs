@@ -19,10 +19,12 @@ const MEMORY_BYTES: RangeInclusive<u64> = (32 << 20)..=(2 << 30);
 const OUTPUT_BYTES: RangeInclusive<u64> = 1..=(16 << 20);
 
 /// Languages the pool can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Language {
     /// CPython 3.14, traced with `sys.settrace`.
     Python,
+    /// Lua 5.4, traced with `debug.sethook`.
+    Lua,
 }
 
 /// Per-execution limits; each one ends a run with its own status.
@@ -68,9 +70,14 @@ pub struct Execution {
 impl Execution {
     /// A Python run with default limits, seed 0 and no input.
     pub fn python(source: impl Into<String>) -> Self {
+        Execution::new(Language::Python, source)
+    }
+
+    /// A run of `source` in `language` with default limits, seed 0 and no input.
+    pub fn new(language: Language, source: impl Into<String>) -> Self {
         Execution {
             request_id: String::new(),
-            language: Language::Python,
+            language,
             source: source.into(),
             input: String::new(),
             seed: 0,
@@ -129,12 +136,37 @@ where
 }
 
 impl Language {
-    /// Parses a user-facing language name (`python`, `py`).
+    /// Every language, in the order the pool lists them.
+    pub const ALL: [Language; 2] = [Language::Python, Language::Lua];
+
+    /// Parses a user-facing language name (`python`, `py`, `lua`).
     pub fn parse(name: &str) -> Result<Self, InvalidRequest> {
         match name.to_ascii_lowercase().as_str() {
             "python" | "py" | "python3" => Ok(Language::Python),
-            other => Err(invalid("program.language", format!("'{other}' is unknown; supported: python"))),
+            "lua" | "lua5.4" => Ok(Language::Lua),
+            other => {
+                Err(invalid("program.language", format!("'{other}' is unknown; supported: {}", Language::names())))
+            }
         }
+    }
+
+    /// The name the store, the metrics and the CLI use (`python`, `lua`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+            Language::Lua => "lua",
+        }
+    }
+
+    /// The supported names, comma-separated.
+    pub fn names() -> String {
+        Language::ALL.map(Language::as_str).join(", ")
+    }
+}
+
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -173,6 +205,10 @@ mod tests {
     #[test]
     fn unknown_language_lists_the_supported_ones() {
         let err = Language::parse("cobol").unwrap_err();
-        assert!(err.reason.contains("python"), "{err}");
+        assert!(err.reason.contains("python, lua"), "{err}");
+        assert_eq!(Language::parse("Lua"), Ok(Language::Lua));
+        for language in Language::ALL {
+            assert_eq!(Language::parse(language.as_str()), Ok(language));
+        }
     }
 }

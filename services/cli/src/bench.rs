@@ -1,13 +1,14 @@
 //! `curio bench pool`: isolated executions per second, instantiate latency,
-//! and the per-step cost against the same tracer under a native `python3`,
-//! measured in the same run so the ratio survives a noisy machine.
+//! and the per-step cost against the same tracer under the native
+//! interpreter (`python3`, `lua5.4`), measured in the same run so the ratio
+//! survives a noisy machine.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use curio_interpreter_pool::{Execution, Limits, Sandbox, Status, run_native_tracer};
+use curio_interpreter_pool::{Execution, Language, Limits, Sandbox, Status, bench_native_lua, run_native_tracer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Subcommand, Debug)]
@@ -32,7 +33,26 @@ pub struct PoolBench {
     /// Seconds of the throughput phase.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
+    /// The guest to measure: `python` or `lua`.
+    #[arg(long, default_value = "python")]
+    language: String,
 }
+
+/// What one language's benchmark runs.
+struct Workload {
+    language: Language,
+    /// Small programs for the throughput phase.
+    programs: &'static [&'static str],
+    /// Step-heavy programs for the per-step ratio.
+    long: &'static [&'static str],
+    /// A program that does nothing: the fixed cost of an execution.
+    empty: &'static str,
+}
+
+const PYTHON: Workload =
+    Workload { language: Language::Python, programs: &PROGRAMS, long: &LONG_PROGRAMS, empty: "pass" };
+const LUA: Workload =
+    Workload { language: Language::Lua, programs: &LUA_PROGRAMS, long: &LUA_LONG_PROGRAMS, empty: "local _ = 0" };
 
 /// Small programs of the kind the learner sends: a few dozen steps each.
 const PROGRAMS: [&str; 5] = [
@@ -52,6 +72,23 @@ const LONG_PROGRAMS: [&str; 4] = [
     "def safe(a, b):\n    try:\n        return a // b\n    except ZeroDivisionError:\n        return None\nr = 0\nfor i in range(300):\n    v = safe(i, i % 4)\n    r += v or 0\nprint(r)\n",
 ];
 
+/// The Python programs' counterparts in Lua.
+const LUA_PROGRAMS: [&str; 5] = [
+    "local function f(n)\n  if n < 2 then return n end\n  return f(n - 1) + f(n - 2)\nend\nlocal x = f(5)\nprint(x)\n",
+    "local s = 'hello world'\nlocal out = {}\nfor w in s:gmatch('%a+') do\n  out[#out + 1] = w:reverse():upper()\nend\nprint(table.concat(out, '-'))\n",
+    "local d = {}\nfor i = 0, 5 do\n  d[i % 3] = (d[i % 3] or 0) + i\nend\nlocal keys = {}\nfor k in pairs(d) do keys[#keys + 1] = k end\ntable.sort(keys)\nprint(#keys)\n",
+    "local function safe(a, b)\n  local ok, r = pcall(function() if b == 0 then error('zero') end return a // b end)\n  if ok then return r end\n  return nil\nend\nlocal r = {safe(6, 2), safe(1, 0)}\nprint(r[1], r[2])\n",
+    "local total = 0\nlocal i = 0\nwhile i < 8 do\n  if i % 2 == 1 then\n    total = total + i\n  end\n  i = i + 1\nend\nprint(total)\n",
+];
+
+/// The long Python programs' counterparts in Lua.
+const LUA_LONG_PROGRAMS: [&str; 4] = [
+    "local function f(n)\n  if n < 2 then return n end\n  return f(n - 1) + f(n - 2)\nend\nlocal x = f(11)\nprint(x)\n",
+    "local s = string.rep('hello world ', 100)\nlocal out = {}\nfor w in s:gmatch('%a+') do\n  out[#out + 1] = w:reverse():upper()\nend\nprint(#table.concat(out, '-'))\n",
+    "local d = {}\nfor i = 0, 499 do\n  d[i % 7] = (d[i % 7] or 0) + i\nend\nlocal keys = {}\nfor k in pairs(d) do keys[#keys + 1] = k end\ntable.sort(keys)\nprint(#keys)\n",
+    "local function safe(a, b)\n  local ok, r = pcall(function() if b == 0 then error('zero') end return a // b end)\n  if ok then return r end\n  return nil\nend\nlocal r = 0\nfor i = 0, 299 do\n  local v = safe(i, i % 4)\n  r = r + (v or 0)\nend\nprint(r)\n",
+];
+
 pub fn run(bench: Bench, data_dir: &std::path::Path) -> anyhow::Result<()> {
     match bench {
         Bench::Pool(args) => pool(args),
@@ -65,21 +102,27 @@ pub fn run(bench: Bench, data_dir: &std::path::Path) -> anyhow::Result<()> {
 fn pool(args: PoolBench) -> anyhow::Result<()> {
     anyhow::ensure!((1..=64).contains(&args.threads), "--threads is {}; allowed 1..=64", args.threads);
     anyhow::ensure!(args.seconds > 0.0 && args.seconds <= 3600.0, "--seconds must be in (0, 3600]");
+    let language = Language::parse(&args.language).map_err(|e| anyhow::anyhow!("--language {}", e.reason))?;
+    let work = match language {
+        Language::Python => &PYTHON,
+        Language::Lua => &LUA,
+    };
     let sandbox = crate::sandbox(args.threads)?;
     println!("guest_load_ms: {:.1} (from cache: {})", sandbox.load_time.as_secs_f64() * 1e3, sandbox.from_cache);
-    for source in PROGRAMS {
-        let trace = sandbox.execute(&Execution::python(source))?;
+    for source in work.programs {
+        let trace = sandbox.execute(&Execution::new(language, *source))?;
         anyhow::ensure!(trace.status == Status::Ok, "bench program failed: {:?}\n{source}", trace.error);
     }
 
-    let empty = fixed_cost(&sandbox, 50)?;
-    let (wasm_per_step, native_per_step, steps) = per_step_costs(&sandbox)?;
+    let empty = fixed_cost(&sandbox, work, 50)?;
+    let (wasm_per_step, native_per_step, steps) = per_step_costs(&sandbox, work)?;
 
-    let runs = throughput(&sandbox, args.threads, Duration::from_secs_f64(args.seconds));
+    let runs = throughput(&sandbox, work, args.threads, Duration::from_secs_f64(args.seconds));
     let executions = runs.len();
     let mut instantiate: Vec<f64> = runs.iter().map(|r| r.0).collect();
     let mut total: Vec<f64> = runs.iter().map(|r| r.1).collect();
-    println!("threads: {}, seconds: {}, programs: {}", args.threads, args.seconds, PROGRAMS.len());
+    println!("language: {language}");
+    println!("threads: {}, seconds: {}, programs: {}", args.threads, args.seconds, work.programs.len());
     println!("executions: {executions}");
     println!("instantiate_ms_p50: {:.3}", percentile(&mut instantiate, 0.50));
     println!("instantiate_ms_p99: {:.3}", percentile(&mut instantiate, 0.99));
@@ -93,11 +136,12 @@ fn pool(args: PoolBench) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Mean seconds to run `pass` (instantiate excluded): the fixed cost of an execution.
-fn fixed_cost(sandbox: &Sandbox, repeat: u32) -> anyhow::Result<f64> {
+/// Mean seconds to run an empty program (instantiate excluded): the fixed
+/// cost of an execution.
+fn fixed_cost(sandbox: &Sandbox, work: &Workload, repeat: u32) -> anyhow::Result<f64> {
     let mut seconds = 0.0;
     for _ in 0..repeat {
-        let trace = sandbox.execute(&Execution::python("pass"))?;
+        let trace = sandbox.execute(&Execution::new(work.language, work.empty))?;
         seconds += (trace.duration - trace.instantiate).as_secs_f64();
     }
     Ok(seconds / f64::from(repeat))
@@ -108,15 +152,15 @@ fn fixed_cost(sandbox: &Sandbox, repeat: u32) -> anyhow::Result<f64> {
 const ROUNDS: usize = 5;
 
 /// Per-step seconds of the long programs in the sandbox (instantiation
-/// excluded) and under native python3, measured in alternating rounds.
-fn per_step_costs(sandbox: &Sandbox) -> anyhow::Result<(f64, f64, u64)> {
-    let request = serde_json::json!({"mode": "bench", "programs": LONG_PROGRAMS, "repeat": 2, "repr_cap": 200});
+/// excluded) and under the native interpreter, in alternating rounds.
+fn per_step_costs(sandbox: &Sandbox, work: &Workload) -> anyhow::Result<(f64, f64, u64)> {
     let (mut wasm_best, mut native_best, mut steps) = (f64::INFINITY, f64::INFINITY, 0);
     for _ in 0..ROUNDS {
         let (mut seconds, mut round_steps) = (0.0, 0);
         for _ in 0..2 {
-            for source in LONG_PROGRAMS {
-                let trace = sandbox.execute(&Execution { limits: long_limits(), ..Execution::python(source) })?;
+            for source in work.long {
+                let exec = Execution { limits: long_limits(), ..Execution::new(work.language, *source) };
+                let trace = sandbox.execute(&exec)?;
                 anyhow::ensure!(trace.status == Status::Ok, "bench program failed: {:?}\n{source}", trace.error);
                 seconds += (trace.duration - trace.instantiate).as_secs_f64();
                 round_steps += trace.step_count;
@@ -124,12 +168,30 @@ fn per_step_costs(sandbox: &Sandbox) -> anyhow::Result<(f64, f64, u64)> {
         }
         wasm_best = wasm_best.min(seconds / round_steps as f64);
         steps = round_steps;
-        let native = run_native_tracer(&request).map_err(anyhow::Error::msg).context("running the native baseline")?;
-        let native_steps = native["steps"].as_u64().context("native steps")?;
+        let (native_steps, native_seconds) = native_run(work).context("running the native baseline")?;
         anyhow::ensure!(native_steps == round_steps, "native traced {native_steps} steps, the sandbox {round_steps}");
-        native_best = native_best.min(native["seconds"].as_f64().context("native seconds")? / native_steps as f64);
+        native_best = native_best.min(native_seconds / native_steps as f64);
     }
     Ok((wasm_best, native_best, steps))
+}
+
+/// The long programs, twice each, under the native interpreter's tracer:
+/// (events, seconds in the tracer).
+fn native_run(work: &Workload) -> anyhow::Result<(u64, f64)> {
+    match work.language {
+        Language::Python => {
+            let request = serde_json::json!({"mode": "bench", "programs": work.long, "repeat": 2, "repr_cap": 200});
+            let native = run_native_tracer(&request).map_err(anyhow::Error::msg)?;
+            Ok((
+                native["steps"].as_u64().context("native steps")?,
+                native["seconds"].as_f64().context("native seconds")?,
+            ))
+        }
+        Language::Lua => {
+            let programs: Vec<String> = work.long.iter().map(|s| s.to_string()).collect();
+            bench_native_lua(&programs, 2, 200).map_err(anyhow::Error::msg)
+        }
+    }
 }
 
 fn long_limits() -> Limits {
@@ -138,7 +200,7 @@ fn long_limits() -> Limits {
 
 /// Runs the programs round-robin on `threads` threads for `span`; returns
 /// (instantiate ms, total ms) per execution.
-fn throughput(sandbox: &Arc<Sandbox>, threads: u32, span: Duration) -> Vec<(f64, f64)> {
+fn throughput(sandbox: &Arc<Sandbox>, work: &'static Workload, threads: u32, span: Duration) -> Vec<(f64, f64)> {
     let bar = ProgressBar::new(span.as_secs()).with_style(
         ProgressStyle::with_template("throughput {bar:30} {pos}/{len} s").expect("valid progress template"),
     );
@@ -150,7 +212,7 @@ fn throughput(sandbox: &Arc<Sandbox>, threads: u32, span: Duration) -> Vec<(f64,
                 let mut runs = Vec::new();
                 let mut i = t;
                 while started.elapsed() < span {
-                    let exec = Execution::python(PROGRAMS[i % PROGRAMS.len()]);
+                    let exec = Execution::new(work.language, work.programs[i % work.programs.len()]);
                     if let Ok(trace) = sandbox.execute(&exec) {
                         runs.push((trace.instantiate.as_secs_f64() * 1e3, trace.duration.as_secs_f64() * 1e3));
                     }

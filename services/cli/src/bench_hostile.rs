@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use curio_interpreter_pool::{BOMBS, CANARY, Execution, Limits, SURVIVED, Status, Trace};
+use curio_interpreter_pool::{
+    BOMBS, CANARY, Execution, LUA_BOMBS, LUA_CANARY, LUA_SURVIVED, Language, Limits, SURVIVED, Status, Trace,
+};
 use curio_loop::PoolClients;
 
 #[derive(Args, Debug)]
@@ -21,8 +23,8 @@ pub struct HostileBench {
 pub async fn run(args: HostileBench) -> anyhow::Result<()> {
     let pools = PoolClients::new(std::slice::from_ref(&args.pool), Duration::from_millis(args.timeout_ms + 10_000))?;
     let limits = Limits { timeout: Duration::from_millis(args.timeout_ms), ..Limits::default() };
-    let run = |name: &str, source: &str| {
-        let exec = Execution { request_id: format!("hostile-{name}"), limits, ..Execution::python(source) };
+    let run = |language: Language, name: &str, source: &str| {
+        let exec = Execution { request_id: format!("hostile-{name}"), limits, ..Execution::new(language, source) };
         let pools = &pools;
         async move {
             let started = Instant::now();
@@ -30,13 +32,21 @@ pub async fn run(args: HostileBench) -> anyhow::Result<()> {
             (trace, started.elapsed())
         }
     };
-    let mut failures = 0;
-    println!("{:<46} {:<15} {:>8}  canary", "program", "status", "ms");
-    let cases = BOMBS.iter().map(|(n, s)| (*n, *s, None)).chain(SURVIVED.iter().map(|(n, s, o)| (*n, *s, Some(*o))));
-    for (name, source, expected) in cases {
-        let (trace, took) = run(name, source).await;
-        let (canary, _) = run("canary", CANARY.0).await;
-        let canary_ok = matches!(&canary, Ok(t) if t.status == Status::Ok && t.stdout == CANARY.1);
+    let (mut failures, mut programs) = (0, 0);
+    println!("{:<6} {:<46} {:<15} {:>8}  canary", "lang", "program", "status", "ms");
+    let corpora = [
+        (Language::Python, &BOMBS[..], &SURVIVED[..], CANARY),
+        (Language::Lua, &LUA_BOMBS[..], &LUA_SURVIVED[..], LUA_CANARY),
+    ];
+    let cases = corpora.iter().flat_map(|&(language, bombs, survived, canary)| {
+        let bombs = bombs.iter().map(move |(n, s)| (language, *n, *s, None, canary));
+        bombs.chain(survived.iter().map(move |(n, s, o)| (language, *n, *s, Some(*o), canary)))
+    });
+    for (language, name, source, expected, canary) in cases {
+        programs += 1;
+        let (trace, took) = run(language, name, source).await;
+        let (after, _) = run(language, "canary", canary.0).await;
+        let canary_ok = matches!(&after, Ok(t) if t.status == Status::Ok && t.stdout == canary.1);
         let ok = match (&trace, expected) {
             (Ok(t), None) => t.status != Status::Ok,
             (Ok(t), Some(out)) => t.status == Status::Ok && t.stdout == out,
@@ -44,14 +54,14 @@ pub async fn run(args: HostileBench) -> anyhow::Result<()> {
         } && canary_ok;
         failures += usize::from(!ok);
         println!(
-            "{name:<46} {:<15} {:>8.0}  {}{}",
+            "{language:<6} {name:<46} {:<15} {:>8.0}  {}{}",
             describe(&trace),
             took.as_secs_f64() * 1e3,
             if canary_ok { "clean" } else { "FAILED" },
             if ok { "" } else { "   <- unexpected" }
         );
     }
-    println!("hostile_programs: {}", BOMBS.len() + SURVIVED.len());
+    println!("hostile_programs: {programs}");
     println!("unexpected: {failures}");
     anyhow::ensure!(failures == 0, "{failures} hostile programs were not contained; see the table");
     Ok(())

@@ -1,16 +1,19 @@
-//! `curio trace FILE`: one program through the sandbox, in-process.
+//! `curio trace FILE`: one program (Python or Lua) through the sandbox, in-process.
 
 use std::io::{Read, Write};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use curio_interpreter_pool::{Execution, Limits, Trace};
+use curio_interpreter_pool::{Execution, Language, Limits, Trace};
 
 #[derive(Args, Debug)]
 pub struct TraceArgs {
-    /// Python source file, or `-` for stdin.
+    /// Source file, or `-` for stdin.
     file: String,
+    /// `python` or `lua`. Default: `lua` for a `.lua` file, else `python`.
+    #[arg(long)]
+    language: Option<String>,
     /// Text on the program's stdin.
     #[arg(long, default_value = "")]
     input: String,
@@ -39,6 +42,11 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     } else {
         std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file))?
     };
+    let language = match &args.language {
+        Some(name) => Language::parse(name).map_err(|e| anyhow::anyhow!("--language {}", e.reason))?,
+        None if args.file.ends_with(".lua") => Language::Lua,
+        None => Language::Python,
+    };
     let exec = Execution {
         input: args.input,
         seed: args.seed,
@@ -48,7 +56,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
             memory_bytes: args.memory_mib << 20,
             output_bytes: Limits::default().output_bytes,
         },
-        ..Execution::python(source)
+        ..Execution::new(language, source)
     };
     exec.validate().context("invalid request")?;
     let sandbox = crate::sandbox(1)?;
