@@ -24,7 +24,12 @@ fn chance_runs() -> Vec<Run> {
             let source = format!("import random\n{name} = random.randint(1, {top})\nprint({name})\n");
             for seed in 0..16 {
                 let trace = sandbox().execute(&Execution { seed, ..Execution::python(source.clone()) }).unwrap();
-                out.push(Run { source: source.clone(), input: String::new(), steps: trace.steps });
+                out.push(Run {
+                    language: curio_trace::Language::Python,
+                    source: source.clone(),
+                    input: String::new(),
+                    steps: trace.steps,
+                });
             }
         }
     }
@@ -49,7 +54,12 @@ fn copy_runs() -> Vec<Run> {
             let other = (names[(j + 1) % names.len()], words[(i + 3) % words.len()]);
             for source in [copy_source((n, w), None, n), copy_source((n, w), Some(other), other.0)] {
                 let trace = sandbox().execute(&Execution::python(source.clone())).unwrap();
-                out.push(Run { source, input: String::new(), steps: trace.steps });
+                out.push(Run {
+                    language: curio_trace::Language::Python,
+                    source,
+                    input: String::new(),
+                    steps: trace.steps,
+                });
             }
         }
     }
@@ -137,7 +147,8 @@ fn ranking_puts_the_real_program_first_where_the_model_predicts_every_candidate(
 fn the_least_likely_step_of_a_draw_is_the_draw() {
     let learner = model();
     let trace = sandbox().execute(&Execution { seed: 11, ..Execution::python(DRAW) }).unwrap();
-    let run = Run { source: DRAW.into(), input: String::new(), steps: trace.steps };
+    let run =
+        Run { language: curio_trace::Language::Python, source: DRAW.into(), input: String::new(), steps: trace.steps };
     let s = curio_learner::surprise(&learner.model, &run, 1, Device::Cpu, |_| false).unwrap();
     let top = s.top(1)[0];
     eprintln!("{:?}", s.steps);

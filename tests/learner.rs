@@ -25,7 +25,7 @@ fn suite(seeds: impl Iterator<Item = u64>) -> Vec<Run> {
         .map(|seed| {
             let source = program(seed);
             let trace = sandbox().execute(&Execution::python(source.clone())).unwrap();
-            Run { source, input: String::new(), steps: trace.steps }
+            Run { language: curio_trace::Language::Python, source, input: String::new(), steps: trace.steps }
         })
         .collect()
 }

@@ -1,11 +1,11 @@
-//! Programs from files: JSON Lines of `{"id", "source", "input"?, "seed"?}`,
+//! Programs from files: JSON Lines of `{"id", "source", "input"?, "seed"?, "language"?}`,
 //! as `curio eval --programs` reads them and as the real-program corpora
 //! (`learner/corpus/build.py`) are written.
 
 use std::collections::HashSet;
 use std::path::Path;
 
-use curio_trace::{Execution, Limits, Run, Status, Trace};
+use curio_trace::{Execution, Language, Limits, Run, Status, Trace};
 use serde::{Deserialize, Serialize};
 
 /// One program of a programs file.
@@ -14,8 +14,11 @@ use serde::{Deserialize, Serialize};
 pub struct Listed {
     /// Names the program in reports; unique within its file.
     pub id: String,
-    /// The Python source.
+    /// The source.
     pub source: String,
+    /// Its language, `python` or `lua`. Default: `python`.
+    #[serde(default, skip_serializing_if = "is_python")]
+    pub language: Language,
     /// Its stdin. Default: empty.
     #[serde(default)]
     pub input: String,
@@ -32,16 +35,22 @@ impl Listed {
             input: self.input.clone(),
             seed: self.seed,
             limits,
-            ..Execution::python(self.source.clone())
+            ..Execution::new(self.language, self.source.clone())
         }
     }
+}
+
+fn is_python(language: &Language) -> bool {
+    *language == Language::Python
 }
 
 /// A run to evaluate on: one that ran to its end, `ok` or with an uncaught
 /// exception; else the status it stopped with (a limit, a syntax error).
 pub fn ended_run(exec: Execution, trace: Trace) -> Result<Run, Status> {
     match trace.status {
-        Status::Ok | Status::Exception => Ok(Run { source: exec.source, input: exec.input, steps: trace.steps }),
+        Status::Ok | Status::Exception => {
+            Ok(Run { language: exec.language, source: exec.source, input: exec.input, steps: trace.steps })
+        }
         status => Err(status),
     }
 }

@@ -1,10 +1,10 @@
 //! Training examples from traces, and padded batches of them.
 
-use curio_trace::{Run, Step};
+use curio_trace::{Language, Run, Step};
 use tch::{Device, Tensor};
 
 use crate::encode::{
-    EOS, Encoded, PAD, State, decides, delta, delta_bytes, encode_context, event_index, nesting, states_reading,
+    EOS, Encoded, PAD, State, decides, delta, delta_bytes, encode_context_in, event_index, nesting, states_reading,
 };
 use crate::model::{Batch, Examples, Programs, Targets};
 use crate::window::Window;
@@ -115,15 +115,15 @@ impl Example {
     }
 }
 
-/// Every example of a trace of a run given `input` on stdin, for the given
-/// jump lengths; steps whose target line is outside the source (none in
-/// practice) are skipped.
+/// Every example of a trace of a Python run given `input` on stdin, for the
+/// given jump lengths; steps whose target line is outside the source (none
+/// in practice) are skipped.
 pub fn examples(source: &str, input: &str, steps: &[Step], jumps: &[u32]) -> Vec<Example> {
     let st = states_reading(steps, input);
     let mut out = vec![];
     for &k in jumps {
         for t in 0..st.len().saturating_sub(k as usize) {
-            out.extend(build(source, steps, &st, t, k));
+            out.extend(build(Language::Python, source, steps, &st, t, k));
         }
     }
     out
@@ -180,18 +180,18 @@ impl Unrolled {
         if t + k as usize >= self.states.len() {
             return None;
         }
-        build(&self.run.source, &self.run.steps, &self.states, t, k)
+        build(self.run.language, &self.run.source, &self.run.steps, &self.states, t, k)
     }
 }
 
-fn build(source: &str, steps: &[Step], st: &[State], t: usize, k: u32) -> Option<Example> {
+fn build(language: Language, source: &str, steps: &[Step], st: &[State], t: usize, k: u32) -> Option<Example> {
     let target = &st[t + k as usize];
     let line = target.line as usize;
     if line == 0 || line > source.lines().count() {
         return None;
     }
     let printed: String = steps[t + 1..=t + k as usize].iter().map(|s| s.stdout.as_str()).collect();
-    let context = encode_context(source, &st[t], k);
+    let context = encode_context_in(language, source, &st[t], k);
     let (event, line) = (event_index(target.event), line - 1);
     Some(Example {
         action: context.action_tokens(event, line),
@@ -465,7 +465,12 @@ mod tests {
         let source = "x = 7\nif x * 5 > 13:\n    x = x + 1\n";
         let steps =
             vec![module_step(0, 1, "7"), module_step(1, 2, "7"), module_step(2, 3, "7"), module_step(3, 3, "8")];
-        let run = Unrolled::new(Run { source: source.into(), input: "4\n".into(), steps: steps.clone() });
+        let run = Unrolled::new(Run {
+            language: curio_trace::Language::Python,
+            source: source.into(),
+            input: "4\n".into(),
+            steps: steps.clone(),
+        });
         assert_eq!(run.len(), 4);
         for k in [1, 2] {
             let whole = examples(source, "4\n", &steps, &[k]);

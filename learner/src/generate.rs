@@ -1,11 +1,14 @@
-//! Programs to learn from: a seeded generator of small, valid Python
-//! programs, a mutator for nearby variants, and inputs to run them on.
+//! Programs to learn from: a seeded generator of small, valid programs in
+//! Python or Lua, a mutator for nearby variants, and inputs to run them on.
 //!
 //! The generator tracks which variables hold which type, so every
 //! statement it writes is well-typed where it stands; a program may still
-//! raise (a caught or uncaught exception is part of what is covered).
+//! raise (a caught or uncaught exception is part of what is covered). It
+//! makes the same draws in both languages, so one seed gives the same
+//! computation in two syntaxes, up to the first place a Lua loop's variable,
+//! gone after its loop, would be read again.
 
-use curio_trace::{Execution, Limits, Run, Status, Trace};
+use curio_trace::{Execution, Language, Limits, Run, Status, Trace};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -56,10 +59,19 @@ enum Ty {
 struct Gen<'a> {
     rng: StdRng,
     cfg: &'a GenConfig,
+    lua: bool,
     out: String,
     vars: Vec<(String, Ty)>,
     next_var: usize,
 }
+
+/// The helpers' Lua, in `HELPERS`' order.
+const LUA_HELPERS: [&str; 4] = [
+    "local function fact(n)\n  if n <= 1 then\n    return 1\n  end\n  return n * fact(n - 1)\nend\n",
+    "local function clamp(x, lo, hi)\n  if x < lo then\n    return lo\n  end\n  if x > hi then\n    return hi\n  end\n  return x\nend\n",
+    "local function shout(s)\n  local t = s:upper()\n  return t .. '!'\nend\n",
+    "local function total(xs)\n  local acc = 0\n  for _, v in ipairs(xs) do\n    acc = acc + v\n  end\n  return acc\nend\n",
+];
 
 const HELPERS: [&str; 4] = [
     "def fact(n):\n    if n <= 1:\n        return 1\n    return n * fact(n - 1)\n",
@@ -68,33 +80,69 @@ const HELPERS: [&str; 4] = [
     "def total(xs):\n    acc = 0\n    for v in xs:\n        acc += v\n    return acc\n",
 ];
 
-/// A random valid program for `seed`.
+/// A random valid Python program for `seed`.
 pub fn generate(seed: u64, cfg: &GenConfig) -> String {
-    let mut g = Gen { rng: StdRng::seed_from_u64(seed), cfg, out: String::new(), vars: vec![], next_var: 0 };
+    generate_in(Language::Python, seed, cfg)
+}
+
+/// A random valid program for `seed` in `language`: the same draws, and so
+/// the same computation, in either.
+pub fn generate_in(language: Language, seed: u64, cfg: &GenConfig) -> String {
+    let lua = language == Language::Lua;
+    let mut g = Gen { rng: StdRng::seed_from_u64(seed), cfg, lua, out: String::new(), vars: vec![], next_var: 0 };
     let helpers = g.rng.random_range(0..=2);
     let mut used = vec![];
     for _ in 0..helpers {
         let h = g.rng.random_range(0..HELPERS.len());
         if !used.contains(&h) {
             used.push(h);
-            g.out.push_str(HELPERS[h]);
+            g.out.push_str(if lua { LUA_HELPERS[h] } else { HELPERS[h] });
         }
     }
-    g.out.push_str(&format!("n = int(input() or {})\n", g.rng.random_range(0..10)));
+    let default = g.rng.random_range(0..10);
+    g.out.push_str(&if lua {
+        format!("local n = tonumber(io.read() or '') or {default}\n")
+    } else {
+        format!("n = int(input() or {default})\n")
+    });
     g.vars.push(("n".into(), Ty::Int));
     for _ in 0..cfg.statements {
         g.statement(0, &used);
     }
-    let shown: Vec<String> = g.vars.iter().rev().take(3).map(|(v, _)| v.clone()).collect();
+    let last: Vec<(String, Ty)> = g.vars.iter().rev().take(3).cloned().collect();
+    let shown: Vec<String> = last.into_iter().filter_map(|(v, ty)| g.shown(v, ty)).collect();
     g.out.push_str(&format!("print({})\n", shown.join(", ")));
     g.out
 }
 
 impl Gen<'_> {
     fn line(&mut self, depth: usize, text: &str) {
-        self.out.push_str(&"    ".repeat(depth));
+        self.out.push_str(&(if self.lua { "  " } else { "    " }).repeat(depth));
         self.out.push_str(text);
         self.out.push('\n');
+    }
+
+    /// `v = e` for a new variable: a local in Lua.
+    fn assign(&mut self, depth: usize, v: &str, e: &str) {
+        let local = if self.lua { "local " } else { "" };
+        self.line(depth, &format!("{local}{v} = {e}"));
+    }
+
+    /// How the final print shows a variable: Lua prints a table's address,
+    /// so a list or pair shows its items and a dict is left out.
+    fn shown(&self, v: String, ty: Ty) -> Option<String> {
+        match ty {
+            Ty::List | Ty::Tuple if self.lua => Some(format!("table.concat({v}, ' ')")),
+            Ty::Dict if self.lua => None,
+            _ => Some(v),
+        }
+    }
+
+    /// Closes a block opened at `depth` (Lua's `end`).
+    fn end(&mut self, depth: usize) {
+        if self.lua {
+            self.line(depth, "end");
+        }
     }
 
     fn pick(&mut self, ty: Ty) -> Option<String> {
@@ -137,12 +185,12 @@ impl Gen<'_> {
             0 | 1 => {
                 let e = self.int();
                 let v = self.fresh(Ty::Int);
-                self.line(depth, &format!("{v} = {e}"));
+                self.assign(depth, &v, &e);
             }
             2 => {
                 let s = self.string();
                 let v = self.fresh(Ty::Str);
-                self.line(depth, &format!("{v} = {s}"));
+                self.assign(depth, &v, &s);
             }
             3 => self.string_op(depth, helpers),
             4 => self.list(depth),
@@ -150,7 +198,8 @@ impl Gen<'_> {
             6 => {
                 let (k, v) = (self.string(), self.int());
                 let d = self.fresh(Ty::Dict);
-                self.line(depth, &format!("{d} = {{{k}: {v}}}"));
+                let e = if self.lua { format!("{{[{k}] = {v}}}") } else { format!("{{{k}: {v}}}") };
+                self.assign(depth, &d, &e);
             }
             7 => self.dict_add(depth, helpers),
             8 => self.tuple(depth),
@@ -171,16 +220,26 @@ impl Gen<'_> {
     fn string_op(&mut self, depth: usize, helpers: &[usize]) {
         match self.pick(Ty::Str) {
             Some(s) => {
-                let ops = [
-                    format!("{s}[1:] + {s}[:1]"),
-                    format!("{s}.upper()"),
-                    format!("{s}.replace('a', 'o')"),
-                    format!("'-'.join([{s}, {s}[::-1]])"),
-                    format!("f'{{{s}}}:{{len({s})}}'"),
-                ];
+                let ops = if self.lua {
+                    [
+                        format!("{s}:sub(2) .. {s}:sub(1, 1)"),
+                        format!("{s}:upper()"),
+                        format!("({s}:gsub('a', 'o'))"),
+                        format!("{s} .. '-' .. {s}:reverse()"),
+                        format!("{s} .. ':' .. #{s}"),
+                    ]
+                } else {
+                    [
+                        format!("{s}[1:] + {s}[:1]"),
+                        format!("{s}.upper()"),
+                        format!("{s}.replace('a', 'o')"),
+                        format!("'-'.join([{s}, {s}[::-1]])"),
+                        format!("f'{{{s}}}:{{len({s})}}'"),
+                    ]
+                };
                 let e = ops[self.rng.random_range(0..ops.len())].clone();
                 let v = self.fresh(Ty::Str);
-                self.line(depth, &format!("{v} = {e}"));
+                self.assign(depth, &v, &e);
             }
             None => self.statement(depth, helpers),
         }
@@ -191,7 +250,8 @@ impl Gen<'_> {
         let items: Vec<String> =
             (0..self.rng.random_range(0..4)).map(|_| self.rng.random_range(0..9).to_string()).collect();
         let v = self.fresh(Ty::List);
-        self.line(depth, &format!("{v} = [{}]", items.join(", ")));
+        let e = if self.lua { format!("{{{}}}", items.join(", ")) } else { format!("[{}]", items.join(", ")) };
+        self.assign(depth, &v, &e);
     }
 
     /// An integer appended to a list there is; another statement where
@@ -200,7 +260,8 @@ impl Gen<'_> {
         match self.pick(Ty::List) {
             Some(l) => {
                 let e = self.int();
-                self.line(depth, &format!("{l}.append({e})"));
+                let text = if self.lua { format!("table.insert({l}, {e})") } else { format!("{l}.append({e})") };
+                self.line(depth, &text);
             }
             None => self.statement(depth, helpers),
         }
@@ -212,7 +273,12 @@ impl Gen<'_> {
         match (self.pick(Ty::Dict), self.pick(Ty::Str)) {
             (Some(d), Some(s)) => {
                 let e = self.int();
-                self.line(depth, &format!("{d}[{s}] = {d}.get({s}, 0) + {e}"));
+                let text = if self.lua {
+                    format!("{d}[{s}] = ({d}[{s}] or 0) + {e}")
+                } else {
+                    format!("{d}[{s}] = {d}.get({s}, 0) + {e}")
+                };
+                self.line(depth, &text);
             }
             _ => self.statement(depth, helpers),
         }
@@ -222,9 +288,14 @@ impl Gen<'_> {
     fn tuple(&mut self, depth: usize) {
         let (x, y) = (self.int(), self.int());
         let t = self.fresh(Ty::Tuple);
-        self.line(depth, &format!("{t} = ({x}, {y})"));
         let (a, b) = (self.fresh(Ty::Int), self.fresh(Ty::Int));
-        self.line(depth, &format!("{a}, {b} = {t}"));
+        if self.lua {
+            self.assign(depth, &t, &format!("{{{x}, {y}}}"));
+            self.line(depth, &format!("local {a}, {b} = {t}[1], {t}[2]"));
+        } else {
+            self.line(depth, &format!("{t} = ({x}, {y})"));
+            self.line(depth, &format!("{a}, {b} = {t}"));
+        }
     }
 
     /// A new bool: two integers compared.
@@ -232,15 +303,26 @@ impl Gen<'_> {
         let (x, y) = (self.int(), self.int());
         let v = self.fresh(Ty::Bool);
         let op = ["<", "==", ">=", "!="][self.rng.random_range(0..4)];
-        self.line(depth, &format!("{v} = {x} {op} {y}"));
+        let op = if self.lua && op == "!=" { "~=" } else { op };
+        self.assign(depth, &v, &format!("{x} {op} {y}"));
     }
 
-    /// A `for` over a range up to the loop bound, with its body.
+    /// A `for` over a range up to the loop bound, with its body. Lua's loop
+    /// variable is gone after its loop; Python's stays.
     fn for_loop(&mut self, depth: usize, helpers: &[usize]) {
         let bound = self.rng.random_range(1..=self.cfg.loop_bound);
+        let known = self.vars.len();
         let i = self.fresh(Ty::Int);
-        self.line(depth, &format!("for {i} in range({bound}):"));
+        if self.lua {
+            self.line(depth, &format!("for {i} = 0, {} do", bound - 1));
+        } else {
+            self.line(depth, &format!("for {i} in range({bound}):"));
+        }
         self.body(depth + 1, helpers);
+        self.end(depth);
+        if self.lua {
+            self.vars.truncate(known);
+        }
     }
 
     /// An `if` on two integers compared, with its body and, half the time,
@@ -248,19 +330,25 @@ impl Gen<'_> {
     fn branch(&mut self, depth: usize, helpers: &[usize]) {
         let (x, y) = (self.int(), self.int());
         let op = ["<", ">", "==", "<="][self.rng.random_range(0..4)];
-        self.line(depth, &format!("if {x} {op} {y}:"));
+        self.line(depth, &if self.lua { format!("if {x} {op} {y} then") } else { format!("if {x} {op} {y}:") });
         self.body(depth + 1, helpers);
         if self.rng.random_bool(0.5) {
-            self.line(depth, "else:");
+            self.line(depth, if self.lua { "else" } else { "else:" });
             self.body(depth + 1, helpers);
         }
+        self.end(depth);
     }
 
-    /// A new integer: one divided by 0, 1 or 2 in a `try`, whose handler
-    /// sets it to -1 on the division by zero.
+    /// A new integer: one divided by 0, 1 or 2 in a `try` (Lua: `pcall`),
+    /// whose handler sets it to -1 on the division by zero.
     fn try_divide(&mut self, depth: usize) {
         let (x, y) = (self.int(), self.rng.random_range(0..3));
         let v = self.fresh(Ty::Int);
+        if self.lua {
+            self.line(depth, &format!("local ok, {v} = pcall(function() return {x} // {y} end)"));
+            self.line(depth, &format!("if not ok then {v} = -1 end"));
+            return;
+        }
         self.line(depth, "try:");
         self.line(depth + 1, &format!("{v} = {x} // {y}"));
         self.line(depth, "except ZeroDivisionError:");
@@ -291,11 +379,12 @@ impl Gen<'_> {
             },
             _ => match self.pick(Ty::List) {
                 Some(l) => (format!("total({l})"), Ty::Int),
+                None if self.lua => ("total({1, 2, 3})".into(), Ty::Int),
                 None => ("total([1, 2, 3])".into(), Ty::Int),
             },
         };
         let v = self.fresh(ty);
-        self.line(depth, &format!("{v} = {expr}"));
+        self.assign(depth, &v, &expr);
     }
 }
 
@@ -340,16 +429,19 @@ pub fn inputs(seed: u64, count: usize) -> Vec<String> {
 /// A held-out suite's programs, as executions under `limits`: `indist`
 /// (the generator's distribution, on seeds training never uses), `hard`
 /// (longer programs, more iterations, longer strings), `idioms`
-/// ([`idiomatic`] programs) or `chance` ([`chancy`] programs, whose runs
-/// differ by seed); `None` for another name. The one suite
+/// ([`idiomatic`] programs), `chance` ([`chancy`] programs, whose runs
+/// differ by seed), or `indist-lua` and `hard-lua` (the first two's twins
+/// in Lua, on the same seeds); `None` for another name. The one suite
 /// builder: whatever runs the executions (the in-process sandbox, the
 /// pool) keeps their runs with [`suite_run`].
 pub fn suite(name: &str, count: usize, limits: Limits) -> Option<Vec<Execution>> {
-    let write: fn(u64) -> String = match name {
-        "indist" => |seed| generate(seed, &GenConfig::default()),
-        "hard" => |seed| generate(seed, &GenConfig::harder()),
-        "idioms" => |seed| idiomatic(seed, &GenConfig::default()),
-        "chance" => chancy,
+    let (language, write): (Language, fn(u64) -> String) = match name {
+        "indist" => (Language::Python, |seed| generate(seed, &GenConfig::default())),
+        "hard" => (Language::Python, |seed| generate(seed, &GenConfig::harder())),
+        "idioms" => (Language::Python, |seed| idiomatic(seed, &GenConfig::default())),
+        "chance" => (Language::Python, chancy),
+        "indist-lua" => (Language::Lua, |seed| generate_in(Language::Lua, seed, &GenConfig::default())),
+        "hard-lua" => (Language::Lua, |seed| generate_in(Language::Lua, seed, &GenConfig::harder())),
         _ => return None,
     };
     let program = |seed: u64| Execution {
@@ -357,20 +449,25 @@ pub fn suite(name: &str, count: usize, limits: Limits) -> Option<Vec<Execution>>
         input: inputs(seed, 1).remove(0),
         seed,
         limits,
-        ..Execution::python(write(seed))
+        ..Execution::new(language, write(seed))
     };
     Some(suite_seeds(name, count).into_iter().map(program).collect())
 }
 
 /// A suite program's run, kept only if it ended `ok`.
 pub fn suite_run(exec: Execution, trace: Trace) -> Option<Run> {
-    (trace.status == Status::Ok).then_some(Run { source: exec.source, input: exec.input, steps: trace.steps })
+    (trace.status == Status::Ok).then_some(Run {
+        language: exec.language,
+        source: exec.source,
+        input: exec.input,
+        steps: trace.steps,
+    })
 }
 
 /// Draws from any generator: the seeds of a named suite.
 pub fn suite_seeds(name: &str, count: usize) -> Vec<u64> {
     // Far from training seeds (which count up from 0).
-    let base: u64 = match name {
+    let base: u64 = match name.trim_end_matches("-lua") {
         "hard" => 9_000_000_000,
         "idioms" => 7_000_000_000,
         "chance" => 6_000_000_000,

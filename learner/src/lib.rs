@@ -34,7 +34,7 @@ pub use cpu::flush_subnormals;
 pub use data::{Example, JUMPS, Unrolled, collate, examples, pack};
 pub use encode::{
     DEPTHS, Delta, EOS, EVENTS, Encoded, Frame, LINE_IDS, LINE_REL_VOCAB, State, apply, delta, encode_context,
-    parse_delta, states, states_reading, token_bytes,
+    encode_context_in, parse_delta, states, states_reading, token_bytes,
 };
 pub use eval::{
     ActionMiss, ChanceScore, Divergence, EvalReport, HORIZONS, Miss, NOTHING, ProgramOutcome, UNSEEN,
@@ -44,7 +44,9 @@ pub use eval::{
 pub use facts::comparisons;
 pub use flow::FLOW_VOCAB;
 pub use foresee::{End, Foreseen, cut, foresee, foresee_until, unreadable};
-pub use generate::{GenConfig, chancy, generate, idiomatic, inputs, mutants, mutate, suite, suite_run, suite_seeds};
+pub use generate::{
+    GenConfig, chancy, generate, generate_in, idiomatic, inputs, mutants, mutate, suite, suite_run, suite_seeds,
+};
 pub use infer::{
     Choice, Decoded, Decoding, Prediction, Rollout, decode, disagreement, distribution, foresee_sampled, outputs,
     predict, predict_with, rollout, rollout_until, rollout_with, uncertainty, work,

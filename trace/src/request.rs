@@ -19,9 +19,11 @@ const MEMORY_BYTES: RangeInclusive<u64> = (32 << 20)..=(2 << 30);
 const OUTPUT_BYTES: RangeInclusive<u64> = 1..=(16 << 20);
 
 /// Languages the pool can run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Language {
     /// CPython 3.14, traced with `sys.settrace`.
+    #[default]
     Python,
     /// Lua 5.4, traced with `debug.sethook`.
     Lua,

@@ -14,7 +14,12 @@ fn tiny() -> WorldModel {
 
 fn counting() -> Run {
     let steps = vec![module_step(0, 1, "0"), module_step(1, 2, "0"), module_step(2, 3, "1"), module_step(3, 2, "1")];
-    Run { source: "x = 0\nx = x + 1\nx = x * 3\n".into(), input: String::new(), steps }
+    Run {
+        language: curio_trace::Language::Python,
+        source: "x = 0\nx = x + 1\nx = x * 3\n".into(),
+        input: String::new(),
+        steps,
+    }
 }
 
 #[test]

@@ -7,6 +7,7 @@ use super::state::State;
 use super::values::with_values;
 use super::{BOS, EVENTS, LINE, LINE_IDS, LINE_REACH, LINE_REL_VOCAB, SEP};
 use crate::facts::Facts;
+use curio_trace::Language;
 
 /// A training/inference example: the context tokens, where the program
 /// ends, where each source line starts, and the line features.
@@ -64,27 +65,41 @@ impl Encoded {
     }
 }
 
-/// Encodes the program, the state at t and the jump length k.
+/// Encodes a Python program, the state at t and the jump length k.
 pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
+    encode_context_in(Language::Python, source, state, k)
+}
+
+/// Encodes a program in `language`, the state at t and the jump length k.
+/// A language other than Python is named after BOS (`lua` and a newline),
+/// and gets none of the hints Python's parser gives (the flow flags, the
+/// values a line reads, the working): they would be Python's reading of
+/// another syntax.
+pub fn encode_context_in(language: Language, source: &str, state: &State, k: u32) -> Encoded {
     let lines: Vec<&str> = source.lines().collect();
-    let (mut ctx, line_starts, mut line_id) = program_tokens(&lines);
+    let (mut ctx, line_starts, mut line_id) = program_tokens(language, &lines);
     let prefix = ctx.len();
-    let (line_rel, line_flow) = line_features(source, state, lines.len());
+    let (line_rel, line_flow) = line_features(language, source, state, lines.len());
     ctx.push(SEP);
     let mut s = state_bytes(state, &lines, k);
-    let working = current_code_bytes(source, state, &lines, &mut s);
+    let working = current_code_bytes(language, source, state, &lines, &mut s);
     ctx.extend(s.into_iter().map(i64::from));
     ctx.push(SEP);
     line_id.resize(ctx.len(), line_index(state.line as usize));
     Encoded { context: ctx, prefix, line_starts, line_id, line_rel, line_flow, working }
 }
 
-/// The program part of a context: BOS, then each source line after a LINE
-/// marker. Its tokens, the index of each marker, and each token's line id.
-fn program_tokens(lines: &[&str]) -> (Vec<i64>, Vec<usize>, Vec<i64>) {
+/// The program part of a context: BOS, the language unless it is Python,
+/// then each source line after a LINE marker. Its tokens, the index of each
+/// marker, and each token's line id.
+fn program_tokens(language: Language, lines: &[&str]) -> (Vec<i64>, Vec<usize>, Vec<i64>) {
     let mut ctx = vec![BOS];
+    if language != Language::Python {
+        ctx.extend(language.as_str().bytes().map(i64::from));
+        ctx.push(i64::from(b'\n'));
+    }
     let mut line_starts = vec![];
-    let mut line_id = vec![0];
+    let mut line_id = vec![0; ctx.len()];
     for (j, line) in lines.iter().enumerate() {
         line_starts.push(ctx.len());
         ctx.push(LINE);
@@ -97,11 +112,14 @@ fn program_tokens(lines: &[&str]) -> (Vec<i64>, Vec<usize>, Vec<i64>) {
 
 /// The per-line features of a source of `lines` lines at `state`:
 /// [`Encoded::line_rel`] and [`Encoded::line_flow`].
-fn line_features(source: &str, state: &State, lines: usize) -> (Vec<i64>, Vec<i64>) {
+fn line_features(language: Language, source: &str, state: &State, lines: usize) -> (Vec<i64>, Vec<i64>) {
     let current = i64::from(state.line) - 1;
     let caller_line = state.stack.iter().rev().nth(1).map(|f| f.line);
     let caller = caller_line.map(|l| i64::from(l) - 1);
-    let line_flow = crate::flow::line_flags(source, state.line, caller_line);
+    let line_flow = match language {
+        Language::Python => crate::flow::line_flags(source, state.line, caller_line),
+        _ => vec![0; lines],
+    };
     let line_rel = (0..lines as i64)
         .map(|j| relative_line(j - current) + if caller == Some(j) { LINE_REL_VOCAB / 2 } else { 0 })
         .collect();
@@ -148,7 +166,7 @@ fn state_bytes(state: &State, lines: &[&str], k: u32) -> Vec<u8> {
 /// `lines`) and, when it reads any locals, the same code with their values
 /// ([`with_values`]); returns the working the line calls for
 /// ([`Encoded::working`]).
-fn current_code_bytes(source: &str, state: &State, lines: &[&str], s: &mut Vec<u8>) -> Vec<u8> {
+fn current_code_bytes(language: Language, source: &str, state: &State, lines: &[&str], s: &mut Vec<u8>) -> Vec<u8> {
     // The code of the current line, so the state's own tokens hold it, and
     // the same code with the values it reads in place of their names. They
     // come last, next to the action query and to the delta after it: what
@@ -162,6 +180,9 @@ fn current_code_bytes(source: &str, state: &State, lines: &[&str], s: &mut Vec<u
     s.push(b':');
     s.extend_from_slice(code.as_bytes());
     s.push(b'\n');
+    if language != Language::Python {
+        return vec![];
+    }
     let read = with_values(line, Facts::of(source).names(at), &state.frame().locals);
     if let Some(read) = &read {
         s.push(b'=');
@@ -218,6 +239,22 @@ mod tests {
     use super::*;
     use crate::encode::state::fixtures::trace;
     use crate::encode::{Delta, VOCAB, apply, event_index, states, states_reading};
+
+    #[test]
+    fn another_language_is_named_after_bos_and_gets_no_python_hints() {
+        let st = states(&trace());
+        let python = "x = 1\nif x < 2:\n    print(x)\n";
+        let lua = "local x = 1\nif x < 2 then\n  print(x)\nend\n";
+        let (p, l) = (encode_context(python, &st[0], 1), encode_context_in(Language::Lua, lua, &st[0], 1));
+        assert_eq!(p, encode_context_in(Language::Python, python, &st[0], 1));
+        assert_eq!(&token_bytes(&l.context[..l.prefix])[..4], b"lua\n");
+        assert_eq!(l.line_starts.len(), 4);
+        assert_eq!(l.context[l.line_starts[0]], LINE);
+        assert_eq!(l.line_id.len(), l.context.len());
+        assert!(l.line_flow.iter().all(|&f| f == 0) && l.line_flow.len() == 4);
+        assert!(p.line_flow.iter().any(|&f| f != 0), "Python's parser still marks the flow");
+        assert!(l.working.is_empty());
+    }
 
     #[test]
     fn context_marks_every_source_line_and_ends_with_sep() {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use curio_trace::Run;
+use curio_trace::{Language, Run};
 use tch::Device;
 
 use super::{Divergence, EvalReport, HORIZONS, ProgramOutcome};
@@ -18,7 +18,9 @@ use crate::model::{ModelError, WorldModel};
 /// every state up to it equals the real one, exact to the end if all of
 /// them do and the model ends where the run did, and its output is exact
 /// if what it printed equals the run's stdout, whatever the states on the
-/// way.
+/// way. Only Python programs roll out: the rollout's decoder encodes every
+/// state as Python's (its hints), so another language's runs are left to the
+/// teacher-forced figures.
 pub(super) fn rollouts(
     model: &WorldModel,
     suite: &[Run],
@@ -28,6 +30,7 @@ pub(super) fn rollouts(
 ) -> Result<(), ModelError> {
     let truths: Vec<(usize, Vec<State>)> = fits
         .iter()
+        .filter(|&&i| suite[i].language == Language::Python)
         .map(|&i| (i, states_reading(&suite[i].steps, &suite[i].input)))
         .filter(|(_, t)| !t.is_empty())
         .collect();

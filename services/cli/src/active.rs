@@ -72,6 +72,10 @@ pub struct LoopArgs {
     /// string methods, dicts, sets, small classes).
     #[arg(long, default_value_t = LoopConfig::default().idiomatic_share)]
     idiomatic_share: f64,
+    /// Share of the generated candidates written in Lua; with any, the
+    /// curve also shows the Lua suite.
+    #[arg(long, default_value_t = LoopConfig::default().lua_share)]
+    lua_share: f64,
     /// Deadline of one pool call, seconds; a replica past it is passed
     /// over for a while and the call retried on another.
     #[arg(long, default_value_t = LoopConfig::default().call_deadline.as_secs_f64())]
@@ -172,6 +176,7 @@ fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path, corpus: &Op
         corpus: corpus.clone(),
         corpus_share: args.corpus_share,
         idiomatic_share: args.idiomatic_share,
+        lua_share: args.lua_share,
         ..LoopConfig::default()
     }
 }

@@ -256,7 +256,12 @@ fn surprise(args: SurpriseArgs) -> anyhow::Result<()> {
     let source = read(&args.file)?;
     let exec = Execution { input: args.input.clone(), seed: args.run_seed, ..Execution::python(source.clone()) };
     let trace = crate::sandbox(1)?.execute(&exec)?;
-    let run = Run { source: source.clone(), input: args.input.clone(), steps: trace.steps };
+    let run = Run {
+        language: curio_interpreter_pool::Language::Python,
+        source: source.clone(),
+        input: args.input.clone(),
+        steps: trace.steps,
+    };
     let s = curio_learner::surprise(&learner.model, &run, args.top, device, |_| false)?;
     let lines: Vec<&str> = source.lines().collect();
     let code = |line: usize| lines.get(line.wrapping_sub(1)).map_or("", |l| l.trim());

@@ -42,8 +42,9 @@ pub struct EvalArgs {
     checkpoint: PathBuf,
     /// `indist` (the training distribution, other seeds), `hard` (longer
     /// programs, more iterations, longer strings), `idioms` (programs
-    /// written with the idioms people use) or `chance` (programs that draw
-    /// from `random`, each run on its suite seed); ignored with a file.
+    /// written with the idioms people use), `chance` (programs that draw
+    /// from `random`, each run on its suite seed), or `indist-lua` and
+    /// `hard-lua` (the first two's Lua twins); ignored with a file.
     #[arg(long, default_value = "indist")]
     suite: String,
     /// How many of the suite's programs, or a JSON Lines file of one's own:
@@ -132,7 +133,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         Programs::Count(n) => {
             let Some(programs) = curio_learner::suite(&args.suite, *n, Limits::default()) else {
                 anyhow::bail!(
-                    "unknown suite '{}': use indist, hard, idioms or chance, or --programs FILE.jsonl",
+                    "unknown suite '{}': use indist, hard, idioms, chance, indist-lua or hard-lua, or --programs FILE.jsonl",
                     args.suite
                 );
             };
@@ -187,7 +188,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
 
 /// A built-in suite's execution as a listed program.
 fn listed(exec: Execution) -> Listed {
-    Listed { id: exec.request_id, source: exec.source, input: exec.input, seed: exec.seed }
+    Listed { id: exec.request_id, source: exec.source, language: exec.language, input: exec.input, seed: exec.seed }
 }
 
 /// Runs every program in the sandbox: the ids and runs of those that ran

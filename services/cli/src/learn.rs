@@ -28,6 +28,11 @@ pub struct TrainArgs {
     /// Runs of each --chance program, each under its own seed.
     #[arg(long, default_value_t = 16)]
     chance_seeds: u64,
+    /// Generated Lua programs to run and store beside them: the plain
+    /// generator's draws written in Lua, so the first --programs of them are
+    /// the Python programs' twins.
+    #[arg(long, default_value_t = 0)]
+    lua: u64,
     /// A file of real programs to run and store beside them (idempotent),
     /// such as data/corpus/train.jsonl from `make corpus`.
     #[arg(long)]
@@ -193,9 +198,14 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     config.validate()?;
     let runtime = tokio::runtime::Runtime::new()?;
     let (store, _embedded) = runtime.block_on(curio_store::open(data_dir))?;
-    let kinds =
-        Generated { plain: args.programs, idioms: args.idiomatic, chance: args.chance, seeds: args.chance_seeds };
-    let bar = ProgressBar::new(kinds.plain + kinds.idioms + kinds.chance * kinds.seeds)
+    let kinds = Generated {
+        plain: args.programs,
+        idioms: args.idiomatic,
+        chance: args.chance,
+        seeds: args.chance_seeds,
+        lua: args.lua,
+    };
+    let bar = ProgressBar::new(kinds.plain + kinds.idioms + kinds.chance * kinds.seeds + kinds.lua)
         .with_style(ProgressStyle::with_template("running programs {bar:30} {pos}/{len}").expect("template"));
     let sandbox = crate::sandbox(2)?;
     runtime.block_on(store_generated(&store, &sandbox, kinds, || bar.inc(1)))?;

@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use curio_learner::{
-    Example, GenConfig, JUMPS, State, WorldModel, disagreement, encode_context, generate, idiomatic, inputs, mutate,
-    uncertainty,
+    Example, GenConfig, JUMPS, State, WorldModel, disagreement, encode_context_in, generate, generate_in, idiomatic,
+    inputs, mutate, uncertainty,
 };
 use curio_store::Origin;
+use curio_trace::Language;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, RngExt};
@@ -22,6 +23,7 @@ const GENERATED_SEEDS: u64 = 7_000_000_000;
 /// A program and an input the loop might run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candidate {
+    pub language: Language,
     pub source: String,
     pub input: String,
     /// The execution's random seed.
@@ -38,19 +40,29 @@ pub struct Candidate {
 pub struct Surprise {
     pub score: f64,
     pub family: String,
+    pub language: Language,
     pub source: String,
 }
 
+/// What the generated candidates are: the generator's size knobs, the share
+/// written with people's idioms, and the share written in Lua.
+#[derive(Clone, Copy, Debug)]
+pub struct Generating<'a> {
+    pub config: &'a GenConfig,
+    pub idiomatic: f64,
+    pub lua: f64,
+}
+
 /// Draws `n` candidates: a share `real` of them programs of the corpus,
-/// where there is one; of the rest (generated with `config`), 60% freshly
-/// generated (a share `idiomatic` of them by [`idiomatic`], the rest by
-/// [`generate`]), 30% mutations of surprising programs, 10% surprising
-/// programs on new inputs (all generated while nothing has surprised the
-/// model yet).
+/// where there is one; of the rest, 60% freshly generated (a share `lua` of
+/// them the generator's programs in Lua, a share `idiomatic` of the others
+/// by [`idiomatic`], the rest by [`generate`]), 30% mutations of surprising
+/// programs, 10% surprising programs on new inputs (all generated while
+/// nothing has surprised the model yet).
 pub fn draw_candidates(
     n: usize,
     surprising: &[Surprise],
-    (config, idiomatic_share): (&GenConfig, f64),
+    generating: Generating<'_>,
     (corpus, real): (Option<&Corpus>, f64),
     rng: &mut StdRng,
 ) -> Vec<Candidate> {
@@ -74,6 +86,7 @@ pub fn draw_candidates(
                     (parent.source.clone(), Origin::Generated)
                 };
                 Candidate {
+                    language: parent.language,
                     source,
                     input: inputs(rng.random(), 1).remove(0),
                     seed,
@@ -82,14 +95,18 @@ pub fn draw_candidates(
                 }
             } else {
                 let program = rng.random_range(0..GENERATED_SEEDS);
+                let config = generating.config;
                 // Only with a share is there a draw more, so a run without
                 // one draws the candidates it always drew.
-                let (source, family) = if idiomatic_share > 0.0 && rng.random::<f64>() < idiomatic_share {
-                    (idiomatic(program, config), format!("idioms:{program}"))
+                let (language, source, family) = if generating.lua > 0.0 && rng.random::<f64>() < generating.lua {
+                    (Language::Lua, generate_in(Language::Lua, program, config), format!("lua:{program}"))
+                } else if generating.idiomatic > 0.0 && rng.random::<f64>() < generating.idiomatic {
+                    (Language::Python, idiomatic(program, config), format!("idioms:{program}"))
                 } else {
-                    (generate(program, config), format!("gen:{program}"))
+                    (Language::Python, generate(program, config), format!("gen:{program}"))
                 };
-                Candidate { source, input: inputs(program, 1).remove(0), seed, family, origin: Origin::Generated }
+                let input = inputs(program, 1).remove(0);
+                Candidate { language, source, input, seed, family, origin: Origin::Generated }
             }
         })
         .collect()
@@ -128,7 +145,7 @@ pub fn score(
         for (i, c) in chunk.iter().enumerate() {
             let state = State::initial(&c.input);
             for k in JUMPS {
-                let asked = Example::query(encode_context(&c.source, &state, k));
+                let asked = Example::query(encode_context_in(c.language, &c.source, &state, k));
                 if window.room(&asked) > 0 {
                     rows.push(asked);
                     owner.push(chunk_no * 8 + i);
@@ -195,6 +212,7 @@ mod tests {
 
     fn cand(family: &str) -> Candidate {
         Candidate {
+            language: Language::Python,
             source: "x = 1\n".into(),
             input: String::new(),
             seed: 0,
@@ -217,25 +235,30 @@ mod tests {
 
     #[test]
     fn same_seed_draws_the_same_candidates() {
-        let surprising =
-            vec![Surprise { score: 1.0, family: "gen:1".into(), source: generate(1, &GenConfig::default()) }];
-        let draw = |seed| {
-            draw_candidates(
-                20,
-                &surprising,
-                (&GenConfig::default(), 0.0),
-                (None, 0.0),
-                &mut StdRng::seed_from_u64(seed),
-            )
-        };
+        let surprising = vec![Surprise {
+            score: 1.0,
+            family: "gen:1".into(),
+            language: Language::Python,
+            source: generate(1, &GenConfig::default()),
+        }];
+        let plain = Generating { config: &GenConfig::default(), idiomatic: 0.0, lua: 0.0 };
+        let draw = |seed| draw_candidates(20, &surprising, plain, (None, 0.0), &mut StdRng::seed_from_u64(seed));
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
         let a = draw(7);
         assert!(a.iter().any(|c| c.family == "gen:1") && a.iter().any(|c| c.family != "gen:1"));
-        let mixed = draw_candidates(40, &[], (&GenConfig::default(), 0.5), (None, 0.0), &mut StdRng::seed_from_u64(7));
+        let idiomatic_half = Generating { idiomatic: 0.5, ..plain };
+        let mixed = draw_candidates(40, &[], idiomatic_half, (None, 0.0), &mut StdRng::seed_from_u64(7));
         let idioms: Vec<&Candidate> = mixed.iter().filter(|c| c.family.starts_with("idioms:")).collect();
         assert!((8..=32).contains(&idioms.len()), "{} of 40 idiomatic", idioms.len());
         let program: u64 = idioms[0].family["idioms:".len()..].parse().unwrap();
         assert_eq!(idioms[0].source, idiomatic(program, &GenConfig::default()));
+        let lua_half = Generating { lua: 0.5, ..plain };
+        let mixed = draw_candidates(40, &[], lua_half, (None, 0.0), &mut StdRng::seed_from_u64(7));
+        let lua: Vec<&Candidate> = mixed.iter().filter(|c| c.language == Language::Lua).collect();
+        assert!((8..=32).contains(&lua.len()), "{} of 40 in Lua", lua.len());
+        assert!(lua.iter().all(|c| c.family.starts_with("lua:")));
+        let program: u64 = lua[0].family["lua:".len()..].parse().unwrap();
+        assert_eq!(lua[0].source, generate_in(Language::Lua, program, &GenConfig::default()));
     }
 }

@@ -112,6 +112,10 @@ pub struct LoopConfig {
     /// use ([`curio_learner::idiomatic`]); the rest come from the plain
     /// generator. Default: 0.5.
     pub idiomatic_share: f64,
+    /// Share of the generated candidates written in Lua (the generator's
+    /// programs, as Lua); with any, the curve also shows the `lua` suite
+    /// (`indist-lua`). Default: 0.
+    pub lua_share: f64,
 }
 
 impl Default for LoopConfig {
@@ -140,6 +144,7 @@ impl Default for LoopConfig {
             corpus: None,
             corpus_share: 0.5,
             idiomatic_share: 0.5,
+            lua_share: 0.0,
         }
     }
 }
@@ -168,6 +173,9 @@ impl LoopConfig {
         }
         if !(0.0..=1.0).contains(&self.idiomatic_share) {
             return bad(format!("idiomatic share is {}; allowed 0..=1", self.idiomatic_share));
+        }
+        if !(0.0..=1.0).contains(&self.lua_share) {
+            return bad(format!("Lua share is {}; allowed 0..=1 (--lua-share)", self.lua_share));
         }
         Ok(())
     }

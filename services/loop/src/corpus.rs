@@ -46,6 +46,7 @@ impl Corpus {
     pub(crate) fn candidate(&self, rng: &mut StdRng) -> Option<Candidate> {
         let program = self.train.get(rng.random_range(0..self.train.len().max(1)))?;
         Some(Candidate {
+            language: program.language,
             source: program.source.clone(),
             input: program.input.clone(),
             seed: rng.random(),
@@ -91,7 +92,13 @@ mod tests {
 
     #[test]
     fn the_real_suite_spreads_over_the_file() {
-        let listed = |i: usize| Listed { id: format!("p{i}"), source: String::new(), input: String::new(), seed: 0 };
+        let listed = |i: usize| Listed {
+            id: format!("p{i}"),
+            source: String::new(),
+            language: Default::default(),
+            input: String::new(),
+            seed: 0,
+        };
         let corpus = Corpus { train: vec![], real: (0..10).map(listed).collect() };
         let ids: Vec<&str> = corpus.real_suite(3).iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["p0", "p3", "p6"]);

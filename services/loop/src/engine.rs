@@ -20,7 +20,7 @@ use tch::Device;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::acquire::{Candidate, Surprise, draw_candidates, score, select};
+use crate::acquire::{Candidate, Generating, Surprise, draw_candidates, score, select};
 
 mod surprise;
 use crate::fit::Fit;
@@ -111,7 +111,11 @@ impl Engine {
             .filter(|(s, _, _)| s == strategy)
             .map(|(_, q, _)| q as u64)
             .max();
-        let mut suites = vec![("indist", held_out_suite(&pools, config.eval_programs, &config.limits).await?)];
+        let mut suites =
+            vec![("indist", held_out_suite(&pools, "indist", config.eval_programs, &config.limits).await?)];
+        if config.lua_share > 0.0 {
+            suites.push(("lua", held_out_suite(&pools, "indist-lua", config.eval_programs, &config.limits).await?));
+        }
         if let Some(corpus) = &config.corpus {
             suites.push(("real", real_suite(&pools, corpus, config.eval_programs, &config.limits).await?));
         }
@@ -173,6 +177,7 @@ impl Engine {
         }
         for s in &submissions {
             let candidate = Candidate {
+                language: curio_trace::Language::Python,
                 source: s.source.clone(),
                 input: s.input.clone(),
                 seed: s.seed,
@@ -219,8 +224,12 @@ impl Engine {
         // one seed choose from the same pools.
         let mut rng = StdRng::seed_from_u64(self.config.seed ^ self.queries.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let corpus = (self.config.corpus.as_deref(), self.config.corpus_share);
-        let generated = (&GenConfig::default(), self.config.idiomatic_share);
-        let candidates = draw_candidates(self.config.candidates, &self.surprising, generated, corpus, &mut rng);
+        let generating = Generating {
+            config: &GenConfig::default(),
+            idiomatic: self.config.idiomatic_share,
+            lua: self.config.lua_share,
+        };
+        let candidates = draw_candidates(self.config.candidates, &self.surprising, generating, corpus, &mut rng);
         let (trainer, strategy, device) = (self.trainer.clone(), self.config.strategy, self.device);
         let (samples, budget) = (self.config.bald_samples, self.config.score_budget);
         let (candidates, scored) = tokio::task::spawn_blocking(move || {
@@ -251,7 +260,7 @@ impl Engine {
                 input: c.input.clone(),
                 seed: c.seed,
                 limits: self.config.limits,
-                ..Execution::python(c.source.clone())
+                ..Execution::new(c.language, c.source.clone())
             };
             let pools = self.pools.clone();
             let provenance = Provenance {
@@ -266,7 +275,10 @@ impl Engine {
                 let result = pools.execute(&exec).await;
                 let record = result.map(|done| ExecutionRecord {
                     execution_id: id,
-                    program: ProgramRecord { submitter, ..ProgramRecord::python(exec.source.clone(), origin) },
+                    program: ProgramRecord {
+                        submitter,
+                        ..ProgramRecord::new(exec.language, exec.source.clone(), origin)
+                    },
                     input: exec.input.clone(),
                     seed: exec.seed,
                     limits: exec.limits,
@@ -418,11 +430,12 @@ pub fn curve_metrics(r: &EvalReport) -> BTreeMap<String, f64> {
 /// runs are not stored and are not queries).
 async fn held_out_suite(
     pools: &PoolClients,
+    name: &str,
     n: usize,
     limits: &curio_interpreter_pool::Limits,
 ) -> Result<Vec<curio_trace::Run>, LoopError> {
     let mut suite = vec![];
-    for exec in curio_learner::suite("indist", n, *limits).expect("indist is a suite") {
+    for exec in curio_learner::suite(name, n, *limits).expect("a built-in suite") {
         let done = pools.execute(&exec).await?;
         suite.extend(curio_learner::suite_run(exec, done.trace));
     }

@@ -6,8 +6,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use curio_interpreter_pool::{Execution, Limits, Sandbox};
-use curio_learner::{GenConfig, Listed, StepStats, TrainConfig, Trainer, chancy, generate, idiomatic, inputs};
+use curio_interpreter_pool::{Execution, Language, Limits, Sandbox};
+use curio_learner::{
+    GenConfig, Listed, StepStats, TrainConfig, Trainer, chancy, generate, generate_in, idiomatic, inputs,
+};
 use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -202,6 +204,9 @@ pub struct Generated {
     pub chance: u64,
     /// Runs of each chance program, each under its own seed.
     pub seeds: u64,
+    /// Lua programs 0..lua: the plain generator's, written in Lua (the
+    /// first `plain` of them are the Python programs' twins), one input each.
+    pub lua: u64,
 }
 
 /// Runs the generated programs `kinds` says in `sandbox` and stores their
@@ -215,10 +220,11 @@ pub async fn store_generated(
 ) -> Result<(), LoopError> {
     // `program` picks the input; `seed` the run's randomness; the id is
     // the namespace and the pair, as stable as the generators.
-    let run = |namespace: u64, id: u64, (program, seed): (u64, u64), source: String| {
-        let exec = Execution { input: inputs(program, 1).remove(0), seed, ..Execution::python(source) };
+    let run_in = |language: Language, namespace: u64, id: u64, (program, seed): (u64, u64), source: String| {
+        let exec = Execution { input: inputs(program, 1).remove(0), seed, ..Execution::new(language, source) };
         (Uuid::from_u64_pair(namespace, id), exec, Origin::Generated)
     };
+    let run = move |namespace, id, draws, source| run_in(Language::Python, namespace, id, draws, source);
     let runs = (0..kinds.plain)
         .map(move |seed| run(0xC0_710_0FF, seed, (seed, seed), generate(seed, &GenConfig::default())))
         .chain(
@@ -229,6 +235,10 @@ pub async fn store_generated(
             // Run seeds far from the program numbers, one run per seed.
             (0..kinds.seeds)
                 .map(move |s| run(0x00C4_A7CE, (program << 20) | s, (program, 1_000_000 + s), chancy(program)))
+        }))
+        .chain((0..kinds.lua).map(move |seed| {
+            let source = generate_in(Language::Lua, seed, &GenConfig::default());
+            run_in(Language::Lua, 0x01_0A_0A, seed, (seed, seed), source)
         }));
     store_runs(store, sandbox, runs, progress).await
 }
@@ -263,7 +273,7 @@ async fn store_runs(
         let trace = sandbox.execute(&exec).map_err(|e| LoopError::Pool(e.to_string()))?;
         batch.push(ExecutionRecord {
             execution_id,
-            program: ProgramRecord::python(exec.source, origin),
+            program: ProgramRecord::new(exec.language, exec.source, origin),
             input: exec.input,
             seed: exec.seed,
             limits: Limits::default(),

@@ -194,9 +194,14 @@ async fn sample_parts(
     Ok(sampled)
 }
 
-/// The steps of a run that are about to run a line that compares.
+/// The steps of a run that are about to run a line that compares (known for
+/// Python, whose parser says which lines compare; none for other languages).
 fn comparing_steps(run: &Unrolled) -> Vec<usize> {
-    let (lines, run) = (comparisons(&run.run.source), &run.run);
+    let run = &run.run;
+    if run.language != curio_trace::Language::Python {
+        return vec![];
+    }
+    let lines = comparisons(&run.source);
     let compares = |s: &Step| s.event == Event::Line && lines.get((s.line as usize).wrapping_sub(1)) == Some(&true);
     run.steps.iter().enumerate().filter(|(_, s)| compares(s)).map(|(t, _)| t).collect()
 }
@@ -301,7 +306,12 @@ mod tests {
         }
         steps.push(at(steps.len(), 3, Event::Exception));
         steps.push(at(steps.len(), 5, Event::Line));
-        let run = curio_trace::Run { source: source.into(), input: String::new(), steps };
+        let run = curio_trace::Run {
+            language: curio_trace::Language::Python,
+            source: source.into(),
+            input: String::new(),
+            steps,
+        };
         let comparing = comparing_steps(&Unrolled::new(run.clone()));
         assert_eq!(comparing.len(), 9, "the `if` line's nine line events, not the exception there");
         assert!(comparing.iter().all(|&t| run.steps[t].line == 3 && run.steps[t].event == Event::Line));

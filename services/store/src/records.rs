@@ -1,7 +1,7 @@
 //! What the store keeps, as the writers hand it over, and the checks every
 //! record passes before it reaches Postgres.
 
-use curio_trace::{Limits, MAX_SOURCE_BYTES, Trace};
+use curio_trace::{Language, Limits, MAX_SOURCE_BYTES, Trace};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -35,7 +35,7 @@ impl Origin {
 /// A program as the learner knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProgramRecord {
-    /// The language it is written in (`python`).
+    /// The language it is written in (`python`, `lua`).
     pub language: String,
     /// Its source text.
     pub source: String,
@@ -48,7 +48,12 @@ pub struct ProgramRecord {
 impl ProgramRecord {
     /// A Python program of the given origin.
     pub fn python(source: impl Into<String>, origin: Origin) -> Self {
-        ProgramRecord { language: "python".into(), source: source.into(), origin, submitter: None }
+        ProgramRecord::new(Language::Python, source, origin)
+    }
+
+    /// A program in `language` of the given origin.
+    pub fn new(language: Language, source: impl Into<String>, origin: Origin) -> Self {
+        ProgramRecord { language: language.as_str().into(), source: source.into(), origin, submitter: None }
     }
 
     /// sha256(language, NUL, source): the program's identity in the store.

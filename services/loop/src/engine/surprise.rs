@@ -31,7 +31,8 @@ impl Engine {
             .map(|(p, r)| {
                 let r = r.as_ref().filter(|_| p.strategy != "submitted")?;
                 let steps = r.trace.steps.iter().take(SURPRISE_STEPS + 1).cloned().collect();
-                Some(curio_trace::Run { source: r.program.source.clone(), input: r.input.clone(), steps })
+                let language = curio_trace::Language::parse(&r.program.language).ok()?;
+                Some(curio_trace::Run { language, source: r.program.source.clone(), input: r.input.clone(), steps })
             })
             .collect();
         let (trainer, device) = (self.trainer.clone(), self.device);
@@ -73,7 +74,8 @@ impl Engine {
                 (_, None) => continue,
             };
             let c = &p.candidate;
-            self.surprising.push(Surprise { score, family: c.family.clone(), source: c.source.clone() });
+            let (family, source) = (c.family.clone(), c.source.clone());
+            self.surprising.push(Surprise { score, family, language: c.language, source });
         }
         self.surprising.sort_by(|a, b| b.score.total_cmp(&a.score));
         self.surprising.truncate(SURPRISES_KEPT);

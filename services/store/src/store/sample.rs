@@ -3,12 +3,13 @@
 //! pool's steps.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use rand::Rng;
 use sqlx::Row;
 use uuid::Uuid;
 
-use curio_trace::{Run, Step};
+use curio_trace::{Language, Run, Step};
 
 use super::Store;
 use crate::error::StoreError;
@@ -144,7 +145,7 @@ impl Store {
     /// (for rebuilding the stack of a sampled transition).
     pub async fn traces(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Run>, StoreError> {
         let rows = sqlx::query(
-            "SELECT e.id AS execution_id, p.source, e.input, t.step, t.event, t.line, t.function, t.depth, \
+            "SELECT e.id AS execution_id, p.language, p.source, e.input, t.step, t.event, t.line, t.function, t.depth, \
                     t.locals::text AS locals, t.stdout, t.value \
              FROM executions e JOIN programs p ON p.id = e.program_id \
              JOIN transitions t ON t.execution_id = e.id \
@@ -155,12 +156,16 @@ impl Store {
         .await?;
         let mut out: HashMap<Uuid, Run> = HashMap::new();
         for row in rows {
-            let entry = out.entry(row.get("execution_id")).or_insert_with(|| Run {
-                source: row.get("source"),
-                input: row.get("input"),
-                steps: vec![],
-            });
-            entry.steps.push(stored_step(&row)?);
+            let run = match out.entry(row.get("execution_id")) {
+                Entry::Occupied(run) => run.into_mut(),
+                Entry::Vacant(slot) => {
+                    let language: String = row.get("language");
+                    let language = Language::parse(&language)
+                        .map_err(|e| StoreError::Database(format!("stored program language: {}", e.reason)))?;
+                    slot.insert(Run { language, source: row.get("source"), input: row.get("input"), steps: vec![] })
+                }
+            };
+            run.steps.push(stored_step(&row)?);
         }
         Ok(out)
     }
