@@ -61,7 +61,7 @@ async fn learner_spends_its_budget_survives_sigkill_and_serves_users() {
         programs: vec![pb::Submission {
             source: "x = int(input())\nprint(x * 2)\n".into(),
             inputs: vec!["21\n".into()],
-            seed: 0,
+            ..Default::default()
         }],
         submitter: "e2e".into(),
     };
@@ -327,7 +327,7 @@ async fn hostile_submissions_get_their_status_and_the_learner_goes_on_training()
     expected.extend(COSTLY_REPRS.iter().map(|(_, source, stdout)| (*source, Status::Ok, Some(*stdout))));
     let programs = expected
         .iter()
-        .map(|(source, _, _)| pb::Submission { source: source.to_string(), inputs: vec![], seed: 0 })
+        .map(|(source, _, _)| pb::Submission { source: source.to_string(), ..Default::default() })
         .collect();
     let request = pb::SubmitRequest { programs, submitter: "hostile".into() };
     let mut stream = client.submit_programs(request).await.unwrap().into_inner();
@@ -390,7 +390,7 @@ async fn a_tokens_name_is_the_submitter_caps_answer_at_once_and_predictions_do_n
     let channel = endpoint(&learner.addr, None, None).unwrap().connect().await.unwrap();
     let bearer = Bearer::new(Some("0123456789abcdef0123")).unwrap();
     let mut client = LearnerClient::with_interceptor(channel, bearer);
-    let program = pb::Submission { source: "print('signed')\n".into(), inputs: vec![], seed: 0 };
+    let program = pb::Submission { source: "print('signed')\n".into(), ..Default::default() };
     let request = pb::SubmitRequest { programs: vec![program], submitter: "mallory".into() };
     let mut stream = client.submit_programs(request).await.unwrap().into_inner();
     while let Some(event) = stream.message().await.unwrap() {
@@ -413,7 +413,7 @@ async fn a_tokens_name_is_the_submitter_caps_answer_at_once_and_predictions_do_n
     // learner's resident memory does not grow with what the requests ask
     // for (60 000 runs of a 60 KiB program would be 3.6 GB copied each).
     let one = |source: String, inputs: Vec<String>, submitter: String| pb::SubmitRequest {
-        programs: vec![pb::Submission { source, inputs, seed: 0 }],
+        programs: vec![pb::Submission { source, inputs, ..Default::default() }],
         submitter,
     };
     let small = || "print(1)\n".to_string();

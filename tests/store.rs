@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use curio_interpreter_pool::{Execution, Limits, Trace};
+use curio_interpreter_pool::{Execution, Language, Limits, Trace};
 use curio_store::{
     Backoff, DurableWriter, EmbeddedPostgres, ExecutionRecord, Origin, ProgramRecord, Provenance, Sampling, Store,
     WriterConfig,
@@ -37,6 +37,24 @@ fn record(source: &str, trace: Trace, seed: u64) -> ExecutionRecord {
 
 async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_lua_run_comes_back_as_lua_and_apart_from_the_same_text_in_python(pool: PgPool) {
+    let store = Store::from_pool(pool).await.unwrap();
+    let source = "local x = 1\nprint(x)\n";
+    let trace = sandbox().execute(&Execution::new(Language::Lua, source)).unwrap();
+    let lua = ExecutionRecord {
+        program: ProgramRecord::new(Language::Lua, source, Origin::Generated),
+        ..record(source, trace.clone(), 0)
+    };
+    let python = record(source, trace, 0);
+    assert_ne!(lua.program.content_hash(), python.program.content_hash());
+    store.write(&[lua.clone(), python.clone()]).await.unwrap();
+    let runs = store.traces(&[lua.execution_id, python.execution_id]).await.unwrap();
+    assert_eq!(runs[&lua.execution_id].language, Language::Lua);
+    assert_eq!(runs[&python.execution_id].language, Language::Python);
+    assert_eq!(runs[&lua.execution_id].steps, lua.trace.steps);
 }
 
 #[sqlx::test(migrations = false)]

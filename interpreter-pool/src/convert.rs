@@ -12,16 +12,8 @@ pub(crate) fn execution_from_proto(req: pb::ExecutionRequest, defaults: &Limits)
     let program = req
         .program
         .ok_or_else(|| InvalidRequest { field: "program", reason: "must be set (language and source)".into() })?;
-    let language = match pb::Language::try_from(program.language) {
-        Ok(pb::Language::Python) => Language::Python,
-        Ok(pb::Language::Lua) => Language::Lua,
-        _ => {
-            return Err(InvalidRequest {
-                field: "program.language",
-                reason: format!("{} is not supported; supported: LANGUAGE_PYTHON, LANGUAGE_LUA", program.language),
-            });
-        }
-    };
+    let language =
+        language_from_proto(program.language).map_err(|reason| InvalidRequest { field: "program.language", reason })?;
     let limits = req.limits.unwrap_or_default();
     let pick = |v: u64, d: u64| if v == 0 { d } else { v };
     let exec = Execution {
@@ -39,6 +31,16 @@ pub(crate) fn execution_from_proto(req: pb::ExecutionRequest, defaults: &Limits)
     };
     exec.validate()?;
     Ok(exec)
+}
+
+/// A language from the wire; what is wrong with it otherwise (naming the
+/// ones served).
+pub fn language_from_proto(value: i32) -> Result<Language, String> {
+    match pb::Language::try_from(value) {
+        Ok(pb::Language::Python) => Ok(Language::Python),
+        Ok(pb::Language::Lua) => Ok(Language::Lua),
+        _ => Err(format!("{value} is not supported; supported: LANGUAGE_PYTHON, LANGUAGE_LUA")),
+    }
 }
 
 /// The wire form of a language.

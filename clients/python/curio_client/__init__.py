@@ -22,8 +22,20 @@ import grpc
 
 from curio_client._proto.curio.v1 import learner_pb2 as pb
 from curio_client._proto.curio.v1 import learner_pb2_grpc as rpc
+from curio_client._proto.curio.v1 import pool_pb2
 
 __all__ = ["Learner", "pb", "read_token"]
+
+
+_LANGUAGES = {"python": pool_pb2.LANGUAGE_PYTHON, "lua": pool_pb2.LANGUAGE_LUA}
+
+
+def _language(name: str) -> int:
+    """A language's wire value: "python" or "lua"."""
+    try:
+        return _LANGUAGES[name.lower()]
+    except KeyError:
+        raise ValueError(f"language {name!r} is unknown; supported: {', '.join(_LANGUAGES)}") from None
 
 
 def read_token(path: str | os.PathLike[str]) -> str:
@@ -93,17 +105,21 @@ class Learner:
         *,
         seed: int = 0,
         submitter: str = "",
+        language: str = "python",
         timeout: float | None = None,
     ) -> list[pb.Executed]:
         """Runs each program (on each of `inputs`, or once on empty stdin)
         ahead of the loop's own picks, and waits for every trace (at most
         `timeout` seconds; None: as long as the loop takes to reach them);
-        returns each execution's id and trace, in the order they came back."""
+        returns each execution's id and trace, in the order they came back.
+        `language` is "python" or "lua", for every program."""
         if isinstance(sources, str):
             sources = [sources]
         if isinstance(inputs, str):
             raise TypeError("inputs is a list of stdin texts, one run each: write [text] for one")
-        programs = [pb.Submission(source=s, inputs=list(inputs), seed=seed) for s in sources]
+        programs = [
+            pb.Submission(source=s, inputs=list(inputs), seed=seed, language=_language(language)) for s in sources
+        ]
         request = pb.SubmitRequest(programs=programs, submitter=submitter)
         stream = self._stub.SubmitPrograms(request, timeout=timeout, metadata=self._metadata)
         ids: list[str] = []

@@ -57,6 +57,13 @@ class AgainstALearner(unittest.TestCase):
             self.learner.ask_surprise("00000000-0000-0000-0000-000000000000")
         self.assertEqual(refused.exception.code(), grpc.StatusCode.NOT_FOUND)
 
+    def test_a_lua_program_runs_as_lua(self):
+        [run] = self.learner.submit("local x = tonumber(io.read())\nprint(x * 2)\n", ["21\n"], language="lua")
+        self.assertEqual(run.trace.stdout, "42\n")
+        self.assertEqual(run.trace.steps[0].function, "<module>")
+        with self.assertRaises(ValueError):
+            self.learner.submit("print(1)\n", language="cobol")
+
     def test_the_model_answers_what_it_is_asked(self):
         predicted = self.learner.predict("a = 1\nprint(a + 1)\n", horizon=4, samples=3, seed=2)
         self.assertLessEqual(len(predicted.steps), 4)

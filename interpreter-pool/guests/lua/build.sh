@@ -45,19 +45,33 @@ fi
 out="$here/build"
 obj="$out/obj"
 mkdir -p "$obj"
-python3 - "$here/tracer.lua" "$out/tracer_lua.h" <<'PY'
+
+# luai_makeseed: a fixed string-hash seed, so tables iterate alike every run.
+core="lapi lcode lctype ldebug ldo ldump lfunc lgc llex lmem lobject lopcodes lparser lstate lstring ltable ltm
+  lundump lvm lzio lauxlib lbaselib lcorolib ldblib lmathlib loslib lstrlib ltablib lutf8lib"
+seed="-Dluai_makeseed(L)=0u"
+
+# The reference the guest is tested against: the same Lua release, natively,
+# with the same fixed hash seed, so tables iterate in the same order.
+native=()
+for f in $core; do native+=("$src/$f.c"); done
+gcc -O2 -w -DLUA_USE_POSIX "$seed" -I"$src" -o "$out/lua.tmp" "${native[@]}" "$src/linit.c" \
+  "$src/liolib.c" "$src/loadlib.c" "$here/native_main.c" -lm
+mv "$out/lua.tmp" "$out/lua"
+echo "lua guest: $out/lua (the native reference)"
+
+# tracer.lua precompiled by the same release (same integer and float sizes),
+# so a run loads it as a binary chunk instead of parsing it.
+"$out/lua" "$here/dump.lua" "$here/tracer.lua" "$out/tracer.luac"
+python3 - "$out/tracer.luac" "$out/tracer_lua.h" <<'PY'
 import sys
 data = open(sys.argv[1], "rb").read() + b"\0"
 rows = (", ".join(str(b) for b in data[i:i + 24]) for i in range(0, len(data), 24))
 open(sys.argv[2], "w").write("static const char TRACER_LUA[] = {\n" + ",\n".join(rows) + "\n};\n")
 PY
 
-# luai_makeseed: a fixed string-hash seed, so tables iterate alike every run.
-flags=(--target=wasm32-wasi --sysroot=/usr -O2 -I"$here/shim" -I"$src" -I"$out"
-  -Dl_signalT=int "-Dluai_makeseed(L)=0u"
+flags=(--target=wasm32-wasi --sysroot=/usr -O2 -I"$here/shim" -I"$src" -I"$out" -Dl_signalT=int "$seed"
   -mllvm -wasm-enable-sjlj -mllvm -wasm-enable-eh -Wno-deprecated-declarations)
-core="lapi lcode lctype ldebug ldo ldump lfunc lgc llex lmem lobject lopcodes lparser lstate lstring ltable ltm
-  lundump lvm lzio lauxlib lbaselib lcorolib ldblib lmathlib loslib lstrlib ltablib lutf8lib"
 # -w: Lua's own sources warn about the os functions the tracer removes.
 printf '%s\n' $core | xargs -P "$(nproc)" -I{} clang-19 "${flags[@]}" -w -c "$src/{}.c" -o "$obj/{}.o"
 clang-19 "${flags[@]}" -c "$here/guest.c" -o "$obj/guest.o"
@@ -66,12 +80,3 @@ clang-19 --target=wasm32-wasi --sysroot=/usr -fuse-ld=lld -mexec-model=reactor \
 node "$wasm_opt" --enable-exception-handling --translate-to-exnref -O2 "$out/lua.raw.wasm" -o "$out/lua.wasm.tmp"
 mv "$out/lua.wasm.tmp" "$out/lua.wasm"
 echo "lua guest: $out/lua.wasm ($(stat -c %s "$out/lua.wasm") bytes)"
-
-# The reference the guest is tested against: the same Lua release, natively,
-# with the same fixed hash seed, so tables iterate in the same order.
-native=()
-for f in $core; do native+=("$src/$f.c"); done
-gcc -O2 -w -DLUA_USE_POSIX "-Dluai_makeseed(L)=0u" -I"$src" -o "$out/lua.tmp" "${native[@]}" "$src/linit.c" \
-  "$src/liolib.c" "$src/loadlib.c" "$here/native_main.c" -lm
-mv "$out/lua.tmp" "$out/lua"
-echo "lua guest: $out/lua (the native reference)"

@@ -104,7 +104,7 @@ void curio_run(const char *source, uint32_t source_len, const char *input, uint3
     luaL_requiref(L, lib->name, lib->func, 1);
     lua_pop(L, 1);
   }
-  int rc = luaL_loadbuffer(L, TRACER_LUA, sizeof(TRACER_LUA) - 1, "=tracer");
+  int rc = luaL_loadbufferx(L, TRACER_LUA, sizeof(TRACER_LUA) - 1, "=tracer", "b");
   if (rc == LUA_OK) rc = lua_pcall(L, 0, 1, 0);
   if (rc == LUA_OK) {
     lua_pushlstring(L, source, source_len);

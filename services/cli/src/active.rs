@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use curio_interpreter_pool::{PoolConfig, PoolService, serve, trace_from_proto};
+use curio_interpreter_pool::{Language, PoolConfig, PoolService, language_to_proto, serve, trace_from_proto};
 use curio_loop::{
     Corpus, Engine, LoopConfig, PoolClients, PoolSecurity, Progress, Shared, Strategy, curve_svg, curve_table,
     queries_to_reach, serve_learner,
@@ -322,9 +322,13 @@ async fn report(store: &Store, run_id: &str, strategies: &[Strategy], data_dir: 
 
 #[derive(Args, Debug)]
 pub struct SubmitArgs {
-    /// Python files to run.
+    /// Program files to run: Lua for a `.lua` file, else Python, unless
+    /// --language says.
     #[arg(required = true)]
     files: Vec<PathBuf>,
+    /// `python` or `lua`, for every file.
+    #[arg(long)]
+    language: Option<String>,
     /// An input (stdin) to run each program on; repeat for several.
     #[arg(long)]
     input: Vec<String>,
@@ -347,7 +351,13 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         .iter()
         .map(|f| {
             let source = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-            Ok(pb::Submission { source, inputs: args.input.clone(), seed: 0 })
+            let language = match &args.language {
+                Some(name) => Language::parse(name).map_err(|e| anyhow::anyhow!("--language {}", e.reason))?,
+                None if f.extension().is_some_and(|x| x == "lua") => Language::Lua,
+                None => Language::Python,
+            };
+            let language = language_to_proto(language) as i32;
+            Ok(pb::Submission { source, inputs: args.input.clone(), seed: 0, language })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let runtime = tokio::runtime::Runtime::new()?;

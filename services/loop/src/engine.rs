@@ -177,7 +177,7 @@ impl Engine {
         }
         for s in &submissions {
             let candidate = Candidate {
-                language: curio_trace::Language::Python,
+                language: s.language,
                 source: s.source.clone(),
                 input: s.input.clone(),
                 seed: s.seed,

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{
-    Caller, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, ServeError, ServerSecurity, Step, server_builder, step_to_proto,
+    Caller, Language, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, ServeError, ServerSecurity, Step, language_from_proto,
+    server_builder, step_to_proto,
 };
 use curio_learner::{Choice, EVENTS, Learner as Model, rollout_until};
 use curio_proto::v1 as pb;
@@ -283,11 +284,15 @@ fn validate_submission(req: &pb::SubmitRequest) -> Result<(Vec<Run<'_>>, usize),
             let reason = format!("is {} bytes; at most {MAX_INPUT_BYTES} allowed", p.inputs[j].len());
             return Err(invalid(format!("programs[{i}].inputs[{j}]"), reason));
         }
+        let language = match p.language {
+            0 => Language::Python,
+            other => language_from_proto(other).map_err(|reason| invalid(format!("programs[{i}].language"), reason))?,
+        };
         let inputs: Vec<&str> =
             if p.inputs.is_empty() { vec![""] } else { p.inputs.iter().map(String::as_str).collect() };
         for input in inputs {
             bytes += p.source.len() + input.len();
-            runs.push(Run { source: &p.source, input, seed: p.seed });
+            runs.push(Run { language, source: &p.source, input, seed: p.seed });
         }
     }
     Ok((runs, bytes))
@@ -477,7 +482,7 @@ mod tests {
     }
 
     fn program(inputs: Vec<String>) -> pb::Submission {
-        pb::Submission { source: "print(1)".into(), inputs, seed: 0 }
+        pb::Submission { source: "print(1)".into(), inputs, seed: 0, language: 0 }
     }
 
     #[test]
@@ -492,6 +497,13 @@ mod tests {
         let ok = submission(vec![program(vec![]), program(vec!["a".into(), "bc".into()])], "me");
         let (runs, bytes) = validate_submission(&ok).unwrap();
         assert_eq!((runs.len(), bytes), (3, 3 * 8 + 3));
+        assert!(runs.iter().all(|r| r.language == Language::Python), "unspecified is Python");
+        let lua = pb::Submission { language: pb::Language::Lua as i32, ..program(vec![]) };
+        assert_eq!(validate_submission(&submission(vec![lua], "")).unwrap().0[0].language, Language::Lua);
+        let unknown = submission(vec![program(vec![]), pb::Submission { language: 99, ..program(vec![]) }], "");
+        let err = validate_submission(&unknown).unwrap_err();
+        assert!(matches!(&err, ApiError::Invalid { field, .. } if field == "programs[1].language"), "{err}");
+        assert!(err.to_string().contains("LANGUAGE_LUA"), "{err}");
     }
 
     #[test]

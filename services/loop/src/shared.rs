@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use curio_interpreter_pool::{Limits, Trace, trace_to_proto};
+use curio_interpreter_pool::{Language, Limits, Trace, trace_to_proto};
 use curio_learner::Learner;
 use curio_proto::v1 as pb;
 use curio_store::Store;
@@ -31,6 +31,8 @@ const MAX_PENDING_BYTES: usize = 64 << 20;
 pub struct Submitted {
     /// The execution id answered at once.
     pub id: Uuid,
+    /// The program's language.
+    pub language: Language,
     /// The program.
     pub source: String,
     /// Its stdin.
@@ -88,6 +90,7 @@ struct Queue {
 /// A run a submission asks for, checked and counted but not yet copied.
 #[derive(Debug)]
 pub(crate) struct Run<'a> {
+    pub language: Language,
     pub source: &'a str,
     pub input: &'a str,
     pub seed: u64,
@@ -254,6 +257,7 @@ impl Shared {
             let id = Uuid::now_v7();
             q.items.push_back(Submitted {
                 id,
+                language: run.language,
                 source: run.source.to_string(),
                 input: run.input.to_string(),
                 seed: run.seed,
