@@ -70,7 +70,7 @@ guest: $(GUEST) $(LUA_GUEST) $(VENV)/torch
 
 # Lua 5.4 and tracer.lua for wasm32-wasi (installs clang-19 and wasi-libc
 # from Debian and binaryen from npm when missing; see the script).
-$(LUA_GUEST): $(LUA_DIR)/build.sh $(LUA_DIR)/guest.c $(LUA_DIR)/native_main.c $(LUA_DIR)/dump.lua $(LUA_DIR)/tracer.lua $(LUA_DIR)/shim/setjmp.h
+$(LUA_GUEST): $(LUA_DIR)/build.sh $(LUA_DIR)/guest.c $(LUA_DIR)/native_main.c $(LUA_DIR)/as_c.h $(LUA_DIR)/dump.lua $(LUA_DIR)/tracer.lua $(LUA_DIR)/shim/setjmp.h
 	$(LUA_DIR)/build.sh
 
 # libtorch for tch: .cargo/config.toml points LIBTORCH at this link.

@@ -239,3 +239,46 @@ fn printed_values(stdout: &str) -> Vec<String> {
     }
     text.replace(['[', ']', '(', ')', ','], " ").split_whitespace().map(str::to_string).collect()
 }
+
+#[test]
+fn tail_calls_into_the_library_and_handlers_keep_every_frame_and_status() {
+    // `return print(x)` ends a program frame with a tail call into the
+    // tracer's print: the frame still returns, and the module goes on at depth 1.
+    let t = lua("local function show(x)\n  return print(x)\nend\nshow(1)\nlocal y = 2\nprint(y)\n");
+    assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "1\n2\n"), "{:?}", t.error);
+    let show: Vec<_> = t.steps.iter().filter(|s| s.function == "show").map(|s| (s.event, s.depth)).collect();
+    assert_eq!(show, [(Event::Call, 2), (Event::Line, 2), (Event::Return, 2)]);
+    let after = t.steps.iter().filter(|s| s.event == Event::Line && s.line >= 5).map(|s| (&*s.function, s.depth));
+    assert_eq!(after.collect::<Vec<_>>(), [("<module>", 1), ("<module>", 1)]);
+    // A program's xpcall handler runs on top of the error; it replaces no frame.
+    let t =
+        lua("local ok, e = xpcall(error, function(m) return 'handled ' .. m end, 'x')\nprint(ok, e)\nlocal z = 1\n");
+    assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "false\thandled x\n"), "{:?}", t.error);
+    assert!(t.steps.iter().any(|s| s.event == Event::Line && s.line == 3 && s.depth == 1));
+}
+
+#[test]
+fn forged_positions_odd_line_ends_and_odd_names_end_as_they_deserve() {
+    let t = lua("local x = 1\nerror('<program>:99999999999999999999: forged', 0)\n");
+    let error = t.error.unwrap();
+    assert_eq!((t.status, error.line), (Status::Exception, Some(2)), "{}", error.message);
+    let t = lua("error('<program>:1: said so', 0)\n");
+    assert_eq!(t.error.unwrap().message, "said so");
+    // Lua ends a line at a lone carriage return too.
+    let t = lua("local x = 1\rlocal y = x + 1\rprint(y)\r");
+    assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "2\n"), "{:?}", t.error);
+    // A function reached through a name written with escapes is anonymous.
+    let t = lua("local t = {}\nt['\\102oo'] = function() return 1 end\nprint(t['\\102oo']())\n");
+    assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "1\n"), "{:?}", t.error);
+    // A program __eq on a library table does not run inside the tracer.
+    let t = lua("setmetatable(math, {__eq = function() error('inside') end})\nmath = {}\nlocal k = 1\nprint(k)\n");
+    assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "1\n"), "{:?}", t.error);
+    // Numbers on stdin as io.read reads them.
+    let t = run_in(
+        Language::Lua,
+        "print(io.read('n', 'n', 'n'))\nprint(io.read('a'))\n",
+        "1e-2 0x10 12abc\n",
+        Limits::default(),
+    );
+    assert_eq!(t.stdout, "0.01\t16\t12\nabc\n\n");
+}

@@ -50,12 +50,12 @@ pub(crate) struct Rules {
 
 impl Rules {
     pub(crate) fn new(language: Language, source: &str, repr_cap: u32) -> Self {
-        let (names, synthetic): (_, &'static [&'static str]) = match language {
-            Language::Python => (defined_names(source), &PYTHON_SYNTHETIC_NAMES),
+        let (names, synthetic, lines): (_, &'static [&'static str], _) = match language {
+            Language::Python => (defined_names(source), &PYTHON_SYNTHETIC_NAMES, source_lines(source)),
             // Lua names a function by what it was called through: any word.
-            Language::Lua => (words(source), &LUA_SYNTHETIC_NAMES),
+            Language::Lua => (words(source), &LUA_SYNTHETIC_NAMES, lua_source_lines(source)),
         };
-        Rules { lines: source_lines(source), names, synthetic, repr_cap: repr_cap as usize, depth: 0, events: 0 }
+        Rules { lines, names, synthetic, repr_cap: repr_cap as usize, depth: 0, events: 0 }
     }
 
     /// Checks one event and moves the depth it implies.
@@ -185,6 +185,24 @@ fn defined_names(source: &str) -> HashSet<String> {
     out
 }
 
+/// Lines as Lua's lexer counts them: `\n`, `\r`, `\r\n` and `\n\r` each
+/// end one; at least the source's `\n`-counted lines.
+fn lua_source_lines(source: &str) -> u32 {
+    let bytes = source.as_bytes();
+    let (mut breaks, mut i) = (0usize, 0usize);
+    while i < bytes.len() {
+        if matches!(bytes[i], b'\n' | b'\r') {
+            breaks += 1;
+            let pair = bytes.get(i + 1).is_some_and(|&next| matches!(next, b'\n' | b'\r') && next != bytes[i]);
+            i += if pair { 2 } else { 1 };
+        } else {
+            i += 1;
+        }
+    }
+    let last = u32::from(!source.ends_with(['\n', '\r']));
+    u32::try_from(breaks).unwrap_or(u32::MAX).saturating_add(last).max(source_lines(source))
+}
+
 /// Every identifier-like word of the source.
 fn words(source: &str) -> HashSet<String> {
     source
@@ -264,6 +282,9 @@ mod tests {
         assert!(rules.event(&ev(Event::Call, 2, "<lambda>", 4)).is_err(), "Python's names are not Lua's");
         assert!(rules.event(&ev(Event::Call, 2, "sub", 4)).is_err());
         assert_eq!(words("x1 = 2e3 + _y"), ["x1", "_y"].map(String::from).into_iter().collect());
+        assert_eq!(lua_source_lines("a\rb\r\nc\n\rd"), 4);
+        assert_eq!(lua_source_lines("a\nb\n"), 2);
+        assert_eq!(lua_source_lines("a"), 1);
     }
 
     #[test]

@@ -56,7 +56,7 @@ seed="-Dluai_makeseed(L)=0u"
 native=()
 for f in $core; do native+=("$src/$f.c"); done
 gcc -O2 -w -DLUA_USE_POSIX "$seed" -I"$src" -o "$out/lua.tmp" "${native[@]}" "$src/linit.c" \
-  "$src/liolib.c" "$src/loadlib.c" "$here/native_main.c" -lm
+  "$src/liolib.c" "$src/loadlib.c" -I"$here" "$here/native_main.c" -lm
 mv "$out/lua.tmp" "$out/lua"
 echo "lua guest: $out/lua (the native reference)"
 
@@ -70,7 +70,7 @@ rows = (", ".join(str(b) for b in data[i:i + 24]) for i in range(0, len(data), 2
 open(sys.argv[2], "w").write("static const char TRACER_LUA[] = {\n" + ",\n".join(rows) + "\n};\n")
 PY
 
-flags=(--target=wasm32-wasi --sysroot=/usr -O2 -I"$here/shim" -I"$src" -I"$out" -Dl_signalT=int "$seed"
+flags=(--target=wasm32-wasi --sysroot=/usr -O2 -I"$here" -I"$here/shim" -I"$src" -I"$out" -Dl_signalT=int "$seed"
   -mllvm -wasm-enable-sjlj -mllvm -wasm-enable-eh -Wno-deprecated-declarations)
 # -w: Lua's own sources warn about the os functions the tracer removes.
 printf '%s\n' $core | xargs -P "$(nproc)" -I{} clang-19 "${flags[@]}" -w -c "$src/{}.c" -o "$obj/{}.o"

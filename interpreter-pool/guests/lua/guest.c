@@ -17,6 +17,7 @@
 #include "lauxlib.h"
 #include "lua.h"
 #include "lualib.h"
+#include "as_c.h"
 #include "setjmp.h"
 #include "tracer_lua.h"
 
@@ -113,7 +114,8 @@ void curio_run(const char *source, uint32_t source_len, const char *input, uint3
     lua_pushinteger(L, (lua_Integer)repr_cap);
     lua_pushcfunction(L, emit);
     lua_pushcfunction(L, output);
-    rc = lua_pcall(L, 6, 1, 0);
+    lua_pushcfunction(L, curio_as_c);
+    rc = lua_pcall(L, 7, 1, 0);
   }
   if (rc == LUA_OK && lua_type(L, -1) == LUA_TSTRING) {
     size_t n;

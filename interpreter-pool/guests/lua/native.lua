@@ -25,7 +25,7 @@ if mode == "trace" then
     function(event)
       out:write("E ", event, "\n")
       return true
-    end, ignore)
+    end, ignore, curio_as_c)
   out:write("S ", summary, "\n")
 elseif mode == "bench" then
   local args = { ... }
@@ -43,7 +43,7 @@ elseif mode == "bench" then
       -- per run, as each guest instance has.
       run = dofile(tracer)
       local started = os.clock()
-      run(source, "", 0, cap, count, ignore)
+      run(source, "", 0, cap, count, ignore, curio_as_c)
       seconds = seconds + (os.clock() - started)
     end
   end

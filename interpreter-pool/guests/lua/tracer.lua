@@ -1,6 +1,6 @@
 --[[ Step-by-step tracer for one Lua program.
 
-This chunk returns run(source, input, seed, repr_cap, emit, output), which
+This chunk returns run(source, input, seed, repr_cap, emit, output, as_c), which
 loads the program as the chunk "<program>" in an environment of its own,
 runs it under debug.sethook and hands every call/line/return/exception
 event of the program's own functions to emit as soon as it happens, as a
@@ -35,12 +35,12 @@ native lua5.4 (native.lua, the reference the guest is tested against).
 ]]
 
 local debug_getinfo, debug_getlocal, debug_sethook = debug.getinfo, debug.getlocal, debug.sethook
-local s_byte, s_find, s_format, s_gsub, s_match, s_sub =
-  string.byte, string.find, string.format, string.gsub, string.match, string.sub
+local s_byte, s_find, s_format, s_gmatch, s_gsub, s_match, s_sub =
+  string.byte, string.find, string.format, string.gmatch, string.gsub, string.match, string.sub
 local t_concat, t_pack, t_sort, t_unpack = table.concat, table.pack, table.sort, table.unpack
 local math_type, utf8_len = math.type, utf8.len
-local next, ipairs, rawget, type, tostring, tonumber, select, xpcall, error, load, setmetatable, getmetatable =
-  next, ipairs, rawget, type, tostring, tonumber, select, xpcall, error, load, setmetatable, getmetatable
+local next, ipairs, rawget, rawequal, type, tostring, tonumber, select, xpcall, error, load, setmetatable, getmetatable =
+  next, ipairs, rawget, rawequal, type, tostring, tonumber, select, xpcall, error, load, setmetatable, getmetatable
 
 local CHUNK = "=<program>"
 local CUT = "\u{2026}"
@@ -50,9 +50,17 @@ local OUTPUT_FLUSH_BYTES = 64 * 1024
 -- The host refuses an event with more locals, or longer names.
 local MAX_LOCALS = 1024
 local MAX_NAME_BYTES = 256
--- Frames an error's message handler records locals for; deeper ones unwind
--- with their last line and no locals.
+-- Frames an error's message handler records (line and locals) for; deeper
+-- ones unwind with their last line and no locals.
 local MAX_CAPTURED = 64
+
+-- What io.read("n") takes as a number, tried in turn.
+local NUMERALS = {
+  "^%s*[-+]?0[xX][%x%.]*[pP][-+]?%d+",
+  "^%s*[-+]?0[xX][%x%.]*%x",
+  "^%s*[-+]?[%d%.]*%d[%d%.]*[eE][-+]?%d+",
+  "^%s*[-+]?[%d%.]*%d[%d%.]*",
+}
 
 -- Text ------------------------------------------------------------------
 
@@ -72,8 +80,8 @@ end
 
 -- At most `cap` bytes of valid UTF-8, CUT appended when shortened.
 local function cut(s, cap)
-  if #s <= cap then return valid(s) end
-  s = valid(s_sub(s, 1, cap + 4))
+  -- Made valid before it is measured: each broken byte grows to 3.
+  s = valid(#s > cap + 4 and s_sub(s, 1, cap + 4) or s)
   if #s <= cap then return s end
   local i = cap
   while i > 0 do
@@ -84,31 +92,33 @@ local function cut(s, cap)
   return s_sub(s, 1, i) .. CUT
 end
 
+-- Replacement tables, not functions: gsub then calls no Lua function, so
+-- escaping costs no C-stack level inside the hook.
 local JSON_ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-local function json_escape(c)
-  return JSON_ESCAPES[c] or s_format("\\u%04x", s_byte(c))
+local QUOTE_ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+local BYTE_ESCAPES = {}
+for b = 0, 255 do
+  local c = string.char(b)
+  if b < 32 or b == 127 then
+    JSON_ESCAPES[c] = JSON_ESCAPES[c] or s_format("\\u%04x", b)
+    QUOTE_ESCAPES[c] = QUOTE_ESCAPES[c] or s_format("\\%d", b)
+  end
+  if b >= 128 then BYTE_ESCAPES[c] = s_format("\\%d", b) end
 end
 
 local function json(s)
-  return '"' .. (s_gsub(valid(s), '[%c"\\]', json_escape)) .. '"'
+  return '"' .. (s_gsub(valid(s), '[%c"\\]', JSON_ESCAPES)) .. '"'
 end
 
 -- Reprs ---------------------------------------------------------------------
 
-local QUOTE_ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-local function quote_escape(c)
-  return QUOTE_ESCAPES[c] or s_format("\\%d", s_byte(c))
-end
-local function byte_escape(c)
-  return s_format("\\%d", s_byte(c))
-end
 
 -- A string as Lua source would write it; at most `budget` of its bytes.
 local function quoted(s, budget)
   local long = #s > budget
   if long then s = s_sub(s, 1, budget) end
-  s = s_gsub(s, '[%c"\\]', quote_escape)
-  if not utf8_len(s) then s = s_gsub(s, "[\128-\255]", byte_escape) end
+  s = s_gsub(s, '[%c"\\]', QUOTE_ESCAPES)
+  if not utf8_len(s) then s = s_gsub(s, "[\128-\255]", BYTE_ESCAPES) end
   return '"' .. s .. '"' .. (long and CUT or "")
 end
 
@@ -190,7 +200,7 @@ end
 
 -- The run --------------------------------------------------------------------
 
-return function(source, input, seed, cap, emit, output)
+return function(source, input, seed, cap, emit, output, as_c)
   local pending, pending_bytes = {}, 0
   local function write_out(text)
     pending[#pending + 1] = text
@@ -234,7 +244,7 @@ return function(source, input, seed, cap, emit, output)
     if main then
       local globals = {}
       for k, v in next, env do
-        if type(k) == "string" and k ~= "" and rawget(initial, k) ~= v and not index[k] then
+        if type(k) == "string" and k ~= "" and not rawequal(rawget(initial, k), v) and not index[k] then
           globals[#globals + 1] = k
         end
       end
@@ -247,19 +257,32 @@ return function(source, input, seed, cap, emit, output)
     return "[" .. t_concat(shown, ",") .. "]"
   end
 
-  local function record(event, line, frame, locals, value)
-    local stdout = take()
+  -- Emits one event of `frame` at `at_depth` (the current depth unless
+  -- given). The text is built before anything is sent or changed, so an
+  -- error while building it (memory, the C stack) leaves no half-made step.
+  local function record(event, line, frame, locals, value, at_depth)
     if full then locals, value = "null", "null" end
-    local text = "[" .. json(event) .. "," .. line .. "," .. json(frame.name) .. "," .. depth .. ","
-      .. locals .. "," .. json(stdout) .. "," .. value .. "]"
+    local head = "[" .. json(event) .. "," .. line .. "," .. json(frame.name) .. "," .. (at_depth or depth) .. ","
+    local text = head .. locals .. "," .. json(t_concat(pending)) .. "," .. value .. "]"
+    pending, pending_bytes = {}, 0
     if not emit(text) then full = true end
   end
+
+  -- Lines as the host counts them: one per newline, and a last one unless
+  -- the source ends with its newline.
+  local source_lines = 1
+  for _ in s_gmatch(source, "\n") do source_lines = source_lines + 1 end
+  if s_sub(source, -1) == "\n" then source_lines = source_lines - 1 end
+
+  -- The words of the source: a name the host would not find there is none.
+  local words = {}
+  for word in s_gmatch(source, "[%a_][%w_]*") do words[word] = true end
 
   local function name_of(info)
     local name = info.name
     -- The engine names a metamethod call by its event ("add" for __add).
-    if name and info.namewhat == "metamethod" then name = "__" .. name end
-    if name and s_find(name, "^[%a_][%w_]*$") then
+    if name and info.namewhat == "metamethod" and s_sub(name, 1, 2) ~= "__" then name = "__" .. name end
+    if name and words[name] and #name <= MAX_NAME_BYTES then
       names_of[info.func] = name
       return name
     end
@@ -298,9 +321,9 @@ return function(source, input, seed, cap, emit, output)
       local frame = { name = main and "<module>" or name_of(named), line = main and 1 or info.linedefined,
         tail = event == "tail call", main = main }
       if frame.line < 1 then frame.line = 1 end
+      record("call", frame.line, frame, full and "null" or locals_json(2, main), "null", depth + 1)
       depth = depth + 1
       stack[depth] = frame
-      record("call", frame.line, frame, full and "null" or locals_json(2, main), "null")
     elseif event == "return" then
       local frame = stack[depth]
       if not frame then return end
@@ -327,13 +350,15 @@ return function(source, input, seed, cap, emit, output)
     for d = depth, base + 1, -1 do
       if d == depth or not stack[d + 1].tail then wanted = wanted + 1 end
     end
+    -- Each level costs a walk from the top: past MAX_CAPTURED frames (a
+    -- stack overflow's hundred thousand) the rest unwind with their last line.
     local frames = {}
-    while #frames < wanted do
+    while #frames < wanted and #frames < MAX_CAPTURED do
       local info = debug_getinfo(level + 1, "Sl")
       if info == nil then break end
       if info.source == CHUNK then
         local shown = "[]"
-        if #frames < MAX_CAPTURED and not full then shown = locals_json(level + 1, info.what == "main") end
+        if not full then shown = locals_json(level + 1, info.what == "main") end
         frames[#frames + 1] = { line = info.currentline, locals = shown }
       end
       level = level + 1
@@ -371,7 +396,8 @@ return function(source, input, seed, cap, emit, output)
     local base, frames = depth, nil
     local function on_error(e)
       frames = capture(2, base)
-      if handler then return handler(e) end
+      -- Not a tail call: the handler's frame must not replace this one.
+      if handler then return (handler(e)) end
       return e
     end
     local results = t_pack(xpcall(f, on_error, ...))
@@ -410,10 +436,16 @@ return function(source, input, seed, cap, emit, output)
       if f == "l" then text = s_gsub(text, "\n$", "") end
       return text
     elseif f == "n" then
-      local from, to = s_find(input, "^%s*[-+]?[%w%.]+", stdin_at)
-      if not from then stdin_at = #input + 1; return nil end
+      -- The longest numeral at the read position: hex or decimal, with an
+      -- exponent or not; no numeral reads nothing and gives nil.
+      local from, to
+      for _, numeral in ipairs(NUMERALS) do
+        from, to = s_find(input, numeral, stdin_at)
+        if from then break end
+      end
+      if not from then return nil end
       stdin_at = to + 1
-      return tonumber(s_sub(input, from, to))
+      return tonumber((s_match(s_sub(input, from, to), "^%s*(.-)$")))
     end
     error("bad argument #1 to 'read' (invalid format)", 3)
   end
@@ -445,7 +477,7 @@ return function(source, input, seed, cap, emit, output)
     end
     return stdout
   end
-  stdout.write = function(_, ...) return write(...) end
+  stdout.write = as_c(function(_, ...) return write(...) end)
 
   local function copy(t, except)
     local out = {}
@@ -459,15 +491,17 @@ return function(source, input, seed, cap, emit, output)
     "rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type", "_VERSION" }) do
     env[name] = _G[name]
   end
-  env.print = print
-  env.pcall = function(f, ...)
+  -- Every function of the tracer's the program can call is behind a C
+  -- function (as_c): a program frame that tail-calls one still returns.
+  env.print = as_c(print)
+  env.pcall = as_c(function(f, ...)
     local results = call_protected(nil, f, ...)
     return t_unpack(results, 1, results.n)
-  end
-  env.xpcall = function(f, handler, ...)
+  end)
+  env.xpcall = as_c(function(f, handler, ...)
     local results = call_protected(handler, f, ...)
     return t_unpack(results, 1, results.n)
-  end
+  end)
   env.string = copy(string, "dump")
   env.table = copy(table)
   env.math = copy(math)
@@ -475,12 +509,12 @@ return function(source, input, seed, cap, emit, output)
   env.coroutine = copy(coroutine)
   env.os = { clock = os.clock, date = os.date, difftime = os.difftime, time = os.time }
   env.io = {
-    write = write,
-    read = read,
-    lines = function(...)
-      local formats = table.pack(...)
-      return function() return read(t_unpack(formats, 1, formats.n)) end
-    end,
+    write = as_c(write),
+    read = as_c(read),
+    lines = as_c(function(...)
+      local formats = t_pack(...)
+      return as_c(function() return read(t_unpack(formats, 1, formats.n)) end)
+    end),
     stdout = stdout,
   }
   env._G = env
@@ -510,14 +544,21 @@ return function(source, input, seed, cap, emit, output)
   if results[1] then return summary("ok") end
   local err = results[2]
   if frames == nil and err == "not enough memory" then return summary("exception", "MemoryError", err, nil) end
+  -- The line is where the error was raised, as the message handler saw
+  -- it; a message's own "<program>:LINE:" prefix (which `error` lets a
+  -- program write) is only trusted for a line the source has.
   local message, line = nil, frames and frames[1] and frames[1].line
+  if line and line < 1 then line = nil end
   if type(err) == "string" then
     local at, rest = s_match(err, "^<program>:(%d+): (.*)$")
-    message = rest or err
-    line = tonumber(at) or line
+    at = math.tointeger(tonumber(at))
+    if at and at >= 1 and at <= source_lines then
+      message, line = rest, line or at
+    else
+      message = err
+    end
   else
     message = of(err, cap)
   end
-  if line and line < 1 then line = nil end
   return summary("exception", "error", message, line)
 end
