@@ -174,8 +174,9 @@ pub(crate) struct Host {
     trace_bytes: u64,
     truncated: bool,
     rules: Rules,
-    /// Readings of the virtual clock a core-module guest took so far.
-    clock_reads: u64,
+    /// The wall and monotonic clocks of a core-module guest, which reads
+    /// them through [`Host::read_clock`] (a component's are in `wasi`).
+    clocks: (VirtualClock, VirtualClock),
     /// What a core-module guest handed to its `finish` import.
     pub(crate) summary: Option<String>,
 }
@@ -209,17 +210,20 @@ impl Host {
             trace_bytes: 0,
             truncated: false,
             rules: Rules::new(exec.language, &exec.source, config.repr_cap),
-            clock_reads: 0,
+            clocks: Default::default(),
             summary: None,
         }
     }
 
-    /// The virtual clock for a core-module guest: the wall clock starts at
-    /// [`VIRTUAL_EPOCH`], every clock advances 1 µs per reading.
-    pub(crate) fn read_clock(&mut self, realtime: bool) -> u64 {
-        self.clock_reads += 1;
-        let ticks = self.clock_reads * 1_000;
-        if realtime { VIRTUAL_EPOCH.as_nanos() as u64 + ticks } else { ticks }
+    /// A core-module guest's reading of its wall clock (`realtime`, in
+    /// nanoseconds since the Unix epoch) or its monotonic one: the same
+    /// virtual clocks the component guest gets.
+    pub(crate) fn read_clock(&self, realtime: bool) -> u64 {
+        if realtime {
+            HostWallClock::now(&self.clocks.0).as_nanos() as u64
+        } else {
+            HostMonotonicClock::now(&self.clocks.1)
+        }
     }
 
     /// Appends program output; stops the guest once the cap is passed,

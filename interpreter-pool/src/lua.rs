@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use wasmtime::{Caller, Engine, Extern, InstancePre, Linker, Module, Store, Val, ValType};
+use wasmtime::{Caller, Engine, Extern, InstancePre, Linker, Memory, Module, Store, Val, ValType};
 
 use crate::cache;
 use crate::host::{self, Host, Stop};
@@ -78,31 +78,35 @@ fn run(
     repr_cap: u32,
 ) -> wasmtime::Result<()> {
     instance.get_typed_func::<(), ()>(&mut *store, "_initialize")?.call(&mut *store, ())?;
-    let source = place(store, instance, exec.source.as_bytes())?;
-    let input = place(store, instance, exec.input.as_bytes())?;
+    let alloc = instance.get_typed_func::<u32, u32>(&mut *store, "curio_alloc")?;
+    let memory = instance.get_memory(&mut *store, "memory").ok_or_else(|| wasmtime::format_err!("no memory export"))?;
+    // Copies `bytes` into memory the guest allocated: (address, length).
+    let mut place = |bytes: &[u8]| -> wasmtime::Result<(u32, u32)> {
+        let len = u32::try_from(bytes.len())?;
+        let at = alloc.call(&mut *store, len)?;
+        if at == 0 {
+            // Out of memory before the program ran: the host's cap said no.
+            wasmtime::bail!("the guest could not allocate {len} bytes for its input");
+        }
+        memory.write(&mut *store, at as usize, bytes)?;
+        Ok((at, len))
+    };
+    let source = place(exec.source.as_bytes())?;
+    let input = place(exec.input.as_bytes())?;
     let run = instance.get_typed_func::<(u32, u32, u32, u32, i64, u32), ()>(&mut *store, "curio_run")?;
     run.call(store, (source.0, source.1, input.0, input.1, exec.seed as i64, repr_cap))
 }
 
-/// Copies `bytes` into memory the guest allocated; (address, length).
-fn place(store: &mut Store<Host>, instance: &wasmtime::Instance, bytes: &[u8]) -> wasmtime::Result<(u32, u32)> {
-    let len = u32::try_from(bytes.len())?;
-    let alloc = instance.get_typed_func::<u32, u32>(&mut *store, "curio_alloc")?;
-    let at = alloc.call(&mut *store, len)?;
-    if at == 0 {
-        // Out of memory before the program ran: the host's cap said no.
-        wasmtime::bail!("the guest could not allocate {len} bytes for its input");
-    }
-    let memory = instance.get_memory(&mut *store, "memory").ok_or_else(|| wasmtime::format_err!("no memory export"))?;
-    memory.write(&mut *store, at as usize, bytes)?;
-    Ok((at, len))
+/// The guest's exported memory, as an import sees it.
+fn guest_memory(caller: &mut Caller<'_, Host>) -> Result<Memory, Stop> {
+    let memory = caller.get_export("memory").and_then(Extern::into_memory);
+    memory.ok_or_else(|| Stop::Tampered("the guest has no memory export".into()))
 }
 
 /// `len` bytes of the guest's memory at `at`, as text. A range outside its
 /// memory or bytes that are not UTF-8 break the protocol.
 fn guest_text(caller: &mut Caller<'_, Host>, at: u32, len: u32) -> Result<String, Stop> {
-    let memory = caller.get_export("memory").and_then(Extern::into_memory);
-    let memory = memory.ok_or_else(|| Stop::Tampered("the guest has no memory export".into()))?;
+    let memory = guest_memory(caller)?;
     let range = (at as usize)..(at as usize).saturating_add(len as usize);
     let bytes = memory
         .data(&*caller)
@@ -134,9 +138,7 @@ fn link_host(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
 
 /// Writes `value` (little-endian) at the guest's `at`.
 fn write_guest(caller: &mut Caller<'_, Host>, at: u32, value: &[u8]) -> Result<(), Stop> {
-    let memory = caller.get_export("memory").and_then(Extern::into_memory);
-    let memory = memory.ok_or_else(|| Stop::Tampered("the guest has no memory export".into()))?;
-    memory
+    guest_memory(caller)?
         .write(&mut *caller, at as usize, value)
         .map_err(|_| Stop::Tampered(format!("a WASI result at {at} lies outside the guest's memory")))
 }
@@ -153,7 +155,7 @@ fn link_wasi(linker: &mut Linker<Host>, module: &Module) -> wasmtime::Result<()>
                     WASI,
                     name,
                     |mut caller: Caller<'_, Host>, id: u32, _precision: u64, at: u32| -> wasmtime::Result<i32> {
-                        let now = caller.data_mut().read_clock(id == 0);
+                        let now = caller.data().read_clock(id == 0);
                         write_guest(&mut caller, at, &now.to_le_bytes())?;
                         Ok(ERRNO_SUCCESS)
                     },

@@ -35,8 +35,8 @@ native lua5.4 (native.lua, the reference the guest is tested against).
 ]]
 
 local debug_getinfo, debug_getlocal, debug_sethook = debug.getinfo, debug.getlocal, debug.sethook
-local s_byte, s_find, s_format, s_gmatch, s_gsub, s_match, s_sub =
-  string.byte, string.find, string.format, string.gmatch, string.gsub, string.match, string.sub
+local s_byte, s_char, s_find, s_format, s_gmatch, s_gsub, s_match, s_sub =
+  string.byte, string.char, string.find, string.format, string.gmatch, string.gsub, string.match, string.sub
 local t_concat, t_pack, t_sort, t_unpack = table.concat, table.pack, table.sort, table.unpack
 local math_type, utf8_len = math.type, utf8.len
 local next, ipairs, rawget, rawequal, type, tostring, tonumber, select, xpcall, error, load, setmetatable, getmetatable =
@@ -96,14 +96,21 @@ end
 -- escaping costs no C-stack level inside the hook.
 local JSON_ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
 local QUOTE_ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
-local BYTE_ESCAPES = {}
-for b = 0, 255 do
-  local c = string.char(b)
-  if b < 32 or b == 127 then
-    JSON_ESCAPES[c] = JSON_ESCAPES[c] or s_format("\\u%04x", b)
-    QUOTE_ESCAPES[c] = QUOTE_ESCAPES[c] or s_format("\\%d", b)
+for b = 0, 32 do
+  local code = b < 32 and b or 127 -- the control bytes: 0-31 and 127
+  local c = s_char(code)
+  JSON_ESCAPES[c] = JSON_ESCAPES[c] or s_format("\\u%04x", code)
+  QUOTE_ESCAPES[c] = QUOTE_ESCAPES[c] or s_format("\\%d", code)
+end
+-- Bytes 128-255 as escapes, made the first time text that is not UTF-8 is
+-- quoted: most runs never need them.
+local byte_escapes = nil
+local function bytes_escaped(s)
+  if not byte_escapes then
+    byte_escapes = {}
+    for b = 128, 255 do byte_escapes[s_char(b)] = s_format("\\%d", b) end
   end
-  if b >= 128 then BYTE_ESCAPES[c] = s_format("\\%d", b) end
+  return (s_gsub(s, "[\128-\255]", byte_escapes))
 end
 
 local function json(s)
@@ -118,7 +125,7 @@ local function quoted(s, budget)
   local long = #s > budget
   if long then s = s_sub(s, 1, budget) end
   s = s_gsub(s, '[%c"\\]', QUOTE_ESCAPES)
-  if not utf8_len(s) then s = s_gsub(s, "[\128-\255]", BYTE_ESCAPES) end
+  if not utf8_len(s) then s = bytes_escaped(s) end
   return '"' .. s .. '"' .. (long and CUT or "")
 end
 
@@ -274,14 +281,18 @@ return function(source, input, seed, cap, emit, output, as_c)
   for _ in s_gmatch(source, "\n") do source_lines = source_lines + 1 end
   if s_sub(source, -1) == "\n" then source_lines = source_lines - 1 end
 
-  -- The words of the source: a name the host would not find there is none.
-  local words = {}
-  for word in s_gmatch(source, "[%a_][%w_]*") do words[word] = true end
+  -- The words of the source, read at the first named call: a name the host
+  -- would not find there is none.
+  local words = nil
 
   local function name_of(info)
     local name = info.name
     -- The engine names a metamethod call by its event ("add" for __add).
     if name and info.namewhat == "metamethod" and s_sub(name, 1, 2) ~= "__" then name = "__" .. name end
+    if name and not words then
+      words = {}
+      for word in s_gmatch(source, "[%a_][%w_]*") do words[word] = true end
+    end
     if name and words[name] and #name <= MAX_NAME_BYTES then
       names_of[info.func] = name
       return name
