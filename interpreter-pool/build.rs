@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 fn main() {
     embed("PYTHON", "guests/python/build/tracer.wasm", "Python guest component");
     embed("LUA", "guests/lua/build/lua.wasm", "Lua guest module");
+    embed("JS", "guests/js/build/js.wasm", "JavaScript guest module");
 }
 
 /// Sets `CURIO_<NAME>_GUEST_WASM` and `CURIO_<NAME>_GUEST_SHA256` for the

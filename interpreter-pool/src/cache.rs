@@ -29,6 +29,9 @@ pub(crate) const PYTHON: Guest = Guest {
 pub(crate) const LUA: Guest =
     Guest { name: "lua", bytes: include_bytes!(env!("CURIO_LUA_GUEST_WASM")), sha256: env!("CURIO_LUA_GUEST_SHA256") };
 
+pub(crate) const JS: Guest =
+    Guest { name: "js", bytes: include_bytes!(env!("CURIO_JS_GUEST_WASM")), sha256: env!("CURIO_JS_GUEST_SHA256") };
+
 /// `$CURIO_CACHE_DIR`, else `$XDG_CACHE_HOME/curio`, else `~/.cache/curio`.
 pub(crate) fn default_cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("CURIO_CACHE_DIR") {

@@ -21,6 +21,8 @@ const PYTHON_SYNTHETIC_NAMES: [&str; 7] =
     ["<module>", "<lambda>", "<genexpr>", "<listcomp>", "<dictcomp>", "<setcomp>", "__annotate__"];
 /// Names the Lua tracer gives the main chunk and a function never called by name.
 const LUA_SYNTHETIC_NAMES: [&str; 2] = ["<module>", "<anonymous>"];
+/// Names the JavaScript tracer gives the script and a function without a name.
+const JS_SYNTHETIC_NAMES: [&str; 2] = ["<module>", "<anonymous>"];
 
 /// Why the host refused what a guest reported.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +56,8 @@ impl Rules {
             Language::Python => (defined_names(source), &PYTHON_SYNTHETIC_NAMES, source_lines(source)),
             // Lua names a function by what it was called through: any word.
             Language::Lua => (words(source), &LUA_SYNTHETIC_NAMES, lua_source_lines(source)),
+            // A function's own name, or the name of the property it was defined as.
+            Language::Js => (words(source), &JS_SYNTHETIC_NAMES, js_source_lines(source)),
         };
         Rules { lines, names, synthetic, repr_cap: repr_cap as usize, depth: 0, events: 0 }
     }
@@ -203,6 +207,19 @@ fn lua_source_lines(source: &str) -> u32 {
     u32::try_from(breaks).unwrap_or(u32::MAX).saturating_add(last).max(source_lines(source))
 }
 
+/// Lines as JavaScript counts them: `\n`, `\r`, `\r\n`, U+2028 and U+2029
+/// each end one (an upper bound of what QuickJS reports).
+fn js_source_lines(source: &str) -> u32 {
+    let (mut breaks, mut previous) = (0usize, '\0');
+    for c in source.chars() {
+        let counted = matches!(c, '\r' | '\u{2028}' | '\u{2029}') || (c == '\n' && previous != '\r');
+        breaks += usize::from(counted);
+        previous = c;
+    }
+    let last = u32::from(!source.ends_with(['\n', '\r', '\u{2028}', '\u{2029}']));
+    u32::try_from(breaks).unwrap_or(u32::MAX).saturating_add(last).max(source_lines(source))
+}
+
 /// Every identifier-like word of the source.
 fn words(source: &str) -> HashSet<String> {
     source
@@ -285,6 +302,8 @@ mod tests {
         assert_eq!(lua_source_lines("a\rb\r\nc\n\rd"), 4);
         assert_eq!(lua_source_lines("a\nb\n"), 2);
         assert_eq!(lua_source_lines("a"), 1);
+        assert_eq!(js_source_lines("a\r\nb\rc\u{2028}d"), 4);
+        assert_eq!(js_source_lines("a\nb\n"), 2);
     }
 
     #[test]

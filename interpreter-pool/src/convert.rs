@@ -39,7 +39,8 @@ pub fn language_from_proto(value: i32) -> Result<Language, String> {
     match pb::Language::try_from(value) {
         Ok(pb::Language::Python) => Ok(Language::Python),
         Ok(pb::Language::Lua) => Ok(Language::Lua),
-        _ => Err(format!("{value} is not supported; supported: LANGUAGE_PYTHON, LANGUAGE_LUA")),
+        Ok(pb::Language::Js) => Ok(Language::Js),
+        _ => Err(format!("{value} is not supported; supported: LANGUAGE_PYTHON, LANGUAGE_LUA, LANGUAGE_JS")),
     }
 }
 
@@ -48,6 +49,7 @@ pub fn language_to_proto(language: Language) -> pb::Language {
     match language {
         Language::Python => pb::Language::Python,
         Language::Lua => pb::Language::Lua,
+        Language::Js => pb::Language::Js,
     }
 }
 

@@ -1,4 +1,4 @@
-//! The interpreter pool: runs untrusted programs (Python or Lua) in
+//! The interpreter pool: runs untrusted programs (Python, Lua or JavaScript) in
 //! WebAssembly sandboxes under a step tracer and serves the traces over gRPC.
 //!
 //! It owns the wasmtime engine (one per process, pooling allocator, the
@@ -15,10 +15,10 @@ mod auth;
 mod cache;
 mod check;
 mod convert;
+mod core_guest;
 mod corpus;
 pub mod fuzz;
 mod host;
-mod lua;
 mod metrics;
 mod native;
 mod sandbox;
@@ -31,7 +31,7 @@ pub use convert::{
     execution_to_proto, language_from_proto, language_to_proto, step_to_proto, trace_from_proto, trace_to_proto,
 };
 pub use corpus::{BOMBS, CANARY, COSTLY_REPRS, FORGERIES, LUA_BOMBS, LUA_CANARY, LUA_SURVIVED, SURVIVED};
-pub use native::{bench_native_lua, run_native_lua, run_native_tracer};
+pub use native::{bench_native_js, bench_native_lua, run_native_js, run_native_lua, run_native_tracer};
 pub use sandbox::{Sandbox, SandboxConfig, SandboxError};
 pub use server::{PoolConfig, PoolService, no_delay, serve};
 pub use transport::{

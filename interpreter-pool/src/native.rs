@@ -87,18 +87,54 @@ pub fn run_native_lua(source: &str, input: &str, seed: u64, repr_cap: u32) -> Re
         (seed as i64).to_string().into(),
         repr_cap.to_string().into(),
     ];
-    let stdout = run(&lua(), &args, None, "native.lua")?;
-    let stdout = String::from_utf8(stdout).map_err(|e| format!("native.lua printed non-UTF-8: {e}"))?;
+    events_and_summary(run(&lua(), &args, None, "native.lua")?, "native.lua")
+}
+
+/// The native build of the JavaScript guest's engine and tracer
+/// (`guests/js/build/qjs`, which `make guest` builds), or `$CURIO_NATIVE_QJS`.
+fn qjs() -> String {
+    std::env::var("CURIO_NATIVE_QJS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/guests/js/build/qjs").into())
+}
+
+/// The JavaScript tracer under the native build of the same QuickJS:
+/// `{"events": [...], "summary": {...}}`, as `run_native_lua` answers.
+pub fn run_native_js(source: &str, input: &str, seed: u64, repr_cap: u32) -> Result<serde_json::Value, String> {
+    let scratch = Scratch::new(&[])?;
+    let source = scratch.write("program.js", source)?;
+    let input = scratch.write("input.txt", input)?;
+    let args = ["trace".into(), source, input, (seed as i64).to_string().into(), repr_cap.to_string().into()];
+    events_and_summary(run(&qjs(), &args, None, "qjs trace")?, "qjs trace")
+}
+
+/// The JavaScript tracer's own time natively over `programs`, each run
+/// `repeat` times: (events, seconds).
+pub fn bench_native_js(programs: &[String], repeat: u32, repr_cap: u32) -> Result<(u64, f64), String> {
+    let scratch = Scratch::new(&[])?;
+    let mut args: Vec<PathBuf> = vec!["bench".into(), repeat.to_string().into(), repr_cap.to_string().into()];
+    for (i, source) in programs.iter().enumerate() {
+        args.push(scratch.write(&format!("program{i}.js"), source)?);
+    }
+    let stdout = String::from_utf8_lossy(&run(&qjs(), &args, None, "qjs bench")?).into_owned();
+    let mut parts = stdout.split_whitespace();
+    let events = parts.next().and_then(|s| s.parse().ok());
+    let seconds = parts.next().and_then(|s| s.parse().ok());
+    events.zip(seconds).ok_or_else(|| format!("qjs bench printed {stdout:?}"))
+}
+
+/// Lines of "E <event>" and one "S <summary>" as one JSON answer.
+fn events_and_summary(stdout: Vec<u8>, what: &str) -> Result<serde_json::Value, String> {
+    let stdout = String::from_utf8(stdout).map_err(|e| format!("{what} printed non-UTF-8: {e}"))?;
     let (mut events, mut summary) = (vec![], None);
     for line in stdout.lines() {
         let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).map_err(|e| format!("{e}: {text}"));
         match line.split_at_checked(2) {
             Some(("E ", event)) => events.push(parse(event)?),
             Some(("S ", text)) => summary = Some(parse(text)?),
-            _ => return Err(format!("native.lua printed an unexpected line: {line}")),
+            _ => return Err(format!("{what} printed an unexpected line: {line}")),
         }
     }
-    let summary = summary.ok_or("native.lua printed no summary")?;
+    let summary = summary.ok_or_else(|| format!("{what} printed no summary"))?;
     Ok(serde_json::json!({"events": events, "summary": summary}))
 }
 
@@ -123,6 +159,8 @@ pub fn bench_native_lua(programs: &[String], repeat: u32, repr_cap: u32) -> Resu
 fn run(program: &str, args: &[PathBuf], stdin: Option<&[u8]>, what: &str) -> Result<Vec<u8>, String> {
     let hint = if program.contains("lua") {
         "run `make guest`, which builds the native Lua beside the guest, or set CURIO_NATIVE_LUA"
+    } else if program.contains("qjs") {
+        "run `make guest`, which builds the native QuickJS beside the guest, or set CURIO_NATIVE_QJS"
     } else {
         "set CURIO_NATIVE_PYTHON to a python3"
     };

@@ -15,8 +15,8 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::cache;
+use crate::core_guest::CoreGuest;
 use crate::host::{self, Host};
-use crate::lua::LuaGuest;
 use curio_trace::{Execution, Language, MAX_MEMORY_BYTES, Trace};
 
 wasmtime::component::bindgen!({
@@ -72,7 +72,8 @@ pub enum SandboxError {
 pub struct Sandbox {
     engine: Engine,
     pre: TracerPre<Host>,
-    lua: LuaGuest,
+    lua: CoreGuest,
+    js: CoreGuest,
     config: SandboxConfig,
     /// Whether the guests came from the on-disk cache (else they were compiled).
     pub from_cache: bool,
@@ -131,8 +132,9 @@ impl Sandbox {
         let started = Instant::now();
         let (component, python_cached) =
             cache::load::<wasmtime::component::Component>(&engine, &config.cache_dir, &cache::PYTHON)?;
-        let lua = LuaGuest::new(&engine, &config.cache_dir)?;
-        let from_cache = python_cached && lua.from_cache;
+        let lua = CoreGuest::new(&engine, &config.cache_dir, &cache::LUA)?;
+        let js = CoreGuest::new(&engine, &config.cache_dir, &cache::JS)?;
+        let from_cache = python_cached && lua.from_cache && js.from_cache;
         let load_time = started.elapsed();
         let mut linker = Linker::<Host>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(guest_err)?;
@@ -141,7 +143,7 @@ impl Sandbox {
         let pre = TracerPre::new(pre).map_err(guest_err)?;
         let ticker = start_ticker(engine.clone());
         let slots = Slots { used: Mutex::new(0), freed: Condvar::new(), max: config.slots.max(1) };
-        Ok(Sandbox { engine, pre, lua, config, from_cache, load_time, ticker, slots })
+        Ok(Sandbox { engine, pre, lua, js, config, from_cache, load_time, ticker, slots })
     }
 
     /// The settings this sandbox was built with.
@@ -157,6 +159,7 @@ impl Sandbox {
         match exec.language {
             Language::Python => host::execute(&self.engine, &self.pre, exec, &self.config),
             Language::Lua => self.lua.execute(&self.engine, exec, &self.config),
+            Language::Js => self.js.execute(&self.engine, exec, &self.config),
         }
     }
 }

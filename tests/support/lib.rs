@@ -49,6 +49,11 @@ pub fn lua_programs() -> Vec<(String, String)> {
     programs_in("programs/lua", "lua")
 }
 
+/// `tests/programs/js/*.js`, sorted by name: (file name, source).
+pub fn js_programs() -> Vec<(String, String)> {
+    programs_in("programs/js", "js")
+}
+
 fn programs_in(folder: &str, extension: &str) -> Vec<(String, String)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(folder);
     let mut out: Vec<_> = std::fs::read_dir(&dir)

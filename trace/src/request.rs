@@ -27,6 +27,8 @@ pub enum Language {
     Python,
     /// Lua 5.4, traced with `debug.sethook`.
     Lua,
+    /// JavaScript (ES2023, QuickJS-NG), traced by a line hook in the engine.
+    Js,
 }
 
 /// Per-execution limits; each one ends a run with its own status.
@@ -139,13 +141,14 @@ where
 
 impl Language {
     /// Every language, in the order the pool lists them.
-    pub const ALL: [Language; 2] = [Language::Python, Language::Lua];
+    pub const ALL: [Language; 3] = [Language::Python, Language::Lua, Language::Js];
 
-    /// Parses a user-facing language name (`python`, `py`, `lua`).
+    /// Parses a user-facing language name (`python`, `py`, `lua`, `js`).
     pub fn parse(name: &str) -> Result<Self, InvalidRequest> {
         match name.to_ascii_lowercase().as_str() {
             "python" | "py" | "python3" => Ok(Language::Python),
             "lua" | "lua5.4" => Ok(Language::Lua),
+            "js" | "javascript" | "ecmascript" => Ok(Language::Js),
             other => {
                 Err(invalid("program.language", format!("'{other}' is unknown; supported: {}", Language::names())))
             }
@@ -157,6 +160,7 @@ impl Language {
         match self {
             Language::Python => "python",
             Language::Lua => "lua",
+            Language::Js => "js",
         }
     }
 
@@ -207,7 +211,7 @@ mod tests {
     #[test]
     fn unknown_language_lists_the_supported_ones() {
         let err = Language::parse("cobol").unwrap_err();
-        assert!(err.reason.contains("python, lua"), "{err}");
+        assert!(err.reason.contains("python, lua, js"), "{err}");
         assert_eq!(Language::parse("Lua"), Ok(Language::Lua));
         for language in Language::ALL {
             assert_eq!(Language::parse(language.as_str()), Ok(language));

@@ -354,6 +354,7 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
             let language = match &args.language {
                 Some(name) => Language::parse(name).map_err(|e| anyhow::anyhow!("--language {}", e.reason))?,
                 None if f.extension().is_some_and(|x| x == "lua") => Language::Lua,
+                None if f.extension().is_some_and(|x| x == "js") => Language::Js,
                 None => Language::Python,
             };
             let language = language_to_proto(language) as i32;

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use curio_interpreter_pool::{Execution, Language, Limits, Sandbox, Status, bench_native_lua, run_native_tracer};
+use curio_interpreter_pool::{
+    Execution, Language, Limits, Sandbox, Status, bench_native_js, bench_native_lua, run_native_tracer,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Subcommand, Debug)]
@@ -53,6 +55,7 @@ const PYTHON: Workload =
     Workload { language: Language::Python, programs: &PROGRAMS, long: &LONG_PROGRAMS, empty: "pass" };
 const LUA: Workload =
     Workload { language: Language::Lua, programs: &LUA_PROGRAMS, long: &LUA_LONG_PROGRAMS, empty: "local _ = 0" };
+const JS: Workload = Workload { language: Language::Js, programs: &JS_PROGRAMS, long: &JS_LONG_PROGRAMS, empty: ";" };
 
 /// Small programs of the kind the learner sends: a few dozen steps each.
 const PROGRAMS: [&str; 5] = [
@@ -89,6 +92,23 @@ const LUA_LONG_PROGRAMS: [&str; 4] = [
     "local function safe(a, b)\n  local ok, r = pcall(function() if b == 0 then error('zero') end return a // b end)\n  if ok then return r end\n  return nil\nend\nlocal r = 0\nfor i = 0, 299 do\n  local v = safe(i, i % 4)\n  r = r + (v or 0)\nend\nprint(r)\n",
 ];
 
+/// The Python programs' counterparts in JavaScript.
+const JS_PROGRAMS: [&str; 5] = [
+    "function f(n) {\n  if (n < 2) return n;\n  return f(n - 1) + f(n - 2);\n}\nconst x = f(5);\nconsole.log(x);\n",
+    "const s = 'hello world';\nconst out = [];\nfor (const w of s.split(' ')) {\n  out.push([...w].reverse().join('').toUpperCase());\n}\nconsole.log(out.join('-'));\n",
+    "const d = new Map();\nfor (let i = 0; i < 6; i++) {\n  d.set(i % 3, (d.get(i % 3) || 0) + i);\n}\nconst items = [...d.entries()].sort();\nconsole.log(items);\n",
+    "function safe(a, b) {\n  try {\n    if (b === 0) throw new RangeError('zero');\n    return Math.floor(a / b);\n  } catch (e) {\n    return null;\n  }\n}\nconst r = [safe(6, 2), safe(1, 0)];\nconsole.log(r);\n",
+    "let total = 0;\nlet i = 0;\nwhile (i < 8) {\n  if (i % 2) {\n    total += i;\n  }\n  i += 1;\n}\nconsole.log(total);\n",
+];
+
+/// The long Python programs' counterparts in JavaScript.
+const JS_LONG_PROGRAMS: [&str; 4] = [
+    "function f(n) {\n  if (n < 2) return n;\n  return f(n - 1) + f(n - 2);\n}\nconst x = f(11);\nconsole.log(x);\n",
+    "const s = 'hello world '.repeat(100);\nconst out = [];\nfor (const w of s.split(' ')) {\n  out.push([...w].reverse().join('').toUpperCase());\n}\nconsole.log(out.join('-').length);\n",
+    "const d = new Map();\nfor (let i = 0; i < 500; i++) {\n  d.set(i % 7, (d.get(i % 7) || 0) + i);\n}\nconst items = [...d.entries()].sort();\nconsole.log(items.length);\n",
+    "function safe(a, b) {\n  try {\n    if (b === 0) throw new RangeError('zero');\n    return Math.floor(a / b);\n  } catch (e) {\n    return null;\n  }\n}\nlet r = 0;\nfor (let i = 0; i < 300; i++) {\n  const v = safe(i, i % 4);\n  r += v || 0;\n}\nconsole.log(r);\n",
+];
+
 pub fn run(bench: Bench, data_dir: &std::path::Path) -> anyhow::Result<()> {
     match bench {
         Bench::Pool(args) => pool(args),
@@ -106,6 +126,7 @@ fn pool(args: PoolBench) -> anyhow::Result<()> {
     let work = match language {
         Language::Python => &PYTHON,
         Language::Lua => &LUA,
+        Language::Js => &JS,
     };
     let sandbox = crate::sandbox(args.threads)?;
     println!("guest_load_ms: {:.1} (from cache: {})", sandbox.load_time.as_secs_f64() * 1e3, sandbox.from_cache);
@@ -190,6 +211,10 @@ fn native_run(work: &Workload) -> anyhow::Result<(u64, f64)> {
         Language::Lua => {
             let programs: Vec<String> = work.long.iter().map(|s| s.to_string()).collect();
             bench_native_lua(&programs, 2, 200).map_err(anyhow::Error::msg)
+        }
+        Language::Js => {
+            let programs: Vec<String> = work.long.iter().map(|s| s.to_string()).collect();
+            bench_native_js(&programs, 2, 200).map_err(anyhow::Error::msg)
         }
     }
 }

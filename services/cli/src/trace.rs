@@ -45,6 +45,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     let language = match &args.language {
         Some(name) => Language::parse(name).map_err(|e| anyhow::anyhow!("--language {}", e.reason))?,
         None if args.file.ends_with(".lua") => Language::Lua,
+        None if args.file.ends_with(".js") => Language::Js,
         None => Language::Python,
     };
     let exec = Execution {

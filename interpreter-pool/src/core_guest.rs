@@ -1,7 +1,9 @@
-//! The Lua guest: Lua 5.4 and `tracer.lua` in a core WebAssembly module
-//! (`guests/lua`). Each execution instantiates it in a fresh store, places
-//! the source and the input in its memory, and calls `curio_run`, which
-//! streams events through `curio.emit` and ends with `curio.finish`.
+//! The guests that are core WebAssembly modules: Lua 5.4 with `tracer.lua`
+//! (`guests/lua`) and QuickJS-NG with `curio_trace.c` (`guests/js`). Both
+//! speak one protocol. Each execution instantiates the module in a fresh
+//! store, places the source and the input in its memory, and calls
+//! `curio_run`, which streams events through `curio.emit` and ends with
+//! `curio.finish`.
 //!
 //! The module imports WASI only because its C library does: the clock reads
 //! the store's virtual clock, the environment is empty, and every other WASI
@@ -28,21 +30,21 @@ const ERRNO_NOTCAPABLE: i32 = 76;
 const ERRNO_SUCCESS: i32 = 0;
 const WASI: &str = "wasi_snapshot_preview1";
 
-/// The compiled Lua module, linked and ready to instantiate.
-pub(crate) struct LuaGuest {
+/// A compiled guest module, linked and ready to instantiate.
+pub(crate) struct CoreGuest {
     pre: InstancePre<Host>,
     /// Whether the module came from the on-disk cache (else it was compiled).
     pub(crate) from_cache: bool,
 }
 
-impl LuaGuest {
-    pub(crate) fn new(engine: &Engine, cache_dir: &Path) -> Result<Self, SandboxError> {
-        let (module, from_cache) = cache::load::<Module>(engine, cache_dir, &cache::LUA)?;
+impl CoreGuest {
+    pub(crate) fn new(engine: &Engine, cache_dir: &Path, guest: &cache::Guest) -> Result<Self, SandboxError> {
+        let (module, from_cache) = cache::load::<Module>(engine, cache_dir, guest)?;
         let mut linker = Linker::<Host>::new(engine);
         link_host(&mut linker).map_err(guest_err)?;
         link_wasi(&mut linker, &module).map_err(guest_err)?;
         let pre = linker.instantiate_pre(&module).map_err(guest_err)?;
-        Ok(LuaGuest { pre, from_cache })
+        Ok(CoreGuest { pre, from_cache })
     }
 
     /// Runs one (already validated) execution in a fresh store.

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the JavaScript guest, build/js.wasm: QuickJS-NG (the copy the
+# `rquickjs-sys` crate vendors, checked by its SHA-256) with quickjs.patch
+# (a line hook) and curio_trace.c (the tracer), compiled to wasm32-wasi by
+# Debian's clang-19, and build/qjs, the same engine and tracer built natively:
+# the reference the guest is tested against. Downloads are kept in the cache
+# folder; a rebuild takes about a minute.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="${CURIO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/curio}"
+CRATE=0.14.0
+CRATE_SHA256=cee271d0eeba64f0915b846cb7ae02e16faf3dfdffdca91731101d9d30fe3423
+PACKAGES="clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc"
+
+if ! command -v clang-19 >/dev/null || ! command -v wasm-ld-19 >/dev/null || [ ! -e /usr/lib/wasm32-wasi/libc.a ] \
+    || [ ! -e /usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "js guest: installing $PACKAGES"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $PACKAGES >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $PACKAGES >/dev/null; }
+  else
+    echo "js guest: needs $PACKAGES; run: sudo apt-get install $PACKAGES" >&2
+    exit 1
+  fi
+fi
+command -v patch >/dev/null || { echo "js guest: needs patch; run: apt-get install patch" >&2; exit 1; }
+
+mkdir -p "$cache"
+vendored="$cache/rquickjs-sys-$CRATE/quickjs"
+if [ ! -e "$vendored/quickjs.c" ]; then
+  crate="$cache/rquickjs-sys-$CRATE.crate"
+  curl -fsSL -A curio -o "$crate.tmp" "https://static.crates.io/crates/rquickjs-sys/rquickjs-sys-$CRATE.crate"
+  echo "$CRATE_SHA256  $crate.tmp" | sha256sum -c --quiet - \
+    || { echo "js guest: rquickjs-sys-$CRATE.crate does not match its SHA-256" >&2; rm -f "$crate.tmp"; exit 1; }
+  tar xzf "$crate.tmp" -C "$cache"
+  rm -f "$crate.tmp"
+fi
+
+out="$here/build"
+src="$out/src"
+obj="$out/obj"
+rm -rf "$src"
+mkdir -p "$src" "$obj"
+cp "$vendored"/*.c "$vendored"/*.h "$src/"
+(cd "$src" && patch -p1 -s --no-backup-if-mismatch < "$here/quickjs.patch")
+cp "$here/curio_trace.c" "$here/curio_trace.h" "$src/"
+
+units="quickjs libregexp libunicode dtoa"
+native=()
+for f in $units; do native+=("$src/$f.c"); done
+gcc -O2 -w -D_GNU_SOURCE -DNDEBUG -I"$src" -o "$out/qjs.tmp" "${native[@]}" "$here/native_main.c" -lm
+mv "$out/qjs.tmp" "$out/qjs"
+echo "js guest: $out/qjs (the native reference)"
+
+flags=(--target=wasm32-wasi --sysroot=/usr -O2 -D_GNU_SOURCE -DNDEBUG -DEMSCRIPTEN=1 -DFE_DOWNWARD=0 -DFE_UPWARD=0
+  -I"$src" -w)
+printf '%s\n' $units | xargs -P "$(nproc)" -I{} clang-19 "${flags[@]}" -c "$src/{}.c" -o "$obj/{}.o"
+clang-19 "${flags[@]}" -c "$here/guest.c" -o "$obj/guest.o"
+clang-19 --target=wasm32-wasi --sysroot=/usr -fuse-ld=lld -mexec-model=reactor \
+  -Wl,--stack-first -Wl,-z,stack-size=1048576 -o "$out/js.wasm.tmp" "$obj"/*.o -lm
+mv "$out/js.wasm.tmp" "$out/js.wasm"
+echo "js guest: $out/js.wasm ($(stat -c %s "$out/js.wasm") bytes)"

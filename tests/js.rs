@@ -1,0 +1,249 @@
+//! The JavaScript guest against the native build of the same QuickJS-NG and
+//! tracer: traces match event for event on `tests/programs/js`, every limit
+//! ends a run with its status and partial trace, hostile programs are
+//! contained, and the same request gives the same trace.
+
+use std::time::{Duration, Instant};
+
+use curio_interpreter_pool::{Event, Execution, Language, Limits, Status, Trace, run_native_js};
+use curio_tests::{as_events, js_programs, run_in, with_timeout};
+
+const INPUT: &str = "world\n12 30\nabc\ndef\n";
+
+fn js(source: &str) -> Trace {
+    run_in(Language::Js, source, "", Limits::default())
+}
+
+fn local<'a>(step: &'a curio_interpreter_pool::Step, name: &str) -> Option<&'a str> {
+    step.locals.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn traces_match_native_quickjs_event_for_event() {
+    let programs = js_programs();
+    assert!(programs.len() >= 12, "the JavaScript corpus is missing");
+    for (name, source) in programs {
+        let trace = run_in(Language::Js, &source, INPUT, Limits::default());
+        let native = run_native_js(&source, INPUT, 0, 200).expect("the native QuickJS runs the tracer");
+        let events = native["events"].as_array().unwrap();
+        assert_eq!(as_events(&trace), *events, "{name}: the sandbox and native QuickJS disagree");
+        let summary = &native["summary"];
+        assert_eq!(trace.status.as_str(), summary["status"], "{name}");
+        let printed: String = events.iter().map(|e| e[5].as_str().unwrap()).collect();
+        assert_eq!(trace.stdout, printed + summary["stdout"].as_str().unwrap(), "{name}");
+        assert!(!trace.stdout.is_empty(), "{name} printed nothing");
+        assert!(trace.steps.len() > 10, "{name}: {} steps", trace.steps.len());
+        if let Some(error) = &trace.error {
+            assert_eq!(error.message, summary["error"]["message"], "{name}");
+            assert_eq!(error.line.map(u64::from), summary["error"]["line"].as_u64(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn lines_locals_and_values_follow_the_program() {
+    let t = js("function fact(n) {\n  if (n <= 1) return 1;\n  return n * fact(n - 1);\n}\nlet total = 0;\n\
+                for (let i = 0; i < 3; i++) {\n  total += i;\n}\nconsole.log(total, fact(3));\n");
+    assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "3 6\n"), "{:?}", t.error);
+    let lines: Vec<u32> =
+        t.steps.iter().filter(|s| s.event == Event::Line && s.function == "<module>").map(|s| s.line).collect();
+    // The loop's header comes back once a round, and once more to end it.
+    assert_eq!(lines, [5, 6, 7, 6, 7, 6, 7, 6, 9]);
+    let calls: Vec<_> =
+        t.steps.iter().filter(|s| s.event == Event::Call).map(|s| (s.function.as_str(), s.depth)).collect();
+    assert_eq!(calls, [("<module>", 1), ("fact", 2), ("fact", 3), ("fact", 4)]);
+    let returns: Vec<_> =
+        t.steps.iter().filter(|s| s.event == Event::Return).map(|s| (s.depth, s.value.as_deref())).collect();
+    assert_eq!(returns, [(4, Some("1")), (3, Some("2")), (2, Some("6")), (1, Some("undefined"))]);
+    let last_line = t.steps.iter().rev().find(|s| s.event == Event::Line && s.function == "<module>").unwrap();
+    assert_eq!((local(last_line, "total"), local(last_line, "i")), (Some("3"), Some("3")));
+    assert_eq!(local(last_line, "fact"), Some("[Function: fact]"));
+    // A let before its line runs is not shown (it is in its dead zone).
+    assert_eq!(local(&t.steps[1], "total"), None);
+}
+
+#[test]
+fn values_read_as_javascript_literals() {
+    let t = js("const a = [1, 'two', null, undefined, -0, 1.5, 10n];\nconst o = {x: {y: [true]}, 'k k': NaN};\n\
+                const m = new Map([['a', 1]]);\nconst s = new Set([1]);\nconst e = new TypeError('bad');\n\
+                class P { constructor() { this.v = 1; } }\nconst p = new P();\nconst c = {};\nc.self = c;\n\
+                const q = 'it\\'s\\n';\nconsole.log('done');\n");
+    assert_eq!(t.status, Status::Ok, "{:?}", t.error);
+    let last = t.steps.iter().rev().find(|s| s.event == Event::Line).unwrap();
+    let expected = [
+        ("a", "[1, 'two', null, undefined, -0, 1.5, 10n]"),
+        ("o", "{x: {y: [true]}, 'k k': NaN}"),
+        ("m", "Map(1) {'a' => 1}"),
+        ("s", "Set(1) {1}"),
+        ("e", "TypeError: bad"),
+        ("p", "P {v: 1}"),
+        ("c", "{self: [Circular]}"),
+        ("q", "'it\\'s\\n'"),
+    ];
+    for (name, repr) in expected {
+        assert_eq!(local(last, name), Some(repr), "{name}");
+    }
+}
+
+#[test]
+fn an_exception_reaches_every_frame_it_passes_and_the_summary_names_it() {
+    let t = js("function deep(n) {\n  if (n === 0) throw new RangeError('bottom');\n  return deep(n - 1);\n}\n\
+                try {\n  deep(1);\n} catch (e) {\n  console.log(e.message);\n}\ndeep(0);\n");
+    assert_eq!(t.status, Status::Exception);
+    assert_eq!(t.stdout, "bottom\n");
+    let error = t.error.as_ref().unwrap();
+    assert_eq!((error.kind.as_str(), error.message.as_str(), error.line), ("RangeError", "bottom", Some(2)));
+    let unwound: Vec<_> = t
+        .steps
+        .iter()
+        .filter(|s| matches!(s.event, Event::Exception | Event::Return))
+        .map(|s| (s.event, s.line, s.depth))
+        .collect();
+    let caught = [
+        (Event::Exception, 2, 3),
+        (Event::Return, 2, 3),
+        (Event::Exception, 3, 2),
+        (Event::Return, 3, 2),
+        (Event::Exception, 6, 1),
+    ];
+    assert_eq!(unwound[..5], caught);
+    let tail = [(Event::Exception, 2, 2), (Event::Return, 2, 2), (Event::Exception, 10, 1), (Event::Return, 10, 1)];
+    assert_eq!(unwound[unwound.len() - 4..], tail);
+    let thrown = t.steps.iter().find(|s| s.event == Event::Exception).unwrap();
+    assert_eq!(thrown.value.as_deref(), Some("RangeError: bottom"));
+}
+
+#[test]
+fn syntax_error_is_invalid_program_with_its_line() {
+    let t = js("let x = 1;\nif (x) {\n  console.log(x;\n}\n");
+    assert_eq!(t.status, Status::InvalidProgram);
+    let error = t.error.unwrap();
+    assert_eq!((error.kind.as_str(), error.line), ("SyntaxError", Some(3)));
+    assert!(t.steps.is_empty());
+}
+
+#[test]
+fn the_seed_decides_the_draws_and_the_same_request_the_same_trace() {
+    let source = "const xs = [];\nfor (let i = 0; i < 8; i++) xs.push(Math.floor(Math.random() * 1000));\nconsole.log(xs.join(' '));\n";
+    let seeded = |seed| {
+        let exec = Execution { seed, ..Execution::new(Language::Js, source) };
+        curio_tests::sandbox().execute(&exec).unwrap()
+    };
+    let (a, b, c) = (seeded(1), seeded(1), seeded(2));
+    assert_eq!(as_events(&a), as_events(&b));
+    assert_eq!(a.stdout, b.stdout);
+    assert_ne!(a.stdout, c.stdout);
+    let native = run_native_js(source, "", 1, 200).unwrap();
+    assert_eq!(as_events(&a), *native["events"].as_array().unwrap(), "native QuickJS draws the same with seed 1");
+}
+
+#[test]
+fn step_limit_stops_at_exactly_max_steps_with_the_trace() {
+    let limits = Limits { max_steps: 50, ..Limits::default() };
+    let t = run_in(Language::Js, "let i = 0;\nwhile (true) {\n  i++;\n}\n", "", limits);
+    assert_eq!(t.status, Status::StepLimit);
+    assert_eq!((t.step_count, t.steps.len()), (50, 50));
+}
+
+fn stopped_in_time(source: &str, limits: Limits, status: Status) -> Trace {
+    let started = Instant::now();
+    let t = run_in(Language::Js, source, "", limits);
+    assert_eq!(t.status, status, "{source}: {:?}", t.error);
+    assert!(started.elapsed() < limits.timeout + Duration::from_secs(2), "{source} ran {:?}", started.elapsed());
+    t
+}
+
+#[test]
+fn loops_without_events_time_out() {
+    // No statement inside: no line events, only the wall clock.
+    stopped_in_time("for (;;) {}\n", with_timeout(300), Status::Timeout);
+    stopped_in_time("console.log(/(a+)+b/.test('a'.repeat(40)));\n", with_timeout(300), Status::Timeout);
+}
+
+#[test]
+fn memory_and_output_bombs_hit_their_limits() {
+    let hoard = "const t = [];\nwhile (true) t.push('x'.repeat(100000) + t.length);\n";
+    let limits = Limits { max_steps: 1_000_000, memory_bytes: 64 << 20, ..Limits::default() };
+    stopped_in_time(hoard, limits, Status::MemoryLimit);
+    stopped_in_time("const s = 'a'.repeat(2 ** 29);\n", limits, Status::MemoryLimit);
+    let flood = "while (true) console.log('x'.repeat(999));\n";
+    let limits = Limits { max_steps: 1_000_000, output_bytes: 100_000, ..Limits::default() };
+    let t = stopped_in_time(flood, limits, Status::OutputLimit);
+    assert_eq!(t.stdout.len(), 100_000);
+}
+
+#[test]
+fn deep_recursion_and_deep_nesting_end_with_a_status_not_a_crash() {
+    let source = "function f(n) { return 1 + f(n + 1); }\nf(0);\n";
+    let limits = Limits { max_steps: 1_000_000, ..with_timeout(5_000) };
+    let started = Instant::now();
+    let t = run_in(Language::Js, source, "", limits);
+    assert_eq!(t.status, Status::Exception, "{:?}", t.error);
+    assert!(t.steps.len() > 1000, "{} steps before the stack ran out", t.steps.len());
+    assert!(started.elapsed() < Duration::from_secs(8));
+    let nested = format!("const x = {}1{};\n", "(".repeat(30_000), ")".repeat(30_000));
+    let t = run_in(Language::Js, &nested, "", Limits::default());
+    assert!(matches!(t.status, Status::InvalidProgram | Status::Exception), "{:?}", t.status);
+}
+
+#[test]
+fn eval_function_import_and_the_outside_world_are_out_of_reach() {
+    let t = js("const tries = [];\n\
+                for (const f of [() => eval('1'), () => Function('return 1')(), () => (function () {}).constructor('return 1')()]) {\n\
+                \x20 try { f(); tries.push('ran'); } catch (e) { tries.push(e.name); }\n\
+                }\n\
+                console.log(tries.join(' '), typeof process, typeof require, typeof std, typeof os, typeof fetch, typeof setTimeout);\n");
+    assert_eq!(
+        (t.status, t.stdout.as_str()),
+        (Status::Ok, "TypeError TypeError TypeError undefined undefined undefined undefined undefined undefined\n"),
+        "{:?}",
+        t.error
+    );
+    let t = js("import('fs').then((m) => console.log('loaded', m), (e) => console.log(e.name));\n");
+    assert_eq!(t.status, Status::Ok, "{:?}", t.error);
+    assert!(!t.stdout.contains("loaded"), "{}", t.stdout);
+    let t = js("import fs from 'fs';\n");
+    assert_eq!(t.status, Status::InvalidProgram);
+}
+
+#[test]
+fn getters_proxies_and_replaced_builtins_cannot_reach_the_tracer() {
+    let t = js("const o = { get x() { throw new Error('no'); }, y: 1 };\n\
+                const p = new Proxy({}, { ownKeys() { throw new Error('trap'); }, get() { throw new Error('trap'); } });\n\
+                Object.prototype.toString = () => { throw 1; };\n\
+                Array.prototype.join = null;\n\
+                const xs = [1, 2];\n\
+                console.log('ok', o.y);\n");
+    assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "ok 1\n"), "{:?}", t.error);
+    let last = t.steps.iter().rev().find(|s| s.event == Event::Line).unwrap();
+    assert_eq!(local(last, "o"), Some("{x: [Getter], y: 1}"));
+    assert_eq!(local(last, "p"), Some("[Proxy]"));
+    assert_eq!(local(last, "xs"), Some("[1, 2]"));
+}
+
+#[test]
+fn long_values_and_lone_surrogates_are_capped_and_valid_text() {
+    let t = js("const s = 'é'.repeat(500);\nconst lone = '\\ud800x';\nconst big = [];\n\
+                for (let i = 0; i < 1000; i++) big.push(i);\nconsole.log(lone);\n");
+    assert_eq!(t.status, Status::Ok, "{:?}", t.error);
+    let last = t.steps.last().unwrap();
+    for (name, repr) in &last.locals {
+        assert!(repr.len() <= 200 + '…'.len_utf8(), "{name}: {} bytes", repr.len());
+    }
+    assert!(local(last, "s").unwrap().ends_with('…'));
+    assert_eq!(local(last, "lone"), Some("'\\ud800x'"));
+    assert_eq!(t.stdout, "\u{fffd}x\n");
+}
+
+#[test]
+fn readline_reads_the_input_and_then_null() {
+    let exec = Execution {
+        input: "7\n8\n".into(),
+        ..Execution::new(
+            Language::Js,
+            "let a = readline();\nlet b = readline();\nlet c = readline();\nconsole.log(Number(a) + Number(b), c);\n",
+        )
+    };
+    let t = curio_tests::sandbox().execute(&exec).unwrap();
+    assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "15 null\n"), "{:?}", t.error);
+}
