@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{
-    BOMBS, CANARY, COSTLY_REPRS, Execution, FORGERIES, LUA_BOMBS, LUA_CANARY, LUA_SURVIVED, Language, Limits, SURVIVED,
-    Status, Trace, execution_to_proto, trace_from_proto,
+    BOMBS, CANARY, COSTLY_REPRS, Execution, FORGERIES, JS_BOMBS, JS_CANARY, JS_SURVIVED, LUA_BOMBS, LUA_CANARY,
+    LUA_SURVIVED, Language, Limits, SURVIVED, Status, Trace, execution_to_proto, trace_from_proto,
 };
 use curio_proto::v1 as pb;
 use curio_proto::v1::interpreter_pool_client::InterpreterPoolClient;
@@ -91,6 +91,35 @@ async fn hostile_lua_programs_end_with_a_status_and_leave_the_worker_clean() {
         assert!(!t.steps.is_empty(), "{name}: the tracer kept tracing");
         assert!(took < Duration::from_millis(TIMEOUT_MS + 3000), "{name} took {took:?}");
         lua_canary(&mut c, name).await;
+    }
+}
+
+#[tokio::test]
+async fn hostile_javascript_programs_end_with_a_status_and_leave_the_worker_clean() {
+    let pool = PoolProcess::start(1, 4);
+    let mut c = InterpreterPoolClient::connect(pool.addr.clone()).await.unwrap();
+    let js_canary = async |c: &mut InterpreterPoolClient<Channel>, after: &str| {
+        let (t, _) = run_in(c, Language::Js, "canary", JS_CANARY.0).await;
+        assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, JS_CANARY.1), "after {after}: {:?}", t.error);
+    };
+    for (name, source) in JS_BOMBS {
+        let (t, took) = run_in(&mut c, Language::Js, name, source).await;
+        assert_ne!(t.status, Status::Ok, "{name} finished normally");
+        if t.status == Status::Exception {
+            // Only running out of stack ends one with an exception.
+            let kind = t.error.as_ref().map(|e| e.kind.as_str()).unwrap_or_default();
+            assert!(["StackOverflow", "RangeError"].contains(&kind), "{name}: {:?}", t.error);
+        }
+        assert!(took < Duration::from_millis(TIMEOUT_MS + 3000), "{name} took {took:?}");
+        js_canary(&mut c, name).await;
+        canary(&mut c, name).await;
+    }
+    for (name, source, stdout) in JS_SURVIVED {
+        let (t, took) = run_in(&mut c, Language::Js, name, source).await;
+        assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, stdout), "{name}: {:?}", t.error);
+        assert!(!t.steps.is_empty(), "{name}: the tracer kept tracing");
+        assert!(took < Duration::from_millis(TIMEOUT_MS + 3000), "{name} took {took:?}");
+        js_canary(&mut c, name).await;
     }
 }
 

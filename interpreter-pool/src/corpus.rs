@@ -202,6 +202,55 @@ pub const LUA_SURVIVED: [(&str, &str, &str); 5] = [
     ),
 ];
 
+/// JavaScript programs that must not finish normally: name, source.
+pub const JS_BOMBS: [(&str, &str); 10] = [
+    ("growing array", "const t = [];\nwhile (true) {\n  t.push('x'.repeat(100000) + t.length);\n}\n"),
+    ("huge string", "const s = 'a'.repeat(2 ** 29);\n"),
+    ("output flood", "while (true) {\n  console.log('x'.repeat(1000));\n}\n"),
+    ("empty loop", "for (;;) {}\n"),
+    ("deep recursion", "function f(n) {\n  return 1 + f(n + 1);\n}\nf(0);\n"),
+    ("error storm", "while (true) {\n  try {\n    throw new Error('x');\n  } catch (e) {}\n}\n"),
+    ("regex backtracking", "console.log(/(a+)+b/.test('a'.repeat(40)));\n"),
+    ("endless promise chain", "const spin = () => Promise.resolve().then(spin);\nspin();\n"),
+    (
+        "endless generator",
+        "function* g() {\n  let i = 0;\n  while (true) yield i++;\n}\nconsole.log([...g()].length);\n",
+    ),
+    ("sort with a comparator that never returns", "[3, 1, 2].sort(() => {\n  for (;;) {}\n});\n"),
+];
+
+/// JavaScript programs that attack the tracer or reach for the outside
+/// world but must end normally: name, source, stdout.
+pub const JS_SURVIVED: [(&str, &str, &str); 5] = [
+    (
+        "getters, proxies and toString that raise",
+        "const o = { get x() { throw new Error('no'); } };\nconst p = new Proxy({}, { ownKeys() { throw 1; }, get() { throw 2; } });\nconst t = { toString() { throw 3; }, valueOf() { throw 4; } };\nlet n = 1;\nconsole.log('ok');\n",
+        "ok\n",
+    ),
+    (
+        "replaced built-ins",
+        "Object.prototype.toString = () => { throw 1; };\nArray.prototype.join = null;\nObject.keys = null;\nJSON.stringify = null;\nconst xs = [1, 2];\nconsole.log('ok');\n",
+        "ok\n",
+    ),
+    (
+        "eval, Function and the outside world",
+        "const out = [];\nfor (const f of [() => eval('1'), () => Function('1')(), () => (() => {}).constructor('1')()]) {\n  try { f(); out.push('ran'); } catch (e) { out.push(e.name); }\n}\nconsole.log(out.join(' '), typeof process, typeof require, typeof std, typeof os);\n",
+        "TypeError TypeError TypeError undefined undefined undefined undefined\n",
+    ),
+    ("dynamic import", "import('fs').then(() => console.log('loaded'), (e) => console.log('refused'));\n", "refused\n"),
+    (
+        "ten megabytes behind one local",
+        "const s = 'x'.repeat(10000000);\nconst t = [s, s, s];\nlet n = 0;\nfor (let i = 1; i <= 10; i++) n += i;\nconsole.log(s.length, n);\n",
+        "10000000 55\n",
+    ),
+];
+
+/// A plain JavaScript program run after each hostile one: (source, stdout).
+pub const JS_CANARY: (&str, &str) = (
+    "const xs = [1, 2, 3];\nconsole.log(xs.length, 'ab'.toUpperCase(), typeof Object.prototype.toString);\n",
+    "3 AB function\n",
+);
+
 /// A plain Lua program run after each hostile one: (source, stdout). It also
 /// checks that a replaced string metatable did not leak into the next run.
 pub const LUA_CANARY: (&str, &str) =

@@ -30,7 +30,10 @@ pub use auth::{AuthError, Authenticator, Bearer, Caller, Tokens};
 pub use convert::{
     execution_to_proto, language_from_proto, language_to_proto, step_to_proto, trace_from_proto, trace_to_proto,
 };
-pub use corpus::{BOMBS, CANARY, COSTLY_REPRS, FORGERIES, LUA_BOMBS, LUA_CANARY, LUA_SURVIVED, SURVIVED};
+pub use corpus::{
+    BOMBS, CANARY, COSTLY_REPRS, FORGERIES, JS_BOMBS, JS_CANARY, JS_SURVIVED, LUA_BOMBS, LUA_CANARY, LUA_SURVIVED,
+    SURVIVED,
+};
 pub use native::{bench_native_js, bench_native_lua, run_native_js, run_native_lua, run_native_tracer};
 pub use sandbox::{Sandbox, SandboxConfig, SandboxError};
 pub use server::{PoolConfig, PoolService, no_delay, serve};

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use curio_interpreter_pool::{
-    BOMBS, CANARY, Execution, LUA_BOMBS, LUA_CANARY, LUA_SURVIVED, Language, Limits, SURVIVED, Status, Trace,
+    BOMBS, CANARY, Execution, JS_BOMBS, JS_CANARY, JS_SURVIVED, LUA_BOMBS, LUA_CANARY, LUA_SURVIVED, Language, Limits,
+    SURVIVED, Status, Trace,
 };
 use curio_loop::PoolClients;
 
@@ -37,6 +38,7 @@ pub async fn run(args: HostileBench) -> anyhow::Result<()> {
     let corpora = [
         (Language::Python, &BOMBS[..], &SURVIVED[..], CANARY),
         (Language::Lua, &LUA_BOMBS[..], &LUA_SURVIVED[..], LUA_CANARY),
+        (Language::Js, &JS_BOMBS[..], &JS_SURVIVED[..], JS_CANARY),
     ];
     let cases = corpora.iter().flat_map(|&(language, bombs, survived, canary)| {
         let bombs = bombs.iter().map(move |(n, s)| (language, *n, *s, None, canary));
