@@ -51,7 +51,7 @@ async fn the_python_client_works_against_a_real_learner() {
     let report = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the client's tests failed:\n{report}");
     assert!(!report.contains("skipped"), "every test must run against the learner:\n{report}");
-    assert!(report.contains("Ran 9 tests"), "{report}");
+    assert!(report.contains("Ran 10 tests"), "{report}");
     drop(learner);
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -27,11 +27,11 @@ from curio_client._proto.curio.v1 import pool_pb2
 __all__ = ["Learner", "pb", "read_token"]
 
 
-_LANGUAGES = {"python": pool_pb2.LANGUAGE_PYTHON, "lua": pool_pb2.LANGUAGE_LUA}
+_LANGUAGES = {"python": pool_pb2.LANGUAGE_PYTHON, "lua": pool_pb2.LANGUAGE_LUA, "js": pool_pb2.LANGUAGE_JS}
 
 
 def _language(name: str) -> int:
-    """A language's wire value: "python" or "lua"."""
+    """A language's wire value: "python", "lua" or "js"."""
     try:
         return _LANGUAGES[name.lower()]
     except KeyError:
@@ -112,7 +112,7 @@ class Learner:
         ahead of the loop's own picks, and waits for every trace (at most
         `timeout` seconds; None: as long as the loop takes to reach them);
         returns each execution's id and trace, in the order they came back.
-        `language` is "python" or "lua", for every program."""
+        `language` is "python", "lua" or "js", for every program."""
         if isinstance(sources, str):
             sources = [sources]
         if isinstance(inputs, str):

@@ -64,6 +64,11 @@ class AgainstALearner(unittest.TestCase):
         with self.assertRaises(ValueError):
             self.learner.submit("print(1)\n", language="cobol")
 
+    def test_a_javascript_program_runs_as_javascript(self):
+        [run] = self.learner.submit("const x = Number(readline());\nconsole.log(x * 2);\n", ["21\n"], language="js")
+        self.assertEqual(run.trace.stdout, "42\n")
+        self.assertEqual(run.trace.steps[0].function, "<module>")
+
     def test_the_model_answers_what_it_is_asked(self):
         predicted = self.learner.predict("a = 1\nprint(a + 1)\n", horizon=4, samples=3, seed=2)
         self.assertLessEqual(len(predicted.steps), 4)
