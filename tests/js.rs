@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{Event, Execution, Language, Limits, Status, Trace, run_native_js};
-use curio_tests::{as_events, js_programs, run_in, with_timeout};
+use curio_tests::{as_events, js_programs, printed_values, run_in, with_timeout};
 
 const INPUT: &str = "world\n12 30\nabc\ndef\n";
 
@@ -246,4 +246,74 @@ fn readline_reads_the_input_and_then_null() {
     };
     let t = curio_tests::sandbox().execute(&exec).unwrap();
     assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "15 null\n"), "{:?}", t.error);
+}
+
+#[test]
+fn generated_javascript_programs_run_and_compute_what_their_python_twins_do() {
+    let (mut twins, mut same) = (0, 0);
+    for (config, seeds) in [(curio_learner::GenConfig::default(), 0..60), (curio_learner::GenConfig::harder(), 0..20)] {
+        for seed in seeds {
+            let input = curio_learner::inputs(seed, 1).remove(0);
+            let source = curio_learner::generate_in(Language::Js, seed, &config);
+            let t = run_in(Language::Js, &source, &input, Limits::default());
+            assert_eq!(t.status, Status::Ok, "seed {seed}: {:?}\n{source}", t.error);
+            // The twins agree until a loop's variable, gone after its loop in
+            // JavaScript, would be read: compare those without loops.
+            let python = curio_learner::generate(seed, &config);
+            if python.contains("for ") {
+                continue;
+            }
+            let twin = run_in(Language::Python, &python, &input, Limits::default());
+            twins += 1;
+            same += usize::from(printed_values(&twin.stdout) == printed_values(&t.stdout));
+        }
+    }
+    assert!(twins >= 10, "only {twins} programs without loops");
+    assert_eq!(same, twins, "JavaScript twins that printed other values");
+}
+
+#[test]
+fn generators_report_what_they_yield_and_promises_what_they_settle() {
+    let t = js("function* g() {\n  yield 'a';\n  return 'b';\n}\nconst seen = [...g()];\n\
+                async function f() {\n  await 7;\n  return 42;\n}\nf().then((v) => console.log(v, seen));\n");
+    assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "42 ['a']\n"), "{:?}", t.error);
+    let returns = |name: &str| -> Vec<Option<&str>> {
+        t.steps.iter().filter(|s| s.event == Event::Return && s.function == name).map(|s| s.value.as_deref()).collect()
+    };
+    // Creating the generator runs nothing of its body: no call before next().
+    assert_eq!(returns("g"), [Some("'a'"), Some("'b'")]);
+    assert_eq!(returns("f"), [Some("7"), Some("42")]);
+    // The resumed frame is called again where it stopped.
+    let g_calls: Vec<u32> =
+        t.steps.iter().filter(|s| s.event == Event::Call && s.function == "g").map(|s| s.line).collect();
+    assert_eq!(g_calls, [1, 2]);
+}
+
+#[test]
+fn an_unhandled_rejection_ends_the_run_and_errors_name_the_line_they_were_thrown_on() {
+    let t = js("async function main() {\n  throw new Error('boom');\n}\nmain();\n");
+    assert_eq!(t.status, Status::Exception);
+    let error = t.error.unwrap();
+    assert_eq!((error.kind.as_str(), error.message.as_str(), error.line), ("Error", "boom", Some(2)));
+    let t = js(
+        "main().catch((e) => console.log('handled', e.message));\nasync function main() {\n  throw new Error('boom');\n}\n",
+    );
+    assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "handled boom\n"), "{:?}", t.error);
+    // A primitive names the innermost line; a rethrow after a catch, its own.
+    let t = js("function f() {\n  throw 'boom';\n}\nf();\n");
+    let error = t.error.unwrap();
+    assert_eq!((error.kind.as_str(), error.message.as_str(), error.line), ("Uncaught", "'boom'", Some(2)));
+    let t = js("const e = new Error('x');\ntry {\n  throw e;\n} catch {}\nthrow e;\n");
+    assert_eq!(t.error.unwrap().line, Some(5));
+}
+
+#[test]
+fn long_strings_built_piece_by_piece_are_shown_from_their_start() {
+    let t = js("let out = '';\nfor (let i = 0; i < 3000; i++) out += i + ',';\nconsole.log(out.length);\n");
+    assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, "13890\n"), "{:?}", t.error);
+    let last = t.steps.iter().rev().find(|s| s.event == Event::Line).unwrap();
+    assert!(local(last, "out").unwrap().starts_with("'0,1,2,3,"), "{:?}", local(last, "out"));
+    let t = js("const big = 3n ** 5000n;\nconsole.log(big > 0n);\n");
+    assert_eq!(t.stdout, "true\n");
+    assert!(local(t.steps.last().unwrap(), "big").unwrap().starts_with("<bigint of "));
 }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{Event, Language, Limits, Status, Trace, run_native_lua};
-use curio_tests::{as_events, lua_programs, run_in, with_timeout};
+use curio_tests::{as_events, lua_programs, printed_values, run_in, with_timeout};
 
 const INPUT: &str = "hello\n12 30\nabc\ndef\n";
 
@@ -226,18 +226,6 @@ fn generated_lua_programs_run_and_compute_what_their_python_twins_do() {
     }
     assert!(twins >= 10, "only {twins} programs without loops");
     assert_eq!(same, twins, "Lua twins that printed other values");
-}
-
-/// What a generated program printed, as values: Python's and Lua's print
-/// separators and booleans made alike, containers' brackets and commas
-/// dropped, and dicts (which the Lua twin does not print) left out.
-fn printed_values(stdout: &str) -> Vec<String> {
-    let mut text = stdout.replace("True", "true").replace("False", "false");
-    while let Some(open) = text.find('{') {
-        let close = text[open..].find('}').map_or(text.len(), |c| open + c + 1);
-        text.replace_range(open..close, "");
-    }
-    text.replace(['[', ']', '(', ')', ','], " ").split_whitespace().map(str::to_string).collect()
 }
 
 #[test]

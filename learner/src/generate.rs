@@ -59,7 +59,9 @@ enum Ty {
 struct Gen<'a> {
     rng: StdRng,
     cfg: &'a GenConfig,
+    lang: Language,
     lua: bool,
+    js: bool,
     out: String,
     vars: Vec<(String, Ty)>,
     next_var: usize,
@@ -71,6 +73,14 @@ const LUA_HELPERS: [&str; 4] = [
     "local function clamp(x, lo, hi)\n  if x < lo then\n    return lo\n  end\n  if x > hi then\n    return hi\n  end\n  return x\nend\n",
     "local function shout(s)\n  local t = s:upper()\n  return t .. '!'\nend\n",
     "local function total(xs)\n  local acc = 0\n  for _, v in ipairs(xs) do\n    acc = acc + v\n  end\n  return acc\nend\n",
+];
+
+/// The helpers' JavaScript, in `HELPERS`' order.
+const JS_HELPERS: [&str; 4] = [
+    "function fact(n) {\n  if (n <= 1) {\n    return 1;\n  }\n  return n * fact(n - 1);\n}\n",
+    "function clamp(x, lo, hi) {\n  if (x < lo) {\n    return lo;\n  }\n  if (x > hi) {\n    return hi;\n  }\n  return x;\n}\n",
+    "function shout(s) {\n  const t = s.toUpperCase();\n  return t + '!';\n}\n",
+    "function total(xs) {\n  let acc = 0;\n  for (const v of xs) {\n    acc += v;\n  }\n  return acc;\n}\n",
 ];
 
 const HELPERS: [&str; 4] = [
@@ -86,24 +96,37 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> String {
 }
 
 /// A random valid program for `seed` in `language`: the same draws, and so
-/// the same computation, in either.
+/// the same computation, in each.
 pub fn generate_in(language: Language, seed: u64, cfg: &GenConfig) -> String {
-    let lua = language == Language::Lua;
-    let mut g = Gen { rng: StdRng::seed_from_u64(seed), cfg, lua, out: String::new(), vars: vec![], next_var: 0 };
+    let (lua, js) = (language == Language::Lua, language == Language::Js);
+    let mut g = Gen {
+        rng: StdRng::seed_from_u64(seed),
+        cfg,
+        lang: language,
+        lua,
+        js,
+        out: String::new(),
+        vars: vec![],
+        next_var: 0,
+    };
     let helpers = g.rng.random_range(0..=2);
     let mut used = vec![];
     for _ in 0..helpers {
         let h = g.rng.random_range(0..HELPERS.len());
         if !used.contains(&h) {
             used.push(h);
-            g.out.push_str(if lua { LUA_HELPERS[h] } else { HELPERS[h] });
+            g.out.push_str(match language {
+                Language::Python => HELPERS[h],
+                Language::Lua => LUA_HELPERS[h],
+                Language::Js => JS_HELPERS[h],
+            });
         }
     }
     let default = g.rng.random_range(0..10);
-    g.out.push_str(&if lua {
-        format!("local n = tonumber(io.read() or '') or {default}\n")
-    } else {
-        format!("n = int(input() or {default})\n")
+    g.out.push_str(&match language {
+        Language::Python => format!("n = int(input() or {default})\n"),
+        Language::Lua => format!("local n = tonumber(io.read() or '') or {default}\n"),
+        Language::Js => format!("let n = Number(readline() || {default});\n"),
     });
     g.vars.push(("n".into(), Ty::Int));
     for _ in 0..cfg.statements {
@@ -111,21 +134,34 @@ pub fn generate_in(language: Language, seed: u64, cfg: &GenConfig) -> String {
     }
     let last: Vec<(String, Ty)> = g.vars.iter().rev().take(3).cloned().collect();
     let shown: Vec<String> = last.into_iter().filter_map(|(v, ty)| g.shown(v, ty)).collect();
-    g.out.push_str(&format!("print({})\n", shown.join(", ")));
+    g.out.push_str(&if js {
+        format!("console.log({});\n", shown.join(", "))
+    } else {
+        format!("print({})\n", shown.join(", "))
+    });
     g.out
 }
 
 impl Gen<'_> {
     fn line(&mut self, depth: usize, text: &str) {
-        self.out.push_str(&(if self.lua { "  " } else { "    " }).repeat(depth));
+        self.out.push_str(&(if self.lang == Language::Python { "    " } else { "  " }).repeat(depth));
         self.out.push_str(text);
         self.out.push('\n');
     }
 
-    /// `v = e` for a new variable: a local in Lua.
+    /// `v = e` for a new variable: a local in Lua, a `let` in JavaScript.
     fn assign(&mut self, depth: usize, v: &str, e: &str) {
-        let local = if self.lua { "local " } else { "" };
-        self.line(depth, &format!("{local}{v} = {e}"));
+        match self.lang {
+            Language::Python => self.line(depth, &format!("{v} = {e}")),
+            Language::Lua => self.line(depth, &format!("local {v} = {e}")),
+            Language::Js => self.line(depth, &format!("let {v} = {e};")),
+        }
+    }
+
+    /// A statement that prints `e`.
+    fn print(&mut self, depth: usize, e: &str) {
+        let text = if self.js { format!("console.log({e});") } else { format!("print({e})") };
+        self.line(depth, &text);
     }
 
     /// How the final print shows a variable: Lua prints a table's address,
@@ -138,10 +174,12 @@ impl Gen<'_> {
         }
     }
 
-    /// Closes a block opened at `depth` (Lua's `end`).
+    /// Closes a block opened at `depth` (Lua's `end`, JavaScript's `}`).
     fn end(&mut self, depth: usize) {
-        if self.lua {
-            self.line(depth, "end");
+        match self.lang {
+            Language::Python => {}
+            Language::Lua => self.line(depth, "end"),
+            Language::Js => self.line(depth, "}"),
         }
     }
 
@@ -161,11 +199,15 @@ impl Gen<'_> {
     fn int(&mut self) -> String {
         match (self.pick(Ty::Int), self.rng.random_range(0..4)) {
             (Some(v), 0 | 1) => v,
-            (Some(v), 2) => format!(
-                "{v} {} {}",
-                ["+", "-", "*", "%", "//"][self.rng.random_range(0..5)],
-                self.rng.random_range(1..7)
-            ),
+            (Some(v), 2) => {
+                let (op, k) = (["+", "-", "*", "%", "//"][self.rng.random_range(0..5)], self.rng.random_range(1..7));
+                match (self.js, op) {
+                    // Python's floor division and modulo, whose sign follows the divisor.
+                    (true, "//") => format!("Math.floor({v} / {k})"),
+                    (true, "%") => format!("(({v} % {k}) + {k}) % {k}"),
+                    _ => format!("{v} {op} {k}"),
+                }
+            }
             _ => self.rng.random_range(-3..20).to_string(),
         }
     }
@@ -210,7 +252,7 @@ impl Gen<'_> {
             13 if !helpers.is_empty() => self.call(depth, helpers),
             _ => {
                 let e = self.int();
-                self.line(depth, &format!("print({e})"));
+                self.print(depth, &e);
             }
         }
     }
@@ -220,7 +262,15 @@ impl Gen<'_> {
     fn string_op(&mut self, depth: usize, helpers: &[usize]) {
         match self.pick(Ty::Str) {
             Some(s) => {
-                let ops = if self.lua {
+                let ops = if self.js {
+                    [
+                        format!("{s}.slice(1) + {s}.slice(0, 1)"),
+                        format!("{s}.toUpperCase()"),
+                        format!("{s}.replaceAll('a', 'o')"),
+                        format!("[{s}, [...{s}].reverse().join('')].join('-')"),
+                        format!("`${{{s}}}:${{{s}.length}}`"),
+                    ]
+                } else if self.lua {
                     [
                         format!("{s}:sub(2) .. {s}:sub(1, 1)"),
                         format!("{s}:upper()"),
@@ -260,7 +310,11 @@ impl Gen<'_> {
         match self.pick(Ty::List) {
             Some(l) => {
                 let e = self.int();
-                let text = if self.lua { format!("table.insert({l}, {e})") } else { format!("{l}.append({e})") };
+                let text = match self.lang {
+                    Language::Python => format!("{l}.append({e})"),
+                    Language::Lua => format!("table.insert({l}, {e})"),
+                    Language::Js => format!("{l}.push({e});"),
+                };
                 self.line(depth, &text);
             }
             None => self.statement(depth, helpers),
@@ -273,10 +327,10 @@ impl Gen<'_> {
         match (self.pick(Ty::Dict), self.pick(Ty::Str)) {
             (Some(d), Some(s)) => {
                 let e = self.int();
-                let text = if self.lua {
-                    format!("{d}[{s}] = ({d}[{s}] or 0) + {e}")
-                } else {
-                    format!("{d}[{s}] = {d}.get({s}, 0) + {e}")
+                let text = match self.lang {
+                    Language::Python => format!("{d}[{s}] = {d}.get({s}, 0) + {e}"),
+                    Language::Lua => format!("{d}[{s}] = ({d}[{s}] or 0) + {e}"),
+                    Language::Js => format!("{d}[{s}] = ({d}[{s}] ?? 0) + {e};"),
                 };
                 self.line(depth, &text);
             }
@@ -292,6 +346,9 @@ impl Gen<'_> {
         if self.lua {
             self.assign(depth, &t, &format!("{{{x}, {y}}}"));
             self.line(depth, &format!("local {a}, {b} = {t}[1], {t}[2]"));
+        } else if self.js {
+            self.assign(depth, &t, &format!("[{x}, {y}]"));
+            self.line(depth, &format!("let [{a}, {b}] = {t};"));
         } else {
             self.line(depth, &format!("{t} = ({x}, {y})"));
             self.line(depth, &format!("{a}, {b} = {t}"));
@@ -303,24 +360,29 @@ impl Gen<'_> {
         let (x, y) = (self.int(), self.int());
         let v = self.fresh(Ty::Bool);
         let op = ["<", "==", ">=", "!="][self.rng.random_range(0..4)];
-        let op = if self.lua && op == "!=" { "~=" } else { op };
+        let op = match (self.lang, op) {
+            (Language::Lua, "!=") => "~=",
+            (Language::Js, "==") => "===",
+            (Language::Js, "!=") => "!==",
+            _ => op,
+        };
         self.assign(depth, &v, &format!("{x} {op} {y}"));
     }
 
-    /// A `for` over a range up to the loop bound, with its body. Lua's loop
-    /// variable is gone after its loop; Python's stays.
+    /// A `for` over a range up to the loop bound, with its body. Lua's and
+    /// JavaScript's loop variable is gone after its loop; Python's stays.
     fn for_loop(&mut self, depth: usize, helpers: &[usize]) {
         let bound = self.rng.random_range(1..=self.cfg.loop_bound);
         let known = self.vars.len();
         let i = self.fresh(Ty::Int);
-        if self.lua {
-            self.line(depth, &format!("for {i} = 0, {} do", bound - 1));
-        } else {
-            self.line(depth, &format!("for {i} in range({bound}):"));
+        match self.lang {
+            Language::Python => self.line(depth, &format!("for {i} in range({bound}):")),
+            Language::Lua => self.line(depth, &format!("for {i} = 0, {} do", bound - 1)),
+            Language::Js => self.line(depth, &format!("for (let {i} = 0; {i} < {bound}; {i}++) {{")),
         }
         self.body(depth + 1, helpers);
         self.end(depth);
-        if self.lua {
+        if self.lang != Language::Python {
             self.vars.truncate(known);
         }
     }
@@ -330,10 +392,20 @@ impl Gen<'_> {
     fn branch(&mut self, depth: usize, helpers: &[usize]) {
         let (x, y) = (self.int(), self.int());
         let op = ["<", ">", "==", "<="][self.rng.random_range(0..4)];
-        self.line(depth, &if self.lua { format!("if {x} {op} {y} then") } else { format!("if {x} {op} {y}:") });
+        let head = match self.lang {
+            Language::Python => format!("if {x} {op} {y}:"),
+            Language::Lua => format!("if {x} {op} {y} then"),
+            Language::Js => format!("if ({x} {} {y}) {{", if op == "==" { "===" } else { op }),
+        };
+        self.line(depth, &head);
         self.body(depth + 1, helpers);
         if self.rng.random_bool(0.5) {
-            self.line(depth, if self.lua { "else" } else { "else:" });
+            let otherwise = match self.lang {
+                Language::Python => "else:",
+                Language::Lua => "else",
+                Language::Js => "} else {",
+            };
+            self.line(depth, otherwise);
             self.body(depth + 1, helpers);
         }
         self.end(depth);
@@ -347,6 +419,17 @@ impl Gen<'_> {
         if self.lua {
             self.line(depth, &format!("local ok, {v} = pcall(function() return {x} // {y} end)"));
             self.line(depth, &format!("if not ok then {v} = -1 end"));
+            return;
+        }
+        if self.js {
+            // Division by zero is Infinity in JavaScript: the twin throws.
+            self.line(depth, &format!("let {v};"));
+            self.line(depth, "try {");
+            self.line(depth + 1, &format!("if ({y} === 0) throw new RangeError('division by zero');"));
+            self.line(depth + 1, &format!("{v} = Math.floor({x} / {y});"));
+            self.line(depth, "} catch (e) {");
+            self.line(depth + 1, &format!("{v} = -1;"));
+            self.line(depth, "}");
             return;
         }
         self.line(depth, "try:");
@@ -430,8 +513,9 @@ pub fn inputs(seed: u64, count: usize) -> Vec<String> {
 /// (the generator's distribution, on seeds training never uses), `hard`
 /// (longer programs, more iterations, longer strings), `idioms`
 /// ([`idiomatic`] programs), `chance` ([`chancy`] programs, whose runs
-/// differ by seed), or `indist-lua` and `hard-lua` (the first two's twins
-/// in Lua, on the same seeds); `None` for another name. The one suite
+/// differ by seed), `indist-lua` and `hard-lua`, or `indist-js` and
+/// `hard-js` (the first two's twins in Lua or JavaScript, on the same
+/// seeds); `None` for another name. The one suite
 /// builder: whatever runs the executions (the in-process sandbox, the
 /// pool) keeps their runs with [`suite_run`].
 pub fn suite(name: &str, count: usize, limits: Limits) -> Option<Vec<Execution>> {
@@ -442,6 +526,8 @@ pub fn suite(name: &str, count: usize, limits: Limits) -> Option<Vec<Execution>>
         "chance" => (Language::Python, chancy),
         "indist-lua" => (Language::Lua, |seed| generate_in(Language::Lua, seed, &GenConfig::default())),
         "hard-lua" => (Language::Lua, |seed| generate_in(Language::Lua, seed, &GenConfig::harder())),
+        "indist-js" => (Language::Js, |seed| generate_in(Language::Js, seed, &GenConfig::default())),
+        "hard-js" => (Language::Js, |seed| generate_in(Language::Js, seed, &GenConfig::harder())),
         _ => return None,
     };
     let program = |seed: u64| Execution {
@@ -467,7 +553,7 @@ pub fn suite_run(exec: Execution, trace: Trace) -> Option<Run> {
 /// Draws from any generator: the seeds of a named suite.
 pub fn suite_seeds(name: &str, count: usize) -> Vec<u64> {
     // Far from training seeds (which count up from 0).
-    let base: u64 = match name.trim_end_matches("-lua") {
+    let base: u64 = match name.trim_end_matches("-lua").trim_end_matches("-js") {
         "hard" => 9_000_000_000,
         "idioms" => 7_000_000_000,
         "chance" => 6_000_000_000,

@@ -217,3 +217,15 @@ pub fn plausible(source: &str, trace: &Trace) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// What a generated program printed, as values: Python's, Lua's and JavaScript's print
+/// separators and booleans made alike, containers' brackets and commas
+/// dropped, and dicts (which the Lua twin does not print) left out.
+pub fn printed_values(stdout: &str) -> Vec<String> {
+    let mut text = stdout.replace("True", "true").replace("False", "false");
+    while let Some(open) = text.find('{') {
+        let close = text[open..].find('}').map_or(text.len(), |c| open + c + 1);
+        text.replace_range(open..close, "");
+    }
+    text.replace(['[', ']', '(', ')', ','], " ").split_whitespace().map(str::to_string).collect()
+}

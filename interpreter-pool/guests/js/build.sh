@@ -42,14 +42,23 @@ src="$out/src"
 obj="$out/obj"
 rm -rf "$src"
 mkdir -p "$src" "$obj"
-cp "$vendored"/*.c "$vendored"/*.h "$src/"
+cp "$vendored"/*.c "$vendored"/*.h "$vendored"/builtin-*.js "$src/"
 (cd "$src" && patch -p1 -s --no-backup-if-mismatch < "$here/quickjs.patch")
 cp "$here/curio_trace.c" "$here/curio_trace.h" "$src/"
 
 units="quickjs libregexp libunicode dtoa"
 native=()
 for f in $units; do native+=("$src/$f.c"); done
-gcc -O2 -w -D_GNU_SOURCE -DNDEBUG -I"$src" -o "$out/qjs.tmp" "${native[@]}" "$here/native_main.c" -lm
+# The engine ships three built-ins as precompiled bytecode, whose opcode
+# numbers the patch's new opcode moves: a compiler built from the patched
+# sources compiles them again.
+gcc -O2 -w -D_GNU_SOURCE -DNDEBUG -I"$src" -o "$out/qjsc" "${native[@]}" "$src/qjsc.c" "$src/quickjs-libc.c" -lm -lpthread
+for js in builtin-array-fromasync builtin-iterator-zip builtin-iterator-zip-keyed; do
+  (cd "$src" && "$out/qjsc" -C -ss -o "$js.h" "$js.js")
+done
+gcc -O2 -Wall -Wno-unused-function -D_GNU_SOURCE -DNDEBUG -I"$src" -o "$out/qjs.tmp" "${native[@]}" "$here/native_main.c" -lm \
+  2> "$out/warnings.txt" || { cat "$out/warnings.txt" >&2; exit 1; }
+grep -A3 "curio_trace.c" "$out/warnings.txt" >&2 || true
 mv "$out/qjs.tmp" "$out/qjs"
 echo "js guest: $out/qjs (the native reference)"
 

@@ -48,9 +48,11 @@ typedef struct CurioTrace {
   size_t source_len;
   const char *input;
   size_t input_len, input_pos;
-  JSObject *error;   /* the last exception object seen, not owned */
+  JSValue error;     /* the exception in flight, owned; undefined when none */
   int error_line;    /* where it was first seen */
   bool error_seen;
+  JSValue rejection; /* the last promise rejection nobody handled, owned */
+  int rejection_line;
   JSAtom *globals;   /* the global object's names before the program ran, sorted */
   uint32_t n_globals;
   /* The source's words, sorted (offset, length) pairs, built at first need. */
@@ -79,50 +81,101 @@ static void curio_put_utf8(DynBuf *b, uint32_t c) {
   }
 }
 
-/* The characters of `p` from `from`, as UTF-8; `quote` 0 writes them raw (a
- * lone surrogate as U+FFFD), else as a JS string literal in that quote.
- * Stops once `b` holds more than `limit` bytes. */
-static void curio_put_string(DynBuf *b, JSString *p, int quote, size_t limit) {
-  uint32_t i, n = p->len;
-  if (quote) dbuf_putc(b, quote);
-  for (i = 0; i < n && b->size <= limit; i++) {
-    uint32_t c = string_get(p, i);
-    if (c >= 0xd800 && c < 0xdc00 && i + 1 < n) {
-      uint32_t d = string_get(p, i + 1);
-      if (d >= 0xdc00 && d < 0xe000) {
-        curio_put_utf8(b, 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00));
-        i++;
-        continue;
-      }
+/* Writes UTF-16 code units as UTF-8 (`quote` 0: raw, a lone surrogate as
+ * U+FFFD; else as a JS string literal in that quote), holding a high
+ * surrogate until the next unit shows whether it has its pair. */
+typedef struct CurioUnits {
+  DynBuf *b;
+  int quote;
+  uint32_t high; /* a pending high surrogate, or 0 */
+} CurioUnits;
+
+static void curio_lone(CurioUnits *u, uint32_t c) {
+  if (u->quote) dbuf_printf(u->b, "\\u%04x", c);
+  else curio_put_utf8(u->b, 0xfffd);
+}
+
+static void curio_unit(CurioUnits *u, uint32_t c) {
+  DynBuf *b = u->b;
+  if (u->high) {
+    uint32_t high = u->high;
+    u->high = 0;
+    if (c >= 0xdc00 && c < 0xe000) {
+      curio_put_utf8(b, 0x10000 + ((high - 0xd800) << 10) + (c - 0xdc00));
+      return;
     }
-    if (c >= 0xd800 && c < 0xe000) {
-      if (quote) dbuf_printf(b, "\\u%04x", c);
-      else curio_put_utf8(b, 0xfffd);
-      continue;
-    }
-    if (quote) {
-      switch (c) {
-      case '\\': dbuf_putstr(b, "\\\\"); continue;
-      case '\n': dbuf_putstr(b, "\\n"); continue;
-      case '\r': dbuf_putstr(b, "\\r"); continue;
-      case '\t': dbuf_putstr(b, "\\t"); continue;
-      case '\b': dbuf_putstr(b, "\\b"); continue;
-      case '\f': dbuf_putstr(b, "\\f"); continue;
-      case '\v': dbuf_putstr(b, "\\v"); continue;
-      default:
-        if ((int)c == quote) {
-          dbuf_putc(b, '\\');
-          dbuf_putc(b, c);
-          continue;
-        }
-        if (c < 0x20 || c == 0x7f) {
-          dbuf_printf(b, "\\x%02x", c);
-          continue;
-        }
-      }
-    }
-    curio_put_utf8(b, c);
+    curio_lone(u, high);
   }
+  if (c >= 0xd800 && c < 0xdc00) {
+    u->high = c;
+    return;
+  }
+  if (c >= 0xdc00 && c < 0xe000) {
+    curio_lone(u, c);
+    return;
+  }
+  if (u->quote) {
+    switch (c) {
+    case '\\': dbuf_putstr(b, "\\\\"); return;
+    case '\n': dbuf_putstr(b, "\\n"); return;
+    case '\r': dbuf_putstr(b, "\\r"); return;
+    case '\t': dbuf_putstr(b, "\\t"); return;
+    case '\b': dbuf_putstr(b, "\\b"); return;
+    case '\f': dbuf_putstr(b, "\\f"); return;
+    case '\v': dbuf_putstr(b, "\\v"); return;
+    default:
+      if ((int)c == u->quote) {
+        dbuf_putc(b, '\\');
+        dbuf_putc(b, c);
+        return;
+      }
+      if (c < 0x20 || c == 0x7f) {
+        dbuf_printf(b, "\\x%02x", c);
+        return;
+      }
+    }
+  }
+  curio_put_utf8(b, c);
+}
+
+static void curio_units_end(CurioUnits *u) {
+  if (u->high) curio_lone(u, u->high);
+  u->high = 0;
+}
+
+static void curio_units_of(CurioUnits *u, JSString *p, size_t limit) {
+  for (uint32_t i = 0; i < p->len && u->b->size <= limit; i++) curio_unit(u, string_get(p, i));
+}
+
+/* A string value's units, a rope's pieces in order, until `limit`: a
+ * rope is never flattened (that would copy all of it at every event). */
+static void curio_units_of_value(CurioUnits *u, JSValueConst v, size_t limit, int depth) {
+  if (u->b->size > limit) return;
+  if (JS_VALUE_GET_TAG(v) == JS_TAG_STRING) {
+    curio_units_of(u, JS_VALUE_GET_STRING(v), limit);
+  } else if (JS_VALUE_GET_TAG(v) == JS_TAG_STRING_ROPE && depth < 1024) {
+    JSStringRope *r = JS_VALUE_GET_STRING_ROPE(v);
+    curio_units_of_value(u, r->left, limit, depth + 1);
+    curio_units_of_value(u, r->right, limit, depth + 1);
+  }
+}
+
+/* The characters of `p` as UTF-8, raw (`quote` 0) or as a literal in
+ * `quote`. Stops once `b` holds more than `limit` bytes. */
+static void curio_put_string(DynBuf *b, JSString *p, int quote, size_t limit) {
+  CurioUnits u = {b, quote, 0};
+  if (quote) dbuf_putc(b, quote);
+  curio_units_of(&u, p, limit);
+  curio_units_end(&u);
+  if (quote && b->size <= limit) dbuf_putc(b, quote);
+}
+
+/* A string value (flat or a rope), as curio_put_string writes it. */
+static void curio_put_string_value(DynBuf *b, JSValueConst v, int quote, size_t limit) {
+  CurioUnits u = {b, quote, 0};
+  if (quote) dbuf_putc(b, quote);
+  curio_units_of_value(&u, v, limit, 0);
+  curio_units_end(&u);
   if (quote && b->size <= limit) dbuf_putc(b, quote);
 }
 
@@ -264,7 +317,7 @@ static void curio_repr(CurioTrace *tr, DynBuf *b, JSValueConst v, int nest, JSOb
 static bool curio_own_data(JSObject *p, JSAtom atom, JSValue *out) {
   JSShapeProperty *prs;
   JSProperty *pr;
-  if (p->is_exotic && p->class_id != JS_CLASS_ARRAY) return false;
+  if (p->is_exotic && p->class_id != JS_CLASS_ARRAY && p->class_id != JS_CLASS_ARGUMENTS) return false;
   prs = find_own_property(&pr, p, atom);
   if (!prs) return false;
   switch (prs->flags & JS_PROP_TMASK) {
@@ -372,7 +425,7 @@ static void curio_put_array(CurioTrace *tr, DynBuf *b, JSObject *p, int nest, JS
       curio_repr(tr, b, p->u.array.u.values[i], nest + 1, path, limit);
     }
   } else {
-    JSValue length;
+    JSValue length = JS_UNDEFINED;
     uint32_t n = 0;
     if (curio_own_data(p, JS_ATOM_length, &length) && JS_VALUE_GET_NORM_TAG(length) == JS_TAG_INT)
       n = (uint32_t)JS_VALUE_GET_INT(length);
@@ -537,21 +590,19 @@ static void curio_repr(CurioTrace *tr, DynBuf *b, JSValueConst v, int nest, JSOb
     return;
   case JS_TAG_SHORT_BIG_INT:
   case JS_TAG_BIG_INT:
+    /* Past 4096 bits its digits would cost more than any cap shows. */
+    if (JS_VALUE_GET_NORM_TAG(v) == JS_TAG_BIG_INT && JS_VALUE_GET_PTR(v) &&
+        (uint64_t)((JSBigInt *)JS_VALUE_GET_PTR(v))->len * JS_LIMB_BITS > 4096) {
+      dbuf_printf(b, "<bigint of %u bits>", (unsigned)(((JSBigInt *)JS_VALUE_GET_PTR(v))->len * JS_LIMB_BITS));
+      return;
+    }
     curio_put_number(ctx, b, v);
     dbuf_putc(b, 'n');
     return;
   case JS_TAG_STRING:
-  case JS_TAG_STRING_ROPE: {
-    JSValue s = JS_ToString(ctx, v);
-    if (JS_IsException(s)) {
-      JS_FreeValue(ctx, JS_GetException(ctx));
-      dbuf_putstr(b, "''");
-      return;
-    }
-    curio_put_string(b, JS_VALUE_GET_STRING(s), '\'', limit);
-    JS_FreeValue(ctx, s);
+  case JS_TAG_STRING_ROPE:
+    curio_put_string_value(b, v, '\'', limit);
     return;
-  }
   case JS_TAG_SYMBOL:
     dbuf_putstr(b, "Symbol(");
     curio_put_string(b, JS_VALUE_GET_PTR(v), 0, limit);
@@ -745,14 +796,39 @@ static void curio_emit(CurioTrace *tr, const char *event, int line, JSStackFrame
   dbuf_free(&b);
 }
 
-static void curio_call(JSContext *ctx, JSStackFrame *sf, JSFunctionBytecode *fb) {
+/* A frame starts, or a generator or async function resumes (`resume`): a
+ * resumed frame's call is at the line it stopped on, and its first run to
+ * OP_initial_yield (which only binds the parameters) is not traced. */
+static void curio_call(JSContext *ctx, JSStackFrame *sf, JSFunctionBytecode *fb, bool resume) {
   CurioTrace *tr = ctx->rt->curio;
+  if (resume && sf->curio_line < 0) {
+    sf->curio_line = 0;
+    return;
+  }
   if (fb->filename != tr->file) return;
   sf->curio_traced = fb == tr->program ? CURIO_MODULE : CURIO_FUNCTION;
-  sf->curio_line = sf->curio_traced == CURIO_MODULE || fb->line_num < 1 ? 1 : fb->line_num;
-  sf->curio_pc = NULL;
+  if (!resume || sf->curio_line <= 0) {
+    sf->curio_line = sf->curio_traced == CURIO_MODULE || fb->line_num < 1 ? 1 : fb->line_num;
+    sf->curio_pc = NULL;
+  }
   curio_emit(tr, "call", sf->curio_line, sf, fb, tr->depth + 1, NULL);
   tr->depth++;
+}
+
+/* A catch clause took the exception in flight: the next one thrown, even
+ * the same value again, is new. */
+static void curio_caught(JSRuntime *rt) {
+  CurioTrace *tr = rt->curio;
+  JS_FreeValueRT(rt, tr->error);
+  tr->error = JS_UNDEFINED;
+  tr->error_seen = false;
+}
+
+/* Whether `a` and `b` are the same thrown value (an object by identity). */
+static bool curio_same_thrown(JSContext *ctx, JSValueConst a, JSValueConst b) {
+  if (JS_VALUE_GET_NORM_TAG(a) == JS_TAG_OBJECT || JS_VALUE_GET_NORM_TAG(b) == JS_TAG_OBJECT)
+    return JS_VALUE_GET_NORM_TAG(a) == JS_VALUE_GET_NORM_TAG(b) && JS_VALUE_GET_PTR(a) == JS_VALUE_GET_PTR(b);
+  return js_same_value(ctx, a, b);
 }
 
 static int curio_line(JSContext *ctx, JSStackFrame *sf, JSFunctionBytecode *fb, uint32_t line, const uint8_t *pc) {
@@ -769,14 +845,11 @@ static void curio_exception(JSContext *ctx, JSStackFrame *sf, JSFunctionBytecode
   CurioTrace *tr = rt->curio;
   if (!tr) return;
   JSValue exc = rt->current_exception;
-  if (JS_VALUE_GET_NORM_TAG(exc) == JS_TAG_OBJECT) {
-    if (JS_VALUE_GET_OBJ(exc) != tr->error || !tr->error_seen) {
-      tr->error = JS_VALUE_GET_OBJ(exc);
-      tr->error_line = sf->curio_line;
-      tr->error_seen = true;
-    }
-  } else {
-    tr->error = NULL;
+  /* The line an uncaught error names: where it was first seen, in the
+   * innermost frame, since the last catch. */
+  if (!tr->error_seen || !curio_same_thrown(ctx, exc, tr->error)) {
+    JS_FreeValue(ctx, tr->error);
+    tr->error = js_dup(exc);
     tr->error_line = sf->curio_line;
     tr->error_seen = true;
   }
@@ -825,13 +898,7 @@ static JSValue curio_log(JSContext *ctx, JSValueConst this_val, int argc, JSValu
     if (i) dbuf_putc(&b, ' ');
     int tag = JS_VALUE_GET_NORM_TAG(argv[i]);
     if (tag == JS_TAG_STRING || tag == JS_TAG_STRING_ROPE) {
-      JSValue s = JS_ToString(ctx, argv[i]);
-      if (JS_IsException(s)) {
-        dbuf_free(&b);
-        return JS_EXCEPTION;
-      }
-      curio_put_string(&b, JS_VALUE_GET_STRING(s), 0, SIZE_MAX);
-      JS_FreeValue(ctx, s);
+      curio_put_string_value(&b, argv[i], 0, SIZE_MAX);
     } else {
       JSObject *path[CURIO_MAX_NEST];
       curio_repr(tr, &b, argv[i], 0, path, CURIO_LOG_CAP);
@@ -869,6 +936,24 @@ static JSValue curio_readline(JSContext *ctx, JSValueConst this_val, int argc, J
 
 /* The run -------------------------------------------------------------------- */
 
+/* The engine tells of each promise rejected with no handler, and again if
+ * one is added later: the last one still unhandled ends the run. */
+static void curio_rejection(JSContext *ctx, JSValueConst promise, JSValueConst reason, bool is_handled,
+                            void *opaque) {
+  CurioTrace *tr = opaque;
+  (void)promise;
+  if (is_handled) {
+    if (curio_same_thrown(ctx, reason, tr->rejection)) {
+      JS_FreeValue(ctx, tr->rejection);
+      tr->rejection = JS_UNDEFINED;
+    }
+    return;
+  }
+  JS_FreeValue(ctx, tr->rejection);
+  tr->rejection = js_dup(reason);
+  tr->rejection_line = tr->error_seen && curio_same_thrown(ctx, reason, tr->error) ? tr->error_line : 0;
+}
+
 static int curio_atom_cmp(const void *a, const void *b) {
   JSAtom x = *(const JSAtom *)a, y = *(const JSAtom *)b;
   return (x > y) - (x < y);
@@ -905,7 +990,6 @@ static void curio_install(JSContext *ctx, CurioTrace *tr) {
 
 /* The summary's error for exception `exc`: its name, message and line. */
 static void curio_put_error(CurioTrace *tr, DynBuf *b, JSValueConst exc, int line) {
-  JSContext *ctx = tr->ctx;
   JSValue name = JS_UNDEFINED, message = JS_UNDEFINED;
   bool is_error = JS_VALUE_GET_NORM_TAG(exc) == JS_TAG_OBJECT && JS_VALUE_GET_OBJ(exc)->class_id == JS_CLASS_ERROR;
   DynBuf kind, text;
@@ -977,7 +1061,11 @@ char *curio_run_js(const char *source, size_t source_len, const char *input, siz
   if (!ctx) goto oom;
   tr->hooks = *hooks;
   tr->ctx = ctx;
-  tr->cap = repr_cap;
+  /* The host's caps are far below this; it keeps `cap + 8` from wrapping. */
+  tr->cap = repr_cap < (1u << 24) ? repr_cap : (1u << 24);
+  tr->error = JS_UNDEFINED;
+  tr->rejection = JS_UNDEFINED;
+  JS_SetHostPromiseRejectionTracker(rt, curio_rejection, tr);
   tr->source = source;
   tr->source_len = source_len;
   tr->input = input;
@@ -1018,11 +1106,28 @@ char *curio_run_js(const char *source, size_t source_len, const char *input, siz
     JSValue exc = JS_GetException(ctx);
     summary = curio_summary(tr, "exception", &exc, tr->error_seen ? tr->error_line : 0, summary_len);
     JS_FreeValue(ctx, exc);
+  } else if (!JS_IsUndefined(tr->rejection)) {
+    /* A rejected promise nobody handled ends the run as Node ends it. */
+    JS_FreeValue(ctx, result);
+    summary = curio_summary(tr, "exception", &tr->rejection, tr->rejection_line, summary_len);
   } else {
     JS_FreeValue(ctx, result);
     summary = curio_summary(tr, "ok", NULL, 0, summary_len);
   }
 done:
+#ifndef __wasi__
+  /* The guest's instance is dropped whole; the native build runs many. */
+  JS_FreeValue(ctx, tr->error);
+  JS_FreeValue(ctx, tr->rejection);
+  for (uint32_t i = 0; i < tr->n_globals; i++) JS_FreeAtom(ctx, tr->globals[i]);
+  JS_FreeAtom(ctx, tr->file);
+  JS_FreeContext(ctx);
+  JS_FreeRuntime(rt);
+  free(tr->globals);
+  free(tr->words);
+  dbuf_free(&tr->pending);
+  free(tr);
+#endif
   if (!summary) goto oom;
   return summary;
 oom:

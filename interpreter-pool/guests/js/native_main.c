@@ -65,6 +65,9 @@ int main(int argc, char **argv) {
     fputs("S ", stdout);
     fwrite(summary, 1, n, stdout);
     fputc('\n', stdout);
+    free(summary);
+    free(source);
+    free(input);
     return 0;
   }
   if (argc >= 5 && !strcmp(argv[1], "bench")) {

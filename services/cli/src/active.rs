@@ -76,6 +76,10 @@ pub struct LoopArgs {
     /// curve also shows the Lua suite.
     #[arg(long, default_value_t = LoopConfig::default().lua_share)]
     lua_share: f64,
+    /// Share of the generated candidates written in JavaScript; with any,
+    /// the curve also shows the JavaScript suite.
+    #[arg(long, default_value_t = LoopConfig::default().js_share)]
+    js_share: f64,
     /// Deadline of one pool call, seconds; a replica past it is passed
     /// over for a while and the call retried on another.
     #[arg(long, default_value_t = LoopConfig::default().call_deadline.as_secs_f64())]
@@ -177,6 +181,7 @@ fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path, corpus: &Op
         corpus_share: args.corpus_share,
         idiomatic_share: args.idiomatic_share,
         lua_share: args.lua_share,
+        js_share: args.js_share,
         ..LoopConfig::default()
     }
 }
@@ -322,11 +327,11 @@ async fn report(store: &Store, run_id: &str, strategies: &[Strategy], data_dir: 
 
 #[derive(Args, Debug)]
 pub struct SubmitArgs {
-    /// Program files to run: Lua for a `.lua` file, else Python, unless
-    /// --language says.
+    /// Program files to run: Lua for a `.lua` file, JavaScript for a `.js`
+    /// file, else Python, unless --language says.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// `python` or `lua`, for every file.
+    /// `python`, `lua` or `js`, for every file.
     #[arg(long)]
     language: Option<String>,
     /// An input (stdin) to run each program on; repeat for several.

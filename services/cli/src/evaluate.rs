@@ -43,8 +43,9 @@ pub struct EvalArgs {
     /// `indist` (the training distribution, other seeds), `hard` (longer
     /// programs, more iterations, longer strings), `idioms` (programs
     /// written with the idioms people use), `chance` (programs that draw
-    /// from `random`, each run on its suite seed), or `indist-lua` and
-    /// `hard-lua` (the first two's Lua twins); ignored with a file.
+    /// from `random`, each run on its suite seed), `indist-lua` and
+    /// `hard-lua` (the first two's Lua twins), or `indist-js` and `hard-js`
+    /// (their JavaScript twins); ignored with a file.
     #[arg(long, default_value = "indist")]
     suite: String,
     /// How many of the suite's programs, or a JSON Lines file of one's own:
@@ -133,7 +134,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         Programs::Count(n) => {
             let Some(programs) = curio_learner::suite(&args.suite, *n, Limits::default()) else {
                 anyhow::bail!(
-                    "unknown suite '{}': use indist, hard, idioms, chance, indist-lua or hard-lua, or --programs FILE.jsonl",
+                    "unknown suite '{}': use indist, hard, idioms, chance, indist-lua, hard-lua, indist-js or hard-js, or --programs FILE.jsonl",
                     args.suite
                 );
             };

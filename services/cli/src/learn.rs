@@ -33,6 +33,10 @@ pub struct TrainArgs {
     /// the Python programs' twins.
     #[arg(long, default_value_t = 0)]
     lua: u64,
+    /// Generated JavaScript programs to run and store beside them, the same
+    /// way (the first --programs of them are the Python programs' twins).
+    #[arg(long, default_value_t = 0)]
+    js: u64,
     /// A file of real programs to run and store beside them (idempotent),
     /// such as data/corpus/train.jsonl from `make corpus`.
     #[arg(long)]
@@ -204,8 +208,9 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
         chance: args.chance,
         seeds: args.chance_seeds,
         lua: args.lua,
+        js: args.js,
     };
-    let bar = ProgressBar::new(kinds.plain + kinds.idioms + kinds.chance * kinds.seeds + kinds.lua)
+    let bar = ProgressBar::new(kinds.plain + kinds.idioms + kinds.chance * kinds.seeds + kinds.lua + kinds.js)
         .with_style(ProgressStyle::with_template("running programs {bar:30} {pos}/{len}").expect("template"));
     let sandbox = crate::sandbox(2)?;
     runtime.block_on(store_generated(&store, &sandbox, kinds, || bar.inc(1)))?;

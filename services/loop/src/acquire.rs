@@ -45,17 +45,20 @@ pub struct Surprise {
 }
 
 /// What the generated candidates are: the generator's size knobs, the share
-/// written with people's idioms, and the share written in Lua.
+/// written with people's idioms, and the shares written in Lua and in
+/// JavaScript.
 #[derive(Clone, Copy, Debug)]
 pub struct Generating<'a> {
     pub config: &'a GenConfig,
     pub idiomatic: f64,
     pub lua: f64,
+    pub js: f64,
 }
 
 /// Draws `n` candidates: a share `real` of them programs of the corpus,
 /// where there is one; of the rest, 60% freshly generated (a share `lua` of
-/// them the generator's programs in Lua, a share `idiomatic` of the others
+/// them the generator's programs in Lua, a share `js` in JavaScript, a
+/// share `idiomatic` of the others
 /// by [`idiomatic`], the rest by [`generate`]), 30% mutations of surprising
 /// programs, 10% surprising programs on new inputs (all generated while
 /// nothing has surprised the model yet).
@@ -98,8 +101,11 @@ pub fn draw_candidates(
                 let config = generating.config;
                 // Only with a share is there a draw more, so a run without
                 // one draws the candidates it always drew.
-                let (language, source, family) = if generating.lua > 0.0 && rng.random::<f64>() < generating.lua {
+                let other = if generating.lua > 0.0 || generating.js > 0.0 { rng.random::<f64>() } else { 1.0 };
+                let (language, source, family) = if other < generating.lua {
                     (Language::Lua, generate_in(Language::Lua, program, config), format!("lua:{program}"))
+                } else if other < generating.lua + generating.js {
+                    (Language::Js, generate_in(Language::Js, program, config), format!("js:{program}"))
                 } else if generating.idiomatic > 0.0 && rng.random::<f64>() < generating.idiomatic {
                     (Language::Python, idiomatic(program, config), format!("idioms:{program}"))
                 } else {
@@ -241,7 +247,7 @@ mod tests {
             language: Language::Python,
             source: generate(1, &GenConfig::default()),
         }];
-        let plain = Generating { config: &GenConfig::default(), idiomatic: 0.0, lua: 0.0 };
+        let plain = Generating { config: &GenConfig::default(), idiomatic: 0.0, lua: 0.0, js: 0.0 };
         let draw = |seed| draw_candidates(20, &surprising, plain, (None, 0.0), &mut StdRng::seed_from_u64(seed));
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
@@ -260,5 +266,14 @@ mod tests {
         assert!(lua.iter().all(|c| c.family.starts_with("lua:")));
         let program: u64 = lua[0].family["lua:".len()..].parse().unwrap();
         assert_eq!(lua[0].source, generate_in(Language::Lua, program, &GenConfig::default()));
+        let thirds = Generating { lua: 0.3, js: 0.3, ..plain };
+        let mixed = draw_candidates(90, &[], thirds, (None, 0.0), &mut StdRng::seed_from_u64(7));
+        let count = |l: Language| mixed.iter().filter(|c| c.language == l).count();
+        for language in Language::ALL {
+            assert!((12..=48).contains(&count(language)), "{} of 90 in {}", count(language), language.as_str());
+        }
+        let js = mixed.iter().find(|c| c.language == Language::Js).unwrap();
+        let program: u64 = js.family["js:".len()..].parse().unwrap();
+        assert_eq!(js.source, generate_in(Language::Js, program, &GenConfig::default()));
     }
 }

@@ -116,6 +116,9 @@ pub struct LoopConfig {
     /// programs, as Lua); with any, the curve also shows the `lua` suite
     /// (`indist-lua`). Default: 0.
     pub lua_share: f64,
+    /// Share of the generated candidates written in JavaScript; with any,
+    /// the curve also shows the `js` suite (`indist-js`). Default: 0.
+    pub js_share: f64,
 }
 
 impl Default for LoopConfig {
@@ -145,6 +148,7 @@ impl Default for LoopConfig {
             corpus_share: 0.5,
             idiomatic_share: 0.5,
             lua_share: 0.0,
+            js_share: 0.0,
         }
     }
 }
@@ -176,6 +180,12 @@ impl LoopConfig {
         }
         if !(0.0..=1.0).contains(&self.lua_share) {
             return bad(format!("Lua share is {}; allowed 0..=1 (--lua-share)", self.lua_share));
+        }
+        if !(0.0..=1.0).contains(&self.js_share) || self.lua_share + self.js_share > 1.0 {
+            return bad(format!(
+                "JavaScript share is {}; allowed 0..=1, and with the Lua share at most 1 (--js-share)",
+                self.js_share
+            ));
         }
         Ok(())
     }

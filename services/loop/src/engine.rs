@@ -116,6 +116,9 @@ impl Engine {
         if config.lua_share > 0.0 {
             suites.push(("lua", held_out_suite(&pools, "indist-lua", config.eval_programs, &config.limits).await?));
         }
+        if config.js_share > 0.0 {
+            suites.push(("js", held_out_suite(&pools, "indist-js", config.eval_programs, &config.limits).await?));
+        }
         if let Some(corpus) = &config.corpus {
             suites.push(("real", real_suite(&pools, corpus, config.eval_programs, &config.limits).await?));
         }
@@ -228,6 +231,7 @@ impl Engine {
             config: &GenConfig::default(),
             idiomatic: self.config.idiomatic_share,
             lua: self.config.lua_share,
+            js: self.config.js_share,
         };
         let candidates = draw_candidates(self.config.candidates, &self.surprising, generating, corpus, &mut rng);
         let (trainer, strategy, device) = (self.trainer.clone(), self.config.strategy, self.device);

@@ -207,6 +207,8 @@ pub struct Generated {
     /// Lua programs 0..lua: the plain generator's, written in Lua (the
     /// first `plain` of them are the Python programs' twins), one input each.
     pub lua: u64,
+    /// JavaScript programs 0..js, the same way.
+    pub js: u64,
 }
 
 /// Runs the generated programs `kinds` says in `sandbox` and stores their
@@ -239,6 +241,10 @@ pub async fn store_generated(
         .chain((0..kinds.lua).map(move |seed| {
             let source = generate_in(Language::Lua, seed, &GenConfig::default());
             run_in(Language::Lua, 0x01_0A_0A, seed, (seed, seed), source)
+        }))
+        .chain((0..kinds.js).map(move |seed| {
+            let source = generate_in(Language::Js, seed, &GenConfig::default());
+            run_in(Language::Js, 0x0_0A_5C_21, seed, (seed, seed), source)
         }));
     store_runs(store, sandbox, runs, progress).await
 }

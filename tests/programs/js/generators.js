@@ -22,3 +22,6 @@ async function total(xs) {
 }
 total([1, 2, 3]).then((s) => console.log("sum", s));
 console.log(squares, firstTwo, [...iterable]);
+// Built-ins the engine ships as precompiled bytecode.
+Array.fromAsync([1, Promise.resolve(2)]).then((xs) => console.log("fromAsync", xs));
+console.log([...Iterator.zip([[1, 2], ["a", "b"]])]);
