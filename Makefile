@@ -72,12 +72,12 @@ guest: $(GUEST) $(LUA_GUEST) $(JS_GUEST) $(VENV)/torch
 
 # Lua 5.4 and tracer.lua for wasm32-wasi (installs clang-19 and wasi-libc
 # from Debian and binaryen from npm when missing; see the script).
-$(LUA_GUEST): $(LUA_DIR)/build.sh $(LUA_DIR)/guest.c $(LUA_DIR)/native_main.c $(LUA_DIR)/as_c.h $(LUA_DIR)/dump.lua $(LUA_DIR)/tracer.lua $(LUA_DIR)/shim/setjmp.h
+$(LUA_GUEST): interpreter-pool/guests/wasi.sh $(LUA_DIR)/build.sh $(LUA_DIR)/guest.c $(LUA_DIR)/native_main.c $(LUA_DIR)/as_c.h $(LUA_DIR)/dump.lua $(LUA_DIR)/tracer.lua $(LUA_DIR)/shim/setjmp.h
 	$(LUA_DIR)/build.sh
 
 # QuickJS-NG with a line hook (quickjs.patch) and curio_trace.c for
 # wasm32-wasi, and the same natively as the reference (see the script).
-$(JS_GUEST): $(JS_DIR)/build.sh $(JS_DIR)/quickjs.patch $(JS_DIR)/curio_trace.c $(JS_DIR)/curio_trace.h $(JS_DIR)/guest.c $(JS_DIR)/native_main.c
+$(JS_GUEST): interpreter-pool/guests/wasi.sh $(JS_DIR)/build.sh $(JS_DIR)/quickjs.patch $(JS_DIR)/curio_trace.c $(JS_DIR)/curio_trace.h $(JS_DIR)/guest.c $(JS_DIR)/native_main.c
 	$(JS_DIR)/build.sh
 
 # libtorch for tch: .cargo/config.toml points LIBTORCH at this link.

@@ -65,62 +65,54 @@ async fn hostile_programs_end_with_a_status_and_leave_the_worker_clean() {
     }
 }
 
-#[tokio::test]
-async fn hostile_lua_programs_end_with_a_status_and_leave_the_worker_clean() {
+/// Runs a guest's hostile corpus on one worker: each bomb ends with a status
+/// other than `ok` (an exception only where `stack_ran_out` says the stack
+/// ran out), each survivor prints what it should, and both that guest's
+/// canary and the Python one run clean after each.
+async fn contained(
+    language: Language,
+    bombs: &[(&str, &str)],
+    survived: &[(&str, &str, &str)],
+    guest_canary: (&str, &str),
+    stack_ran_out: fn(&Trace) -> bool,
+) {
     let pool = PoolProcess::start(1, 4);
     let mut c = InterpreterPoolClient::connect(pool.addr.clone()).await.unwrap();
-    let lua_canary = async |c: &mut InterpreterPoolClient<Channel>, after: &str| {
-        let (t, _) = run_in(c, Language::Lua, "canary", LUA_CANARY.0).await;
-        assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, LUA_CANARY.1), "after {after}: {:?}", t.error);
+    let own_canary = async |c: &mut InterpreterPoolClient<Channel>, after: &str| {
+        let (t, _) = run_in(c, language, "canary", guest_canary.0).await;
+        assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, guest_canary.1), "after {after}: {:?}", t.error);
     };
-    for (name, source) in LUA_BOMBS {
-        let (t, took) = run_in(&mut c, Language::Lua, name, source).await;
+    for &(name, source) in bombs {
+        let (t, took) = run_in(&mut c, language, name, source).await;
         assert_ne!(t.status, Status::Ok, "{name} finished normally");
         if t.status == Status::Exception {
-            let message = t.error.as_ref().map(|e| e.message.as_str()).unwrap_or_default();
-            assert!(message.contains("stack overflow"), "{name}: {:?}", t.error);
+            assert!(stack_ran_out(&t), "{name}: {:?}", t.error);
         }
         assert!(took < Duration::from_millis(TIMEOUT_MS + 3000), "{name} took {took:?}");
-        lua_canary(&mut c, name).await;
+        own_canary(&mut c, name).await;
         // The Python guest on the same worker is untouched too.
         canary(&mut c, name).await;
     }
-    for (name, source, stdout) in LUA_SURVIVED {
-        let (t, took) = run_in(&mut c, Language::Lua, name, source).await;
+    for &(name, source, stdout) in survived {
+        let (t, took) = run_in(&mut c, language, name, source).await;
         assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, stdout), "{name}: {:?}", t.error);
         assert!(!t.steps.is_empty(), "{name}: the tracer kept tracing");
         assert!(took < Duration::from_millis(TIMEOUT_MS + 3000), "{name} took {took:?}");
-        lua_canary(&mut c, name).await;
+        own_canary(&mut c, name).await;
     }
 }
 
 #[tokio::test]
+async fn hostile_lua_programs_end_with_a_status_and_leave_the_worker_clean() {
+    let stack_ran_out = |t: &Trace| t.error.as_ref().is_some_and(|e| e.message.contains("stack overflow"));
+    contained(Language::Lua, &LUA_BOMBS, &LUA_SURVIVED, LUA_CANARY, stack_ran_out).await;
+}
+
+#[tokio::test]
 async fn hostile_javascript_programs_end_with_a_status_and_leave_the_worker_clean() {
-    let pool = PoolProcess::start(1, 4);
-    let mut c = InterpreterPoolClient::connect(pool.addr.clone()).await.unwrap();
-    let js_canary = async |c: &mut InterpreterPoolClient<Channel>, after: &str| {
-        let (t, _) = run_in(c, Language::Js, "canary", JS_CANARY.0).await;
-        assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, JS_CANARY.1), "after {after}: {:?}", t.error);
-    };
-    for (name, source) in JS_BOMBS {
-        let (t, took) = run_in(&mut c, Language::Js, name, source).await;
-        assert_ne!(t.status, Status::Ok, "{name} finished normally");
-        if t.status == Status::Exception {
-            // Only running out of stack ends one with an exception.
-            let kind = t.error.as_ref().map(|e| e.kind.as_str()).unwrap_or_default();
-            assert!(["StackOverflow", "RangeError"].contains(&kind), "{name}: {:?}", t.error);
-        }
-        assert!(took < Duration::from_millis(TIMEOUT_MS + 3000), "{name} took {took:?}");
-        js_canary(&mut c, name).await;
-        canary(&mut c, name).await;
-    }
-    for (name, source, stdout) in JS_SURVIVED {
-        let (t, took) = run_in(&mut c, Language::Js, name, source).await;
-        assert_eq!((t.status, t.stdout.as_str()), (Status::Ok, stdout), "{name}: {:?}", t.error);
-        assert!(!t.steps.is_empty(), "{name}: the tracer kept tracing");
-        assert!(took < Duration::from_millis(TIMEOUT_MS + 3000), "{name} took {took:?}");
-        js_canary(&mut c, name).await;
-    }
+    let stack_ran_out =
+        |t: &Trace| t.error.as_ref().is_some_and(|e| ["StackOverflow", "RangeError"].contains(&e.kind.as_str()));
+    contained(Language::Js, &JS_BOMBS, &JS_SURVIVED, JS_CANARY, stack_ran_out).await;
 }
 
 #[tokio::test]

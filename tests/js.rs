@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{Event, Execution, Language, Limits, Status, Trace, run_native_js};
-use curio_tests::{as_events, js_programs, printed_values, run_in, with_timeout};
+use curio_tests::{js_programs, printed_values, run_in, with_timeout};
 
 const INPUT: &str = "world\n12 30\nabc\ndef\n";
 
@@ -24,19 +24,8 @@ fn traces_match_native_quickjs_event_for_event() {
     assert!(programs.len() >= 12, "the JavaScript corpus is missing");
     for (name, source) in programs {
         let trace = run_in(Language::Js, &source, INPUT, Limits::default());
-        let native = run_native_js(&source, INPUT, 0, 200).expect("the native QuickJS runs the tracer");
-        let events = native["events"].as_array().unwrap();
-        assert_eq!(as_events(&trace), *events, "{name}: the sandbox and native QuickJS disagree");
-        let summary = &native["summary"];
-        assert_eq!(trace.status.as_str(), summary["status"], "{name}");
-        let printed: String = events.iter().map(|e| e[5].as_str().unwrap()).collect();
-        assert_eq!(trace.stdout, printed + summary["stdout"].as_str().unwrap(), "{name}");
-        assert!(!trace.stdout.is_empty(), "{name} printed nothing");
+        curio_tests::matches_native(&name, &source, INPUT, &trace, run_native_js);
         assert!(trace.steps.len() > 10, "{name}: {} steps", trace.steps.len());
-        if let Some(error) = &trace.error {
-            assert_eq!(error.message, summary["error"]["message"], "{name}");
-            assert_eq!(error.line.map(u64::from), summary["error"]["line"].as_u64(), "{name}");
-        }
     }
 }
 
@@ -125,16 +114,7 @@ fn syntax_error_is_invalid_program_with_its_line() {
 #[test]
 fn the_seed_decides_the_draws_and_the_same_request_the_same_trace() {
     let source = "const xs = [];\nfor (let i = 0; i < 8; i++) xs.push(Math.floor(Math.random() * 1000));\nconsole.log(xs.join(' '));\n";
-    let seeded = |seed| {
-        let exec = Execution { seed, ..Execution::new(Language::Js, source) };
-        curio_tests::sandbox().execute(&exec).unwrap()
-    };
-    let (a, b, c) = (seeded(1), seeded(1), seeded(2));
-    assert_eq!(as_events(&a), as_events(&b));
-    assert_eq!(a.stdout, b.stdout);
-    assert_ne!(a.stdout, c.stdout);
-    let native = run_native_js(source, "", 1, 200).unwrap();
-    assert_eq!(as_events(&a), *native["events"].as_array().unwrap(), "native QuickJS draws the same with seed 1");
+    curio_tests::seeded_runs_agree(Language::Js, source, run_native_js);
 }
 
 #[test]
@@ -146,11 +126,7 @@ fn step_limit_stops_at_exactly_max_steps_with_the_trace() {
 }
 
 fn stopped_in_time(source: &str, limits: Limits, status: Status) -> Trace {
-    let started = Instant::now();
-    let t = run_in(Language::Js, source, "", limits);
-    assert_eq!(t.status, status, "{source}: {:?}", t.error);
-    assert!(started.elapsed() < limits.timeout + Duration::from_secs(2), "{source} ran {:?}", started.elapsed());
-    t
+    curio_tests::stopped_in_time(Language::Js, source, limits, status)
 }
 
 #[test]

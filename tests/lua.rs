@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{Event, Language, Limits, Status, Trace, run_native_lua};
-use curio_tests::{as_events, lua_programs, printed_values, run_in, with_timeout};
+use curio_tests::{lua_programs, printed_values, run_in, with_timeout};
 
 const INPUT: &str = "hello\n12 30\nabc\ndef\n";
 
@@ -20,18 +20,7 @@ fn traces_match_native_lua_event_for_event() {
     assert!(programs.len() >= 12, "the Lua corpus is missing");
     for (name, source) in programs {
         let trace = run_in(Language::Lua, &source, INPUT, Limits::default());
-        let native = run_native_lua(&source, INPUT, 0, 200).expect("native lua5.4 runs the tracer");
-        let events = native["events"].as_array().unwrap();
-        assert_eq!(as_events(&trace), *events, "{name}: the sandbox and native Lua disagree");
-        let summary = &native["summary"];
-        assert_eq!(trace.status.as_str(), summary["status"], "{name}");
-        let printed: String = events.iter().map(|e| e[5].as_str().unwrap()).collect();
-        assert_eq!(trace.stdout, printed + summary["stdout"].as_str().unwrap(), "{name}");
-        assert!(!trace.stdout.is_empty(), "{name} printed nothing");
-        if let Some(error) = &trace.error {
-            assert_eq!(error.message, summary["error"]["message"], "{name}");
-            assert_eq!(error.line.map(u64::from), summary["error"]["line"].as_u64(), "{name}");
-        }
+        curio_tests::matches_native(&name, &source, INPUT, &trace, run_native_lua);
     }
 }
 
@@ -94,17 +83,7 @@ fn syntax_error_is_invalid_program_with_its_line() {
 #[test]
 fn the_seed_decides_the_draws_and_the_same_request_the_same_trace() {
     let source = "local xs = {}\nfor i = 1, 8 do xs[i] = math.random(1000) end\nprint(table.concat(xs, ' '))\n";
-    let seeded = |seed| {
-        let exec =
-            curio_interpreter_pool::Execution { seed, ..curio_interpreter_pool::Execution::new(Language::Lua, source) };
-        curio_tests::sandbox().execute(&exec).unwrap()
-    };
-    let (a, b, c) = (seeded(1), seeded(1), seeded(2));
-    assert_eq!(as_events(&a), as_events(&b));
-    assert_eq!(a.stdout, b.stdout);
-    assert_ne!(a.stdout, c.stdout);
-    let native = run_native_lua(source, "", 1, 200).unwrap();
-    assert_eq!(as_events(&a), *native["events"].as_array().unwrap(), "native Lua draws the same with seed 1");
+    curio_tests::seeded_runs_agree(Language::Lua, source, run_native_lua);
 }
 
 #[test]
@@ -116,11 +95,7 @@ fn step_limit_stops_at_exactly_max_steps_with_the_trace() {
 }
 
 fn stopped_in_time(source: &str, limits: Limits, status: Status) -> Trace {
-    let started = Instant::now();
-    let t = run_in(Language::Lua, source, "", limits);
-    assert_eq!(t.status, status, "{source}: {:?}", t.error);
-    assert!(started.elapsed() < limits.timeout + Duration::from_secs(2), "{source} ran {:?}", started.elapsed());
-    t
+    curio_tests::stopped_in_time(Language::Lua, source, limits, status)
 }
 
 #[test]

@@ -115,11 +115,16 @@ pub fn bench_native_js(programs: &[String], repeat: u32, repr_cap: u32) -> Resul
     for (i, source) in programs.iter().enumerate() {
         args.push(scratch.write(&format!("program{i}.js"), source)?);
     }
-    let stdout = String::from_utf8_lossy(&run(&qjs(), &args, None, "qjs bench")?).into_owned();
+    events_and_seconds(run(&qjs(), &args, None, "qjs bench")?, "qjs bench")
+}
+
+/// A bench's one line "<events> <seconds>".
+fn events_and_seconds(stdout: Vec<u8>, what: &str) -> Result<(u64, f64), String> {
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
     let mut parts = stdout.split_whitespace();
     let events = parts.next().and_then(|s| s.parse().ok());
     let seconds = parts.next().and_then(|s| s.parse().ok());
-    events.zip(seconds).ok_or_else(|| format!("qjs bench printed {stdout:?}"))
+    events.zip(seconds).ok_or_else(|| format!("{what} printed {stdout:?}"))
 }
 
 /// Lines of "E <event>" and one "S <summary>" as one JSON answer.
@@ -148,11 +153,7 @@ pub fn bench_native_lua(programs: &[String], repeat: u32, repr_cap: u32) -> Resu
     for (i, source) in programs.iter().enumerate() {
         args.push(scratch.write(&format!("program{i}.lua"), source)?);
     }
-    let stdout = String::from_utf8_lossy(&run(&lua(), &args, None, "native.lua")?).into_owned();
-    let mut parts = stdout.split_whitespace();
-    let events = parts.next().and_then(|s| s.parse().ok());
-    let seconds = parts.next().and_then(|s| s.parse().ok());
-    events.zip(seconds).ok_or_else(|| format!("native.lua bench printed {stdout:?}"))
+    events_and_seconds(run(&lua(), &args, None, "native.lua")?, "native.lua bench")
 }
 
 /// Runs `program args`, feeding `stdin`; its stdout, or why it failed.

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use curio_interpreter_pool::{Execution, Language, Limits, Sandbox, SandboxConfig, Trace, run_native_tracer};
+use curio_interpreter_pool::{Execution, Language, Limits, Sandbox, SandboxConfig, Status, Trace, run_native_tracer};
 
 mod learner;
 pub use learner::{LearnerProcess, TINY, database_url, resident_mib, wait_for};
@@ -228,4 +228,48 @@ pub fn printed_values(stdout: &str) -> Vec<String> {
         text.replace_range(open..close, "");
     }
     text.replace(['[', ']', '(', ')', ','], " ").split_whitespace().map(str::to_string).collect()
+}
+
+/// Runs `source` under `limits`, which must stop it with `status` within
+/// its timeout (and two seconds to spare).
+pub fn stopped_in_time(language: Language, source: &str, limits: Limits, status: Status) -> Trace {
+    let started = std::time::Instant::now();
+    let t = run_in(language, source, "", limits);
+    assert_eq!(t.status, status, "{source}: {:?}", t.error);
+    let spare = limits.timeout + Duration::from_secs(2);
+    assert!(started.elapsed() < spare, "{source} ran {:?}", started.elapsed());
+    t
+}
+
+/// A guest's tracer under its native interpreter: (source, input, seed,
+/// repr cap) to `{"events", "summary"}`.
+pub type NativeRun = fn(&str, &str, u64, u32) -> Result<serde_json::Value, String>;
+
+/// `source` (which draws random numbers) traces alike under one seed, twice
+/// and natively, and prints otherwise under another.
+pub fn seeded_runs_agree(language: Language, source: &str, native: NativeRun) {
+    let seeded = |seed| sandbox().execute(&Execution { seed, ..Execution::new(language, source) }).unwrap();
+    let (a, b, c) = (seeded(1), seeded(1), seeded(2));
+    assert_eq!(as_events(&a), as_events(&b));
+    assert_eq!(a.stdout, b.stdout);
+    assert_ne!(a.stdout, c.stdout);
+    let natively = native(source, "", 1, 200).unwrap();
+    assert_eq!(as_events(&a), *natively["events"].as_array().unwrap(), "the native build draws the same with seed 1");
+}
+
+/// `trace` (of `source` on `input`, seed 0) is the native build's, event for
+/// event, with the same status, output and error.
+pub fn matches_native(name: &str, source: &str, input: &str, trace: &Trace, native: NativeRun) {
+    let natively = native(source, input, 0, 200).expect("the native build runs the tracer");
+    let events = natively["events"].as_array().unwrap();
+    assert_eq!(as_events(trace), *events, "{name}: the sandbox and the native build disagree");
+    let summary = &natively["summary"];
+    assert_eq!(trace.status.as_str(), summary["status"], "{name}");
+    let printed: String = events.iter().map(|e| e[5].as_str().unwrap()).collect();
+    assert_eq!(trace.stdout, printed + summary["stdout"].as_str().unwrap(), "{name}");
+    assert!(!trace.stdout.is_empty(), "{name} printed nothing");
+    if let Some(error) = &trace.error {
+        assert_eq!(error.message, summary["error"]["message"], "{name}");
+        assert_eq!(error.line.map(u64::from), summary["error"]["line"].as_u64(), "{name}");
+    }
 }

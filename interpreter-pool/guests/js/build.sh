@@ -11,30 +11,15 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cache="${CURIO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/curio}"
 CRATE=0.14.0
 CRATE_SHA256=cee271d0eeba64f0915b846cb7ae02e16faf3dfdffdca91731101d9d30fe3423
-PACKAGES="clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc"
+. "$here/../wasi.sh"
 
-if ! command -v clang-19 >/dev/null || ! command -v wasm-ld-19 >/dev/null || [ ! -e /usr/lib/wasm32-wasi/libc.a ] \
-    || [ ! -e /usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "js guest: installing $PACKAGES"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $PACKAGES >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $PACKAGES >/dev/null; }
-  else
-    echo "js guest: needs $PACKAGES; run: sudo apt-get install $PACKAGES" >&2
-    exit 1
-  fi
-fi
+need_wasi_toolchain "js guest"
 command -v patch >/dev/null || { echo "js guest: needs patch; run: apt-get install patch" >&2; exit 1; }
 
 mkdir -p "$cache"
 vendored="$cache/rquickjs-sys-$CRATE/quickjs"
 if [ ! -e "$vendored/quickjs.c" ]; then
-  crate="$cache/rquickjs-sys-$CRATE.crate"
-  curl -fsSL -A curio -o "$crate.tmp" "https://static.crates.io/crates/rquickjs-sys/rquickjs-sys-$CRATE.crate"
-  echo "$CRATE_SHA256  $crate.tmp" | sha256sum -c --quiet - \
-    || { echo "js guest: rquickjs-sys-$CRATE.crate does not match its SHA-256" >&2; rm -f "$crate.tmp"; exit 1; }
-  tar xzf "$crate.tmp" -C "$cache"
-  rm -f "$crate.tmp"
+  fetch_crate "js guest" rquickjs-sys "$CRATE" "$cache" "$CRATE_SHA256"
 fi
 
 out="$here/build"

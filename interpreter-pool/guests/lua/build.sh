@@ -12,30 +12,15 @@ LUA_SRC=551.1.0
 LUA_SRC_SHA256=41d22b201501a536c0f5a96c7589b268b559172b20fb029064434e38ddcecb1f
 LUA=lua-5.4.9
 BINARYEN=132.0.0
-PACKAGES="clang-19 lld-19 libclang-rt-19-dev-wasm32 wasi-libc"
+. "$here/../wasi.sh"
 
-if ! command -v clang-19 >/dev/null || ! command -v wasm-ld-19 >/dev/null || [ ! -e /usr/lib/wasm32-wasi/libc.a ] \
-    || [ ! -e /usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "lua guest: installing $PACKAGES"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $PACKAGES >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $PACKAGES >/dev/null; }
-  else
-    echo "lua guest: needs $PACKAGES; run: sudo apt-get install $PACKAGES" >&2
-    exit 1
-  fi
-fi
+need_wasi_toolchain "lua guest"
 command -v npm >/dev/null || { echo "lua guest: needs npm for binaryen; run: apt-get install nodejs npm" >&2; exit 1; }
 
 mkdir -p "$cache"
 src="$cache/lua-src-$LUA_SRC/$LUA"
 if [ ! -e "$src/lua.h" ]; then
-  crate="$cache/lua-src-$LUA_SRC.crate"
-  curl -fsSL -A curio -o "$crate.tmp" "https://static.crates.io/crates/lua-src/lua-src-$LUA_SRC.crate"
-  echo "$LUA_SRC_SHA256  $crate.tmp" | sha256sum -c --quiet - \
-    || { echo "lua guest: lua-src-$LUA_SRC.crate does not match its SHA-256" >&2; rm -f "$crate.tmp"; exit 1; }
-  tar xzf "$crate.tmp" -C "$cache"
-  rm -f "$crate.tmp"
+  fetch_crate "lua guest" lua-src "$LUA_SRC" "$cache" "$LUA_SRC_SHA256"
 fi
 wasm_opt="$cache/binaryen-$BINARYEN/node_modules/binaryen/bin/wasm-opt"
 if [ ! -e "$wasm_opt" ]; then
