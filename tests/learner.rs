@@ -266,6 +266,27 @@ fn eval_on_a_programs_file_accounts_for_every_program() {
         assert_eq!(p["exact_to_end"], false);
     }
     assert_eq!(report["rollout_exact_to_end"][1], 4);
+    assert!(v.get("by_language").is_none(), "one language, no breakdown: {}", v["by_language"]);
+
+    // A file of several languages is reported per language as well.
+    let mixed = std::env::temp_dir().join(format!("curio-mixed-{}.jsonl", std::process::id()));
+    let lines = [
+        serde_json::json!({"id": "py", "source": "a = 1\nb = a + 2\nprint(b)\n"}),
+        serde_json::json!({"id": "lua", "language": "lua", "source": "local a = 1\nlocal b = a + 2\nprint(b)\n"}),
+        serde_json::json!({"id": "js", "language": "js", "source": "let a = 1;\nlet b = a + 2;\nconsole.log(b);\n"}),
+    ];
+    std::fs::write(&mixed, lines.map(|l| l.to_string() + "\n").concat()).unwrap();
+    let out =
+        curio(&["eval", "--checkpoint", checkpoint.to_str().unwrap(), "--programs", mixed.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parts = v["by_language"].as_object().expect("a breakdown by language");
+    assert_eq!(parts.keys().collect::<Vec<_>>(), ["js", "lua", "python"]);
+    let transitions: u64 = parts.values().map(|p| p["transitions"].as_u64().unwrap()).sum();
+    assert_eq!(transitions, v["report"]["transitions"].as_u64().unwrap());
+    assert!(parts.values().all(|p| p["programs"] == 1 && p["transitions"].as_u64().unwrap() >= 3), "{parts:?}");
+    // Each rolls out, read in its own language.
+    assert_eq!(ids(&v["report"]["programs"]), ["py", "lua", "js"]);
 
     let bad = std::env::temp_dir().join(format!("curio-bad-{}.jsonl", std::process::id()));
     std::fs::write(&bad, "{\"id\": \"a\", \"source\": \"x = 1\\n\"}\n{\"id\": \"b\"}\n").unwrap();

@@ -16,7 +16,7 @@ pub struct Listed {
     pub id: String,
     /// The source.
     pub source: String,
-    /// Its language, `python` or `lua`. Default: `python`.
+    /// Its language, `python`, `lua` or `js`. Default: `python`.
     #[serde(default, skip_serializing_if = "is_python")]
     pub language: Language,
     /// Its stdin. Default: empty.

@@ -5,8 +5,9 @@
 use tch::{Device, Kind, Tensor};
 
 use crate::data::{Example, collate};
-use crate::encode::{EOS, EVENTS, State, apply, encode_context, parse_delta};
+use crate::encode::{EOS, EVENTS, State, apply, encode_context_in, parse_delta};
 use crate::model::{Cache, ModelError, WorldModel};
+use curio_trace::Language;
 
 mod sample;
 mod score;
@@ -379,7 +380,7 @@ pub fn rollout(
 /// a rollout at its first divergence instead of decoding what no figure uses.
 pub fn rollout_until(
     model: &WorldModel,
-    starts: &[(String, State)],
+    starts: &[impl Start],
     horizon: usize,
     device: Device,
     stop: impl FnMut(usize, usize, &State) -> bool,
@@ -387,10 +388,45 @@ pub fn rollout_until(
     rollout_with(model, starts, (horizon, Decoding::Cached), device, stop)
 }
 
+/// Where a rollout starts: a program and its first state, and the
+/// program's language (Python for a bare `(source, state)`).
+pub trait Start {
+    /// The language the program is read in.
+    fn language(&self) -> Language;
+    /// The program.
+    fn source(&self) -> &str;
+    /// The state the rollout starts from.
+    fn state(&self) -> &State;
+}
+
+impl Start for (String, State) {
+    fn language(&self) -> Language {
+        Language::Python
+    }
+    fn source(&self) -> &str {
+        &self.0
+    }
+    fn state(&self) -> &State {
+        &self.1
+    }
+}
+
+impl Start for (Language, String, State) {
+    fn language(&self) -> Language {
+        self.0
+    }
+    fn source(&self) -> &str {
+        &self.1
+    }
+    fn state(&self) -> &State {
+        &self.2
+    }
+}
+
 /// [`rollout_until`] over `horizon` steps, decoding as `how` says.
 pub fn rollout_with(
     model: &WorldModel,
-    starts: &[(String, State)],
+    starts: &[impl Start],
     (horizon, how): (usize, Decoding),
     device: Device,
     stop: impl FnMut(usize, usize, &State) -> bool,
@@ -413,12 +449,12 @@ pub(crate) fn rollout_choosing(
 /// The rollouts of [`rollout_with`] and [`rollout_choosing`].
 fn rollout_reading(
     model: &WorldModel,
-    starts: &[(String, State)],
+    starts: &[impl Start],
     (horizon, how): (usize, Decoding),
     (device, choice): (Device, &mut Choice),
     mut stop: impl FnMut(usize, usize, &State) -> bool,
 ) -> Result<Vec<Rollout>, ModelError> {
-    let mut current: Vec<Option<State>> = starts.iter().map(|(_, s)| Some(s.clone())).collect();
+    let mut current: Vec<Option<State>> = starts.iter().map(|s| Some(s.state().clone())).collect();
     let mut paths: Vec<Rollout> = vec![vec![]; starts.len()];
     let window = model.config.window();
     for _ in 0..horizon {
@@ -426,7 +462,7 @@ fn rollout_reading(
         let mut examples = vec![];
         for i in 0..starts.len() {
             let Some(state) = &current[i] else { continue };
-            let e = Example::query(encode_context(&starts[i].0, state, 1));
+            let e = Example::query(encode_context_in(starts[i].language(), starts[i].source(), state, 1));
             // A predicted state too long for the model to read on ends the
             // rollout, as a prediction that does not parse does.
             if !window.fits(&e) || window.room(&e) == 0 {

@@ -18,9 +18,7 @@ use crate::model::{ModelError, WorldModel};
 /// every state up to it equals the real one, exact to the end if all of
 /// them do and the model ends where the run did, and its output is exact
 /// if what it printed equals the run's stdout, whatever the states on the
-/// way. Only Python programs roll out: the rollout's decoder encodes every
-/// state as Python's (its hints), so another language's runs are left to the
-/// teacher-forced figures.
+/// way. Each program is read in its own language.
 pub(super) fn rollouts(
     model: &WorldModel,
     suite: &[Run],
@@ -30,11 +28,11 @@ pub(super) fn rollouts(
 ) -> Result<(), ModelError> {
     let truths: Vec<(usize, Vec<State>)> = fits
         .iter()
-        .filter(|&&i| suite[i].language == Language::Python)
         .map(|&i| (i, states_reading(&suite[i].steps, &suite[i].input)))
         .filter(|(_, t)| !t.is_empty())
         .collect();
-    let starts: Vec<(String, State)> = truths.iter().map(|(i, t)| (suite[*i].source.clone(), t[0].clone())).collect();
+    let starts: Vec<(Language, String, State)> =
+        truths.iter().map(|(i, t)| (suite[*i].language, suite[*i].source.clone(), t[0].clone())).collect();
     let horizon = truths.iter().map(|(_, t)| cut(t.len())).max().unwrap_or(1);
     let paths = rollout_until(model, &starts, horizon, device, |r, h, s| ends_run(s) || h >= cut(truths[r].1.len()))?;
     let mut tally = Tally::default();

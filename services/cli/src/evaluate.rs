@@ -176,15 +176,65 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let report = evaluate(&learner.model, &suite, device)?;
+    let by_language = by_language(&learner, &suite, device)?;
     if args.json {
-        println!("{}", report_json(&name, learner.train_step, &report, &ids, &not_run));
+        let mut body = report_json(&name, learner.train_step, &report, &ids, &not_run);
+        if !by_language.is_empty() {
+            let parts = by_language.iter().map(|(language, p)| {
+                let part = json!({"programs": p.programs, "transitions": p.transitions,
+                    "action_accuracy": p.action_accuracy, "delta_exact": p.delta_exact});
+                (language.to_string(), part)
+            });
+            body["by_language"] = Value::Object(parts.collect());
+        }
+        println!("{body}");
     } else {
         print!("{}", format_report(&name, &report));
+        for (language, part) in &by_language {
+            println!(
+                "  {language:<8} ({:>5} transitions) action accuracy {:.3}, state-delta exact {:.3}",
+                part.transitions, part.action_accuracy, part.delta_exact
+            );
+        }
         println!("  (checkpoint at step {})", learner.train_step);
         print_unread(&report, &ids, &not_run);
     }
     print_misses(&report, args.misses);
     Ok(())
+}
+
+/// One language's share of a suite that mixes several.
+struct LanguagePart {
+    programs: usize,
+    transitions: usize,
+    action_accuracy: f64,
+    delta_exact: f64,
+}
+
+/// Teacher-forced figures per language, for a suite of more than one
+/// language (empty otherwise).
+fn by_language(
+    learner: &Learner,
+    suite: &[Run],
+    device: tch::Device,
+) -> anyhow::Result<std::collections::BTreeMap<&'static str, LanguagePart>> {
+    let mut parts = std::collections::BTreeMap::new();
+    let languages: std::collections::BTreeSet<_> = suite.iter().map(|r| r.language.as_str()).collect();
+    if languages.len() < 2 {
+        return Ok(parts);
+    }
+    for language in languages {
+        let runs: Vec<Run> = suite.iter().filter(|r| r.language.as_str() == language).cloned().collect();
+        let r = curio_learner::evaluate_transitions(&learner.model, &runs, device)?;
+        let part = LanguagePart {
+            programs: runs.len(),
+            transitions: r.transitions,
+            action_accuracy: r.action_accuracy,
+            delta_exact: r.delta_exact,
+        };
+        parts.insert(language, part);
+    }
+    Ok(parts)
 }
 
 /// A built-in suite's execution as a listed program.
