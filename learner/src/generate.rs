@@ -1,23 +1,26 @@
 //! Programs to learn from: a seeded generator of small, valid programs in
-//! Python or Lua, a mutator for nearby variants, and inputs to run them on.
+//! Python, Lua or JavaScript, a mutator for nearby variants, and inputs to
+//! run them on.
 //!
 //! The generator tracks which variables hold which type, so every
 //! statement it writes is well-typed where it stands; a program may still
 //! raise (a caught or uncaught exception is part of what is covered). It
-//! makes the same draws in both languages, so one seed gives the same
-//! computation in two syntaxes, up to the first place a Lua loop's variable,
-//! gone after its loop, would be read again.
+//! makes the same draws in every language, so one seed gives the same
+//! computation in three syntaxes, up to the first place a Lua or JavaScript
+//! loop's variable, gone after its loop, would be read again.
 
-use curio_trace::{Execution, Language, Limits, Run, Status, Trace};
+use curio_trace::Language;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 mod chance;
 mod idioms;
 mod mutants;
+mod suites;
 pub use chance::chancy;
 pub use idioms::idiomatic;
-pub use mutants::mutants;
+pub use mutants::{mutants, mutate};
+pub use suites::{suite, suite_run, suite_seeds};
 
 /// Size knobs.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,8 +63,6 @@ struct Gen<'a> {
     rng: StdRng,
     cfg: &'a GenConfig,
     lang: Language,
-    lua: bool,
-    js: bool,
     out: String,
     vars: Vec<(String, Ty)>,
     next_var: usize,
@@ -98,17 +99,8 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> String {
 /// A random valid program for `seed` in `language`: the same draws, and so
 /// the same computation, in each.
 pub fn generate_in(language: Language, seed: u64, cfg: &GenConfig) -> String {
-    let (lua, js) = (language == Language::Lua, language == Language::Js);
-    let mut g = Gen {
-        rng: StdRng::seed_from_u64(seed),
-        cfg,
-        lang: language,
-        lua,
-        js,
-        out: String::new(),
-        vars: vec![],
-        next_var: 0,
-    };
+    let mut g =
+        Gen { rng: StdRng::seed_from_u64(seed), cfg, lang: language, out: String::new(), vars: vec![], next_var: 0 };
     let helpers = g.rng.random_range(0..=2);
     let mut used = vec![];
     for _ in 0..helpers {
@@ -134,7 +126,7 @@ pub fn generate_in(language: Language, seed: u64, cfg: &GenConfig) -> String {
     }
     let last: Vec<(String, Ty)> = g.vars.iter().rev().take(3).cloned().collect();
     let shown: Vec<String> = last.into_iter().filter_map(|(v, ty)| g.shown(v, ty)).collect();
-    g.out.push_str(&if js {
+    g.out.push_str(&if g.js() {
         format!("console.log({});\n", shown.join(", "))
     } else {
         format!("print({})\n", shown.join(", "))
@@ -143,6 +135,14 @@ pub fn generate_in(language: Language, seed: u64, cfg: &GenConfig) -> String {
 }
 
 impl Gen<'_> {
+    fn lua(&self) -> bool {
+        self.lang == Language::Lua
+    }
+
+    fn js(&self) -> bool {
+        self.lang == Language::Js
+    }
+
     fn line(&mut self, depth: usize, text: &str) {
         self.out.push_str(&(if self.lang == Language::Python { "    " } else { "  " }).repeat(depth));
         self.out.push_str(text);
@@ -160,7 +160,7 @@ impl Gen<'_> {
 
     /// A statement that prints `e`.
     fn print(&mut self, depth: usize, e: &str) {
-        let text = if self.js { format!("console.log({e});") } else { format!("print({e})") };
+        let text = if self.js() { format!("console.log({e});") } else { format!("print({e})") };
         self.line(depth, &text);
     }
 
@@ -168,8 +168,8 @@ impl Gen<'_> {
     /// so a list or pair shows its items and a dict is left out.
     fn shown(&self, v: String, ty: Ty) -> Option<String> {
         match ty {
-            Ty::List | Ty::Tuple if self.lua => Some(format!("table.concat({v}, ' ')")),
-            Ty::Dict if self.lua => None,
+            Ty::List | Ty::Tuple if self.lua() => Some(format!("table.concat({v}, ' ')")),
+            Ty::Dict if self.lua() => None,
             _ => Some(v),
         }
     }
@@ -201,7 +201,7 @@ impl Gen<'_> {
             (Some(v), 0 | 1) => v,
             (Some(v), 2) => {
                 let (op, k) = (["+", "-", "*", "%", "//"][self.rng.random_range(0..5)], self.rng.random_range(1..7));
-                match (self.js, op) {
+                match (self.js(), op) {
                     // Python's floor division and modulo, whose sign follows the divisor.
                     (true, "//") => format!("Math.floor({v} / {k})"),
                     (true, "%") => format!("(({v} % {k}) + {k}) % {k}"),
@@ -240,7 +240,7 @@ impl Gen<'_> {
             6 => {
                 let (k, v) = (self.string(), self.int());
                 let d = self.fresh(Ty::Dict);
-                let e = if self.lua { format!("{{[{k}] = {v}}}") } else { format!("{{{k}: {v}}}") };
+                let e = if self.lua() { format!("{{[{k}] = {v}}}") } else { format!("{{{k}: {v}}}") };
                 self.assign(depth, &d, &e);
             }
             7 => self.dict_add(depth, helpers),
@@ -262,7 +262,7 @@ impl Gen<'_> {
     fn string_op(&mut self, depth: usize, helpers: &[usize]) {
         match self.pick(Ty::Str) {
             Some(s) => {
-                let ops = if self.js {
+                let ops = if self.js() {
                     [
                         format!("{s}.slice(1) + {s}.slice(0, 1)"),
                         format!("{s}.toUpperCase()"),
@@ -270,7 +270,7 @@ impl Gen<'_> {
                         format!("[{s}, [...{s}].reverse().join('')].join('-')"),
                         format!("`${{{s}}}:${{{s}.length}}`"),
                     ]
-                } else if self.lua {
+                } else if self.lua() {
                     [
                         format!("{s}:sub(2) .. {s}:sub(1, 1)"),
                         format!("{s}:upper()"),
@@ -300,7 +300,7 @@ impl Gen<'_> {
         let items: Vec<String> =
             (0..self.rng.random_range(0..4)).map(|_| self.rng.random_range(0..9).to_string()).collect();
         let v = self.fresh(Ty::List);
-        let e = if self.lua { format!("{{{}}}", items.join(", ")) } else { format!("[{}]", items.join(", ")) };
+        let e = if self.lua() { format!("{{{}}}", items.join(", ")) } else { format!("[{}]", items.join(", ")) };
         self.assign(depth, &v, &e);
     }
 
@@ -343,10 +343,10 @@ impl Gen<'_> {
         let (x, y) = (self.int(), self.int());
         let t = self.fresh(Ty::Tuple);
         let (a, b) = (self.fresh(Ty::Int), self.fresh(Ty::Int));
-        if self.lua {
+        if self.lua() {
             self.assign(depth, &t, &format!("{{{x}, {y}}}"));
             self.line(depth, &format!("local {a}, {b} = {t}[1], {t}[2]"));
-        } else if self.js {
+        } else if self.js() {
             self.assign(depth, &t, &format!("[{x}, {y}]"));
             self.line(depth, &format!("let [{a}, {b}] = {t};"));
         } else {
@@ -416,12 +416,12 @@ impl Gen<'_> {
     fn try_divide(&mut self, depth: usize) {
         let (x, y) = (self.int(), self.rng.random_range(0..3));
         let v = self.fresh(Ty::Int);
-        if self.lua {
+        if self.lua() {
             self.line(depth, &format!("local ok, {v} = pcall(function() return {x} // {y} end)"));
             self.line(depth, &format!("if not ok then {v} = -1 end"));
             return;
         }
-        if self.js {
+        if self.js() {
             // Division by zero is Infinity in JavaScript: the twin throws.
             self.line(depth, &format!("let {v};"));
             self.line(depth, "try {");
@@ -462,7 +462,7 @@ impl Gen<'_> {
             },
             _ => match self.pick(Ty::List) {
                 Some(l) => (format!("total({l})"), Ty::Int),
-                None if self.lua => ("total({1, 2, 3})".into(), Ty::Int),
+                None if self.lua() => ("total({1, 2, 3})".into(), Ty::Int),
                 None => ("total([1, 2, 3])".into(), Ty::Int),
             },
         };
@@ -471,95 +471,10 @@ impl Gen<'_> {
     }
 }
 
-/// A nearby variant: one integer literal changed, or one comparison or
-/// arithmetic operator swapped. Returns the source unchanged when it has
-/// nothing to mutate.
-pub fn mutate(source: &str, seed: u64) -> String {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let bytes = source.as_bytes();
-    let spots: Vec<usize> = (0..bytes.len())
-        .filter(|&i| {
-            let prev_ident = i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-            (bytes[i].is_ascii_digit() && !prev_ident) || b"<>+-".contains(&bytes[i])
-        })
-        .collect();
-    if spots.is_empty() {
-        return source.to_string();
-    }
-    let i = spots[rng.random_range(0..spots.len())];
-    let mut out = source.to_string();
-    let replacement = match bytes[i] {
-        b'<' => ">",
-        b'>' => "<",
-        b'+' => "-",
-        b'-' => "+",
-        digit => {
-            let others: Vec<&str> =
-                ["0", "1", "2", "3", "5", "7", "9"].into_iter().filter(|d| d.as_bytes()[0] != digit).collect();
-            others[rng.random_range(0..others.len())]
-        }
-    };
-    out.replace_range(i..i + 1, replacement);
-    out
-}
-
 /// Inputs for a generated program: the first line is read as `n`.
 pub fn inputs(seed: u64, count: usize) -> Vec<String> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     (0..count).map(|_| format!("{}\n", rng.random_range(0..12))).collect()
-}
-
-/// A held-out suite's programs, as executions under `limits`: `indist`
-/// (the generator's distribution, on seeds training never uses), `hard`
-/// (longer programs, more iterations, longer strings), `idioms`
-/// ([`idiomatic`] programs), `chance` ([`chancy`] programs, whose runs
-/// differ by seed), `indist-lua` and `hard-lua`, or `indist-js` and
-/// `hard-js` (the first two's twins in Lua or JavaScript, on the same
-/// seeds); `None` for another name. The one suite
-/// builder: whatever runs the executions (the in-process sandbox, the
-/// pool) keeps their runs with [`suite_run`].
-pub fn suite(name: &str, count: usize, limits: Limits) -> Option<Vec<Execution>> {
-    let (language, write): (Language, fn(u64) -> String) = match name {
-        "indist" => (Language::Python, |seed| generate(seed, &GenConfig::default())),
-        "hard" => (Language::Python, |seed| generate(seed, &GenConfig::harder())),
-        "idioms" => (Language::Python, |seed| idiomatic(seed, &GenConfig::default())),
-        "chance" => (Language::Python, chancy),
-        "indist-lua" => (Language::Lua, |seed| generate_in(Language::Lua, seed, &GenConfig::default())),
-        "hard-lua" => (Language::Lua, |seed| generate_in(Language::Lua, seed, &GenConfig::harder())),
-        "indist-js" => (Language::Js, |seed| generate_in(Language::Js, seed, &GenConfig::default())),
-        "hard-js" => (Language::Js, |seed| generate_in(Language::Js, seed, &GenConfig::harder())),
-        _ => return None,
-    };
-    let program = |seed: u64| Execution {
-        request_id: format!("suite-{seed}"),
-        input: inputs(seed, 1).remove(0),
-        seed,
-        limits,
-        ..Execution::new(language, write(seed))
-    };
-    Some(suite_seeds(name, count).into_iter().map(program).collect())
-}
-
-/// A suite program's run, kept only if it ended `ok`.
-pub fn suite_run(exec: Execution, trace: Trace) -> Option<Run> {
-    (trace.status == Status::Ok).then_some(Run {
-        language: exec.language,
-        source: exec.source,
-        input: exec.input,
-        steps: trace.steps,
-    })
-}
-
-/// Draws from any generator: the seeds of a named suite.
-pub fn suite_seeds(name: &str, count: usize) -> Vec<u64> {
-    // Far from training seeds (which count up from 0).
-    let base: u64 = match name.trim_end_matches("-lua").trim_end_matches("-js") {
-        "hard" => 9_000_000_000,
-        "idioms" => 7_000_000_000,
-        "chance" => 6_000_000_000,
-        _ => 8_000_000_000,
-    };
-    (0..count as u64).map(|i| base + i).collect()
 }
 
 #[cfg(test)]
@@ -573,14 +488,5 @@ mod tests {
         let small: usize = (0..50).map(|s| generate(s, &GenConfig::default()).lines().count()).sum();
         let big: usize = (0..50).map(|s| generate(s, &GenConfig::harder()).lines().count()).sum();
         assert!(big > small * 3 / 2, "{small} vs {big}");
-    }
-
-    #[test]
-    fn mutation_changes_one_spot() {
-        let src = "x = 10\nif x < 3:\n    x = x + 1\n";
-        let m = mutate(src, 1);
-        assert_ne!(m, src);
-        assert_eq!(m.len(), src.len());
-        assert_eq!(mutate("pass\n", 1), "pass\n");
     }
 }

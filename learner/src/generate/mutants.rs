@@ -1,4 +1,5 @@
-//! Wrong versions of a right program, for ranking: the loop's mutator's
+//! Nearby variants: the loop's mutator ([`mutate`], one change anywhere),
+//! and wrong versions of a right program, for ranking: the mutator's
 //! changes, integer literals off by one, and swapped operators, all in the
 //! code above the program's last line (the call that prints its result).
 //! Digits and operators inside strings and comments (a docstring's
@@ -10,8 +11,6 @@ use rand::{RngExt, SeedableRng};
 use ruff_python_ast::token::TokenKind;
 use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
 use ruff_text_size::Ranged;
-
-use super::mutate;
 
 /// Operators and the ones each is swapped for, longest first so that `<=`
 /// is not read as `<`.
@@ -138,9 +137,50 @@ fn swap(code: &str, quoted: &[bool], rng: &mut StdRng) -> Option<String> {
     Some(format!("{}{to}{}", &code[..at], &code[at + from.len()..]))
 }
 
+/// A nearby variant: one integer literal changed, or one comparison or
+/// arithmetic operator swapped. Returns the source unchanged when it has
+/// nothing to mutate.
+pub fn mutate(source: &str, seed: u64) -> String {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let bytes = source.as_bytes();
+    let spots: Vec<usize> = (0..bytes.len())
+        .filter(|&i| {
+            let prev_ident = i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+            (bytes[i].is_ascii_digit() && !prev_ident) || b"<>+-".contains(&bytes[i])
+        })
+        .collect();
+    if spots.is_empty() {
+        return source.to_string();
+    }
+    let i = spots[rng.random_range(0..spots.len())];
+    let mut out = source.to_string();
+    let replacement = match bytes[i] {
+        b'<' => ">",
+        b'>' => "<",
+        b'+' => "-",
+        b'-' => "+",
+        digit => {
+            let others: Vec<&str> =
+                ["0", "1", "2", "3", "5", "7", "9"].into_iter().filter(|d| d.as_bytes()[0] != digit).collect();
+            others[rng.random_range(0..others.len())]
+        }
+    };
+    out.replace_range(i..i + 1, replacement);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mutation_changes_one_spot() {
+        let src = "x = 10\nif x < 3:\n    x = x + 1\n";
+        let m = mutate(src, 1);
+        assert_ne!(m, src);
+        assert_eq!(m.len(), src.len());
+        assert_eq!(mutate("pass\n", 1), "pass\n");
+    }
 
     const SOURCE: &str = "def f(xs, k):\n    n = 0\n    for x in xs:\n        if x >= k and x != 10:\n            n += 1\n    return n - 0\nprint(f([1, 12, 30], 2))\n";
 
