@@ -35,6 +35,13 @@
 
 enum { CURIO_FUNCTION = 1, CURIO_MODULE = 2 };
 
+/* One event's locals, gathered before they are written. */
+typedef struct CurioLocals {
+  JSAtom names[CURIO_MAX_LOCALS];
+  JSValue values[CURIO_MAX_LOCALS]; /* borrowed */
+  int count;
+} CurioLocals;
+
 typedef struct CurioTrace {
   CurioHooks hooks;
   JSContext *ctx;
@@ -59,6 +66,7 @@ typedef struct CurioTrace {
   uint32_t *words;
   uint32_t n_words;
   bool words_built;
+  CurioLocals locals; /* reused by every event */
 } CurioTrace;
 
 /* Text ------------------------------------------------------------------ */
@@ -667,12 +675,6 @@ static void curio_put_frame_name(CurioTrace *tr, DynBuf *b, JSStackFrame *sf, JS
   dbuf_putstr(b, "\"<anonymous>\"");
 }
 
-typedef struct CurioLocals {
-  JSAtom names[CURIO_MAX_LOCALS];
-  JSValue values[CURIO_MAX_LOCALS]; /* borrowed */
-  int count;
-} CurioLocals;
-
 static bool curio_shown_name(JSRuntime *rt, JSAtom atom) {
   if (atom == JS_ATOM_NULL || atom == JS_ATOM_this || atom == JS_ATOM_arguments) return false;
   return curio_atom_is_ident(rt, atom);
@@ -732,11 +734,7 @@ static void curio_add_properties(CurioTrace *tr, CurioLocals *l, JSObject *p, bo
 static void curio_put_locals(CurioTrace *tr, DynBuf *b, JSStackFrame *sf, JSFunctionBytecode *fb) {
   JSContext *ctx = tr->ctx;
   JSRuntime *rt = ctx->rt;
-  CurioLocals *l = malloc(sizeof(CurioLocals));
-  if (!l) {
-    dbuf_putstr(b, "[]");
-    return;
-  }
+  CurioLocals *l = &tr->locals;
   l->count = 0;
   if (sf->curio_traced == CURIO_MODULE) {
     curio_add_properties(tr, l, JS_VALUE_GET_OBJ(ctx->global_var_obj), false);
@@ -763,7 +761,6 @@ static void curio_put_locals(CurioTrace *tr, DynBuf *b, JSStackFrame *sf, JSFunc
     dbuf_putc(b, ']');
   }
   dbuf_putc(b, ']');
-  free(l);
 }
 
 /* Builds one event and hands it over with the output pending since the last. */
