@@ -212,6 +212,119 @@ fn curio_run_completes_and_writes_the_curve_and_plot() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
+/// `curio experiment` on a tiny budget: two strategies on two seeds, every
+/// curve point a mean with its interval on both axes, the ratios per seed,
+/// the plots; a second start resumes (runs nothing more) and reports the
+/// same.
+#[test]
+fn curio_experiment_runs_strategies_on_seeds_and_reports_intervals() {
+    let data = std::env::temp_dir().join(format!("curio-experiment-{}", std::process::id()));
+    let name = format!("exp-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    let out = data.join("exp.json");
+    let experiment = || {
+        let output = Command::new(curio_bin())
+            .args(["--data-dir", data.to_str().unwrap(), "experiment", "--listen", "127.0.0.1:0"])
+            .args(["--metrics-listen", "127.0.0.1:0", "--run-id", &name, "--budget", "8", "--seeds", "2"])
+            .args(["--strategies", "random,trajectory", "--horizon", "3", "--corpus", "/nonexistent"])
+            .args(["--out", out.to_str().unwrap()])
+            .args(TINY)
+            .env("DATABASE_URL", database_url())
+            .env("CURIO_LOG", "warn")
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("starting curio experiment");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(output.status.success(), "curio experiment failed:\n{stdout}");
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        (stdout, json)
+    };
+    let (stdout, first) = experiment();
+    assert!(stdout.contains("query_ratio") && stdout.contains("compute_ratio"), "{stdout}");
+    assert_eq!(first["compared"], "delta_exact");
+    for metric in ["delta_exact", "action_accuracy"] {
+        let summary = &first["summaries"][metric];
+        for strategy in ["random", "trajectory"] {
+            for axis in ["queries", "seconds"] {
+                let bands = summary["strategies"][strategy][axis].as_array().unwrap();
+                assert!(bands.len() >= 2, "{metric} {strategy} {axis}: {bands:?}");
+                for b in bands {
+                    let (low, mean, high) =
+                        (b["low"].as_f64().unwrap(), b["mean"].as_f64().unwrap(), b["high"].as_f64().unwrap());
+                    assert!(low <= mean + 1e-12 && mean <= high + 1e-12 && b["seeds"] == 2, "{b}");
+                }
+            }
+            let queries: Vec<f64> = summary["strategies"][strategy]["queries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["x"].as_f64().unwrap())
+                .collect();
+            assert_eq!(queries, vec![0.0, 8.0], "evaluated before any query and at the budget");
+        }
+        let ratio = &summary["ratios"]["trajectory"]["query_ratio"];
+        assert_eq!(ratio["per_seed"].as_array().unwrap().len(), 2, "{ratio}");
+        assert!(summary["ratios"].get("random").is_none(), "the baseline has no ratio against itself");
+    }
+    let stem = out.with_extension("");
+    for axis in ["queries", "seconds"] {
+        let svg = std::fs::read_to_string(format!("{}-{axis}.svg", stem.display())).unwrap();
+        assert_eq!(svg.matches("<polygon").count(), 2, "a band per strategy");
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(PgPool::connect(&database_url())).unwrap();
+    let stored = || {
+        runtime.block_on(async {
+            let mut counts = vec![];
+            for seed in 0..2 {
+                let run = format!("{name}-seed{seed}");
+                counts.push(count(&db, "SELECT count(*) FROM executions WHERE run_id = $1", &run).await);
+                // One seed, one starting model: before any query both
+                // strategies are the same model on the same suite.
+                let at_zero: Vec<f64> = sqlx::query_scalar(
+                    "SELECT value FROM learning_curve WHERE run_id = $1 AND queries_used = 0 \
+                     AND metric = 'action_accuracy' ORDER BY strategy",
+                )
+                .bind(&run)
+                .fetch_all(&db)
+                .await
+                .unwrap();
+                assert!(at_zero.len() == 2 && at_zero[0] == at_zero[1], "seed {seed}: {at_zero:?}");
+            }
+            counts
+        })
+    };
+    assert_eq!(stored(), vec![16, 16], "each seed ran each strategy's 8 queries");
+    // Resumed: nothing runs again, and the report is the same.
+    let (_, second) = experiment();
+    assert_eq!(stored(), vec![16, 16]);
+    assert_eq!(first["summaries"]["delta_exact"], second["summaries"]["delta_exact"]);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// `--init`: a new run starts from the given checkpoint (its weights, shape
+/// and step), with the loop's dropout, which MC-dropout needs.
+#[test]
+fn a_run_started_from_a_checkpoint_goes_on_from_it() {
+    let data = std::env::temp_dir().join(format!("curio-init-{}", std::process::id()));
+    let run_id = format!("init-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    std::fs::create_dir_all(&data).unwrap();
+    let init = data.join("offline.safetensors");
+    let shape = curio_learner::ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, dropout: 0.0, ..Default::default() };
+    let mut offline = curio_learner::Learner::new(shape, tch::Device::Cpu).unwrap();
+    offline.train_step = 1000;
+    offline.save(&init).unwrap();
+    // --heads 4 is overruled: the run takes the checkpoint's shape.
+    let extra = ["--init", init.to_str().unwrap(), "--heads", "4"];
+    let mut learner = Learner::start("run", &run_id, 8, &extra, &data);
+    let status = learner.child.wait().unwrap();
+    assert!(status.success());
+    let meta = data.join("runs").join(&run_id).join("bald.safetensors.json");
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    assert!(meta["train_step"].as_i64().unwrap() > 1000, "it trained on from step 1000: {meta}");
+    assert_eq!((meta["config"]["n_head"].as_i64(), meta["config"]["dropout"].as_f64()), (Some(2), Some(0.1)));
+    let _ = std::fs::remove_dir_all(&data);
+}
+
 /// Runs a learner over two pool replicas, lets `fault` strike the first
 /// once 4 queries are spent, and checks that the whole budget is stored
 /// exactly once and that the second replica ran everything after the fault

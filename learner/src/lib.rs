@@ -49,7 +49,7 @@ pub use generate::{
 };
 pub use infer::{
     Choice, Decoded, Decoding, Prediction, Rollout, Start, decode, disagreement, distribution, foresee_sampled,
-    outputs, predict, predict_with, rollout, rollout_until, rollout_with, uncertainty, work,
+    outputs, predict, predict_with, rollout, rollout_until, rollout_with, trajectory_uncertainty, uncertainty, work,
 };
 pub use model::{
     Batch, Cache, Examples, Learner, Losses, ModelConfig, ModelError, Output, Programs, Targets, WorldModel,

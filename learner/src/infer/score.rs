@@ -1,9 +1,10 @@
 //! Scores for choosing what to run: the predictive entropy of a program's
-//! next step, and the disagreement of dropout masks over its next line.
+//! next step, the disagreement of dropout masks over its next line, and
+//! the uncertainty summed along the run the model foresees.
 
 use tch::{Device, Kind, Tensor};
 
-use super::{Decoding, Reader, entropy, work, work_reading};
+use super::{Decoding, Reader, Start, entropy, rollout_until, work, work_reading};
 use crate::data::{Example, collate};
 use crate::model::{ModelError, WorldModel};
 
@@ -59,4 +60,40 @@ pub fn disagreement(
         let mean_h = Tensor::stack(&entropies, 0).mean_dim(0, false, Kind::Float);
         Ok(Vec::<f64>::try_from(&(h_mean - mean_h).to_kind(Kind::Double))?)
     })
+}
+
+/// What a step the model cannot read on is taken to cost, in nats: a byte
+/// drawn uniformly.
+const UNREADABLE_STEP: f64 = 5.545_177_444_479_562; // ln 256
+
+/// Uncertainty over the run the model foresees, per start, in nats: a
+/// greedy rollout of up to `horizon` steps, or to the end it predicts,
+/// summing each step's action entropy and mean delta-byte entropy. The
+/// whole run counts, not only its first step: a program whose first line
+/// is plain but whose loop is not scores its loop. A rollout cut short (a
+/// delta that does not parse, a state too long to read) counts its mean
+/// step so far, or [`UNREADABLE_STEP`] with none, for each step left: what
+/// it cannot foresee is no less uncertain.
+pub fn trajectory_uncertainty(
+    model: &WorldModel,
+    starts: &[impl Start],
+    horizon: usize,
+    device: Device,
+) -> Result<Vec<f64>, ModelError> {
+    let ends = |_: usize, _: usize, s: &crate::State| crate::foresee::ends_run(s);
+    let rollouts = tch::no_grad(|| rollout_until(model, starts, horizon, device, ends))?;
+    Ok(rollouts
+        .iter()
+        .map(|r| {
+            let steps: Vec<f64> =
+                r.iter().map_while(|s| s.as_ref()).map(|(_, p)| p.action_entropy + p.delta_entropy).collect();
+            let sum: f64 = steps.iter().sum();
+            let cut_short = r.is_empty() || r.last().is_some_and(|s| s.is_none());
+            if !cut_short {
+                return sum;
+            }
+            let per_step = if steps.is_empty() { UNREADABLE_STEP } else { sum / steps.len() as f64 };
+            sum + per_step * horizon.saturating_sub(steps.len()) as f64
+        })
+        .collect())
 }

@@ -313,3 +313,29 @@ fn draws_repeat_from_one_seed_and_cold_draws_choose_as_greedy_does() {
     let shares: f64 = outputs(&runs).iter().map(|(_, p)| p).sum();
     assert!((shares - 1.0).abs() < 1e-9, "the outputs' shares sum to one: {shares}");
 }
+
+#[test]
+fn trajectory_uncertainty_sums_along_the_foreseen_run() {
+    tch::manual_seed(13);
+    let model = Learner::new(tiny(512), Device::Cpu).unwrap().model;
+    let starts: Vec<(String, State)> = [SOURCE, "total = 0\nfor i in range(3):\n    total += i\nprint(total)\n"]
+        .iter()
+        .map(|s| (s.to_string(), State::initial("")))
+        .collect();
+    let at = |h| trajectory_uncertainty(&model, &starts, h, Device::Cpu).unwrap();
+    assert_eq!(at(0), vec![0.0, 0.0], "no steps foreseen, nothing uncertain");
+    let (one, four) = (at(1), at(4));
+    // Greedy and without dropout: the first step of the longer rollout is
+    // the one-step rollout's, and every step adds uncertainty (or the
+    // rollout ended on the predicted end, adding nothing).
+    for i in 0..starts.len() {
+        assert!(one[i].is_finite() && one[i] > 0.0, "{one:?}");
+        assert!(four[i] >= one[i] - 1e-9, "{four:?} against {one:?}");
+    }
+    let rollout = rollout(&model, &starts[..1], 1, Device::Cpu).unwrap();
+    match &rollout[0][0] {
+        Some((_, p)) => assert!((one[0] - (p.action_entropy + p.delta_entropy)).abs() < 1e-6),
+        // Cut short at once: the step it could not read counts as a uniform byte.
+        None => assert!((one[0] - 256f64.ln()).abs() < 1e-9),
+    }
+}

@@ -49,13 +49,26 @@ impl Learner {
 
     /// Loads a checkpoint; with `expected`, refuses one of another shape.
     pub fn load(path: &Path, device: Device, expected: Option<&ModelConfig>) -> Result<Self, ModelError> {
+        Self::load_with(path, device, expected, None)
+    }
+
+    /// [`Learner::load`], the model built with `dropout` instead of the
+    /// checkpoint's when given (dropout is no weight: an offline model
+    /// trained without it can go on with it).
+    pub fn load_with(
+        path: &Path,
+        device: Device,
+        expected: Option<&ModelConfig>,
+        dropout: Option<f64>,
+    ) -> Result<Self, ModelError> {
         let err = |reason: String| ModelError::Checkpoint { path: path.display().to_string(), reason };
         let meta = std::fs::read(meta_path(path)).map_err(|e| err(format!("reading its config: {e}")))?;
         let meta: CheckpointMeta = serde_json::from_slice(&meta).map_err(|e| err(format!("its config: {e}")))?;
         if let Some(want) = expected.filter(|want| **want != meta.config) {
             return Err(err(format!("model shape {:?} differs from the expected {want:?}", meta.config)));
         }
-        let mut learner = Learner::new(meta.config, device)?;
+        let config = ModelConfig { dropout: dropout.unwrap_or(meta.config.dropout), ..meta.config };
+        let mut learner = Learner::new(config, device)?;
         learner.vs.load(path).map_err(|e| err(format!("weights do not fit the saved config: {e}")))?;
         learner.train_step = meta.train_step;
         Ok(learner)

@@ -23,17 +23,10 @@ use tokio::sync::watch;
 pub struct LoopArgs {
     /// Names the run; a second start with the same id resumes it.
     #[arg(long, default_value_t = LoopConfig::default().run_id, env = "CURIO_RUN_ID")]
-    run_id: String,
-    /// Acquisition strategy: random, entropy or bald.
-    #[arg(long, default_value_t = LoopConfig::default().strategy.to_string(), env = "CURIO_STRATEGY")]
-    strategy: String,
-    /// Run these strategies one after another on the same budget and seed
-    /// (e.g. `random,bald`), then compare their curves.
-    #[arg(long, value_delimiter = ',')]
-    compare: Vec<String>,
+    pub(crate) run_id: String,
     /// Interpreter queries each strategy may spend.
     #[arg(long, default_value_t = LoopConfig::default().budget, env = "CURIO_BUDGET")]
-    budget: u64,
+    pub(crate) budget: u64,
     /// Executions per round.
     #[arg(long, default_value_t = LoopConfig::default().batch)]
     batch: usize,
@@ -50,20 +43,28 @@ pub struct LoopArgs {
     /// Cap on training steps per round.
     #[arg(long, default_value_t = LoopConfig::default().max_steps_per_round)]
     max_steps_per_round: usize,
+    /// Steps the `trajectory` strategy foresees per candidate.
+    #[arg(long, default_value_t = LoopConfig::default().horizon)]
+    horizon: usize,
     /// Queries between evaluations on the held-out suite.
     #[arg(long, default_value_t = LoopConfig::default().eval_every)]
-    eval_every: u64,
+    pub(crate) eval_every: u64,
     /// Programs in the held-out suite.
     #[arg(long, default_value_t = LoopConfig::default().eval_programs)]
     eval_programs: usize,
-    /// Seeds candidate generation.
+    /// Seeds candidate generation and a new model's weights.
     #[arg(long, default_value_t = LoopConfig::default().seed)]
-    seed: u64,
+    pub(crate) seed: u64,
+    /// Start a new run from this checkpoint (an offline `curio train`
+    /// model, say) instead of fresh weights; a run that has its own
+    /// checkpoint resumes from that.
+    #[arg(long, env = "CURIO_INIT")]
+    init: Option<PathBuf>,
     /// Folder of real programs (`make corpus` writes data/corpus): its
     /// train.jsonl joins the candidates, its real.jsonl is a second
     /// held-out suite on the curve. Without one, generated programs only.
     #[arg(long, default_value = "data/corpus", env = "CURIO_CORPUS")]
-    corpus: PathBuf,
+    pub(crate) corpus: PathBuf,
     /// Share of candidates drawn from the corpus.
     #[arg(long, default_value_t = LoopConfig::default().corpus_share)]
     corpus_share: f64,
@@ -80,6 +81,12 @@ pub struct LoopArgs {
     /// the curve also shows the JavaScript suite.
     #[arg(long, default_value_t = LoopConfig::default().js_share)]
     js_share: f64,
+    /// Let a bandit move the corpus, idiom, Lua and JavaScript shares
+    /// toward the sources whose runs surprise the model most (each keeps
+    /// at least 30% of its share); every execution records its source and
+    /// the share it had.
+    #[arg(long)]
+    adapt_shares: bool,
     /// Deadline of one pool call, seconds; a replica past it is passed
     /// over for a while and the call retried on another.
     #[arg(long, default_value_t = LoopConfig::default().call_deadline.as_secs_f64())]
@@ -96,10 +103,31 @@ pub struct LoopArgs {
     model: crate::learn::ModelArgs,
 }
 
+/// Which strategy `curio run` and `curio learner` follow.
 #[derive(Args, Debug)]
-pub struct RunArgs {
-    #[command(flatten)]
-    common: LoopArgs,
+pub struct Choosing {
+    /// Acquisition strategy: random, entropy, bald or trajectory.
+    #[arg(long, default_value_t = LoopConfig::default().strategy.to_string(), env = "CURIO_STRATEGY")]
+    strategy: String,
+    /// Run these strategies one after another on the same budget and seed
+    /// (e.g. `random,bald`), then compare their curves.
+    #[arg(long, value_delimiter = ',')]
+    compare: Vec<String>,
+}
+
+impl Choosing {
+    fn strategies(&self) -> anyhow::Result<Vec<Strategy>> {
+        if self.compare.is_empty() {
+            Ok(vec![self.strategy.parse()?])
+        } else {
+            Ok(self.compare.iter().map(|s| s.parse()).collect::<Result<_, _>>()?)
+        }
+    }
+}
+
+/// Interpreter pools served inside the process.
+#[derive(Args, Debug)]
+pub struct LocalPools {
     /// Interpreter-pool replicas started in this process.
     #[arg(long, default_value_t = 1, env = "CURIO_REPLICAS")]
     replicas: usize,
@@ -109,9 +137,21 @@ pub struct RunArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    common: LoopArgs,
+    #[command(flatten)]
+    choosing: Choosing,
+    #[command(flatten)]
+    local: LocalPools,
+}
+
+#[derive(Args, Debug)]
 pub struct LearnerArgs {
     #[command(flatten)]
     common: LoopArgs,
+    #[command(flatten)]
+    choosing: Choosing,
     /// Interpreter-pool replica (host:port); repeat or comma-separate for several.
     #[arg(long = "pool", required = true, value_delimiter = ',', env = "CURIO_POOLS")]
     pools: Vec<String>,
@@ -129,18 +169,34 @@ async fn stop_signal() {
 }
 
 pub fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
-    anyhow::ensure!((1..=16).contains(&args.replicas), "--replicas is {}; allowed 1..=16", args.replicas);
+    let strategies = args.choosing.strategies()?;
+    let legs: Vec<Leg> = strategies.iter().map(|&strategy| Leg::of(&args.common, strategy)).collect();
+    in_process(args.common, &args.local, data_dir, legs, async |store, run: &LoopArgs| {
+        report(store, &run.run_id, &strategies, data_dir).await
+    })
+}
+
+/// Serves `local`'s pools in this process and drives `legs` against them,
+/// then `report`s.
+pub(crate) fn in_process(
+    common: LoopArgs,
+    local: &LocalPools,
+    data_dir: &Path,
+    legs: Vec<Leg>,
+    report: impl AsyncFnOnce(&Store, &LoopArgs) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!((1..=16).contains(&local.replicas), "--replicas is {}; allowed 1..=16", local.replicas);
     let runtime = tokio::runtime::Runtime::new()?;
-    let sandbox = crate::sandbox(args.workers * args.replicas as u32)?;
+    let sandbox = crate::sandbox(local.workers * local.replicas as u32)?;
     runtime.block_on(async {
         // Before the pools, so their series register with the recorder.
-        let metrics = crate::metrics::serve(args.common.metrics_listen).await?;
+        let metrics = crate::metrics::serve(common.metrics_listen).await?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut addrs = vec![];
-        for _ in 0..args.replicas {
+        for _ in 0..local.replicas {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             addrs.push(listener.local_addr()?.to_string());
-            let service = PoolService::new(sandbox.clone(), PoolConfig::for_slots(args.workers));
+            let service = PoolService::new(sandbox.clone(), PoolConfig::for_slots(local.workers));
             let mut stop = stop_rx.clone();
             tokio::spawn(serve(listener, service, async move {
                 let _ = stop.wait_for(|s| *s).await;
@@ -148,23 +204,51 @@ pub fn run(args: RunArgs, data_dir: &Path) -> anyhow::Result<()> {
         }
         tracing::info!(replicas = ?addrs, "interpreter pools serving in-process");
         let pools = (addrs, PoolSecurity::default());
-        drive(args.common, pools, data_dir, false, metrics, (stop_tx, stop_rx)).await
+        drive(common, legs, pools, data_dir, false, metrics, (stop_tx, stop_rx), report).await
     })
 }
 
 pub fn learner(args: LearnerArgs, data_dir: &Path) -> anyhow::Result<()> {
+    let strategies = args.choosing.strategies()?;
+    let legs: Vec<Leg> = strategies.iter().map(|&strategy| Leg::of(&args.common, strategy)).collect();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let security = args.pool_client.load()?;
         let metrics = crate::metrics::serve(args.common.metrics_listen).await?;
-        drive(args.common, (args.pools, security), data_dir, true, metrics, watch::channel(false)).await
+        let pools = (args.pools, security);
+        drive(
+            args.common,
+            legs,
+            pools,
+            data_dir,
+            true,
+            metrics,
+            watch::channel(false),
+            async |store, run: &LoopArgs| report(store, &run.run_id, &strategies, data_dir).await,
+        )
+        .await
     })
 }
 
-fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path, corpus: &Option<Arc<Corpus>>) -> LoopConfig {
+/// One run a command drives: a strategy on a seed, under a run id.
+#[derive(Clone, Debug)]
+pub(crate) struct Leg {
+    pub run_id: String,
+    pub seed: u64,
+    pub strategy: Strategy,
+}
+
+impl Leg {
+    /// `strategy` under the run id and seed `args` name.
+    fn of(args: &LoopArgs, strategy: Strategy) -> Self {
+        Leg { run_id: args.run_id.clone(), seed: args.seed, strategy }
+    }
+}
+
+fn loop_config(args: &LoopArgs, leg: &Leg, data_dir: &Path, corpus: &Option<Arc<Corpus>>) -> LoopConfig {
     LoopConfig {
-        run_id: args.run_id.clone(),
-        strategy,
+        run_id: leg.run_id.clone(),
+        strategy: leg.strategy,
         budget: args.budget,
         batch: args.batch,
         candidates: args.candidates,
@@ -172,8 +256,10 @@ fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path, corpus: &Op
         train_batch: args.train_batch,
         max_steps_per_round: args.max_steps_per_round,
         eval_every: args.eval_every,
+        horizon: args.horizon,
         eval_programs: args.eval_programs,
-        seed: args.seed,
+        seed: leg.seed,
+        init: args.init.clone(),
         checkpoint_dir: data_dir.join("runs"),
         model: args.model.config(curio_learner::ModelConfig::default().dropout),
         call_deadline: Duration::from_secs_f64(args.call_deadline_s),
@@ -182,6 +268,7 @@ fn loop_config(args: &LoopArgs, strategy: Strategy, data_dir: &Path, corpus: &Op
         idiomatic_share: args.idiomatic_share,
         lua_share: args.lua_share,
         js_share: args.js_share,
+        adapt_shares: args.adapt_shares,
         ..LoopConfig::default()
     }
 }
@@ -199,30 +286,28 @@ fn load_corpus(dir: &Path) -> anyhow::Result<Option<Arc<Corpus>>> {
     Ok(corpus)
 }
 
-/// Runs each strategy to its budget (or until stopped), serving the
-/// Learner API throughout; `serve_after` keeps serving submissions after
-/// the budget is spent, until stopped.
+/// Runs each leg to its budget (or until stopped), one after another,
+/// serving the Learner API throughout, then `report`s; `serve_after` keeps
+/// serving submissions after the budget is spent, until stopped.
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     args: LoopArgs,
+    legs: Vec<Leg>,
     (pools, pool_security): (Vec<String>, PoolSecurity),
     data_dir: &Path,
     serve_after: bool,
     metrics: SocketAddr,
     (stop_tx, stop_rx): (watch::Sender<bool>, watch::Receiver<bool>),
+    report: impl AsyncFnOnce(&Store, &LoopArgs) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let strategies: Vec<Strategy> = if args.compare.is_empty() {
-        vec![args.strategy.parse()?]
-    } else {
-        args.compare.iter().map(|s| s.parse()).collect::<Result<_, _>>()?
-    };
     anyhow::ensure!(
         (0.1..=600.0).contains(&args.call_deadline_s),
         "--call-deadline-s is {}; allowed 0.1..=600",
         args.call_deadline_s
     );
     let corpus = load_corpus(&args.corpus)?;
-    for s in &strategies {
-        loop_config(&args, *s, data_dir, &corpus).validate()?;
+    for leg in &legs {
+        loop_config(&args, leg, data_dir, &corpus).validate()?;
     }
     let device = crate::learn::device(args.model.threads);
     let (store, embedded) = curio_store::open(data_dir).await?;
@@ -247,15 +332,20 @@ async fn drive(
         tracing::info!("stopping: finishing the round in flight, then checkpointing");
         let _ = stop_tx.send(true);
     });
-    for strategy in &strategies {
-        let config = loop_config(&args, *strategy, data_dir, &corpus);
+    for (i, leg) in legs.iter().enumerate() {
+        let config = loop_config(&args, leg, data_dir, &corpus);
         let mut engine = Engine::start(config, &store, pools.clone(), shared.clone(), device).await?;
-        run_strategy(&mut engine, &shared, args.budget, serve_after, &stop_rx).await?;
+        let prefix = if legs.len() > 1 {
+            format!("[{}/{}] {} seed {}", i + 1, legs.len(), leg.strategy, leg.seed)
+        } else {
+            leg.strategy.to_string()
+        };
+        run_strategy(&mut engine, &shared, (args.budget, &prefix), serve_after, &stop_rx).await?;
         if *stop_rx.borrow() {
             break;
         }
     }
-    report(&store, &args.run_id, &strategies, data_dir).await?;
+    report(&store, &args).await?;
     api.abort();
     drop(embedded);
     Ok(())
@@ -265,13 +355,13 @@ async fn drive(
 async fn run_strategy(
     engine: &mut Engine,
     shared: &Shared,
-    budget: u64,
+    (budget, prefix): (u64, &str),
     serve_after: bool,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let bar = ProgressBar::new(budget)
         .with_style(ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} queries  {msg}").expect("template"));
-    bar.set_prefix(shared.strategy());
+    bar.set_prefix(prefix.to_string());
     bar.set_position(engine.queries());
     curio_loop::run(engine, shared, serve_after, stop, |engine, progress| {
         bar.set_position(engine.queries());

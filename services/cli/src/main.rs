@@ -10,6 +10,7 @@ mod bench_store;
 mod chance;
 mod db;
 mod evaluate;
+mod experiment;
 mod input_suite;
 mod learn;
 mod metrics;
@@ -43,6 +44,8 @@ enum LogFormat {
 enum Command {
     /// The main job: replay store, interpreter pools, the active-learning loop and the Learner API in one process.
     Run(active::RunArgs),
+    /// Compare strategies over several seeds on one budget: curves with intervals against queries and learner seconds, and query and compute ratios against the baseline.
+    Experiment(experiment::ExperimentArgs),
     /// The active-learning loop and the Learner API, against remote pool replicas.
     Learner(active::LearnerArgs),
     /// Submit programs to a running learner and print their traces.
@@ -98,6 +101,7 @@ fn report(e: &anyhow::Error) {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => active::run(args, &cli.data_dir),
+        Command::Experiment(args) => experiment::run(args, &cli.data_dir),
         Command::Learner(args) => active::learner(args, &cli.data_dir),
         Command::Submit(args) => active::submit(args),
         Command::Predict(args) => evaluate::predict(args),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use curio_learner::{
     Example, GenConfig, JUMPS, State, WorldModel, disagreement, encode_context_in, generate, generate_in, idiomatic,
-    inputs, mutate, uncertainty,
+    inputs, mutate, trajectory_uncertainty, uncertainty,
 };
 use curio_store::Origin;
 use curio_trace::Language;
@@ -15,6 +15,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, RngExt};
 use tch::Device;
 
+use crate::sources::{Nested, Source};
 use crate::{Corpus, LoopError, Strategy};
 
 /// Generator seeds the loop draws from: below the held-out suites' seeds.
@@ -32,6 +33,8 @@ pub struct Candidate {
     /// most `per_family` of one family.
     pub family: String,
     pub origin: Origin,
+    /// Which source drew it.
+    pub from: Source,
 }
 
 /// A program whose run surprised the model (its mean nats per step,
@@ -44,18 +47,15 @@ pub struct Surprise {
     pub source: String,
 }
 
-/// What the generated candidates are: the generator's size knobs, the share
-/// written with people's idioms, and the shares written in Lua and in
-/// JavaScript.
+/// What the candidates are: the generator's size knobs and each source's
+/// share ([`crate::sources::Sources::nested`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Generating<'a> {
     pub config: &'a GenConfig,
-    pub idiomatic: f64,
-    pub lua: f64,
-    pub js: f64,
+    pub shares: Nested,
 }
 
-/// Draws `n` candidates: a share `real` of them programs of the corpus,
+/// Draws `n` candidates: a share `corpus` of them programs of the corpus,
 /// where there is one; of the rest, 60% freshly generated (a share `lua` of
 /// them the generator's programs in Lua, a share `js` in JavaScript, a
 /// share `idiomatic` of the others
@@ -66,15 +66,16 @@ pub fn draw_candidates(
     n: usize,
     surprising: &[Surprise],
     generating: Generating<'_>,
-    (corpus, real): (Option<&Corpus>, f64),
+    corpus: Option<&Corpus>,
     rng: &mut StdRng,
 ) -> Vec<Candidate> {
+    let shares = generating.shares;
     (0..n)
         .map(|_| {
             // Only with a corpus is there a draw more, so a run without one
             // draws the candidates it always drew.
             if let Some(corpus) = corpus.filter(|c| !c.train.is_empty())
-                && rng.random::<f64>() < real
+                && rng.random::<f64>() < shares.corpus
                 && let Some(candidate) = corpus.candidate(rng)
             {
                 return candidate;
@@ -83,10 +84,10 @@ pub fn draw_candidates(
             let seed: u64 = rng.random();
             if !surprising.is_empty() && roll < 0.4 {
                 let parent = &surprising[rng.random_range(0..surprising.len())];
-                let (source, origin) = if roll < 0.3 {
-                    (mutate(&parent.source, rng.random()), Origin::Mutated)
+                let (source, origin, from) = if roll < 0.3 {
+                    (mutate(&parent.source, rng.random()), Origin::Mutated, Source::Mutant)
                 } else {
-                    (parent.source.clone(), Origin::Generated)
+                    (parent.source.clone(), Origin::Generated, Source::Rerun)
                 };
                 Candidate {
                     language: parent.language,
@@ -95,24 +96,26 @@ pub fn draw_candidates(
                     seed,
                     family: parent.family.clone(),
                     origin,
+                    from,
                 }
             } else {
                 let program = rng.random_range(0..GENERATED_SEEDS);
                 let config = generating.config;
                 // Only with a share is there a draw more, so a run without
                 // one draws the candidates it always drew.
-                let other = if generating.lua > 0.0 || generating.js > 0.0 { rng.random::<f64>() } else { 1.0 };
-                let (language, source, family) = if other < generating.lua {
-                    (Language::Lua, generate_in(Language::Lua, program, config), format!("lua:{program}"))
-                } else if other < generating.lua + generating.js {
-                    (Language::Js, generate_in(Language::Js, program, config), format!("js:{program}"))
-                } else if generating.idiomatic > 0.0 && rng.random::<f64>() < generating.idiomatic {
-                    (Language::Python, idiomatic(program, config), format!("idioms:{program}"))
+                let other = if shares.lua > 0.0 || shares.js > 0.0 { rng.random::<f64>() } else { 1.0 };
+                let (language, source, family, from) = if other < shares.lua {
+                    let source = generate_in(Language::Lua, program, config);
+                    (Language::Lua, source, format!("lua:{program}"), Source::Lua)
+                } else if other < shares.lua + shares.js {
+                    (Language::Js, generate_in(Language::Js, program, config), format!("js:{program}"), Source::Js)
+                } else if shares.idiomatic > 0.0 && rng.random::<f64>() < shares.idiomatic {
+                    (Language::Python, idiomatic(program, config), format!("idioms:{program}"), Source::Idioms)
                 } else {
-                    (Language::Python, generate(program, config), format!("gen:{program}"))
+                    (Language::Python, generate(program, config), format!("gen:{program}"), Source::Plain)
                 };
                 let input = inputs(program, 1).remove(0);
-                Candidate { language, source, input, seed, family, origin: Origin::Generated }
+                Candidate { language, source, input, seed, family, origin: Origin::Generated, from }
             }
         })
         .collect()
@@ -126,14 +129,24 @@ pub struct Scores {
     pub elapsed: Duration,
 }
 
-/// Scores candidates by the strategy's uncertainty, averaged over the
-/// k-step jumps from each start state, in chunks until `budget` runs out.
+/// How a strategy scores: its MC-dropout samples (`bald`) and the steps
+/// it foresees (`trajectory`), and the wall-clock bound on a round's
+/// scoring.
+#[derive(Clone, Copy, Debug)]
+pub struct Scoring {
+    pub bald_samples: usize,
+    pub horizon: usize,
+    pub budget: Duration,
+}
+
+/// Scores candidates by the strategy's uncertainty (averaged over the
+/// k-step jumps from each start state, or summed along the foreseen run
+/// for `trajectory`), in chunks of 8 until the budget runs out.
 pub fn score(
     model: &WorldModel,
     strategy: Strategy,
     candidates: &[Candidate],
-    bald_samples: usize,
-    budget: Duration,
+    scoring: Scoring,
     device: Device,
 ) -> Result<Scores, LoopError> {
     let started = Instant::now();
@@ -143,8 +156,17 @@ pub fn score(
     }
     let window = model.config.window();
     for (chunk_no, chunk) in candidates.chunks(8).enumerate() {
-        if started.elapsed() > budget {
+        if started.elapsed() > scoring.budget {
             break;
+        }
+        if strategy == Strategy::Trajectory {
+            let starts: Vec<_> =
+                chunk.iter().map(|c| (c.language, c.source.clone(), State::initial(&c.input))).collect();
+            let values = trajectory_uncertainty(model, &starts, scoring.horizon, device)?;
+            for (i, v) in values.into_iter().enumerate() {
+                scores[chunk_no * 8 + i] = Some(v);
+            }
+            continue;
         }
         let mut rows: Vec<Example> = vec![];
         let mut owner = vec![];
@@ -163,7 +185,7 @@ pub fn score(
         }
         let values = match strategy {
             Strategy::Entropy => uncertainty(model, &rows, device)?,
-            _ => disagreement(model, &rows, bald_samples, device)?,
+            _ => disagreement(model, &rows, scoring.bald_samples, device)?,
         };
         let mut sums: HashMap<usize, (f64, usize)> = HashMap::new();
         for (o, v) in owner.into_iter().zip(values) {
@@ -224,6 +246,7 @@ mod tests {
             seed: 0,
             family: family.into(),
             origin: Origin::Generated,
+            from: Source::Plain,
         }
     }
 
@@ -247,27 +270,28 @@ mod tests {
             language: Language::Python,
             source: generate(1, &GenConfig::default()),
         }];
-        let plain = Generating { config: &GenConfig::default(), idiomatic: 0.0, lua: 0.0, js: 0.0 };
-        let draw = |seed| draw_candidates(20, &surprising, plain, (None, 0.0), &mut StdRng::seed_from_u64(seed));
+        let none = Nested { corpus: 0.0, lua: 0.0, js: 0.0, idiomatic: 0.0 };
+        let plain = Generating { config: &GenConfig::default(), shares: none };
+        let draw = |seed| draw_candidates(20, &surprising, plain, None, &mut StdRng::seed_from_u64(seed));
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
         let a = draw(7);
         assert!(a.iter().any(|c| c.family == "gen:1") && a.iter().any(|c| c.family != "gen:1"));
-        let idiomatic_half = Generating { idiomatic: 0.5, ..plain };
-        let mixed = draw_candidates(40, &[], idiomatic_half, (None, 0.0), &mut StdRng::seed_from_u64(7));
+        let idiomatic_half = Generating { shares: Nested { idiomatic: 0.5, ..none }, ..plain };
+        let mixed = draw_candidates(40, &[], idiomatic_half, None, &mut StdRng::seed_from_u64(7));
         let idioms: Vec<&Candidate> = mixed.iter().filter(|c| c.family.starts_with("idioms:")).collect();
         assert!((8..=32).contains(&idioms.len()), "{} of 40 idiomatic", idioms.len());
         let program: u64 = idioms[0].family["idioms:".len()..].parse().unwrap();
         assert_eq!(idioms[0].source, idiomatic(program, &GenConfig::default()));
-        let lua_half = Generating { lua: 0.5, ..plain };
-        let mixed = draw_candidates(40, &[], lua_half, (None, 0.0), &mut StdRng::seed_from_u64(7));
+        let lua_half = Generating { shares: Nested { lua: 0.5, ..none }, ..plain };
+        let mixed = draw_candidates(40, &[], lua_half, None, &mut StdRng::seed_from_u64(7));
         let lua: Vec<&Candidate> = mixed.iter().filter(|c| c.language == Language::Lua).collect();
         assert!((8..=32).contains(&lua.len()), "{} of 40 in Lua", lua.len());
-        assert!(lua.iter().all(|c| c.family.starts_with("lua:")));
+        assert!(lua.iter().all(|c| c.family.starts_with("lua:") && c.from == Source::Lua));
         let program: u64 = lua[0].family["lua:".len()..].parse().unwrap();
         assert_eq!(lua[0].source, generate_in(Language::Lua, program, &GenConfig::default()));
-        let thirds = Generating { lua: 0.3, js: 0.3, ..plain };
-        let mixed = draw_candidates(90, &[], thirds, (None, 0.0), &mut StdRng::seed_from_u64(7));
+        let thirds = Generating { shares: Nested { lua: 0.3, js: 0.3, ..none }, ..plain };
+        let mixed = draw_candidates(90, &[], thirds, None, &mut StdRng::seed_from_u64(7));
         let count = |l: Language| mixed.iter().filter(|c| c.language == l).count();
         for language in Language::ALL {
             assert!((12..=48).contains(&count(language)), "{} of 90 in {}", count(language), language.as_str());

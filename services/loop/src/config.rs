@@ -18,11 +18,15 @@ pub enum Strategy {
     Entropy,
     /// Highest disagreement of the line pointer across MC-dropout samples.
     Bald,
+    /// Highest uncertainty summed along the run the model foresees: a
+    /// greedy rollout from the start state, each step's action and delta
+    /// entropy ([`curio_learner::trajectory_uncertainty`]).
+    Trajectory,
 }
 
 impl Strategy {
     /// Every strategy, in the order `--compare` lists them by default.
-    pub const ALL: [Strategy; 3] = [Strategy::Random, Strategy::Entropy, Strategy::Bald];
+    pub const ALL: [Strategy; 4] = [Strategy::Random, Strategy::Entropy, Strategy::Bald, Strategy::Trajectory];
 
     /// Its name on the command line, in metrics and in the store.
     pub fn as_str(self) -> &'static str {
@@ -30,6 +34,7 @@ impl Strategy {
             Strategy::Random => "random",
             Strategy::Entropy => "entropy",
             Strategy::Bald => "bald",
+            Strategy::Trajectory => "trajectory",
         }
     }
 }
@@ -38,10 +43,9 @@ impl FromStr for Strategy {
     type Err = LoopError;
 
     fn from_str(s: &str) -> Result<Self, LoopError> {
-        Strategy::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| LoopError::Config(format!("unknown strategy '{s}': use random, entropy or bald")))
+        Strategy::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
+            LoopError::Config(format!("unknown strategy '{s}': use random, entropy, bald or trajectory"))
+        })
     }
 }
 
@@ -83,6 +87,8 @@ pub struct LoopConfig {
     pub pack: usize,
     /// MC-dropout samples for `bald`. Default: 4.
     pub bald_samples: usize,
+    /// Steps `trajectory` foresees per candidate. Default: 12.
+    pub horizon: usize,
     /// Wall-clock bound on scoring per round; candidates not scored in time
     /// are ranked last. Default: 30 s.
     pub score_budget: Duration,
@@ -96,6 +102,10 @@ pub struct LoopConfig {
     pub checkpoint_dir: PathBuf,
     /// The shape of a new model (a checkpoint keeps its own).
     pub model: ModelConfig,
+    /// A checkpoint to start a new run from (an offline `curio train`
+    /// model, say) instead of fresh weights; the run takes its shape.
+    /// A run that has its own checkpoint resumes from that. Default: none.
+    pub init: Option<PathBuf>,
     /// The optimizer and the loss weights.
     pub train: TrainConfig,
     /// Limits for every execution. Default: the pool's defaults.
@@ -119,6 +129,10 @@ pub struct LoopConfig {
     /// Share of the generated candidates written in JavaScript; with any,
     /// the curve also shows the `js` suite (`indist-js`). Default: 0.
     pub js_share: f64,
+    /// Let a bandit move the shares above toward the sources whose runs
+    /// surprise the model most ([`crate::Sources`]); each keeps at least
+    /// 30% of its configured share. Default: off.
+    pub adapt_shares: bool,
 }
 
 impl Default for LoopConfig {
@@ -135,12 +149,14 @@ impl Default for LoopConfig {
             train_batch: 2,
             pack: 8,
             bald_samples: 4,
+            horizon: 12,
             score_budget: Duration::from_secs(30),
             eval_every: 64,
             eval_programs: 24,
             seed: 0,
             checkpoint_dir: PathBuf::from("data/runs"),
             model: ModelConfig::default(),
+            init: None,
             train: TrainConfig::default(),
             limits: Limits::default(),
             call_deadline: Duration::from_secs(15),
@@ -149,6 +165,7 @@ impl Default for LoopConfig {
             idiomatic_share: 0.5,
             lua_share: 0.0,
             js_share: 0.0,
+            adapt_shares: false,
         }
     }
 }
@@ -165,6 +182,9 @@ impl LoopConfig {
         }
         if self.candidates < self.batch {
             return bad(format!("candidates ({}) must be at least batch ({})", self.candidates, self.batch));
+        }
+        if !(1..=256).contains(&self.horizon) {
+            return bad(format!("horizon is {}; allowed 1..=256", self.horizon));
         }
         if self.per_family == 0 || self.train_batch == 0 || self.pack == 0 || self.eval_every == 0 {
             return bad("per-family, train-batch, pack and eval-every must be at least 1".into());
@@ -186,6 +206,9 @@ impl LoopConfig {
                 "JavaScript share is {}; allowed 0..=1, and with the Lua share at most 1 (--js-share)",
                 self.js_share
             ));
+        }
+        if let Some(init) = self.init.as_ref().filter(|p| !p.exists()) {
+            return bad(format!("no checkpoint at {} (--init): train one with `curio train`", init.display()));
         }
         Ok(())
     }

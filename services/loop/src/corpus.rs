@@ -52,6 +52,7 @@ impl Corpus {
             seed: rng.random(),
             family: family(&program.id),
             origin: Origin::Corpus,
+            from: crate::sources::Source::Corpus,
         })
     }
 

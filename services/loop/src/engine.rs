@@ -20,7 +20,8 @@ use tch::Device;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::acquire::{Candidate, Generating, Surprise, draw_candidates, score, select};
+use crate::acquire::{Candidate, Generating, Scoring, Surprise, draw_candidates, score, select};
+use crate::sources::{Source, Sources};
 
 mod surprise;
 use crate::fit::Fit;
@@ -52,6 +53,8 @@ struct Planned {
     id: Uuid,
     candidate: Candidate,
     score: Option<f64>,
+    /// The share its source had when it was drawn.
+    share: Option<f64>,
     strategy: &'static str,
     submitter: Option<String>,
 }
@@ -80,13 +83,27 @@ pub struct Engine {
     last_eval: Option<u64>,
     device: Device,
     run_key: u64,
+    /// Learner time spent on this run so far: training and scoring (not
+    /// evaluation), the compute axis of the curve.
+    spent: Spent,
+    /// Each source's share of the candidates, adapting or not.
+    sources: Sources,
+}
+
+/// Learner seconds a run has spent, kept on the curve as `learner_seconds`
+/// (training plus scoring) and `scoring_seconds`, so a resumed run goes on
+/// counting from its last point.
+#[derive(Clone, Copy, Debug, Default)]
+struct Spent {
+    learner: f64,
+    scoring: f64,
 }
 
 impl Engine {
     /// Resumes (run, strategy) from the store and its newest checkpoint, or
     /// starts it; runs the held-out suite on the pool.
     pub async fn start(
-        config: LoopConfig,
+        mut config: LoopConfig,
         store: &Store,
         pools: Arc<PoolClients>,
         shared: Arc<Shared>,
@@ -97,11 +114,22 @@ impl Engine {
         let store = store.scoped(&config.run_id, strategy).await?;
         let queries = store.queries_used(&config.run_id, strategy).await?;
         let path = config.checkpoint_path();
-        let learner = if path.exists() {
-            Learner::load(&path, device, Some(&config.model))?
-        } else {
-            Learner::new(config.model.clone(), device)?
+        // A run begun from another checkpoint takes that checkpoint's shape,
+        // and so does its own checkpoint when it resumes.
+        let expected = if config.init.is_some() { None } else { Some(&config.model) };
+        let learner = match &config.init {
+            _ if path.exists() => Learner::load(&path, device, expected)?,
+            // Its weights and shape, but the loop's dropout: an offline
+            // model trains without, and MC-dropout needs it.
+            Some(init) => Learner::load_with(init, device, None, Some(config.model.dropout))?,
+            None => {
+                // One seed, one starting model: strategies on a seed are compared
+                // from the same weights.
+                tch::manual_seed(config.seed as i64);
+                Learner::new(config.model.clone(), device)?
+            }
         };
+        config.model = learner.model.config.clone();
         tracing::info!(run = %config.run_id, strategy, queries, train_step = learner.train_step, "loop starting");
         let trainer = Arc::new(Mutex::new(Trainer::new(learner, config.train.clone())?));
         let last_eval = store
@@ -111,6 +139,12 @@ impl Engine {
             .filter(|(s, _, _)| s == strategy)
             .map(|(_, q, _)| q as u64)
             .max();
+        let last_of = async |metric: &str| -> Result<f64, LoopError> {
+            let curve = store.learning_curve(&config.run_id, metric).await?;
+            Ok(curve.into_iter().filter(|(s, _, _)| s == strategy).max_by_key(|p| p.1).map_or(0.0, |p| p.2))
+        };
+        let (learner, scoring) = (last_of("learner_seconds").await?, last_of("scoring_seconds").await?);
+        let spent = Spent { learner, scoring };
         let mut suites =
             vec![("indist", held_out_suite(&pools, "indist", config.eval_programs, &config.limits).await?)];
         if config.lua_share > 0.0 {
@@ -122,6 +156,8 @@ impl Engine {
         if let Some(corpus) = &config.corpus {
             suites.push(("real", real_suite(&pools, corpus, config.eval_programs, &config.limits).await?));
         }
+        let corpus = config.corpus.as_ref().is_some_and(|c| !c.train.is_empty());
+        let sources = Sources::new(&config, corpus);
         let run_key = u64::from_le_bytes(
             Sha256::digest(format!("{}\0{strategy}", config.run_id).as_bytes())[..8].try_into().expect("8 bytes"),
         );
@@ -140,6 +176,8 @@ impl Engine {
             last_eval,
             device,
             run_key,
+            spent,
+            sources,
         })
     }
 
@@ -151,6 +189,12 @@ impl Engine {
     /// Whether the budget is spent.
     pub fn done(&self) -> bool {
         self.queries >= self.config.budget
+    }
+
+    /// Learner seconds spent so far on training and scoring (evaluations
+    /// not counted): the compute axis of `curio experiment`.
+    pub fn learner_seconds(&self) -> f64 {
+        self.spent.learner
     }
 
     /// The model's optimizer steps so far.
@@ -176,7 +220,9 @@ impl Engine {
         let mut planned: Vec<Planned> = vec![];
         for (i, (candidate, score)) in picks.into_iter().zip(scores).enumerate() {
             let id = Uuid::from_u64_pair(self.run_key, self.queries + i as u64);
-            planned.push(Planned { id, candidate, score, strategy: self.config.strategy.as_str(), submitter: None });
+            let share = self.sources.share_of(candidate.from);
+            let strategy = self.config.strategy.as_str();
+            planned.push(Planned { id, candidate, score, share, strategy, submitter: None });
         }
         for s in &submissions {
             let candidate = Candidate {
@@ -186,9 +232,10 @@ impl Engine {
                 seed: s.seed,
                 family: format!("submitted:{}", s.id),
                 origin: Origin::Submitted,
+                from: Source::Submitted,
             };
             let submitter = Some(s.submitter.clone()).filter(|s| !s.is_empty());
-            planned.push(Planned { id: s.id, candidate, score: None, strategy: "submitted", submitter });
+            planned.push(Planned { id: s.id, candidate, score: None, share: None, strategy: "submitted", submitter });
         }
         let records = self.execute(&planned).await;
         let written = self.write(&records).await?;
@@ -203,6 +250,12 @@ impl Engine {
             report.scoring_time += measuring.elapsed();
         }
         self.remember_surprises(&planned, &surprise);
+        for (p, s) in planned.iter().zip(&surprise) {
+            if let (Some(s), None) = (s, &p.submitter) {
+                self.sources.observe(p.candidate.from, *s);
+            }
+        }
+        LoopMetrics.sources(self.config.strategy, &self.sources.report());
         self.queries += report.executed as u64;
         self.shared.set_queries(self.queries, self.store.transition_count() as u64);
         // Submissions are never scored: only the strategy's picks have scores.
@@ -213,7 +266,10 @@ impl Engine {
         let per_step = (self.config.train_batch * self.config.pack) as f64;
         let steps = ((written as f64 * self.config.samples_per_insert) / per_step).ceil() as usize;
         let steps = steps.min(self.config.max_steps_per_round);
+        let training = Instant::now();
         (report.train_steps, report.mean_loss) = self.train(steps).await?;
+        self.spent.learner += training.elapsed().as_secs_f64() + report.scoring_time.as_secs_f64();
+        self.spent.scoring += report.scoring_time.as_secs_f64();
         Ok(report)
     }
 
@@ -226,19 +282,18 @@ impl Engine {
         // Same seed and position, same candidates: strategies compared on
         // one seed choose from the same pools.
         let mut rng = StdRng::seed_from_u64(self.config.seed ^ self.queries.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let corpus = (self.config.corpus.as_deref(), self.config.corpus_share);
-        let generating = Generating {
-            config: &GenConfig::default(),
-            idiomatic: self.config.idiomatic_share,
-            lua: self.config.lua_share,
-            js: self.config.js_share,
-        };
+        let corpus = self.config.corpus.as_deref();
+        let generating = Generating { config: &GenConfig::default(), shares: self.sources.nested() };
         let candidates = draw_candidates(self.config.candidates, &self.surprising, generating, corpus, &mut rng);
         let (trainer, strategy, device) = (self.trainer.clone(), self.config.strategy, self.device);
-        let (samples, budget) = (self.config.bald_samples, self.config.score_budget);
+        let scoring = Scoring {
+            bald_samples: self.config.bald_samples,
+            horizon: self.config.horizon,
+            budget: self.config.score_budget,
+        };
         let (candidates, scored) = tokio::task::spawn_blocking(move || {
             let t = lock(&trainer);
-            let s = score(&t.averaged().model, strategy, &candidates, samples, budget, device);
+            let s = score(&t.averaged().model, strategy, &candidates, scoring, device);
             (candidates, s)
         })
         .await?;
@@ -273,6 +328,8 @@ impl Engine {
                 acquisition_score: p.score,
                 model_version: Some(model_version),
                 pool_replica: None,
+                source: Some(p.candidate.from.as_str().to_string()),
+                source_share: p.share,
             };
             let (id, origin, submitter) = (p.id, c.origin, p.submitter.clone());
             tasks.spawn(async move {
@@ -379,8 +436,23 @@ impl Engine {
         Ok(metrics)
     }
 
-    /// Saves the model and records the checkpoint in the store.
+    /// Records the learner seconds spent at the current query count.
+    async fn record_spent(&self) -> Result<(), LoopError> {
+        let strategy = self.config.strategy.as_str();
+        for (metric, value) in [("learner_seconds", self.learner_seconds()), ("scoring_seconds", self.spent.scoring)] {
+            patiently("recording the learner seconds", async || {
+                self.store.record_curve_point(&self.config.run_id, strategy, self.queries as i64, metric, value).await
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Saves the model and records the checkpoint in the store (and the
+    /// learner seconds so far, so a run stopped between evaluations resumes
+    /// its count).
     pub async fn checkpoint(&self, metrics: &BTreeMap<String, f64>) -> Result<(), LoopError> {
+        self.record_spent().await?;
         let path = self.config.checkpoint_path();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;

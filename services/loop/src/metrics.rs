@@ -46,6 +46,14 @@ impl LoopMetrics {
             "Pool calls that failed and were retried on another replica, by gRPC code."
         );
         describe_gauge!("curio_learner_submissions_pending", Unit::Count, "User submissions waiting for a round.");
+        describe_gauge!(
+            "curio_learner_source_share",
+            "Share of the fresh candidates each source gets (adapted by --adapt-shares), by strategy and source."
+        );
+        describe_gauge!(
+            "curio_learner_source_surprise_nats",
+            "Running mean surprise of each source's runs, nats per step, by strategy and source."
+        );
         describe_counter!(
             "curio_learner_skipped_total",
             Unit::Count,
@@ -59,6 +67,17 @@ impl LoopMetrics {
         counter!("curio_learner_train_steps_total").absolute(0);
         gauge!("curio_learner_submissions_pending").set(0.0);
         LoopMetrics
+    }
+
+    /// Each source's share and running surprise.
+    pub fn sources(self, strategy: Strategy, report: &[(&'static str, f64, Option<f64>)]) {
+        let s = strategy.as_str();
+        for &(source, share, surprise) in report {
+            gauge!("curio_learner_source_share", "strategy" => s, "source" => source).set(share);
+            if let Some(nats) = surprise {
+                gauge!("curio_learner_source_surprise_nats", "strategy" => s, "source" => source).set(nats);
+            }
+        }
     }
 
     pub fn round(

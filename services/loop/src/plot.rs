@@ -1,5 +1,6 @@
 //! The learning curve for people: a table for the terminal and an SVG plot
-//! of a metric against interpreter queries, one line per strategy.
+//! of a metric against interpreter queries, one line per strategy, and
+//! the same with a band per strategy for curves over several seeds.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -59,57 +60,118 @@ const COLOURS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
 
 /// An SVG line plot of the curve (values in 0..=1).
 pub fn curve_svg(title: &str, metric: &str, curve: &Curve) -> String {
-    let (w, h, left, bottom, top, right) = (720.0, 440.0, 60.0, 50.0, 40.0, 150.0);
-    let max_q = curve.iter().map(|p| p.1).max().unwrap_or(1).max(1) as f64;
-    let x = |q: f64| left + (w - left - right) * q / max_q;
-    let y = |v: f64| top + (h - top - bottom) * (1.0 - v.clamp(0.0, 1.0));
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" \
-         font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{left}\" y=\"24\" font-size=\"15\">{}</text>\n",
-        escape(title)
-    );
-    for i in 0..=5 {
-        let v = i as f64 / 5.0;
-        let (x_end, y_at, x_label, y_label) = (w - right, y(v), left - 6.0, y(v) + 4.0);
-        let _ = writeln!(
-            svg,
-            "<line x1=\"{left}\" x2=\"{x_end}\" y1=\"{y_at:.1}\" y2=\"{y_at:.1}\" stroke=\"#ddd\"/>\
-             <text x=\"{x_label}\" y=\"{y_label:.1}\" text-anchor=\"end\">{v:.1}</text>"
-        );
-        let q = max_q * i as f64 / 5.0;
-        let _ =
-            writeln!(svg, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{q:.0}</text>", x(q), h - bottom + 18.0);
-    }
-    let _ = writeln!(
-        svg,
-        "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">interpreter queries</text>\
-         <text x=\"16\" y=\"{:.1}\" transform=\"rotate(-90 16 {:.1})\" text-anchor=\"middle\">{}</text>",
-        (left + w - right) / 2.0,
-        h - 12.0,
-        h / 2.0,
-        h / 2.0,
-        escape(metric)
-    );
     let mut strategies: Vec<&str> = curve.iter().map(|p| p.0.as_str()).collect();
     strategies.sort();
     strategies.dedup();
+    let max_q = curve.iter().map(|p| p.1).max().unwrap_or(1).max(1) as f64;
+    let frame = Frame::new(title, metric, "interpreter queries", max_q);
+    let mut svg = frame.svg.clone();
     for (i, s) in strategies.iter().enumerate() {
+        let line: Vec<(f64, f64)> = curve.iter().filter(|p| p.0 == *s).map(|p| (p.1 as f64, p.2)).collect();
+        frame.line(&mut svg, i, s, &line);
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// An SVG plot of curves over several seeds: each strategy's mean as a
+/// line, its 95% interval as a shaded band (values in 0..=1).
+pub fn bands_svg(title: &str, metric: &str, x_label: &str, series: &[(&str, &[crate::Band])]) -> String {
+    let max_x = series.iter().flat_map(|(_, b)| b.iter().map(|b| b.x)).fold(0.0, f64::max);
+    let frame = Frame::new(title, metric, x_label, if max_x > 0.0 { max_x } else { 1.0 });
+    let mut svg = frame.svg.clone();
+    for (i, (name, bands)) in series.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
-        let points: Vec<String> =
-            curve.iter().filter(|p| p.0 == *s).map(|p| format!("{:.1},{:.1}", x(p.1 as f64), y(p.2))).collect();
+        let upper = bands.iter().map(|b| format!("{:.1},{:.1}", frame.x(b.x), frame.y(b.high)));
+        let lower = bands.iter().rev().map(|b| format!("{:.1},{:.1}", frame.x(b.x), frame.y(b.low)));
+        let outline: Vec<String> = upper.chain(lower).collect();
+        let _ = writeln!(
+            svg,
+            "<polygon fill=\"{colour}\" fill-opacity=\"0.15\" stroke=\"none\" points=\"{}\"/>",
+            outline.join(" ")
+        );
+        let line: Vec<(f64, f64)> = bands.iter().map(|b| (b.x, b.mean)).collect();
+        frame.line(&mut svg, i, name, &line);
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Axes, grid and labels of a plot of values in 0..=1 against `0..=max_x`.
+struct Frame {
+    svg: String,
+    max_x: f64,
+}
+
+const W: f64 = 720.0;
+const H: f64 = 440.0;
+const LEFT: f64 = 60.0;
+const BOTTOM: f64 = 50.0;
+const TOP: f64 = 40.0;
+const RIGHT: f64 = 150.0;
+
+impl Frame {
+    fn new(title: &str, metric: &str, x_label: &str, max_x: f64) -> Self {
+        let mut frame = Frame { svg: String::new(), max_x };
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" font-family=\"sans-serif\" \
+             font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+             <text x=\"{LEFT}\" y=\"24\" font-size=\"15\">{}</text>\n",
+            escape(title)
+        );
+        for i in 0..=5 {
+            let v = i as f64 / 5.0;
+            let (x_end, y_at, x_label, y_label) = (W - RIGHT, frame.y(v), LEFT - 6.0, frame.y(v) + 4.0);
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{LEFT}\" x2=\"{x_end}\" y1=\"{y_at:.1}\" y2=\"{y_at:.1}\" stroke=\"#ddd\"/>\
+                 <text x=\"{x_label}\" y=\"{y_label:.1}\" text-anchor=\"end\">{v:.1}</text>"
+            );
+            let q = max_x * i as f64 / 5.0;
+            let _ = writeln!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{q:.0}</text>",
+                frame.x(q),
+                H - BOTTOM + 18.0
+            );
+        }
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\
+             <text x=\"16\" y=\"{:.1}\" transform=\"rotate(-90 16 {:.1})\" text-anchor=\"middle\">{}</text>",
+            (LEFT + W - RIGHT) / 2.0,
+            H - 12.0,
+            escape(x_label),
+            H / 2.0,
+            H / 2.0,
+            escape(metric)
+        );
+        frame.svg = svg;
+        frame
+    }
+
+    fn x(&self, x: f64) -> f64 {
+        LEFT + (W - LEFT - RIGHT) * x / self.max_x
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        TOP + (H - TOP - BOTTOM) * (1.0 - v.clamp(0.0, 1.0))
+    }
+
+    /// The `i`th series' line and its name in the legend.
+    fn line(&self, svg: &mut String, i: usize, name: &str, points: &[(f64, f64)]) {
+        let colour = COLOURS[i % COLOURS.len()];
+        let points: Vec<String> = points.iter().map(|&(x, v)| format!("{:.1},{:.1}", self.x(x), self.y(v))).collect();
         let _ = writeln!(
             svg,
             "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>\
              <text x=\"{}\" y=\"{}\" fill=\"{colour}\">{}</text>",
             points.join(" "),
-            w - right + 12.0,
-            top + 18.0 * (i as f64 + 1.0),
-            escape(s)
+            W - RIGHT + 12.0,
+            TOP + 18.0 * (i as f64 + 1.0),
+            escape(name)
         );
     }
-    svg.push_str("</svg>\n");
-    svg
 }
 
 fn escape(s: &str) -> String {
@@ -145,5 +207,22 @@ mod tests {
         let svg = curve_svg("run", "delta_exact", &curve());
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
+    fn a_band_plot_shades_each_strategys_interval_around_its_mean() {
+        let band = |x: f64, mean: f64| crate::Band {
+            x,
+            mean,
+            low: mean - 0.1,
+            high: mean + 0.1,
+            min: 0.0,
+            max: 1.0,
+            seeds: 3,
+        };
+        let (a, b) = (vec![band(0.0, 0.1), band(10.0, 0.5)], vec![band(0.0, 0.1), band(20.0, 0.7)]);
+        let svg = bands_svg("exp", "delta_exact", "learner seconds", &[("random", &a), ("bald", &b)]);
+        assert_eq!((svg.matches("<polyline").count(), svg.matches("<polygon").count()), (2, 2));
+        assert!(svg.contains("learner seconds") && svg.contains(">20<"), "x axis to the longest curve: {svg}");
     }
 }

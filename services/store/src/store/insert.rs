@@ -85,6 +85,8 @@ struct ExecutionColumns {
     strategies: Vec<Option<String>>,
     scores: Vec<Option<f64>>,
     versions: Vec<Option<i64>>,
+    sources: Vec<Option<String>>,
+    shares: Vec<Option<f64>>,
 }
 
 impl ExecutionColumns {
@@ -117,6 +119,8 @@ impl ExecutionColumns {
             strategies: prov(&|p| p.strategy.clone()),
             scores: batch.iter().map(|r| r.provenance.acquisition_score).collect(),
             versions: batch.iter().map(|r| r.provenance.model_version).collect(),
+            sources: prov(&|p| p.source.clone()),
+            shares: batch.iter().map(|r| r.provenance.source_share).collect(),
         }
     }
 }
@@ -131,16 +135,18 @@ pub(super) async fn insert_executions(
     let rows: Vec<(Uuid,)> = sqlx::query_as(
         "INSERT INTO executions (id, program_id, input, seed, max_steps, timeout_ms, memory_bytes, output_bytes, \
              status, step_count, stdout, error_type, error_message, error_line, truncated, duration_us, \
-             pool_replica, run_id, strategy, acquisition_score, model_version) \
+             pool_replica, run_id, strategy, acquisition_score, model_version, source, source_share) \
          SELECT u.id, u.program_id, u.input, u.seed, u.max_steps::int, u.timeout_ms::int, u.memory_bytes, \
              u.output_bytes, u.status, u.step_count, u.stdout, u.error_type, u.error_message, u.error_line::int, \
-             u.truncated, u.duration_us, u.pool_replica, u.run_id, u.strategy, u.acquisition_score, u.model_version \
+             u.truncated, u.duration_us, u.pool_replica, u.run_id, u.strategy, u.acquisition_score, u.model_version, \
+             u.source, u.source_share \
          FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], \
              $8::bigint[], $9::text[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bigint[], \
-             $15::bool[], $16::bigint[], $17::text[], $18::text[], $19::text[], $20::float8[], $21::bigint[]) \
+             $15::bool[], $16::bigint[], $17::text[], $18::text[], $19::text[], $20::float8[], $21::bigint[], \
+             $22::text[], $23::float8[]) \
            AS u(id, program_id, input, seed, max_steps, timeout_ms, memory_bytes, output_bytes, status, step_count, \
              stdout, error_type, error_message, error_line, truncated, duration_us, pool_replica, run_id, strategy, \
-             acquisition_score, model_version) \
+             acquisition_score, model_version, source, source_share) \
          ON CONFLICT (id) DO NOTHING RETURNING id",
     )
     .bind(&c.ids)
@@ -164,6 +170,8 @@ pub(super) async fn insert_executions(
     .bind(&c.strategies)
     .bind(&c.scores)
     .bind(&c.versions)
+    .bind(&c.sources)
+    .bind(&c.shares)
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows.into_iter().map(|r| r.0).collect())

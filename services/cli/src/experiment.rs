@@ -1,0 +1,185 @@
+//! `curio experiment`: strategies × seeds on one budget, in one process,
+//! then each curve's mean and spread over the seeds against queries and
+//! against learner seconds, and each strategy's query and compute ratios
+//! against the baseline with intervals across seeds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use curio_loop::{Leg as Curve, Point, Strategy, Summary, bands_svg, describe, summarise};
+use curio_store::Store;
+
+use crate::active::{Leg, LocalPools, LoopArgs};
+
+#[derive(Args, Debug)]
+pub struct ExperimentArgs {
+    #[command(flatten)]
+    common: LoopArgs,
+    #[command(flatten)]
+    local: LocalPools,
+    /// Strategies to compare, the baseline first: the ratios are against it.
+    #[arg(long, value_delimiter = ',', default_value = "random,bald")]
+    strategies: Vec<String>,
+    /// Seeds per strategy: --seed, --seed + 1, … Each seed draws the same
+    /// candidates for every strategy and starts them from the same weights.
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    /// The curve metric the ratios compare. Default: `real_delta_exact`
+    /// when there is a corpus, else `delta_exact`.
+    #[arg(long)]
+    metric: Option<String>,
+    /// Where the JSON goes; the plots go beside it. Default:
+    /// experiments/<run-id>.json.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run(args: ExperimentArgs, data_dir: &Path) -> anyhow::Result<()> {
+    let strategies: Vec<Strategy> = args.strategies.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
+    anyhow::ensure!(strategies.len() >= 2, "--strategies needs two or more (the baseline first), e.g. random,bald");
+    anyhow::ensure!((1..=64).contains(&args.seeds), "--seeds is {}; allowed 1..=64", args.seeds);
+    let name = args.common.run_id.clone();
+    let seeds: Vec<u64> = (0..args.seeds).map(|i| args.common.seed + i).collect();
+    let mut legs: Vec<Leg> = vec![];
+    for &seed in &seeds {
+        for &strategy in &strategies {
+            legs.push(Leg { run_id: run_of(&name, seed), seed, strategy });
+        }
+    }
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("experiments").join(format!("{name}.json")));
+    let metric = args.metric.clone().unwrap_or_else(|| {
+        let corpus = args.common.corpus.join("real.jsonl").exists();
+        if corpus { "real_delta_exact" } else { "delta_exact" }.to_string()
+    });
+    let plan = Plan { name, seeds, strategies, metric, out };
+    crate::active::in_process(args.common, &args.local, data_dir, legs, async |store, common: &LoopArgs| {
+        plan.report(store, common.budget).await
+    })
+}
+
+/// A seed's run id.
+fn run_of(name: &str, seed: u64) -> String {
+    format!("{name}-seed{seed}")
+}
+
+struct Plan {
+    name: String,
+    seeds: Vec<u64>,
+    strategies: Vec<Strategy>,
+    metric: String,
+    out: PathBuf,
+}
+
+impl Plan {
+    /// Reads every leg's curves from the store, prints the compared metric
+    /// and the ratios, and writes the JSON and the plots.
+    async fn report(&self, store: &Store, budget: u64) -> anyhow::Result<()> {
+        let mut metrics: Vec<String> = vec![];
+        for &seed in &self.seeds {
+            metrics.extend(store.curve_metrics(&run_of(&self.name, seed)).await?);
+        }
+        metrics.sort();
+        metrics.dedup();
+        metrics.retain(|m| m != "learner_seconds" && m != "scoring_seconds");
+        anyhow::ensure!(
+            metrics.contains(&self.metric),
+            "no curve has {} (it has {}): pass --metric",
+            self.metric,
+            metrics.join(", ")
+        );
+        let baseline = self.strategies[0].as_str();
+        let mut summaries = BTreeMap::new();
+        for metric in &metrics {
+            let legs = self.curves(store, metric).await?;
+            summaries.insert(metric.clone(), summarise(metric, &legs, baseline));
+        }
+        let compared = &summaries[&self.metric];
+        println!("{}", table(compared));
+        for (strategy, r) in &compared.ratios {
+            println!("{strategy} against {baseline}, {}:", self.metric);
+            println!("  {}", describe("query_ratio", &r.query_ratio));
+            println!("  {}", describe("compute_ratio", &r.compute_ratio));
+        }
+        if let Some(dir) = self.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let stem = self.out.with_extension("");
+        for (axis, label) in [("queries", "interpreter queries"), ("seconds", "learner seconds (training and scoring)")]
+        {
+            let series: Vec<(&str, &[curio_loop::Band])> = compared
+                .strategies
+                .iter()
+                .map(|(s, b)| (s.as_str(), if axis == "queries" { &b.queries[..] } else { &b.seconds[..] }))
+                .collect();
+            let title = format!("{}: {} seeds, mean and 95% interval", self.name, self.seeds.len());
+            let path = PathBuf::from(format!("{}-{axis}.svg", stem.display()));
+            std::fs::write(&path, bands_svg(&title, &self.metric, label, &series))?;
+            println!("plot: {}", path.display());
+        }
+        let json = serde_json::json!({
+            "experiment": self.name,
+            "command": std::env::args().collect::<Vec<_>>().join(" "),
+            "budget": budget,
+            "seeds": self.seeds,
+            "strategies": self.strategies.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "baseline": baseline,
+            "compared": self.metric,
+            "summaries": summaries,
+        });
+        std::fs::write(&self.out, serde_json::to_string_pretty(&json)? + "\n")?;
+        println!("results: {}", self.out.display());
+        Ok(())
+    }
+
+    /// Every leg's curve of `metric`, each point with the learner seconds
+    /// spent when it was taken.
+    async fn curves(&self, store: &Store, metric: &str) -> anyhow::Result<Vec<Curve>> {
+        let mut legs = vec![];
+        for &seed in &self.seeds {
+            let run = run_of(&self.name, seed);
+            let seconds: BTreeMap<(String, i64), f64> =
+                store.learning_curve(&run, "learner_seconds").await?.into_iter().map(|(s, q, v)| ((s, q), v)).collect();
+            let curve = store.learning_curve(&run, metric).await?;
+            for strategy in &self.strategies {
+                let points = curve
+                    .iter()
+                    .filter(|p| p.0 == strategy.as_str())
+                    .filter_map(|(s, q, value)| {
+                        let seconds = *seconds.get(&(s.clone(), *q))?;
+                        Some(Point { queries: *q as f64, seconds, value: *value })
+                    })
+                    .collect();
+                legs.push(Curve { strategy: strategy.to_string(), seed, points });
+            }
+        }
+        Ok(legs)
+    }
+}
+
+/// The compared metric's mean and interval per query count, one column
+/// per strategy.
+fn table(summary: &Summary) -> String {
+    use std::fmt::Write;
+    let mut out =
+        format!("{} against interpreter queries (mean [95% interval] over seeds)\n{:>8}", summary.metric, "queries");
+    for s in summary.strategies.keys() {
+        let _ = write!(out, " {s:>22}");
+    }
+    out.push('\n');
+    let mut rows: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for (i, bands) in summary.strategies.values().enumerate() {
+        for b in &bands.queries {
+            let row = rows.entry(b.x as i64).or_insert_with(|| vec!["-".into(); summary.strategies.len()]);
+            row[i] = format!("{:.3} [{:.3}, {:.3}]", b.mean, b.low, b.high);
+        }
+    }
+    for (q, cells) in rows {
+        let _ = write!(out, "{q:>8}");
+        for c in cells {
+            let _ = write!(out, " {c:>22}");
+        }
+        out.push('\n');
+    }
+    out
+}

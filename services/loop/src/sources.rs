@@ -1,0 +1,219 @@
+//! Where candidates come from, and how much of each round each source
+//! gets: the configured shares, or, with `adapt`, shares a bandit moves
+//! toward the sources whose runs surprise the model most.
+
+use crate::LoopConfig;
+
+/// Where a candidate came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// A program of the real corpus.
+    Corpus,
+    /// The plain generator, in Python.
+    Plain,
+    /// The generator with people's idioms, in Python.
+    Idioms,
+    /// The generator's programs in Lua.
+    Lua,
+    /// The generator's programs in JavaScript.
+    Js,
+    /// A mutation of a program that surprised the model.
+    Mutant,
+    /// A program that surprised the model, on a new input.
+    Rerun,
+    /// A caller's program, outside the budget.
+    Submitted,
+}
+
+/// The sources whose shares the bandit sets (mutants and reruns keep
+/// theirs: they follow the model's surprises already).
+pub const ARMS: [Source; 5] = [Source::Corpus, Source::Plain, Source::Idioms, Source::Lua, Source::Js];
+
+impl Source {
+    /// Its name in the store and in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Corpus => "corpus",
+            Source::Plain => "generated",
+            Source::Idioms => "idioms",
+            Source::Lua => "lua",
+            Source::Js => "js",
+            Source::Mutant => "mutant",
+            Source::Rerun => "rerun",
+            Source::Submitted => "submitted",
+        }
+    }
+
+    fn arm(self) -> Option<usize> {
+        ARMS.iter().position(|a| *a == self)
+    }
+}
+
+/// The share the configured shares keep however the bandit leans, so every
+/// source goes on being measured.
+const FLOOR: f64 = 0.3;
+/// Weight of one observation in a source's running surprise.
+const RATE: f64 = 0.1;
+
+/// Each arm's share of the fresh candidates, and what its runs have cost
+/// the model lately.
+#[derive(Clone, Debug)]
+pub struct Sources {
+    /// The configured shares, over [`ARMS`], summing to 1.
+    prior: [f64; 5],
+    /// Running mean surprise (nats per step) of each arm's runs.
+    surprise: [Option<f64>; 5],
+    adapt: bool,
+}
+
+/// The nested draws [`crate::acquire::draw_candidates`] makes, from flat
+/// shares: the corpus's share, then of the generated candidates Lua's and
+/// JavaScript's, then of the Python ones the idiomatic share.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Nested {
+    /// Of all candidates, from the corpus.
+    pub corpus: f64,
+    /// Of the generated ones, in Lua.
+    pub lua: f64,
+    /// Of the generated ones, in JavaScript.
+    pub js: f64,
+    /// Of the generated Python ones, with people's idioms.
+    pub idiomatic: f64,
+}
+
+impl Sources {
+    /// The shares `config` sets (the corpus's only when `corpus` has
+    /// programs to draw); they adapt when `config.adapt_shares` says.
+    pub fn new(config: &LoopConfig, corpus: bool) -> Self {
+        let real = if corpus { config.corpus_share } else { 0.0 };
+        let generated = 1.0 - real;
+        let python = generated * (1.0 - config.lua_share - config.js_share);
+        let prior = [
+            real,
+            python * (1.0 - config.idiomatic_share),
+            python * config.idiomatic_share,
+            generated * config.lua_share,
+            generated * config.js_share,
+        ];
+        Sources { prior, surprise: [None; 5], adapt: config.adapt_shares }
+    }
+
+    /// Records how much a run of `source` surprised the model.
+    pub fn observe(&mut self, source: Source, nats_per_step: f64) {
+        let Some(i) = source.arm() else { return };
+        if !nats_per_step.is_finite() {
+            return;
+        }
+        let s = &mut self.surprise[i];
+        *s = Some(s.map_or(nats_per_step, |m| m + RATE * (nats_per_step - m)));
+    }
+
+    /// Each arm's share now. Without adapting, the configured shares.
+    /// Adapting, each configured share is weighed by exp(z), z being its
+    /// running surprise in standard deviations from the arms' mean (an
+    /// arm not yet measured weighs 1), and mixed with the configured
+    /// shares at [`FLOOR`]. An arm configured at 0 stays at 0.
+    pub fn shares(&self) -> [f64; 5] {
+        let live: Vec<f64> = (0..5).filter(|&i| self.prior[i] > 0.0).filter_map(|i| self.surprise[i]).collect();
+        if !self.adapt || live.len() < 2 {
+            return self.prior;
+        }
+        let mean = live.iter().sum::<f64>() / live.len() as f64;
+        let sd = (live.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / live.len() as f64).sqrt();
+        let weight: Vec<f64> = (0..5)
+            .map(|i| {
+                let z = self.surprise[i].map_or(0.0, |s| (s - mean) / (sd + 1e-6));
+                self.prior[i] * z.clamp(-3.0, 3.0).exp()
+            })
+            .collect();
+        let total: f64 = weight.iter().sum();
+        std::array::from_fn(|i| (1.0 - FLOOR) * weight[i] / total + FLOOR * self.prior[i])
+    }
+
+    /// The share `source` has now: an arm's of the fresh candidates, or
+    /// (mutants, reruns) none set here.
+    pub fn share_of(&self, source: Source) -> Option<f64> {
+        source.arm().map(|i| self.shares()[i])
+    }
+
+    /// The shares as the nested draws make them.
+    pub fn nested(&self) -> Nested {
+        let [corpus, plain, idioms, lua, js] = self.shares();
+        let generated = (1.0 - corpus).max(1e-12);
+        let python = plain + idioms;
+        Nested {
+            corpus,
+            lua: lua / generated,
+            js: js / generated,
+            idiomatic: if python > 0.0 { idioms / python } else { 0.0 },
+        }
+    }
+
+    /// Each arm's name, share and running surprise, for the log and metrics.
+    pub fn report(&self) -> Vec<(&'static str, f64, Option<f64>)> {
+        let shares = self.shares();
+        ARMS.iter().enumerate().map(|(i, a)| (a.as_str(), shares[i], self.surprise[i])).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(adapt: bool) -> LoopConfig {
+        LoopConfig {
+            corpus_share: 0.5,
+            idiomatic_share: 0.5,
+            lua_share: 0.2,
+            js_share: 0.2,
+            adapt_shares: adapt,
+            ..LoopConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_configured_shares_are_the_nested_draws_made_flat() {
+        let s = Sources::new(&config(false), true);
+        let shares = s.shares();
+        assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(shares[0], 0.5);
+        assert!((shares[3] - 0.1).abs() < 1e-12 && (shares[1] - 0.15).abs() < 1e-12);
+        let n = s.nested();
+        assert!((n.corpus - 0.5).abs() < 1e-12 && (n.lua - 0.2).abs() < 1e-12 && (n.idiomatic - 0.5).abs() < 1e-12);
+        // Without a corpus its share goes to the generated programs.
+        assert_eq!(Sources::new(&config(false), false).shares()[0], 0.0);
+    }
+
+    #[test]
+    fn adapting_leans_toward_the_surprising_sources_but_keeps_measuring_all() {
+        let mut fixed = Sources::new(&config(false), true);
+        let mut adapting = Sources::new(&config(true), true);
+        for _ in 0..20 {
+            for s in [&mut fixed, &mut adapting] {
+                s.observe(Source::Js, 2.0);
+                s.observe(Source::Lua, 0.5);
+                s.observe(Source::Plain, 0.2);
+                s.observe(Source::Idioms, 0.4);
+                s.observe(Source::Corpus, 0.6);
+                s.observe(Source::Mutant, 9.0); // not an arm: ignored
+                s.observe(Source::Plain, f64::NAN); // ignored
+            }
+        }
+        assert_eq!(fixed.shares(), Sources::new(&config(false), true).shares(), "fixed shares stay put");
+        let (before, after) = (fixed.shares(), adapting.shares());
+        assert!((after.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{after:?}");
+        assert!(after[4] > before[4], "JavaScript surprises most and gains: {after:?}");
+        assert!(after[1] < before[1], "plain Python surprises least and loses: {after:?}");
+        for i in 0..5 {
+            assert!(after[i] >= FLOOR * before[i] - 1e-12, "arm {i} keeps its floor: {after:?}");
+        }
+        let n = adapting.nested();
+        assert!(n.js > 0.2 && n.js + n.lua <= 1.0, "{n:?}");
+        // A source configured at nothing is never drawn.
+        let mut none = Sources::new(&LoopConfig { adapt_shares: true, ..LoopConfig::default() }, false);
+        none.observe(Source::Lua, 50.0);
+        none.observe(Source::Plain, 0.1);
+        none.observe(Source::Idioms, 0.1);
+        assert_eq!(none.shares()[3], 0.0);
+    }
+}
