@@ -203,6 +203,25 @@ fn curio_run_completes_and_writes_the_curve_and_plot() {
         .fetch_one(&db)
         .await
         .unwrap();
+        // Every pick records its source and the share that source had:
+        // the corpus's is --corpus-share, as nothing adapts.
+        let sources: Vec<(String, Option<f64>)> = sqlx::query_as(
+            "SELECT source, source_share FROM executions WHERE run_id = $1 AND strategy <> 'submitted'",
+        )
+        .bind(&run_id)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        assert!(!sources.is_empty());
+        for (source, share) in &sources {
+            let known = ["corpus", "generated", "idioms", "mutant", "rerun"].contains(&source.as_str());
+            assert!(known, "{source}");
+            match source.as_str() {
+                "corpus" => assert_eq!(*share, Some(0.5)),
+                "generated" | "idioms" => assert!(share.is_some_and(|s| s > 0.0 && s < 0.5), "{source} {share:?}"),
+                _ => assert_eq!(*share, None),
+            }
+        }
         (metrics, corpus_runs)
     });
     for metric in ["delta_exact", "real_delta_exact", "real_action_accuracy", "real_rollout_exact_end"] {

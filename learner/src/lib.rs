@@ -48,7 +48,7 @@ pub use generate::{
     GenConfig, chancy, generate, generate_in, idiomatic, inputs, mutants, mutate, suite, suite_run, suite_seeds,
 };
 pub use infer::{
-    Choice, Decoded, Decoding, Prediction, Rollout, Start, decode, disagreement, distribution, foresee_sampled,
+    Choice, Decoded, Decoding, Prediction, Rollout, Start, decode, disagreement, distribution, embeddings, foresee_sampled,
     outputs, predict, predict_with, rollout, rollout_until, rollout_with, trajectory_uncertainty, uncertainty, work,
 };
 pub use model::{

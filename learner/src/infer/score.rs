@@ -97,3 +97,19 @@ pub fn trajectory_uncertainty(
         })
         .collect())
 }
+
+/// Where the model places each row, for spreading a batch: its reading at
+/// the action query ([`WorldModel::reading`], no dropout, no working),
+/// scaled to unit length, so that 1 - a · b is how differently it reads two
+/// candidates.
+pub fn embeddings(model: &WorldModel, examples: &[Example], device: Device) -> Result<Vec<Vec<f32>>, ModelError> {
+    if examples.is_empty() {
+        return Ok(vec![]);
+    }
+    tch::no_grad(|| {
+        let batch = collate(examples, model.config.window(), device);
+        let read = model.reading(&batch)?;
+        let norm = read.norm_scalaropt_dim(2, [-1], true).clamp_min(1e-6);
+        Ok(Vec::<Vec<f32>>::try_from(&(read / norm).to_kind(Kind::Float).to(Device::Cpu))?)
+    })
+}

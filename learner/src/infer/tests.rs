@@ -339,3 +339,21 @@ fn trajectory_uncertainty_sums_along_the_foreseen_run() {
         None => assert!((one[0] - 256f64.ln()).abs() < 1e-9),
     }
 }
+
+#[test]
+fn embeddings_are_unit_length_and_the_same_for_the_same_reading() {
+    tch::manual_seed(17);
+    let model = Learner::new(tiny(512), Device::Cpu).unwrap().model;
+    let (_, ex) = counting();
+    let rows = vec![ex[0].clone(), ex[1].clone(), ex[0].clone()];
+    let e = embeddings(&model, &rows, Device::Cpu).unwrap();
+    assert_eq!(e.len(), 3);
+    for v in &e {
+        assert_eq!(v.len(), 32);
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+    }
+    assert_eq!(e[0], e[2], "the same row, the same reading");
+    assert_ne!(e[0], e[1], "another state, another reading");
+    assert!(embeddings(&model, &[], Device::Cpu).unwrap().is_empty());
+}

@@ -317,6 +317,13 @@ impl WorldModel {
         })
     }
 
+    /// Each example's final hidden state where it is asked its action, (N,
+    /// C): how the model reads the program and state there.
+    pub fn reading(&self, batch: &Batch) -> Result<Tensor, ModelError> {
+        let (_, own) = self.hidden(batch, false)?;
+        action::at_positions(&own, &batch.examples.query)
+    }
+
     /// All three heads. `train` turns dropout on (training, MC-dropout).
     pub fn forward(&self, batch: &Batch, train: bool) -> Result<Output, ModelError> {
         let (programs, own) = self.hidden(batch, train)?;

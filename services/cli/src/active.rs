@@ -46,6 +46,12 @@ pub struct LoopArgs {
     /// Steps the `trajectory` strategy foresees per candidate.
     #[arg(long, default_value_t = LoopConfig::default().horizon)]
     horizon: usize,
+    /// Weight of spread against score when a scoring strategy picks its
+    /// batch: each pick is the best of (1 - w) × its score's rank plus w ×
+    /// how differently the model reads it from the picks before; 0 picks by
+    /// score alone.
+    #[arg(long, default_value_t = LoopConfig::default().diversity)]
+    diversity: f64,
     /// Queries between evaluations on the held-out suite.
     #[arg(long, default_value_t = LoopConfig::default().eval_every)]
     pub(crate) eval_every: u64,
@@ -257,6 +263,7 @@ fn loop_config(args: &LoopArgs, leg: &Leg, data_dir: &Path, corpus: &Option<Arc<
         max_steps_per_round: args.max_steps_per_round,
         eval_every: args.eval_every,
         horizon: args.horizon,
+        diversity: args.diversity,
         eval_programs: args.eval_programs,
         seed: leg.seed,
         init: args.init.clone(),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use curio_learner::{
     Example, GenConfig, JUMPS, State, WorldModel, disagreement, encode_context_in, generate, generate_in, idiomatic,
-    inputs, mutate, trajectory_uncertainty, uncertainty,
+    embeddings, inputs, mutate, trajectory_uncertainty, uncertainty,
 };
 use curio_store::Origin;
 use curio_trace::Language;
@@ -126,6 +126,9 @@ pub fn draw_candidates(
 pub struct Scores {
     /// Per candidate; `None` where scoring ran out of time (or `random`).
     pub scores: Vec<Option<f64>>,
+    /// Per candidate, with `diversity`: how the model reads its first
+    /// state ([`embeddings`]), unit length.
+    pub embeddings: Vec<Option<Vec<f32>>>,
     pub elapsed: Duration,
 }
 
@@ -137,6 +140,9 @@ pub struct Scoring {
     pub bald_samples: usize,
     pub horizon: usize,
     pub budget: Duration,
+    /// With more than 0, the candidates' embeddings are read too, for a
+    /// batch spread over them ([`select`]).
+    pub diversity: f64,
 }
 
 /// Scores candidates by the strategy's uncertainty (averaged over the
@@ -151,13 +157,27 @@ pub fn score(
 ) -> Result<Scores, LoopError> {
     let started = Instant::now();
     let mut scores = vec![None; candidates.len()];
+    let mut embedded = vec![None; candidates.len()];
     if strategy == Strategy::Random {
-        return Ok(Scores { scores, elapsed: started.elapsed() });
+        return Ok(Scores { scores, embeddings: embedded, elapsed: started.elapsed() });
     }
     let window = model.config.window();
     for (chunk_no, chunk) in candidates.chunks(8).enumerate() {
         if started.elapsed() > scoring.budget {
             break;
+        }
+        if scoring.diversity > 0.0 {
+            let (mut rows, mut owner) = (vec![], vec![]);
+            for (i, c) in chunk.iter().enumerate() {
+                let asked = Example::query(encode_context_in(c.language, &c.source, &State::initial(&c.input), 1));
+                if window.fits(&asked) {
+                    rows.push(asked);
+                    owner.push(chunk_no * 8 + i);
+                }
+            }
+            for (o, e) in owner.into_iter().zip(embeddings(model, &rows, device)?) {
+                embedded[o] = Some(e);
+            }
         }
         if strategy == Strategy::Trajectory {
             let starts: Vec<_> =
@@ -196,17 +216,22 @@ pub fn score(
             scores[o] = Some(sum / n as f64);
         }
     }
-    Ok(Scores { scores, elapsed: started.elapsed() })
+    Ok(Scores { scores, embeddings: embedded, elapsed: started.elapsed() })
 }
 
 /// Picks `n` candidates: best score first (random order for `random` and
 /// for unscored ones), at most `per_family` per family while others are
-/// left, then whatever remains.
+/// left, then whatever remains. With `spread` (each candidate's embedding
+/// and a weight λ in (0, 1]), the batch is built greedily instead, each
+/// pick the best of (1 - λ) × its score's rank (1 for the best, 0 for the
+/// worst or unscored) plus λ × its distance to the nearest pick so far
+/// (half of 1 - cosine; 1 for the first): ranked batch-mode sampling, so
+/// a batch does not spend itself on candidates the model reads alike.
 pub fn select(
     candidates: &[Candidate],
     scores: &[Option<f64>],
-    n: usize,
-    per_family: usize,
+    (n, per_family): (usize, usize),
+    spread: Option<(&[Option<Vec<f32>>], f64)>,
     rng: &mut impl Rng,
 ) -> Vec<usize> {
     let mut order: Vec<usize> = (0..candidates.len()).collect();
@@ -216,6 +241,9 @@ pub fn select(
         let key = |i: usize| scores[i].unwrap_or(f64::NEG_INFINITY);
         key(b).total_cmp(&key(a))
     });
+    if let Some((embedded, weight)) = spread.filter(|(_, w)| *w > 0.0) {
+        order = spread_out(&order, scores, embedded, (weight, n, per_family), candidates);
+    }
     let mut taken: HashMap<&str, usize> = HashMap::new();
     let mut chosen = vec![];
     for &i in &order {
@@ -231,6 +259,58 @@ pub fn select(
         }
     }
     chosen
+}
+
+/// `order` (best first) re-ranked greedily for a spread batch: see
+/// [`select`]. The first `n` it returns respect the family cap; the rest
+/// follow in `order`'s order.
+fn spread_out(
+    order: &[usize],
+    scores: &[Option<f64>],
+    embedded: &[Option<Vec<f32>>],
+    (weight, n, per_family): (f64, usize, usize),
+    candidates: &[Candidate],
+) -> Vec<usize> {
+    let scored = order.iter().filter(|&&i| scores[i].is_some()).count();
+    let rank = |pos: usize, i: usize| {
+        if scores[i].is_none() || scored < 2 { 0.0 } else { 1.0 - pos as f64 / (scored - 1) as f64 }
+    };
+    let ranked: Vec<(usize, f64)> = order.iter().enumerate().map(|(pos, &i)| (i, rank(pos, i))).collect();
+    let distance = |a: &[f32], b: &[f32]| {
+        let cos: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        f64::from((1.0 - cos).clamp(0.0, 2.0)) / 2.0
+    };
+    let mut chosen: Vec<usize> = vec![];
+    let mut taken: HashMap<&str, usize> = HashMap::new();
+    while chosen.len() < n {
+        let value = |&(i, r): &(usize, f64)| {
+            let near = embedded[i].as_deref().map_or(0.0, |e| {
+                chosen
+                    .iter()
+                    .filter_map(|&j| embedded[j].as_deref())
+                    .map(|c| distance(e, c))
+                    .fold(1.0, f64::min)
+            });
+            (1.0 - weight) * r + weight * near
+        };
+        let open = ranked.iter().filter(|(i, _)| {
+            !chosen.contains(i) && taken.get(candidates[*i].family.as_str()).copied().unwrap_or(0) < per_family
+        });
+        // The first of equals wins: ties keep `order`.
+        let Some(best) = open.fold(None::<((usize, f64), f64)>, |best, c| {
+            let v = value(c);
+            match best {
+                Some((_, bv)) if bv >= v => best,
+                _ => Some((*c, v)),
+            }
+        }) else {
+            break;
+        };
+        *taken.entry(candidates[best.0.0].family.as_str()).or_default() += 1;
+        chosen.push(best.0.0);
+    }
+    let rest = order.iter().copied().filter(|i| !chosen.contains(i)).collect::<Vec<_>>();
+    chosen.into_iter().chain(rest).collect()
 }
 
 #[cfg(test)]
@@ -255,11 +335,31 @@ mod tests {
         let cands = vec![cand("a"), cand("a"), cand("a"), cand("b"), cand("c")];
         let scores = vec![Some(5.0), Some(4.0), Some(3.0), Some(1.0), None];
         let mut rng = StdRng::seed_from_u64(1);
-        let picked = select(&cands, &scores, 3, 2, &mut rng);
+        let picked = select(&cands, &scores, (3, 2), None, &mut rng);
         assert_eq!(picked, vec![0, 1, 3]);
         // With too few families the cap gives way rather than leaving the batch short.
-        let picked = select(&cands[..3], &scores[..3], 3, 1, &mut rng);
+        let picked = select(&cands[..3], &scores[..3], (3, 1), None, &mut rng);
         assert_eq!(picked, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_spread_batch_passes_over_candidates_the_model_reads_alike() {
+        let cands: Vec<Candidate> = ["a", "b", "c", "d"].into_iter().map(cand).collect();
+        let scores = vec![Some(4.0), Some(3.0), Some(2.0), Some(1.0)];
+        // The two best are read alike; the third is read differently.
+        let unit = |x: f32, y: f32| Some(vec![x, y]);
+        let embedded = vec![unit(1.0, 0.0), unit(1.0, 0.0), unit(0.0, 1.0), unit(0.6, 0.8)];
+        let mut rng = StdRng::seed_from_u64(1);
+        assert_eq!(select(&cands, &scores, (2, 2), None, &mut rng), vec![0, 1], "by score alone");
+        let spread = select(&cands, &scores, (2, 2), Some((&embedded, 0.5)), &mut rng);
+        assert_eq!(spread[..2], [0, 2], "the best, then the best read differently: {spread:?}");
+        // All weight on the score is the plain order again.
+        let plain = select(&cands, &scores, (2, 2), Some((&embedded, 1e-9)), &mut rng);
+        assert_eq!(plain[..2], [0, 1]);
+        // The family cap still holds.
+        let same: Vec<Candidate> = ["a", "a", "a", "b"].into_iter().map(cand).collect();
+        let capped = select(&same, &scores, (3, 1), Some((&embedded, 0.5)), &mut rng);
+        assert_eq!(capped[..2], [0, 3], "{capped:?}");
     }
 
     #[test]

@@ -89,6 +89,10 @@ pub struct LoopConfig {
     pub bald_samples: usize,
     /// Steps `trajectory` foresees per candidate. Default: 12.
     pub horizon: usize,
+    /// Weight λ of spread against score when a scoring strategy picks its
+    /// batch (ranked batch-mode sampling on the model's
+    /// readings of the candidates); 0 picks by score alone. Default: 0.
+    pub diversity: f64,
     /// Wall-clock bound on scoring per round; candidates not scored in time
     /// are ranked last. Default: 30 s.
     pub score_budget: Duration,
@@ -150,6 +154,7 @@ impl Default for LoopConfig {
             pack: 8,
             bald_samples: 4,
             horizon: 12,
+            diversity: 0.0,
             score_budget: Duration::from_secs(30),
             eval_every: 64,
             eval_programs: 24,
@@ -182,6 +187,9 @@ impl LoopConfig {
         }
         if self.candidates < self.batch {
             return bad(format!("candidates ({}) must be at least batch ({})", self.candidates, self.batch));
+        }
+        if !(0.0..=1.0).contains(&self.diversity) {
+            return bad(format!("diversity is {}; allowed 0..=1 (--diversity)", self.diversity));
         }
         if !(1..=256).contains(&self.horizon) {
             return bad(format!("horizon is {}; allowed 1..=256", self.horizon));

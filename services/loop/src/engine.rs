@@ -290,6 +290,7 @@ impl Engine {
             bald_samples: self.config.bald_samples,
             horizon: self.config.horizon,
             budget: self.config.score_budget,
+            diversity: self.config.diversity,
         };
         let (candidates, scored) = tokio::task::spawn_blocking(move || {
             let t = lock(&trainer);
@@ -300,7 +301,8 @@ impl Engine {
         let scored = scored?;
         report.scoring_time = scored.elapsed;
         report.scored = scored.scores.iter().filter(|s| s.is_some()).count();
-        let chosen = select(&candidates, &scored.scores, want, self.config.per_family, &mut rng);
+        let spread = Some((&scored.embeddings[..], self.config.diversity));
+        let chosen = select(&candidates, &scored.scores, (want, self.config.per_family), spread, &mut rng);
         Ok((
             chosen.iter().map(|&i| candidates[i].clone()).collect(),
             chosen.iter().map(|&i| scored.scores[i]).collect(),
