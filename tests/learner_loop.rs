@@ -205,13 +205,12 @@ fn curio_run_completes_and_writes_the_curve_and_plot() {
         .unwrap();
         // Every pick records its source and the share that source had:
         // the corpus's is --corpus-share, as nothing adapts.
-        let sources: Vec<(String, Option<f64>)> = sqlx::query_as(
-            "SELECT source, source_share FROM executions WHERE run_id = $1 AND strategy <> 'submitted'",
-        )
-        .bind(&run_id)
-        .fetch_all(&db)
-        .await
-        .unwrap();
+        let sources: Vec<(String, Option<f64>)> =
+            sqlx::query_as("SELECT source, source_share FROM executions WHERE run_id = $1 AND strategy <> 'submitted'")
+                .bind(&run_id)
+                .fetch_all(&db)
+                .await
+                .unwrap();
         assert!(!sources.is_empty());
         for (source, share) in &sources {
             let known = ["corpus", "generated", "idioms", "mutant", "rerun"].contains(&source.as_str());

@@ -48,8 +48,9 @@ pub use generate::{
     GenConfig, chancy, generate, generate_in, idiomatic, inputs, mutants, mutate, suite, suite_run, suite_seeds,
 };
 pub use infer::{
-    Choice, Decoded, Decoding, Prediction, Rollout, Start, decode, disagreement, distribution, embeddings, foresee_sampled,
-    outputs, predict, predict_with, rollout, rollout_until, rollout_with, trajectory_uncertainty, uncertainty, work,
+    Choice, Decoded, Decoding, Prediction, Rollout, Start, decode, disagreement, distribution, embeddings,
+    foresee_sampled, outputs, predict, predict_with, rollout, rollout_until, rollout_with, trajectory_uncertainty,
+    uncertainty, work,
 };
 pub use model::{
     Batch, Cache, Examples, Learner, Losses, ModelConfig, ModelError, Output, Programs, Targets, WorldModel,

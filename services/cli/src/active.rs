@@ -79,6 +79,14 @@ pub struct LoopArgs {
     /// string methods, dicts, sets, small classes).
     #[arg(long, default_value_t = LoopConfig::default().idiomatic_share)]
     idiomatic_share: f64,
+    /// Share of the generated Python candidates in the generator's harder
+    /// setting (longer programs, more iterations, longer strings).
+    #[arg(long, default_value_t = LoopConfig::default().hard_share)]
+    hard_share: f64,
+    /// Share of the generated Python candidates that draw from `random`
+    /// (each run's seed an input).
+    #[arg(long, default_value_t = LoopConfig::default().chance_share)]
+    chance_share: f64,
     /// Share of the generated candidates written in Lua; with any, the
     /// curve also shows the Lua suite.
     #[arg(long, default_value_t = LoopConfig::default().lua_share)]
@@ -273,6 +281,8 @@ fn loop_config(args: &LoopArgs, leg: &Leg, data_dir: &Path, corpus: &Option<Arc<
         corpus: corpus.clone(),
         corpus_share: args.corpus_share,
         idiomatic_share: args.idiomatic_share,
+        hard_share: args.hard_share,
+        chance_share: args.chance_share,
         lua_share: args.lua_share,
         js_share: args.js_share,
         adapt_shares: args.adapt_shares,

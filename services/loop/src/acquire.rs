@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use curio_learner::{
-    Example, GenConfig, JUMPS, State, WorldModel, disagreement, encode_context_in, generate, generate_in, idiomatic,
-    embeddings, inputs, mutate, trajectory_uncertainty, uncertainty,
+    Example, GenConfig, JUMPS, State, WorldModel, chancy, disagreement, embeddings, encode_context_in, generate,
+    generate_in, idiomatic, inputs, mutate, trajectory_uncertainty, uncertainty,
 };
 use curio_store::Origin;
 use curio_trace::Language;
@@ -112,7 +112,18 @@ pub fn draw_candidates(
                 } else if shares.idiomatic > 0.0 && rng.random::<f64>() < shares.idiomatic {
                     (Language::Python, idiomatic(program, config), format!("idioms:{program}"), Source::Idioms)
                 } else {
-                    (Language::Python, generate(program, config), format!("gen:{program}"), Source::Plain)
+                    // Of the Python ones not idiomatic: only with a hard or
+                    // chance share is there a draw more.
+                    let rest = (1.0 - shares.idiomatic).max(1e-12);
+                    let other = if shares.hard + shares.chance > 0.0 { rng.random::<f64>() * rest } else { 1.0 };
+                    if other < shares.hard {
+                        let source = generate(program, &GenConfig::harder());
+                        (Language::Python, source, format!("hard:{program}"), Source::Hard)
+                    } else if other < shares.hard + shares.chance {
+                        (Language::Python, chancy(program), format!("chance:{program}"), Source::Chance)
+                    } else {
+                        (Language::Python, generate(program, config), format!("gen:{program}"), Source::Plain)
+                    }
                 };
                 let input = inputs(program, 1).remove(0);
                 Candidate { language, source, input, seed, family, origin: Origin::Generated, from }
@@ -285,11 +296,7 @@ fn spread_out(
     while chosen.len() < n {
         let value = |&(i, r): &(usize, f64)| {
             let near = embedded[i].as_deref().map_or(0.0, |e| {
-                chosen
-                    .iter()
-                    .filter_map(|&j| embedded[j].as_deref())
-                    .map(|c| distance(e, c))
-                    .fold(1.0, f64::min)
+                chosen.iter().filter_map(|&j| embedded[j].as_deref()).map(|c| distance(e, c)).fold(1.0, f64::min)
             });
             (1.0 - weight) * r + weight * near
         };
@@ -370,7 +377,7 @@ mod tests {
             language: Language::Python,
             source: generate(1, &GenConfig::default()),
         }];
-        let none = Nested { corpus: 0.0, lua: 0.0, js: 0.0, idiomatic: 0.0 };
+        let none = Nested { corpus: 0.0, lua: 0.0, js: 0.0, idiomatic: 0.0, hard: 0.0, chance: 0.0 };
         let plain = Generating { config: &GenConfig::default(), shares: none };
         let draw = |seed| draw_candidates(20, &surprising, plain, None, &mut StdRng::seed_from_u64(seed));
         assert_eq!(draw(7), draw(7));
@@ -396,6 +403,19 @@ mod tests {
         for language in Language::ALL {
             assert!((12..=48).contains(&count(language)), "{} of 90 in {}", count(language), language.as_str());
         }
+        let kinds = Generating { shares: Nested { idiomatic: 0.25, hard: 0.25, chance: 0.25, ..none }, ..plain };
+        let mixed = draw_candidates(200, &[], kinds, None, &mut StdRng::seed_from_u64(7));
+        for (from, prefix) in [(Source::Idioms, "idioms:"), (Source::Hard, "hard:"), (Source::Chance, "chance:")] {
+            let some: Vec<&Candidate> = mixed.iter().filter(|c| c.from == from).collect();
+            assert!((25..=75).contains(&some.len()), "{} of 200 from {from:?}", some.len());
+            assert!(some.iter().all(|c| c.family.starts_with(prefix)));
+        }
+        let hard = mixed.iter().find(|c| c.from == Source::Hard).unwrap();
+        let program: u64 = hard.family["hard:".len()..].parse().unwrap();
+        assert_eq!(hard.source, generate(program, &GenConfig::harder()));
+        let chance = mixed.iter().find(|c| c.from == Source::Chance).unwrap();
+        assert!(chance.source.starts_with("import random"));
+        let mixed = draw_candidates(90, &[], thirds, None, &mut StdRng::seed_from_u64(7));
         let js = mixed.iter().find(|c| c.language == Language::Js).unwrap();
         let program: u64 = js.family["js:".len()..].parse().unwrap();
         assert_eq!(js.source, generate_in(Language::Js, program, &GenConfig::default()));

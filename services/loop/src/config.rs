@@ -126,6 +126,13 @@ pub struct LoopConfig {
     /// use ([`curio_learner::idiomatic`]); the rest come from the plain
     /// generator. Default: 0.5.
     pub idiomatic_share: f64,
+    /// Share of the generated Python candidates in the generator's harder
+    /// setting (longer programs, more iterations, longer strings).
+    /// Default: 0.
+    pub hard_share: f64,
+    /// Share of the generated Python candidates that draw from `random`
+    /// (each run's seed an input). Default: 0.
+    pub chance_share: f64,
     /// Share of the generated candidates written in Lua (the generator's
     /// programs, as Lua); with any, the curve also shows the `lua` suite
     /// (`indist-lua`). Default: 0.
@@ -168,6 +175,8 @@ impl Default for LoopConfig {
             corpus: None,
             corpus_share: 0.5,
             idiomatic_share: 0.5,
+            hard_share: 0.0,
+            chance_share: 0.0,
             lua_share: 0.0,
             js_share: 0.0,
             adapt_shares: false,
@@ -203,8 +212,11 @@ impl LoopConfig {
         if !(0.0..=1.0).contains(&self.corpus_share) {
             return bad(format!("corpus share is {}; allowed 0..=1", self.corpus_share));
         }
-        if !(0.0..=1.0).contains(&self.idiomatic_share) {
-            return bad(format!("idiomatic share is {}; allowed 0..=1", self.idiomatic_share));
+        let python = [self.idiomatic_share, self.hard_share, self.chance_share];
+        if python.iter().any(|s| !(0.0..=1.0).contains(s)) || python.iter().sum::<f64>() > 1.0 {
+            return bad(format!(
+                "idiomatic, hard and chance shares are {python:?}; each allowed 0..=1, and together at most 1"
+            ));
         }
         if !(0.0..=1.0).contains(&self.lua_share) {
             return bad(format!("Lua share is {}; allowed 0..=1 (--lua-share)", self.lua_share));

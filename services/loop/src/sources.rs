@@ -13,6 +13,12 @@ pub enum Source {
     Plain,
     /// The generator with people's idioms, in Python.
     Idioms,
+    /// The generator's harder setting: longer programs, more iterations,
+    /// longer strings.
+    Hard,
+    /// Generated programs that draw from `random`: each run's seed is an
+    /// input.
+    Chance,
     /// The generator's programs in Lua.
     Lua,
     /// The generator's programs in JavaScript.
@@ -27,7 +33,8 @@ pub enum Source {
 
 /// The sources whose shares the bandit sets (mutants and reruns keep
 /// theirs: they follow the model's surprises already).
-pub const ARMS: [Source; 5] = [Source::Corpus, Source::Plain, Source::Idioms, Source::Lua, Source::Js];
+pub const ARMS: [Source; 7] =
+    [Source::Corpus, Source::Plain, Source::Idioms, Source::Hard, Source::Chance, Source::Lua, Source::Js];
 
 impl Source {
     /// Its name in the store and in metrics.
@@ -36,6 +43,8 @@ impl Source {
             Source::Corpus => "corpus",
             Source::Plain => "generated",
             Source::Idioms => "idioms",
+            Source::Hard => "hard",
+            Source::Chance => "chance",
             Source::Lua => "lua",
             Source::Js => "js",
             Source::Mutant => "mutant",
@@ -60,15 +69,16 @@ const RATE: f64 = 0.1;
 #[derive(Clone, Debug)]
 pub struct Sources {
     /// The configured shares, over [`ARMS`], summing to 1.
-    prior: [f64; 5],
+    prior: [f64; ARMS.len()],
     /// Running mean surprise (nats per step) of each arm's runs.
-    surprise: [Option<f64>; 5],
+    surprise: [Option<f64>; ARMS.len()],
     adapt: bool,
 }
 
 /// The nested draws [`crate::acquire::draw_candidates`] makes, from flat
 /// shares: the corpus's share, then of the generated candidates Lua's and
-/// JavaScript's, then of the Python ones the idiomatic share.
+/// JavaScript's, then of the Python ones the idiomatic, hard and chance
+/// shares.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Nested {
     /// Of all candidates, from the corpus.
@@ -79,6 +89,10 @@ pub struct Nested {
     pub js: f64,
     /// Of the generated Python ones, with people's idioms.
     pub idiomatic: f64,
+    /// Of the generated Python ones, in the harder setting.
+    pub hard: f64,
+    /// Of the generated Python ones, drawing from `random`.
+    pub chance: f64,
 }
 
 impl Sources {
@@ -88,14 +102,17 @@ impl Sources {
         let real = if corpus { config.corpus_share } else { 0.0 };
         let generated = 1.0 - real;
         let python = generated * (1.0 - config.lua_share - config.js_share);
+        let (idioms, hard, chance) = (config.idiomatic_share, config.hard_share, config.chance_share);
         let prior = [
             real,
-            python * (1.0 - config.idiomatic_share),
-            python * config.idiomatic_share,
+            python * (1.0 - idioms - hard - chance),
+            python * idioms,
+            python * hard,
+            python * chance,
             generated * config.lua_share,
             generated * config.js_share,
         ];
-        Sources { prior, surprise: [None; 5], adapt: config.adapt_shares }
+        Sources { prior, surprise: [None; ARMS.len()], adapt: config.adapt_shares }
     }
 
     /// Records how much a run of `source` surprised the model.
@@ -113,14 +130,15 @@ impl Sources {
     /// running surprise in standard deviations from the arms' mean (an
     /// arm not yet measured weighs 1), and mixed with the configured
     /// shares at [`FLOOR`]. An arm configured at 0 stays at 0.
-    pub fn shares(&self) -> [f64; 5] {
-        let live: Vec<f64> = (0..5).filter(|&i| self.prior[i] > 0.0).filter_map(|i| self.surprise[i]).collect();
+    pub fn shares(&self) -> [f64; ARMS.len()] {
+        let live: Vec<f64> =
+            (0..ARMS.len()).filter(|&i| self.prior[i] > 0.0).filter_map(|i| self.surprise[i]).collect();
         if !self.adapt || live.len() < 2 {
             return self.prior;
         }
         let mean = live.iter().sum::<f64>() / live.len() as f64;
         let sd = (live.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / live.len() as f64).sqrt();
-        let weight: Vec<f64> = (0..5)
+        let weight: Vec<f64> = (0..ARMS.len())
             .map(|i| {
                 let z = self.surprise[i].map_or(0.0, |s| (s - mean) / (sd + 1e-6));
                 self.prior[i] * z.clamp(-3.0, 3.0).exp()
@@ -138,14 +156,17 @@ impl Sources {
 
     /// The shares as the nested draws make them.
     pub fn nested(&self) -> Nested {
-        let [corpus, plain, idioms, lua, js] = self.shares();
+        let [corpus, plain, idioms, hard, chance, lua, js] = self.shares();
         let generated = (1.0 - corpus).max(1e-12);
-        let python = plain + idioms;
+        let python = plain + idioms + hard + chance;
+        let of_python = |x: f64| if python > 0.0 { x / python } else { 0.0 };
         Nested {
             corpus,
             lua: lua / generated,
             js: js / generated,
-            idiomatic: if python > 0.0 { idioms / python } else { 0.0 },
+            idiomatic: of_python(idioms),
+            hard: of_python(hard),
+            chance: of_python(chance),
         }
     }
 
@@ -164,6 +185,8 @@ mod tests {
         LoopConfig {
             corpus_share: 0.5,
             idiomatic_share: 0.5,
+            hard_share: 0.2,
+            chance_share: 0.1,
             lua_share: 0.2,
             js_share: 0.2,
             adapt_shares: adapt,
@@ -177,9 +200,12 @@ mod tests {
         let shares = s.shares();
         assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert_eq!(shares[0], 0.5);
-        assert!((shares[3] - 0.1).abs() < 1e-12 && (shares[1] - 0.15).abs() < 1e-12);
+        // Python: 0.5 × 0.6 = 0.3, of it 20% plain, 50% idioms, 20% hard, 10% chance.
+        let want = [0.5, 0.06, 0.15, 0.06, 0.03, 0.1, 0.1];
+        assert!(shares.iter().zip(want).all(|(s, w)| (s - w).abs() < 1e-12), "{shares:?}");
         let n = s.nested();
         assert!((n.corpus - 0.5).abs() < 1e-12 && (n.lua - 0.2).abs() < 1e-12 && (n.idiomatic - 0.5).abs() < 1e-12);
+        assert!((n.hard - 0.2).abs() < 1e-12 && (n.chance - 0.1).abs() < 1e-12, "{n:?}");
         // Without a corpus its share goes to the generated programs.
         assert_eq!(Sources::new(&config(false), false).shares()[0], 0.0);
     }
@@ -194,6 +220,8 @@ mod tests {
                 s.observe(Source::Lua, 0.5);
                 s.observe(Source::Plain, 0.2);
                 s.observe(Source::Idioms, 0.4);
+                s.observe(Source::Hard, 0.5);
+                s.observe(Source::Chance, 0.5);
                 s.observe(Source::Corpus, 0.6);
                 s.observe(Source::Mutant, 9.0); // not an arm: ignored
                 s.observe(Source::Plain, f64::NAN); // ignored
@@ -202,9 +230,9 @@ mod tests {
         assert_eq!(fixed.shares(), Sources::new(&config(false), true).shares(), "fixed shares stay put");
         let (before, after) = (fixed.shares(), adapting.shares());
         assert!((after.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{after:?}");
-        assert!(after[4] > before[4], "JavaScript surprises most and gains: {after:?}");
+        assert!(after[6] > before[6], "JavaScript surprises most and gains: {after:?}");
         assert!(after[1] < before[1], "plain Python surprises least and loses: {after:?}");
-        for i in 0..5 {
+        for i in 0..ARMS.len() {
             assert!(after[i] >= FLOOR * before[i] - 1e-12, "arm {i} keeps its floor: {after:?}");
         }
         let n = adapting.nested();
@@ -214,6 +242,6 @@ mod tests {
         none.observe(Source::Lua, 50.0);
         none.observe(Source::Plain, 0.1);
         none.observe(Source::Idioms, 0.1);
-        assert_eq!(none.shares()[3], 0.0);
+        assert_eq!(none.shares()[5], 0.0);
     }
 }

@@ -80,8 +80,8 @@ pub struct Provenance {
     pub model_version: Option<i64>,
     /// The pool replica that ran it.
     pub pool_replica: Option<String>,
-    /// Where the candidate came from (`generated`, `idioms`, `lua`, `js`,
-    /// `corpus`, `mutant`, `rerun`).
+    /// Where the candidate came from (`generated`, `idioms`, `hard`,
+    /// `chance`, `lua`, `js`, `corpus`, `mutant`, `rerun`, `submitted`).
     pub source: Option<String>,
     /// The share of the round's candidates its source had when it was
     /// drawn (none for mutants, reruns and submissions).
