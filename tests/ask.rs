@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use curio_interpreter_pool::Execution;
-use curio_learner::{Asking, Example, Learner, ModelConfig, TrainConfig, Trainer, examples};
+use curio_learner::{Asking, Code, Example, Learner, ModelConfig, TrainConfig, Trainer, examples};
 use curio_tests::sandbox;
 use curio_trace::Run;
 use tch::Device;
@@ -106,7 +106,8 @@ fn real_output(source: &str) -> String {
 fn drawn_rollouts_put_mass_on_every_value_randint_can_draw() {
     let learner = model();
     let asking = Asking { samples: 48, horizon: 12, seed: 5, ..Asking::default() };
-    let e = curio_learner::expect_output(&learner.model, (DRAW, ""), asking, Device::Cpu, |_| false).unwrap();
+    let e =
+        curio_learner::expect_output(&learner.model, (Code::python(DRAW), ""), asking, Device::Cpu, |_| false).unwrap();
     let share = |v: &str| e.outputs.iter().filter(|(o, _)| o.trim_end() == v).map(|(_, p)| p).sum::<f64>();
     eprintln!("outputs: {:?}", e.outputs);
     for v in ["1", "2", "3"] {
@@ -132,11 +133,13 @@ fn ranking_puts_the_real_program_first_where_the_model_predicts_every_candidate(
     let asking = Asking { samples: 8, horizon: 12, ..Asking::default() };
     // The case: the model's greedy rollouts print what each candidate prints.
     for source in std::iter::once(&real).chain(&mutants) {
-        let e = curio_learner::expect_output(&learner.model, (source, ""), asking, Device::Cpu, |_| false).unwrap();
+        let e =
+            curio_learner::expect_output(&learner.model, (Code::python(source), ""), asking, Device::Cpu, |_| false)
+                .unwrap();
         assert_eq!(e.stdout(), real_output(source), "the model predicts this candidate:\n{source}");
     }
-    let candidates: Vec<(&str, &str)> =
-        [&mutants[0], &mutants[1], &real, &mutants[2]].iter().map(|s| (s.as_str(), "")).collect();
+    let candidates: Vec<(Code<'_>, &str)> =
+        [&mutants[0], &mutants[1], &real, &mutants[2]].iter().map(|s| (Code::python(s), "")).collect();
     let ranked = curio_learner::rank(&learner.model, &candidates, "red", asking, Device::Cpu, |_| false).unwrap();
     eprintln!("{ranked:?}");
     assert_eq!(ranked[0].index, 2, "the real program first");
@@ -172,7 +175,8 @@ fn the_input_search_finds_an_input_the_model_foresees_and_the_sandbox_confirms()
     let wanted = copy_source(("colour", "tea"), None, "colour");
     // The case: the model foresees what the wanted input prints.
     let asking = Asking { samples: 2, horizon: 12, ..Asking::default() };
-    let e = curio_learner::expect_output(&learner.model, (&wanted, ""), asking, Device::Cpu, |_| false).unwrap();
+    let e = curio_learner::expect_output(&learner.model, (Code::python(&wanted), ""), asking, Device::Cpu, |_| false)
+        .unwrap();
     assert_eq!(e.stdout(), "tea\n");
     let searching = curio_learner::Searching { checks: 6, proposals: 12, asking, ..Default::default() };
     let mut runs = 0;

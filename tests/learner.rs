@@ -351,6 +351,23 @@ fn predict_json_says_how_the_rollout_ended_and_where_it_diverged() {
     let first = v["first_divergence"]["step"].as_u64().expect("an untrained model diverges");
     assert!(first as usize <= steps.len() + 1);
 
+    // Lua and JavaScript files are read, and run, in their own language.
+    let dir = checkpoint.parent().unwrap();
+    for (other, source) in [("six.lua", "local a = 2\nprint(a * 3)\n"), ("six.js", "let a = 2;\nconsole.log(a * 3);\n")]
+    {
+        let file = dir.join(other).to_str().unwrap().to_string();
+        std::fs::write(&file, source).unwrap();
+        let out = curio(&["predict", "--checkpoint", c, &file, "--compare", "--json", "--horizon", "4"]);
+        assert!(out.status.success(), "{other}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["real_stdout"], "6\n", "{other} ran in its own language");
+        let asked = curio(&["ask", "output", "--checkpoint", c, &file, "--json", "--horizon", "4", "--samples", "2"]);
+        assert!(asked.status.success(), "{other}: {}", String::from_utf8_lossy(&asked.stderr));
+        let searched = curio(&["ask", "input", "--checkpoint", c, &file, "--output", "1", "--checks", "1"]);
+        let err = String::from_utf8_lossy(&searched.stderr);
+        assert!(!searched.status.success() && err.contains("Python"), "{other}: {err}");
+    }
+
     let text = curio(&["predict", "--checkpoint", c, program, "--compare", "--horizon", "12"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("the rollout ") && text.contains("is the first divergence"), "{text}");

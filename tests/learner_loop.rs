@@ -130,6 +130,26 @@ async fn learner_spends_its_budget_survives_sigkill_and_serves_users() {
     let answer = client.ask_output(asked.clone()).await.unwrap().into_inner();
     let total: f64 = answer.outputs.iter().map(|o| o.probability).sum();
     assert!((total - 1.0).abs() < 1e-9 && answer.steps <= 4 && (0.0..=1.0).contains(&answer.confidence), "{answer:?}");
+    // Other languages are asked about in their own; one not served is refused, naming those that are.
+    let lua = pb::AskOutputRequest {
+        source: "local a = 1\nprint(a + 1)\n".into(),
+        language: pb::Language::Lua as i32,
+        ..asked.clone()
+    };
+    assert!(client.ask_output(lua).await.unwrap().into_inner().steps <= 4);
+    let js = pb::PredictRequest {
+        source: "let a = 1;\nconsole.log(a + 1);\n".into(),
+        horizon: 3,
+        language: 3,
+        ..Default::default()
+    };
+    assert!(client.predict(js).await.unwrap().into_inner().steps.len() <= 3);
+    let unknown = pb::AskOutputRequest { language: 9, ..asked.clone() };
+    let refused = client.ask_output(unknown).await.unwrap_err();
+    assert!(
+        refused.code() == tonic::Code::InvalidArgument && refused.message().contains("LANGUAGE_LUA"),
+        "{refused:?}"
+    );
     let sources: Vec<String> = ["print(1)\n", "print(2)\n", "x = 1\nprint(x)\n"].map(String::from).to_vec();
     let ranked = pb::RankRequest { sources, output: "1".into(), horizon: 4, samples: 2, ..Default::default() };
     let ranking = client.rank_programs(ranked.clone()).await.unwrap().into_inner().ranking;

@@ -1,11 +1,11 @@
 //! One program's free rollout to the end the model predicts for it, and
 //! why it ended: what `curio predict` shows and `--json` prints.
 
-use curio_trace::Event;
+use curio_trace::{Event, Language};
 use tch::Device;
 
 use crate::data::Example;
-use crate::encode::{State, encode_context, parse_delta};
+use crate::encode::{State, encode_context_in, parse_delta};
 use crate::eval::Divergence;
 use crate::infer::{Prediction, Rollout, rollout_until};
 use crate::model::{ModelError, WorldModel};
@@ -102,38 +102,64 @@ impl Foreseen {
     }
 }
 
-/// Rolls `source` forward from `start` until the model predicts its end,
+/// A program as the model reads it: its language and its source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Code<'a> {
+    /// The language it is read in.
+    pub language: Language,
+    /// Its text.
+    pub source: &'a str,
+}
+
+impl<'a> Code<'a> {
+    /// `source` in `language`.
+    pub fn new(language: Language, source: &'a str) -> Self {
+        Code { language, source }
+    }
+
+    /// `source` in Python.
+    pub fn python(source: &'a str) -> Self {
+        Code { language: Language::Python, source }
+    }
+
+    /// Where a rollout of it from `state` starts.
+    pub(crate) fn at(self, state: &State) -> (Language, String, State) {
+        (self.language, self.source.to_string(), state.clone())
+    }
+}
+
+/// Rolls `code` forward from `start` until the model predicts its end,
 /// for at most `horizon` steps.
 pub fn foresee(
     model: &WorldModel,
-    source: &str,
+    code: Code<'_>,
     start: &State,
     horizon: usize,
     device: Device,
 ) -> Result<Foreseen, ModelError> {
-    foresee_until(model, (source, start), horizon, device, |_| false)
+    foresee_until(model, (code, start), horizon, device, |_| false)
 }
 
 /// [`foresee`], where `stop(h)` also ends the rollout after step `h` (a
 /// deadline).
 pub fn foresee_until(
     model: &WorldModel,
-    (source, start): (&str, &State),
+    (code, start): (Code<'_>, &State),
     horizon: usize,
     device: Device,
     mut stop: impl FnMut(usize) -> bool,
 ) -> Result<Foreseen, ModelError> {
-    let starts = [(source.to_string(), start.clone())];
+    let starts = [code.at(start)];
     let path = rollout_until(model, &starts, horizon, device, |_, h, s| ends_run(s) || stop(h))?.remove(0);
-    Ok(Foreseen::of(model, (source, start), &path))
+    Ok(Foreseen::of(model, (code, start), &path))
 }
 
-/// Why the model cannot roll `source` out from its first state (given
+/// Why the model cannot roll `code` out from its first state (given
 /// `input` on stdin): too long to read with room left to predict in; none
 /// where it can.
-pub fn unreadable(model: &WorldModel, source: &str, input: &str) -> Option<String> {
+pub fn unreadable(model: &WorldModel, code: Code<'_>, input: &str) -> Option<String> {
     let window = model.config.window();
-    let asked = Example::query(encode_context(source, &State::initial(input), 1));
+    let asked = Example::query(encode_context_in(code.language, code.source, &State::initial(input), 1));
     (window.room(&asked) < 64).then(|| {
         format!(
             "too long for the model to read: it reads {} chunks of {} program tokens and {} of state",
@@ -143,13 +169,13 @@ pub fn unreadable(model: &WorldModel, source: &str, input: &str) -> Option<Strin
 }
 
 impl Foreseen {
-    /// A rollout of `source` from `start`, cut where it ended: its steps up
+    /// A rollout of `code` from `start`, cut where it ended: its steps up
     /// to where it stopped, and why it did.
-    pub(crate) fn of(model: &WorldModel, (source, start): (&str, &State), path: &Rollout) -> Self {
+    pub(crate) fn of(model: &WorldModel, (code, start): (Code<'_>, &State), path: &Rollout) -> Self {
         let steps: Vec<(State, Prediction)> = path.iter().map_while(Clone::clone).collect();
         let last = steps.last().map_or(start, |(s, _)| s);
         let end = if path.len() > steps.len() {
-            let read = Example::query(encode_context(source, last, 1));
+            let read = Example::query(encode_context_in(code.language, code.source, last, 1));
             let window = model.config.window();
             if !window.fits(&read) || window.room(&read) == 0 { End::TooLong } else { End::Unparsed }
         } else if ends_run(last) && !steps.is_empty() {

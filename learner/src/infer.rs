@@ -437,7 +437,7 @@ pub fn rollout_with(
 /// [`rollout_until`], every action and byte chosen as `choice` says.
 pub(crate) fn rollout_choosing(
     model: &WorldModel,
-    starts: &[(String, State)],
+    starts: &[impl Start],
     horizon: usize,
     choice: &mut Choice,
     device: Device,

@@ -43,7 +43,7 @@ pub use eval::{
 };
 pub use facts::comparisons;
 pub use flow::FLOW_VOCAB;
-pub use foresee::{End, Foreseen, cut, foresee, foresee_until, unreadable};
+pub use foresee::{Code, End, Foreseen, cut, foresee, foresee_until, unreadable};
 pub use generate::{
     GenConfig, chancy, generate, generate_in, idiomatic, inputs, mutants, mutate, suite, suite_run, suite_seeds,
 };

@@ -161,7 +161,9 @@ fn beam<E>(
         let fresh = propose(&changer, &parents, searching.proposals, &mut seen, &mut rng);
         let mut scores = vec![0.0; fresh.len()];
         if let (Some((model, device)), false) = (model, fresh.is_empty()) {
-            let candidates: Vec<(&str, &str)> = fresh.iter().map(|(s, i)| (s.as_str(), i.as_str())).collect();
+            // The literals it changes are Python's: the search reads Python.
+            let candidates: Vec<(crate::Code<'_>, &str)> =
+                fresh.iter().map(|(s, i)| (crate::Code::python(s), i.as_str())).collect();
             let asking = Asking { seed: searching.asking.seed ^ round, ..searching.asking };
             for r in rank(model, &candidates, target, asking, device, &mut stop)? {
                 scores[r.index] = r.score;

@@ -9,7 +9,7 @@
 use tch::Device;
 
 use crate::encode::State;
-use crate::foresee::{End, Foreseen, foresee_until};
+use crate::foresee::{Code, End, Foreseen, foresee_until};
 use crate::infer::{Choice, distribution, foresee_sampled};
 use crate::model::{ModelError, WorldModel};
 
@@ -73,24 +73,24 @@ impl Expected {
     }
 }
 
-/// The model's answer to "what does `source` print, given `input` on
+/// The model's answer to "what does `code` print, given `input` on
 /// stdin?": its greedy rollout, `asking.samples` drawn ones, and how sure
 /// it is. `stop(h)` ends every rollout after step `h` (a deadline).
 pub fn expect_output(
     model: &WorldModel,
-    (source, input): (&str, &str),
+    (code, input): (Code<'_>, &str),
     asking: Asking,
     device: Device,
     mut stop: impl FnMut(usize) -> bool,
 ) -> Result<Expected, ModelError> {
     let start = State::initial(input);
-    let greedy = foresee_until(model, (source, &start), asking.horizon, device, &mut stop)?;
+    let greedy = foresee_until(model, (code, &start), asking.horizon, device, &mut stop)?;
     let drawn = match asking.samples {
         0 => vec![],
         n => {
             let mut choice = Choice::sample(asking.temperature, asking.seed)?;
             let draws = (&mut choice, device);
-            foresee_sampled(model, (source, &start), (n, asking.horizon), draws, |_, h, _| stop(h))?
+            foresee_sampled(model, (code, &start), (n, asking.horizon), draws, |_, h, _| stop(h))?
         }
     };
     let printed = greedy.stdout();

@@ -6,7 +6,7 @@ use tch::Device;
 
 use super::{Asking, prints};
 use crate::encode::State;
-use crate::foresee::{Foreseen, ends_run};
+use crate::foresee::{Code, Foreseen, ends_run};
 use crate::infer::{Choice, rollout_choosing, rollout_until};
 use crate::model::{ModelError, WorldModel};
 
@@ -60,24 +60,23 @@ pub fn closeness(a: &str, b: &str) -> f64 {
     1.0 - ((row[y.len()] + beyond) as f64 / longest as f64).min(1.0)
 }
 
-/// `candidates` (source, stdin) ordered by the model's belief that each
+/// `candidates` (program, stdin) ordered by the model's belief that each
 /// prints `expected`, the likeliest first: every candidate's greedy
 /// rollout and `asking.samples` drawn ones, all decoded side by side.
 /// `stop(h)` ends every rollout after step `h` (a deadline).
 pub fn rank(
     model: &WorldModel,
-    candidates: &[(&str, &str)],
+    candidates: &[(Code<'_>, &str)],
     expected: &str,
     asking: Asking,
     device: Device,
     mut stop: impl FnMut(usize) -> bool,
 ) -> Result<Vec<Ranked>, ModelError> {
-    let starts: Vec<(String, State)> =
-        candidates.iter().map(|(source, input)| (source.to_string(), State::initial(input))).collect();
+    let starts: Vec<_> = candidates.iter().map(|(code, input)| code.at(&State::initial(input))).collect();
     let foreseen = |paths: Vec<crate::Rollout>, per: usize| -> Vec<Foreseen> {
         let of = |(i, p): (usize, crate::Rollout)| {
-            let (source, start) = &starts[i / per];
-            Foreseen::of(model, (source, start), &p)
+            let (code, input) = candidates[i / per];
+            Foreseen::of(model, (code, &State::initial(input)), &p)
         };
         paths.into_iter().enumerate().map(of).collect()
     };
@@ -85,8 +84,7 @@ pub fn rank(
     let greedy = foreseen(rollout_until(model, &starts, asking.horizon, device, ended)?, 1);
     let mut drawn = vec![];
     if asking.samples > 0 {
-        let each: Vec<(String, State)> =
-            starts.iter().flat_map(|s| std::iter::repeat_n(s.clone(), asking.samples)).collect();
+        let each: Vec<_> = starts.iter().flat_map(|s| std::iter::repeat_n(s.clone(), asking.samples)).collect();
         let mut choice = Choice::sample(asking.temperature, asking.seed)?;
         let ended = |_: usize, h: usize, s: &State| ends_run(s) || stop(h);
         drawn = foreseen(rollout_choosing(model, &each, asking.horizon, &mut choice, device, ended)?, asking.samples);

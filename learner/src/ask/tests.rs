@@ -72,7 +72,8 @@ fn surprise_is_each_real_steps_minus_log_probability_under_the_model() {
 #[test]
 fn a_ranking_orders_every_candidate_once_by_score() {
     let model = tiny();
-    let candidates = [("print(1)\n", ""), ("x = 2\nprint(x)\n", ""), ("print(input())\n", "3\n")];
+    let py = crate::Code::python;
+    let candidates = [(py("print(1)\n"), ""), (py("x = 2\nprint(x)\n"), ""), (py("print(input())\n"), "3\n")];
     let asking = Asking { samples: 3, horizon: 6, ..Asking::default() };
     let ranked = rank(&model, &candidates, "1", asking, Device::Cpu, |_| false).unwrap();
     let mut seen: Vec<usize> = ranked.iter().map(|r| r.index).collect();
@@ -94,20 +95,28 @@ fn a_ranking_orders_every_candidate_once_by_score() {
 fn an_expected_output_is_the_greedy_rollouts_with_the_share_of_draws_that_agree() {
     let model = tiny();
     let asking = Asking { samples: 4, horizon: 5, ..Asking::default() };
-    let e = expect_output(&model, ("x = 1\nprint(x)\n", ""), asking, Device::Cpu, |_| false).unwrap();
+    let e =
+        expect_output(&model, (crate::Code::python("x = 1\nprint(x)\n"), ""), asking, Device::Cpu, |_| false).unwrap();
     assert_eq!(e.drawn.len(), 4);
     assert!(e.greedy.steps.len() <= 5 && e.drawn.iter().all(|f| f.steps.len() <= 5));
     let agree = e.drawn.iter().filter(|f| prints(f, &e.stdout())).count();
     let want = if e.greedy.end == End::Ended { agree as f64 / 4.0 } else { 0.0 };
     assert_eq!(e.confidence, want, "only rollouts that reach the end agree");
     assert!((e.outputs.iter().map(|(_, p)| p).sum::<f64>() - 1.0).abs() < 1e-9);
-    let alone = expect_output(&model, ("x = 1\n", ""), Asking { samples: 0, ..asking }, Device::Cpu, |_| false);
+    let alone = expect_output(
+        &model,
+        (crate::Code::python("x = 1\n"), ""),
+        Asking { samples: 0, ..asking },
+        Device::Cpu,
+        |_| false,
+    );
     let alone = alone.unwrap();
     assert!(alone.drawn.is_empty() && alone.outputs.is_empty());
     let product: f64 = alone.greedy.steps.iter().map(|(_, p)| p.confidence).product();
     assert_eq!(alone.confidence, if alone.greedy.end == End::Ended { product } else { 0.0 });
     // A deadline stops every rollout where it passes.
-    let cut = expect_output(&model, ("x = 1\nprint(x)\n", ""), asking, Device::Cpu, |h| h >= 2).unwrap();
+    let cut =
+        expect_output(&model, (crate::Code::python("x = 1\nprint(x)\n"), ""), asking, Device::Cpu, |h| h >= 2).unwrap();
     assert!(cut.greedy.steps.len() <= 2 && cut.drawn.iter().all(|f| f.steps.len() <= 2));
 }
 

@@ -9,7 +9,7 @@ use rand::{RngExt, SeedableRng};
 use tch::{Device, Kind, Tensor};
 
 use crate::encode::State;
-use crate::foresee::{Foreseen, ends_run};
+use crate::foresee::{Code, Foreseen, ends_run};
 use crate::model::{ModelError, WorldModel};
 
 /// How the model's choices are made.
@@ -95,21 +95,21 @@ pub fn distribution(values: impl IntoIterator<Item = String>) -> Vec<(String, f6
     counts.into_iter().map(|(v, c)| (v, c as f64 / n as f64)).collect()
 }
 
-/// `samples` rollouts of `source` from `start`, each drawn with `choice`
+/// `samples` rollouts of `code` from `start`, each drawn with `choice`
 /// until the model predicts the program's end, for at most `horizon`
 /// steps, or until `stop(i, h, state)` ends rollout `i` after step `h`
 /// (as [`crate::rollout_until`]'s); all of them decoded side by side.
 pub fn foresee_sampled(
     model: &WorldModel,
-    (source, start): (&str, &State),
+    (code, start): (Code<'_>, &State),
     (samples, horizon): (usize, usize),
     (choice, device): (&mut Choice, Device),
     mut stop: impl FnMut(usize, usize, &State) -> bool,
 ) -> Result<Vec<Foreseen>, ModelError> {
-    let starts = vec![(source.to_string(), start.clone()); samples];
+    let starts = vec![code.at(start); samples];
     let ended = |i: usize, h: usize, s: &State| ends_run(s) || stop(i, h, s);
     let paths = super::rollout_choosing(model, &starts, horizon, choice, device, ended)?;
-    Ok(paths.iter().map(|path| Foreseen::of(model, (source, start), path)).collect())
+    Ok(paths.iter().map(|path| Foreseen::of(model, (code, start), path)).collect())
 }
 
 /// What each of `rollouts` printed, as a distribution ([`distribution`]).

@@ -307,7 +307,14 @@ fn draws_repeat_from_one_seed_and_cold_draws_choose_as_greedy_does() {
     // Sampled rollouts: one per sample, each from the start given.
     let start = states(&steps)[0].clone();
     let mut choice = Choice::sample(1.0, 3).unwrap();
-    let runs = foresee_sampled(&model, (SOURCE, &start), (5, 3), (&mut choice, Device::Cpu), |_, _, _| false).unwrap();
+    let runs = foresee_sampled(
+        &model,
+        (crate::Code::python(SOURCE), &start),
+        (5, 3),
+        (&mut choice, Device::Cpu),
+        |_, _, _| false,
+    )
+    .unwrap();
     assert_eq!(runs.len(), 5);
     assert!(runs.iter().all(|f| f.steps.len() <= 3));
     let shares: f64 = outputs(&runs).iter().map(|(_, p)| p).sum();

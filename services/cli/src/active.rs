@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use curio_interpreter_pool::{Language, PoolConfig, PoolService, language_to_proto, serve, trace_from_proto};
+use curio_interpreter_pool::{PoolConfig, PoolService, language_to_proto, serve, trace_from_proto};
 use curio_loop::{
     Corpus, Engine, LoopConfig, PoolClients, PoolSecurity, Progress, Shared, Strategy, curve_svg, curve_table,
     queries_to_reach, serve_learner,
@@ -463,12 +463,7 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         .iter()
         .map(|f| {
             let source = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-            let language = match &args.language {
-                Some(name) => Language::parse(name).map_err(|e| anyhow::anyhow!("--language {}", e.reason))?,
-                None if f.extension().is_some_and(|x| x == "lua") => Language::Lua,
-                None if f.extension().is_some_and(|x| x == "js") => Language::Js,
-                None => Language::Python,
-            };
+            let language = crate::trace::language_of(&f.to_string_lossy(), args.language.as_deref())?;
             let language = language_to_proto(language) as i32;
             Ok(pb::Submission { source, inputs: args.input.clone(), seed: 0, language })
         })

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use curio_interpreter_pool::{Execution, Sandbox, Status};
-use curio_learner::{Asking, Learner, Printed, Searching, closeness};
+use curio_interpreter_pool::{Execution, Language, Sandbox, Status};
+use curio_learner::{Asking, Code, Learner, Printed, Searching, closeness};
 use curio_trace::Run;
 use serde_json::{Value, json};
 
@@ -41,6 +41,11 @@ pub struct Common {
     /// The checkpoint to ask.
     #[arg(long)]
     checkpoint: PathBuf,
+    /// `python`, `lua` or `js`, for every program. Default: Lua for a
+    /// `.lua` file, JavaScript for a `.js` file, else Python (`input`
+    /// searches Python programs only).
+    #[arg(long)]
+    language: Option<String>,
     /// Rollouts drawn from the model's distribution beside the greedy one
     /// (default 16; 2 per proposal for `input`).
     #[arg(long)]
@@ -79,13 +84,18 @@ impl Common {
         let device = device(self.threads);
         Ok((Learner::load(&self.checkpoint, device, None)?, device))
     }
+
+    /// `file`'s language ([`crate::trace::language_of`]).
+    fn language(&self, file: &Path) -> anyhow::Result<Language> {
+        crate::trace::language_of(&file.to_string_lossy(), self.language.as_deref())
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct OutputArgs {
     #[command(flatten)]
     common: Common,
-    /// The Python program.
+    /// The program.
     file: PathBuf,
     /// Its stdin.
     #[arg(long, default_value = "")]
@@ -111,7 +121,7 @@ pub struct RankArgs {
 pub struct SurpriseArgs {
     #[command(flatten)]
     common: Common,
-    /// The Python program.
+    /// The program.
     file: PathBuf,
     /// Its stdin.
     #[arg(long, default_value = "")]
@@ -170,8 +180,8 @@ fn read(path: &Path) -> anyhow::Result<String> {
 }
 
 /// Refuses a program too long for the model to read, saying how much it reads.
-fn readable(learner: &Learner, source: &str, input: &str) -> anyhow::Result<()> {
-    match curio_learner::unreadable(&learner.model, source, input) {
+fn readable(learner: &Learner, code: Code<'_>, input: &str) -> anyhow::Result<()> {
+    match curio_learner::unreadable(&learner.model, code, input) {
         Some(reason) => anyhow::bail!("the program is {reason}"),
         None => Ok(()),
     }
@@ -181,8 +191,9 @@ fn output(args: OutputArgs) -> anyhow::Result<()> {
     let asking = args.common.asking()?;
     let (learner, device) = args.common.load()?;
     let source = read(&args.file)?;
-    readable(&learner, &source, &args.input)?;
-    let e = curio_learner::expect_output(&learner.model, (&source, &args.input), asking, device, |_| false)?;
+    let code = Code::new(args.common.language(&args.file)?, &source);
+    readable(&learner, code, &args.input)?;
+    let e = curio_learner::expect_output(&learner.model, (code, &args.input), asking, device, |_| false)?;
     let printed = e.stdout();
     if args.common.json {
         let out = json!({
@@ -217,10 +228,12 @@ fn rank(args: RankArgs) -> anyhow::Result<()> {
     let asking = args.common.asking()?;
     let (learner, device) = args.common.load()?;
     let sources: Vec<String> = args.files.iter().map(|f| read(f)).collect::<anyhow::Result<_>>()?;
-    for (file, source) in args.files.iter().zip(&sources) {
-        readable(&learner, source, &args.input).with_context(|| format!("ranking {}", file.display()))?;
+    let languages: Vec<Language> = args.files.iter().map(|f| args.common.language(f)).collect::<anyhow::Result<_>>()?;
+    let candidates: Vec<(Code<'_>, &str)> =
+        sources.iter().zip(&languages).map(|(s, l)| (Code::new(*l, s), args.input.as_str())).collect();
+    for (file, (code, input)) in args.files.iter().zip(&candidates) {
+        readable(&learner, *code, input).with_context(|| format!("ranking {}", file.display()))?;
     }
-    let candidates: Vec<(&str, &str)> = sources.iter().map(|s| (s.as_str(), args.input.as_str())).collect();
     let ranked = curio_learner::rank(&learner.model, &candidates, &args.output, asking, device, |_| false)?;
     if args.common.json {
         let order: Vec<Value> = ranked
@@ -254,14 +267,10 @@ fn rank(args: RankArgs) -> anyhow::Result<()> {
 fn surprise(args: SurpriseArgs) -> anyhow::Result<()> {
     let (learner, device) = args.common.load()?;
     let source = read(&args.file)?;
-    let exec = Execution { input: args.input.clone(), seed: args.run_seed, ..Execution::python(source.clone()) };
+    let language = args.common.language(&args.file)?;
+    let exec = Execution { input: args.input.clone(), seed: args.run_seed, ..Execution::new(language, source.clone()) };
     let trace = crate::sandbox(1)?.execute(&exec)?;
-    let run = Run {
-        language: curio_interpreter_pool::Language::Python,
-        source: source.clone(),
-        input: args.input.clone(),
-        steps: trace.steps,
-    };
+    let run = Run { language, source: source.clone(), input: args.input.clone(), steps: trace.steps };
     let s = curio_learner::surprise(&learner.model, &run, args.top, device, |_| false)?;
     let lines: Vec<&str> = source.lines().collect();
     let code = |line: usize| lines.get(line.wrapping_sub(1)).map_or("", |l| l.trim());
@@ -338,6 +347,9 @@ fn input(args: InputArgs) -> anyhow::Result<()> {
         anyhow::bail!("--checks and --proposals must be at least 1");
     }
     let source = read(&args.file)?;
+    if common.language(&args.file)? != Language::Python {
+        anyhow::bail!("the input search changes Python literals: give it a Python program");
+    }
     let sandbox = crate::sandbox(1)?;
     let check = |s: &str, i: &str| printed(&sandbox, s, i);
     let searching = Searching {
@@ -354,7 +366,7 @@ fn input(args: InputArgs) -> anyhow::Result<()> {
         "climb" => (curio_learner::climb_search(at, &args.output, searching, check)?, None),
         _ => {
             let (learner, device) = common.load()?;
-            readable(&learner, &source, &args.input)?;
+            readable(&learner, Code::python(&source), &args.input)?;
             let found =
                 curio_learner::search_input(&learner.model, at, &args.output, searching, device, check, |_| false);
             (found.map_err(|e| anyhow::anyhow!("{e}"))?, Some(learner.train_step))

@@ -6,7 +6,8 @@
 use anyhow::Context;
 use curio_interpreter_pool::{Execution, Sandbox, Status};
 use curio_learner::{
-    Choice, Learner, State, calibration_error, chancy, distribution, foresee, foresee_sampled, outputs, score_chance,
+    Choice, Code, Learner, State, calibration_error, chancy, distribution, foresee, foresee_sampled, outputs,
+    score_chance,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -62,11 +63,11 @@ pub fn eval_chance(learner: &Learner, args: ChanceArgs, json_out: bool, device: 
         let source = chancy(seed);
         let real = real_outputs(&sandbox, &source, (0..args.seeds).map(|s| seed.wrapping_mul(31).wrapping_add(s)))?;
         let start = State::initial("");
-        let greedy = foresee(&learner.model, &source, &start, HORIZON, device)?.stdout();
+        let code = Code::python(&source);
+        let greedy = foresee(&learner.model, code, &start, HORIZON, device)?.stdout();
         let mut choice = Choice::sample(args.temperature, seed)?;
         let draws = (&mut choice, device);
-        let drawn =
-            foresee_sampled(&learner.model, (&source, &start), (args.samples, HORIZON), draws, |_, _, _| false)?;
+        let drawn = foresee_sampled(&learner.model, (code, &start), (args.samples, HORIZON), draws, |_, _, _| false)?;
         let drawn = outputs(&drawn);
         let score = score_chance(&real, &drawn, &greedy, &pooled);
         scores.push((format!("chance-{i}"), distribution(real), drawn, greedy, score));

@@ -317,8 +317,12 @@ pub struct PredictArgs {
     /// The checkpoint to predict with.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// The Python program.
+    /// The program: Lua for a `.lua` file, JavaScript for a `.js` file,
+    /// else Python, unless --language says.
     file: PathBuf,
+    /// `python`, `lua` or `js`.
+    #[arg(long)]
+    language: Option<String>,
     /// The program's stdin (the model reads its first 64 bytes).
     #[arg(long, default_value = "")]
     input: String,
@@ -355,9 +359,10 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
     let device = device(args.threads);
     let learner = Learner::load(&args.checkpoint, device, None)?;
     let source = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let language = crate::trace::language_of(&args.file.to_string_lossy(), args.language.as_deref())?;
     let real = match args.compare {
         true => {
-            let exec = Execution { input: args.input.clone(), ..Execution::python(source.clone()) };
+            let exec = Execution { input: args.input.clone(), ..Execution::new(language, source.clone()) };
             Some(crate::sandbox(1)?.execute(&exec)?)
         }
         false => None,
@@ -365,7 +370,8 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
     let truth = real.as_ref().map(|t| curio_learner::states_reading(&t.steps, &args.input)).unwrap_or_default();
     let start = truth.first().cloned().unwrap_or_else(|| State::initial(&args.input));
     let horizon = args.horizon.unwrap_or(if truth.is_empty() { 200 } else { curio_learner::cut(truth.len()) });
-    let foreseen = curio_learner::foresee(&learner.model, &source, &start, horizon, device)?;
+    let code = curio_learner::Code::new(language, &source);
+    let foreseen = curio_learner::foresee(&learner.model, code, &start, horizon, device)?;
     let real_stdout: Option<String> = real.as_ref().map(|t| t.steps.iter().map(|s| s.stdout.as_str()).collect());
     let (divergence, predicted_stdout) = (foreseen.divergence(&truth), foreseen.stdout());
     let sampled = match args.samples {
@@ -373,7 +379,7 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
         n => {
             let mut choice = Choice::sample(args.temperature, args.seed)?;
             let draws = (&mut choice, device);
-            curio_learner::foresee_sampled(&learner.model, (&source, &start), (n, horizon), draws, |_, _, _| false)?
+            curio_learner::foresee_sampled(&learner.model, (code, &start), (n, horizon), draws, |_, _, _| false)?
         }
     };
     let outputs = curio_learner::outputs(&sampled);

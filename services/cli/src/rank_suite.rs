@@ -8,7 +8,7 @@
 //! shows is right too).
 
 use curio_interpreter_pool::{Limits, Sandbox, Status};
-use curio_learner::{Asking, Learner, Listed, auroc, same_output};
+use curio_learner::{Asking, Code, Learner, Listed, auroc, same_output};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -60,7 +60,7 @@ pub(crate) fn measurable(
     if steps > max_steps {
         return Err("a longer run than --max-steps");
     }
-    match curio_learner::unreadable(&learner.model, &listed.source, &listed.input) {
+    match curio_learner::unreadable(&learner.model, Code::new(listed.language, &listed.source), &listed.input) {
         Some(_) => Err("too long to read"),
         None => Ok(printed),
     }
@@ -94,7 +94,8 @@ pub fn eval_rank(
             .map(|s| output(&sandbox, program, (s, &program.input)).is_some_and(|(o, _)| same_output(&o, &expected)))
             .collect();
         let asking = Asking { samples: args.samples, temperature: args.temperature, seed: args.seed, horizon };
-        let asked: Vec<(&str, &str)> = sources.iter().map(|s| (s.as_str(), program.input.as_str())).collect();
+        // The mutants change Python source: the ranking suite is Python's.
+        let asked: Vec<(Code<'_>, &str)> = sources.iter().map(|s| (Code::python(s), program.input.as_str())).collect();
         let ranked = curio_learner::rank(&learner.model, &asked, &expected, asking, device, |_| false)?;
         let mut model = vec![0.0; sources.len()];
         for r in &ranked {

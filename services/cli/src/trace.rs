@@ -11,7 +11,8 @@ use curio_interpreter_pool::{Execution, Language, Limits, Trace};
 pub struct TraceArgs {
     /// Source file, or `-` for stdin.
     file: String,
-    /// `python` or `lua`. Default: `lua` for a `.lua` file, else `python`.
+    /// `python`, `lua` or `js`. Default: `lua` for a `.lua` file, `js` for
+    /// a `.js` file, else `python`.
     #[arg(long)]
     language: Option<String>,
     /// Text on the program's stdin.
@@ -34,6 +35,17 @@ pub struct TraceArgs {
     json: bool,
 }
 
+/// A program file's language: `given` (`--language`) if any, else Lua for
+/// a `.lua` file, JavaScript for a `.js` file, else Python.
+pub(crate) fn language_of(file: &str, given: Option<&str>) -> anyhow::Result<Language> {
+    Ok(match given {
+        Some(name) => Language::parse(name).map_err(|e| anyhow::anyhow!("--language {}", e.reason))?,
+        None if file.ends_with(".lua") => Language::Lua,
+        None if file.ends_with(".js") => Language::Js,
+        None => Language::Python,
+    })
+}
+
 pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     let source = if args.file == "-" {
         let mut s = String::new();
@@ -42,12 +54,7 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
     } else {
         std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file))?
     };
-    let language = match &args.language {
-        Some(name) => Language::parse(name).map_err(|e| anyhow::anyhow!("--language {}", e.reason))?,
-        None if args.file.ends_with(".lua") => Language::Lua,
-        None if args.file.ends_with(".js") => Language::Js,
-        None => Language::Python,
-    };
+    let language = language_of(&args.file, args.language.as_deref())?;
     let exec = Execution {
         input: args.input,
         seed: args.seed,

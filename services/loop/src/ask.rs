@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use curio_interpreter_pool::{Execution, Limits, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, Status};
-use curio_learner::{Asking, Learner as Model, Printed, SearchError, Searching};
+use curio_learner::{Asking, Code, Learner as Model, Printed, SearchError, Searching};
 use curio_proto::v1 as pb;
 use curio_trace::Run;
 use uuid::Uuid;
 
 use crate::PoolClients;
-use crate::service::{ApiError, Clock, invalid};
+use crate::service::{ApiError, Clock, invalid, wire_language};
 
 /// Longest rollout an answer takes.
 pub(crate) const MAX_HORIZON: u32 = 200;
@@ -79,8 +79,8 @@ fn asking(horizon: u32, samples: u32, temperature: f64, seed: u64, default: u32)
 }
 
 /// Refuses a source the model cannot read ([`curio_learner::unreadable`]).
-pub(crate) fn readable(model: &Model, field: String, source: &str, input: &str) -> Result<(), ApiError> {
-    match curio_learner::unreadable(&model.model, source, input) {
+pub(crate) fn readable(model: &Model, field: String, code: Code<'_>, input: &str) -> Result<(), ApiError> {
+    match curio_learner::unreadable(&model.model, code, input) {
         Some(reason) => Err(invalid(field, reason)),
         None => Ok(()),
     }
@@ -89,6 +89,7 @@ pub(crate) fn readable(model: &Model, field: String, source: &str, input: &str) 
 /// A checked `AskOutput` request's question.
 pub(crate) fn validate_output(req: &pb::AskOutputRequest) -> Result<Asking, ApiError> {
     check_source("source".into(), &req.source)?;
+    wire_language(req.language, "language".into())?;
     check_input(&req.input)?;
     asking(req.horizon, req.samples, req.temperature, req.seed, 16)
 }
@@ -103,6 +104,7 @@ pub(crate) fn validate_rank(req: &pb::RankRequest) -> Result<Asking, ApiError> {
         check_source(format!("sources[{i}]"), s)?;
     }
     check_input(&req.input)?;
+    wire_language(req.language, "language".into())?;
     if req.output.len() > MAX_INPUT_BYTES {
         return Err(invalid("output", format!("is {} bytes; at most {MAX_INPUT_BYTES} allowed", req.output.len())));
     }
@@ -165,9 +167,10 @@ pub(crate) fn output_on(
     (deadline, device): (Instant, tch::Device),
 ) -> Result<pb::AskOutputResponse, ApiError> {
     let model = free_copy(copies);
-    readable(&model, "source".into(), &req.source, &req.input)?;
+    let code = Code::new(wire_language(req.language, "language".into())?, &req.source);
+    readable(&model, "source".into(), code, &req.input)?;
     let mut clock = Clock { deadline, horizon: asking.horizon, late: None };
-    let e = curio_learner::expect_output(&model.model, (&req.source, &req.input), asking, device, |h| clock.passed(h))
+    let e = curio_learner::expect_output(&model.model, (code, &req.input), asking, device, |h| clock.passed(h))
         .map_err(ApiError::Model)?;
     clock.check()?;
     Ok(pb::AskOutputResponse {
@@ -188,11 +191,13 @@ pub(crate) fn rank_on(
     (deadline, device): (Instant, tch::Device),
 ) -> Result<pb::RankResponse, ApiError> {
     let model = free_copy(copies);
+    let language = wire_language(req.language, "language".into())?;
     for (i, source) in req.sources.iter().enumerate() {
-        readable(&model, format!("sources[{i}]"), source, &req.input)?;
+        readable(&model, format!("sources[{i}]"), Code::new(language, source), &req.input)?;
     }
     let mut clock = Clock { deadline, horizon: asking.horizon, late: None };
-    let candidates: Vec<(&str, &str)> = req.sources.iter().map(|s| (s.as_str(), req.input.as_str())).collect();
+    let candidates: Vec<(Code<'_>, &str)> =
+        req.sources.iter().map(|s| (Code::new(language, s), req.input.as_str())).collect();
     let ranked = curio_learner::rank(&model.model, &candidates, &req.output, asking, device, |h| clock.passed(h))
         .map_err(ApiError::Model)?;
     clock.check()?;
@@ -276,7 +281,8 @@ pub(crate) fn input_on(
     run: impl FnMut(&str, &str) -> Result<Printed, ApiError>,
 ) -> Result<pb::AskInputResponse, ApiError> {
     let model = free_copy(copies);
-    readable(&model, "source".into(), &req.source, &req.input)?;
+    // The literals the search changes are Python's.
+    readable(&model, "source".into(), Code::python(&req.source), &req.input)?;
     let mut late = false;
     let at = (req.source.as_str(), req.input.as_str());
     let search = curio_learner::search_input(&model.model, at, &req.output, searching, device, run, |_| {

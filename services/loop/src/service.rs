@@ -12,7 +12,7 @@ use curio_interpreter_pool::{
     Caller, Language, MAX_INPUT_BYTES, MAX_SOURCE_BYTES, ServeError, ServerSecurity, Step, language_from_proto,
     server_builder, step_to_proto,
 };
-use curio_learner::{Choice, EVENTS, Learner as Model, rollout_until};
+use curio_learner::{Choice, Code, EVENTS, Learner as Model, rollout_until};
 use curio_proto::v1 as pb;
 use curio_proto::v1::learner_server::{Learner, LearnerServer};
 use thiserror::Error;
@@ -284,10 +284,7 @@ fn validate_submission(req: &pb::SubmitRequest) -> Result<(Vec<Run<'_>>, usize),
             let reason = format!("is {} bytes; at most {MAX_INPUT_BYTES} allowed", p.inputs[j].len());
             return Err(invalid(format!("programs[{i}].inputs[{j}]"), reason));
         }
-        let language = match p.language {
-            0 => Language::Python,
-            other => language_from_proto(other).map_err(|reason| invalid(format!("programs[{i}].language"), reason))?,
-        };
+        let language = wire_language(p.language, format!("programs[{i}].language"))?;
         let inputs: Vec<&str> =
             if p.inputs.is_empty() { vec![""] } else { p.inputs.iter().map(String::as_str).collect() };
         for input in inputs {
@@ -303,6 +300,7 @@ fn validate_prediction(req: &pb::PredictRequest) -> Result<usize, ApiError> {
     if req.source.is_empty() || req.source.len() > MAX_SOURCE_BYTES {
         return Err(invalid("source", format!("must be 1..={MAX_SOURCE_BYTES} bytes")));
     }
+    wire_language(req.language, "language".into())?;
     if req.input.len() > MAX_INPUT_BYTES {
         return Err(invalid("input", format!("is {} bytes; at most {MAX_INPUT_BYTES} allowed", req.input.len())));
     }
@@ -354,10 +352,11 @@ fn predict_on(
 ) -> Result<pb::PredictResponse, ApiError> {
     // As many copies as permits: one is free unless a refresh just swapped them.
     let model = free_copy(copies);
-    readable(&model, "source".into(), &req.source, &req.input)?;
+    let code = Code::new(wire_language(req.language, "language".into())?, &req.source);
+    readable(&model, "source".into(), code, &req.input)?;
     let start = curio_learner::State::initial(&req.input);
     let mut clock = Clock { deadline, horizon, late: None };
-    let starts = [(req.source.clone(), start.clone())];
+    let starts = [(code.language, req.source.clone(), start.clone())];
     let paths = rollout_until(&model.model, &starts, horizon, device, |_, h, _| clock.passed(h));
     let paths = paths.map_err(ApiError::Model)?;
     clock.check()?;
@@ -367,7 +366,7 @@ fn predict_on(
         let mut choice = Choice::sample(temperature, req.seed).map_err(ApiError::Model)?;
         let drawn = curio_learner::foresee_sampled(
             &model.model,
-            (&req.source, &start),
+            (code, &start),
             (req.samples as usize, horizon),
             (&mut choice, device),
             |_, h, _| clock.passed(h),
@@ -471,6 +470,15 @@ pub async fn serve_learner(
         .serve_with_incoming_shutdown(curio_interpreter_pool::no_delay(listener), signal)
         .await?;
     Ok(())
+}
+
+/// A request's language: Python where unspecified, else one the pool
+/// serves, or `INVALID_ARGUMENT` naming `field` and the languages served.
+pub(crate) fn wire_language(value: i32, field: String) -> Result<Language, ApiError> {
+    match value {
+        0 => Ok(Language::Python),
+        other => language_from_proto(other).map_err(|reason| invalid(field, reason)),
+    }
 }
 
 #[cfg(test)]
