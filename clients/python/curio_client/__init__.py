@@ -138,21 +138,51 @@ class Learner:
         return done
 
     def predict(
-        self, source: str, input: str = "", *, horizon: int = 20, samples: int = 0, temperature: float = 1.0, seed: int = 0
+        self,
+        source: str,
+        input: str = "",
+        *,
+        horizon: int = 20,
+        samples: int = 0,
+        temperature: float = 1.0,
+        seed: int = 0,
+        language: str = "python",
     ) -> pb.PredictResponse:
-        """The model's rollout of `source` (and `samples` drawn ones)."""
+        """The model's rollout of `source` (and `samples` drawn ones), read in
+        `language` ("python", "lua" or "js")."""
         request = pb.PredictRequest(
-            source=source, input=input, horizon=horizon, samples=samples, temperature=temperature, seed=seed
+            source=source,
+            input=input,
+            horizon=horizon,
+            samples=samples,
+            temperature=temperature,
+            seed=seed,
+            language=_language(language),
         )
         return self._call(self._stub.Predict, request)
 
     def ask_output(
-        self, source: str, input: str = "", *, samples: int = 16, horizon: int = 200, temperature: float = 1.0, seed: int = 0
+        self,
+        source: str,
+        input: str = "",
+        *,
+        samples: int = 16,
+        horizon: int = 200,
+        temperature: float = 1.0,
+        seed: int = 0,
+        language: str = "python",
     ) -> pb.AskOutputResponse:
-        """What `source` prints, predicted without running it, with the share
-        of drawn rollouts that agree and every output they printed."""
+        """What `source` (in `language`) prints, predicted without running it,
+        with the share of drawn rollouts that agree and every output they
+        printed."""
         request = pb.AskOutputRequest(
-            source=source, input=input, samples=samples, horizon=horizon, temperature=temperature, seed=seed
+            source=source,
+            input=input,
+            samples=samples,
+            horizon=horizon,
+            temperature=temperature,
+            seed=seed,
+            language=_language(language),
         )
         return self._call(self._stub.AskOutput, request)
 
@@ -166,9 +196,11 @@ class Learner:
         horizon: int = 200,
         temperature: float = 1.0,
         seed: int = 0,
+        language: str = "python",
     ) -> list[pb.RankedProgram]:
-        """`sources` ordered by the model's belief that each prints `output`,
-        the likeliest first (each with its index in `sources`)."""
+        """`sources` (all in `language`) ordered by the model's belief that
+        each prints `output`, the likeliest first (each with its index in
+        `sources`)."""
         request = pb.RankRequest(
             sources=list(sources),
             output=output,
@@ -177,6 +209,7 @@ class Learner:
             horizon=horizon,
             temperature=temperature,
             seed=seed,
+            language=_language(language),
         )
         return list(self._call(self._stub.RankPrograms, request).ranking)
 

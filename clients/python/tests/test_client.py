@@ -80,6 +80,10 @@ class AgainstALearner(unittest.TestCase):
         ranking = self.learner.ask_rank(sources, "1", samples=2, horizon=4)
         self.assertEqual(sorted(r.index for r in ranking), [0, 1, 2])
         self.assertEqual(sorted(ranking, key=lambda r: -(r.probability + r.closeness / 3)), ranking)
+        lua = self.learner.ask_output("local a = 1\nprint(a + 1)\n", samples=2, horizon=4, language="lua")
+        self.assertLessEqual(lua.steps, 4)
+        js = self.learner.predict("let a = 1;\nconsole.log(a + 1);\n", horizon=3, language="js")
+        self.assertLessEqual(len(js.steps), 3)
         with self.assertRaises(grpc.RpcError) as refused:
             self.learner.ask_output("print(1)\n", samples=65)
         self.assertEqual(refused.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
