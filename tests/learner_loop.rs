@@ -279,30 +279,35 @@ fn curio_experiment_runs_strategies_on_seeds_and_reports_intervals() {
     let (stdout, first) = experiment();
     assert!(stdout.contains("query_ratio") && stdout.contains("compute_ratio"), "{stdout}");
     assert_eq!(first["compared"], "delta_exact");
-    for metric in ["delta_exact", "action_accuracy"] {
-        let summary = &first["summaries"][metric];
-        for strategy in ["random", "trajectory"] {
-            for axis in ["queries", "seconds"] {
-                let bands = summary["strategies"][strategy][axis].as_array().unwrap();
-                assert!(bands.len() >= 2, "{metric} {strategy} {axis}: {bands:?}");
-                for b in bands {
-                    let (low, mean, high) =
-                        (b["low"].as_f64().unwrap(), b["mean"].as_f64().unwrap(), b["high"].as_f64().unwrap());
-                    assert!(low <= mean + 1e-12 && mean <= high + 1e-12 && b["seeds"] == 2, "{b}");
-                }
+    // The compared metric, per strategy, axis and place: every place on
+    // both seeds, inside its interval.
+    let records = first["records"].as_array().unwrap();
+    for strategy in ["random", "trajectory"] {
+        for axis in ["queries", "seconds"] {
+            let at: Vec<&serde_json::Value> =
+                records.iter().filter(|r| r["strategy"] == strategy && r["axis"] == axis).collect();
+            assert!(at.len() >= 2, "{strategy} {axis}: {at:?}");
+            for r in &at {
+                let (low, mean, high) =
+                    (r["low"].as_f64().unwrap(), r["mean"].as_f64().unwrap(), r["high"].as_f64().unwrap());
+                assert!(low <= mean + 1e-12 && mean <= high + 1e-12 && r["seeds"] == 2, "{r}");
             }
-            let queries: Vec<f64> = summary["strategies"][strategy]["queries"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|b| b["x"].as_f64().unwrap())
-                .collect();
-            assert_eq!(queries, vec![0.0, 8.0], "evaluated before any query and at the budget");
+            if axis == "queries" {
+                let places: Vec<f64> = at.iter().map(|r| r["x"].as_f64().unwrap()).collect();
+                assert_eq!(places, vec![0.0, 8.0], "evaluated before any query and at the budget");
+            }
         }
-        let ratio = &summary["ratios"]["trajectory"]["query_ratio"];
-        assert_eq!(ratio["per_seed"].as_array().unwrap().len(), 2, "{ratio}");
-        assert!(summary["ratios"].get("random").is_none(), "the baseline has no ratio against itself");
+        let last = &first["final"][strategy]["action_accuracy"];
+        assert!(last.as_str().is_some_and(|s| s.contains('[')), "{last}");
     }
+    let ratio = &first["ratios"]["trajectory"]["query_ratio"];
+    assert_eq!(ratio["per_seed"].as_array().unwrap().len(), 2, "{ratio}");
+    assert!(first["ratios"].get("random").is_none(), "the baseline has no ratio against itself");
+    // experiments/render.py reads it: a title, a table and its records.
+    let render = concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/render.py");
+    let rendered = Command::new("python3").arg(render).arg(&out).output().unwrap();
+    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    assert!(String::from_utf8_lossy(&rendered.stdout).contains("| trajectory | seconds |"));
     let stem = out.with_extension("");
     for axis in ["queries", "seconds"] {
         let svg = std::fs::read_to_string(format!("{}-{axis}.svg", stem.display())).unwrap();
@@ -335,7 +340,8 @@ fn curio_experiment_runs_strategies_on_seeds_and_reports_intervals() {
     // Resumed: nothing runs again, and the report is the same.
     let (_, second) = experiment();
     assert_eq!(stored(), vec![16, 16]);
-    assert_eq!(first["summaries"]["delta_exact"], second["summaries"]["delta_exact"]);
+    assert_eq!(first["records"], second["records"]);
+    assert_eq!(first["ratios"], second["ratios"]);
     let _ = std::fs::remove_dir_all(&data);
 }
 

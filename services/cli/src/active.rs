@@ -95,10 +95,11 @@ pub struct LoopArgs {
     /// the curve also shows the JavaScript suite.
     #[arg(long, default_value_t = LoopConfig::default().js_share)]
     js_share: f64,
-    /// Let a bandit move the corpus, idiom, Lua and JavaScript shares
-    /// toward the sources whose runs surprise the model most (each keeps
-    /// at least 30% of its share); every execution records its source and
-    /// the share it had.
+    /// Let a bandit move the shares of the fresh candidates' sources (the
+    /// corpus, the plain generator, idioms, hard, chance, Lua and
+    /// JavaScript) toward those whose runs surprise the model most (each
+    /// keeps at least 30% of its share); every execution records its
+    /// source and the share it had.
     #[arg(long)]
     adapt_shares: bool,
     /// Deadline of one pool call, seconds; a replica past it is passed

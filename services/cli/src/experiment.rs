@@ -38,9 +38,17 @@ pub struct ExperimentArgs {
 pub fn run(args: ExperimentArgs, data_dir: &Path) -> anyhow::Result<()> {
     let strategies: Vec<Strategy> = args.strategies.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
     anyhow::ensure!(strategies.len() >= 2, "--strategies needs two or more (the baseline first), e.g. random,bald");
+    let mut distinct = strategies.clone();
+    distinct.sort_by_key(|s| s.as_str());
+    distinct.dedup();
+    anyhow::ensure!(distinct.len() == strategies.len(), "--strategies names one twice: {}", args.strategies.join(","));
     anyhow::ensure!((1..=64).contains(&args.seeds), "--seeds is {}; allowed 1..=64", args.seeds);
     let name = args.common.run_id.clone();
-    let seeds: Vec<u64> = (0..args.seeds).map(|i| args.common.seed + i).collect();
+    let seeds: Vec<u64> = (0..args.seeds)
+        .map(|i| {
+            args.common.seed.checked_add(i).ok_or_else(|| anyhow::anyhow!("--seed {} is too large", args.common.seed))
+        })
+        .collect::<anyhow::Result<_>>()?;
     let mut legs: Vec<Leg> = vec![];
     for &seed in &seeds {
         for &strategy in &strategies {
@@ -48,14 +56,35 @@ pub fn run(args: ExperimentArgs, data_dir: &Path) -> anyhow::Result<()> {
         }
     }
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("experiments").join(format!("{name}.json")));
-    let metric = args.metric.clone().unwrap_or_else(|| {
-        let corpus = args.common.corpus.join("real.jsonl").exists();
-        if corpus { "real_delta_exact" } else { "delta_exact" }.to_string()
-    });
+    // The real suite is on the curve when the corpus has one, as the loop loads it.
+    let real = curio_loop::Corpus::load(&args.common.corpus)?.is_some_and(|c| !c.real.is_empty());
+    let metric = args.metric.clone().unwrap_or_else(|| if real { "real_delta_exact" } else { "delta_exact" }.into());
+    check_metric(&metric, real)?;
     let plan = Plan { name, seeds, strategies, metric, out };
     crate::active::in_process(args.common, &args.local, data_dir, legs, async |store, common: &LoopArgs| {
         plan.report(store, common.budget).await
     })
+}
+
+/// Refuses, before anything runs, a --metric no evaluation records.
+fn check_metric(metric: &str, real: bool) -> anyhow::Result<()> {
+    let (suite, base) = ["real_", "lua_", "js_"]
+        .iter()
+        .find_map(|p| metric.strip_prefix(p).map(|rest| (Some(*p), rest)))
+        .unwrap_or((None, metric));
+    let known = ["action_accuracy", "delta_exact", "action_ece", "output_exact", "rollout_exact_end"].contains(&base)
+        || base.strip_prefix("delta_exact_").is_some_and(|t| !t.is_empty())
+        || base.strip_prefix("rollout_exact_h").is_some_and(|h| h.parse::<u32>().is_ok());
+    anyhow::ensure!(
+        known,
+        "--metric {metric} is not on the curve: use action_accuracy, delta_exact, action_ece, output_exact, \
+         rollout_exact_end, delta_exact_<type> or rollout_exact_h<N>, with real_, lua_ or js_ before it for those suites"
+    );
+    anyhow::ensure!(
+        suite != Some("real_") || real,
+        "--metric {metric} needs the real suite: --corpus has no real.jsonl"
+    );
+    Ok(())
 }
 
 /// A seed's run id.
@@ -117,19 +146,72 @@ impl Plan {
             std::fs::write(&path, bands_svg(&title, &self.metric, label, &series))?;
             println!("plot: {}", path.display());
         }
-        let json = serde_json::json!({
-            "experiment": self.name,
+        let json = self.results(budget, baseline, &summaries);
+        std::fs::write(&self.out, serde_json::to_string_pretty(&json)? + "\n")?;
+        println!("results: {}", self.out.display());
+        Ok(())
+    }
+
+    /// The results as `experiments/render.py` reads them: a record per
+    /// strategy, axis and place of the compared metric's curve, the ratios,
+    /// and each suite's headline metrics at the budget.
+    fn results(&self, budget: u64, baseline: &str, summaries: &BTreeMap<String, Summary>) -> serde_json::Value {
+        use serde_json::json;
+        let compared = &summaries[&self.metric];
+        let mut records = vec![];
+        for (strategy, bands) in &compared.strategies {
+            for (axis, points) in [("queries", &bands.queries), ("seconds", &bands.seconds)] {
+                for b in points.iter() {
+                    records.push(json!({
+                        "strategy": strategy, "axis": axis, "x": b.x, "mean": b.mean, "low": b.low, "high": b.high,
+                        "range": [b.min, b.max], "seeds": b.seeds,
+                    }));
+                }
+            }
+        }
+        let headline = |m: &str| {
+            ["delta_exact", "action_accuracy", "action_ece", "output_exact", "rollout_exact_end"]
+                .iter()
+                .any(|h| m == *h || m.strip_suffix(h).is_some_and(|p| ["real_", "lua_", "js_"].contains(&p)))
+        };
+        let mut last: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
+        for (metric, summary) in summaries.iter().filter(|(m, _)| headline(m)) {
+            for (strategy, bands) in &summary.strategies {
+                if let Some(b) = bands.queries.last() {
+                    let at = format!("{:.3} [{:.3}, {:.3}]", b.mean, b.low, b.high);
+                    last.entry(strategy.as_str()).or_default().insert(metric.as_str(), at);
+                }
+            }
+        }
+        let col = |header: &str, field: &str, format: &str| json!({"header": header, "field": field, "format": format});
+        json!({
+            "title": format!("Strategies compared over seeds: {}", self.name),
+            "about": format!(
+                "`curio experiment`: {} seeds per strategy on {budget} queries each, every strategy on a seed \
+                 drawing the same candidates from the same starting weights. Each record is {} at one place on one \
+                 axis (interpreter queries, or learner seconds of training and scoring): the mean over the seeds, its \
+                 95% interval (Student's t) and the lowest and highest seed. ratios: the queries (query_ratio) and \
+                 learner seconds (compute_ratio) each strategy needed to reach {baseline}'s final value on the same \
+                 seed, over what {baseline} spent; mean and interval over the seeds where it got there. final: each \
+                 suite's metrics at the budget, mean [95% interval].",
+                self.seeds.len(),
+                self.metric
+            ),
             "command": std::env::args().collect::<Vec<_>>().join(" "),
             "budget": budget,
             "seeds": self.seeds,
             "strategies": self.strategies.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             "baseline": baseline,
             "compared": self.metric,
-            "summaries": summaries,
-        });
-        std::fs::write(&self.out, serde_json::to_string_pretty(&json)? + "\n")?;
-        println!("results: {}", self.out.display());
-        Ok(())
+            "ratios": compared.ratios,
+            "final": last,
+            "table": [
+                col("strategy", "strategy", ""), col("axis", "axis", ""), col("at", "x", ".0f"),
+                col("mean", "mean", ".3f"), col("95% low", "low", ".3f"), col("95% high", "high", ".3f"),
+                col("seeds range", "range", ".3f"), col("seeds", "seeds", ""),
+            ],
+            "records": records,
+        })
     }
 
     /// Every leg's curve of `metric`, each point with the learner seconds

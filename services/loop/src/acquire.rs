@@ -191,10 +191,22 @@ pub fn score(
             }
         }
         if strategy == Strategy::Trajectory {
-            let starts: Vec<_> =
-                chunk.iter().map(|c| (c.language, c.source.clone(), State::initial(&c.input))).collect();
+            // As the other strategies, a program the model cannot read
+            // stays unscored (ranked last): its rollout would score the
+            // most uncertain of all and teach nothing.
+            let readable: Vec<usize> = (0..chunk.len())
+                .filter(|&i| {
+                    let c = &chunk[i];
+                    let asked = Example::query(encode_context_in(c.language, &c.source, &State::initial(&c.input), 1));
+                    window.fits(&asked) && window.room(&asked) > 0
+                })
+                .collect();
+            let starts: Vec<_> = readable
+                .iter()
+                .map(|&i| (chunk[i].language, chunk[i].source.clone(), State::initial(&chunk[i].input)))
+                .collect();
             let values = trajectory_uncertainty(model, &starts, scoring.horizon, device)?;
-            for (i, v) in values.into_iter().enumerate() {
+            for (&i, v) in readable.iter().zip(values) {
                 scores[chunk_no * 8 + i] = Some(v);
             }
             continue;

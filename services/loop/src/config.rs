@@ -227,7 +227,8 @@ impl LoopConfig {
                 self.js_share
             ));
         }
-        if let Some(init) = self.init.as_ref().filter(|p| !p.exists()) {
+        // Only a new run starts from it; one that has its own checkpoint resumes from that.
+        if let Some(init) = self.init.as_ref().filter(|p| !p.exists() && !self.checkpoint_path().exists()) {
             return bad(format!("no checkpoint at {} (--init): train one with `curio train`", init.display()));
         }
         Ok(())

@@ -114,11 +114,18 @@ impl Engine {
         let store = store.scoped(&config.run_id, strategy).await?;
         let queries = store.queries_used(&config.run_id, strategy).await?;
         let path = config.checkpoint_path();
-        // A run begun from another checkpoint takes that checkpoint's shape,
-        // and so does its own checkpoint when it resumes.
-        let expected = if config.init.is_some() { None } else { Some(&config.model) };
+        // A run resumes with its own checkpoint's shape (the shape flags are
+        // a new model's), and one begun from another checkpoint takes that
+        // one's.
         let learner = match &config.init {
-            _ if path.exists() => Learner::load(&path, device, expected)?,
+            _ if path.exists() => {
+                let learner = Learner::load(&path, device, None)?;
+                if learner.model.config != config.model && config.init.is_none() {
+                    tracing::warn!(checkpoint = %path.display(), shape = ?learner.model.config,
+                        "resuming with the checkpoint's shape: the shape flags apply to new runs only");
+                }
+                learner
+            }
             // Its weights and shape, but the loop's dropout: an offline
             // model trains without, and MC-dropout needs it.
             Some(init) => Learner::load_with(init, device, None, Some(config.model.dropout))?,
@@ -245,8 +252,9 @@ impl Engine {
         reply(&submissions, &records);
         let measuring = Instant::now();
         let surprise = self.surprise_of(&planned, &records).await;
-        if self.config.strategy != Strategy::Random {
-            // It chooses the next candidates' parents: part of acquiring.
+        if self.config.strategy != Strategy::Random || self.config.adapt_shares {
+            // It chooses the next candidates' parents and the sources'
+            // shares: part of acquiring.
             report.scoring_time += measuring.elapsed();
         }
         self.remember_surprises(&planned, &surprise);
@@ -270,6 +278,8 @@ impl Engine {
         (report.train_steps, report.mean_loss) = self.train(steps).await?;
         self.spent.learner += training.elapsed().as_secs_f64() + report.scoring_time.as_secs_f64();
         self.spent.scoring += report.scoring_time.as_secs_f64();
+        // Every round, so a run killed between checkpoints resumes its count.
+        self.record_spent().await?;
         Ok(report)
     }
 

@@ -117,7 +117,8 @@ pub fn interval(values: &[f64]) -> Option<(f64, f64, f64)> {
         return Some((mean, mean, mean));
     }
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    let t = T95.get(n - 2).copied().unwrap_or(1.96);
+    // Past the table, 1.96 + 2.4 / df is within 0.003 of the quantile.
+    let t = T95.get(n - 2).copied().unwrap_or(1.96 + 2.4 / (n - 1) as f64);
     let half = t * (var / n as f64).sqrt();
     Some((mean, mean - half, mean + half))
 }
@@ -209,11 +210,20 @@ pub fn summarise(metric: &str, legs: &[Leg], baseline: &str) -> Summary {
     }
     let base: BTreeMap<u64, &Leg> =
         by_strategy.get(baseline).into_iter().flatten().map(|leg| (leg.seed, *leg)).collect();
+    // Every seed of the experiment has its place in `per_seed`, in order,
+    // even where a leg has no curve yet (an experiment stopped early).
+    let mut seeds: Vec<u64> = legs.iter().map(|l| l.seed).collect();
+    seeds.sort();
+    seeds.dedup();
     let mut ratios = BTreeMap::new();
     for (strategy, runs) in by_strategy.iter().filter(|(s, _)| **s != baseline) {
         let (mut queries, mut seconds, mut comparable) = (vec![], vec![], 0);
-        for leg in runs {
-            let Some(b) = base.get(&leg.seed) else { continue };
+        for seed in &seeds {
+            let (Some(b), Some(leg)) = (base.get(seed), runs.iter().find(|l| l.seed == *seed)) else {
+                queries.push(None);
+                seconds.push(None);
+                continue;
+            };
             let (first, last) = (b.points[0], *b.points.last().expect("points"));
             // A baseline that never rose above where it began leaves
             // nothing to reach: any curve would "reach" it at once.
@@ -264,6 +274,11 @@ mod tests {
         // sd 1, n 3: half-width 4.303 / sqrt(3).
         assert!((high - mean - 4.303 / 3f64.sqrt()).abs() < 1e-9 && (mean - low - (high - mean)).abs() < 1e-12);
         assert_eq!(interval(&[0.5]), Some((0.5, 0.5, 0.5)));
+        // Past the table (41 seeds, 40 degrees of freedom: t = 2.021).
+        let many: Vec<f64> = (0..41).map(|i| f64::from(i % 2)).collect();
+        let (m, _, hi) = interval(&many).unwrap();
+        let sd = (many.iter().map(|v| (v - m).powi(2)).sum::<f64>() / 40.0).sqrt();
+        assert!(((hi - m) / (sd / 41f64.sqrt()) - 2.021).abs() < 0.003);
         assert_eq!(interval(&[]), None);
     }
 
@@ -309,9 +324,12 @@ mod tests {
         let legs = vec![
             leg("random", 0, &[(0.0, 0.0, 0.1), (64.0, 100.0, 0.5)]),
             leg("bald", 0, &[(0.0, 0.0, 0.1), (64.0, 100.0, 0.4)]),
+            // Seed 1 stopped before bald ran: its place is kept, empty.
+            leg("random", 1, &[(0.0, 0.0, 0.1), (64.0, 100.0, 0.5)]),
+            leg("bald", 1, &[]),
         ];
         let r = &summarise("delta_exact", &legs, "random").ratios["bald"].query_ratio;
-        assert_eq!((r.per_seed.clone(), r.mean, r.reached, r.comparable), (vec![None], None, 0, 1));
+        assert_eq!((r.per_seed.clone(), r.mean, r.reached, r.comparable), (vec![None, None], None, 0, 1));
         assert!(describe("query_ratio", r).contains("never reached"), "{}", describe("query_ratio", r));
     }
 }

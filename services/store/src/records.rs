@@ -83,8 +83,11 @@ pub struct Provenance {
     /// Where the candidate came from (`generated`, `idioms`, `hard`,
     /// `chance`, `lua`, `js`, `corpus`, `mutant`, `rerun`, `submitted`).
     pub source: Option<String>,
-    /// The share of the round's candidates its source had when it was
-    /// drawn (none for mutants, reruns and submissions).
+    /// Its source's share of the fresh draws when it was drawn: the
+    /// corpus's of all draws, a generated source's of the draws that are
+    /// neither corpus programs nor (once the model has been surprised, 40%
+    /// of the others) mutants and reruns. None for mutants, reruns and
+    /// submissions.
     pub source_share: Option<f64>,
 }
 
