@@ -43,6 +43,11 @@ pub struct LoopArgs {
     /// Cap on training steps per round.
     #[arg(long, default_value_t = LoopConfig::default().max_steps_per_round)]
     max_steps_per_round: usize,
+    /// At most this share of a round's learner time goes to scoring
+    /// (bounded by the last round's training, at least a second, at most
+    /// 30 s); 0: scoring may take 30 s a round whatever the training took.
+    #[arg(long, default_value_t = LoopConfig::default().score_share)]
+    score_share: f64,
     /// Steps the `trajectory` strategy foresees per candidate.
     #[arg(long, default_value_t = LoopConfig::default().horizon)]
     horizon: usize,
@@ -272,6 +277,7 @@ fn loop_config(args: &LoopArgs, leg: &Leg, data_dir: &Path, corpus: &Option<Arc<
         max_steps_per_round: args.max_steps_per_round,
         eval_every: args.eval_every,
         horizon: args.horizon,
+        score_share: args.score_share,
         diversity: args.diversity,
         eval_programs: args.eval_programs,
         seed: leg.seed,

@@ -96,6 +96,11 @@ pub struct LoopConfig {
     /// Wall-clock bound on scoring per round; candidates not scored in time
     /// are ranked last. Default: 30 s.
     pub score_budget: Duration,
+    /// With more than 0, scoring may take at most this share of a round's
+    /// learner time (scoring plus the last round's training), within
+    /// `score_budget` and never under a second: acquisition cannot eat the
+    /// training. Default: 0 (the fixed `score_budget` alone).
+    pub score_share: f64,
     /// Queries between evaluations on the held-out suite. Default: 64.
     pub eval_every: u64,
     /// Programs in the held-out suite used on the schedule. Default: 24.
@@ -163,6 +168,7 @@ impl Default for LoopConfig {
             horizon: 12,
             diversity: 0.0,
             score_budget: Duration::from_secs(30),
+            score_share: 0.0,
             eval_every: 64,
             eval_programs: 24,
             seed: 0,
@@ -196,6 +202,9 @@ impl LoopConfig {
         }
         if self.candidates < self.batch {
             return bad(format!("candidates ({}) must be at least batch ({})", self.candidates, self.batch));
+        }
+        if !(0.0..0.9).contains(&self.score_share) {
+            return bad(format!("score share is {}; allowed 0..0.9 (--score-share)", self.score_share));
         }
         if !(0.0..=1.0).contains(&self.diversity) {
             return bad(format!("diversity is {}; allowed 0..=1 (--diversity)", self.diversity));
@@ -239,8 +248,37 @@ impl LoopConfig {
         crate::FitConfig { batch: self.train_batch, pack: self.pack, mix: crate::Mix::default() }
     }
 
+    /// A round's bound on scoring after `last_training` of training:
+    /// `score_budget`, or with `score_share` s, s / (1 - s) of it (so that
+    /// scoring is at most s of the two), at least a second and at most
+    /// `score_budget`.
+    pub fn scoring_bound(&self, last_training: Duration) -> Duration {
+        let share = self.score_share;
+        if share <= 0.0 {
+            return self.score_budget;
+        }
+        last_training.mul_f64(share / (1.0 - share)).max(Duration::from_secs(1)).min(self.score_budget)
+    }
+
     /// This run and strategy's checkpoint: `<checkpoint_dir>/<run>/<strategy>.safetensors`.
     pub fn checkpoint_path(&self) -> PathBuf {
         self.checkpoint_dir.join(&self.run_id).join(format!("{}.safetensors", self.strategy))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_score_share_bounds_scoring_by_the_training_before_it() {
+        let fixed = LoopConfig::default();
+        assert_eq!(fixed.scoring_bound(Duration::from_secs(100)), Duration::from_secs(30));
+        let shared = LoopConfig { score_share: 0.2, ..LoopConfig::default() };
+        // A fifth of the two: a quarter of 40 s of training.
+        assert_eq!(shared.scoring_bound(Duration::from_secs(40)), Duration::from_secs(10));
+        assert_eq!(shared.scoring_bound(Duration::ZERO), Duration::from_secs(1), "at least a second");
+        assert_eq!(shared.scoring_bound(Duration::from_secs(400)), Duration::from_secs(30), "at most the budget");
+        assert!(LoopConfig { score_share: 0.95, ..LoopConfig::default() }.validate().is_err());
     }
 }

@@ -88,6 +88,9 @@ pub struct Engine {
     spent: Spent,
     /// Each source's share of the candidates, adapting or not.
     sources: Sources,
+    /// The last round's training time, which bounds the next round's
+    /// scoring under `score_share`.
+    last_training: Duration,
 }
 
 /// Learner seconds a run has spent, kept on the curve as `learner_seconds`
@@ -185,6 +188,7 @@ impl Engine {
             run_key,
             spent,
             sources,
+            last_training: Duration::ZERO,
         })
     }
 
@@ -276,6 +280,7 @@ impl Engine {
         let steps = steps.min(self.config.max_steps_per_round);
         let training = Instant::now();
         (report.train_steps, report.mean_loss) = self.train(steps).await?;
+        self.last_training = training.elapsed();
         self.spent.learner += training.elapsed().as_secs_f64() + report.scoring_time.as_secs_f64();
         self.spent.scoring += report.scoring_time.as_secs_f64();
         // Every round, so a run killed between checkpoints resumes its count.
@@ -299,7 +304,7 @@ impl Engine {
         let scoring = Scoring {
             bald_samples: self.config.bald_samples,
             horizon: self.config.horizon,
-            budget: self.config.score_budget,
+            budget: self.config.scoring_bound(self.last_training),
             diversity: self.config.diversity,
         };
         let (candidates, scored) = tokio::task::spawn_blocking(move || {

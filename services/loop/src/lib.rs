@@ -36,7 +36,9 @@ pub use corpus::Corpus;
 pub use drive::{Progress, run};
 pub use engine::{Engine, RoundReport, SharedTrainer, curve_metrics, lock};
 pub use error::LoopError;
-pub use experiment::{Band, Bands, Leg, Point, Ratio, Ratios, Summary, describe, first_reach, interval, summarise};
+pub use experiment::{
+    Band, Bands, Leg, MIN_RISE, Point, Ratio, Ratios, Summary, describe, first_reach, interval, summarise,
+};
 pub use fit::FitConfig;
 pub use offline::{Generated, OfflineConfig, OfflineReport, offline, store_generated, store_listed};
 pub use plot::{Curve, bands_svg, curve_svg, curve_table, queries_to_reach};

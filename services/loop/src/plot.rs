@@ -46,14 +46,7 @@ pub fn curve_table(metric: &str, curve: &Curve) -> String {
 /// points), if it did.
 pub fn queries_to_reach(curve: &Curve, strategy: &str, target: f64) -> Option<f64> {
     let points: Vec<(f64, f64)> = curve.iter().filter(|p| p.0 == strategy).map(|p| (p.1 as f64, p.2)).collect();
-    let first = points.first()?;
-    if first.1 >= target {
-        return Some(first.0);
-    }
-    points.windows(2).find(|w| w[1].1 >= target).map(|w| {
-        let ((q0, v0), (q1, v1)) = (w[0], w[1]);
-        q0 + (q1 - q0) * (target - v0) / (v1 - v0)
-    })
+    crate::first_reach(&points, target)
 }
 
 const COLOURS: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
