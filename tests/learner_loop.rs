@@ -276,6 +276,16 @@ fn curio_experiment_runs_strategies_on_seeds_and_reports_intervals() {
         let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         (stdout, json)
     };
+    // A metric no run would record is refused before anything runs.
+    for (metric, says) in [("lua_delta_exact", "--lua-share"), ("delta_exactly", "not on the curve")] {
+        let refused = Command::new(curio_bin())
+            .args(["--data-dir", data.to_str().unwrap(), "experiment", "--run-id", &name, "--metric", metric])
+            .env("DATABASE_URL", database_url())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && err.contains(says), "{metric}: {err}");
+    }
     let (stdout, first) = experiment();
     assert!(stdout.contains("query_ratio") && stdout.contains("compute_ratio"), "{stdout}");
     assert_eq!(first["compared"], "delta_exact");

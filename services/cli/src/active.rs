@@ -95,11 +95,11 @@ pub struct LoopArgs {
     /// Share of the generated candidates written in Lua; with any, the
     /// curve also shows the Lua suite.
     #[arg(long, default_value_t = LoopConfig::default().lua_share)]
-    lua_share: f64,
+    pub(crate) lua_share: f64,
     /// Share of the generated candidates written in JavaScript; with any,
     /// the curve also shows the JavaScript suite.
     #[arg(long, default_value_t = LoopConfig::default().js_share)]
-    js_share: f64,
+    pub(crate) js_share: f64,
     /// Let a bandit move the shares of the fresh candidates' sources (the
     /// corpus, the plain generator, idioms, hard, chance, Lua and
     /// JavaScript) toward those whose runs surprise the model most (each

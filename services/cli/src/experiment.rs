@@ -59,15 +59,24 @@ pub fn run(args: ExperimentArgs, data_dir: &Path) -> anyhow::Result<()> {
     // The real suite is on the curve when the corpus has one, as the loop loads it.
     let real = curio_loop::Corpus::load(&args.common.corpus)?.is_some_and(|c| !c.real.is_empty());
     let metric = args.metric.clone().unwrap_or_else(|| if real { "real_delta_exact" } else { "delta_exact" }.into());
-    check_metric(&metric, real)?;
+    let suites = Suites { real, lua: args.common.lua_share > 0.0, js: args.common.js_share > 0.0 };
+    check_metric(&metric, suites)?;
     let plan = Plan { name, seeds, strategies, metric, out };
     crate::active::in_process(args.common, &args.local, data_dir, legs, async |store, common: &LoopArgs| {
         plan.report(store, common.budget).await
     })
 }
 
+/// The held-out suites beside `indist` that the runs' curves will have.
+#[derive(Clone, Copy, Debug)]
+struct Suites {
+    real: bool,
+    lua: bool,
+    js: bool,
+}
+
 /// Refuses, before anything runs, a --metric no evaluation records.
-fn check_metric(metric: &str, real: bool) -> anyhow::Result<()> {
+fn check_metric(metric: &str, suites: Suites) -> anyhow::Result<()> {
     let (suite, base) = ["real_", "lua_", "js_"]
         .iter()
         .find_map(|p| metric.strip_prefix(p).map(|rest| (Some(*p), rest)))
@@ -80,10 +89,13 @@ fn check_metric(metric: &str, real: bool) -> anyhow::Result<()> {
         "--metric {metric} is not on the curve: use action_accuracy, delta_exact, action_ece, output_exact, \
          rollout_exact_end, delta_exact_<type> or rollout_exact_h<N>, with real_, lua_ or js_ before it for those suites"
     );
-    anyhow::ensure!(
-        suite != Some("real_") || real,
-        "--metric {metric} needs the real suite: --corpus has no real.jsonl"
-    );
+    let (present, needs) = match suite {
+        Some("real_") => (suites.real, "the real suite: --corpus has no real.jsonl"),
+        Some("lua_") => (suites.lua, "the Lua suite: set --lua-share"),
+        Some("js_") => (suites.js, "the JavaScript suite: set --js-share"),
+        _ => (true, ""),
+    };
+    anyhow::ensure!(present, "--metric {metric} needs {needs}");
     Ok(())
 }
 
