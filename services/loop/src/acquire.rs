@@ -177,30 +177,27 @@ pub fn score(
         if started.elapsed() > scoring.budget {
             break;
         }
+        // Each candidate's first state asked one step ahead: what the
+        // embeddings read, and what says whether a rollout can start.
+        let first: Vec<Example> = if scoring.diversity > 0.0 || strategy == Strategy::Trajectory {
+            let ask = |c: &Candidate| encode_context_in(c.language, &c.source, &State::initial(&c.input), 1);
+            chunk.iter().map(|c| Example::query(ask(c))).collect()
+        } else {
+            vec![]
+        };
         if scoring.diversity > 0.0 {
-            let (mut rows, mut owner) = (vec![], vec![]);
-            for (i, c) in chunk.iter().enumerate() {
-                let asked = Example::query(encode_context_in(c.language, &c.source, &State::initial(&c.input), 1));
-                if window.fits(&asked) {
-                    rows.push(asked);
-                    owner.push(chunk_no * 8 + i);
-                }
-            }
-            for (o, e) in owner.into_iter().zip(embeddings(model, &rows, device)?) {
-                embedded[o] = Some(e);
+            let fitting: Vec<usize> = (0..chunk.len()).filter(|&i| window.fits(&first[i])).collect();
+            let rows: Vec<Example> = fitting.iter().map(|&i| first[i].clone()).collect();
+            for (&i, e) in fitting.iter().zip(embeddings(model, &rows, device)?) {
+                embedded[chunk_no * 8 + i] = Some(e);
             }
         }
         if strategy == Strategy::Trajectory {
             // As the other strategies, a program the model cannot read
             // stays unscored (ranked last): its rollout would score the
             // most uncertain of all and teach nothing.
-            let readable: Vec<usize> = (0..chunk.len())
-                .filter(|&i| {
-                    let c = &chunk[i];
-                    let asked = Example::query(encode_context_in(c.language, &c.source, &State::initial(&c.input), 1));
-                    window.fits(&asked) && window.room(&asked) > 0
-                })
-                .collect();
+            let readable: Vec<usize> =
+                (0..chunk.len()).filter(|&i| window.fits(&first[i]) && window.room(&first[i]) > 0).collect();
             let starts: Vec<_> = readable
                 .iter()
                 .map(|&i| (chunk[i].language, chunk[i].source.clone(), State::initial(&chunk[i].input)))

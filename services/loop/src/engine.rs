@@ -262,8 +262,9 @@ impl Engine {
             report.scoring_time += measuring.elapsed();
         }
         self.remember_surprises(&planned, &surprise);
+        // Only the sources the bandit weighs take note (not submissions).
         for (p, s) in planned.iter().zip(&surprise) {
-            if let (Some(s), None) = (s, &p.submitter) {
+            if let Some(s) = s {
                 self.sources.observe(p.candidate.from, *s);
             }
         }
