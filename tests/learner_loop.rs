@@ -379,6 +379,66 @@ fn a_run_started_from_a_checkpoint_goes_on_from_it() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
+/// `rho` (RHO-LOSS): each round runs its pool's worth at random, stores
+/// every run, and trains first on the batch whose loss is most reducible
+/// (the model's minus a reference model's); the choice is recorded with
+/// each run. Without a reference it is refused before anything runs.
+#[test]
+fn rho_runs_its_pool_and_trains_first_on_the_most_reducible_runs() {
+    let data = std::env::temp_dir().join(format!("curio-rho-{}", std::process::id()));
+    let run_id = format!("rho-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    std::fs::create_dir_all(&data).unwrap();
+    let rho = |extra: &[&str]| {
+        Command::new(curio_bin())
+            .args(["--data-dir", data.to_str().unwrap(), "run", "--listen", "127.0.0.1:0"])
+            .args(["--metrics-listen", "127.0.0.1:0", "--run-id", &run_id, "--budget", "16", "--strategy", "rho"])
+            .args(["--rho-pool", "2", "--corpus", "/nonexistent"])
+            .args(TINY)
+            .args(extra)
+            .env("DATABASE_URL", database_url())
+            .env("CURIO_LOG", "warn")
+            .output()
+            .expect("starting curio run")
+    };
+    let refused = rho(&[]);
+    let says = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && says.contains("--reference"), "{says}");
+    // Any model can be a reference; a smaller one than the learner's.
+    let reference = data.join("reference.safetensors");
+    let shape = curio_learner::ModelConfig { n_embd: 16, n_head: 2, n_layer: 1, dropout: 0.0, ..Default::default() };
+    curio_learner::Learner::new(shape, tch::Device::Cpu).unwrap().save(&reference).unwrap();
+    let done = rho(&["--reference", reference.to_str().unwrap()]);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(PgPool::connect(&database_url())).unwrap();
+    // In the order they ran: ids follow the run's position.
+    let runs: Vec<(Option<f64>, Option<bool>)> = runtime
+        .block_on(
+            sqlx::query_as(
+                "SELECT reducible_nats, chosen FROM executions WHERE run_id = $1 AND strategy = 'rho' ORDER BY id",
+            )
+            .bind(&run_id)
+            .fetch_all(&db),
+        )
+        .unwrap();
+    assert_eq!(runs.len(), 16, "the budget counts every run, chosen or not");
+    // Batch 4, pool 2: two rounds of 8 runs, of which 4 are chosen, the
+    // most reducible of their round.
+    for round in runs.chunks(8) {
+        assert!(round.iter().all(|r| r.1.is_some()), "every run records the choice: {round:?}");
+        let chosen: Vec<f64> =
+            round.iter().filter(|r| r.1 == Some(true)).map(|r| r.0.unwrap_or(f64::NEG_INFINITY)).collect();
+        let left: Vec<f64> =
+            round.iter().filter(|r| r.1 == Some(false)).map(|r| r.0.unwrap_or(f64::NEG_INFINITY)).collect();
+        assert_eq!(chosen.len(), 4, "{round:?}");
+        let lowest_chosen = chosen.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(left.iter().all(|&l| l <= lowest_chosen), "{round:?}");
+        assert!(round.iter().filter(|r| r.0.is_some()).count() >= 4, "the reducible losses were measured: {round:?}");
+    }
+    let _ = std::fs::remove_dir_all(&data);
+}
+
 /// Runs a learner over two pool replicas, lets `fault` strike the first
 /// once 4 queries are spent, and checks that the whole budget is stored
 /// exactly once and that the second replica ran everything after the fault

@@ -12,7 +12,7 @@ use curio_trace::Language;
 mod sample;
 mod score;
 pub use sample::{Choice, distribution, foresee_sampled, outputs};
-pub use score::{disagreement, embeddings, trajectory_uncertainty, uncertainty};
+pub use score::{disagreement, embeddings, example_losses, trajectory_uncertainty, uncertainty};
 
 /// Longest delta the decoder writes, bytes.
 const MAX_DELTA: usize = 512;

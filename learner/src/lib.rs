@@ -49,8 +49,8 @@ pub use generate::{
 };
 pub use infer::{
     Choice, Decoded, Decoding, Prediction, Rollout, Start, decode, disagreement, distribution, embeddings,
-    foresee_sampled, outputs, predict, predict_with, rollout, rollout_until, rollout_with, trajectory_uncertainty,
-    uncertainty, work,
+    example_losses, foresee_sampled, outputs, predict, predict_with, rollout, rollout_until, rollout_with,
+    trajectory_uncertainty, uncertainty, work,
 };
 pub use model::{
     Batch, Cache, Examples, Learner, Losses, ModelConfig, ModelError, Output, Programs, Targets, WorldModel,

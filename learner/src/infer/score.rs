@@ -1,6 +1,7 @@
 //! Scores for choosing what to run: the predictive entropy of a program's
 //! next step, the disagreement of dropout masks over its next line, and
-//! the uncertainty summed along the run the model foresees.
+//! the uncertainty summed along the run the model foresees; and each
+//! example's loss under a model, which `rho` subtracts.
 
 use tch::{Device, Kind, Tensor};
 
@@ -112,4 +113,37 @@ pub fn embeddings(model: &WorldModel, examples: &[Example], device: Device) -> R
         let norm = read.norm_scalaropt_dim(2, [-1], true).clamp_min(1e-6);
         Ok(Vec::<Vec<f32>>::try_from(&(read / norm).to_kind(Kind::Float).to(Device::Cpu))?)
     })
+}
+
+/// Each example's loss under `model` as a training step counts it for the
+/// example's priority (action plus delta, [`crate::Losses`]), without
+/// dropout or gradients; `None` for one the model cannot read. What the
+/// loop's `rho` strategy subtracts from the trained model's loss.
+pub fn example_losses(
+    model: &WorldModel,
+    examples: &[Example],
+    device: Device,
+) -> Result<Vec<Option<f32>>, ModelError> {
+    let window = model.config.window();
+    let readable: Vec<usize> = (0..examples.len()).filter(|&i| window.fits(&examples[i])).collect();
+    let mut out = vec![None; examples.len()];
+    tch::no_grad(|| -> Result<(), ModelError> {
+        for chunk in readable.chunks(32) {
+            let rows: Vec<Example> = chunk
+                .iter()
+                .map(|&i| match model.config.working {
+                    true => examples[i].clone(),
+                    false => examples[i].clone().unworked(),
+                })
+                .collect();
+            let batch = collate(&rows, window, device);
+            let losses = model.losses(&batch, &model.forward(&batch, false)?)?;
+            let per = Vec::<f32>::try_from(&(&losses.action + &losses.delta).to_kind(Kind::Float).to(Device::Cpu))?;
+            for (&i, v) in chunk.iter().zip(per) {
+                out[i] = Some(v);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
 }

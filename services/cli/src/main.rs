@@ -13,6 +13,7 @@ mod evaluate;
 mod experiment;
 mod input_suite;
 mod learn;
+mod loop_args;
 mod metrics;
 mod pool;
 mod rank_suite;

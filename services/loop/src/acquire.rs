@@ -169,7 +169,9 @@ pub fn score(
     let started = Instant::now();
     let mut scores = vec![None; candidates.len()];
     let mut embedded = vec![None; candidates.len()];
-    if strategy == Strategy::Random {
+    // `rho` chooses after the runs, not before: like `random`, it scores
+    // nothing here.
+    if matches!(strategy, Strategy::Random | Strategy::Rho) {
         return Ok(Scores { scores, embeddings: embedded, elapsed: started.elapsed() });
     }
     let window = model.config.window();

@@ -22,11 +22,18 @@ pub enum Strategy {
     /// greedy rollout from the start state, each step's action and delta
     /// entropy ([`curio_learner::trajectory_uncertainty`]).
     Trajectory,
+    /// Chooses after the run, not before it (RHO-LOSS): runs `rho_pool`
+    /// times the batch of random candidates, stores every run, and gives
+    /// the training priority to the batch whose loss is most reducible
+    /// (the model's loss minus a reference model's). Its training steps
+    /// follow the chosen runs' transitions, not all of them.
+    Rho,
 }
 
 impl Strategy {
     /// Every strategy, in the order `--compare` lists them by default.
-    pub const ALL: [Strategy; 4] = [Strategy::Random, Strategy::Entropy, Strategy::Bald, Strategy::Trajectory];
+    pub const ALL: [Strategy; 5] =
+        [Strategy::Random, Strategy::Entropy, Strategy::Bald, Strategy::Trajectory, Strategy::Rho];
 
     /// Its name on the command line, in metrics and in the store.
     pub fn as_str(self) -> &'static str {
@@ -35,6 +42,7 @@ impl Strategy {
             Strategy::Entropy => "entropy",
             Strategy::Bald => "bald",
             Strategy::Trajectory => "trajectory",
+            Strategy::Rho => "rho",
         }
     }
 }
@@ -44,7 +52,7 @@ impl FromStr for Strategy {
 
     fn from_str(s: &str) -> Result<Self, LoopError> {
         Strategy::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| {
-            LoopError::Config(format!("unknown strategy '{s}': use random, entropy, bald or trajectory"))
+            LoopError::Config(format!("unknown strategy '{s}': use random, entropy, bald, trajectory or rho"))
         })
     }
 }
@@ -115,6 +123,13 @@ pub struct LoopConfig {
     /// model, say) instead of fresh weights; the run takes its shape.
     /// A run that has its own checkpoint resumes from that. Default: none.
     pub init: Option<PathBuf>,
+    /// The reference model `rho` needs: a small model trained offline on
+    /// held-out programs, whose loss stands for the irreducible part.
+    /// Default: none.
+    pub reference: Option<PathBuf>,
+    /// Runs `rho` makes per run in the batch it trains on first.
+    /// Default: 4.
+    pub rho_pool: usize,
     /// The optimizer and the loss weights.
     pub train: TrainConfig,
     /// Limits for every execution. Default: the pool's defaults.
@@ -175,6 +190,8 @@ impl Default for LoopConfig {
             checkpoint_dir: PathBuf::from("data/runs"),
             model: ModelConfig::default(),
             init: None,
+            reference: None,
+            rho_pool: 4,
             train: TrainConfig::default(),
             limits: Limits::default(),
             call_deadline: Duration::from_secs(15),
@@ -235,6 +252,20 @@ impl LoopConfig {
                 "JavaScript share is {}; allowed 0..=1, and with the Lua share at most 1 (--js-share)",
                 self.js_share
             ));
+        }
+        if !(1..=64).contains(&self.rho_pool) {
+            return bad(format!("rho pool is {}; allowed 1..=64 (--rho-pool)", self.rho_pool));
+        }
+        match (&self.reference, self.strategy) {
+            (None, Strategy::Rho) => {
+                return bad("the rho strategy needs --reference CHECKPOINT: a small model trained offline on \
+                            held-out programs (docs/loop.md shows the command)"
+                    .into());
+            }
+            (Some(r), _) if !r.exists() => {
+                return bad(format!("no reference checkpoint at {} (--reference): see docs/loop.md", r.display()));
+            }
+            _ => {}
         }
         // Only a new run starts from it; one that has its own checkpoint resumes from that.
         if let Some(init) = self.init.as_ref().filter(|p| !p.exists() && !self.checkpoint_path().exists()) {

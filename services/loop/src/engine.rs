@@ -4,12 +4,11 @@
 //! exactly where the store says it stopped: execution ids derive from that
 //! position, and a round that is retried stores nothing twice.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::Execution;
-use curio_learner::{EvalReport, GenConfig, Learner, Trainer, evaluate, evaluate_transitions};
+use curio_learner::{GenConfig, Learner, Trainer};
 use curio_store::{
     Backoff, ExecutionRecord, Origin, ProgramRecord, Provenance, Retry, Store, StoreError, StoreMetrics,
 };
@@ -23,6 +22,11 @@ use uuid::Uuid;
 use crate::acquire::{Candidate, Generating, Scoring, Surprise, draw_candidates, score, select};
 use crate::sources::{Source, Sources};
 
+mod evaluation;
+pub use evaluation::curve_metrics;
+use evaluation::{held_out_suite, real_suite};
+mod rho;
+pub use rho::Reference;
 mod surprise;
 use crate::fit::Fit;
 use crate::metrics::LoopMetrics;
@@ -91,6 +95,8 @@ pub struct Engine {
     /// The last round's training time, which bounds the next round's
     /// scoring under `score_share`.
     last_training: Duration,
+    /// `rho`'s reference model (none for other strategies).
+    reference: Option<rho::Reference>,
 }
 
 /// Learner seconds a run has spent, kept on the curve as `learner_seconds`
@@ -140,6 +146,14 @@ impl Engine {
             }
         };
         config.model = learner.model.config.clone();
+        let reference = match (&config.reference, config.strategy) {
+            (Some(path), Strategy::Rho) => {
+                let reference = Learner::load(path, device, None)?;
+                tracing::info!(reference = %path.display(), shape = ?reference.model.config, "rho's reference model");
+                Some(Arc::new(Mutex::new(reference)))
+            }
+            _ => None,
+        };
         tracing::info!(run = %config.run_id, strategy, queries, train_step = learner.train_step, "loop starting");
         let trainer = Arc::new(Mutex::new(Trainer::new(learner, config.train.clone())?));
         let last_eval = store
@@ -174,7 +188,7 @@ impl Engine {
         shared.attach(&config, queries, trainer.clone(), (store.clone(), pools.clone()));
         LoopMetrics::register(config.strategy);
         Ok(Engine {
-            fit: Fit::new(config.fit(), config.model.window(), config.seed),
+            fit: Fit::new(config.fit(), config.model.window(), config.seed).with_reference(reference.clone(), device),
             config,
             store,
             pools,
@@ -189,6 +203,7 @@ impl Engine {
             spent,
             sources,
             last_training: Duration::ZERO,
+            reference,
         })
     }
 
@@ -225,7 +240,9 @@ impl Engine {
         let mut report = RoundReport::default();
         self.pools.refresh().await;
         let submissions = self.shared.take_submissions(self.config.batch);
-        let want = self.config.batch.min(self.config.budget.saturating_sub(self.queries) as usize);
+        // `rho` runs its pool's worth and chooses among the runs after.
+        let pool = if self.reference.is_some() { self.config.rho_pool } else { 1 };
+        let want = (self.config.batch * pool).min(self.config.budget.saturating_sub(self.queries) as usize);
         let (picks, scores) = if want > 0 { self.acquire(want, &mut report).await? } else { (vec![], vec![]) };
 
         let mut planned: Vec<Planned> = vec![];
@@ -255,10 +272,15 @@ impl Engine {
         report.submitted = submissions.len();
         reply(&submissions, &records);
         let measuring = Instant::now();
-        let surprise = self.surprise_of(&planned, &records).await;
+        let measured = self.surprise_of(&planned, &records).await;
+        let chosen = match &self.reference {
+            Some(reference) => Some(self.choose_after(reference, &planned, &records, &measured).await?),
+            None => None,
+        };
+        let surprise: Vec<Option<f64>> = measured.iter().map(|m| m.as_ref().map(|m| m.per_step())).collect();
         if self.config.strategy != Strategy::Random || self.config.adapt_shares {
-            // It chooses the next candidates' parents and the sources'
-            // shares: part of acquiring.
+            // It chooses the next candidates' parents, the sources' shares
+            // or (rho) what to train on: part of acquiring.
             report.scoring_time += measuring.elapsed();
         }
         self.remember_surprises(&planned, &surprise);
@@ -272,12 +294,18 @@ impl Engine {
         self.queries += report.executed as u64;
         self.shared.set_queries(self.queries, self.store.transition_count() as u64);
         // Submissions are never scored: only the strategy's picks have scores.
-        let chosen: Vec<f64> = planned.iter().filter_map(|p| p.score).collect();
-        LoopMetrics.round(self.config.strategy, self.queries, report.executed, &chosen, report.scoring_time);
+        // rho's scores are the chosen runs' reducible losses, known after them.
+        let scores: Vec<f64> = match &chosen {
+            Some(c) => c.reducible.clone(),
+            None => planned.iter().filter_map(|p| p.score).collect(),
+        };
+        LoopMetrics.round(self.config.strategy, self.queries, report.executed, &scores, report.scoring_time);
         LoopMetrics.pending(self.shared.pending());
 
         let per_step = (self.config.train_batch * self.config.pack) as f64;
-        let steps = ((written as f64 * self.config.samples_per_insert) / per_step).ceil() as usize;
+        // rho trains for the runs it chose, not for all it ran.
+        let inserted = chosen.as_ref().map_or(written, |c| c.transitions.min(written));
+        let steps = ((inserted as f64 * self.config.samples_per_insert) / per_step).ceil() as usize;
         let steps = steps.min(self.config.max_steps_per_round);
         let training = Instant::now();
         (report.train_steps, report.mean_loss) = self.train(steps).await?;
@@ -300,7 +328,8 @@ impl Engine {
         let mut rng = StdRng::seed_from_u64(self.config.seed ^ self.queries.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let corpus = self.config.corpus.as_deref();
         let generating = Generating { config: &GenConfig::default(), shares: self.sources.nested() };
-        let candidates = draw_candidates(self.config.candidates, &self.surprising, generating, corpus, &mut rng);
+        let drawn = self.config.candidates.max(want);
+        let candidates = draw_candidates(drawn, &self.surprising, generating, corpus, &mut rng);
         let (trainer, strategy, device) = (self.trainer.clone(), self.config.strategy, self.device);
         let scoring = Scoring {
             bald_samples: self.config.bald_samples,
@@ -416,142 +445,6 @@ impl Engine {
             Some(last) => self.queries >= last + self.config.eval_every || (self.done() && last < self.queries),
         }
     }
-
-    /// Evaluates on each held-out suite (teacher-forced; with rollouts when
-    /// `full`), records the curve points at the current query count (the
-    /// real suite's metrics named `real_...`), and returns the metrics.
-    pub async fn evaluate(&mut self, full: bool) -> Result<BTreeMap<String, f64>, LoopError> {
-        let (trainer, suites, device) = (self.trainer.clone(), self.suites.clone(), self.device);
-        let reports = tokio::task::spawn_blocking(move || {
-            let t = lock(&trainer);
-            let model = &t.averaged().model;
-            let evaluated = suites.iter().map(|(name, suite)| {
-                let report =
-                    if full { evaluate(model, suite, device) } else { evaluate_transitions(model, suite, device) };
-                report.map(|r| (*name, r))
-            });
-            evaluated.collect::<Result<Vec<_>, _>>()
-        })
-        .await??;
-        let mut metrics = BTreeMap::new();
-        let strategy = self.config.strategy.as_str();
-        for (suite, report) in &reports {
-            let prefix = if *suite == "indist" { String::new() } else { format!("{suite}_") };
-            for (name, value) in curve_metrics(report) {
-                let metric = format!("{prefix}{name}");
-                patiently("recording the learning curve", async || {
-                    self.store
-                        .record_curve_point(&self.config.run_id, strategy, self.queries as i64, &metric, value)
-                        .await
-                })
-                .await?;
-                self.shared.publish(self.queries, &metric, value);
-                LoopMetrics.evaluated(self.config.strategy, self.queries, (suite, &name), value);
-                metrics.insert(metric, value);
-            }
-        }
-        self.last_eval = Some(self.queries);
-        Ok(metrics)
-    }
-
-    /// Records the learner seconds spent at the current query count.
-    async fn record_spent(&self) -> Result<(), LoopError> {
-        let strategy = self.config.strategy.as_str();
-        for (metric, value) in [("learner_seconds", self.learner_seconds()), ("scoring_seconds", self.spent.scoring)] {
-            patiently("recording the learner seconds", async || {
-                self.store.record_curve_point(&self.config.run_id, strategy, self.queries as i64, metric, value).await
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Saves the model and records the checkpoint in the store (and the
-    /// learner seconds so far, so a run stopped between evaluations resumes
-    /// its count).
-    pub async fn checkpoint(&self, metrics: &BTreeMap<String, f64>) -> Result<(), LoopError> {
-        self.record_spent().await?;
-        let path = self.config.checkpoint_path();
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let (trainer, to) = (self.trainer.clone(), path.clone());
-        let (step, config) = tokio::task::spawn_blocking(move || {
-            let t = lock(&trainer);
-            t.averaged().save(&to)?;
-            Ok::<_, curio_learner::ModelError>((t.averaged().train_step, t.averaged().model.config.clone()))
-        })
-        .await??;
-        let run = format!("{}/{}", self.config.run_id, self.config.strategy);
-        let config = serde_json::to_value(&config).unwrap_or_default();
-        let metrics = serde_json::to_value(metrics).unwrap_or_default();
-        let path = path.display().to_string();
-        patiently("recording a checkpoint", async || {
-            self.store.record_checkpoint(&run, step, &path, &config, &metrics).await
-        })
-        .await?;
-        LoopMetrics.checkpointed();
-        // Predictions run on their own copies of the model, refreshed here.
-        self.shared.clone().refresh_model().await;
-        Ok(())
-    }
-}
-
-/// The metrics a curve point records, by name.
-pub fn curve_metrics(r: &EvalReport) -> BTreeMap<String, f64> {
-    let mut m = BTreeMap::new();
-    m.insert("action_accuracy".into(), r.action_accuracy);
-    m.insert("delta_exact".into(), r.delta_exact);
-    m.insert("action_ece".into(), r.action_ece);
-    for (ty, (rate, n)) in &r.delta_exact_by_type {
-        if *n > 0 {
-            m.insert(format!("delta_exact_{ty}"), *rate);
-        }
-    }
-    for (h, (rate, n)) in &r.rollout_exact {
-        if *n > 0 {
-            m.insert(format!("rollout_exact_h{h}"), *rate);
-        }
-    }
-    if r.rollout_exact_to_end.1 > 0 {
-        m.insert("rollout_exact_end".into(), r.rollout_exact_to_end.0);
-        m.insert("output_exact".into(), r.final_output_accuracy);
-    }
-    m
-}
-
-/// Runs the in-distribution held-out suite's programs on the pool (these
-/// runs are not stored and are not queries).
-async fn held_out_suite(
-    pools: &PoolClients,
-    name: &str,
-    n: usize,
-    limits: &curio_interpreter_pool::Limits,
-) -> Result<Vec<curio_trace::Run>, LoopError> {
-    let mut suite = vec![];
-    for exec in curio_learner::suite(name, n, *limits).expect("a built-in suite") {
-        let done = pools.execute(&exec).await?;
-        suite.extend(curio_learner::suite_run(exec, done.trace));
-    }
-    Ok(suite)
-}
-
-/// Runs `n` programs of the corpus's real suite on the pool, keeping those
-/// that run to their end (not stored, not queries).
-async fn real_suite(
-    pools: &PoolClients,
-    corpus: &crate::Corpus,
-    n: usize,
-    limits: &curio_interpreter_pool::Limits,
-) -> Result<Vec<curio_trace::Run>, LoopError> {
-    let mut suite = vec![];
-    for program in corpus.real_suite(n) {
-        let exec = program.execution(*limits);
-        let trace = pools.execute(&exec).await?.trace;
-        suite.extend(curio_learner::ended_run(exec, trace).ok());
-    }
-    tracing::info!(programs = suite.len(), "real suite ready");
-    Ok(suite)
 }
 
 /// Tells each submitter what became of their program.

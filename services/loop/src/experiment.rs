@@ -178,7 +178,9 @@ fn seconds_grid(curves: &[Vec<(f64, f64)>], n: usize) -> Vec<f64> {
     if !end.is_finite() || end <= start {
         return vec![];
     }
-    (0..=n).map(|i| start + (end - start) * i as f64 / n as f64).collect()
+    // The last place is `end` itself: `start + (end - start)` can round past
+    // it and leave the shortest seed out of the last mean.
+    (0..=n).map(|i| if i == n { end } else { start + (end - start) * i as f64 / n as f64 }).collect()
 }
 
 fn ratio(per_seed: Vec<Option<f64>>, comparable: usize) -> Ratio {
@@ -325,6 +327,17 @@ mod tests {
         assert_eq!(seconds.len(), 25);
         assert_eq!(seconds.last().unwrap().x, 90.0);
         assert!(seconds.iter().all(|b| b.seeds == 3));
+    }
+
+    #[test]
+    fn the_last_place_on_the_seconds_axis_is_on_every_curve() {
+        // start + (end - start) rounds past end for these two.
+        let (start, end) = (0.04332, 0.384423315);
+        assert!(start + (end - start) * 24.0 / 24.0 > end);
+        let curves = vec![vec![(start, 0.1), (end, 0.3)], vec![(0.0, 0.1), (end + 1.0, 0.4)]];
+        let grid = seconds_grid(&curves, 24);
+        assert_eq!(grid.last(), Some(&end));
+        assert!(bands(&curves, &grid).iter().all(|b| b.seeds == 2));
     }
 
     #[test]

@@ -72,13 +72,26 @@ pub struct Fit {
     window: Window,
     cache: TraceCache,
     rng: StdRng,
+    /// With a reference model (the loop's `rho`), priorities are the
+    /// reducible loss: the step's loss minus the reference's.
+    reference: Option<(crate::engine::Reference, tch::Device)>,
 }
 
 impl Fit {
     /// Training with `config` for a model that reads `window`; `seed`
     /// seeds the draws.
     pub fn new(config: FitConfig, window: Window, seed: u64) -> Self {
-        Fit { config, window, cache: TraceCache::default(), rng: StdRng::seed_from_u64(seed) }
+        Fit { config, window, cache: TraceCache::default(), rng: StdRng::seed_from_u64(seed), reference: None }
+    }
+
+    /// Writes back each sampled transition's reducible loss instead of its
+    /// loss: what the step measured minus what `reference` (on `device`)
+    /// measures on the same examples, so priority follows what is worth
+    /// learning and not yet learnt (RHO-LOSS). Examples the reference
+    /// cannot read keep their plain loss.
+    pub fn with_reference(mut self, reference: Option<crate::engine::Reference>, device: tch::Device) -> Self {
+        self.reference = reference.map(|r| (r, device));
+        self
     }
 
     /// Up to `steps` optimizer steps, fewer when the store has nothing to
@@ -102,11 +115,15 @@ impl Fit {
                     return Ok(done);
                 }
                 let (examples, firsts) = flatten(groups);
-                let (count, shared) = (examples.len(), trainer.clone());
-                let stats = tokio::task::spawn_blocking(move || lock(&shared).step(&examples)).await?;
+                let (count, shared, reference) = (examples.len(), trainer.clone(), self.reference.clone());
+                let stats = tokio::task::spawn_blocking(move || {
+                    let stats = lock(&shared).step(&examples)?;
+                    Ok::<_, curio_learner::ModelError>((stats, irreducible(reference.as_ref(), &examples)))
+                })
+                .await?;
                 done.steps += 1;
-                let stats = match stats {
-                    Ok(stats) => stats,
+                let (stats, irreducible) = match stats {
+                    Ok(done) => done,
                     Err(e) => {
                         tracing::error!(error = %e, "a training step failed on its minibatch; skipped");
                         LoopMetrics.skipped("train_step");
@@ -116,8 +133,10 @@ impl Fit {
                 (done.action_loss, done.delta_loss) =
                     (done.action_loss + stats.action_loss, done.delta_loss + stats.delta_loss);
                 (done.tokens, done.examples) = (done.tokens + stats.tokens, done.examples + count);
-                let priorities: Vec<(i64, f32)> =
-                    firsts.into_iter().map(|(id, i)| (id, stats.per_example[i])).collect();
+                let priorities: Vec<(i64, f32)> = firsts
+                    .into_iter()
+                    .map(|(id, i)| (id, stats.per_example[i] - irreducible.get(i).copied().flatten().unwrap_or(0.0)))
+                    .collect();
                 patiently("writing priorities", async || store.update_priorities(&priorities).await).await?;
                 schedule.after(&lock(trainer), &stats, count)?;
             }
@@ -155,4 +174,19 @@ impl Fit {
             }
         }
     }
+}
+
+/// The reference's loss on each example (none without a reference, or
+/// where it cannot read one); a failure costs the priorities their
+/// correction, never the step.
+fn irreducible(
+    reference: Option<&(crate::engine::Reference, tch::Device)>,
+    examples: &[curio_learner::Example],
+) -> Vec<Option<f32>> {
+    let Some((reference, device)) = reference else { return vec![] };
+    let reference = reference.lock().unwrap_or_else(|e| e.into_inner());
+    curio_learner::example_losses(&reference.model, examples, *device).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the reference could not measure a minibatch; its priorities stay plain losses");
+        vec![]
+    })
 }

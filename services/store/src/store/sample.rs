@@ -15,6 +15,10 @@ use super::Store;
 use crate::error::StoreError;
 use crate::metrics::StoreMetrics;
 
+/// The lowest sampling priority a transition can have: drawn uniformly
+/// still, by priority almost never.
+pub const LOWEST_PRIORITY: f32 = 1e-6;
+
 /// How to draw a minibatch.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Sampling {
@@ -98,8 +102,10 @@ impl Store {
     /// Sets transitions' priorities (the trainer's loss on each). Priorities
     /// must be finite and positive; they are clamped to [1e-6, 1e6].
     pub async fn update_priorities(&self, updates: &[(i64, f32)]) -> Result<(), StoreError> {
-        let clamped: Vec<(i64, f32)> =
-            updates.iter().map(|&(id, p)| (id, if p.is_finite() { p.clamp(1e-6, 1e6) } else { 1e6 })).collect();
+        let clamped: Vec<(i64, f32)> = updates
+            .iter()
+            .map(|&(id, p)| (id, if p.is_finite() { p.clamp(LOWEST_PRIORITY, 1e6) } else { 1e6 }))
+            .collect();
         let ids: Vec<i64> = clamped.iter().map(|u| u.0).collect();
         let priorities: Vec<f32> = clamped.iter().map(|u| u.1).collect();
         sqlx::query(
@@ -112,6 +118,41 @@ impl Store {
         let mut index = self.index();
         for (id, p) in clamped {
             index.update(id, p);
+        }
+        Ok(())
+    }
+
+    /// Records a choice made after the runs (the loop's `rho`): each
+    /// execution's reducible loss (or none, when it could not be measured)
+    /// and whether it was chosen. The transitions of those not chosen go to
+    /// the lowest priority, so training draws them only uniformly until a
+    /// step measures them again; the chosen keep the priority they were
+    /// stored with, the highest there is.
+    pub async fn choose(&self, decisions: &[(Uuid, Option<f64>, bool)]) -> Result<(), StoreError> {
+        let ids: Vec<Uuid> = decisions.iter().map(|d| d.0).collect();
+        let reducible: Vec<Option<f64>> = decisions.iter().map(|d| d.1.filter(|v| v.is_finite())).collect();
+        let chosen: Vec<bool> = decisions.iter().map(|d| d.2).collect();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE executions e SET reducible_nats = u.r, chosen = u.c \
+             FROM UNNEST($1::uuid[], $2::float8[], $3::bool[]) AS u(id, r, c) WHERE e.id = u.id",
+        )
+        .bind(&ids)
+        .bind(&reducible)
+        .bind(&chosen)
+        .execute(&mut *tx)
+        .await?;
+        let left: Vec<Uuid> = decisions.iter().filter(|d| !d.2).map(|d| d.0).collect();
+        let lowered: Vec<i64> =
+            sqlx::query_scalar("UPDATE transitions SET priority = $2 WHERE execution_id = ANY($1) RETURNING id")
+                .bind(&left)
+                .bind(LOWEST_PRIORITY)
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let mut index = self.index();
+        for id in lowered {
+            index.update(id, LOWEST_PRIORITY);
         }
         Ok(())
     }
