@@ -37,10 +37,12 @@ pub struct TrainArgs {
     /// way (the first --programs of them are the Python programs' twins).
     #[arg(long, default_value_t = 0)]
     js: u64,
-    /// A file of real programs to run and store beside them (idempotent),
-    /// such as data/corpus/train.jsonl from `make corpus`.
-    #[arg(long)]
-    corpus: Option<PathBuf>,
+    /// Files of real programs to run and store beside them (idempotent),
+    /// such as data/corpus/train.jsonl from `make corpus`, and its Lua and
+    /// JavaScript translations lua-train.jsonl and js-train.jsonl; repeat
+    /// or comma-separate for several.
+    #[arg(long, value_delimiter = ',')]
+    corpus: Vec<PathBuf>,
     /// Stop after this many minutes of training.
     #[arg(long, default_value_t = OfflineConfig::default().minutes)]
     minutes: f64,
@@ -215,7 +217,7 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let sandbox = crate::sandbox(2)?;
     runtime.block_on(store_generated(&store, &sandbox, kinds, || bar.inc(1)))?;
     bar.finish_and_clear();
-    if let Some(path) = &args.corpus {
+    for path in &args.corpus {
         let programs = curio_learner::read_programs(path)?;
         let bar = ProgressBar::new(programs.len() as u64)
             .with_style(ProgressStyle::with_template("running the corpus {bar:30} {pos}/{len}").expect("template"));

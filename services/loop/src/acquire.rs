@@ -76,7 +76,7 @@ pub fn draw_candidates(
             // draws the candidates it always drew.
             if let Some(corpus) = corpus.filter(|c| !c.train.is_empty())
                 && rng.random::<f64>() < shares.corpus
-                && let Some(candidate) = corpus.candidate(rng)
+                && let Some(candidate) = corpus.candidate(rng, (shares.lua, shares.js))
             {
                 return candidate;
             }
