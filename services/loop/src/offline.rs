@@ -42,6 +42,9 @@ pub struct OfflineConfig {
     pub fit: FitConfig,
     /// The optimizer's settings.
     pub train: TrainConfig,
+    /// Seeds the minibatch draws (with the step it resumes from), so runs
+    /// of one command on different seeds differ. Default: 0.
+    pub seed: u64,
 }
 
 impl Default for OfflineConfig {
@@ -54,6 +57,7 @@ impl Default for OfflineConfig {
             checkpoint_every: 500,
             fit: FitConfig { mix: Mix { recent: 0.0, long_jumps: 0.0, ..Mix::default() }, ..FitConfig::default() },
             train: TrainConfig::default(),
+            seed: 0,
         }
     }
 }
@@ -113,7 +117,8 @@ pub async fn offline(
         let t = lock(trainer);
         (t.learner.train_step, t.learner.model.config.window())
     };
-    let mut fit = Fit::new(config.fit.clone(), window, first_step as u64);
+    let mut fit =
+        Fit::new(config.fit.clone(), window, config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ first_step as u64);
     let started = Instant::now();
     let mut end = End {
         deadline: started + Duration::from_secs_f64(config.minutes * 60.0),

@@ -1,0 +1,4 @@
+// Return length of given string.
+function strlen(string) {
+  return string.length;
+}
