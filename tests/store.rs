@@ -138,6 +138,53 @@ async fn sampling_returns_the_requested_sizes_and_follows_priorities(pool: PgPoo
     assert!(recent.len() == 50 && recent.iter().all(|s| s.id > newest - 10));
 }
 
+/// `rho`'s choice after the runs: the runs not chosen drop to the lowest
+/// priority (in the table and in what sampling draws from), the chosen keep
+/// theirs, each run records its reducible loss and the choice; a round
+/// stored but never chosen from is settled as not chosen.
+#[sqlx::test(migrations = false)]
+async fn runs_not_chosen_drop_to_the_lowest_priority_and_the_choice_is_recorded(pool: PgPool) {
+    let store = Store::from_pool(pool.clone()).await.unwrap();
+    let src = "t = 0\nfor i in range(20):\n    t += i\n";
+    let trace = traced(src, 0);
+    let rho = |seed| {
+        let mut r = record(src, trace.clone(), seed);
+        r.provenance.strategy = Some("rho".into());
+        r
+    };
+    let batch: Vec<_> = (0..6).map(rho).collect();
+    store.write(&batch).await.unwrap();
+    let id = |i: usize| batch[i].execution_id;
+    store.choose(&[(id(0), Some(2.5), true), (id(1), Some(-0.5), false), (id(2), None, false)]).await.unwrap();
+    let rows: Vec<(Uuid, Option<f64>, Option<bool>, f32, f32)> = sqlx::query_as(
+        "SELECT e.id, e.reducible_nats, e.chosen, min(t.priority), max(t.priority) FROM executions e \
+         JOIN transitions t ON t.execution_id = e.id GROUP BY e.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let of = |e: Uuid| rows.iter().find(|r| r.0 == e).unwrap().clone();
+    let stored = of(id(5)).3;
+    assert!(stored >= 1.0, "new transitions come in at the highest priority: {stored}");
+    assert_eq!(of(id(0)), (id(0), Some(2.5), Some(true), stored, stored), "the chosen keep theirs");
+    for (i, reducible) in [(1, Some(-0.5)), (2, None)] {
+        let (_, r, chosen, low, high) = of(id(i));
+        assert_eq!((r, chosen), (reducible, Some(false)));
+        assert!(low <= 1e-6 && high <= 1e-6, "run {i}: {low}..{high}");
+    }
+    // Sampling by priority no longer reaches them.
+    let mut rng = StdRng::seed_from_u64(3);
+    let drawn = store.sample(2000, Sampling::Prioritized, &mut rng).await.unwrap();
+    let lowered = drawn.iter().filter(|s| s.execution_id == id(1) || s.execution_id == id(2)).count();
+    assert!(lowered < 5, "{lowered} of 2000 prioritized draws from runs not chosen");
+    // Runs 3..6 were stored, never chosen from: settled as not chosen.
+    assert_eq!(store.settle_unchosen("test", "rho").await.unwrap(), 3);
+    assert_eq!(count(&pool, "SELECT count(*) FROM executions WHERE chosen").await, 1, "the chosen stays chosen");
+    let settled = count(&pool, "SELECT count(*) FROM executions WHERE chosen = false").await;
+    assert_eq!(settled, 5);
+    assert_eq!(store.settle_unchosen("test", "rho").await.unwrap(), 0, "once");
+}
+
 #[sqlx::test(migrations = false)]
 async fn corpus_and_generated_transitions_are_drawn_apart(pool: PgPool) {
     let store = Store::from_pool(pool.clone()).await.unwrap();

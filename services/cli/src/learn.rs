@@ -105,8 +105,9 @@ pub struct TrainArgs {
     #[arg(long)]
     corpus_share: Option<f64>,
     /// Seeds a new model's weights and the minibatch draws, so runs of one
-    /// command on different seeds differ (without it, the draws' seed is 0
-    /// and the weights are libtorch's default draw).
+    /// command on different seeds differ (without it, the draws follow the
+    /// step the run starts from and the weights are libtorch's default
+    /// draw).
     #[arg(long)]
     seed: Option<u64>,
     /// Share of the run (by time, or by steps with --steps) over which the

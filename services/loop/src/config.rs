@@ -262,7 +262,7 @@ impl LoopConfig {
                             held-out programs (docs/loop.md shows the command)"
                     .into());
             }
-            (Some(r), _) if !r.exists() => {
+            (Some(r), Strategy::Rho) if !r.exists() => {
                 return bad(format!("no reference checkpoint at {} (--reference): see docs/loop.md", r.display()));
             }
             _ => {}

@@ -147,13 +147,19 @@ impl Engine {
         };
         config.model = learner.model.config.clone();
         let reference = match (&config.reference, config.strategy) {
-            (Some(path), Strategy::Rho) => {
-                let reference = Learner::load(path, device, None)?;
-                tracing::info!(reference = %path.display(), shape = ?reference.model.config, "rho's reference model");
-                Some(Arc::new(Mutex::new(reference)))
-            }
+            (Some(path), Strategy::Rho) => Some(rho::load_reference(path, &config.model, device)?),
             _ => None,
         };
+        if reference.is_some() {
+            // A round stored but not yet chosen from (the process stopped
+            // between the two): its runs were not chosen.
+            let left =
+                patiently("settling an unchosen round", async || store.settle_unchosen(&config.run_id, strategy).await)
+                    .await?;
+            if left > 0 {
+                tracing::info!(runs = left, "runs stored before a stop were never chosen: they train as the rest");
+            }
+        }
         tracing::info!(run = %config.run_id, strategy, queries, train_step = learner.train_step, "loop starting");
         let trainer = Arc::new(Mutex::new(Trainer::new(learner, config.train.clone())?));
         let last_eval = store
@@ -277,11 +283,13 @@ impl Engine {
             Some(reference) => Some(self.choose_after(reference, &planned, &records, &measured).await?),
             None => None,
         };
+        // Waiting out the store is not scoring.
+        let waited = chosen.as_ref().map_or(Duration::ZERO, |c| c.stored);
         let surprise: Vec<Option<f64>> = measured.iter().map(|m| m.as_ref().map(|m| m.per_step())).collect();
         if self.config.strategy != Strategy::Random || self.config.adapt_shares {
             // It chooses the next candidates' parents, the sources' shares
             // or (rho) what to train on: part of acquiring.
-            report.scoring_time += measuring.elapsed();
+            report.scoring_time += measuring.elapsed().saturating_sub(waited);
         }
         self.remember_surprises(&planned, &surprise);
         // Only the sources the bandit weighs take note (not submissions).

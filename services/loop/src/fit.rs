@@ -133,10 +133,7 @@ impl Fit {
                 (done.action_loss, done.delta_loss) =
                     (done.action_loss + stats.action_loss, done.delta_loss + stats.delta_loss);
                 (done.tokens, done.examples) = (done.tokens + stats.tokens, done.examples + count);
-                let priorities: Vec<(i64, f32)> = firsts
-                    .into_iter()
-                    .map(|(id, i)| (id, stats.per_example[i] - irreducible.get(i).copied().flatten().unwrap_or(0.0)))
-                    .collect();
+                let priorities = priorities(firsts, &stats.per_example, &irreducible);
                 patiently("writing priorities", async || store.update_priorities(&priorities).await).await?;
                 schedule.after(&lock(trainer), &stats, count)?;
             }
@@ -176,6 +173,22 @@ impl Fit {
     }
 }
 
+/// Each sampled transition's new priority: its loss, less the reference's
+/// loss on the same example where `irreducible` has one (RHO-LOSS). With a
+/// reference that measured the minibatch, an example it could not read
+/// keeps its old priority: a plain loss is no measure beside reducible
+/// ones.
+fn priorities(firsts: Vec<(i64, usize)>, losses: &[f32], irreducible: &[Option<f32>]) -> Vec<(i64, f32)> {
+    firsts
+        .into_iter()
+        .filter_map(|(id, i)| match irreducible.get(i) {
+            None if irreducible.is_empty() => Some((id, losses[i])),
+            Some(Some(theirs)) => Some((id, losses[i] - theirs)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The reference's loss on each example (none without a reference, or
 /// where it cannot read one); a failure costs the priorities their
 /// correction, never the step.
@@ -185,8 +198,25 @@ fn irreducible(
 ) -> Vec<Option<f32>> {
     let Some((reference, device)) = reference else { return vec![] };
     let reference = reference.lock().unwrap_or_else(|e| e.into_inner());
-    curio_learner::example_losses(&reference.model, examples, *device).unwrap_or_else(|e| {
+    let measured = curio_learner::example_losses(&reference.model, examples, *device);
+    // A loss that is not a finite number says nothing about the example.
+    let measured = measured.map(|v| v.into_iter().map(|l| l.filter(|l| l.is_finite())).collect());
+    measured.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "the reference could not measure a minibatch; its priorities stay plain losses");
         vec![]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::priorities;
+
+    #[test]
+    fn with_a_reference_priorities_are_reducible_and_unread_examples_keep_theirs() {
+        let firsts = vec![(10, 0), (11, 2), (12, 3)];
+        let losses = [3.0, 9.0, 2.0, 5.0];
+        assert_eq!(priorities(firsts.clone(), &losses, &[]), vec![(10, 3.0), (11, 2.0), (12, 5.0)], "no reference");
+        let theirs = [Some(1.0), None, Some(2.5), None];
+        assert_eq!(priorities(firsts, &losses, &theirs), vec![(10, 2.0), (11, -0.5)], "12 was not read: left alone");
+    }
 }

@@ -10,8 +10,11 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use curio_learner::{Learner, Surprise};
+use std::path::Path;
+
+use curio_learner::{Learner, ModelConfig, Surprise};
 use curio_store::ExecutionRecord;
+use tch::Device;
 
 use super::surprise::{measure, measured_runs};
 use super::{Engine, Planned, patiently};
@@ -27,6 +30,29 @@ pub(super) struct Chosen {
     pub transitions: u64,
     /// The chosen runs' reducible losses, nats per step.
     pub reducible: Vec<f64>,
+    /// Time spent recording the choice (waiting out the store included).
+    pub stored: std::time::Duration,
+}
+
+/// Loads `rho`'s reference from `path`; it must read what the model
+/// reads (the same vocabulary and window), or its losses would not be of
+/// the same examples.
+pub fn load_reference(path: &Path, model: &ModelConfig, device: Device) -> Result<Reference, LoopError> {
+    let reference = Learner::load(path, device, None)?;
+    let theirs = &reference.model.config;
+    if theirs.vocab != model.vocab || theirs.window() != model.window() {
+        return Err(LoopError::Config(format!(
+            "the reference at {} reads a vocabulary of {} in {:?}, the model {} in {:?}: train the reference \
+             with the model's --block and --chunk flags (only its width, heads and layers may differ)",
+            path.display(),
+            theirs.vocab,
+            theirs.window(),
+            model.vocab,
+            model.window()
+        )));
+    }
+    tracing::info!(reference = %path.display(), shape = ?theirs, "rho's reference model");
+    Ok(Arc::new(Mutex::new(reference)))
 }
 
 /// A run's reducible loss: the mean over the steps both models read of
@@ -34,7 +60,9 @@ pub(super) struct Chosen {
 pub fn reducible(model: &Surprise, reference: &Surprise) -> Option<f64> {
     let theirs: BTreeMap<usize, f64> = reference.steps.iter().map(|s| (s.step, s.nats())).collect();
     let gaps: Vec<f64> = model.steps.iter().filter_map(|s| theirs.get(&s.step).map(|r| s.nats() - r)).collect();
-    (!gaps.is_empty()).then(|| gaps.iter().sum::<f64>() / gaps.len() as f64)
+    let mean = gaps.iter().sum::<f64>() / gaps.len().max(1) as f64;
+    // A value that is not a number ranks nowhere.
+    (!gaps.is_empty() && mean.is_finite()).then_some(mean)
 }
 
 /// Which of `reducible` (one per run; `None` unmeasured) to train on
@@ -74,8 +102,9 @@ impl Engine {
         let picked = choose(&ran.iter().map(|&i| gaps[i]).collect::<Vec<_>>(), keep);
         let decisions: Vec<(uuid::Uuid, Option<f64>, bool)> =
             ran.iter().zip(&picked).map(|(&i, &c)| (planned[i].id, gaps[i], c)).collect();
+        let storing = std::time::Instant::now();
         patiently("recording the runs chosen", async || self.store.choose(&decisions).await).await?;
-        let mut chosen = Chosen::default();
+        let mut chosen = Chosen { stored: storing.elapsed(), ..Chosen::default() };
         for (&i, _) in ran.iter().zip(&picked).filter(|(_, c)| **c) {
             chosen.transitions += records[i].as_ref().map_or(0, |r| r.trace.steps.len() as u64);
             chosen.reducible.extend(gaps[i]);
@@ -117,6 +146,8 @@ mod tests {
         let theirs = measured(&[(1, 1.0), (2, 4.0)]);
         assert_eq!(reducible(&ours, &theirs), Some(1.5));
         assert_eq!(reducible(&ours, &measured(&[(7, 1.0)])), None, "no step in common");
+        assert_eq!(reducible(&ours, &measured(&[(1, f64::NAN)])), None, "not a number");
+        assert_eq!(reducible(&measured(&[(1, f64::INFINITY)]), &measured(&[(1, f64::INFINITY)])), None);
     }
 
     #[test]

@@ -157,6 +157,23 @@ impl Store {
         Ok(())
     }
 
+    /// Settles a round stored but never chosen from (the process stopped
+    /// between the two): `strategy`'s executions in `run_id` with no choice
+    /// recorded are marked not chosen, their transitions at the lowest
+    /// priority. Returns how many there were.
+    pub async fn settle_unchosen(&self, run_id: &str, strategy: &str) -> Result<usize, StoreError> {
+        let ids: Vec<Uuid> =
+            sqlx::query_scalar("SELECT id FROM executions WHERE run_id = $1 AND strategy = $2 AND chosen IS NULL")
+                .bind(run_id)
+                .bind(strategy)
+                .fetch_all(&self.pool)
+                .await?;
+        if !ids.is_empty() {
+            self.choose(&ids.iter().map(|&id| (id, None, false)).collect::<Vec<_>>()).await?;
+        }
+        Ok(ids.len())
+    }
+
     /// Every stored execution of a program (by content hash) with its steps.
     pub async fn traces_of_program(&self, content_hash: &[u8]) -> Result<Vec<(Uuid, Vec<Step>)>, StoreError> {
         let rows = sqlx::query(
