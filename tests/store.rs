@@ -156,14 +156,16 @@ async fn runs_not_chosen_drop_to_the_lowest_priority_and_the_choice_is_recorded(
     store.write(&batch).await.unwrap();
     let id = |i: usize| batch[i].execution_id;
     store.choose(&[(id(0), Some(2.5), true), (id(1), Some(-0.5), false), (id(2), None, false)]).await.unwrap();
-    let rows: Vec<(Uuid, Option<f64>, Option<bool>, f32, f32)> = sqlx::query_as(
+    // Each run: its id, reducible loss, choice, and its transitions' lowest and highest priority.
+    type Row = (Uuid, Option<f64>, Option<bool>, f32, f32);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT e.id, e.reducible_nats, e.chosen, min(t.priority), max(t.priority) FROM executions e \
          JOIN transitions t ON t.execution_id = e.id GROUP BY e.id",
     )
     .fetch_all(&pool)
     .await
     .unwrap();
-    let of = |e: Uuid| rows.iter().find(|r| r.0 == e).unwrap().clone();
+    let of = |e: Uuid| *rows.iter().find(|r| r.0 == e).unwrap();
     let stored = of(id(5)).3;
     assert!(stored >= 1.0, "new transitions come in at the highest priority: {stored}");
     assert_eq!(of(id(0)), (id(0), Some(2.5), Some(true), stored, stored), "the chosen keep theirs");
