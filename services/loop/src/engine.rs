@@ -278,9 +278,10 @@ impl Engine {
         report.submitted = submissions.len();
         reply(&submissions, &records);
         let measuring = Instant::now();
-        let measured = self.surprise_of(&planned, &records).await;
+        let runs = Arc::new(surprise::measured_runs(&planned, &records));
+        let measured = self.surprise_of(runs.clone()).await;
         let chosen = match &self.reference {
-            Some(reference) => Some(self.choose_after(reference, &planned, &records, &measured).await?),
+            Some(reference) => Some(self.choose_after(reference, (&planned, &records), runs, &measured).await?),
             None => None,
         };
         // Waiting out the store is not scoring.

@@ -87,8 +87,9 @@ impl Fit {
     /// Writes back each sampled transition's reducible loss instead of its
     /// loss: what the step measured minus what `reference` (on `device`)
     /// measures on the same examples, so priority follows what is worth
-    /// learning and not yet learnt (RHO-LOSS). Examples the reference
-    /// cannot read keep their plain loss.
+    /// learning and not yet learnt (RHO-LOSS). Only the sampled
+    /// transitions' own examples are measured (their companions' losses set
+    /// no priority); one the reference cannot read keeps its priority.
     pub fn with_reference(mut self, reference: Option<crate::engine::Reference>, device: tch::Device) -> Self {
         self.reference = reference.map(|r| (r, device));
         self
@@ -116,9 +117,10 @@ impl Fit {
                 }
                 let (examples, firsts) = flatten(groups);
                 let (count, shared, reference) = (examples.len(), trainer.clone(), self.reference.clone());
+                let sampled: Vec<usize> = firsts.iter().map(|f| f.1).collect();
                 let stats = tokio::task::spawn_blocking(move || {
                     let stats = lock(&shared).step(&examples)?;
-                    Ok::<_, curio_learner::ModelError>((stats, irreducible(reference.as_ref(), &examples)))
+                    Ok::<_, curio_learner::ModelError>((stats, irreducible(reference.as_ref(), &examples, &sampled)))
                 })
                 .await?;
                 done.steps += 1;
@@ -189,22 +191,32 @@ fn priorities(firsts: Vec<(i64, usize)>, losses: &[f32], irreducible: &[Option<f
         .collect()
 }
 
-/// The reference's loss on each example (none without a reference, or
-/// where it cannot read one); a failure costs the priorities their
+/// The reference's loss on the `sampled` examples, placed at their
+/// indices among `examples` (none elsewhere, and where it cannot read
+/// one); empty without a reference. A failure costs the priorities their
 /// correction, never the step.
 fn irreducible(
     reference: Option<&(crate::engine::Reference, tch::Device)>,
     examples: &[curio_learner::Example],
+    sampled: &[usize],
 ) -> Vec<Option<f32>> {
     let Some((reference, device)) = reference else { return vec![] };
     let reference = reference.lock().unwrap_or_else(|e| e.into_inner());
-    let measured = curio_learner::example_losses(&reference.model, examples, *device);
-    // A loss that is not a finite number says nothing about the example.
-    let measured = measured.map(|v| v.into_iter().map(|l| l.filter(|l| l.is_finite())).collect());
-    measured.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "the reference could not measure a minibatch; its priorities stay plain losses");
-        vec![]
-    })
+    let asked: Vec<curio_learner::Example> = sampled.iter().map(|&i| examples[i].clone()).collect();
+    match curio_learner::example_losses(&reference.model, &asked, *device) {
+        Ok(losses) => {
+            let mut placed = vec![None; examples.len()];
+            for (&i, loss) in sampled.iter().zip(losses) {
+                // A loss that is not a finite number says nothing about the example.
+                placed[i] = loss.filter(|l| l.is_finite());
+            }
+            placed
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the reference could not measure a minibatch; its priorities stay plain losses");
+            vec![]
+        }
+    }
 }
 
 #[cfg(test)]

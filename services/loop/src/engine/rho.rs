@@ -8,15 +8,15 @@
 //! already predicts is learnt; what is left is worth a step.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use curio_learner::{Learner, ModelConfig, Surprise};
 use curio_store::ExecutionRecord;
+use curio_trace::Run;
 use tch::Device;
 
-use super::surprise::{measure, measured_runs};
+use super::surprise::measure;
 use super::{Engine, Planned, patiently};
 use crate::LoopError;
 
@@ -82,15 +82,15 @@ impl Engine {
     /// Measures the round's runs under the reference, chooses the batch
     /// with the most reducible loss (one in `rho_pool`, at least one),
     /// records the choice in the store and lowers the others' priority.
-    /// `surprise` is the model's own measure of each run.
+    /// `runs` are the planned runs as measured, and `surprise` the model's
+    /// own measure of each.
     pub(super) async fn choose_after(
         &self,
         reference: &Reference,
-        planned: &[Planned],
-        records: &[Option<ExecutionRecord>],
+        (planned, records): (&[Planned], &[Option<ExecutionRecord>]),
+        runs: Arc<Vec<Option<Run>>>,
         surprise: &[Option<Surprise>],
     ) -> Result<Chosen, LoopError> {
-        let runs = Arc::new(measured_runs(planned, records));
         let theirs = measure(reference, runs, self.device, |l| &l.model).await;
         let gaps: Vec<Option<f64>> =
             surprise.iter().zip(&theirs).map(|(ours, theirs)| reducible(ours.as_ref()?, theirs.as_ref()?)).collect();

@@ -21,17 +21,12 @@ const SURPRISES_KEPT: usize = 32;
 const SURPRISE_STEPS: usize = 16;
 
 impl Engine {
-    /// How surprising each planned run was to the model, once run: step by
+    /// How surprising each run ([`measured_runs`]) was to the model: step by
     /// step over its first [`SURPRISE_STEPS`] steps, the measure of `curio
     /// ask surprise` (one number per run: [`curio_learner::Surprise::per_step`]);
     /// none for submissions, for runs that did not come back and for runs
     /// with no step the model could read. Publishes the round's mean.
-    pub(super) async fn surprise_of(
-        &self,
-        planned: &[Planned],
-        records: &[Option<ExecutionRecord>],
-    ) -> Vec<Option<curio_learner::Surprise>> {
-        let runs = Arc::new(measured_runs(planned, records));
+    pub(super) async fn surprise_of(&self, runs: Arc<Vec<Option<Run>>>) -> Vec<Option<curio_learner::Surprise>> {
         let measured = measure(&self.trainer, runs, self.device, |t| &t.averaged().model).await;
         let known: Vec<f64> = measured.iter().flatten().map(|s| s.per_step()).collect();
         if !known.is_empty() {
