@@ -196,7 +196,18 @@ fn curio_run_completes_and_writes_the_curve_and_plot() {
     for name in ["train.jsonl", "real.jsonl"] {
         std::fs::copy(programs, corpus.join(name)).unwrap();
     }
-    let extra = ["--compare", "random,entropy", "--corpus", corpus.to_str().unwrap()];
+    // The real suite's Lua translations: a suite of their own, as the run
+    // draws Lua. None in JavaScript, so no `js_real` suite.
+    let lua = [
+        ("sum", "local s = 0\nfor i = 1, 4 do\n  s = s + i\nend\nprint(s)\n"),
+        ("words", "local n = 0\nfor w in ('a bc d'):gmatch('%S+') do\n  n = n + #w\nend\nprint(n)\n"),
+    ];
+    let lines: Vec<String> = lua
+        .iter()
+        .map(|(id, source)| serde_json::json!({"id": id, "source": source, "language": "lua"}).to_string())
+        .collect();
+    std::fs::write(corpus.join("lua-real.jsonl"), lines.join("\n") + "\n").unwrap();
+    let extra = ["--compare", "random,entropy", "--corpus", corpus.to_str().unwrap(), "--lua-share", "0.25"];
     let mut learner = Learner::start("run", &run_id, 8, &extra, &data);
     let mut out = String::new();
     std::io::Read::read_to_string(&mut learner.stdout, &mut out).unwrap();
@@ -233,10 +244,11 @@ fn curio_run_completes_and_writes_the_curve_and_plot() {
                 .unwrap();
         assert!(!sources.is_empty());
         for (source, share) in &sources {
-            let known = ["corpus", "generated", "idioms", "mutant", "rerun"].contains(&source.as_str());
+            let known = ["corpus", "generated", "idioms", "lua", "mutant", "rerun"].contains(&source.as_str());
             assert!(known, "{source}");
             match source.as_str() {
                 "corpus" => assert_eq!(*share, Some(0.5)),
+                "lua" => assert_eq!(*share, Some(0.125)),
                 "generated" | "idioms" => assert!(share.is_some_and(|s| s > 0.0 && s < 0.5), "{source} {share:?}"),
                 _ => assert_eq!(*share, None),
             }
@@ -246,6 +258,10 @@ fn curio_run_completes_and_writes_the_curve_and_plot() {
     for metric in ["delta_exact", "real_delta_exact", "real_action_accuracy", "real_rollout_exact_end"] {
         assert!(metrics.iter().any(|m| m == metric), "{metric} is on the curve: {metrics:?}");
     }
+    for metric in ["lua_action_accuracy", "lua_real_action_accuracy", "lua_real_output_exact"] {
+        assert!(metrics.iter().any(|m| m == metric), "{metric} is on the curve: {metrics:?}");
+    }
+    assert!(!metrics.iter().any(|m| m.starts_with("js")), "no JavaScript suite without --js-share: {metrics:?}");
     assert!(corpus_runs > 0, "the corpus's programs are among the candidates run");
     let _ = std::fs::remove_dir_all(&data);
 }
@@ -352,6 +368,30 @@ fn curio_experiment_runs_strategies_on_seeds_and_reports_intervals() {
     assert_eq!(stored(), vec![16, 16]);
     assert_eq!(first["records"], second["records"]);
     assert_eq!(first["ratios"], second["ratios"]);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+/// `--learner-minutes`: a run stops once training and scoring have taken
+/// that long, with its queries left unspent, and ends with its evaluation.
+#[test]
+fn a_run_stops_once_its_learner_time_is_spent() {
+    let data = std::env::temp_dir().join(format!("curio-minutes-{}", std::process::id()));
+    let run_id = format!("minutes-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    let mut learner = Learner::start("run", &run_id, 100_000, &["--learner-minutes", "0.02"], &data);
+    assert!(learner.child.wait().unwrap().success());
+    let (queries, spent): (i64, f64) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = PgPool::connect(&database_url()).await.unwrap();
+        sqlx::query_as(
+            "SELECT queries_used, value FROM learning_curve WHERE run_id = $1 AND metric = 'learner_seconds' \
+             ORDER BY queries_used DESC LIMIT 1",
+        )
+        .bind(&run_id)
+        .fetch_one(&db)
+        .await
+        .unwrap()
+    });
+    assert!(queries > 0 && queries < 1_000, "stopped by its time, not its queries: {queries}");
+    assert!(spent >= 1.2, "it stopped once 1.2 learner seconds were spent: {spent}");
     let _ = std::fs::remove_dir_all(&data);
 }
 

@@ -369,14 +369,15 @@ impl OwnRows {
             flow: vec![0i64; n],
         };
         for (x, e) in examples.iter().enumerate() {
-            rows.fill(x, e, (s, l), window.own_offset(e.context.prefix));
+            let flow_read = window.flow_lua_js || e.context.language == Language::Python;
+            rows.fill(x, e, (s, l), (window.own_offset(e.context.prefix), flow_read));
         }
         rows
     }
 
     /// Writes example `e` into row `x`, its first own token at position
     /// `offset`.
-    fn fill(&mut self, x: usize, e: &Example, (s, l): (usize, usize), offset: usize) {
+    fn fill(&mut self, x: usize, e: &Example, (s, l): (usize, usize), (offset, flow_read): (usize, bool)) {
         let c = &e.context;
         let current = *c.line_id.last().unwrap_or(&0);
         let own: Vec<i64> = e.own_tokens().into_iter().chain([EOS]).collect();
@@ -386,8 +387,10 @@ impl OwnRows {
         let start = e.delta_start();
         self.delta_start[x] = start as i64;
         self.line_rel[x * l..x * l + c.line_rel.len()].copy_from_slice(&c.line_rel);
-        self.line_flow[x * l..x * l + c.line_flow.len()].copy_from_slice(&c.line_flow);
-        self.flow[x] = c.line_flow.iter().fold(0, |acc, f| acc | f);
+        if flow_read {
+            self.line_flow[x * l..x * l + c.line_flow.len()].copy_from_slice(&c.line_flow);
+            self.flow[x] = c.line_flow.iter().fold(0, |acc, f| acc | f);
+        }
         let depths = nesting(&own);
         for i in 0..own.len() - 1 {
             self.tokens[x * s + i] = own[i];

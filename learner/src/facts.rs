@@ -1,10 +1,13 @@
-//! Facts about a program, read once from Ruff's Python parser rather than
-//! guessed from its text: for each line, how control leaves it (a branch's
-//! body or the way past it, a loop's head, a `break`'s way out of its loop,
-//! a handler of the `try` it is in, the `def`s it calls), whether it
-//! compares, and the names of its frame it reads and writes. [`crate::flow`]
+//! Facts about a program, read once from a real parser rather than guessed
+//! from its text (Ruff's for Python, full_moon's for Lua, oxc's for
+//! JavaScript): for each line, how control leaves it (a branch's body or the
+//! way past it, a loop's head, a `break`'s way out of its loop, a handler of
+//! the `try` it is in, the functions it calls), whether it compares, and,
+//! in Python, the names of its frame it reads and writes. [`crate::flow`]
 //! turns them into the pointer's hints, the encoder writes values in place
-//! of the names ([`crate::encode::with_values`]).
+//! of the names ([`crate::encode::with_values`]). Each language's lines are
+//! the lines its guest reports: see [`lua`] and [`js`] for where they differ
+//! from Python's.
 //!
 //! The parser recovers from errors, so a program that does not parse still
 //! has facts for the statements it could read; a fact about a broken line
@@ -14,11 +17,14 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use curio_trace::Language;
 use ruff_python_ast::visitor::{Visitor, walk_expr};
 use ruff_python_ast::{ExceptHandler, Expr, PythonVersion, Stmt};
 use ruff_python_parser::{Mode, ParseOptions, parse_unchecked};
 use ruff_text_size::{Ranged, TextSize};
 
+mod js;
+mod lua;
 mod names;
 pub(crate) use names::{Named, Use};
 
@@ -56,6 +62,10 @@ pub(crate) struct Line {
     pub after: Exit,
     /// The `except` lines of every `try` whose body holds this line.
     pub handlers: Vec<usize>,
+    /// How control leaves the line as well, in Lua and JavaScript, where a
+    /// line holds two simple statements of different frames (`f = function()
+    /// return 1 end`, `xs.map((x) => x + 1)`): the one that did not decide.
+    pub also: Option<Leaving>,
 }
 
 /// What the parser says about one program.
@@ -71,8 +81,70 @@ pub(crate) struct Facts {
     /// statement's header; not its body).
     pub compares: Vec<bool>,
     /// Per source line, the names of the frame it uses ([`Named`]), in
-    /// order; a line inside a string or a comment has none.
+    /// order; a line inside a string or a comment has none (and so has
+    /// every line of a program in another language than Python).
     names: Vec<Vec<Named>>,
+}
+
+/// The lines of a Lua or JavaScript program as its reader records them.
+/// Where a branch's body starts on the branch's own line (`if x then break
+/// end`, `if (x) continue;`), the guest reports no line of its own for the
+/// body: the branch, taken, goes where that body goes.
+#[derive(Default)]
+struct Recorded {
+    lines: Vec<Option<Line>>,
+    /// Per line, how the first statement a branch's header kept off that
+    /// line leaves it.
+    shadowed: Vec<Option<Leaving>>,
+}
+
+impl Recorded {
+    fn new(lines: usize) -> Self {
+        Recorded { lines: vec![None; lines], shadowed: vec![None; lines] }
+    }
+
+    /// Records `line`'s facts unless a statement that starts before it on
+    /// that line already has; of simple statements that share a line, the
+    /// last decides, as in Python's facts.
+    fn record(&mut self, line: usize, leaving: Leaving, after: Exit, handlers: &[usize]) {
+        let simple = |l: &Leaving| matches!(l, Leaving::Returns | Leaving::Next { binds: false, .. });
+        let Some(slot) = self.lines.get_mut(line) else { return };
+        match slot {
+            Some(old) if simple(&old.leaving) && simple(&leaving) => {
+                if old.leaving != leaving {
+                    old.also = Some(old.leaving);
+                }
+                *old = Line { leaving, after, handlers: handlers.to_vec(), also: old.also };
+            }
+            Some(old) => {
+                if let Leaving::Branch { taken: Some(t), .. } = old.leaving
+                    && t == line
+                    && self.shadowed[line].is_none()
+                {
+                    self.shadowed[line] = Some(leaving);
+                }
+            }
+            None => *slot = Some(Line { leaving, after, handlers: handlers.to_vec(), also: None }),
+        }
+    }
+
+    /// The lines, each branch whose body starts on its own line taken to
+    /// where that body goes.
+    fn lines(self) -> Vec<Option<Line>> {
+        let mut lines = self.lines;
+        for (line, shadowed) in self.shadowed.into_iter().enumerate() {
+            if let (Some(Some(Line { leaving: Leaving::Branch { taken, .. }, .. })), Some(body)) =
+                (lines.get_mut(line), shadowed)
+            {
+                *taken = match body {
+                    Leaving::Next { to: Exit::Line(to), .. } => Some(to),
+                    Leaving::Branch { taken, .. } | Leaving::Enter { body: taken } => taken,
+                    _ => None,
+                };
+            }
+        }
+        lines
+    }
 }
 
 /// Programs whose facts each thread keeps.
@@ -82,27 +154,37 @@ thread_local! {
     /// The facts of the last programs read: examples come a program at a
     /// time, or a few programs in turn (a rollout's rows, a round's
     /// candidates), so each is parsed once rather than once per example.
-    static KEPT_FACTS: RefCell<VecDeque<(String, Rc<Facts>)>> = const { RefCell::new(VecDeque::new()) };
+    static KEPT_FACTS: RefCell<VecDeque<(Language, String, Rc<Facts>)>> = const { RefCell::new(VecDeque::new()) };
 }
 
 impl Facts {
-    /// The facts of `source`, parsed once while it stays among the last
-    /// [`KEPT`] programs read on this thread.
+    /// The facts of the Python program `source`.
     pub fn of(source: &str) -> Rc<Facts> {
+        Facts::of_in(Language::Python, source)
+    }
+
+    /// The facts of `source` in `language`, parsed once while it stays
+    /// among the last [`KEPT`] programs read on this thread.
+    pub fn of_in(language: Language, source: &str) -> Rc<Facts> {
         KEPT_FACTS.with(|kept| {
             let mut kept = kept.borrow_mut();
-            if let Some((_, facts)) = kept.iter().find(|(s, _)| s == source) {
+            if let Some((_, _, facts)) = kept.iter().find(|(l, s, _)| *l == language && s == source) {
                 return facts.clone();
             }
             // The parser grows its own stack; the walk over the tree and
             // its drop recurse as deep as it nests, and a program's nesting
             // is bounded by its length (`x = ----…1`, `1+1+…+1`).
             let stack = (source.len() * 1024).max(1 << 20);
-            let facts = Rc::new(stacker::grow(stack, || Facts::parse(source)));
+            let lines = source.lines().count();
+            let facts = Rc::new(stacker::grow(stack, || match language {
+                Language::Python => Facts::parse(source),
+                Language::Lua => lua::parse(source, lines),
+                Language::Js => js::parse(source, lines),
+            }));
             if kept.len() == KEPT {
                 kept.pop_front();
             }
-            kept.push_back((source.to_string(), facts.clone()));
+            kept.push_back((language, source.to_string(), facts.clone()));
             facts
         })
     }
@@ -140,8 +222,8 @@ impl Facts {
 /// loop's condition, or a bool assigned. These decide which line runs next
 /// and the values the rest of a run turns on, and the model must do their
 /// arithmetic in its head: they are most of its wrong actions.
-pub fn comparisons(source: &str) -> Vec<bool> {
-    Facts::of(source).compares.clone()
+pub fn comparisons(language: Language, source: &str) -> Vec<bool> {
+    Facts::of_in(language, source).compares.clone()
 }
 
 /// What a block's lines know of the statements around them.
@@ -187,7 +269,7 @@ impl Reader {
         if let Some(slot) = self.lines.get_mut(line)
             && slot.as_ref().is_none_or(|old| simple(&old.leaving) && simple(&leaving))
         {
-            *slot = Some(Line { leaving, after, handlers: scope.handlers.clone() });
+            *slot = Some(Line { leaving, after, handlers: scope.handlers.clone(), also: None });
         }
     }
 
@@ -410,7 +492,7 @@ while n > 0:  # n <= 0 ends it
 def f(a) -> int:
 # x < y
 ";
-        let got = comparisons(source);
+        let got = comparisons(Language::Python, source);
         assert_eq!(got, [false, true, true, false, true, false, true, false, false]);
     }
 }

@@ -6,6 +6,8 @@
 //! are hints added to the pointer's keys, and a wrong hint costs only
 //! accuracy, never correctness.
 
+use curio_trace::Language;
+
 use crate::facts::{Exit, Facts, Leaving};
 
 /// Fall-through: where the line goes when it completes normally.
@@ -26,11 +28,17 @@ pub const LEAVES: i64 = 64;
 /// Rows of the flow embedding: every combination of the flags.
 pub const FLOW_VOCAB: i64 = 128;
 
-/// Per source line, the flow flags (see the constants) when control is at
-/// 1-based line `current`, called from 1-based line `caller`. All zero
-/// when `current` is not a line of the source.
+/// Per source line of the Python program `source`, the flow flags (see the
+/// constants) when control is at 1-based line `current`, called from
+/// 1-based line `caller`. All zero when `current` is not a line of the
+/// source.
 pub fn line_flags(source: &str, current: u32, caller: Option<u32>) -> Vec<i64> {
-    let facts = Facts::of(source);
+    line_flags_in(Language::Python, source, current, caller)
+}
+
+/// [`line_flags`] of a program in `language`.
+pub fn line_flags_in(language: Language, source: &str, current: u32, caller: Option<u32>) -> Vec<i64> {
+    let facts = Facts::of_in(language, source);
     let n = facts.lines.len();
     let mut out = vec![0i64; n];
     let Some(c) = (current as usize).checked_sub(1).filter(|&c| c < n) else { return out };
@@ -42,17 +50,19 @@ pub fn line_flags(source: &str, current: u32, caller: Option<u32>) -> Vec<i64> {
         }
     };
     if let Some(line) = &facts.lines[c] {
-        match line.leaving {
-            Leaving::Branch { taken, not_taken } => {
-                if let Some(b) = taken {
-                    mark(Exit::Line(b), TAKEN);
+        for leaving in std::iter::once(line.leaving).chain(line.also) {
+            match leaving {
+                Leaving::Branch { taken, not_taken } => {
+                    if let Some(b) = taken {
+                        mark(Exit::Line(b), TAKEN);
+                    }
+                    mark(not_taken, NOT_TAKEN);
                 }
-                mark(not_taken, NOT_TAKEN);
+                Leaving::Enter { body: Some(b) } => mark(Exit::Line(b), NEXT),
+                Leaving::Enter { body: None } => {}
+                Leaving::Returns | Leaving::Next { to: Exit::Leave, binds: false } => mark(Exit::Line(c), LEAVES),
+                Leaving::Next { to, .. } => mark(to, NEXT),
             }
-            Leaving::Enter { body: Some(b) } => mark(Exit::Line(b), NEXT),
-            Leaving::Enter { body: None } => {}
-            Leaving::Returns | Leaving::Next { to: Exit::Leave, binds: false } => mark(Exit::Line(c), LEAVES),
-            Leaving::Next { to, .. } => mark(to, NEXT),
         }
         for &h in &line.handlers {
             mark(Exit::Line(h), HANDLER);

@@ -16,7 +16,7 @@ mod data;
 mod encode;
 mod eval;
 mod facts;
-mod flow;
+pub mod flow;
 mod foresee;
 mod generate;
 mod infer;

@@ -25,6 +25,10 @@ pub struct Window {
     /// Own tokens of an example: its state, working, action, delta and
     /// EOS (with `chunk` 0: the program's tokens as well).
     pub block: usize,
+    /// Whether the flow hints of Lua and JavaScript programs are read, as
+    /// Python's are ([`crate::ModelConfig::flow_lua_js`]); without, their
+    /// flags are all zero, as models before them were trained.
+    pub flow_lua_js: bool,
 }
 
 impl Window {
@@ -123,7 +127,7 @@ mod tests {
     fn chunks_hold_whole_lines_and_cover_the_program_once() {
         let source: String = (0..40).map(|i| format!("value_{i} = {i} * {i} + 1\n")).collect();
         let c = encoded(&source);
-        let w = Window { chunk: 64, chunks: 64, block: 256 };
+        let w = Window { chunk: 64, chunks: 64, block: 256, flow_lua_js: true };
         let chunks = w.layout(&c);
         assert!(chunks.len() > 10);
         assert_eq!(chunks[0].start, 0);
@@ -141,7 +145,7 @@ mod tests {
     fn a_line_longer_than_a_chunk_is_cut_across_chunks() {
         let source = format!("a = 1\nb = [{}]\nc = 2\n", vec!["7"; 100].join(", "));
         let c = encoded(&source);
-        let w = Window { chunk: 64, chunks: 64, block: 256 };
+        let w = Window { chunk: 64, chunks: 64, block: 256, flow_lua_js: true };
         let chunks = w.layout(&c);
         assert!(chunks.iter().all(|r| !r.is_empty() && r.len() <= 64));
         assert_eq!(chunks.iter().map(|r| r.len()).sum::<usize>(), c.prefix);
@@ -155,6 +159,9 @@ mod tests {
         assert!(source.len() >= 8 * 1024, "{} bytes", source.len());
         let c = encoded(&source);
         assert!(crate::ModelConfig::default().window().reads(&c));
-        assert!(!Window { chunk: 0, chunks: 1, block: 1024 }.reads(&c), "one block of 1 024 does not");
+        assert!(
+            !Window { chunk: 0, chunks: 1, block: 1024, flow_lua_js: true }.reads(&c),
+            "one block of 1 024 does not"
+        );
     }
 }

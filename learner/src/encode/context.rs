@@ -38,6 +38,10 @@ pub struct Encoded {
     /// model is taught to write before its action; at inference it writes
     /// its own ([`crate::infer::work`]) and is never given this one.
     pub working: Vec<u8>,
+    /// The program's language: a model reads the flow of a Lua or
+    /// JavaScript program only when it was trained to
+    /// ([`crate::Window::flow_lua_js`]).
+    pub language: Language,
 }
 
 impl Encoded {
@@ -86,7 +90,7 @@ pub fn encode_context_in(language: Language, source: &str, state: &State, k: u32
     ctx.extend(s.into_iter().map(i64::from));
     ctx.push(SEP);
     line_id.resize(ctx.len(), line_index(state.line as usize));
-    Encoded { context: ctx, prefix, line_starts, line_id, line_rel, line_flow, working }
+    Encoded { context: ctx, prefix, line_starts, line_id, line_rel, line_flow, working, language }
 }
 
 /// The program part of a context: BOS, the language unless it is Python,
@@ -116,9 +120,9 @@ fn line_features(language: Language, source: &str, state: &State, lines: usize) 
     let current = i64::from(state.line) - 1;
     let caller_line = state.stack.iter().rev().nth(1).map(|f| f.line);
     let caller = caller_line.map(|l| i64::from(l) - 1);
-    let line_flow = match language {
-        Language::Python => crate::flow::line_flags(source, state.line, caller_line),
-        _ => vec![0; lines],
+    let line_flow = match lines {
+        0 => vec![],
+        _ => crate::flow::line_flags_in(language, source, state.line, caller_line),
     };
     let line_rel = (0..lines as i64)
         .map(|j| relative_line(j - current) + if caller == Some(j) { LINE_REL_VOCAB / 2 } else { 0 })
@@ -241,7 +245,7 @@ mod tests {
     use crate::encode::{Delta, VOCAB, apply, event_index, states, states_reading};
 
     #[test]
-    fn another_language_is_named_after_bos_and_gets_no_python_hints() {
+    fn another_language_is_named_after_bos_and_gets_its_own_parsers_hints() {
         let st = states(&trace());
         let python = "x = 1\nif x < 2:\n    print(x)\n";
         let lua = "local x = 1\nif x < 2 then\n  print(x)\nend\n";
@@ -251,8 +255,11 @@ mod tests {
         assert_eq!(l.line_starts.len(), 4);
         assert_eq!(l.context[l.line_starts[0]], LINE);
         assert_eq!(l.line_id.len(), l.context.len());
-        assert!(l.line_flow.iter().all(|&f| f == 0) && l.line_flow.len() == 4);
+        // Lua's flow is Lua's parser's reading, and its working none.
+        assert_eq!(l.line_flow, crate::flow::line_flags_in(Language::Lua, lua, st[0].line, None));
+        assert!(l.line_flow.iter().any(|&f| f != 0) && l.line_flow.len() == 4);
         assert!(p.line_flow.iter().any(|&f| f != 0), "Python's parser still marks the flow");
+        assert_eq!((l.language, p.language), (Language::Lua, Language::Python));
         assert!(l.working.is_empty());
     }
 

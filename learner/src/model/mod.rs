@@ -75,6 +75,11 @@ pub struct ModelConfig {
     /// true, as checkpoints saved before the switch were trained.
     #[serde(default = "yes")]
     pub flow: bool,
+    /// Whether the flow hints reach Lua and JavaScript programs too, from
+    /// their own parsers' facts. Checkpoints saved before it read false:
+    /// they were trained with those programs' flags all zero.
+    #[serde(default)]
+    pub flow_lua_js: bool,
     /// Whether every token's embedding carries how many brackets are open
     /// at it ([`crate::nesting`]). Default: true, as checkpoints saved
     /// before the switch were trained.
@@ -99,6 +104,7 @@ impl Default for ModelConfig {
             dropout: 0.1,
             working: true,
             flow: true,
+            flow_lua_js: true,
             depth: true,
         }
     }
@@ -111,6 +117,7 @@ impl ModelConfig {
             chunk: self.chunk.max(0) as usize,
             chunks: self.chunks.max(1) as usize,
             block: self.block_size as usize,
+            flow_lua_js: self.flow_lua_js,
         }
     }
 }

@@ -143,7 +143,7 @@ fn checkpoint_round_trips_exactly_and_refuses_another_shape() {
     // A checkpoint saved before the working existed is read as one
     // without it, and asked as it was trained.
     let mut old = serde_json::to_value(ModelConfig { working: true, ..tiny() }).unwrap();
-    for key in ["working", "flow", "depth"] {
+    for key in ["working", "flow", "depth", "flow_lua_js"] {
         old.as_object_mut().unwrap().remove(key);
     }
     let meta = serde_json::json!({"config": old, "train_step": 1});
@@ -153,6 +153,9 @@ fn checkpoint_round_trips_exactly_and_refuses_another_shape() {
     // One saved before the flow and depth switches was trained reading both.
     assert!(loaded.model.config.flow, "no `flow` key reads as the flow it was trained with");
     assert!(loaded.model.config.depth, "no `depth` key reads as the depths it was trained with");
+    // And one saved before Lua and JavaScript had facts read their flags
+    // as all zero.
+    assert!(!loaded.model.config.flow_lua_js, "no `flow_lua_js` key: trained without their flow");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -181,6 +184,25 @@ fn a_model_without_flow_does_not_read_the_flow_flags() {
     for flow in [true, false] {
         assert_eq!(reads(ModelConfig { flow, ..tiny() }, flags_off, differs), flow, "flow {flow}");
     }
+}
+
+#[test]
+fn a_lua_program_s_flow_is_read_only_by_a_model_trained_to_read_it() {
+    let steps = [crate::data::module_step(0, 1, "7"), crate::data::module_step(1, 2, "7")];
+    let states = crate::encode::states(&steps);
+    let lua = "local x = 7\nif x > 3 then\n  x = x + 1\nend\n";
+    let python = "x = 7\nif x > 3:\n    x = x + 1\n";
+    let rows = [
+        crate::Example::query(crate::encode::encode_context_in(curio_trace::Language::Lua, lua, &states[1], 1)),
+        crate::Example::query(crate::encode::encode_context_in(curio_trace::Language::Python, python, &states[1], 1)),
+    ];
+    let flow = |flow_lua_js: bool| {
+        let window = crate::ModelConfig { flow_lua_js, ..Default::default() }.window();
+        Vec::<i64>::try_from(&crate::data::collate(&rows, window, Device::Cpu).examples.flow).unwrap()
+    };
+    let (read, unread) = (flow(true), flow(false));
+    assert!(read[0] != 0 && read[1] != 0, "both programs' flags: {read:?}");
+    assert_eq!(unread, [0, read[1]], "without, Lua's are zero and Python's as they were");
 }
 
 #[test]

@@ -67,6 +67,11 @@ pub struct EvalArgs {
     /// evaluation.
     #[arg(long)]
     readable: bool,
+    /// Teacher-forced figures only (action, state and calibration per
+    /// step): no rollouts, so no rollout or output figures, in a fraction
+    /// of the time.
+    #[arg(long)]
+    teacher_forced: bool,
     /// With `--suite chance`: run each program under this many seeds and
     /// compare what they print with the model's drawn rollouts
     /// (--samples, --temperature), and with two baselines (the greedy
@@ -175,7 +180,10 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let report = evaluate(&learner.model, &suite, device)?;
+    let report = match args.teacher_forced {
+        true => curio_learner::evaluate_transitions(&learner.model, &suite, device)?,
+        false => evaluate(&learner.model, &suite, device)?,
+    };
     let by_language = by_language(&learner, &suite, device)?;
     if args.json {
         let mut body = report_json(&name, learner.train_step, &report, &ids, &not_run);

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use curio_loop::{Leg as Curve, Point, Strategy, Summary, bands_svg, describe, summarise};
 use curio_store::Store;
+use curio_trace::Language;
 
 use crate::active::{Leg, LocalPools, LoopArgs};
 
@@ -57,9 +58,18 @@ pub fn run(args: ExperimentArgs, data_dir: &Path) -> anyhow::Result<()> {
     }
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("experiments").join(format!("{name}.json")));
     // The real suite is on the curve when the corpus has one, as the loop loads it.
-    let real = curio_loop::Corpus::load(&args.common.corpus)?.is_some_and(|c| !c.real.is_empty());
-    let metric = args.metric.clone().unwrap_or_else(|| if real { "real_delta_exact" } else { "delta_exact" }.into());
-    let suites = Suites { real, lua: args.common.lua_share > 0.0, js: args.common.js_share > 0.0 };
+    let corpus = curio_loop::Corpus::load(&args.common.corpus)?;
+    let real = |language| corpus.as_ref().is_some_and(|c| !c.real_in(language).is_empty());
+    let (lua, js) = (args.common.lua_share > 0.0, args.common.js_share > 0.0);
+    let suites = Suites {
+        real: real(Language::Python),
+        lua,
+        js,
+        lua_real: lua && real(Language::Lua),
+        js_real: js && real(Language::Js),
+    };
+    let metric =
+        args.metric.clone().unwrap_or_else(|| if suites.real { "real_delta_exact" } else { "delta_exact" }.into());
     check_metric(&metric, suites)?;
     let plan = Plan { name, seeds, strategies, metric, out };
     crate::active::in_process(args.common, &args.local, data_dir, legs, async |store, common: &LoopArgs| {
@@ -73,11 +83,17 @@ struct Suites {
     real: bool,
     lua: bool,
     js: bool,
+    lua_real: bool,
+    js_real: bool,
 }
+
+/// The prefixes of the suites beside `indist` on the curve, the longest
+/// first, so `lua_real_` is not read as `lua_`.
+const SUITE_PREFIXES: [&str; 5] = ["lua_real_", "js_real_", "real_", "lua_", "js_"];
 
 /// Refuses, before anything runs, a --metric no evaluation records.
 fn check_metric(metric: &str, suites: Suites) -> anyhow::Result<()> {
-    let (suite, base) = ["real_", "lua_", "js_"]
+    let (suite, base) = SUITE_PREFIXES
         .iter()
         .find_map(|p| metric.strip_prefix(p).map(|rest| (Some(*p), rest)))
         .unwrap_or((None, metric));
@@ -87,12 +103,17 @@ fn check_metric(metric: &str, suites: Suites) -> anyhow::Result<()> {
     anyhow::ensure!(
         known,
         "--metric {metric} is not on the curve: use action_accuracy, delta_exact, action_ece, output_exact, \
-         rollout_exact_end, delta_exact_<type> or rollout_exact_h<N>, with real_, lua_ or js_ before it for those suites"
+         rollout_exact_end, delta_exact_<type> or rollout_exact_h<N>, with real_, lua_, js_, lua_real_ or js_real_ \
+         before it for those suites"
     );
     let (present, needs) = match suite {
         Some("real_") => (suites.real, "the real suite: --corpus has no real.jsonl"),
         Some("lua_") => (suites.lua, "the Lua suite: set --lua-share"),
         Some("js_") => (suites.js, "the JavaScript suite: set --js-share"),
+        Some("lua_real_") => (suites.lua_real, "the real Lua suite: set --lua-share, with lua-real.jsonl in --corpus"),
+        Some("js_real_") => {
+            (suites.js_real, "the real JavaScript suite: set --js-share, with js-real.jsonl in --corpus")
+        }
         _ => (true, ""),
     };
     anyhow::ensure!(present, "--metric {metric} needs {needs}");
@@ -184,7 +205,7 @@ impl Plan {
         let headline = |m: &str| {
             ["delta_exact", "action_accuracy", "action_ece", "output_exact", "rollout_exact_end"]
                 .iter()
-                .any(|h| m == *h || m.strip_suffix(h).is_some_and(|p| ["real_", "lua_", "js_"].contains(&p)))
+                .any(|h| m == *h || m.strip_suffix(h).is_some_and(|p| SUITE_PREFIXES.contains(&p)))
         };
         let mut last: BTreeMap<&str, BTreeMap<&str, String>> = BTreeMap::new();
         for (metric, summary) in summaries.iter().filter(|(m, _)| headline(m)) {
@@ -276,4 +297,24 @@ fn table(summary: &Summary) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metric_is_read_with_its_suite_the_longest_prefix_first() {
+        let none = Suites { real: false, lua: false, js: false, lua_real: false, js_real: false };
+        let lua = Suites { lua: true, ..none };
+        let lua_real = Suites { lua_real: true, ..lua };
+        assert!(check_metric("delta_exact", none).is_ok());
+        assert!(check_metric("lua_delta_exact", lua).is_ok());
+        // `lua_real_` is its own suite, not `lua_` with a metric `real_…`.
+        let refused = check_metric("lua_real_action_accuracy", lua).unwrap_err().to_string();
+        assert!(refused.contains("the real Lua suite"), "{refused}");
+        assert!(check_metric("lua_real_action_accuracy", lua_real).is_ok());
+        assert!(check_metric("js_real_output_exact", Suites { js_real: true, ..none }).is_ok());
+        assert!(check_metric("real_lua_delta_exact", lua_real).is_err(), "no such metric in the real suite");
+    }
 }

@@ -177,6 +177,10 @@ pub struct ModelArgs {
     /// only).
     #[arg(long)]
     pub no_flow: bool,
+    /// A new model that reads the flow hints of Python programs only, not
+    /// of Lua and JavaScript ones (the ablation; a new model only).
+    #[arg(long)]
+    pub no_flow_lua_js: bool,
     /// A new model whose tokens do not carry their bracket depth (the
     /// ablation; a new model only).
     #[arg(long)]
@@ -194,6 +198,7 @@ impl ModelArgs {
             dropout,
             working: !self.no_working,
             flow: !self.no_flow,
+            flow_lua_js: !self.no_flow_lua_js,
             depth: !self.no_depth,
             ..ModelConfig::default()
         }

@@ -19,6 +19,11 @@ pub struct LoopArgs {
     /// Interpreter queries each strategy may spend.
     #[arg(long, default_value_t = LoopConfig::default().budget, env = "CURIO_BUDGET")]
     pub(crate) budget: u64,
+    /// Also stop once training and scoring have taken this many minutes of
+    /// learner time (evaluations not counted), if that comes before the
+    /// queries run out.
+    #[arg(long, env = "CURIO_LEARNER_MINUTES")]
+    pub(crate) learner_minutes: Option<f64>,
     /// Executions per round.
     #[arg(long, default_value_t = LoopConfig::default().batch)]
     pub(crate) batch: usize,
@@ -132,6 +137,9 @@ pub(crate) fn loop_config(args: &LoopArgs, leg: &Leg, data_dir: &Path, corpus: &
         run_id: leg.run_id.clone(),
         strategy: leg.strategy,
         budget: args.budget,
+        learner_budget: args
+            .learner_minutes
+            .map(|m| std::time::Duration::try_from_secs_f64(m.max(0.0) * 60.0).unwrap_or(std::time::Duration::MAX)),
         batch: args.batch,
         candidates: args.candidates,
         samples_per_insert: args.samples_per_insert,

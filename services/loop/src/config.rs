@@ -73,6 +73,9 @@ pub struct LoopConfig {
     /// Interpreter queries the loop may spend on its own picks (user
     /// submissions are extra). Default: 1000.
     pub budget: u64,
+    /// Learner time (training and scoring) the loop may spend, whichever
+    /// of it and `budget` runs out first. Default: none.
+    pub learner_budget: Option<std::time::Duration>,
     /// Executions per round. Default: 16.
     pub batch: usize,
     /// Candidates scored per round. Default: 48.
@@ -172,6 +175,7 @@ impl Default for LoopConfig {
             run_id: "main".into(),
             strategy: Strategy::Bald,
             budget: 1000,
+            learner_budget: None,
             batch: 16,
             candidates: 48,
             per_family: 2,

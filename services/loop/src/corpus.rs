@@ -5,6 +5,7 @@ use std::path::Path;
 
 use curio_learner::{Listed, read_programs};
 use curio_store::Origin;
+use curio_trace::Language;
 use rand::RngExt;
 use rand::rngs::StdRng;
 
@@ -20,18 +21,23 @@ pub struct Corpus {
     /// `lua-train.jsonl` and `js-train.jsonl`: translations of training
     /// programs, drawn in the run's Lua and JavaScript shares.
     pub translated: [Vec<Listed>; 2],
+    /// `lua-real.jsonl` and `js-real.jsonl`: translations of real-suite
+    /// programs, the Lua and JavaScript real suites (never trained on).
+    pub translated_real: [Vec<Listed>; 2],
 }
 
 impl std::fmt::Debug for Corpus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let [lua, js] = &self.translated;
+        let ([lua, js], [real_lua, real_js]) = (&self.translated, &self.translated_real);
         write!(
             f,
-            "Corpus {{ train: {} programs, real: {} programs, translated: {} Lua, {} JavaScript }}",
+            "Corpus {{ train: {} programs, real: {} programs, translated: {} Lua ({} real), {} JavaScript ({} real) }}",
             self.train.len(),
             self.real.len(),
             lua.len(),
-            js.len()
+            real_lua.len(),
+            js.len(),
+            real_js.len()
         )
     }
 }
@@ -49,7 +55,8 @@ impl Corpus {
             }
         };
         let translated = [read("lua-train.jsonl")?, read("js-train.jsonl")?];
-        let corpus = Corpus { train: read("train.jsonl")?, real: read("real.jsonl")?, translated };
+        let translated_real = [read("lua-real.jsonl")?, read("js-real.jsonl")?];
+        let corpus = Corpus { train: read("train.jsonl")?, real: read("real.jsonl")?, translated, translated_real };
         Ok((!corpus.train.is_empty() || !corpus.real.is_empty()).then_some(corpus))
     }
 
@@ -81,9 +88,20 @@ impl Corpus {
     }
 
     /// `n` programs of the real suite, spread evenly over it.
-    pub(crate) fn real_suite(&self, n: usize) -> Vec<&Listed> {
-        let stride = (self.real.len() / n.max(1)).max(1);
-        self.real.iter().step_by(stride).take(n).collect()
+    pub(crate) fn real_suite(&self, language: Language, n: usize) -> Vec<&Listed> {
+        let programs = self.real_in(language);
+        let stride = (programs.len() / n.max(1)).max(1);
+        programs.iter().step_by(stride).take(n).collect()
+    }
+
+    /// The real suite's programs in `language`: Python's, or their
+    /// translations.
+    pub fn real_in(&self, language: Language) -> &[Listed] {
+        match language {
+            Language::Python => &self.real,
+            Language::Lua => &self.translated_real[0],
+            Language::Js => &self.translated_real[1],
+        }
     }
 }
 
@@ -121,11 +139,15 @@ mod tests {
 
     #[test]
     fn the_real_suite_spreads_over_the_file() {
-        let real = (0..10).map(|i| listed(format!("p{i}"), Default::default())).collect();
-        let corpus = Corpus { train: vec![], real, translated: [vec![], vec![]] };
-        let ids: Vec<&str> = corpus.real_suite(3).iter().map(|p| p.id.as_str()).collect();
+        let real = (0..10).map(|i| listed(format!("p{i}"), Language::Python)).collect();
+        let lua = (0..4).map(|i| listed(format!("l{i}"), Language::Lua)).collect();
+        let corpus = Corpus { train: vec![], real, translated: [vec![], vec![]], translated_real: [lua, vec![]] };
+        let ids: Vec<&str> = corpus.real_suite(Language::Python, 3).iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["p0", "p3", "p6"]);
-        assert_eq!(corpus.real_suite(50).len(), 10);
+        assert_eq!(corpus.real_suite(Language::Python, 50).len(), 10);
+        let ids: Vec<&str> = corpus.real_suite(Language::Lua, 2).iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["l0", "l2"], "each language's suite is its own translations");
+        assert!(corpus.real_suite(Language::Js, 2).is_empty());
         let mut rng = <StdRng as rand::SeedableRng>::seed_from_u64(0);
         assert!(corpus.candidate(&mut rng, (0.0, 0.0)).is_none(), "no training programs, no candidate");
     }
@@ -134,8 +156,12 @@ mod tests {
     fn translations_are_drawn_in_the_language_shares() {
         use curio_trace::Language;
         let of = |language| (0..5).map(|i| listed(format!("humaneval/{i}/0"), language)).collect::<Vec<_>>();
-        let corpus =
-            Corpus { train: of(Language::Python), real: vec![], translated: [of(Language::Lua), of(Language::Js)] };
+        let corpus = Corpus {
+            train: of(Language::Python),
+            real: vec![],
+            translated: [of(Language::Lua), of(Language::Js)],
+            translated_real: [vec![], vec![]],
+        };
         let mut rng = <StdRng as rand::SeedableRng>::seed_from_u64(7);
         let mut count = std::collections::HashMap::new();
         for _ in 0..2000 {

@@ -12,6 +12,7 @@ use curio_learner::{GenConfig, Learner, Trainer};
 use curio_store::{
     Backoff, ExecutionRecord, Origin, ProgramRecord, Provenance, Retry, Store, StoreError, StoreMetrics,
 };
+use curio_trace::Language;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use sha2::{Digest, Sha256};
@@ -79,7 +80,8 @@ pub struct Engine {
     pools: Arc<PoolClients>,
     trainer: SharedTrainer,
     shared: Arc<Shared>,
-    /// The held-out suites by name: `indist`, and `real` with a corpus.
+    /// The held-out suites by name: `indist`, `lua` and `js` (the
+    /// generator's), and `real`, `lua_real` and `js_real` with a corpus.
     suites: Arc<Vec<(&'static str, Vec<curio_trace::Run>)>>,
     surprising: Vec<Surprise>,
     fit: Fit,
@@ -184,7 +186,19 @@ impl Engine {
             suites.push(("js", held_out_suite(&pools, "indist-js", config.eval_programs, &config.limits).await?));
         }
         if let Some(corpus) = &config.corpus {
-            suites.push(("real", real_suite(&pools, corpus, config.eval_programs, &config.limits).await?));
+            // Each language's real suite, for the languages the run draws.
+            for (name, language, share) in [
+                ("real", Language::Python, 1.0),
+                ("lua_real", Language::Lua, config.lua_share),
+                ("js_real", Language::Js, config.js_share),
+            ] {
+                if share > 0.0 && !corpus.real_in(language).is_empty() {
+                    suites.push((
+                        name,
+                        real_suite(&pools, corpus, language, config.eval_programs, &config.limits).await?,
+                    ));
+                }
+            }
         }
         let corpus = config.corpus.as_ref().is_some_and(|c| !c.train.is_empty());
         let sources = Sources::new(&config, corpus);
@@ -218,9 +232,10 @@ impl Engine {
         self.queries
     }
 
-    /// Whether the budget is spent.
+    /// Whether the budget is spent: the queries, or the learner time.
     pub fn done(&self) -> bool {
         self.queries >= self.config.budget
+            || self.config.learner_budget.is_some_and(|b| self.spent.learner >= b.as_secs_f64())
     }
 
     /// Learner seconds spent so far on training and scoring (evaluations

@@ -194,14 +194,11 @@ async fn sample_parts(
     Ok(sampled)
 }
 
-/// The steps of a run that are about to run a line that compares (known for
-/// Python, whose parser says which lines compare; none for other languages).
+/// The steps of a run that are about to run a line that compares, as its
+/// language's parser reads the program.
 fn comparing_steps(run: &Unrolled) -> Vec<usize> {
     let run = &run.run;
-    if run.language != curio_trace::Language::Python {
-        return vec![];
-    }
-    let lines = comparisons(&run.source);
+    let lines = comparisons(run.language, &run.source);
     let compares = |s: &Step| s.event == Event::Line && lines.get((s.line as usize).wrapping_sub(1)) == Some(&true);
     run.steps.iter().enumerate().filter(|(_, s)| compares(s)).map(|(t, _)| t).collect()
 }
@@ -260,6 +257,7 @@ mod tests {
                 line_rel: vec![],
                 line_flow: vec![],
                 working: vec![],
+                language: curio_trace::Language::Python,
             };
             Example::query(context)
         };

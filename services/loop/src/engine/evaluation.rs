@@ -129,20 +129,21 @@ pub(super) async fn held_out_suite(
     Ok(suite)
 }
 
-/// Runs `n` programs of the corpus's real suite on the pool, keeping those
-/// that run to their end (not stored, not queries).
+/// Runs `n` programs of the corpus's real suite in `language` on the pool,
+/// keeping those that run to their end (not stored, not queries).
 pub(super) async fn real_suite(
     pools: &PoolClients,
     corpus: &crate::Corpus,
+    language: curio_trace::Language,
     n: usize,
     limits: &curio_interpreter_pool::Limits,
 ) -> Result<Vec<curio_trace::Run>, LoopError> {
     let mut suite = vec![];
-    for program in corpus.real_suite(n) {
+    for program in corpus.real_suite(language, n) {
         let exec = program.execution(*limits);
         let trace = pools.execute(&exec).await?.trace;
         suite.extend(curio_learner::ended_run(exec, trace).ok());
     }
-    tracing::info!(programs = suite.len(), "real suite ready");
+    tracing::info!(%language, programs = suite.len(), "real suite ready");
     Ok(suite)
 }

@@ -1,0 +1,143 @@
+//! The JavaScript facts against the lines the guest reports.
+
+use curio_trace::Language;
+
+use crate::flow::{CALLEE, HANDLER, LEAVES, NEXT, NOT_TAKEN, TAKEN, line_flags_in};
+
+/// Each step of `lines` (one frame's line events, as the guest reported
+/// them) is among the lines flagged from the one before.
+fn follows(source: &str, lines: &[u32]) {
+    for pair in lines.windows(2) {
+        let flags = line_flags_in(Language::Js, source, pair[0], None);
+        let to = flags[pair[1] as usize - 1];
+        assert_ne!(to & (NEXT | TAKEN | NOT_TAKEN | HANDLER), 0, "{} -> {}: {flags:?}", pair[0], pair[1]);
+    }
+}
+
+fn flag(source: &str, from: u32, to: u32) -> i64 {
+    line_flags_in(Language::Js, source, from, None)[to as usize - 1]
+}
+
+const CONTROL: &str = "\
+function fact(n) {
+  if (n <= 1) {
+return 1;
+  }
+  return n * fact(n - 1);
+}
+let s = 0;
+for (let i = 1; i <= 3; i++) {
+  if (i % 2 === 0) {
+s += i;
+  } else if (i === 3) {
+s *= 2;
+  } else {
+s -= 1;
+  }
+}
+let j = 0;
+while (j < 2) {
+  j++;
+}
+do {
+  j--;
+} while (j > 0);
+const t = [1, 2];
+for (const v of t) {
+  console.log(v);
+}
+const g = (x) => {
+  const y = x + 1;
+  return y;
+};
+g(1);
+try {
+  throw new Error(\"x\");
+} catch (e) {
+  s = 0;
+} finally {
+  s += 1;
+}
+switch (s) {
+  case 1:
+s = 5;
+break;
+  default:
+s = 6;
+}
+console.log(fact(3), s);
+";
+
+#[test]
+fn the_lines_javascript_runs_are_the_ones_flagged() {
+    // The module's line events as the guest reports them: `fact` is
+    // hoisted, blocks, `else`, `catch` and `case` run nothing, a
+    // `do … while` comes back to its test's line.
+    let module = [7, 8, 9, 11, 14, 8, 9, 10, 8, 9, 11, 12, 8, 17, 18, 19, 18, 19, 18, 21, 22, 23, 22, 23, 24, 25];
+    follows(CONTROL, &module);
+    follows(CONTROL, &[25, 26, 25, 28, 32, 33, 34]);
+    // The throw at 34 is caught at 36; then the finally, the switch.
+    assert_ne!(flag(CONTROL, 34, 36) & HANDLER, 0);
+    follows(CONTROL, &[36, 38, 40, 42, 43, 47]);
+    follows(CONTROL, &[29, 30]);
+    assert_ne!(flag(CONTROL, 30, 30) & LEAVES, 0, "g returns");
+    assert_ne!(flag(CONTROL, 32, 28) & CALLEE, 0, "g(1) begins at the arrow");
+    assert_ne!(flag(CONTROL, 47, 1) & CALLEE, 0, "fact's calls begin at its first line");
+    assert_eq!(flag(CONTROL, 1, 2), 0, "a hoisted declaration runs no line: nothing is flagged from it");
+}
+
+#[test]
+fn labels_one_line_branches_and_callbacks() {
+    let source = "\
+function noret(a) {
+  let b = a + 1;
+}
+noret(1);
+class P {
+  constructor(x) {
+this.x = x;
+  }
+  get() {
+return this.x;
+  }
+}
+const p = new P(3);
+const sq = (v) => v * v;
+console.log(
+  sq(2),
+  p.get()
+);
+outer: for (let i = 0; i < 2; i++) {
+  for (let j = 0; j < 2; j++) {
+if (j === 1) continue outer;
+if (i === 1) break outer;
+  }
+}
+for (;;) {
+  break;
+}
+{
+  let z = 1;
+}
+let q = 0;
+while (true) {
+  q++;
+  if (q > 1) break;
+}
+";
+    follows(source, &[4, 5, 13, 14, 15, 19, 20, 21, 22, 20, 21, 19, 20, 21, 22, 25, 26, 29, 31, 32, 33, 34, 32]);
+    assert_ne!(flag(source, 2, 2) & LEAVES, 0, "a body that falls off its end leaves from its last line");
+    assert_ne!(flag(source, 13, 6) & CALLEE, 0, "new P begins in its constructor");
+    assert_ne!(flag(source, 15, 9) & CALLEE, 0, "p.get() begins at get");
+    assert_ne!(flag(source, 15, 14) & CALLEE, 0, "a call on a later line of the statement is its first line's");
+    // Line 14 is the module's statement and the arrow's body: both ways.
+    assert_ne!(flag(source, 14, 15) & NEXT, 0);
+    assert_ne!(flag(source, 14, 14) & LEAVES, 0);
+}
+
+#[test]
+fn a_program_that_does_not_parse_has_facts_for_what_came_before() {
+    let source = "let a = 1;\nif (a) {\n  a = (;\n}\n";
+    let facts = crate::facts::Facts::of_in(Language::Js, source);
+    assert_eq!(facts.lines.len(), 4);
+}
