@@ -119,11 +119,16 @@ impl Example {
 /// given jump lengths; steps whose target line is outside the source (none
 /// in practice) are skipped.
 pub fn examples(source: &str, input: &str, steps: &[Step], jumps: &[u32]) -> Vec<Example> {
+    examples_in(Language::Python, source, input, steps, jumps)
+}
+
+/// [`examples`] of a run in `language`.
+pub fn examples_in(language: Language, source: &str, input: &str, steps: &[Step], jumps: &[u32]) -> Vec<Example> {
     let st = states_reading(steps, input);
     let mut out = vec![];
     for &k in jumps {
         for t in 0..st.len().saturating_sub(k as usize) {
-            out.extend(build(Language::Python, source, steps, &st, t, k));
+            out.extend(build(language, source, steps, &st, t, k));
         }
     }
     out

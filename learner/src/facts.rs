@@ -105,21 +105,25 @@ impl Recorded {
 
     /// Records `line`'s facts unless a statement that starts before it on
     /// that line already has; of simple statements that share a line, the
-    /// last decides, as in Python's facts.
+    /// last decides, as in Python's facts, and the one before is kept as
+    /// [`Line::also`] (where a call made on the line comes back to stays
+    /// the enclosing statement's when the last is a function's `return`).
     fn record(&mut self, line: usize, leaving: Leaving, after: Exit, handlers: &[usize]) {
-        let simple = |l: &Leaving| matches!(l, Leaving::Returns | Leaving::Next { binds: false, .. });
         let Some(slot) = self.lines.get_mut(line) else { return };
         match slot {
             Some(old) if simple(&old.leaving) && simple(&leaving) => {
                 if old.leaving != leaving {
                     old.also = Some(old.leaving);
                 }
+                let after = if leaving == Leaving::Returns { old.after } else { after };
                 *old = Line { leaving, after, handlers: handlers.to_vec(), also: old.also };
             }
             Some(old) => {
+                // A branch's body on the branch's own line: its last
+                // simple statement decides where the branch, taken, goes.
                 if let Leaving::Branch { taken: Some(t), .. } = old.leaving
                     && t == line
-                    && self.shadowed[line].is_none()
+                    && (simple(&leaving) || self.shadowed[line].is_none())
                 {
                     self.shadowed[line] = Some(leaving);
                 }
@@ -129,17 +133,21 @@ impl Recorded {
     }
 
     /// The lines, each branch whose body starts on its own line taken to
-    /// where that body goes.
+    /// where that body goes, or, where the body leaves its function, marked
+    /// as leaving too.
     fn lines(self) -> Vec<Option<Line>> {
         let mut lines = self.lines;
         for (line, shadowed) in self.shadowed.into_iter().enumerate() {
-            if let (Some(Some(Line { leaving: Leaving::Branch { taken, .. }, .. })), Some(body)) =
+            if let (Some(Some(Line { leaving: Leaving::Branch { taken, .. }, also, .. })), Some(body)) =
                 (lines.get_mut(line), shadowed)
             {
                 *taken = match body {
                     Leaving::Next { to: Exit::Line(to), .. } => Some(to),
                     Leaving::Branch { taken, .. } | Leaving::Enter { body: taken } => taken,
-                    _ => None,
+                    Leaving::Returns | Leaving::Next { to: Exit::Leave, .. } => {
+                        *also = Some(Leaving::Returns);
+                        None
+                    }
                 };
             }
         }
@@ -147,8 +155,23 @@ impl Recorded {
     }
 }
 
+/// A statement that only goes on (or leaves): of several on one line, the
+/// last decides.
+fn simple(leaving: &Leaving) -> bool {
+    matches!(leaving, Leaving::Returns | Leaving::Next { binds: false, .. })
+}
+
 /// Programs whose facts each thread keeps.
 const KEPT: usize = 64;
+
+/// The longest Lua or JavaScript program whose facts are read, in bytes:
+/// beyond what the model's window reads.
+const OTHER_LONGEST: usize = 16 << 10;
+
+/// Stack for reading a Lua or JavaScript program, per byte of it: a level
+/// of nesting takes a byte or two of source and a few KiB of their parsers'
+/// stack.
+const OTHER_STACK_PER_BYTE: usize = 16 << 10;
 
 thread_local! {
     /// The facts of the last programs read: examples come a program at a
@@ -174,13 +197,26 @@ impl Facts {
             // The parser grows its own stack; the walk over the tree and
             // its drop recurse as deep as it nests, and a program's nesting
             // is bounded by its length (`x = ----…1`, `1+1+…+1`).
-            let stack = (source.len() * 1024).max(1 << 20);
             let lines = source.lines().count();
-            let facts = Rc::new(stacker::grow(stack, || match language {
-                Language::Python => Facts::parse(source),
-                Language::Lua => lua::parse(source, lines),
-                Language::Js => js::parse(source, lines),
-            }));
+            // full_moon and oxc recurse deeper per level of nesting (several
+            // KiB of stack for one parenthesis), so they get more stack a
+            // byte, and a program longer than any the model reads is not
+            // parsed at all. full_moon's lexer panics on a few inputs (a
+            // stray backtick): a program it cannot read has no facts, and
+            // no one's request fails for it.
+            let other = |parse: fn(&str, usize) -> Facts| {
+                if source.len() > OTHER_LONGEST {
+                    return Facts::none(lines);
+                }
+                stacker::grow((source.len() * OTHER_STACK_PER_BYTE).max(1 << 20), || {
+                    std::panic::catch_unwind(|| parse(source, lines)).unwrap_or_else(|_| Facts::none(lines))
+                })
+            };
+            let facts = Rc::new(match language {
+                Language::Python => stacker::grow((source.len() * 1024).max(1 << 20), || Facts::parse(source)),
+                Language::Lua => other(lua::parse),
+                Language::Js => other(js::parse),
+            });
             if kept.len() == KEPT {
                 kept.pop_front();
             }
@@ -208,6 +244,11 @@ impl Facts {
             }
         }
         Facts { lines: reader.lines, calls, compares: reader.compares, names }
+    }
+
+    /// No facts about a program of `lines` lines.
+    fn none(lines: usize) -> Facts {
+        Facts { lines: vec![None; lines], calls: vec![vec![]; lines], compares: vec![false; lines], names: vec![] }
     }
 
     /// The names of its frame 0-based `line` uses; none past the end.
@@ -265,7 +306,6 @@ impl Reader {
     /// that share a line (`i += 1; continue`, or one that ends where the
     /// next starts), the last decides where control goes.
     fn record(&mut self, line: usize, leaving: Leaving, after: Exit, scope: &Scope) {
-        let simple = |l: &Leaving| matches!(l, Leaving::Returns | Leaving::Next { binds: false, .. });
         if let Some(slot) = self.lines.get_mut(line)
             && slot.as_ref().is_none_or(|old| simple(&old.leaving) && simple(&leaving))
         {

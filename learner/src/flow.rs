@@ -221,6 +221,38 @@ total = sum([
     }
 
     #[test]
+    fn lua_and_javascript_nested_as_deep_as_their_length_allows_are_read_on_a_small_stack() {
+        let n = 2_000;
+        let deep = [
+            (Language::Lua, format!("local x = {}1{}\nprint(x)\n", "(".repeat(n), ")".repeat(n))),
+            (Language::Lua, format!("local t = {}{}\nprint(t)\n", "{".repeat(n), "}".repeat(n))),
+            (Language::Lua, format!("local x = {}1\nprint(x)\n", "- ".repeat(n))),
+            (Language::Lua, format!("local x = {}1\nprint(x)\n", "~".repeat(16_000))),
+            (Language::Lua, format!("local s = {}'a'\nprint(s)\n", "'a'..".repeat(n))),
+            (Language::Lua, format!("{}y = 1 {}\nprint(1)\n", "do ".repeat(n), "end ".repeat(n))),
+            (Language::Js, format!("let x = {}1{};\nconsole.log(x);\n", "(".repeat(n), ")".repeat(n))),
+            (Language::Js, format!("let a = {}{};\nconsole.log(a);\n", "[".repeat(n), "]".repeat(n))),
+            (Language::Js, format!("let f = {}1;\nconsole.log(f);\n", "a => ".repeat(n))),
+            (Language::Js, format!("let b = {}1;\nconsole.log(b);\n", "!".repeat(16_000))),
+            (Language::Js, format!("{}y = 1; {}\nconsole.log(1);\n", "{ ".repeat(n), "} ".repeat(n))),
+            // Longer than any the model reads: not parsed.
+            (Language::Js, format!("let x = {}1{};\nconsole.log(x);\n", "(".repeat(20_000), ")".repeat(20_000))),
+        ];
+        // A blocking task's stack: 2 MiB.
+        let flags = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || deep.iter().map(|(l, src)| line_flags_in(*l, src, 1, None)).collect::<Vec<_>>())
+            .unwrap()
+            .join()
+            .unwrap();
+        for (i, f) in flags[..11].iter().enumerate() {
+            assert_eq!(f.len(), 2);
+            assert_ne!(f[1] & NEXT, 0, "{i}: read whole: {f:?}");
+        }
+        assert_eq!(flags[11], [0, 0], "too long to read");
+    }
+
+    #[test]
     fn lines_outside_the_source_have_no_flags() {
         assert_eq!(line_flags("x = 1\n", 0, None), [0]);
         assert_eq!(line_flags("x = 1\n", 9, Some(3)), [0]);

@@ -31,7 +31,7 @@ pub use ask::{
 };
 pub use corpus::{CorpusError, Listed, ended_run, parse_programs, read_programs};
 pub use cpu::flush_subnormals;
-pub use data::{Example, JUMPS, Unrolled, collate, examples, pack};
+pub use data::{Example, JUMPS, Unrolled, collate, examples, examples_in, pack};
 pub use encode::{
     DEPTHS, Delta, EOS, EVENTS, Encoded, Frame, LINE_IDS, LINE_REL_VOCAB, State, apply, delta, encode_context,
     encode_context_in, parse_delta, states, states_reading, token_bytes,

@@ -75,10 +75,9 @@ pub fn encode_context(source: &str, state: &State, k: u32) -> Encoded {
 }
 
 /// Encodes a program in `language`, the state at t and the jump length k.
-/// A language other than Python is named after BOS (`lua` and a newline),
-/// and gets none of the hints Python's parser gives (the flow flags, the
-/// values a line reads, the working): they would be Python's reading of
-/// another syntax.
+/// A language other than Python is named after BOS (`lua` and a newline).
+/// Its flow flags come from its own parser ([`crate::facts`]); the values a
+/// line reads and the working stay Python's, and it gets neither.
 pub fn encode_context_in(language: Language, source: &str, state: &State, k: u32) -> Encoded {
     let lines: Vec<&str> = source.lines().collect();
     let (mut ctx, line_starts, mut line_id) = program_tokens(language, &lines);

@@ -8,7 +8,7 @@ use curio_trace::Run;
 use tch::{Device, Kind, Tensor};
 
 use super::{ActionMiss, EvalReport, MISSES_KEPT, Miss, NOTHING, action_kind, line_kind, value_type};
-use crate::data::{Example, collate, examples};
+use crate::data::{Example, collate, examples_in};
 use crate::encode::{EOS, parse_delta, token_bytes};
 use crate::infer::{decode, may_end_after, work};
 use crate::model::{ModelError, WorldModel};
@@ -41,7 +41,7 @@ pub fn too_long(model: &WorldModel, suite: &[Run]) -> Vec<usize> {
 fn fitting(model: &WorldModel, suite: &[Run]) -> (Vec<Example>, Vec<usize>) {
     let window = model.config.window();
     let per_item: Vec<Vec<Example>> =
-        suite.iter().map(|item| examples(&item.source, &item.input, &item.steps, &[1])).collect();
+        suite.iter().map(|item| examples_in(item.language, &item.source, &item.input, &item.steps, &[1])).collect();
     let fits: Vec<bool> = per_item.iter().map(|ex| ex.iter().all(|e| window.fits(e))).collect();
     let mut all: Vec<Example> = per_item.into_iter().zip(&fits).filter(|(_, f)| **f).flat_map(|(e, _)| e).collect();
     if !model.config.working {
@@ -326,5 +326,28 @@ fn miss(e: &Example, predicted: &[u8]) -> Miss {
         action: text(action.trim_ascii_end()),
         target: text(&e.target),
         predicted: text(predicted),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use curio_trace::Language;
+
+    use super::*;
+    use crate::data::module_step;
+
+    #[test]
+    fn a_run_is_read_in_its_own_language() {
+        let config = crate::ModelConfig { n_embd: 32, n_head: 2, n_layer: 1, ..Default::default() };
+        let learner = crate::Learner::new(config, Device::Cpu).unwrap();
+        let steps = vec![module_step(0, 1, "1"), module_step(1, 2, "1"), module_step(2, 2, "2")];
+        let run =
+            Run { language: Language::Lua, source: "local x = 1\nx = x + 1\n".into(), input: String::new(), steps };
+        let (all, too_long) = fitting(&learner.model, &[run]);
+        assert!(too_long.is_empty() && all.len() == 2);
+        for e in &all {
+            assert_eq!(e.context.language, Language::Lua);
+            assert_eq!(&token_bytes(&e.context.context[1..5]), b"lua\n", "named after BOS, as in training");
+        }
     }
 }

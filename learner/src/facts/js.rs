@@ -9,8 +9,7 @@
 //! - function declarations are hoisted and never run as lines;
 //! - a `do … while` comes back to its test's line.
 //!
-//! A program the parser cannot read has the facts of the statements it
-//! read before the error.
+//! oxc recovers from some errors; a program it gives up on has no facts.
 
 use std::borrow::Cow;
 
@@ -158,26 +157,42 @@ impl Reader {
                     self.statement(other, next, scope, None);
                 }
             }
+            // A loop's head is recorded before the functions in it (`for
+            // (const x of xs.filter((y) => y > 0))`), so it stays a branch.
             Statement::WhileStatement(s) => {
-                self.own(line, |o| o.visit_expression(&s.test));
                 self.looping(line, &s.body, next, scope, label);
+                self.own(line, |o| o.visit_expression(&s.test));
             }
             Statement::ForStatement(s) => {
+                // Its test is reported on the test's own line; without one,
+                // nothing is, and the body comes back to its first line.
+                match s.test.as_ref().map(|t| self.line(t.span().start)) {
+                    Some(test) if test == line => self.looping(line, &s.body, next, scope, label),
+                    Some(test) => {
+                        self.record(line, Leaving::Next { to: Exit::Line(test), binds: false }, next, scope);
+                        self.looping(test, &s.body, next, scope, label);
+                    }
+                    None => {
+                        let body = self.entry(&s.body);
+                        self.record(line, Leaving::Enter { body }, next, scope);
+                        let head = body.map_or(next, Exit::Line);
+                        self.statement(&s.body, head, &scope.looping(head, next, label), None);
+                    }
+                }
                 self.own(line, |o| {
                     if let Some(init) = &s.init {
                         o.visit_for_statement_init(init);
                     }
                     s.test.iter().chain(&s.update).for_each(|e| o.visit_expression(e));
                 });
-                self.looping(line, &s.body, next, scope, label);
             }
             Statement::ForInStatement(s) => {
-                self.own(line, |o| o.visit_expression(&s.right));
                 self.looping(line, &s.body, next, scope, label);
+                self.own(line, |o| o.visit_expression(&s.right));
             }
             Statement::ForOfStatement(s) => {
-                self.own(line, |o| o.visit_expression(&s.right));
                 self.looping(line, &s.body, next, scope, label);
+                self.own(line, |o| o.visit_expression(&s.right));
             }
             Statement::DoWhileStatement(s) => {
                 let test = self.line(s.test.span().start);
@@ -266,8 +281,8 @@ impl Reader {
         }
     }
 
-    /// A loop whose test is on `line`: into its body, or past it to `next`;
-    /// its body comes back to its test.
+    /// A loop whose test is reported on `line`: into its body, or past it
+    /// to `next`; its body comes back to its test.
     fn looping(&mut self, line: usize, body: &Statement, next: Exit, scope: &Scope, label: Option<&str>) {
         let taken = self.entry(body);
         self.record(line, Leaving::Branch { taken, not_taken: next }, next, scope);

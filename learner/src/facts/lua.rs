@@ -33,14 +33,10 @@ pub(super) fn parse(source: &str, lines: usize) -> Facts {
     let mut found = Found { compares: vec![false; lines], ..Found::default() };
     found.visit_ast(ast);
     let inner = found.bodies.iter().map(|(at, body)| (*at, line_of(body.end_token()))).collect();
-    let mut reader = Reader { recorded: Recorded::new(lines), inner, gotos: vec![], labels: vec![] };
+    let mut reader = Reader { recorded: Recorded::new(lines), inner };
     reader.block(ast.nodes(), Exit::Leave, &Scope::default());
     for (_, body) in &found.bodies {
         reader.function(body);
-    }
-    for (line, name) in std::mem::take(&mut reader.gotos) {
-        let to = reader.labels.iter().rev().find(|(label, _)| *label == name).map_or(Exit::Leave, |(_, to)| *to);
-        reader.record_line(line, Leaving::Next { to, binds: false }, to);
     }
     let mut calls = vec![vec![]; lines];
     for (line, name) in &found.calls {
@@ -156,11 +152,22 @@ impl Visitor for Found {
     }
 }
 
-/// What a block's lines know of the statements around them: the innermost
-/// loop's head, and where a `break` out of it goes.
-#[derive(Clone, Copy, Debug, Default)]
+/// What a block's lines know of the statements around them.
+#[derive(Clone, Debug, Default)]
 struct Scope {
+    /// The innermost loop's head, and where a `break` out of it goes.
     looping: Option<(Exit, Exit)>,
+    /// The labels a `goto` in the block can see (those of the blocks around
+    /// it in its function, the innermost last), and where each goes on.
+    labels: Vec<(String, Exit)>,
+}
+
+impl Scope {
+    /// The scope of a loop's body, which comes back to `head` and breaks
+    /// to `past`.
+    fn looping(&self, head: Exit, past: Exit) -> Scope {
+        Scope { looping: Some((head, past)), labels: self.labels.clone() }
+    }
 }
 
 /// A statement of a block, or its last (`return`, `break`).
@@ -175,10 +182,6 @@ struct Reader {
     /// Each anonymous function's `function` and `end` lines: the lines
     /// strictly between are its body's, not the statement's around it.
     inner: Vec<(usize, usize)>,
-    /// Each `goto`'s line and label, resolved once every label is known.
-    gotos: Vec<(usize, String)>,
-    /// Each label and where control goes from it.
-    labels: Vec<(String, Exit)>,
 }
 
 impl Reader {
@@ -218,17 +221,35 @@ impl Reader {
                 Some(Expression::Function(f)) => Some(line_of(f.body().end_token())),
                 _ => span(stmt).map(|s| s.0),
             },
+            Stmt::Assignment(s) => match s.expressions().iter().next() {
+                Some(Expression::Function(f)) => Some(line_of(f.body().end_token())),
+                _ => span(stmt).map(|s| s.0),
+            },
             Stmt::Label(_) => None,
             _ => span(stmt).map(|s| s.0),
         }
     }
 
-    /// A block whose last statement goes to `after` when it completes.
+    /// A block whose last statement goes to `after` when it completes. Its
+    /// labels are seen by every `goto` in it, before or after them.
     fn block(&mut self, block: &Block, after: Exit, scope: &Scope) {
         let items = items(block);
-        for (k, item) in items.iter().enumerate() {
-            let next = items[k + 1..].iter().find_map(|i| self.entry(*i)).map_or(after, Exit::Line);
-            self.statement(*item, next, scope);
+        // What follows a statement is the next one on a later line.
+        let nexts: Vec<Exit> = (0..items.len())
+            .map(|k| {
+                let line = start(items[k]);
+                items[k + 1..].iter().filter_map(|i| self.entry(*i)).find(|&l| line.is_none_or(|at| l > at))
+            })
+            .map(|next| next.map_or(after, Exit::Line))
+            .collect();
+        let mut inner = scope.clone();
+        for (item, next) in items.iter().zip(&nexts) {
+            if let Item::Stmt(Stmt::Label(label)) = item {
+                inner.labels.push((label.name().token().to_string(), *next));
+            }
+        }
+        for (item, next) in items.iter().zip(nexts) {
+            self.statement(*item, next, &inner);
         }
     }
 
@@ -280,26 +301,26 @@ impl Reader {
             }
             Stmt::While(s) if is_true(s.condition()) => {
                 let head = self.first(s.block()).map_or(next, Exit::Line);
-                self.block(s.block(), head, &Scope { looping: Some((head, next)) });
+                self.block(s.block(), head, &scope.looping(head, next));
             }
             Stmt::While(s) => {
                 let lines = header(s.while_token(), s.do_token());
-                self.looping(lines, s.block(), (next, next));
+                self.looping(lines, s.block(), (next, next), scope);
             }
             Stmt::NumericFor(s) => {
                 let lines = header(s.for_token(), s.do_token());
-                self.looping(lines, s.block(), (next, next));
+                self.looping(lines, s.block(), (next, next), scope);
             }
             Stmt::GenericFor(s) => {
                 let (lines, end) = (header(s.for_token(), s.do_token()), line_of(s.end_token()));
                 self.record_line(end, Leaving::Next { to: next, binds: false }, next);
-                self.looping(lines, s.block(), (Exit::Line(end), Exit::Line(end)));
+                self.looping(lines, s.block(), (Exit::Line(end), Exit::Line(end)), scope);
             }
             Stmt::Repeat(s) => {
                 let until = (line_of(s.until_token()), span(s.until()).map_or(0, |s| s.1));
                 let first = self.first(s.block());
                 self.record(until, Leaving::Branch { taken: first, not_taken: next }, next);
-                self.block(s.block(), Exit::Line(until.0), &Scope { looping: Some((Exit::Line(until.0), next)) });
+                self.block(s.block(), Exit::Line(until.0), &scope.looping(Exit::Line(until.0), next));
             }
             Stmt::Do(s) => self.block(s.block(), next, scope),
             // A function is made at its `end` line, which is also where its
@@ -314,11 +335,15 @@ impl Reader {
                 if end != start {
                     self.record_line(end, Leaving::Next { to: Exit::Line(start), binds: false }, Exit::Line(start));
                 }
-                self.record_line(start, Leaving::Next { to: next, binds: true }, next);
+                self.record_line(start, Leaving::Next { to: next, binds: false }, next);
                 self.function(s.body());
             }
-            Stmt::Label(label) => self.labels.push((label.name().token().to_string(), next)),
-            Stmt::Goto(goto) => self.gotos.push((line_of(goto.goto_token()), goto.label_name().token().to_string())),
+            Stmt::Label(_) => {}
+            Stmt::Goto(goto) => {
+                let name = goto.label_name().token().to_string();
+                let to = scope.labels.iter().rev().find(|(label, _)| *label == name).map_or(next, |(_, to)| *to);
+                self.record_line(line_of(goto.goto_token()), Leaving::Next { to, binds: false }, to);
+            }
             _ => {
                 if let Some(lines) = span(stmt) {
                     self.record(lines, Leaving::Next { to: next, binds: false }, next);
@@ -330,11 +355,19 @@ impl Reader {
     /// A loop whose head is on `lines`: into its body, or past it to
     /// `not_taken`; its body comes back to its head, a `break` goes to
     /// `broken`.
-    fn looping(&mut self, lines: (usize, usize), body: &Block, (not_taken, broken): (Exit, Exit)) {
+    fn looping(&mut self, lines: (usize, usize), body: &Block, (not_taken, broken): (Exit, Exit), scope: &Scope) {
         let taken = self.first(body);
         self.record(lines, Leaving::Branch { taken, not_taken }, not_taken);
         let head = Exit::Line(lines.0);
-        self.block(body, head, &Scope { looping: Some((head, broken)) });
+        self.block(body, head, &scope.looping(head, broken));
+    }
+}
+
+/// The first line of a statement's text.
+fn start(item: Item) -> Option<usize> {
+    match item {
+        Item::Stmt(stmt) => span(stmt).map(|s| s.0),
+        Item::Last(last) => span(last).map(|s| s.0),
     }
 }
 
@@ -465,5 +498,33 @@ local z = f(gf(1))
         let facts = crate::facts::Facts::of_in(Language::Lua, source);
         assert_eq!(facts.lines.len(), 5);
         assert!(facts.lines[0].is_some(), "{:?}", facts.lines);
+        // full_moon's lexer panics on a stray backtick: no facts, no panic.
+        for source in ["local s = `x`\nprint(s)\n", "print(1)\n`\n"] {
+            assert_eq!(line_flags_in(Language::Lua, source, 1, None).len(), 2, "{source:?}");
+        }
+    }
+
+    #[test]
+    fn a_goto_goes_to_the_label_it_can_see() {
+        // Two loops with a `::continue::` each: each goto its own loop's.
+        let source = "\
+for i = 1, 2 do
+  if i == 1 then goto continue end
+  print(i)
+  ::continue::
+end
+for j = 1, 2 do
+  if j == 2 then goto continue end
+  print(j)
+  ::continue::
+end
+";
+        assert_eq!(goes(source, 2), [1, 3], "back to the first loop's head, or on");
+        assert_eq!(goes(source, 7), [6, 8], "back to the second loop's head, or on");
+        // `if` with two statements on its line: the last decides; a guard
+        // `return` on one line leaves.
+        let source = "local function f(x)\n  if x then x = 1 return x end\n  return 0\nend\nprint(f(1))\n";
+        assert_ne!(line_flags_in(Language::Lua, source, 2, Some(5))[1] & LEAVES, 0);
+        assert_eq!(goes(source, 2), [3], "not taken: on to the next line");
     }
 }

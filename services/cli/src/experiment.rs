@@ -220,7 +220,8 @@ impl Plan {
         json!({
             "title": format!("Strategies compared over seeds: {}", self.name),
             "about": format!(
-                "`curio experiment`: {} seeds per strategy on {budget} queries each, every strategy on a seed \
+                "`curio experiment`: {} seeds per strategy on up to {budget} queries each (less where \
+                 --learner-minutes ran out first), every strategy on a seed \
                  drawing the same candidates from the same starting weights. Each record is {} at one place on one \
                  axis (interpreter queries, or learner seconds of training and scoring): the mean over the seeds, its \
                  95% interval (Student's t) and the lowest and highest seed. ratios: the queries (query_ratio) and \

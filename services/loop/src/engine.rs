@@ -263,7 +263,10 @@ impl Engine {
         let submissions = self.shared.take_submissions(self.config.batch);
         // `rho` runs its pool's worth and chooses among the runs after.
         let pool = if self.reference.is_some() { self.config.rho_pool } else { 1 };
-        let want = (self.config.batch * pool).min(self.config.budget.saturating_sub(self.queries) as usize);
+        // Once the budget is spent (queries or learner time), a round runs
+        // submissions only.
+        let left = if self.done() { 0 } else { self.config.budget.saturating_sub(self.queries) as usize };
+        let want = (self.config.batch * pool).min(left);
         let (picks, scores) = if want > 0 { self.acquire(want, &mut report).await? } else { (vec![], vec![]) };
 
         let mut planned: Vec<Planned> = vec![];

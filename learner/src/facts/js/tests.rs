@@ -136,8 +136,44 @@ while (true) {
 }
 
 #[test]
-fn a_program_that_does_not_parse_has_facts_for_what_came_before() {
-    let source = "let a = 1;\nif (a) {\n  a = (;\n}\n";
-    let facts = crate::facts::Facts::of_in(Language::Js, source);
-    assert_eq!(facts.lines.len(), 4);
+fn a_program_that_does_not_parse_has_a_flag_per_line_and_no_panic() {
+    for source in ["let a = 1;\nif (a) {\n  a = (;\n}\n", "let a = `${\n\n\n", "}}}\n)\n]\nclass {\n"] {
+        assert_eq!(line_flags_in(Language::Js, source, 1, None).len(), source.lines().count(), "{source:?}");
+    }
+}
+
+#[test]
+fn loop_heads_one_line_bodies_and_guards() {
+    let source = "\
+const xs = [1, -2, 3];
+for (const x of xs.filter((y) => y > 0)) {
+  console.log(x);
+}
+for (let i = 0;
+  i < 2;
+  i++) {
+  console.log(i);
+}
+let n = 0;
+for (;;) {
+  n++;
+  if (n > 1) { n = 5; break; }
+}
+function sign(v) {
+  if (v < 0) return -1;
+  return 1;
+}
+console.log(sign(n));
+";
+    // The header keeps its branch though a function sits in it.
+    assert_ne!(flag(source, 2, 3) & TAKEN, 0);
+    assert_ne!(flag(source, 2, 5) & NOT_TAKEN, 0);
+    // A test on a later line is where the loop comes back to.
+    follows(source, &[5, 6, 8, 6, 10]);
+    // No test: the body comes back to its own first line; the one-line
+    // body's last statement (`break`) decides where the `if` goes.
+    follows(source, &[10, 11, 12, 13, 12, 13, 19]);
+    // A one-line guard `return` leaves, or goes on.
+    assert_ne!(flag(source, 16, 16) & LEAVES, 0);
+    follows(source, &[16, 17]);
 }

@@ -11,8 +11,9 @@ use crate::{LoopError, PoolClients};
 
 impl Engine {
     /// Evaluates on each held-out suite (teacher-forced; with rollouts when
-    /// `full`), records the curve points at the current query count (the
-    /// real suite's metrics named `real_...`), and returns the metrics.
+    /// `full`), records the curve points at the current query count (a
+    /// suite's metrics named after it, `real_...`, `lua_real_...`; `indist`'s
+    /// bare), and returns the metrics.
     pub async fn evaluate(&mut self, full: bool) -> Result<BTreeMap<String, f64>, LoopError> {
         let (trainer, suites, device) = (self.trainer.clone(), self.suites.clone(), self.device);
         let reports = tokio::task::spawn_blocking(move || {
