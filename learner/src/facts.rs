@@ -155,6 +155,18 @@ impl Recorded {
     }
 }
 
+/// Per line of a program of `lines` lines, the lines where the functions
+/// called on it by name (`calls`: line, name) begin (`defs`: name, line).
+fn called(calls: &[(usize, String)], defs: &[(String, usize)], lines: usize) -> Vec<Vec<usize>> {
+    let mut out = vec![vec![]; lines];
+    for (line, name) in calls {
+        if let Some(slot) = out.get_mut(*line) {
+            slot.extend(defs.iter().filter(|(def, _)| def == name).map(|(_, at)| *at));
+        }
+    }
+    out
+}
+
 /// A statement that only goes on (or leaves): of several on one line, the
 /// last decides.
 fn simple(leaving: &Leaving) -> bool {
@@ -235,14 +247,7 @@ impl Facts {
         let names = names::names(parsed.suite(), &starts, n);
         let mut reader = Reader { starts, lines: vec![None; n], defs: vec![], calls: vec![], compares: vec![false; n] };
         reader.suite(parsed.suite(), Exit::Leave, &Scope::default());
-        let mut calls = vec![vec![]; n];
-        for (line, name) in &reader.calls {
-            for (def, at) in &reader.defs {
-                if def == name && *line < n {
-                    calls[*line].push(*at);
-                }
-            }
-        }
+        let calls = called(&reader.calls, &reader.defs, n);
         Facts { lines: reader.lines, calls, compares: reader.compares, names }
     }
 

@@ -33,14 +33,7 @@ pub(super) fn parse(source: &str, lines: usize) -> Facts {
     let mut reader =
         Reader { starts, recorded: Recorded::new(lines), defs: vec![], calls: vec![], compares: vec![false; lines] };
     reader.block(&parsed.program.body, Exit::Leave, &Scope::default());
-    let mut calls = vec![vec![]; lines];
-    for (line, name) in &reader.calls {
-        for (def, at) in &reader.defs {
-            if def == name && *line < lines {
-                calls[*line].push(*at);
-            }
-        }
-    }
+    let calls = super::called(&reader.calls, &reader.defs, lines);
     Facts { lines: reader.recorded.lines(), calls, compares: reader.compares, names: vec![] }
 }
 
@@ -68,6 +61,19 @@ impl Scope {
             labels.push((label.to_string(), Some(head), past));
         }
         Scope { breaking: Some(past), continuing: Some(head), labels, handlers: self.handlers.clone() }
+    }
+
+    /// Where a `break` (or, `continuing`, a `continue`) goes: to `label`'s
+    /// statement, or the innermost one's.
+    fn jump(&self, label: Option<&str>, continuing: bool) -> Option<Exit> {
+        match label {
+            Some(name) => {
+                let (_, head, past) = self.labels.iter().rev().find(|(n, ..)| n == name)?;
+                if continuing { *head } else { Some(*past) }
+            }
+            None if continuing => self.continuing,
+            None => self.breaking,
+        }
     }
 }
 
@@ -247,19 +253,11 @@ impl Reader {
                 self.own(line, |o| o.visit_expression(&s.argument));
             }
             Statement::BreakStatement(s) => {
-                let to = match &s.label {
-                    Some(l) => scope.labels.iter().rev().find(|(n, ..)| n == l.name.as_str()).map(|(_, _, past)| *past),
-                    None => scope.breaking,
-                };
-                let to = to.unwrap_or(next);
+                let to = scope.jump(s.label.as_ref().map(|l| l.name.as_str()), false).unwrap_or(next);
                 self.record(line, Leaving::Next { to, binds: false }, to, scope);
             }
             Statement::ContinueStatement(s) => {
-                let to = match &s.label {
-                    Some(l) => scope.labels.iter().rev().find(|(n, ..)| n == l.name.as_str()).and_then(|(_, h, _)| *h),
-                    None => scope.continuing,
-                };
-                let to = to.unwrap_or(next);
+                let to = scope.jump(s.label.as_ref().map(|l| l.name.as_str()), true).unwrap_or(next);
                 self.record(line, Leaving::Next { to, binds: false }, to, scope);
             }
             Statement::FunctionDeclaration(f) => {

@@ -38,14 +38,7 @@ pub(super) fn parse(source: &str, lines: usize) -> Facts {
     for (_, body) in &found.bodies {
         reader.function(body);
     }
-    let mut calls = vec![vec![]; lines];
-    for (line, name) in &found.calls {
-        for (def, at) in &found.defs {
-            if def == name && *line < lines {
-                calls[*line].push(*at);
-            }
-        }
-    }
+    let calls = super::called(&found.calls, &found.defs, lines);
     Facts { lines: reader.recorded.lines(), calls, compares: found.compares, names: vec![] }
 }
 
