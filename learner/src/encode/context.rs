@@ -119,10 +119,7 @@ fn line_features(language: Language, source: &str, state: &State, lines: usize) 
     let current = i64::from(state.line) - 1;
     let caller_line = state.stack.iter().rev().nth(1).map(|f| f.line);
     let caller = caller_line.map(|l| i64::from(l) - 1);
-    let line_flow = match lines {
-        0 => vec![],
-        _ => crate::flow::line_flags_in(language, source, state.line, caller_line),
-    };
+    let line_flow = crate::flow::line_flags_in(language, source, state.line, caller_line);
     let line_rel = (0..lines as i64)
         .map(|j| relative_line(j - current) + if caller == Some(j) { LINE_REL_VOCAB / 2 } else { 0 })
         .collect();
