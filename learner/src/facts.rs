@@ -63,6 +63,9 @@ pub(crate) struct Line {
     /// line holds two simple statements of different frames (`f = function()
     /// return 1 end`, `xs.map((x) => x + 1)`): the one that did not decide.
     pub also: Option<Leaving>,
+    /// More lines a branch may go into, beside `taken`: the other cases of
+    /// a JavaScript `switch` (the first is `taken`, `default` `not_taken`).
+    pub cases: Vec<usize>,
 }
 
 /// What the parser says about one program.
@@ -113,7 +116,7 @@ impl Recorded {
                     old.also = Some(old.leaving);
                 }
                 let after = if leaving == Leaving::Returns { old.after } else { after };
-                *old = Line { leaving, after, handlers: handlers.to_vec(), also: old.also };
+                *old = Line { leaving, after, handlers: handlers.to_vec(), also: old.also, cases: vec![] };
             }
             Some(old) => {
                 // A branch's body on the branch's own line: its last
@@ -125,7 +128,21 @@ impl Recorded {
                     self.shadowed[line] = Some(leaving);
                 }
             }
-            None => *slot = Some(Line { leaving, after, handlers: handlers.to_vec(), also: None }),
+            None => *slot = Some(Line { leaving, after, handlers: handlers.to_vec(), also: None, cases: vec![] }),
+        }
+    }
+
+    /// Gives the branch recorded on `line` the further `cases` it may go
+    /// into (not those it already names).
+    fn cases(&mut self, line: usize, cases: impl IntoIterator<Item = usize>) {
+        if let Some(Some(Line { leaving: Leaving::Branch { taken, not_taken }, cases: slot, .. })) =
+            self.lines.get_mut(line)
+        {
+            for case in cases {
+                if Some(case) != *taken && Exit::Line(case) != *not_taken && !slot.contains(&case) {
+                    slot.push(case);
+                }
+            }
         }
     }
 

@@ -64,6 +64,9 @@ pub fn line_flags_in(language: Language, source: &str, current: u32, caller: Opt
                 Leaving::Next { to, .. } => mark(to, NEXT),
             }
         }
+        for &case in &line.cases {
+            mark(Exit::Line(case), TAKEN);
+        }
         for &h in &line.handlers {
             mark(Exit::Line(h), HANDLER);
         }

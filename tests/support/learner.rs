@@ -11,13 +11,17 @@ use curio_proto::v1::learner_client::LearnerClient;
 use crate::{announced, curio_bin};
 
 /// Small everything, so a round takes a second or two on CPU.
-pub const TINY: [&str; 18] = [
+pub const TINY: [&str; 20] = [
     "--batch",
     "4",
     "--candidates",
     "8",
     "--eval-every",
     "8",
+    // Every 8 queries, however long the evaluation takes against the
+    // round's tiny training.
+    "--eval-share",
+    "0",
     "--eval-programs",
     "3",
     "--width",

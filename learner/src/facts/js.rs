@@ -216,6 +216,12 @@ impl Reader {
                 let default = s.cases.iter().position(|c| c.test.is_none());
                 let taken = firsts.iter().flatten().next().copied();
                 self.record(line, Leaving::Branch { taken, not_taken: default.map_or(next, from) }, next, scope);
+                // Each case with a test may match; where it falls into the
+                // statements of a later one, it is that one's first line.
+                let matching = s.cases.iter().enumerate().filter(|(_, c)| c.test.is_some());
+                let cases: Vec<usize> =
+                    matching.filter_map(|(k, _)| if let Exit::Line(l) = from(k) { Some(l) } else { None }).collect();
+                self.recorded.cases(line, cases);
                 self.own(line, |o| o.visit_expression(&s.discriminant));
                 let mut inner = scope.clone();
                 inner.breaking = Some(next);

@@ -64,7 +64,7 @@ impl Reader {
         if let Some(slot) = self.lines.get_mut(line)
             && slot.as_ref().is_none_or(|old| simple(&old.leaving) && simple(&leaving))
         {
-            *slot = Some(Line { leaving, after, handlers: scope.handlers.clone(), also: None });
+            *slot = Some(Line { leaving, after, handlers: scope.handlers.clone(), also: None, cases: vec![] });
         }
     }
 

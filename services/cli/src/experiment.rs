@@ -143,7 +143,7 @@ impl Plan {
         }
         metrics.sort();
         metrics.dedup();
-        metrics.retain(|m| m != "learner_seconds" && m != "scoring_seconds");
+        metrics.retain(|m| !["learner_seconds", "scoring_seconds", "evaluation_seconds"].contains(&m.as_str()));
         anyhow::ensure!(
             metrics.contains(&self.metric),
             "no curve has {} (it has {}): pass --metric",

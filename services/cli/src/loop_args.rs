@@ -68,6 +68,12 @@ pub struct LoopArgs {
     /// Queries between evaluations on the held-out suite.
     #[arg(long, default_value_t = LoopConfig::default().eval_every)]
     pub(crate) eval_every: u64,
+    /// Most share of the learner's time that evaluations may take: a slow
+    /// evaluation delays the next one (beyond --eval-every) until training
+    /// and scoring have had the rest; 0 evaluates every --eval-every
+    /// queries whatever it costs.
+    #[arg(long, default_value_t = LoopConfig::default().eval_share)]
+    pub(crate) eval_share: f64,
     /// Programs in the held-out suite.
     #[arg(long, default_value_t = LoopConfig::default().eval_programs)]
     pub(crate) eval_programs: usize,
@@ -146,6 +152,7 @@ pub(crate) fn loop_config(args: &LoopArgs, leg: &Leg, data_dir: &Path, corpus: &
         train_batch: args.train_batch,
         max_steps_per_round: args.max_steps_per_round,
         eval_every: args.eval_every,
+        eval_share: args.eval_share,
         horizon: args.horizon,
         score_share: args.score_share,
         diversity: args.diversity,

@@ -114,6 +114,14 @@ pub struct LoopConfig {
     pub score_share: f64,
     /// Queries between evaluations on the held-out suite. Default: 64.
     pub eval_every: u64,
+    /// With more than 0, evaluation may take at most this share of the
+    /// learner's time (evaluation plus training and scoring): an evaluation
+    /// that took E seconds waits, beyond `eval_every`, until the learner has
+    /// spent E × (1 − share) / share seconds since it. Costly suites (long
+    /// real programs, several languages) then thin the curve instead of
+    /// eating the training. The last evaluation, at the budget's end, is
+    /// always made. Default: 0.2.
+    pub eval_share: f64,
     /// Programs in the held-out suite used on the schedule. Default: 24.
     pub eval_programs: usize,
     /// Seeds candidate generation (same seed, same candidates). Default: 0.
@@ -189,6 +197,7 @@ impl Default for LoopConfig {
             score_budget: Duration::from_secs(30),
             score_share: 0.0,
             eval_every: 64,
+            eval_share: 0.2,
             eval_programs: 24,
             seed: 0,
             checkpoint_dir: PathBuf::from("data/runs"),
@@ -223,6 +232,12 @@ impl LoopConfig {
         }
         if self.candidates < self.batch {
             return bad(format!("candidates ({}) must be at least batch ({})", self.candidates, self.batch));
+        }
+        if !(0.0..=0.9).contains(&self.eval_share) {
+            return bad(format!(
+                "evaluation share is {}; allowed 0..=0.9 (--eval-share; 0 for every --eval-every queries)",
+                self.eval_share
+            ));
         }
         if !(0.0..0.9).contains(&self.score_share) {
             return bad(format!("score share is {}; allowed 0..0.9 (--score-share)", self.score_share));

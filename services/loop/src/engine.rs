@@ -29,6 +29,8 @@ use evaluation::{held_out_suite, real_suite};
 mod rho;
 pub use rho::Reference;
 mod surprise;
+#[cfg(test)]
+mod tests;
 use crate::fit::Fit;
 use crate::metrics::LoopMetrics;
 use crate::{LoopConfig, LoopError, PoolClients, Shared, Strategy, Submitted};
@@ -87,6 +89,9 @@ pub struct Engine {
     fit: Fit,
     queries: u64,
     last_eval: Option<u64>,
+    /// When the last evaluation ended (in learner seconds) and what it
+    /// cost (wall seconds), which space the next under `eval_share`.
+    last_eval_cost: EvalCost,
     device: Device,
     run_key: u64,
     /// Learner time spent on this run so far: training and scoring (not
@@ -102,12 +107,39 @@ pub struct Engine {
 }
 
 /// Learner seconds a run has spent, kept on the curve as `learner_seconds`
-/// (training plus scoring) and `scoring_seconds`, so a resumed run goes on
-/// counting from its last point.
+/// (training plus scoring), `scoring_seconds` and `evaluation_seconds`, so a
+/// resumed run goes on counting from its last point.
 #[derive(Clone, Copy, Debug, Default)]
 struct Spent {
     learner: f64,
     scoring: f64,
+    evaluation: f64,
+}
+
+/// The last evaluation's place and cost, in seconds.
+#[derive(Clone, Copy, Debug, Default)]
+struct EvalCost {
+    /// The run's learner seconds when it ended.
+    at_learner: f64,
+    /// What it took.
+    took: f64,
+}
+
+/// Whether an evaluation is due: never made; or `eval_every` queries since
+/// the last and, under a `share` above 0, enough learner time since it that
+/// evaluation stays within that share; or the budget just ran out.
+fn eval_due(
+    (queries, last_eval, every): (u64, Option<u64>, u64),
+    (learner, last): (f64, EvalCost),
+    share: f64,
+    done: bool,
+) -> bool {
+    let Some(at) = last_eval else { return true };
+    if done {
+        return at < queries;
+    }
+    let paid = share <= 0.0 || learner - last.at_learner >= last.took * (1.0 - share) / share;
+    queries >= at + every && paid
 }
 
 impl Engine {
@@ -176,7 +208,8 @@ impl Engine {
             Ok(curve.into_iter().filter(|(s, _, _)| s == strategy).max_by_key(|p| p.1).map_or(0.0, |p| p.2))
         };
         let (learner, scoring) = (last_of("learner_seconds").await?, last_of("scoring_seconds").await?);
-        let spent = Spent { learner, scoring };
+        let spent = Spent { learner, scoring, evaluation: last_of("evaluation_seconds").await? };
+        let last_eval_cost = EvalCost { at_learner: learner, took: 0.0 };
         let mut suites =
             vec![("indist", held_out_suite(&pools, "indist", config.eval_programs, &config.limits).await?)];
         if config.lua_share > 0.0 {
@@ -218,6 +251,7 @@ impl Engine {
             surprising: vec![],
             queries,
             last_eval,
+            last_eval_cost,
             device,
             run_key,
             spent,
@@ -467,10 +501,12 @@ impl Engine {
 
     /// Whether the schedule calls for an evaluation now.
     pub fn eval_due(&self) -> bool {
-        match self.last_eval {
-            None => true,
-            Some(last) => self.queries >= last + self.config.eval_every || (self.done() && last < self.queries),
-        }
+        eval_due(
+            (self.queries, self.last_eval, self.config.eval_every),
+            (self.spent.learner, self.last_eval_cost),
+            self.config.eval_share,
+            self.done(),
+        )
     }
 }
 

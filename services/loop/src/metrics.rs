@@ -25,6 +25,11 @@ impl LoopMetrics {
             "Mean surprise of the last round's runs once run: minus the log-probability per step, nats, by strategy."
         );
         describe_histogram!("curio_learner_scoring_seconds", Unit::Seconds, "Time to score one round's candidates.");
+        describe_histogram!(
+            "curio_learner_evaluation_seconds",
+            Unit::Seconds,
+            "Time of one evaluation on the held-out suites, by strategy."
+        );
         describe_counter!("curio_learner_train_steps_total", Unit::Count, "Optimizer steps taken.");
         describe_gauge!(
             "curio_learner_tokens_per_second",
@@ -109,6 +114,10 @@ impl LoopMetrics {
         gauge!("curio_learner_queries_used", "strategy" => s).set(queries_used as f64);
         let (suite, metric) = (suite.to_string(), metric.to_string());
         gauge!("curio_learner_eval_ratio", "suite" => suite, "strategy" => s, "metric" => metric).set(value);
+    }
+
+    pub fn evaluation_took(self, strategy: Strategy, seconds: f64) {
+        histogram!("curio_learner_evaluation_seconds", "strategy" => strategy.as_str()).record(seconds);
     }
 
     pub fn surprise(self, strategy: Strategy, nats_per_step: f64) {

@@ -136,6 +136,31 @@ while (true) {
 }
 
 #[test]
+fn every_case_of_a_switch_is_a_way_in() {
+    let source = "\
+let r = 0;
+switch (k) {
+  case 1:
+  case 2:
+r = 1;
+break;
+  case 3:
+r = 3;
+  default:
+r = 9;
+}
+console.log(r);
+";
+    let taken = |to: u32| flag(source, 2, to) & TAKEN != 0;
+    assert!(taken(5), "cases 1 and 2 both fall into line 5");
+    assert!(taken(8), "case 3");
+    assert_ne!(flag(source, 2, 10) & NOT_TAKEN, 0, "no case matches: the default");
+    assert!(!taken(10) && !taken(12) && !taken(6));
+    follows(source, &[1, 2, 8, 10, 12]);
+    follows(source, &[2, 5, 6, 12]);
+}
+
+#[test]
 fn a_program_that_does_not_parse_has_a_flag_per_line_and_no_panic() {
     for source in ["let a = 1;\nif (a) {\n  a = (;\n}\n", "let a = `${\n\n\n", "}}}\n)\n]\nclass {\n"] {
         assert_eq!(line_flags_in(Language::Js, source, 1, None).len(), source.lines().count(), "{source:?}");

@@ -2,10 +2,11 @@
 //! learner seconds, and checkpoints.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use curio_learner::{EvalReport, evaluate, evaluate_transitions};
 
-use super::{Engine, lock, patiently};
+use super::{Engine, EvalCost, lock, patiently};
 use crate::metrics::LoopMetrics;
 use crate::{LoopError, PoolClients};
 
@@ -15,6 +16,7 @@ impl Engine {
     /// suite's metrics named after it, `real_...`, `lua_real_...`; `indist`'s
     /// bare), and returns the metrics.
     pub async fn evaluate(&mut self, full: bool) -> Result<BTreeMap<String, f64>, LoopError> {
+        let started = Instant::now();
         let (trainer, suites, device) = (self.trainer.clone(), self.suites.clone(), self.device);
         let reports = tokio::task::spawn_blocking(move || {
             let t = lock(&trainer);
@@ -45,13 +47,22 @@ impl Engine {
             }
         }
         self.last_eval = Some(self.queries);
+        let took = started.elapsed().as_secs_f64();
+        self.spent.evaluation += took;
+        LoopMetrics.evaluation_took(self.config.strategy, took);
+        self.last_eval_cost = EvalCost { at_learner: self.spent.learner, took };
         Ok(metrics)
     }
 
     /// Records the learner seconds spent at the current query count.
     pub(super) async fn record_spent(&self) -> Result<(), LoopError> {
         let strategy = self.config.strategy.as_str();
-        for (metric, value) in [("learner_seconds", self.learner_seconds()), ("scoring_seconds", self.spent.scoring)] {
+        let spent = [
+            ("learner_seconds", self.learner_seconds()),
+            ("scoring_seconds", self.spent.scoring),
+            ("evaluation_seconds", self.spent.evaluation),
+        ];
+        for (metric, value) in spent {
             patiently("recording the learner seconds", async || {
                 self.store.record_curve_point(&self.config.run_id, strategy, self.queries as i64, metric, value).await
             })
