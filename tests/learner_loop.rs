@@ -373,25 +373,41 @@ fn curio_experiment_runs_strategies_on_seeds_and_reports_intervals() {
 
 /// `--learner-minutes`: a run stops once training and scoring have taken
 /// that long, with its queries left unspent, and ends with its evaluation.
+/// `--eval-share`: at 1%, an evaluation waits for 99 times its own time of
+/// learning, more than the run has, so the curve has its first point and
+/// its last, where every 8 queries would have given dozens.
 #[test]
 fn a_run_stops_once_its_learner_time_is_spent() {
     let data = std::env::temp_dir().join(format!("curio-minutes-{}", std::process::id()));
     let run_id = format!("minutes-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-    let mut learner = Learner::start("run", &run_id, 100_000, &["--learner-minutes", "0.02"], &data);
+    let extra = ["--learner-minutes", "0.02", "--eval-share", "0.01"];
+    let mut learner = Learner::start("run", &run_id, 100_000, &extra, &data);
     assert!(learner.child.wait().unwrap().success());
-    let (queries, spent): (i64, f64) = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let db = PgPool::connect(&database_url()).await.unwrap();
-        sqlx::query_as(
-            "SELECT queries_used, value FROM learning_curve WHERE run_id = $1 AND metric = 'learner_seconds' \
-             ORDER BY queries_used DESC LIMIT 1",
-        )
-        .bind(&run_id)
-        .fetch_one(&db)
-        .await
-        .unwrap()
-    });
+    let curve = |metric: &'static str| {
+        let run_id = run_id.clone();
+        async move {
+            let db = PgPool::connect(&database_url()).await.unwrap();
+            let points: Vec<(i64, f64)> = sqlx::query_as(
+                "SELECT queries_used, value FROM learning_curve WHERE run_id = $1 AND metric = $2 \
+                 ORDER BY queries_used",
+            )
+            .bind(&run_id)
+            .bind(metric)
+            .fetch_all(&db)
+            .await
+            .unwrap();
+            points
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let spent = runtime.block_on(curve("learner_seconds"));
+    let (queries, spent) = *spent.last().unwrap();
     assert!(queries > 0 && queries < 1_000, "stopped by its time, not its queries: {queries}");
     assert!(spent >= 1.2, "it stopped once 1.2 learner seconds were spent: {spent}");
+    let evaluated: Vec<i64> = runtime.block_on(curve("delta_exact")).iter().map(|p| p.0).collect();
+    assert_eq!(evaluated, [0, queries], "the first point and the last only");
+    let evaluating = runtime.block_on(curve("evaluation_seconds"));
+    assert!(evaluating.last().unwrap().1 > 0.0, "evaluation's time is kept: {evaluating:?}");
     let _ = std::fs::remove_dir_all(&data);
 }
 

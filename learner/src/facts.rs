@@ -133,7 +133,10 @@ impl Recorded {
     }
 
     /// Gives the branch recorded on `line` the further `cases` it may go
-    /// into (not those it already names).
+    /// into (not those it already names). Where a branch before the
+    /// `switch` on its line recorded it (`if (a) b(); switch (k) {`), the
+    /// cases go to that one: they are still where control may go from the
+    /// line.
     fn cases(&mut self, line: usize, cases: impl IntoIterator<Item = usize>) {
         if let Some(Some(Line { leaving: Leaving::Branch { taken, not_taken }, cases: slot, .. })) =
             self.lines.get_mut(line)

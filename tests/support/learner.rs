@@ -61,13 +61,15 @@ pub struct LearnerProcess {
 
 impl LearnerProcess {
     /// `curio COMMAND` (`learner` or `run`) as run `run_id` on `budget`
-    /// queries, `bald`, [`TINY`], then `extra`; its data folder `data`.
+    /// queries, `bald`, [`TINY`] (less its `--eval-share` where `extra`
+    /// has one), then `extra`; its data folder `data`.
     pub fn start(command: &str, run_id: &str, budget: u64, extra: &[&str], data: &std::path::Path) -> Self {
+        let tiny = TINY.chunks(2).filter(|pair| !(pair[0] == "--eval-share" && extra.contains(&pair[0])));
         let mut child = Command::new(curio_bin())
             .args(["--data-dir", data.to_str().unwrap(), command, "--listen", "127.0.0.1:0"])
             .args(["--metrics-listen", "127.0.0.1:0"])
             .args(["--run-id", run_id, "--budget", &budget.to_string(), "--strategy", "bald"])
-            .args(TINY)
+            .args(tiny.flatten())
             .args(extra)
             .env("DATABASE_URL", database_url())
             .env("CURIO_LOG", "warn")

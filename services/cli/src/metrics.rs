@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -15,12 +15,18 @@ use tokio::net::TcpListener;
 const BUCKETS: [f64; 16] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
+/// Buckets of `curio_learner_evaluation_seconds`, seconds: an evaluation
+/// on several suites takes minutes on a CPU.
+const EVALUATION_BUCKETS: [f64; 10] = [1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 3600.0];
+
 /// Installs the recorder and serves `GET /metrics` on `addr`; returns the
 /// bound address.
 pub async fn serve(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
     let handle = PrometheusBuilder::new()
         .set_buckets(&BUCKETS)
         .context("histogram buckets")?
+        .set_buckets_for_metric(Matcher::Full("curio_learner_evaluation_seconds".into()), &EVALUATION_BUCKETS)
+        .context("evaluation buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
     let listener = TcpListener::bind(addr)

@@ -331,4 +331,14 @@ mod tests {
         assert_eq!(shared.scoring_bound(Duration::from_secs(400)), Duration::from_secs(30), "at most the budget");
         assert!(LoopConfig { score_share: 0.95, ..LoopConfig::default() }.validate().is_err());
     }
+
+    #[test]
+    fn the_evaluation_share_is_checked() {
+        assert!(LoopConfig::default().validate().is_ok());
+        assert!(LoopConfig { eval_share: 0.0, ..LoopConfig::default() }.validate().is_ok());
+        for bad in [-0.1, 0.95, f64::NAN] {
+            let err = LoopConfig { eval_share: bad, ..LoopConfig::default() }.validate().unwrap_err();
+            assert!(err.to_string().contains("--eval-share"), "{err}");
+        }
+    }
 }

@@ -94,8 +94,8 @@ pub struct Engine {
     last_eval_cost: EvalCost,
     device: Device,
     run_key: u64,
-    /// Learner time spent on this run so far: training and scoring (not
-    /// evaluation), the compute axis of the curve.
+    /// Time spent on this run so far: the learner's (training and
+    /// scoring, the compute axis of the curve) and evaluation's.
     spent: Spent,
     /// Each source's share of the candidates, adapting or not.
     sources: Sources,
@@ -123,6 +123,21 @@ struct EvalCost {
     at_learner: f64,
     /// What it took.
     took: f64,
+}
+
+/// The last evaluation's cost, from the curve of a run that resumes: it
+/// ended at `at` queries, where the checkpoint after it recorded the
+/// running `evaluation_seconds` and `learner_seconds`; the point before
+/// holds `evaluation_seconds` as it was before (each round records it).
+async fn resumed_cost(store: &Store, run: &str, strategy: &str, at: u64) -> Result<EvalCost, LoopError> {
+    let curve = async |metric: &str| -> Result<Vec<(u64, f64)>, LoopError> {
+        let points = store.learning_curve(run, metric).await?;
+        Ok(points.into_iter().filter(|(s, _, _)| s == strategy).map(|(_, q, v)| (q as u64, v)).collect())
+    };
+    let (evaluation, learner) = (curve("evaluation_seconds").await?, curve("learner_seconds").await?);
+    let value_at = |points: &[(u64, f64)]| points.iter().find(|p| p.0 == at).map_or(0.0, |p| p.1);
+    let before = evaluation.iter().filter(|p| p.0 < at).max_by_key(|p| p.0).map_or(0.0, |p| p.1);
+    Ok(EvalCost { at_learner: value_at(&learner), took: (value_at(&evaluation) - before).max(0.0) })
 }
 
 /// Whether an evaluation is due: never made; or `eval_every` queries since
@@ -209,7 +224,10 @@ impl Engine {
         };
         let (learner, scoring) = (last_of("learner_seconds").await?, last_of("scoring_seconds").await?);
         let spent = Spent { learner, scoring, evaluation: last_of("evaluation_seconds").await? };
-        let last_eval_cost = EvalCost { at_learner: learner, took: 0.0 };
+        let last_eval_cost = match last_eval {
+            Some(at) => resumed_cost(&store, &config.run_id, strategy, at).await?,
+            None => EvalCost::default(),
+        };
         let mut suites =
             vec![("indist", held_out_suite(&pools, "indist", config.eval_programs, &config.limits).await?)];
         if config.lua_share > 0.0 {

@@ -145,19 +145,31 @@ switch (k) {
 r = 1;
 break;
   case 3:
-r = 3;
+  case 4:
+r = 4;
   default:
 r = 9;
+}
+if (r) r++; switch (k) {
+  case 5:
+r = 5;
+  case 6:
+r = 6;
 }
 console.log(r);
 ";
     let taken = |to: u32| flag(source, 2, to) & TAKEN != 0;
     assert!(taken(5), "cases 1 and 2 both fall into line 5");
-    assert!(taken(8), "case 3");
-    assert_ne!(flag(source, 2, 10) & NOT_TAKEN, 0, "no case matches: the default");
-    assert!(!taken(10) && !taken(12) && !taken(6));
-    follows(source, &[1, 2, 8, 10, 12]);
-    follows(source, &[2, 5, 6, 12]);
+    assert!(taken(9), "cases 3 and 4 fall into line 9, not the first case's");
+    assert_ne!(flag(source, 2, 11) & NOT_TAKEN, 0, "no case matches: the default");
+    assert!(!taken(11) && !taken(13) && !taken(6) && !taken(7) && !taken(8));
+    follows(source, &[1, 2, 9, 11, 13]);
+    follows(source, &[2, 5, 6, 13]);
+    // A switch after an `if` on its line: its cases are still ways on from
+    // the line, and no other switch's are.
+    follows(source, &[13, 17, 19]);
+    follows(source, &[13, 15, 17, 19]);
+    assert_eq!(flag(source, 13, 9) & TAKEN, 0);
 }
 
 #[test]

@@ -16,17 +16,20 @@ impl Engine {
     /// suite's metrics named after it, `real_...`, `lua_real_...`; `indist`'s
     /// bare), and returns the metrics.
     pub async fn evaluate(&mut self, full: bool) -> Result<BTreeMap<String, f64>, LoopError> {
-        let started = Instant::now();
         let (trainer, suites, device) = (self.trainer.clone(), self.suites.clone(), self.device);
-        let reports = tokio::task::spawn_blocking(move || {
+        // Timed from the lock to the reports: waiting out the store is not
+        // evaluating.
+        let (reports, took) = tokio::task::spawn_blocking(move || {
             let t = lock(&trainer);
+            let started = Instant::now();
             let model = &t.averaged().model;
             let evaluated = suites.iter().map(|(name, suite)| {
                 let report =
                     if full { evaluate(model, suite, device) } else { evaluate_transitions(model, suite, device) };
                 report.map(|r| (*name, r))
             });
-            evaluated.collect::<Result<Vec<_>, _>>()
+            let reports = evaluated.collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, curio_learner::ModelError>((reports, started.elapsed().as_secs_f64()))
         })
         .await??;
         let mut metrics = BTreeMap::new();
@@ -47,7 +50,6 @@ impl Engine {
             }
         }
         self.last_eval = Some(self.queries);
-        let took = started.elapsed().as_secs_f64();
         self.spent.evaluation += took;
         LoopMetrics.evaluation_took(self.config.strategy, took);
         self.last_eval_cost = EvalCost { at_learner: self.spent.learner, took };

@@ -40,7 +40,7 @@ fn a_costly_evaluation_waits_until_the_learner_has_had_its_share() {
         }
     }
     // Within the share, but for the first evaluation, made before any
-    // learning (40 s of 50 000).
+    // learning (40 s of 12 520).
     let share = evaluating / (evaluating + learner);
     assert!((0.15..=0.205).contains(&share), "evaluation took {share:.3} of the time");
     assert!(evaluating - 40.0 <= 0.2 * (evaluating + learner), "{evaluating} s of {learner} s");
