@@ -34,6 +34,12 @@ pub async fn run(
     let strategy = shared.strategy();
     loop {
         if engine.eval_due() {
+            if engine.done() {
+                // The last evaluation, with rollouts, can take long on a
+                // CPU: the weights it measures are saved before it (with no
+                // metrics yet: they are the next checkpoint's).
+                engine.checkpoint(&BTreeMap::new()).await?;
+            }
             progress(engine, Progress::Evaluating);
             let started = Instant::now();
             let metrics = engine.evaluate(engine.done()).await?;
