@@ -28,6 +28,8 @@ pub use evaluation::curve_metrics;
 use evaluation::{held_out_suite, real_suite};
 mod rho;
 pub use rho::Reference;
+mod schedule;
+use schedule::{EvalCost, eval_due};
 mod surprise;
 #[cfg(test)]
 mod tests;
@@ -116,47 +118,6 @@ struct Spent {
     evaluation: f64,
 }
 
-/// The last evaluation's place and cost, in seconds.
-#[derive(Clone, Copy, Debug, Default)]
-struct EvalCost {
-    /// The run's learner seconds when it ended.
-    at_learner: f64,
-    /// What it took.
-    took: f64,
-}
-
-/// The last evaluation's cost, from the curve of a run that resumes: it
-/// ended at `at` queries, where the checkpoint after it recorded the
-/// running `evaluation_seconds` and `learner_seconds`; the point before
-/// holds `evaluation_seconds` as it was before (each round records it).
-async fn resumed_cost(store: &Store, run: &str, strategy: &str, at: u64) -> Result<EvalCost, LoopError> {
-    let curve = async |metric: &str| -> Result<Vec<(u64, f64)>, LoopError> {
-        let points = store.learning_curve(run, metric).await?;
-        Ok(points.into_iter().filter(|(s, _, _)| s == strategy).map(|(_, q, v)| (q as u64, v)).collect())
-    };
-    let (evaluation, learner) = (curve("evaluation_seconds").await?, curve("learner_seconds").await?);
-    let value_at = |points: &[(u64, f64)]| points.iter().find(|p| p.0 == at).map_or(0.0, |p| p.1);
-    let before = evaluation.iter().filter(|p| p.0 < at).max_by_key(|p| p.0).map_or(0.0, |p| p.1);
-    Ok(EvalCost { at_learner: value_at(&learner), took: (value_at(&evaluation) - before).max(0.0) })
-}
-
-/// Whether an evaluation is due: never made; or `eval_every` queries since
-/// the last and, under a `share` above 0, enough learner time since it that
-/// evaluation stays within that share; or the budget just ran out.
-fn eval_due(
-    (queries, last_eval, every): (u64, Option<u64>, u64),
-    (learner, last): (f64, EvalCost),
-    share: f64,
-    done: bool,
-) -> bool {
-    let Some(at) = last_eval else { return true };
-    if done {
-        return at < queries;
-    }
-    let paid = share <= 0.0 || learner - last.at_learner >= last.took * (1.0 - share) / share;
-    queries >= at + every && paid
-}
-
 impl Engine {
     /// Resumes (run, strategy) from the store and its newest checkpoint, or
     /// starts it; runs the held-out suite on the pool.
@@ -211,23 +172,21 @@ impl Engine {
         }
         tracing::info!(run = %config.run_id, strategy, queries, train_step = learner.train_step, "loop starting");
         let trainer = Arc::new(Mutex::new(Trainer::new(learner, config.train.clone())?));
-        let last_eval = store
-            .learning_curve(&config.run_id, "delta_exact")
-            .await?
-            .into_iter()
-            .filter(|(s, _, _)| s == strategy)
-            .map(|(_, q, _)| q as u64)
-            .max();
-        let last_of = async |metric: &str| -> Result<f64, LoopError> {
-            let curve = store.learning_curve(&config.run_id, metric).await?;
-            Ok(curve.into_iter().filter(|(s, _, _)| s == strategy).max_by_key(|p| p.1).map_or(0.0, |p| p.2))
+        // This run and strategy's curves, each read once.
+        let curve = async |metric: &str| -> Result<Vec<(u64, f64)>, LoopError> {
+            let points = store.learning_curve(&config.run_id, metric).await?;
+            Ok(points.into_iter().filter(|(s, _, _)| s == strategy).map(|(_, q, v)| (q as u64, v)).collect())
         };
-        let (learner, scoring) = (last_of("learner_seconds").await?, last_of("scoring_seconds").await?);
-        let spent = Spent { learner, scoring, evaluation: last_of("evaluation_seconds").await? };
-        let last_eval_cost = match last_eval {
-            Some(at) => resumed_cost(&store, &config.run_id, strategy, at).await?,
-            None => EvalCost::default(),
+        let last_eval = curve("delta_exact").await?.iter().map(|p| p.0).max();
+        let (learner, evaluation) = (curve("learner_seconds").await?, curve("evaluation_seconds").await?);
+        let latest = |points: &[(u64, f64)]| points.iter().max_by_key(|p| p.0).map_or(0.0, |p| p.1);
+        let spent = Spent {
+            learner: latest(&learner),
+            scoring: latest(&curve("scoring_seconds").await?),
+            evaluation: latest(&evaluation),
         };
+        let last_eval_cost =
+            last_eval.map_or_else(EvalCost::default, |at| EvalCost::resumed(&evaluation, &learner, at));
         let mut suites =
             vec![("indist", held_out_suite(&pools, "indist", config.eval_programs, &config.limits).await?)];
         if config.lua_share > 0.0 {

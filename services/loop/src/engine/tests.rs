@@ -51,3 +51,14 @@ fn the_end_of_the_budget_is_always_evaluated_once() {
     assert!(due(130, Some(64), (101.0, 100.0, 1e6), 0.2, true), "a run's last point is always made");
     assert!(!due(130, Some(130), (101.0, 100.0, 1e6), 0.2, true), "but only once");
 }
+
+#[test]
+fn a_resumed_run_reads_the_last_evaluations_cost_from_its_curve() {
+    // Rounds recorded the running totals at 16 and 32; the evaluation at
+    // 32 took 30 s, and its checkpoint rewrote the point at 32.
+    let evaluation = [(0, 10.0), (16, 10.0), (32, 40.0)];
+    let learner = [(0, 0.0), (16, 50.0), (32, 90.0)];
+    let cost = EvalCost::resumed(&evaluation, &learner, 32);
+    assert_eq!((cost.at_learner, cost.took), (90.0, 30.0));
+    assert_eq!(EvalCost::resumed(&evaluation, &learner, 0).took, 10.0, "the first: all of it");
+}
