@@ -8,14 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::Execution;
-use curio_learner::{GenConfig, Learner, Trainer};
+use curio_learner::{GenConfig, Trainer};
 use curio_store::{
     Backoff, ExecutionRecord, Origin, ProgramRecord, Provenance, Retry, Store, StoreError, StoreMetrics,
 };
-use curio_trace::Language;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use sha2::{Digest, Sha256};
 use tch::Device;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -25,11 +23,11 @@ use crate::sources::{Source, Sources};
 
 mod evaluation;
 pub use evaluation::curve_metrics;
-use evaluation::{held_out_suite, real_suite};
 mod rho;
 pub use rho::Reference;
-mod schedule;
 use schedule::{EvalCost, eval_due};
+mod schedule;
+mod start;
 mod surprise;
 #[cfg(test)]
 mod tests;
@@ -119,125 +117,6 @@ struct Spent {
 }
 
 impl Engine {
-    /// Resumes (run, strategy) from the store and its newest checkpoint, or
-    /// starts it; runs the held-out suite on the pool.
-    pub async fn start(
-        mut config: LoopConfig,
-        store: &Store,
-        pools: Arc<PoolClients>,
-        shared: Arc<Shared>,
-        device: Device,
-    ) -> Result<Self, LoopError> {
-        config.validate()?;
-        let strategy = config.strategy.as_str();
-        let store = store.scoped(&config.run_id, strategy).await?;
-        let queries = store.queries_used(&config.run_id, strategy).await?;
-        let path = config.checkpoint_path();
-        // A run resumes with its own checkpoint's shape (the shape flags are
-        // a new model's), and one begun from another checkpoint takes that
-        // one's.
-        let learner = match &config.init {
-            _ if path.exists() => {
-                let learner = Learner::load(&path, device, None)?;
-                if learner.model.config != config.model && config.init.is_none() {
-                    tracing::warn!(checkpoint = %path.display(), shape = ?learner.model.config,
-                        "resuming with the checkpoint's shape: the shape flags apply to new runs only");
-                }
-                learner
-            }
-            // Its weights and shape, but the loop's dropout: an offline
-            // model trains without, and MC-dropout needs it.
-            Some(init) => Learner::load_with(init, device, None, Some(config.model.dropout))?,
-            None => {
-                // One seed, one starting model: strategies on a seed are compared
-                // from the same weights.
-                tch::manual_seed(config.seed as i64);
-                Learner::new(config.model.clone(), device)?
-            }
-        };
-        config.model = learner.model.config.clone();
-        let reference = match (&config.reference, config.strategy) {
-            (Some(path), Strategy::Rho) => Some(rho::load_reference(path, &config.model, device)?),
-            _ => None,
-        };
-        if reference.is_some() {
-            // A round stored but not yet chosen from (the process stopped
-            // between the two): its runs were not chosen.
-            let left =
-                patiently("settling an unchosen round", async || store.settle_unchosen(&config.run_id, strategy).await)
-                    .await?;
-            if left > 0 {
-                tracing::info!(runs = left, "runs stored before a stop were never chosen: they train as the rest");
-            }
-        }
-        tracing::info!(run = %config.run_id, strategy, queries, train_step = learner.train_step, "loop starting");
-        let trainer = Arc::new(Mutex::new(Trainer::new(learner, config.train.clone())?));
-        // This run and strategy's curves, each read once.
-        let curve = async |metric: &str| -> Result<Vec<(u64, f64)>, LoopError> {
-            let points = store.learning_curve(&config.run_id, metric).await?;
-            Ok(points.into_iter().filter(|(s, _, _)| s == strategy).map(|(_, q, v)| (q as u64, v)).collect())
-        };
-        let last_eval = curve("delta_exact").await?.iter().map(|p| p.0).max();
-        let (learner, evaluation) = (curve("learner_seconds").await?, curve("evaluation_seconds").await?);
-        let latest = |points: &[(u64, f64)]| points.iter().max_by_key(|p| p.0).map_or(0.0, |p| p.1);
-        let spent = Spent {
-            learner: latest(&learner),
-            scoring: latest(&curve("scoring_seconds").await?),
-            evaluation: latest(&evaluation),
-        };
-        let last_eval_cost =
-            last_eval.map_or_else(EvalCost::default, |at| EvalCost::resumed(&evaluation, &learner, at));
-        let mut suites =
-            vec![("indist", held_out_suite(&pools, "indist", config.eval_programs, &config.limits).await?)];
-        if config.lua_share > 0.0 {
-            suites.push(("lua", held_out_suite(&pools, "indist-lua", config.eval_programs, &config.limits).await?));
-        }
-        if config.js_share > 0.0 {
-            suites.push(("js", held_out_suite(&pools, "indist-js", config.eval_programs, &config.limits).await?));
-        }
-        if let Some(corpus) = &config.corpus {
-            // Each language's real suite, for the languages the run draws.
-            for (name, language, share) in [
-                ("real", Language::Python, 1.0),
-                ("lua_real", Language::Lua, config.lua_share),
-                ("js_real", Language::Js, config.js_share),
-            ] {
-                if share > 0.0 && !corpus.real_in(language).is_empty() {
-                    suites.push((
-                        name,
-                        real_suite(&pools, corpus, language, config.eval_programs, &config.limits).await?,
-                    ));
-                }
-            }
-        }
-        let corpus = config.corpus.as_ref().is_some_and(|c| !c.train.is_empty());
-        let sources = Sources::new(&config, corpus);
-        let run_key = u64::from_le_bytes(
-            Sha256::digest(format!("{}\0{strategy}", config.run_id).as_bytes())[..8].try_into().expect("8 bytes"),
-        );
-        shared.attach(&config, queries, trainer.clone(), (store.clone(), pools.clone()));
-        LoopMetrics::register(config.strategy);
-        Ok(Engine {
-            fit: Fit::new(config.fit(), config.model.window(), config.seed).with_reference(reference.clone(), device),
-            config,
-            store,
-            pools,
-            trainer,
-            shared,
-            suites: Arc::new(suites),
-            surprising: vec![],
-            queries,
-            last_eval,
-            last_eval_cost,
-            device,
-            run_key,
-            spent,
-            sources,
-            last_training: Duration::ZERO,
-            reference,
-        })
-    }
-
     /// Interpreter queries used so far (submissions not counted).
     pub fn queries(&self) -> u64 {
         self.queries
