@@ -172,6 +172,38 @@ print(i)
     }
 
     #[test]
+    fn a_return_or_a_jump_out_of_a_try_runs_its_finally_first() {
+        // As CPython reports it: `return x` on line 4 goes to line 7, the
+        // `break` on line 13 to line 16.
+        let src = "\
+def f(x):
+    try:
+        if x > 1:
+            return x
+        x += 1
+    finally:
+        x += 10
+    return x
+s = f(3)
+for i in range(3):
+    try:
+        if i == 1:
+            break
+        s += i
+    finally:
+        s += 100
+    for j in range(2):
+        continue
+print(s)
+";
+        assert_eq!(with(src, 4, None, NEXT), [7]);
+        assert!(with(src, 4, None, LEAVES).is_empty(), "the return leaves from the finally, not its own line");
+        assert_eq!(with(src, 8, None, LEAVES), [8], "a return outside the try leaves as before");
+        assert_eq!(with(src, 13, None, NEXT), [16]);
+        assert_eq!(with(src, 18, None, NEXT), [17], "a loop inside no try jumps straight to its head");
+    }
+
+    #[test]
     fn try_else_and_finally_and_statements_over_several_lines() {
         let src = "\
 try:

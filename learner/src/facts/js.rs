@@ -45,35 +45,57 @@ struct Scope {
     /// Where a `continue` goes: the innermost loop's test.
     continuing: Option<Exit>,
     /// Each label around the block: where `continue label` goes (for a
-    /// loop) and where `break label` goes.
-    labels: Vec<(String, Option<Exit>, Exit)>,
+    /// loop), where `break label` goes, and how many of `finallies` were
+    /// around the labelled statement.
+    labels: Vec<(String, Option<Exit>, Exit, usize)>,
     /// The first lines of the `catch` blocks of every `try` whose block
     /// holds this one.
     handlers: Vec<usize>,
+    /// The first line of the `finally` of every `try` whose block or
+    /// `catch` holds this one, the innermost last: a `return`, or a jump
+    /// out of that `try`, runs it first.
+    finallies: Vec<usize>,
+    /// How many of `finallies` were around the innermost loop or `switch`.
+    jump_depth: usize,
 }
 
 impl Scope {
     /// The scope of a loop's body: `head` is where it comes back to, `past`
     /// where it ends; `label`, if the loop has one.
     fn looping(&self, head: Exit, past: Exit, label: Option<&str>) -> Scope {
-        let mut labels = self.labels.clone();
+        let mut inner = self.clone();
         if let Some(label) = label {
-            labels.push((label.to_string(), Some(head), past));
+            inner.labels.push((label.to_string(), Some(head), past, self.finallies.len()));
         }
-        Scope { breaking: Some(past), continuing: Some(head), labels, handlers: self.handlers.clone() }
+        Scope { breaking: Some(past), continuing: Some(head), jump_depth: self.finallies.len(), ..inner }
     }
 
     /// Where a `break` (or, `continuing`, a `continue`) goes: to `label`'s
-    /// statement, or the innermost one's.
+    /// statement, or the innermost one's; through the innermost `finally`
+    /// first where the jump leaves its `try`.
     fn jump(&self, label: Option<&str>, continuing: bool) -> Option<Exit> {
-        match label {
+        let (to, depth) = match label {
             Some(name) => {
-                let (_, head, past) = self.labels.iter().rev().find(|(n, ..)| n == name)?;
-                if continuing { *head } else { Some(*past) }
+                let (_, head, past, depth) = self.labels.iter().rev().find(|(n, ..)| n == name)?;
+                (if continuing { *head } else { Some(*past) }, *depth)
             }
-            None if continuing => self.continuing,
-            None => self.breaking,
+            None if continuing => (self.continuing, self.jump_depth),
+            None => (self.breaking, self.jump_depth),
+        };
+        match self.finallies.last() {
+            Some(&finally) if self.finallies.len() > depth && to.is_some() => Some(Exit::Line(finally)),
+            _ => to,
         }
+    }
+
+    /// The scope of a `try`'s block (`handlers`, its `catch`'s first line)
+    /// or of its `catch` (none), with its `finally`, if any, run on the
+    /// way out.
+    fn trying(&self, handlers: Option<usize>, finally: Option<usize>) -> Scope {
+        let mut inner = self.clone();
+        inner.handlers.extend(handlers);
+        inner.finallies.extend(finally);
+        inner
     }
 }
 
@@ -144,7 +166,7 @@ impl Reader {
             Statement::BlockStatement(b) => match label {
                 Some(label) => {
                     let mut inner = scope.clone();
-                    inner.labels.push((label.to_string(), None, next));
+                    inner.labels.push((label.to_string(), None, next, scope.finallies.len()));
                     self.block(&b.body, next, &inner);
                 }
                 None => self.block(&b.body, next, scope),
@@ -224,9 +246,9 @@ impl Reader {
                 self.recorded.cases(line, cases);
                 self.own(line, |o| o.visit_expression(&s.discriminant));
                 let mut inner = scope.clone();
-                inner.breaking = Some(next);
+                (inner.breaking, inner.jump_depth) = (Some(next), scope.finallies.len());
                 if let Some(label) = label {
-                    inner.labels.push((label.to_string(), None, next));
+                    inner.labels.push((label.to_string(), None, next, scope.finallies.len()));
                 }
                 for (k, case) in s.cases.iter().enumerate() {
                     if let Some(test) = &case.test {
@@ -236,14 +258,13 @@ impl Reader {
                 }
             }
             Statement::TryStatement(s) => {
-                let finally = s.finalizer.as_ref().and_then(|f| self.first(&f.body)).map_or(next, Exit::Line);
+                let first_final = s.finalizer.as_ref().and_then(|f| self.first(&f.body));
+                let finally = first_final.map_or(next, Exit::Line);
                 let handler = s.handler.as_ref().and_then(|h| self.first(&h.body.body));
                 self.record(line, Leaving::Enter { body: self.first(&s.block.body) }, next, scope);
-                let mut inner = scope.clone();
-                inner.handlers.extend(handler);
-                self.block(&s.block.body, finally, &inner);
+                self.block(&s.block.body, finally, &scope.trying(handler, first_final));
                 if let Some(h) = &s.handler {
-                    self.block(&h.body.body, finally, scope);
+                    self.block(&h.body.body, finally, &scope.trying(None, first_final));
                 }
                 if let Some(f) = &s.finalizer {
                     self.block(&f.body, next, scope);
@@ -251,7 +272,14 @@ impl Reader {
             }
             Statement::LabeledStatement(s) => self.statement(&s.body, next, scope, Some(s.label.name.as_str())),
             Statement::ReturnStatement(s) => {
-                self.record(line, Leaving::Returns, Exit::Leave, scope);
+                match scope.finallies.last() {
+                    // `return` in a `try` runs its `finally` first.
+                    Some(&finally) => {
+                        let to = Exit::Line(finally);
+                        self.record(line, Leaving::Next { to, binds: false }, to, scope);
+                    }
+                    None => self.record(line, Leaving::Returns, Exit::Leave, scope),
+                }
                 self.own(line, |o| s.argument.iter().for_each(|e| o.visit_expression(e)));
             }
             Statement::ThrowStatement(s) => {

@@ -29,6 +29,20 @@ struct Scope {
     looping: Option<(usize, Exit)>,
     /// The handlers of the `try`s whose bodies hold the block.
     handlers: Vec<usize>,
+    /// The first line of the innermost `finally` whose `try` (body,
+    /// handlers or `else`) holds the block: a `return` runs it first.
+    finally: Option<usize>,
+    /// The same, where that `try` is inside the innermost loop: a `break`
+    /// or `continue` runs it first.
+    loop_finally: Option<usize>,
+}
+
+impl Scope {
+    /// Where a `return`, `break` or `continue` (`to`, with `finally` the one
+    /// it crosses) goes next: into that `finally`, if any.
+    fn through(finally: Option<usize>, to: Exit) -> Exit {
+        finally.map_or(to, Exit::Line)
+    }
 }
 
 struct Reader {
@@ -95,7 +109,13 @@ impl Reader {
             }
         }
         let leaving = self.leaving(stmt, next, scope);
-        let after = if leaving == Leaving::Returns { Exit::Leave } else { next };
+        let after = match (stmt, leaving) {
+            (_, Leaving::Returns) => Exit::Leave,
+            // A `return` that runs a `finally` first: a call made on its
+            // line comes back to go there.
+            (Stmt::Return(_), Leaving::Next { to, .. }) => to,
+            _ => next,
+        };
         for l in line..=self.line(header_end(stmt)) {
             self.record(l, leaving, after, scope);
         }
@@ -127,11 +147,18 @@ impl Reader {
             Stmt::With(s) => Leaving::Enter { body: self.first(&s.body) },
             Stmt::Match(s) => Leaving::Enter { body: s.cases.first().map(|c| self.line(c.start())) },
             Stmt::FunctionDef(_) | Stmt::ClassDef(_) => Leaving::Next { to: next, binds: true },
-            Stmt::Return(_) | Stmt::Raise(_) => Leaving::Returns,
-            Stmt::Break(_) => Leaving::Next { to: scope.looping.map_or(next, |(_, past)| past), binds: false },
-            Stmt::Continue(_) => {
-                Leaving::Next { to: scope.looping.map_or(next, |(head, _)| Exit::Line(head)), binds: false }
+            Stmt::Return(_) if scope.finally.is_some() => {
+                Leaving::Next { to: Scope::through(scope.finally, Exit::Leave), binds: false }
             }
+            Stmt::Return(_) | Stmt::Raise(_) => Leaving::Returns,
+            Stmt::Break(_) => Leaving::Next {
+                to: Scope::through(scope.loop_finally, scope.looping.map_or(next, |(_, past)| past)),
+                binds: false,
+            },
+            Stmt::Continue(_) => Leaving::Next {
+                to: Scope::through(scope.loop_finally, scope.looping.map_or(next, |(head, _)| Exit::Line(head))),
+                binds: false,
+            },
             _ => Leaving::Next { to: next, binds: false },
         }
     }
@@ -181,13 +208,18 @@ impl Reader {
                 for (ExceptHandler::ExceptHandler(h), &at) in s.handlers.iter().zip(&handlers) {
                     self.record(at, Leaving::Enter { body: self.first(&h.body) }, finally, scope);
                 }
+                // What the `finally` guards: the body, the handlers and the `else`.
+                let guarded = match self.first(&s.finalbody) {
+                    Some(f) => Scope { finally: Some(f), loop_finally: Some(f), ..scope.clone() },
+                    None => scope.clone(),
+                };
                 let inner =
-                    Scope { handlers: scope.handlers.iter().chain(&handlers).copied().collect(), ..scope.clone() };
+                    Scope { handlers: scope.handlers.iter().chain(&handlers).copied().collect(), ..guarded.clone() };
                 self.suite(&s.body, self.entry(&s.orelse, finally), &inner);
                 for ExceptHandler::ExceptHandler(h) in &s.handlers {
-                    self.suite(&h.body, finally, scope);
+                    self.suite(&h.body, finally, &guarded);
                 }
-                self.suite(&s.orelse, finally, scope);
+                self.suite(&s.orelse, finally, &guarded);
                 self.suite(&s.finalbody, next, scope);
             }
             Stmt::With(s) => self.suite(&s.body, next, scope),
@@ -214,7 +246,7 @@ impl Reader {
     /// A loop's blocks: its body's end comes back to its head at `line`, a
     /// `break` in it goes to `next`; its `else` goes on to `next`.
     fn loop_blocks(&mut self, line: usize, (body, orelse): (&[Stmt], &[Stmt]), next: Exit, scope: &Scope) {
-        let inner = Scope { looping: Some((line, next)), ..scope.clone() };
+        let inner = Scope { looping: Some((line, next)), loop_finally: None, ..scope.clone() };
         self.suite(body, Exit::Line(line), &inner);
         self.suite(orelse, next, scope);
     }

@@ -214,3 +214,44 @@ console.log(sign(n));
     assert_ne!(flag(source, 16, 16) & LEAVES, 0);
     follows(source, &[16, 17]);
 }
+
+#[test]
+fn a_return_or_a_jump_out_of_a_try_runs_its_finally_first() {
+    // As the guest reports it: `return x` on line 4 goes to line 10, the
+    // `break` on line 18 to line 22.
+    let src = "\
+function f(x) {
+  try {
+    if (x > 1) {
+      return x;
+    }
+    x += 1;
+  } catch (e) {
+    return 0;
+  } finally {
+    x += 10;
+  }
+  return x;
+}
+let s = f(3);
+for (let i = 0; i < 3; i++) {
+  try {
+    if (i === 1) {
+      break;
+    }
+    s += i;
+  } finally {
+    s += 100;
+  }
+}
+console.log(s);
+";
+    follows(src, &[2, 3, 4, 10]);
+    // Where the finally goes once done is flagged for the path that did
+    // not jump only (22 -> 15, not 22 -> 25 after the `break`).
+    follows(src, &[14, 15, 16, 17, 20, 22, 15, 16, 17, 18, 22]);
+    assert_ne!(flag(src, 8, 10) & NEXT, 0, "a return in the catch runs the finally too");
+    assert_eq!(flag(src, 4, 4) & LEAVES, 0, "the return does not leave from its own line");
+    assert_ne!(flag(src, 12, 12) & LEAVES, 0, "a return outside the try leaves as before");
+    assert_eq!(flag(src, 18, 25) & NEXT, 0, "the break goes to the finally, not past the loop");
+}
