@@ -201,6 +201,25 @@ print(s)
         assert_eq!(with(src, 8, None, LEAVES), [8], "a return outside the try leaves as before");
         assert_eq!(with(src, 13, None, NEXT), [16]);
         assert_eq!(with(src, 18, None, NEXT), [17], "a loop inside no try jumps straight to its head");
+        let nested = "\
+def g(xs):
+    for x in xs:
+        try:
+            for y in xs:
+                break
+            if x:
+                continue
+        except ValueError:
+            return 0
+        else:
+            return 1
+        finally:
+            x = 0
+";
+        assert_eq!(with(nested, 5, None, NEXT), [6], "a break in a loop inside the try stays in it");
+        assert_eq!(with(nested, 7, None, NEXT), [13], "a continue out of the try");
+        assert_eq!(with(nested, 9, None, NEXT), [13], "a return in a handler");
+        assert_eq!(with(nested, 11, None, NEXT), [13], "a return in the else");
     }
 
     #[test]

@@ -55,8 +55,9 @@ struct Scope {
     /// `catch` holds this one, the innermost last: a `return`, or a jump
     /// out of that `try`, runs it first.
     finallies: Vec<usize>,
-    /// How many of `finallies` were around the innermost loop or `switch`.
-    jump_depth: usize,
+    /// How many of `finallies` were around the innermost loop or `switch`
+    /// (where a `break` goes) and around the innermost loop (`continue`).
+    depths: (usize, usize),
 }
 
 impl Scope {
@@ -67,7 +68,8 @@ impl Scope {
         if let Some(label) = label {
             inner.labels.push((label.to_string(), Some(head), past, self.finallies.len()));
         }
-        Scope { breaking: Some(past), continuing: Some(head), jump_depth: self.finallies.len(), ..inner }
+        let depth = self.finallies.len();
+        Scope { breaking: Some(past), continuing: Some(head), depths: (depth, depth), ..inner }
     }
 
     /// Where a `break` (or, `continuing`, a `continue`) goes: to `label`'s
@@ -79,8 +81,8 @@ impl Scope {
                 let (_, head, past, depth) = self.labels.iter().rev().find(|(n, ..)| n == name)?;
                 (if continuing { *head } else { Some(*past) }, *depth)
             }
-            None if continuing => (self.continuing, self.jump_depth),
-            None => (self.breaking, self.jump_depth),
+            None if continuing => (self.continuing, self.depths.1),
+            None => (self.breaking, self.depths.0),
         };
         match self.finallies.last() {
             Some(&finally) if self.finallies.len() > depth && to.is_some() => Some(Exit::Line(finally)),
@@ -246,7 +248,7 @@ impl Reader {
                 self.recorded.cases(line, cases);
                 self.own(line, |o| o.visit_expression(&s.discriminant));
                 let mut inner = scope.clone();
-                (inner.breaking, inner.jump_depth) = (Some(next), scope.finallies.len());
+                (inner.breaking, inner.depths.0) = (Some(next), scope.finallies.len());
                 if let Some(label) = label {
                     inner.labels.push((label.to_string(), None, next, scope.finallies.len()));
                 }

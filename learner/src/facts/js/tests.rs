@@ -255,3 +255,33 @@ console.log(s);
     assert_ne!(flag(src, 12, 12) & LEAVES, 0, "a return outside the try leaves as before");
     assert_eq!(flag(src, 18, 25) & NEXT, 0, "the break goes to the finally, not past the loop");
 }
+
+#[test]
+fn a_jump_out_of_a_try_through_a_switch_or_a_label_runs_the_finally() {
+    let src = "\
+outer: for (let i = 0; i < 3; i++) {
+  try {
+    switch (i) {
+      case 1:
+        continue;
+      case 2:
+        break;
+    }
+    for (const v of [1]) {
+      break;
+    }
+    if (i > 5) {
+      break outer;
+    }
+  } finally {
+    i += 0;
+  }
+}
+";
+    // As the guest reports it: 1 2 3 9 10 12 16, 1 2 3 5 16, 1 2 3 7 9 10 12 16.
+    follows(src, &[2, 3, 9, 10, 12, 16, 1, 2, 3, 5, 16, 1, 2, 3, 7, 9, 10, 12, 16]);
+    assert_ne!(flag(src, 5, 16) & NEXT, 0, "a continue in a switch leaves the try");
+    assert_ne!(flag(src, 7, 9) & NEXT, 0, "a break in a switch stays in the try");
+    assert_ne!(flag(src, 10, 12) & NEXT, 0, "a break in a loop inside the try stays in it");
+    assert_ne!(flag(src, 13, 16) & NEXT, 0, "a labelled break out of the try");
+}
