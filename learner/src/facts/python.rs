@@ -18,6 +18,14 @@ pub(super) fn parse(source: &str) -> Facts {
     let names = super::names::names(parsed.suite(), &starts, n);
     let mut reader = Reader { starts, lines: vec![None; n], defs: vec![], calls: vec![], compares: vec![false; n] };
     reader.suite(parsed.suite(), Exit::Leave, &Scope::default());
+    // The module is called at line 1: where that is not a statement's line
+    // (a program that starts with blank lines or comments), it goes into
+    // its first statement.
+    if let (Some(slot @ None), Some(body)) = (reader.lines.first_mut(), parsed.suite().first()) {
+        let body = reader.starts.partition_point(|&s| s <= body.start().to_usize()) - 1;
+        let leaving = Leaving::Enter { body: Some(body) };
+        *slot = Some(Line { leaving, after: Exit::Leave, handlers: vec![], also: None, cases: vec![] });
+    }
     let calls = super::called(&reader.calls, &reader.defs, n);
     Facts { lines: reader.lines, calls, compares: reader.compares, names }
 }
@@ -63,6 +71,16 @@ impl Reader {
 
     fn first(&self, body: &[Stmt]) -> Option<usize> {
         body.first().map(|s| self.line(s.start()))
+    }
+
+    /// The first line a call runs of a function's `body`: a docstring runs
+    /// no line of its own (a body of a docstring alone runs the `def` line,
+    /// which is not flagged).
+    fn called_entry(&self, body: &[Stmt]) -> Option<usize> {
+        match body {
+            [Stmt::Expr(doc), rest @ ..] if matches!(&*doc.value, Expr::StringLiteral(_)) => self.first(rest),
+            _ => self.first(body),
+        }
     }
 
     /// Where control goes into `body`, or to `otherwise` when it is empty.
@@ -146,7 +164,10 @@ impl Reader {
             Stmt::Try(s) => Leaving::Enter { body: self.first(&s.body) },
             Stmt::With(s) => Leaving::Enter { body: self.first(&s.body) },
             Stmt::Match(s) => Leaving::Enter { body: s.cases.first().map(|c| self.line(c.start())) },
-            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => Leaving::Next { to: next, binds: true },
+            // Called, a function goes into its body, past its docstring
+            // (no line of its own); defined, past the `def`.
+            Stmt::FunctionDef(s) => Leaving::Branch { taken: self.called_entry(&s.body), not_taken: next },
+            Stmt::ClassDef(_) => Leaving::Next { to: next, binds: true },
             Stmt::Return(_) if scope.finally.is_some() => {
                 Leaving::Next { to: Scope::through(scope.finally, Exit::Leave), binds: false }
             }
