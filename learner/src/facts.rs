@@ -80,6 +80,10 @@ pub(crate) struct Facts {
     /// comparison (`<`, `==`, `in`, `is`, …) in its own text (a compound
     /// statement's header; not its body).
     pub compares: Vec<bool>,
+    /// Per source line, in Lua and JavaScript, the first line a call made
+    /// into a function reported on it runs (its body's), and on line 1
+    /// the module's first; Python's `def` lines say it as a branch.
+    pub entries: Vec<Vec<usize>>,
     /// Per source line, the names of the frame it uses ([`Named`]), in
     /// order; a line inside a string or a comment has none (and so has
     /// every line of a program in another language than Python).
@@ -96,11 +100,22 @@ struct Recorded {
     /// Per line, how the first statement a branch's header kept off that
     /// line leaves it.
     shadowed: Vec<Option<Leaving>>,
+    /// [`Facts::entries`].
+    entries: Vec<Vec<usize>>,
 }
 
 impl Recorded {
     fn new(lines: usize) -> Self {
-        Recorded { lines: vec![None; lines], shadowed: vec![None; lines] }
+        Recorded { lines: vec![None; lines], shadowed: vec![None; lines], entries: vec![vec![]; lines] }
+    }
+
+    /// A call reported on `line` runs `first` first.
+    fn enter(&mut self, line: usize, first: usize) {
+        if let Some(slot) = self.entries.get_mut(line)
+            && !slot.contains(&first)
+        {
+            slot.push(first);
+        }
     }
 
     /// Records `line`'s facts unless a statement that starts before it on
@@ -256,7 +271,13 @@ impl Facts {
 
     /// No facts about a program of `lines` lines.
     fn none(lines: usize) -> Facts {
-        Facts { lines: vec![None; lines], calls: vec![vec![]; lines], compares: vec![false; lines], names: vec![] }
+        Facts {
+            lines: vec![None; lines],
+            calls: vec![vec![]; lines],
+            compares: vec![false; lines],
+            entries: vec![],
+            names: vec![],
+        }
     }
 
     /// The names of its frame 0-based `line` uses; none past the end.

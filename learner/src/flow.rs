@@ -71,6 +71,10 @@ pub fn line_flags_in(language: Language, source: &str, current: u32, caller: Opt
             mark(Exit::Line(h), HANDLER);
         }
     }
+    // Where a call reported on this line goes in (Lua and JavaScript).
+    for &first in facts.entries.get(c).map_or(&[][..], Vec::as_slice) {
+        mark(Exit::Line(first), TAKEN);
+    }
     for &def in &facts.calls[c] {
         mark(Exit::Line(def), CALLEE);
     }

@@ -33,8 +33,13 @@ pub(super) fn parse(source: &str, lines: usize) -> Facts {
     let mut reader =
         Reader { starts, recorded: Recorded::new(lines), defs: vec![], calls: vec![], compares: vec![false; lines] };
     reader.block(&parsed.program.body, Exit::Leave, &Scope::default());
+    // The module is called at line 1; its declarations run no line.
+    if let Some(first) = reader.first(&parsed.program.body) {
+        reader.recorded.enter(0, first);
+    }
     let calls = super::called(&reader.calls, &reader.defs, lines);
-    Facts { lines: reader.recorded.lines(), calls, compares: reader.compares, names: vec![] }
+    let entries = std::mem::take(&mut reader.recorded.entries);
+    Facts { lines: reader.recorded.lines(), calls, compares: reader.compares, entries, names: vec![] }
 }
 
 /// What a block's lines know of the statements around them.
@@ -152,7 +157,12 @@ impl Reader {
     }
 
     /// A function's body: it leaves once its last statement completes.
+    /// A call of it is reported on the line its body opens on, and runs its
+    /// first statement first.
     fn function(&mut self, body: &FunctionBody) {
+        if let Some(first) = self.first(&body.statements) {
+            self.recorded.enter(self.line(body.span.start), first);
+        }
         self.block(&body.statements, Exit::Leave, &Scope::default());
     }
 

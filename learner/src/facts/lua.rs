@@ -38,8 +38,13 @@ pub(super) fn parse(source: &str, lines: usize) -> Facts {
     for (_, body) in &found.bodies {
         reader.function(body);
     }
+    // The chunk is called at line 1.
+    if let Some(first) = reader.first(ast.nodes()) {
+        reader.recorded.enter(0, first);
+    }
     let calls = super::called(&found.calls, &found.defs, lines);
-    Facts { lines: reader.recorded.lines(), calls, compares: found.compares, names: vec![] }
+    let entries = std::mem::take(&mut reader.recorded.entries);
+    Facts { lines: reader.recorded.lines(), calls, compares: found.compares, entries, names: vec![] }
 }
 
 /// A token's 0-based line.
@@ -247,8 +252,12 @@ impl Reader {
     }
 
     /// A function's body: it leaves at its `return`, or by its `end` line.
+    /// A call of it is reported on the line of its parameters, and runs
+    /// its first statement first, or its `end` when it has none.
     fn function(&mut self, body: &FunctionBody) {
         let end = line_of(body.end_token());
+        let first = self.first(body.block()).unwrap_or(end);
+        self.recorded.enter(line_of(body.parameters_parentheses().tokens().0), first);
         if returns(body) {
             self.block(body.block(), Exit::Leave, &Scope::default());
         } else {

@@ -27,7 +27,7 @@ pub(super) fn parse(source: &str) -> Facts {
         *slot = Some(Line { leaving, after: Exit::Leave, handlers: vec![], also: None, cases: vec![] });
     }
     let calls = super::called(&reader.calls, &reader.defs, n);
-    Facts { lines: reader.lines, calls, compares: reader.compares, names }
+    Facts { lines: reader.lines, calls, compares: reader.compares, entries: vec![], names }
 }
 
 /// What a block's lines know of the statements around them.

@@ -83,7 +83,12 @@ fn the_lines_javascript_runs_are_the_ones_flagged() {
     assert_ne!(flag(CONTROL, 30, 30) & LEAVES, 0, "g returns");
     assert_ne!(flag(CONTROL, 32, 28) & CALLEE, 0, "g(1) begins at the arrow");
     assert_ne!(flag(CONTROL, 47, 1) & CALLEE, 0, "fact's calls begin at its first line");
-    assert_eq!(flag(CONTROL, 1, 2), 0, "a hoisted declaration runs no line: nothing is flagged from it");
+    // A hoisted declaration runs no line of its own: what its line flags is
+    // where a call of it goes in (2) and, on line 1, where the module does (7).
+    assert_eq!(flag(CONTROL, 1, 2), TAKEN);
+    assert_eq!(flag(CONTROL, 1, 7), TAKEN);
+    let flagged = line_flags_in(Language::Js, CONTROL, 1, None).iter().filter(|&&f| f != 0).count();
+    assert_eq!(flagged, 2, "nothing else is flagged from it");
 }
 
 #[test]
@@ -284,4 +289,25 @@ outer: for (let i = 0; i < 3; i++) {
     assert_ne!(flag(src, 7, 9) & NEXT, 0, "a break in a switch stays in the try");
     assert_ne!(flag(src, 10, 12) & NEXT, 0, "a break in a loop inside the try stays in it");
     assert_ne!(flag(src, 13, 16) & NEXT, 0, "a labelled break out of the try");
+}
+
+#[test]
+fn a_call_goes_into_its_body_and_the_module_past_its_declarations() {
+    // As the guest reports it: the module, called at line 1, runs line 5
+    // first (declarations run no line); `f`, called at line 1, runs line
+    // 2; the arrow `g`, called at line 5, line 6.
+    let src = "\
+function f(x) {
+  const y = x + 1;
+  return y;
+}
+const g = (a) => {
+  return a * 2;
+};
+console.log(f(1), g(2));
+";
+    assert_ne!(flag(src, 1, 2) & TAKEN, 0, "into f's body");
+    assert_ne!(flag(src, 1, 5) & TAKEN, 0, "the module's first line");
+    assert_ne!(flag(src, 5, 6) & TAKEN, 0, "into g's body");
+    assert_eq!(flag(src, 3, 2) & TAKEN, 0, "a line that makes no call flags no body");
 }

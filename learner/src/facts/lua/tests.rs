@@ -138,3 +138,25 @@ end
     assert_ne!(line_flags_in(Language::Lua, source, 2, Some(5))[1] & LEAVES, 0);
     assert_eq!(goes(source, 2), [3], "not taken: on to the next line");
 }
+
+#[test]
+fn a_call_goes_into_its_body_and_the_chunk_into_its_first_statement() {
+    // As the guest reports it: the chunk, called at line 1, runs line 4
+    // first (where `f` is made); `f`, called at line 1, runs line 2; `g`,
+    // called at line 5, line 6; `h`, with an empty body, its `end`.
+    let src = "\
+local function f(x)
+  local y = x + 1
+  return y
+end
+local g = function(a)
+  return a * 2
+end
+local function h() end
+print(f(1), g(2), h())
+";
+    assert_eq!(line_flags_in(Language::Lua, src, 1, None)[1] & TAKEN, TAKEN, "into f's body");
+    assert!(goes(src, 1).contains(&4), "the chunk's first line");
+    assert!(goes(src, 5).contains(&6), "into g's body");
+    assert!(goes(src, 8).contains(&8), "h runs its end");
+}
