@@ -98,5 +98,6 @@ fn the_hints_flag_where_each_guest_goes_next() {
         println!("{language}: recall {recall:.3}, {spread:.2} lines flagged a step, {entered:.3} of calls entered");
         assert!(recall >= 0.9, "{language}: the hints flagged only {recall:.3} of the next steps");
         assert!(spread <= 3.0, "{language}: {spread:.2} lines flagged a step is no hint");
+        assert!(entered >= 0.95, "{language}: the hints named the first line of only {entered:.3} of the calls");
     }
 }

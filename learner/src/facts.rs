@@ -80,9 +80,10 @@ pub(crate) struct Facts {
     /// comparison (`<`, `==`, `in`, `is`, …) in its own text (a compound
     /// statement's header; not its body).
     pub compares: Vec<bool>,
-    /// Per source line, in Lua and JavaScript, the first line a call made
-    /// into a function reported on it runs (its body's), and on line 1
-    /// the module's first; Python's `def` lines say it as a branch.
+    /// Per source line, the first line a call reported on it runs (the
+    /// body's of a function, a lambda or a generator expression that opens
+    /// there), and on line 1 the module's first (Lua and JavaScript);
+    /// Python's `def` lines say it as a branch.
     pub entries: Vec<Vec<usize>>,
     /// Per source line, the names of the frame it uses ([`Named`]), in
     /// order; a line inside a string or a comment has none (and so has

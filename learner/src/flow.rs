@@ -144,6 +144,14 @@ print(total)
         // line 1, goes into its first statement.
         assert_eq!(with("\n# a comment\nx = 1\n", 1, None, NEXT), [3]);
         assert!(with("\n# a comment\nx = 1\n", 2, None, NEXT).is_empty());
+        // A lambda or a generator expression is called on its own line and
+        // runs it (its body's line, where that is another).
+        let inline = "xs = [3, 1]\nys = sorted(xs, key=lambda x: -x)\nn = sum(x for x in xs)\nz = 1\n";
+        assert_eq!(with(inline, 2, None, TAKEN), [2]);
+        assert_eq!(with(inline, 3, None, TAKEN), [3]);
+        assert!(with(inline, 4, None, TAKEN).is_empty());
+        let split = "f = (lambda x:\n    x + 1)\n";
+        assert_eq!(with(split, 1, None, TAKEN), [2]);
         assert_eq!(with(src, 5, None, CALLEE), [1]);
         assert_eq!(with(src, 4, None, CALLEE), [1], "recursion");
         assert!(with(src, 6, None, CALLEE).is_empty());

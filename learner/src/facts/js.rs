@@ -385,6 +385,7 @@ impl<'a> Visit<'a> for Own<'_> {
                 // `(x) => x + 1`: its expression runs as a line, and returns.
                 let line = self.reader.line(arrow.body.span().start);
                 self.reader.record(line, Leaving::Returns, Exit::Leave, &Scope::default());
+                self.reader.recorded.enter(self.reader.line(arrow.span.start), line);
                 Own { reader: self.reader, line }.visit_arrow_function_body(&arrow.body);
             }
         }

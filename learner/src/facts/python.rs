@@ -16,7 +16,14 @@ pub(super) fn parse(source: &str) -> Facts {
     let n = source.lines().count();
     let starts: Vec<usize> = std::iter::once(0).chain(source.match_indices('\n').map(|(i, _)| i + 1)).collect();
     let names = super::names::names(parsed.suite(), &starts, n);
-    let mut reader = Reader { starts, lines: vec![None; n], defs: vec![], calls: vec![], compares: vec![false; n] };
+    let mut reader = Reader {
+        starts,
+        lines: vec![None; n],
+        defs: vec![],
+        calls: vec![],
+        compares: vec![false; n],
+        entries: vec![vec![]; n],
+    };
     reader.suite(parsed.suite(), Exit::Leave, &Scope::default());
     // The module is called at line 1: where that is not a statement's line
     // (a program that starts with blank lines or comments), it goes into
@@ -27,7 +34,7 @@ pub(super) fn parse(source: &str) -> Facts {
         *slot = Some(Line { leaving, after: Exit::Leave, handlers: vec![], also: None, cases: vec![] });
     }
     let calls = super::called(&reader.calls, &reader.defs, n);
-    Facts { lines: reader.lines, calls, compares: reader.compares, entries: vec![], names }
+    Facts { lines: reader.lines, calls, compares: reader.compares, entries: reader.entries, names }
 }
 
 /// What a block's lines know of the statements around them.
@@ -62,6 +69,8 @@ struct Reader {
     /// Every call by name: its line and the name.
     calls: Vec<(usize, String)>,
     compares: Vec<bool>,
+    /// [`Facts::entries`]: where a `lambda` or a generator expression goes in.
+    entries: Vec<Vec<usize>>,
 }
 
 impl Reader {
@@ -119,10 +128,8 @@ impl Reader {
         if let Stmt::If(s) = stmt {
             for clause in &s.elif_else_clauses {
                 if let Some(test) = &clause.test {
-                    let mut calls = Calls { reader: self, found: vec![], compares: false };
-                    calls.visit_expr(test);
-                    let (found, compares) = (calls.found, calls.compares);
-                    self.note(self.line(clause.start()), found, compares);
+                    let read = self.read(|calls| calls.visit_expr(test));
+                    self.note(self.line(clause.start()), read);
                 }
             }
         }
@@ -143,16 +150,28 @@ impl Reader {
     /// The calls and comparisons in a statement's own text (an `if`'s test,
     /// not its `elif`s').
     fn read_expressions(&mut self, line: usize, stmt: &Stmt) {
-        let mut calls = Calls { reader: self, found: vec![], compares: false };
-        calls.in_header(stmt);
-        let (found, compares) = (calls.found, calls.compares);
-        self.note(line, found, compares);
+        let read = self.read(|calls| calls.in_header(stmt));
+        self.note(line, read);
     }
 
-    fn note(&mut self, line: usize, calls: Vec<(usize, String)>, compares: bool) {
-        self.calls.extend(calls);
+    /// What `visit` finds in expressions.
+    fn read(&self, visit: impl FnOnce(&mut Calls)) -> Read {
+        let mut calls = Calls { reader: self, read: Read::default() };
+        visit(&mut calls);
+        calls.read
+    }
+
+    fn note(&mut self, line: usize, read: Read) {
+        self.calls.extend(read.calls);
         if let Some(slot) = self.compares.get_mut(line) {
-            *slot |= compares;
+            *slot |= read.compares;
+        }
+        for (at, first) in read.entries {
+            if let Some(slot) = self.entries.get_mut(at)
+                && !slot.contains(&first)
+            {
+                slot.push(first);
+            }
         }
     }
 
@@ -293,8 +312,17 @@ fn header_end(stmt: &Stmt) -> TextSize {
 /// statements of its body), and whether they compare.
 struct Calls<'r> {
     reader: &'r Reader,
-    found: Vec<(usize, String)>,
+    read: Read,
+}
+
+/// What expressions hold: calls by name (line, name), whether they
+/// compare, and where a `lambda` or a generator expression, called on the
+/// line it is reported on, goes in (that line, its body's).
+#[derive(Default)]
+struct Read {
+    calls: Vec<(usize, String)>,
     compares: bool,
+    entries: Vec<(usize, usize)>,
 }
 
 impl Calls<'_> {
@@ -313,11 +341,17 @@ impl Calls<'_> {
 
 impl<'a> Visitor<'a> for Calls<'_> {
     fn visit_expr(&mut self, expr: &'a Expr) {
-        self.compares |= expr.is_compare_expr();
+        self.read.compares |= expr.is_compare_expr();
         if let Expr::Call(call) = expr
             && let Expr::Name(name) = &*call.func
         {
-            self.found.push((self.reader.line(name.start()), name.id.as_str().to_string()));
+            self.read.calls.push((self.reader.line(name.start()), name.id.as_str().to_string()));
+        }
+        let line = |at: TextSize| self.reader.line(at);
+        match expr {
+            Expr::Lambda(l) => self.read.entries.push((line(l.start()), line(l.body.start()))),
+            Expr::Generator(g) => self.read.entries.push((line(g.start()), line(g.elt.start()))),
+            _ => {}
         }
         walk_expr(self, expr);
     }
