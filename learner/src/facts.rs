@@ -82,8 +82,7 @@ pub(crate) struct Facts {
     pub compares: Vec<bool>,
     /// Per source line, the first line a call reported on it runs (the
     /// body's of a function, a lambda or a generator expression that opens
-    /// there), and on line 1 the module's first (Lua and JavaScript);
-    /// Python's `def` lines say it as a branch.
+    /// there), and on line 1 the module's first.
     pub entries: Vec<Vec<usize>>,
     /// Per source line, the names of the frame it uses ([`Named`]), in
     /// order; a line inside a string or a comment has none (and so has
@@ -112,11 +111,7 @@ impl Recorded {
 
     /// A call reported on `line` runs `first` first.
     fn enter(&mut self, line: usize, first: usize) {
-        if let Some(slot) = self.entries.get_mut(line)
-            && !slot.contains(&first)
-        {
-            slot.push(first);
-        }
+        enter(&mut self.entries, line, first);
     }
 
     /// Records `line`'s facts unless a statement that starts before it on
@@ -198,6 +193,16 @@ fn called(calls: &[(usize, String)], defs: &[(String, usize)], lines: usize) -> 
         }
     }
     out
+}
+
+/// Notes in [`Facts::entries`] that a call reported on `line` runs `first`
+/// first.
+fn enter(entries: &mut [Vec<usize>], line: usize, first: usize) {
+    if let Some(slot) = entries.get_mut(line)
+        && !slot.contains(&first)
+    {
+        slot.push(first);
+    }
 }
 
 /// A statement that only goes on (or leaves): of several on one line, the

@@ -71,7 +71,7 @@ pub fn line_flags_in(language: Language, source: &str, current: u32, caller: Opt
             mark(Exit::Line(h), HANDLER);
         }
     }
-    // Where a call reported on this line goes in (Lua and JavaScript).
+    // Where a call reported on this line goes in.
     for &first in facts.entries.get(c).map_or(&[][..], Vec::as_slice) {
         mark(Exit::Line(first), TAKEN);
     }
@@ -131,7 +131,7 @@ print(total)
     #[test]
     fn calls_point_at_their_def_and_returns_at_the_caller_s_next_line() {
         let src = "def fact(n):\n    if n <= 1:\n        return 1\n    return n * fact(n - 1)\nx = fact(3)\nprint(x)\n";
-        assert_eq!(with(src, 1, None, NOT_TAKEN), [5], "defined, a def line skips its body");
+        assert_eq!(with(src, 1, None, NEXT), [5], "defined, a def line skips its body");
         assert_eq!(with(src, 1, None, TAKEN), [2], "called, it goes into it");
         // As CPython 3.14 reports it: a call of `f` goes from line 1 to line
         // 4, past the docstring; `g`'s, a docstring alone, runs line 5.
@@ -139,11 +139,11 @@ print(total)
             "def f(x):\n    \"\"\"Doc\n    more.\"\"\"\n    return x\ndef g():\n    'Only a doc.'\nprint(f(1), g())\n";
         assert_eq!(with(doc, 1, None, TAKEN), [4]);
         assert!(with(doc, 5, None, TAKEN).is_empty());
-        assert_eq!(with(doc, 5, None, NOT_TAKEN), [7]);
+        assert_eq!(with(doc, 5, None, NEXT), [7]);
         // HumanEval's programs start with blank lines: the module, called at
         // line 1, goes into its first statement.
-        assert_eq!(with("\n# a comment\nx = 1\n", 1, None, NEXT), [3]);
-        assert!(with("\n# a comment\nx = 1\n", 2, None, NEXT).is_empty());
+        assert_eq!(with("\n# a comment\nx = 1\n", 1, None, TAKEN), [3]);
+        assert!(with("\n# a comment\nx = 1\n", 2, None, TAKEN).is_empty());
         // A lambda or a generator expression is called on its own line and
         // runs it (its body's line, where that is another).
         let inline = "xs = [3, 1]\nys = sorted(xs, key=lambda x: -x)\nn = sum(x for x in xs)\nz = 1\n";

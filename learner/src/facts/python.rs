@@ -28,10 +28,8 @@ pub(super) fn parse(source: &str) -> Facts {
     // The module is called at line 1: where that is not a statement's line
     // (a program that starts with blank lines or comments), it goes into
     // its first statement.
-    if let (Some(slot @ None), Some(body)) = (reader.lines.first_mut(), parsed.suite().first()) {
-        let body = reader.starts.partition_point(|&s| s <= body.start().to_usize()) - 1;
-        let leaving = Leaving::Enter { body: Some(body) };
-        *slot = Some(Line { leaving, after: Exit::Leave, handlers: vec![], also: None, cases: vec![] });
+    if let (Some(None), Some(first)) = (reader.lines.first(), reader.first(parsed.suite())) {
+        reader.enter(0, first);
     }
     let calls = super::called(&reader.calls, &reader.defs, n);
     Facts { lines: reader.lines, calls, compares: reader.compares, entries: reader.entries, names }
@@ -53,10 +51,10 @@ struct Scope {
 }
 
 impl Scope {
-    /// Where a `return`, `break` or `continue` (`to`, with `finally` the one
-    /// it crosses) goes next: into that `finally`, if any.
-    fn through(finally: Option<usize>, to: Exit) -> Exit {
-        finally.map_or(to, Exit::Line)
+    /// Where a `break` or `continue` bound for `to` goes next: into the
+    /// `finally` it crosses, if any.
+    fn through(&self, to: Exit) -> Exit {
+        self.loop_finally.map_or(to, Exit::Line)
     }
 }
 
@@ -69,7 +67,7 @@ struct Reader {
     /// Every call by name: its line and the name.
     calls: Vec<(usize, String)>,
     compares: Vec<bool>,
-    /// [`Facts::entries`]: where a `lambda` or a generator expression goes in.
+    /// [`Facts::entries`].
     entries: Vec<Vec<usize>>,
 }
 
@@ -167,12 +165,13 @@ impl Reader {
             *slot |= read.compares;
         }
         for (at, first) in read.entries {
-            if let Some(slot) = self.entries.get_mut(at)
-                && !slot.contains(&first)
-            {
-                slot.push(first);
-            }
+            self.enter(at, first);
         }
+    }
+
+    /// A call reported on `line` runs `first` first.
+    fn enter(&mut self, line: usize, first: usize) {
+        super::enter(&mut self.entries, line, first);
     }
 
     fn leaving(&self, stmt: &Stmt, next: Exit, scope: &Scope) -> Leaving {
@@ -183,20 +182,17 @@ impl Reader {
             Stmt::Try(s) => Leaving::Enter { body: self.first(&s.body) },
             Stmt::With(s) => Leaving::Enter { body: self.first(&s.body) },
             Stmt::Match(s) => Leaving::Enter { body: s.cases.first().map(|c| self.line(c.start())) },
-            // Called, a function goes into its body, past its docstring
-            // (no line of its own); defined, past the `def`.
-            Stmt::FunctionDef(s) => Leaving::Branch { taken: self.called_entry(&s.body), not_taken: next },
-            Stmt::ClassDef(_) => Leaving::Next { to: next, binds: true },
-            Stmt::Return(_) if scope.finally.is_some() => {
-                Leaving::Next { to: Scope::through(scope.finally, Exit::Leave), binds: false }
-            }
-            Stmt::Return(_) | Stmt::Raise(_) => Leaving::Returns,
-            Stmt::Break(_) => Leaving::Next {
-                to: Scope::through(scope.loop_finally, scope.looping.map_or(next, |(_, past)| past)),
-                binds: false,
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => Leaving::Next { to: next, binds: true },
+            Stmt::Return(_) => match scope.finally {
+                Some(finally) => Leaving::Next { to: Exit::Line(finally), binds: false },
+                None => Leaving::Returns,
             },
+            Stmt::Raise(_) => Leaving::Returns,
+            Stmt::Break(_) => {
+                Leaving::Next { to: scope.through(scope.looping.map_or(next, |(_, past)| past)), binds: false }
+            }
             Stmt::Continue(_) => Leaving::Next {
-                to: Scope::through(scope.loop_finally, scope.looping.map_or(next, |(head, _)| Exit::Line(head))),
+                to: scope.through(scope.looping.map_or(next, |(head, _)| Exit::Line(head))),
                 binds: false,
             },
             _ => Leaving::Next { to: next, binds: false },
@@ -276,6 +272,10 @@ impl Reader {
             }
             Stmt::FunctionDef(s) => {
                 self.defs.push((s.name.as_str().to_string(), line));
+                // Called (on its `def` line), it goes into its body.
+                if let Some(first) = self.called_entry(&s.body) {
+                    self.enter(line, first);
+                }
                 self.suite(&s.body, Exit::Leave, &Scope::default());
             }
             Stmt::ClassDef(s) => self.suite(&s.body, Exit::Leave, &Scope::default()),
