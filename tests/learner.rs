@@ -190,6 +190,29 @@ fn idiomatic_programs_run_and_use_the_idioms_people_write() {
     assert!(ok >= 180, "only {ok} of 200 runs under 400 steps");
 }
 
+/// The `shaped` family: every program runs to its end on its inputs, and
+/// the work happens where a real program's does, in the called function's
+/// frame below the module's, not at module level.
+#[test]
+fn shaped_programs_run_and_do_their_work_inside_the_called_function() {
+    use curio_interpreter_pool::Status;
+    use curio_learner::{GenConfig, inputs, shaped};
+    for seed in 0..150u64 {
+        let source = shaped(seed, &GenConfig::default());
+        for input in inputs(seed, 2) {
+            let exec = Execution { input, ..Execution::python(source.clone()) };
+            let t = sandbox().execute(&exec).unwrap();
+            assert!(matches!(t.status, Status::Ok), "seed {seed}: {:?} {:?}\n{source}", t.status, t.error);
+            let lines = t.steps.iter().filter(|s| s.event == curio_trace::Event::Line);
+            let (module, called): (Vec<_>, Vec<_>) = lines.partition(|s| s.function == "<module>");
+            // The module defines the helpers and the function, then calls it once.
+            assert!(module.len() <= 5, "seed {seed}: {} module lines\n{source}", module.len());
+            assert!(called.len() > module.len(), "seed {seed}: {} lines in calls\n{source}", called.len());
+            assert!(called.iter().all(|s| s.depth >= 2), "seed {seed}");
+        }
+    }
+}
+
 /// Acquisition scores and `Predict` start from a state built without
 /// running the program: it must be the state the tracer really begins with.
 #[test]

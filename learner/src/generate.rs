@@ -16,10 +16,12 @@ use rand::{RngExt, SeedableRng};
 mod chance;
 mod idioms;
 mod mutants;
+mod shaped;
 mod suites;
 pub use chance::chancy;
 pub use idioms::idiomatic;
 pub use mutants::{mutants, mutate};
+pub use shaped::shaped;
 pub use suites::{suite, suite_run, suite_seeds};
 
 /// Size knobs.
@@ -59,6 +61,35 @@ enum Ty {
     Tuple,
 }
 
+impl Ty {
+    /// Names a person would give a variable of this type; no two types
+    /// share one, and none is a helper's, a parameter's or a builtin's.
+    fn names(self) -> &'static [&'static str] {
+        match self {
+            Ty::Int => {
+                &["count", "index", "step", "low", "high", "size", "offset", "best", "i", "j", "delta", "result"]
+            }
+            Ty::Bool => &["found", "done", "is_valid", "ok", "matched"],
+            Ty::Str => &["text", "word", "name", "prefix", "label", "line"],
+            Ty::List => &["items", "numbers", "digits", "stack", "queue", "evens"],
+            Ty::Dict => &["counts", "table", "seen", "lookup"],
+            Ty::Tuple => &["pair", "point", "span", "bounds"],
+        }
+    }
+
+    /// Its annotation.
+    fn annotation(self) -> &'static str {
+        match self {
+            Ty::Int => "int",
+            Ty::Bool => "bool",
+            Ty::Str => "str",
+            Ty::List => "list",
+            Ty::Dict => "dict",
+            Ty::Tuple => "tuple",
+        }
+    }
+}
+
 struct Gen<'a> {
     rng: StdRng,
     cfg: &'a GenConfig,
@@ -66,6 +97,12 @@ struct Gen<'a> {
     out: String,
     vars: Vec<(String, Ty)>,
     next_var: usize,
+    /// The depth its statements start at: 1 inside [`shaped`]'s function.
+    base: usize,
+    /// Names a person would give ([`Ty::names`]) instead of `a0`, `b0`.
+    named: bool,
+    /// Variables made so far of each type, for `named`.
+    vars_made: [usize; 6],
 }
 
 /// The helpers' Lua, in `HELPERS`' order.
@@ -99,21 +136,8 @@ pub fn generate(seed: u64, cfg: &GenConfig) -> String {
 /// A random valid program for `seed` in `language`: the same draws, and so
 /// the same computation, in each.
 pub fn generate_in(language: Language, seed: u64, cfg: &GenConfig) -> String {
-    let mut g =
-        Gen { rng: StdRng::seed_from_u64(seed), cfg, lang: language, out: String::new(), vars: vec![], next_var: 0 };
-    let helpers = g.rng.random_range(0..=2);
-    let mut used = vec![];
-    for _ in 0..helpers {
-        let h = g.rng.random_range(0..HELPERS.len());
-        if !used.contains(&h) {
-            used.push(h);
-            g.out.push_str(match language {
-                Language::Python => HELPERS[h],
-                Language::Lua => LUA_HELPERS[h],
-                Language::Js => JS_HELPERS[h],
-            });
-        }
-    }
+    let mut g = Gen::new(seed, cfg, language);
+    let used = g.helpers();
     let default = g.rng.random_range(0..10);
     g.out.push_str(&match language {
         Language::Python => format!("n = int(input() or {default})\n"),
@@ -134,7 +158,29 @@ pub fn generate_in(language: Language, seed: u64, cfg: &GenConfig) -> String {
     g.out
 }
 
-impl Gen<'_> {
+impl<'a> Gen<'a> {
+    fn new(seed: u64, cfg: &'a GenConfig, lang: Language) -> Self {
+        let rng = StdRng::seed_from_u64(seed);
+        Gen { rng, cfg, lang, out: String::new(), vars: vec![], next_var: 0, base: 0, named: false, vars_made: [0; 6] }
+    }
+
+    /// Up to two of the helper functions, written out: the ones used.
+    fn helpers(&mut self) -> Vec<usize> {
+        let mut used = vec![];
+        for _ in 0..self.rng.random_range(0..=2) {
+            let h = self.rng.random_range(0..HELPERS.len());
+            if !used.contains(&h) {
+                used.push(h);
+                self.out.push_str(match self.lang {
+                    Language::Python => HELPERS[h],
+                    Language::Lua => LUA_HELPERS[h],
+                    Language::Js => JS_HELPERS[h],
+                });
+            }
+        }
+        used
+    }
+
     fn lua(&self) -> bool {
         self.lang == Language::Lua
     }
@@ -189,8 +235,17 @@ impl Gen<'_> {
     }
 
     fn fresh(&mut self, ty: Ty) -> String {
-        let names = ["a", "b", "c", "s", "w", "xs", "d", "t", "k", "m", "p", "q"];
-        let name = format!("{}{}", names[self.next_var % names.len()], self.next_var / names.len());
+        let name = if self.named {
+            // Each type's names are its own and counted apart, so no two
+            // variables share one.
+            let (names, made) = (ty.names(), self.vars_made[ty as usize]);
+            self.vars_made[ty as usize] += 1;
+            let (name, round) = (names[made % names.len()], made / names.len());
+            if round == 0 { name.to_string() } else { format!("{name}_{round}") }
+        } else {
+            let names = ["a", "b", "c", "s", "w", "xs", "d", "t", "k", "m", "p", "q"];
+            format!("{}{}", names[self.next_var % names.len()], self.next_var / names.len())
+        };
         self.next_var += 1;
         self.vars.push((name.clone(), ty));
         name
@@ -222,7 +277,7 @@ impl Gen<'_> {
     /// a container changed, a block (while `depth` is under the nesting), a
     /// call of one of `helpers`, or a print.
     fn statement(&mut self, depth: usize, helpers: &[usize]) {
-        let block = depth < self.cfg.nesting;
+        let block = depth < self.cfg.nesting + self.base;
         match self.rng.random_range(0..14) {
             0 | 1 => {
                 let e = self.int();

@@ -45,7 +45,7 @@ pub use facts::comparisons;
 pub use flow::FLOW_VOCAB;
 pub use foresee::{Code, End, Foreseen, cut, foresee, foresee_until, unreadable};
 pub use generate::{
-    GenConfig, chancy, generate, generate_in, idiomatic, inputs, mutants, mutate, suite, suite_run, suite_seeds,
+    GenConfig, chancy, generate, generate_in, idiomatic, inputs, mutants, mutate, shaped, suite, suite_run, suite_seeds,
 };
 pub use infer::{
     Choice, Decoded, Decoding, Prediction, Rollout, Start, decode, disagreement, distribution, embeddings,

@@ -3,12 +3,13 @@
 
 use curio_trace::{Execution, Language, Limits, Run, Status, Trace};
 
-use super::{GenConfig, chancy, generate, generate_in, idiomatic, inputs};
+use super::{GenConfig, chancy, generate, generate_in, idiomatic, inputs, shaped};
 
 /// A held-out suite's programs, as executions under `limits`: `indist`
 /// (the generator's distribution, on seeds training never uses), `hard`
 /// (longer programs, more iterations, longer strings), `idioms`
-/// ([`idiomatic`] programs), `chance` ([`chancy`] programs, whose runs
+/// ([`idiomatic`] programs), `shaped` ([`shaped`] programs: the plain
+/// generator's statements in a function called once), `chance` ([`chancy`] programs, whose runs
 /// differ by seed), `indist-lua` and `hard-lua`, or `indist-js` and
 /// `hard-js` (the first two's twins in Lua or JavaScript, on the same
 /// seeds); `None` for another name. The one suite
@@ -19,6 +20,7 @@ pub fn suite(name: &str, count: usize, limits: Limits) -> Option<Vec<Execution>>
         "indist" => (Language::Python, |seed| generate(seed, &GenConfig::default())),
         "hard" => (Language::Python, |seed| generate(seed, &GenConfig::harder())),
         "idioms" => (Language::Python, |seed| idiomatic(seed, &GenConfig::default())),
+        "shaped" => (Language::Python, |seed| shaped(seed, &GenConfig::default())),
         "chance" => (Language::Python, chancy),
         "indist-lua" => (Language::Lua, |seed| generate_in(Language::Lua, seed, &GenConfig::default())),
         "hard-lua" => (Language::Lua, |seed| generate_in(Language::Lua, seed, &GenConfig::harder())),
@@ -53,6 +55,7 @@ pub fn suite_seeds(name: &str, count: usize) -> Vec<u64> {
         "hard" => 9_000_000_000,
         "idioms" => 7_000_000_000,
         "chance" => 6_000_000_000,
+        "shaped" => 5_000_000_000,
         _ => 8_000_000_000,
     };
     (0..count as u64).map(|i| base + i).collect()

@@ -42,7 +42,9 @@ pub struct EvalArgs {
     checkpoint: PathBuf,
     /// `indist` (the training distribution, other seeds), `hard` (longer
     /// programs, more iterations, longer strings), `idioms` (programs
-    /// written with the idioms people use), `chance` (programs that draw
+    /// written with the idioms people use), `shaped` (the first suite's
+    /// statements in a function called once, as the real suite's programs
+    /// are), `chance` (programs that draw
     /// from `random`, each run on its suite seed), `indist-lua` and
     /// `hard-lua` (the first two's Lua twins), or `indist-js` and `hard-js`
     /// (their JavaScript twins); ignored with a file.
@@ -139,7 +141,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         Programs::Count(n) => {
             let Some(programs) = curio_learner::suite(&args.suite, *n, Limits::default()) else {
                 anyhow::bail!(
-                    "unknown suite '{}': use indist, hard, idioms, chance, indist-lua, hard-lua, indist-js or hard-js, or --programs FILE.jsonl",
+                    "unknown suite '{}': use indist, hard, idioms, shaped, chance, indist-lua, hard-lua, indist-js or hard-js, or --programs FILE.jsonl",
                     args.suite
                 );
             };

@@ -21,6 +21,11 @@ pub struct TrainArgs {
     /// dicts, sets, small classes) to run and store beside them.
     #[arg(long, default_value_t = 0)]
     idiomatic: u64,
+    /// Generated programs in the shape of the real suite's: the plain
+    /// generator's statements inside a function with annotated parameters
+    /// and a docstring, called once and its result printed.
+    #[arg(long, default_value_t = 0)]
+    shaped: u64,
     /// Generated programs that draw from `random` (whose runs differ by
     /// seed) to run and store beside them, each under --chance-seeds seeds.
     #[arg(long, default_value_t = 0)]
@@ -219,13 +224,15 @@ pub fn train(args: TrainArgs, data_dir: &std::path::Path) -> anyhow::Result<()> 
     let kinds = Generated {
         plain: args.programs,
         idioms: args.idiomatic,
+        shaped: args.shaped,
         chance: args.chance,
         seeds: args.chance_seeds,
         lua: args.lua,
         js: args.js,
     };
-    let bar = ProgressBar::new(kinds.plain + kinds.idioms + kinds.chance * kinds.seeds + kinds.lua + kinds.js)
-        .with_style(ProgressStyle::with_template("running programs {bar:30} {pos}/{len}").expect("template"));
+    let bar =
+        ProgressBar::new(kinds.plain + kinds.idioms + kinds.shaped + kinds.chance * kinds.seeds + kinds.lua + kinds.js)
+            .with_style(ProgressStyle::with_template("running programs {bar:30} {pos}/{len}").expect("template"));
     let sandbox = crate::sandbox(2)?;
     runtime.block_on(store_generated(&store, &sandbox, kinds, || bar.inc(1)))?;
     bar.finish_and_clear();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use curio_interpreter_pool::{Execution, Language, Limits, Sandbox};
 use curio_learner::{
-    GenConfig, Listed, StepStats, TrainConfig, Trainer, chancy, generate, generate_in, idiomatic, inputs,
+    GenConfig, Listed, StepStats, TrainConfig, Trainer, chancy, generate, generate_in, idiomatic, inputs, shaped,
 };
 use curio_store::{ExecutionRecord, Origin, ProgramRecord, Provenance, Store};
 use sha2::{Digest, Sha256};
@@ -204,6 +204,8 @@ pub struct Generated {
     pub plain: u64,
     /// Idiomatic ones ([`curio_learner::idiomatic`]), 0..idioms.
     pub idioms: u64,
+    /// Function-shaped ones ([`curio_learner::shaped`]), 0..shaped.
+    pub shaped: u64,
     /// Programs with chance in them ([`curio_learner::chancy`]), 0..chance,
     /// each run under `seeds` seeds: the runs a distribution is learnt from.
     pub chance: u64,
@@ -237,6 +239,10 @@ pub async fn store_generated(
         .chain(
             (0..kinds.idioms)
                 .map(move |seed| run(0x01D1_03A7, seed, (seed, seed), idiomatic(seed, &GenConfig::default()))),
+        )
+        .chain(
+            (0..kinds.shaped)
+                .map(move |seed| run(0x05_4A_9E_D0, seed, (seed, seed), shaped(seed, &GenConfig::default()))),
         )
         .chain((0..kinds.chance).flat_map(move |program| {
             // Run seeds far from the program numbers, one run per seed.
