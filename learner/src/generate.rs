@@ -64,16 +64,91 @@ enum Ty {
 impl Ty {
     /// Names a person would give a variable of this type; no two types
     /// share one, and none is a helper's, a parameter's or a builtin's.
+    /// Many, so that a model learns to copy a name rather than recall it.
     fn names(self) -> &'static [&'static str] {
         match self {
-            Ty::Int => {
-                &["count", "index", "step", "low", "high", "size", "offset", "best", "i", "j", "delta", "result"]
-            }
-            Ty::Bool => &["found", "done", "is_valid", "ok", "matched"],
-            Ty::Str => &["text", "word", "name", "prefix", "label", "line"],
-            Ty::List => &["items", "numbers", "digits", "stack", "queue", "evens"],
-            Ty::Dict => &["counts", "table", "seen", "lookup"],
-            Ty::Tuple => &["pair", "point", "span", "bounds"],
+            Ty::Int => &[
+                "count",
+                "index",
+                "step",
+                "low",
+                "high",
+                "size",
+                "offset",
+                "best",
+                "i",
+                "j",
+                "delta",
+                "result",
+                "carry",
+                "length",
+                "pos",
+                "left",
+                "right",
+                "mid",
+                "acc",
+                "diff",
+                "prod",
+                "width",
+                "height",
+                "score",
+                "remainder",
+                "quotient",
+                "digit",
+                "shift",
+                "base",
+                "power",
+                "ones",
+                "tens",
+                "lo",
+                "hi",
+                "idx",
+                "cnt",
+            ],
+            Ty::Bool => &[
+                "found",
+                "done",
+                "is_valid",
+                "ok",
+                "matched",
+                "flag",
+                "is_sorted",
+                "has_pair",
+                "balanced",
+                "seen_zero",
+                "is_even",
+                "changed",
+                "inside",
+                "ready",
+            ],
+            Ty::Str => &[
+                "text", "word", "name", "prefix", "label", "line", "suffix", "letters", "message", "token", "key",
+                "chunk", "head", "tail", "title", "code", "pattern", "sentence", "part", "joined",
+            ],
+            Ty::List => &[
+                "items",
+                "numbers",
+                "digits",
+                "stack",
+                "queue",
+                "evens",
+                "odds",
+                "out",
+                "res",
+                "row",
+                "path",
+                "sizes",
+                "primes",
+                "buffer",
+                "history",
+                "collected",
+                "window",
+                "merged",
+                "heights",
+                "costs",
+            ],
+            Ty::Dict => &["counts", "table", "seen", "lookup", "freq", "memo", "index_of", "totals", "cache", "groups"],
+            Ty::Tuple => &["pair", "point", "span", "bounds", "edge", "coords", "interval", "entry", "cell", "move"],
         }
     }
 
@@ -101,8 +176,9 @@ struct Gen<'a> {
     base: usize,
     /// Names a person would give ([`Ty::names`]) instead of `a0`, `b0`.
     named: bool,
-    /// Variables made so far of each type, for `named`.
-    vars_made: [usize; 6],
+    /// Every name given so far, for `named` (blocks forget their
+    /// variables; their names stay taken).
+    vars_named: Vec<String>,
 }
 
 /// The helpers' Lua, in `HELPERS`' order.
@@ -161,7 +237,7 @@ pub fn generate_in(language: Language, seed: u64, cfg: &GenConfig) -> String {
 impl<'a> Gen<'a> {
     fn new(seed: u64, cfg: &'a GenConfig, lang: Language) -> Self {
         let rng = StdRng::seed_from_u64(seed);
-        Gen { rng, cfg, lang, out: String::new(), vars: vec![], next_var: 0, base: 0, named: false, vars_made: [0; 6] }
+        Gen { rng, cfg, lang, out: String::new(), vars: vec![], next_var: 0, base: 0, named: false, vars_named: vec![] }
     }
 
     /// Up to two of the helper functions, written out: the ones used.
@@ -236,16 +312,21 @@ impl<'a> Gen<'a> {
 
     fn fresh(&mut self, ty: Ty) -> String {
         let name = if self.named {
-            // Each type's names are its own and counted apart, so no two
-            // variables share one.
-            let (names, made) = (ty.names(), self.vars_made[ty as usize]);
-            self.vars_made[ty as usize] += 1;
-            let (name, round) = (names[made % names.len()], made / names.len());
-            if round == 0 { name.to_string() } else { format!("{name}_{round}") }
+            // A name no variable of the program has yet; the types' lists
+            // are disjoint, so only the type's own need checking.
+            let free: Vec<&str> =
+                ty.names().iter().copied().filter(|n| !self.vars_named.iter().any(|v| v == n)).collect();
+            match free.len() {
+                0 => format!("{}{}", ty.names()[0], self.next_var),
+                k => free[self.rng.random_range(0..k)].to_string(),
+            }
         } else {
             let names = ["a", "b", "c", "s", "w", "xs", "d", "t", "k", "m", "p", "q"];
             format!("{}{}", names[self.next_var % names.len()], self.next_var / names.len())
         };
+        if self.named {
+            self.vars_named.push(name.clone());
+        }
         self.next_var += 1;
         self.vars.push((name.clone(), ty));
         name

@@ -13,22 +13,31 @@ use rand::RngExt;
 
 use super::{Gen, GenConfig, Ty};
 
-/// What the function is called, and the first line of its docstring.
-const PURPOSES: [(&str, &str); 8] = [
-    ("solve", "Work out the answer for n."),
-    ("transform", "Transform n into a new value, step by step."),
-    ("count_steps", "Count the steps it takes to reach the result."),
-    ("build_result", "Build the result from n and the values."),
-    ("process", "Process the input and return what is left."),
-    ("compute", "Compute a value from n."),
-    ("summarize", "Summarize n as one value."),
-    ("check_values", "Check the values against n and report."),
+/// The function's name is a verb and a noun, its parameters' names come
+/// from these, and none is a variable's ([`Ty::names`]): a name is to be
+/// copied from the program, not recalled.
+const VERBS: [&str; 16] = [
+    "count", "find", "get", "make", "check", "sort", "merge", "split", "build", "parse", "filter", "reverse", "encode",
+    "rotate", "collect", "sum",
+];
+const NOUNS: [&str; 16] = [
+    "words", "values", "pairs", "steps", "letters", "scores", "chars", "nums", "parts", "keys", "runs", "gaps",
+    "peaks", "tokens", "lines", "blocks",
+];
+const INT_PARAMS: [&str; 12] =
+    ["n", "k", "x", "num", "number", "limit", "amount", "target", "value", "m", "start", "level"];
+const LIST_PARAMS: [&str; 8] = ["values", "arr", "lst", "nums", "data", "xs", "elements", "numbers_in"];
+const DOCS: [&str; 4] = [
+    "Return what is left of {p} after the steps below.",
+    "Given {p}, work out the answer step by step.",
+    "Compute a value from {p} and return it.",
+    "Check {p} and report the result.",
 ];
 
 /// A random function-shaped Python program for `seed`: the plain
-/// generator's helpers, then a function of `n` (and, half the time, a list
-/// of ints) that runs `cfg.statements` statements and returns its last
-/// variable, then `print(repr(...))` of a call whose `n` is read from the
+/// generator's helpers, then a function of an int (and, half the time, a
+/// list of ints) that runs `cfg.statements` statements and returns its last
+/// variable, then `print(repr(...))` of a call whose int is read from the
 /// input, so [`super::inputs`] serve it as they serve the others.
 pub fn shaped(seed: u64, cfg: &GenConfig) -> String {
     let mut g = Gen::new(seed ^ 0x05_4A_9E_D0, cfg, Language::Python);
@@ -36,24 +45,26 @@ pub fn shaped(seed: u64, cfg: &GenConfig) -> String {
     g.named = true;
     let used = g.helpers();
     let helpers = std::mem::take(&mut g.out);
-    let (name, doc) = PURPOSES[g.rng.random_range(0..PURPOSES.len())];
+    let name = format!("{}_{}", pick(&mut g, &VERBS), pick(&mut g, &NOUNS));
+    let int = pick(&mut g, &INT_PARAMS);
     let default = g.rng.random_range(0..10);
-    g.vars.push(("n".into(), Ty::Int));
-    let mut params = vec!["n: int".to_string()];
+    g.vars.push((int.into(), Ty::Int));
+    let mut params = vec![format!("{int}: int")];
     let mut args = vec![format!("int(input() or {default})")];
-    let example = g.rng.random_range(0..10);
-    let mut shown = vec![example.to_string()];
+    let mut shown = vec![g.rng.random_range(0..10).to_string()];
     if g.rng.random_bool(0.5) {
+        let list = pick(&mut g, &LIST_PARAMS);
         let items: Vec<String> = (0..g.rng.random_range(1..5)).map(|_| g.rng.random_range(0..9).to_string()).collect();
-        g.vars.push(("values".into(), Ty::List));
-        params.push("values: list".into());
+        g.vars.push((list.into(), Ty::List));
+        params.push(format!("{list}: list"));
         args.push(format!("[{}]", items.join(", ")));
         shown.push("[1, 2]".into());
     }
+    let doc = pick(&mut g, &DOCS).replace("{p}", int);
     for _ in 0..cfg.statements {
         g.statement(1, &used);
     }
-    let (last, ty) = g.vars.last().cloned().expect("n at least");
+    let (last, ty) = g.vars.last().cloned().expect("the int at least");
     let body = std::mem::take(&mut g.out);
     format!(
         "{helpers}\n\ndef {name}({}) -> {}:\n    \"\"\" {doc}\n    >>> {name}({})\n    \"\"\"\n{body}    return {last}\n\n\nprint(repr({name}({})))\n",
@@ -62,6 +73,10 @@ pub fn shaped(seed: u64, cfg: &GenConfig) -> String {
         shown.join(", "),
         args.join(", "),
     )
+}
+
+fn pick<'a>(g: &mut Gen, from: &[&'a str]) -> &'a str {
+    from[g.rng.random_range(0..from.len())]
 }
 
 #[cfg(test)]
@@ -76,7 +91,7 @@ mod tests {
             let calls = p.lines().filter(|l| l.starts_with("print(repr(")).count();
             assert_eq!(calls, 1, "{p}");
             assert!(p.contains("    \"\"\" "), "{p}");
-            let def = p.lines().find(|l| l.starts_with("def ") && l.contains("(n: int")).expect("the function");
+            let def = p.lines().find(|l| l.starts_with("def ") && l.contains(": int")).expect("the function");
             assert!(def.contains(") -> "), "{def}");
             // The body is the function's: nothing between the def and the call is at module level.
             let body = p.split(def).nth(1).expect("body").split("\n\n\nprint").next().expect("body");
@@ -85,6 +100,10 @@ mod tests {
         }
         let distinct: std::collections::HashSet<&String> = programs.iter().collect();
         assert!(distinct.len() >= 45, "{} distinct of 50", distinct.len());
+        // Names vary, so a model must copy them from the program.
+        let defs: std::collections::HashSet<&str> =
+            programs.iter().filter_map(|p| p.lines().find(|l| l.contains(": int"))).collect();
+        assert!(defs.len() >= 40, "{} distinct signatures of 50", defs.len());
         assert_eq!(shaped(7, &cfg), shaped(7, &cfg));
     }
 }
