@@ -203,12 +203,22 @@ fn shaped_programs_run_and_do_their_work_inside_the_called_function() {
             let exec = Execution { input, ..Execution::python(source.clone()) };
             let t = sandbox().execute(&exec).unwrap();
             assert!(matches!(t.status, Status::Ok), "seed {seed}: {:?} {:?}\n{source}", t.status, t.error);
+            let def = source.lines().find(|l| l.starts_with("def ") && l.contains(": int")).expect("the function");
+            let name = &def["def ".len()..def.find('(').expect("(")];
             let lines = t.steps.iter().filter(|s| s.event == curio_trace::Event::Line);
-            let (module, called): (Vec<_>, Vec<_>) = lines.partition(|s| s.function == "<module>");
-            // The module defines the helpers and the function, then calls it once.
-            assert!(module.len() <= 5, "seed {seed}: {} module lines\n{source}", module.len());
-            assert!(called.len() > module.len(), "seed {seed}: {} lines in calls\n{source}", called.len());
-            assert!(called.iter().all(|s| s.depth >= 2), "seed {seed}");
+            let module = lines.clone().filter(|s| s.function == "<module>").count();
+            let own: Vec<_> = lines.clone().filter(|s| s.function == name).collect();
+            // The module defines the helpers and the function, then calls it
+            // once; every one of its statements runs at least one line.
+            assert!(module <= 5, "seed {seed}: {module} module lines\n{source}");
+            assert!(own.len() > GenConfig::default().statements, "seed {seed}: {} lines in {name}", own.len());
+            assert!(own.iter().all(|s| s.depth == 2), "seed {seed}: {name} called from below the module");
+            assert!(lines.filter(|s| s.depth > 2).all(|s| s.function != name), "seed {seed}: {name} recursed");
+            // What it returns is what the module prints.
+            let returned = t.steps.iter().rfind(|s| s.event == curio_trace::Event::Return && s.function == name);
+            let value = returned.and_then(|s| s.value.clone()).expect("a return value");
+            let printed: String = t.steps.iter().map(|s| s.stdout.as_str()).collect();
+            assert_eq!(printed.lines().last(), Some(value.as_str()), "seed {seed}\n{source}");
         }
     }
 }

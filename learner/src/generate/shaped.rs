@@ -106,4 +106,22 @@ mod tests {
         assert!(defs.len() >= 40, "{} distinct signatures of 50", defs.len());
         assert_eq!(shaped(7, &cfg), shaped(7, &cfg));
     }
+
+    #[test]
+    fn parameters_and_functions_are_named_apart_from_the_variables() {
+        let types = [Ty::Int, Ty::Bool, Ty::Str, Ty::List, Ty::Dict, Ty::Tuple];
+        let variables: Vec<&str> = types.iter().flat_map(|t| t.names().iter().copied()).collect();
+        let params: Vec<&str> = INT_PARAMS.iter().chain(&LIST_PARAMS).copied().collect();
+        let distinct: std::collections::HashSet<&&str> = params.iter().collect();
+        assert_eq!(distinct.len(), params.len(), "two parameters share a name");
+        for p in &params {
+            assert!(!variables.contains(p), "{p} is a variable's name too");
+        }
+        for verb in VERBS {
+            for noun in NOUNS {
+                let f = format!("{verb}_{noun}");
+                assert!(!variables.contains(&f.as_str()) && !params.contains(&f.as_str()), "{f}");
+            }
+        }
+    }
 }
