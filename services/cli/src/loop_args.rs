@@ -98,6 +98,11 @@ pub struct LoopArgs {
     /// string methods, dicts, sets, small classes).
     #[arg(long, default_value_t = LoopConfig::default().idiomatic_share)]
     pub(crate) idiomatic_share: f64,
+    /// Share of the generated Python candidates in the real suite's shape:
+    /// the generator's statements in a function with annotated parameters
+    /// and a docstring, called once and its result printed.
+    #[arg(long, default_value_t = LoopConfig::default().shaped_share)]
+    pub(crate) shaped_share: f64,
     /// Share of the generated Python candidates in the generator's harder
     /// setting (longer programs, more iterations, longer strings).
     #[arg(long, default_value_t = LoopConfig::default().hard_share)]
@@ -167,6 +172,7 @@ pub(crate) fn loop_config(args: &LoopArgs, leg: &Leg, data_dir: &Path, corpus: &
         corpus: corpus.clone(),
         corpus_share: args.corpus_share,
         idiomatic_share: args.idiomatic_share,
+        shaped_share: args.shaped_share,
         hard_share: args.hard_share,
         chance_share: args.chance_share,
         lua_share: args.lua_share,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use curio_learner::{
     Example, GenConfig, JUMPS, State, WorldModel, chancy, disagreement, embeddings, encode_context_in, generate,
-    generate_in, idiomatic, inputs, mutate, trajectory_uncertainty, uncertainty,
+    generate_in, idiomatic, inputs, mutate, shaped, trajectory_uncertainty, uncertainty,
 };
 use curio_store::Origin;
 use curio_trace::Language;
@@ -112,15 +112,18 @@ pub fn draw_candidates(
                 } else if shares.idiomatic > 0.0 && rng.random::<f64>() < shares.idiomatic {
                     (Language::Python, idiomatic(program, config), format!("idioms:{program}"), Source::Idioms)
                 } else {
-                    // Of the Python ones not idiomatic: only with a hard or
-                    // chance share is there a draw more.
+                    // Of the Python ones not idiomatic: only with a hard,
+                    // chance or shaped share is there a draw more.
                     let rest = (1.0 - shares.idiomatic).max(1e-12);
-                    let other = if shares.hard + shares.chance > 0.0 { rng.random::<f64>() * rest } else { 1.0 };
+                    let others = shares.hard + shares.chance + shares.shaped;
+                    let other = if others > 0.0 { rng.random::<f64>() * rest } else { 1.0 };
                     if other < shares.hard {
                         let source = generate(program, &GenConfig::harder());
                         (Language::Python, source, format!("hard:{program}"), Source::Hard)
                     } else if other < shares.hard + shares.chance {
                         (Language::Python, chancy(program), format!("chance:{program}"), Source::Chance)
+                    } else if other < others {
+                        (Language::Python, shaped(program, config), format!("shaped:{program}"), Source::Shaped)
                     } else {
                         (Language::Python, generate(program, config), format!("gen:{program}"), Source::Plain)
                     }
@@ -388,7 +391,7 @@ mod tests {
             language: Language::Python,
             source: generate(1, &GenConfig::default()),
         }];
-        let none = Nested { corpus: 0.0, lua: 0.0, js: 0.0, idiomatic: 0.0, hard: 0.0, chance: 0.0 };
+        let none = Nested { corpus: 0.0, lua: 0.0, js: 0.0, idiomatic: 0.0, shaped: 0.0, hard: 0.0, chance: 0.0 };
         let plain = Generating { config: &GenConfig::default(), shares: none };
         let draw = |seed| draw_candidates(20, &surprising, plain, None, &mut StdRng::seed_from_u64(seed));
         assert_eq!(draw(7), draw(7));
@@ -414,13 +417,23 @@ mod tests {
         for language in Language::ALL {
             assert!((12..=48).contains(&count(language)), "{} of 90 in {}", count(language), language.as_str());
         }
-        let kinds = Generating { shares: Nested { idiomatic: 0.25, hard: 0.25, chance: 0.25, ..none }, ..plain };
-        let mixed = draw_candidates(200, &[], kinds, None, &mut StdRng::seed_from_u64(7));
-        for (from, prefix) in [(Source::Idioms, "idioms:"), (Source::Hard, "hard:"), (Source::Chance, "chance:")] {
+        let shares = Nested { idiomatic: 0.2, shaped: 0.2, hard: 0.2, chance: 0.2, ..none };
+        let mixed = draw_candidates(250, &[], Generating { shares, ..plain }, None, &mut StdRng::seed_from_u64(7));
+        let kinds = [
+            (Source::Idioms, "idioms:"),
+            (Source::Shaped, "shaped:"),
+            (Source::Hard, "hard:"),
+            (Source::Chance, "chance:"),
+            (Source::Plain, "gen:"),
+        ];
+        for (from, prefix) in kinds {
             let some: Vec<&Candidate> = mixed.iter().filter(|c| c.from == from).collect();
-            assert!((25..=75).contains(&some.len()), "{} of 200 from {from:?}", some.len());
+            assert!((25..=75).contains(&some.len()), "{} of 250 from {from:?}", some.len());
             assert!(some.iter().all(|c| c.family.starts_with(prefix)));
         }
+        let one = mixed.iter().find(|c| c.from == Source::Shaped).unwrap();
+        let program: u64 = one.family["shaped:".len()..].parse().unwrap();
+        assert_eq!(one.source, shaped(program, &GenConfig::default()));
         let hard = mixed.iter().find(|c| c.from == Source::Hard).unwrap();
         let program: u64 = hard.family["hard:".len()..].parse().unwrap();
         assert_eq!(hard.source, generate(program, &GenConfig::harder()));

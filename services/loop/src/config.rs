@@ -157,6 +157,10 @@ pub struct LoopConfig {
     /// use ([`curio_learner::idiomatic`]); the rest come from the plain
     /// generator. Default: 0.5.
     pub idiomatic_share: f64,
+    /// Share of the generated Python candidates in the real suite's shape
+    /// ([`curio_learner::shaped`]: the generator's statements in a function
+    /// called once). Default: 0.
+    pub shaped_share: f64,
     /// Share of the generated Python candidates in the generator's harder
     /// setting (longer programs, more iterations, longer strings).
     /// Default: 0.
@@ -211,6 +215,7 @@ impl Default for LoopConfig {
             corpus: None,
             corpus_share: 0.5,
             idiomatic_share: 0.5,
+            shaped_share: 0.0,
             hard_share: 0.0,
             chance_share: 0.0,
             lua_share: 0.0,
@@ -257,10 +262,10 @@ impl LoopConfig {
         if !(0.0..=1.0).contains(&self.corpus_share) {
             return bad(format!("corpus share is {}; allowed 0..=1", self.corpus_share));
         }
-        let python = [self.idiomatic_share, self.hard_share, self.chance_share];
+        let python = [self.idiomatic_share, self.shaped_share, self.hard_share, self.chance_share];
         if python.iter().any(|s| !(0.0..=1.0).contains(s)) || python.iter().sum::<f64>() > 1.0 {
             return bad(format!(
-                "idiomatic, hard and chance shares are {python:?}; each allowed 0..=1, and together at most 1"
+                "idiomatic, shaped, hard and chance shares are {python:?}; each allowed 0..=1, and together at most 1"
             ));
         }
         if !(0.0..=1.0).contains(&self.lua_share) {

@@ -13,6 +13,9 @@ pub enum Source {
     Plain,
     /// The generator with people's idioms, in Python.
     Idioms,
+    /// The generator's statements in a function called once, as the real
+    /// suite's programs are, in Python.
+    Shaped,
     /// The generator's harder setting: longer programs, more iterations,
     /// longer strings.
     Hard,
@@ -33,8 +36,16 @@ pub enum Source {
 
 /// The sources whose shares the bandit sets (mutants and reruns keep
 /// theirs: they follow the model's surprises already).
-pub const ARMS: [Source; 7] =
-    [Source::Corpus, Source::Plain, Source::Idioms, Source::Hard, Source::Chance, Source::Lua, Source::Js];
+pub const ARMS: [Source; 8] = [
+    Source::Corpus,
+    Source::Plain,
+    Source::Idioms,
+    Source::Shaped,
+    Source::Hard,
+    Source::Chance,
+    Source::Lua,
+    Source::Js,
+];
 
 impl Source {
     /// Its name in the store and in metrics.
@@ -43,6 +54,7 @@ impl Source {
             Source::Corpus => "corpus",
             Source::Plain => "generated",
             Source::Idioms => "idioms",
+            Source::Shaped => "shaped",
             Source::Hard => "hard",
             Source::Chance => "chance",
             Source::Lua => "lua",
@@ -77,8 +89,8 @@ pub struct Sources {
 
 /// The nested draws [`crate::acquire::draw_candidates`] makes, from flat
 /// shares: the corpus's share, then of the generated candidates Lua's and
-/// JavaScript's, then of the Python ones the idiomatic, hard and chance
-/// shares.
+/// JavaScript's, then of the Python ones the idiomatic, shaped, hard and
+/// chance shares.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Nested {
     /// Of all candidates, from the corpus.
@@ -89,6 +101,8 @@ pub struct Nested {
     pub js: f64,
     /// Of the generated Python ones, with people's idioms.
     pub idiomatic: f64,
+    /// Of the generated Python ones, shaped as the real suite's.
+    pub shaped: f64,
     /// Of the generated Python ones, in the harder setting.
     pub hard: f64,
     /// Of the generated Python ones, drawing from `random`.
@@ -102,11 +116,13 @@ impl Sources {
         let real = if corpus { config.corpus_share } else { 0.0 };
         let generated = 1.0 - real;
         let python = generated * (1.0 - config.lua_share - config.js_share);
-        let (idioms, hard, chance) = (config.idiomatic_share, config.hard_share, config.chance_share);
+        let (idioms, shaped) = (config.idiomatic_share, config.shaped_share);
+        let (hard, chance) = (config.hard_share, config.chance_share);
         let prior = [
             real,
-            python * (1.0 - idioms - hard - chance),
+            python * (1.0 - idioms - shaped - hard - chance),
             python * idioms,
+            python * shaped,
             python * hard,
             python * chance,
             generated * config.lua_share,
@@ -156,15 +172,16 @@ impl Sources {
 
     /// The shares as the nested draws make them.
     pub fn nested(&self) -> Nested {
-        let [corpus, plain, idioms, hard, chance, lua, js] = self.shares();
+        let [corpus, plain, idioms, shaped, hard, chance, lua, js] = self.shares();
         let generated = (1.0 - corpus).max(1e-12);
-        let python = plain + idioms + hard + chance;
+        let python = plain + idioms + shaped + hard + chance;
         let of_python = |x: f64| if python > 0.0 { x / python } else { 0.0 };
         Nested {
             corpus,
             lua: lua / generated,
             js: js / generated,
             idiomatic: of_python(idioms),
+            shaped: of_python(shaped),
             hard: of_python(hard),
             chance: of_python(chance),
         }
@@ -185,6 +202,7 @@ mod tests {
         LoopConfig {
             corpus_share: 0.5,
             idiomatic_share: 0.5,
+            shaped_share: 0.1,
             hard_share: 0.2,
             chance_share: 0.1,
             lua_share: 0.2,
@@ -200,12 +218,13 @@ mod tests {
         let shares = s.shares();
         assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert_eq!(shares[0], 0.5);
-        // Python: 0.5 × 0.6 = 0.3, of it 20% plain, 50% idioms, 20% hard, 10% chance.
-        let want = [0.5, 0.06, 0.15, 0.06, 0.03, 0.1, 0.1];
+        // Python: 0.5 × 0.6 = 0.3, of it 10% plain, 50% idioms, 10% shaped, 20% hard, 10% chance.
+        let want = [0.5, 0.03, 0.15, 0.03, 0.06, 0.03, 0.1, 0.1];
         assert!(shares.iter().zip(want).all(|(s, w)| (s - w).abs() < 1e-12), "{shares:?}");
         let n = s.nested();
         assert!((n.corpus - 0.5).abs() < 1e-12 && (n.lua - 0.2).abs() < 1e-12 && (n.idiomatic - 0.5).abs() < 1e-12);
         assert!((n.hard - 0.2).abs() < 1e-12 && (n.chance - 0.1).abs() < 1e-12, "{n:?}");
+        assert!((n.shaped - 0.1).abs() < 1e-12, "{n:?}");
         // Without a corpus its share goes to the generated programs.
         assert_eq!(Sources::new(&config(false), false).shares()[0], 0.0);
     }
@@ -220,6 +239,7 @@ mod tests {
                 s.observe(Source::Lua, 0.5);
                 s.observe(Source::Plain, 0.2);
                 s.observe(Source::Idioms, 0.4);
+                s.observe(Source::Shaped, 0.5);
                 s.observe(Source::Hard, 0.5);
                 s.observe(Source::Chance, 0.5);
                 s.observe(Source::Corpus, 0.6);
@@ -230,7 +250,7 @@ mod tests {
         assert_eq!(fixed.shares(), Sources::new(&config(false), true).shares(), "fixed shares stay put");
         let (before, after) = (fixed.shares(), adapting.shares());
         assert!((after.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{after:?}");
-        assert!(after[6] > before[6], "JavaScript surprises most and gains: {after:?}");
+        assert!(after[7] > before[7], "JavaScript surprises most and gains: {after:?}");
         assert!(after[1] < before[1], "plain Python surprises least and loses: {after:?}");
         for i in 0..ARMS.len() {
             assert!(after[i] >= FLOOR * before[i] - 1e-12, "arm {i} keeps its floor: {after:?}");
@@ -242,6 +262,6 @@ mod tests {
         none.observe(Source::Lua, 50.0);
         none.observe(Source::Plain, 0.1);
         none.observe(Source::Idioms, 0.1);
-        assert_eq!(none.shares()[5], 0.0);
+        assert_eq!(none.shares()[6], 0.0);
     }
 }

@@ -80,7 +80,7 @@ pub struct Provenance {
     pub model_version: Option<i64>,
     /// The pool replica that ran it.
     pub pool_replica: Option<String>,
-    /// Where the candidate came from (`generated`, `idioms`, `hard`,
+    /// Where the candidate came from (`generated`, `idioms`, `shaped`, `hard`,
     /// `chance`, `lua`, `js`, `corpus`, `mutant`, `rerun`, `submitted`).
     pub source: Option<String>,
     /// Its source's share of the fresh draws when it was drawn: the
