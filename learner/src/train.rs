@@ -3,7 +3,7 @@
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
-use crate::data::{Example, collate};
+use crate::data::{Example, collate, shift_lines};
 use crate::model::{Learner, Losses, ModelError};
 
 /// Optimizer settings.
@@ -30,6 +30,10 @@ pub struct TrainConfig {
     /// ([`crate::Losses::objective`]): the action reads them, so a wrong
     /// byte there is a wrong next line. Default: 1.
     pub working_weight: f64,
+    /// Largest random shift of a program's line ids in a training batch
+    /// ([`crate::data::shift_lines`]); 0 trains on the ids as they are.
+    /// Default: 0.
+    pub line_shift: i64,
 }
 
 impl Default for TrainConfig {
@@ -42,6 +46,7 @@ impl Default for TrainConfig {
             average: 0.998,
             action_weight: 1.0,
             working_weight: 1.0,
+            line_shift: 0,
         }
     }
 }
@@ -94,6 +99,13 @@ impl Trainer {
                 config.working_weight
             )));
         }
+        if !(0..crate::encode::LINE_IDS).contains(&config.line_shift) {
+            return Err(ModelError::Config(format!(
+                "the line shift must be 0..{} (--line-shift), not {}",
+                crate::encode::LINE_IDS,
+                config.line_shift
+            )));
+        }
         let adamw = nn::AdamW { wd: config.weight_decay, ..Default::default() };
         let opt = adamw.build(&learner.vs, config.lr)?;
         let device = learner.vs.device();
@@ -132,6 +144,13 @@ impl Trainer {
         } else {
             unworked = examples.iter().cloned().map(Example::unworked).collect();
             &unworked
+        };
+        let shifted: Vec<Example>;
+        let examples = if self.config.line_shift > 0 {
+            shifted = shift_lines(examples, self.config.line_shift, step as u64);
+            &shifted
+        } else {
+            examples
         };
         let batch = collate(examples, self.learner.model.config.window(), self.device);
         let out = self.learner.model.forward(&batch, true)?;

@@ -85,6 +85,12 @@ pub struct TrainArgs {
     /// action reads.
     #[arg(long, default_value_t = TrainConfig::default().working_weight)]
     working_weight: f64,
+    /// Shift each program's line ids in a batch by a random 0..=N, so what
+    /// the model learns does not depend on where in a file a line sits (a
+    /// blank first line, a docstring or a function above move every line
+    /// down); 0 trains on the ids as they are.
+    #[arg(long, default_value_t = TrainConfig::default().line_shift)]
+    line_shift: i64,
     /// Also write the latest (not averaged) weights here at the end, to
     /// compare the two.
     #[arg(long)]
@@ -145,6 +151,7 @@ impl TrainArgs {
                 average: self.average,
                 action_weight: self.action_weight,
                 working_weight: self.working_weight,
+                line_shift: self.line_shift,
                 ..TrainConfig::default()
             },
             seed: self.seed.unwrap_or(0),
