@@ -79,6 +79,111 @@ fn pick<'a>(g: &mut Gen, from: &[&'a str]) -> &'a str {
     from[g.rng.random_range(0..from.len())]
 }
 
+impl Ty {
+    /// Names a person would give a variable of this type; no two types
+    /// share one, and none is a helper function's, a parameter's
+    /// or a builtin's.
+    /// Many, so that a model learns to copy a name rather than recall it.
+    pub(super) fn names(self) -> &'static [&'static str] {
+        match self {
+            Ty::Int => &[
+                "count",
+                "index",
+                "step",
+                "low",
+                "high",
+                "size",
+                "offset",
+                "best",
+                "i",
+                "j",
+                "delta",
+                "result",
+                "carry",
+                "length",
+                "pos",
+                "left",
+                "right",
+                "mid",
+                "acc",
+                "diff",
+                "prod",
+                "width",
+                "height",
+                "score",
+                "remainder",
+                "quotient",
+                "digit",
+                "shift",
+                "base",
+                "power",
+                "ones",
+                "tens",
+                "lo",
+                "hi",
+                "idx",
+                "cnt",
+            ],
+            Ty::Bool => &[
+                "found",
+                "done",
+                "is_valid",
+                "ok",
+                "matched",
+                "flag",
+                "is_sorted",
+                "has_pair",
+                "balanced",
+                "seen_zero",
+                "is_even",
+                "changed",
+                "inside",
+                "ready",
+            ],
+            Ty::Str => &[
+                "text", "word", "name", "prefix", "label", "line", "suffix", "letters", "message", "token", "key",
+                "chunk", "head", "tail", "title", "code", "pattern", "sentence", "part", "joined",
+            ],
+            Ty::List => &[
+                "items",
+                "numbers",
+                "digits",
+                "stack",
+                "queue",
+                "evens",
+                "odds",
+                "out",
+                "res",
+                "row",
+                "path",
+                "sizes",
+                "primes",
+                "buffer",
+                "history",
+                "collected",
+                "window",
+                "merged",
+                "heights",
+                "costs",
+            ],
+            Ty::Dict => &["counts", "table", "seen", "lookup", "freq", "memo", "index_of", "totals", "cache", "groups"],
+            Ty::Tuple => &["pair", "point", "span", "bounds", "edge", "coords", "interval", "entry", "cell", "move"],
+        }
+    }
+
+    /// Its annotation.
+    fn annotation(self) -> &'static str {
+        match self {
+            Ty::Int => "int",
+            Ty::Bool => "bool",
+            Ty::Str => "str",
+            Ty::List => "list",
+            Ty::Dict => "dict",
+            Ty::Tuple => "tuple",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +228,62 @@ mod tests {
                 assert!(!variables.contains(&f.as_str()) && !params.contains(&f.as_str()), "{f}");
             }
         }
+    }
+
+    /// Names a person would give: never one twice in a program, never a
+    /// name the statements call or a keyword, and from many.
+    #[test]
+    fn named_variables_are_unique_and_shadow_nothing_the_program_uses() {
+        let cfg = GenConfig::default();
+        let mut g = Gen::new(1, &cfg, Language::Python);
+        g.named = true;
+        let types = [Ty::Int, Ty::Bool, Ty::Str, Ty::List, Ty::Dict, Ty::Tuple];
+        let names: Vec<String> = (0..40).flat_map(|_| types).map(|ty| g.fresh(ty)).collect();
+        let distinct: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len(), "{names:?}");
+        let used = [
+            "fact",
+            "clamp",
+            "shout",
+            "total",
+            "int",
+            "input",
+            "print",
+            "repr",
+            "len",
+            "range",
+            "str",
+            "list",
+            "dict",
+            "tuple",
+            "bool",
+            "sum",
+            "max",
+            "min",
+            "sorted",
+            "ZeroDivisionError",
+            "and",
+            "or",
+            "not",
+            "in",
+            "is",
+            "if",
+            "else",
+            "for",
+            "while",
+            "def",
+            "return",
+            "try",
+            "except",
+            "pass",
+            "None",
+        ];
+        for name in &names {
+            assert!(!used.contains(&name.as_str()), "{name}");
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{name}");
+        }
+        let all: Vec<&str> = types.iter().flat_map(|t| t.names().iter().copied()).collect();
+        let unique: std::collections::HashSet<&&str> = all.iter().collect();
+        assert_eq!(unique.len(), all.len(), "two types share a name");
     }
 }
