@@ -85,6 +85,13 @@ fn a_small_model_beats_the_trivial_baseline_on_held_out_programs() {
     assert_eq!(report.rollout_exact[&1].1, held_out_suite.len());
     let unchanged = held_out.iter().filter(|e| e.target.is_empty()).count();
     assert_eq!(report.delta_exact_by_type[curio_learner::NOTHING].1, unchanged, "transitions that change nothing");
+    // Per kind of true action, the deltas add up to the whole.
+    let by_kind = &report.delta_exact_by_kind;
+    assert_eq!(by_kind.values().map(|(_, n)| n).sum::<usize>(), held_out.len());
+    let kinds = ["call", "return", "exception", "line: next", "line: back", "line: skip", "line: same"];
+    assert!(by_kind.contains_key("line: next") && by_kind.keys().all(|k| kinds.contains(&k.as_str())), "{by_kind:?}");
+    let hits: f64 = by_kind.values().map(|(rate, n)| rate * *n as f64).sum();
+    assert!((hits - model_delta * held_out.len() as f64).abs() < 1e-6, "{by_kind:?} against {model_delta}");
     // The figure is what decoding writes: each delta decoded given its true
     // action and cut at its most likely stop (evaluation decodes only where
     // teacher forcing cannot tell).

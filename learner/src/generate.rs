@@ -75,6 +75,9 @@ struct Gen<'a> {
     /// Every name given so far, for `named` (blocks forget their
     /// variables; their names stay taken).
     vars_named: Vec<String>,
+    /// Lists a `for` is running over: no statement picks them, so the loop
+    /// cannot grow what it walks. Always empty in plain programs.
+    iterated: Vec<String>,
 }
 
 /// The helpers' Lua, in `HELPERS`' order.
@@ -133,7 +136,19 @@ pub fn generate_in(language: Language, seed: u64, cfg: &GenConfig) -> String {
 impl<'a> Gen<'a> {
     fn new(seed: u64, cfg: &'a GenConfig, lang: Language) -> Self {
         let rng = StdRng::seed_from_u64(seed);
-        Gen { rng, cfg, lang, out: String::new(), vars: vec![], next_var: 0, base: 0, named: false, vars_named: vec![] }
+        let out = String::new();
+        Gen {
+            rng,
+            cfg,
+            lang,
+            out,
+            vars: vec![],
+            next_var: 0,
+            base: 0,
+            named: false,
+            vars_named: vec![],
+            iterated: vec![],
+        }
     }
 
     /// Up to two of the helper functions, written out: the ones used.
@@ -202,7 +217,8 @@ impl<'a> Gen<'a> {
     }
 
     fn pick(&mut self, ty: Ty) -> Option<String> {
-        let of: Vec<&String> = self.vars.iter().filter(|(_, t)| *t == ty).map(|(v, _)| v).collect();
+        let of: Vec<&String> =
+            self.vars.iter().filter(|(v, t)| *t == ty && !self.iterated.contains(v)).map(|(v, _)| v).collect();
         if of.is_empty() { None } else { Some(of[self.rng.random_range(0..of.len())].clone()) }
     }
 
@@ -404,6 +420,9 @@ impl<'a> Gen<'a> {
     /// A `for` over a range up to the loop bound, with its body. Lua's and
     /// JavaScript's loop variable is gone after its loop; Python's stays.
     fn for_loop(&mut self, depth: usize, helpers: &[usize]) {
+        if self.named && self.lang == Language::Python {
+            return self.shaped_loop(depth, helpers);
+        }
         let bound = self.rng.random_range(1..=self.cfg.loop_bound);
         let known = self.vars.len();
         let i = self.fresh(Ty::Int);

@@ -225,10 +225,12 @@ impl Tally {
     }
 
     /// Delta exact matches of `all`: in all, and (hits, transitions) per
-    /// type of value set ([`NOTHING`] where none is); and the first
+    /// type of value set ([`NOTHING`] where none is) and per kind of true
+    /// action ([`action_kind`]); and the first
     /// [`MISSES_KEPT`] misses.
-    fn delta_hits(&self, all: &[Example]) -> (usize, BTreeMap<String, (usize, usize)>, Vec<Miss>) {
+    fn delta_hits(&self, all: &[Example]) -> (usize, [BTreeMap<String, (usize, usize)>; 2], Vec<Miss>) {
         let mut by_type: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
         let (mut exact, mut misses) = (0usize, vec![]);
         for (e, wrong) in all.iter().zip(&self.wrong) {
             let hit = wrong.is_none();
@@ -236,6 +238,8 @@ impl Tally {
             if let Some(predicted) = wrong.as_ref().filter(|_| misses.len() < MISSES_KEPT) {
                 misses.push(miss(e, predicted));
             }
+            let kind = by_kind.entry(action_kind(e).to_string()).or_default();
+            *kind = (kind.0 + usize::from(hit), kind.1 + 1);
             let mut types: std::collections::BTreeSet<&str> =
                 parse_delta(&e.target).map(|d| d.set.iter().map(|(_, v)| value_type(v)).collect()).unwrap_or_default();
             if e.target.is_empty() {
@@ -246,19 +250,20 @@ impl Tally {
                 *entry = (entry.0 + usize::from(hit), entry.1 + 1);
             }
         }
-        (exact, by_type, misses)
+        (exact, [by_type, by_kind], misses)
     }
 
     /// The rates of the counts over `all`, the transitions scored, with
     /// `working` as [`write_working`] returns it; no rollouts.
     fn report(self, all: &[Example], (working_right, needing): (usize, usize)) -> EvalReport {
-        let (exact, by_type, misses) = self.delta_hits(all);
+        let (exact, [by_type, by_kind], misses) = self.delta_hits(all);
         let n = all.len().max(1) as f64;
         EvalReport {
             action_accuracy: self.correct_actions as f64 / n,
             delta_exact: exact as f64 / n,
             delta_exact_greedy: self.greedy_exact as f64 / n,
             delta_exact_by_type: rates(by_type),
+            delta_exact_by_kind: rates(by_kind),
             action_accuracy_by_kind: rates(self.by_kind),
             action_accuracy_by_line: rates(self.by_line),
             working_exact: (working_right as f64 / needing.max(1) as f64, needing),

@@ -67,6 +67,10 @@ pub struct EvalReport {
     /// Action accuracy per kind of true next action (see [`action_kind`]):
     /// (rate, transitions).
     pub action_accuracy_by_kind: BTreeMap<String, (f64, usize)>,
+    /// State-delta exact match per kind of true next action: how well the
+    /// model writes what a call passes in, what a return hands back and
+    /// what a line does, (rate, transitions).
+    pub delta_exact_by_kind: BTreeMap<String, (f64, usize)>,
     /// Lines that call for working ([`crate::work`]) whose working the model
     /// wrote exactly: (rate, lines).
     pub working_exact: (f64, usize),
@@ -270,6 +274,10 @@ pub fn format_report(name: &str, r: &EvalReport) -> String {
     for (ty, (rate, n)) in &r.delta_exact_by_type {
         let what = if ty == NOTHING { "changes nothing".to_string() } else { format!("sets a {ty:<6}") };
         out += &format!("    {what:<15} ({n:>5} transitions) {rate:.3}\n");
+    }
+    out += "    by the true action:\n";
+    for (kind, (rate, n)) in &r.delta_exact_by_kind {
+        out += &format!("    {kind:<12} ({n:>5} transitions) {rate:.3}\n");
     }
     for (h, (rate, n)) in &r.rollout_exact {
         out += &format!("  rollout exact @ {h:<3} ({n:>4} runs)   {rate:.3}\n");

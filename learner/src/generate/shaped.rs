@@ -75,6 +75,48 @@ pub fn shaped(seed: u64, cfg: &GenConfig) -> String {
     )
 }
 
+impl Gen<'_> {
+    /// A `for` as people write them, with its body: over a range of a
+    /// literal or of the int parameter, reversed, from a start, or over a
+    /// list there is (its items, its indices, `enumerate`, neighbouring
+    /// pairs with `zip`). The plain generator counts over literal ranges
+    /// only, and most of the real suite's integer updates are loop heads of
+    /// these other kinds. A loop may run no times, so its variables are
+    /// forgotten after it, and no statement in the body grows the list it
+    /// walks.
+    pub(super) fn shaped_loop(&mut self, depth: usize, helpers: &[usize]) {
+        let bound = self.rng.random_range(1..=self.cfg.loop_bound);
+        // The int parameter is the first variable (at most 11: the inputs').
+        let param = self.vars.first().filter(|(_, t)| *t == Ty::Int).map(|(v, _)| v.clone());
+        let upto = match param {
+            Some(p) if self.rng.random_bool(0.5) => p,
+            _ => bound.to_string(),
+        };
+        let list = self.pick(Ty::List);
+        let known = self.vars.len();
+        let shape = self.rng.random_range(0..8);
+        let head = match (shape, &list) {
+            (4, Some(l)) => format!("for {} in {l}:", self.fresh(Ty::Int)),
+            (5, Some(l)) => format!("for {} in range(len({l})):", self.fresh(Ty::Int)),
+            (6, Some(l)) => format!("for {}, {} in enumerate({l}):", self.fresh(Ty::Int), self.fresh(Ty::Int)),
+            (7, Some(l)) => format!("for {}, {} in zip({l}, {l}[1:]):", self.fresh(Ty::Int), self.fresh(Ty::Int)),
+            (1 | 4, _) => format!("for {} in range({upto}):", self.fresh(Ty::Int)),
+            (2 | 5, _) => format!("for {} in reversed(range({upto})):", self.fresh(Ty::Int)),
+            (3 | 6, _) => {
+                let start = self.rng.random_range(1..3);
+                format!("for {} in range({start}, {upto} + {start}):", self.fresh(Ty::Int))
+            }
+            _ => format!("for {} in range({bound}):", self.fresh(Ty::Int)),
+        };
+        self.line(depth, &head);
+        let walked = list.filter(|_| shape >= 4).into_iter().collect::<Vec<_>>();
+        self.iterated.extend(walked.iter().cloned());
+        self.body(depth + 1, helpers);
+        self.iterated.retain(|v| !walked.contains(v));
+        self.vars.truncate(known);
+    }
+}
+
 fn pick<'a>(g: &mut Gen, from: &[&'a str]) -> &'a str {
     from[g.rng.random_range(0..from.len())]
 }
@@ -210,6 +252,40 @@ mod tests {
             programs.iter().filter_map(|p| p.lines().find(|l| l.contains(": int"))).collect();
         assert!(defs.len() >= 40, "{} distinct signatures of 50", defs.len());
         assert_eq!(shaped(7, &cfg), shaped(7, &cfg));
+    }
+
+    /// Loops of every kind the real suite has, none growing what it walks.
+    #[test]
+    fn loops_take_the_shapes_people_write_and_never_grow_their_list() {
+        let cfg = GenConfig::default();
+        let shapes = [" in range(len(", " in reversed(range(", " in enumerate(", " in zip(", " in range(1, "];
+        let mut seen = [0usize; 5];
+        let mut over_lists = 0;
+        for seed in 0..300 {
+            let p = shaped(seed, &cfg);
+            let lines: Vec<&str> = p.lines().collect();
+            for (at, line) in lines.iter().enumerate().filter(|(_, l)| l.trim_start().starts_with("for ")) {
+                for (k, shape) in shapes.iter().enumerate() {
+                    seen[k] += usize::from(line.contains(shape));
+                }
+                let over = line.trim_end_matches(':').rsplit(" in ").next().unwrap();
+                let walked = over.trim_start_matches("enumerate(").trim_start_matches("zip(");
+                let walked = walked.split([',', ')', '[']).next().unwrap();
+                if walked.starts_with("range") || walked.starts_with("reversed") {
+                    continue;
+                }
+                over_lists += 1;
+                let indent = line.len() - line.trim_start().len();
+                let body = lines[at + 1..].iter().take_while(|l| l.len() - l.trim_start().len() > indent);
+                for l in body {
+                    assert!(!l.contains(&format!("{walked}.append(")), "{line} grows its list in\n{p}");
+                }
+            }
+        }
+        assert!(seen.iter().all(|&n| n >= 5) && over_lists >= 20, "{seen:?}, {over_lists} loops over lists");
+        // Plain programs still count over literal ranges only.
+        let plain = crate::generate::generate(3, &cfg);
+        assert!(plain.lines().filter(|l| l.contains("for ")).all(|l| l.contains(" in range(") && !l.contains("len(")));
     }
 
     #[test]
