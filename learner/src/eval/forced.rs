@@ -228,9 +228,8 @@ impl Tally {
     /// type of value set ([`NOTHING`] where none is) and per kind of true
     /// action ([`action_kind`]); and the first
     /// [`MISSES_KEPT`] misses.
-    fn delta_hits(&self, all: &[Example]) -> (usize, [BTreeMap<String, (usize, usize)>; 2], Vec<Miss>) {
-        let mut by_type: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-        let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    fn delta_hits(&self, all: &[Example]) -> (usize, [Counts; 2], Vec<Miss>) {
+        let (mut by_type, mut by_kind) = (Counts::new(), Counts::new());
         let (mut exact, mut misses) = (0usize, vec![]);
         for (e, wrong) in all.iter().zip(&self.wrong) {
             let hit = wrong.is_none();
@@ -274,6 +273,9 @@ impl Tally {
         }
     }
 }
+
+/// (hits, count) per key.
+type Counts = BTreeMap<String, (usize, usize)>;
 
 /// Along a delta's teacher-forced path (`lps` its bytes' log-probabilities,
 /// `eos` EOS's before each): the log-probability of all its bytes, and its
