@@ -224,14 +224,7 @@ impl<'a> Gen<'a> {
 
     fn fresh(&mut self, ty: Ty) -> String {
         let name = if self.named {
-            // A name no variable of the program has yet; the types' lists
-            // are disjoint, so only the type's own need checking.
-            let free: Vec<&str> =
-                ty.names().iter().copied().filter(|n| !self.vars_named.iter().any(|v| v == n)).collect();
-            match free.len() {
-                0 => format!("{}{}", ty.names()[0], self.next_var),
-                k => free[self.rng.random_range(0..k)].to_string(),
-            }
+            self.person_name(ty.names())
         } else {
             let names = ["a", "b", "c", "s", "w", "xs", "d", "t", "k", "m", "p", "q"];
             format!("{}{}", names[self.next_var % names.len()], self.next_var / names.len())

@@ -27,6 +27,16 @@ const NOUNS: [&str; 16] = [
 const INT_PARAMS: [&str; 12] =
     ["n", "k", "x", "num", "number", "limit", "amount", "target", "value", "m", "start", "level"];
 const LIST_PARAMS: [&str; 8] = ["values", "arr", "lst", "nums", "data", "xs", "elements", "numbers_in"];
+const STR_PARAMS: [&str; 6] = ["s", "string", "txt", "phrase", "msg", "source"];
+/// Words a name may take beside its own: `max_count`, `count_left`.
+/// Real programs name things no generator lists, so most names are made
+/// of two words or of syllables (`tovami`), from far too many to recall:
+/// the model has to copy them from the program.
+const WORDS: [&str; 40] = [
+    "max", "min", "new", "old", "next", "prev", "last", "first", "even", "odd", "left", "right", "top", "inner",
+    "outer", "raw", "short", "long", "big", "small", "upper", "lower", "start", "end", "part", "full", "half", "valid",
+    "extra", "temp", "base", "final", "current", "seen", "unique", "char", "word", "num", "val", "run",
+];
 const DOCS: [&str; 4] = [
     "Return what is left of {p} after the steps below.",
     "Given {p}, work out the answer step by step.",
@@ -45,29 +55,49 @@ pub fn shaped(seed: u64, cfg: &GenConfig) -> String {
     g.named = true;
     let used = g.helpers();
     let helpers = std::mem::take(&mut g.out);
-    let name = format!("{}_{}", pick(&mut g, &VERBS), pick(&mut g, &NOUNS));
-    let int = pick(&mut g, &INT_PARAMS);
+    let (verb, noun) = (pick(&mut g, &VERBS), pick(&mut g, &NOUNS));
+    let name = match g.rng.random_range(0..3) {
+        0 => format!("{verb}_{noun}"),
+        1 => format!("{verb}_{}_{noun}", pick(&mut g, &WORDS)),
+        _ => format!("{verb}_{}", g.syllables()),
+    };
+    let int = g.person_name(&INT_PARAMS);
+    // The int comes from the input (so the inputs vary the run) or, as in
+    // the real suite's calls, is written in the call.
     let default = g.rng.random_range(0..10);
-    g.vars.push((int.into(), Ty::Int));
+    let int_arg = match g.rng.random_bool(0.5) {
+        true => format!("int(input() or {default})"),
+        false => g.rng.random_range(0..12).to_string(),
+    };
+    g.vars.push((int.clone(), Ty::Int));
     let mut params = vec![format!("{int}: int")];
-    let mut args = vec![format!("int(input() or {default})")];
+    let mut args = vec![int_arg];
     let mut shown = vec![g.rng.random_range(0..10).to_string()];
     if g.rng.random_bool(0.5) {
-        let list = pick(&mut g, &LIST_PARAMS);
+        let list = g.person_name(&LIST_PARAMS);
         let items: Vec<String> = (0..g.rng.random_range(1..5)).map(|_| g.rng.random_range(0..9).to_string()).collect();
-        g.vars.push((list.into(), Ty::List));
+        g.vars.push((list.clone(), Ty::List));
         params.push(format!("{list}: list"));
         args.push(format!("[{}]", items.join(", ")));
         shown.push("[1, 2]".into());
     }
-    let doc = pick(&mut g, &DOCS).replace("{p}", int);
+    if g.rng.random_bool(0.4) {
+        let text = g.person_name(&STR_PARAMS);
+        let literal = g.string();
+        g.vars.push((text.clone(), Ty::Str));
+        params.push(format!("{text}: str"));
+        args.push(literal);
+        shown.push("'ab'".into());
+    }
+    let doc = pick(&mut g, &DOCS).replace("{p}", &int);
     for _ in 0..cfg.statements {
         g.statement(1, &used);
     }
     let (last, ty) = g.vars.last().cloned().expect("the int at least");
+    let (returned, ty) = g.returned(last, ty);
     let body = std::mem::take(&mut g.out);
     format!(
-        "{helpers}\n\ndef {name}({}) -> {}:\n    \"\"\" {doc}\n    >>> {name}({})\n    \"\"\"\n{body}    return {last}\n\n\nprint(repr({name}({})))\n",
+        "{helpers}\n\ndef {name}({}) -> {}:\n    \"\"\" {doc}\n    >>> {name}({})\n    \"\"\"\n{body}    return {returned}\n\n\nprint(repr({name}({})))\n",
         params.join(", "),
         ty.annotation(),
         shown.join(", "),
@@ -76,6 +106,67 @@ pub fn shaped(seed: u64, cfg: &GenConfig) -> String {
 }
 
 impl Gen<'_> {
+    /// A name no variable or parameter of the program has yet: one of
+    /// `own` half the time, else one of them with a word before or after
+    /// it, or a made-up word.
+    pub(super) fn person_name(&mut self, own: &[&str]) -> String {
+        for _ in 0..20 {
+            let head = own[self.rng.random_range(0..own.len())];
+            let word = WORDS[self.rng.random_range(0..WORDS.len())];
+            let name = match self.rng.random_range(0..6) {
+                0..3 => head.to_string(),
+                3 => format!("{word}_{head}"),
+                4 => format!("{head}_{word}"),
+                _ => self.syllables(),
+            };
+            if !self.vars_named.contains(&name) {
+                self.vars_named.push(name.clone());
+                return name;
+            }
+        }
+        let name = format!("{}{}", own[0], self.next_var);
+        self.vars_named.push(name.clone());
+        name
+    }
+
+    /// A made-up word of two or three syllables, each a consonant and a
+    /// vowel (so never a keyword or a builtin's name).
+    fn syllables(&mut self) -> String {
+        let (consonants, vowels) = (b"bdfgklmnprstvz", b"aeiou");
+        (0..self.rng.random_range(2..=3))
+            .flat_map(|_| {
+                let c = consonants[self.rng.random_range(0..consonants.len())];
+                [c as char, vowels[self.rng.random_range(0..vowels.len())] as char]
+            })
+            .collect()
+    }
+
+    /// What the function returns, and its type: the last variable half the
+    /// time, else an expression of it, as real functions return
+    /// `len(string)` or `number % 1.0`.
+    fn returned(&mut self, last: String, ty: Ty) -> (String, Ty) {
+        if self.rng.random_bool(0.5) {
+            return (last, ty);
+        }
+        let k = self.rng.random_range(1..5);
+        let pick = self.rng.random_range(0..3);
+        match (ty, pick) {
+            (Ty::Int, 0) => (format!("{last} + {k}"), Ty::Int),
+            (Ty::Int, 1) => (format!("{last} * {k}"), Ty::Int),
+            (Ty::Int, _) => (format!("abs({last})"), Ty::Int),
+            (Ty::List, 0) => (format!("len({last})"), Ty::Int),
+            (Ty::List, 1) => (format!("sorted({last})"), Ty::List),
+            (Ty::List, _) => (format!("{last}[::-1]"), Ty::List),
+            (Ty::Str, 0) => (format!("len({last})"), Ty::Int),
+            (Ty::Str, 1) => (format!("{last}.upper()"), Ty::Str),
+            (Ty::Str, _) => (format!("{last}[::-1]"), Ty::Str),
+            (Ty::Bool, _) => (format!("not {last}"), Ty::Bool),
+            (Ty::Dict, 0) => (format!("sorted({last})"), Ty::List),
+            (Ty::Dict, _) => (format!("len({last})"), Ty::Int),
+            (Ty::Tuple, _) => (format!("{last}[0]"), Ty::Int),
+        }
+    }
+
     /// A `for` as people write them, with its body: over a range of a
     /// literal or of the int parameter, reversed, from a start, or over a
     /// list there is (its items, its indices, `enumerate`, neighbouring
@@ -252,6 +343,34 @@ mod tests {
             programs.iter().filter_map(|p| p.lines().find(|l| l.contains(": int"))).collect();
         assert!(defs.len() >= 40, "{} distinct signatures of 50", defs.len());
         assert_eq!(shaped(7, &cfg), shaped(7, &cfg));
+    }
+
+    /// Names, arguments and returns vary as real programs' do: names far
+    /// too many to recall, literals in the call, expressions returned.
+    #[test]
+    fn names_arguments_and_returns_vary_as_in_real_programs() {
+        let cfg = GenConfig::default();
+        let programs: Vec<String> = (0..200).map(|seed| shaped(seed, &cfg)).collect();
+        let calls: Vec<&str> =
+            programs.iter().filter_map(|p| p.lines().find(|l| l.starts_with("print(repr("))).collect();
+        let from_input = calls.iter().filter(|c| c.contains("int(input() or ")).count();
+        assert!((60..140).contains(&from_input), "{from_input} of 200 calls read the input");
+        assert!(calls.iter().filter(|c| c.contains(", '")).count() >= 40, "string arguments");
+        let returns = programs.iter().map(|p| p.lines().rfind(|l| l.starts_with("    return ")).expect("return"));
+        let expressions = returns.filter(|r| r["    return ".len()..].contains([' ', '(', '['].as_ref())).count();
+        assert!((60..140).contains(&expressions), "{expressions} of 200 return an expression");
+        // Names: the 256 verb-noun pairs and the type lists are a small part.
+        let defs: std::collections::HashSet<&str> = programs
+            .iter()
+            .filter_map(|p| p.lines().find(|l| l.contains(": int")))
+            .map(|d| &d[4..d.find('(').unwrap()])
+            .collect();
+        assert!(defs.len() >= 180, "{} distinct function names of 200", defs.len());
+        let mut g = Gen::new(5, &cfg, Language::Python);
+        g.named = true;
+        let names: Vec<String> = (0..200).map(|_| g.fresh(Ty::Int)).collect();
+        let own = names.iter().filter(|n| Ty::Int.names().contains(&n.as_str())).count();
+        assert!(names.len() - own >= 100, "{own} of 200 names from the list");
     }
 
     /// Loops of every kind the real suite has, none growing what it walks.
