@@ -229,9 +229,6 @@ impl<'a> Gen<'a> {
             let names = ["a", "b", "c", "s", "w", "xs", "d", "t", "k", "m", "p", "q"];
             format!("{}{}", names[self.next_var % names.len()], self.next_var / names.len())
         };
-        if self.named {
-            self.vars_named.push(name.clone());
-        }
         self.next_var += 1;
         self.vars.push((name.clone(), ty));
         name

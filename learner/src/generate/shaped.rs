@@ -61,6 +61,7 @@ pub fn shaped(seed: u64, cfg: &GenConfig) -> String {
         1 => format!("{verb}_{}_{noun}", pick(&mut g, &WORDS)),
         _ => format!("{verb}_{}", g.syllables()),
     };
+    g.vars_named.push(name.clone());
     let int = g.person_name(&INT_PARAMS);
     // The int comes from the input (so the inputs vary the run) or, as in
     // the real suite's calls, is written in the call.
@@ -124,7 +125,10 @@ impl Gen<'_> {
                 return name;
             }
         }
-        let name = format!("{}{}", own[0], self.next_var);
+        let mut name = format!("{}{}", own[0], self.next_var);
+        while self.vars_named.contains(&name) {
+            name.push('_');
+        }
         self.vars_named.push(name.clone());
         name
     }
@@ -388,7 +392,8 @@ mod tests {
                     seen[k] += usize::from(line.contains(shape));
                 }
                 let over = line.trim_end_matches(':').rsplit(" in ").next().unwrap();
-                let walked = over.trim_start_matches("enumerate(").trim_start_matches("zip(");
+                let walked =
+                    over.trim_start_matches("enumerate(").trim_start_matches("zip(").trim_start_matches("range(len(");
                 let walked = walked.split([',', ')', '[']).next().unwrap();
                 if walked.starts_with("range") || walked.starts_with("reversed") {
                     continue;
@@ -411,7 +416,7 @@ mod tests {
     fn parameters_and_functions_are_named_apart_from_the_variables() {
         let types = [Ty::Int, Ty::Bool, Ty::Str, Ty::List, Ty::Dict, Ty::Tuple];
         let variables: Vec<&str> = types.iter().flat_map(|t| t.names().iter().copied()).collect();
-        let params: Vec<&str> = INT_PARAMS.iter().chain(&LIST_PARAMS).copied().collect();
+        let params: Vec<&str> = INT_PARAMS.iter().chain(&LIST_PARAMS).chain(&STR_PARAMS).copied().collect();
         let distinct: std::collections::HashSet<&&str> = params.iter().collect();
         assert_eq!(distinct.len(), params.len(), "two parameters share a name");
         for p in &params {
@@ -456,6 +461,10 @@ mod tests {
             "max",
             "min",
             "sorted",
+            "abs",
+            "reversed",
+            "enumerate",
+            "zip",
             "ZeroDivisionError",
             "and",
             "or",
