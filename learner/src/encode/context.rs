@@ -162,8 +162,8 @@ fn state_bytes(state: &State, lines: &[&str], k: u32) -> Vec<u8> {
     s
 }
 
-/// Appends to `s` the state's event and the code of the current line of
-/// `source` (split into `lines`) and, when it reads any locals, the same code with their values
+/// Appends to `s` the code of the current line of `source` (split into
+/// `lines`) and, when it reads any locals, the same code with their values
 /// ([`with_values`]); returns the working the line calls for
 /// ([`Encoded::working`]).
 fn current_code_bytes(language: Language, source: &str, state: &State, lines: &[&str], s: &mut Vec<u8>) -> Vec<u8> {
@@ -176,13 +176,7 @@ fn current_code_bytes(language: Language, source: &str, state: &State, lines: &[
     let Some((at, line)) = (state.line as usize).checked_sub(1).and_then(|at| Some((at, *lines.get(at)?))) else {
         return vec![];
     };
-    // The state's event once more, before the code: a `return` state and
-    // the `line` state before it share their line, their code and their
-    // locals, and with the event only at the frame's head, far from the
-    // query, two training runs of three confused a function's return with
-    // the module's after it.
     let code = line.trim();
-    s.extend_from_slice(state.event.as_str().as_bytes());
     s.push(b':');
     s.extend_from_slice(code.as_bytes());
     s.push(b'\n');
@@ -302,7 +296,7 @@ mod tests {
         let text = text(&e);
         assert!(
             text.contains("k=2\n@<module> 1 5\ns='héllo\\\\n'\n")
-                && text.ends_with("#call 1 @f 2 from +4\nx=[1, 2]\n>\ncall:def f(x):\n=def f([1, 2]):\n"),
+                && text.ends_with("#call 1 @f 2 from +4\nx=[1, 2]\n>\n:def f(x):\n=def f([1, 2]):\n"),
             "{text}"
         );
         // A caller's frame shows the code of the line it resumes at (line
