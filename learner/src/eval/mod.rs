@@ -263,7 +263,9 @@ pub fn format_report(name: &str, r: &EvalReport) -> String {
         out += &format!("    {kind:<12} ({n:>5} transitions) {rate:.3}\n");
     }
     out += &format!("    working written exactly ({:>5} lines)       {:.3}\n", r.working_exact.1, r.working_exact.0);
-    out += "    by the line it is decided at:\n";
+    if !r.action_accuracy_by_line.is_empty() {
+        out += "    by the line it is decided at:\n";
+    }
     for (kind, (rate, n)) in &r.action_accuracy_by_line {
         out += &format!("    {kind:<20} ({n:>5} transitions) {rate:.3}\n");
     }
@@ -275,7 +277,9 @@ pub fn format_report(name: &str, r: &EvalReport) -> String {
         let what = if ty == NOTHING { "changes nothing".to_string() } else { format!("sets a {ty:<6}") };
         out += &format!("    {what:<15} ({n:>5} transitions) {rate:.3}\n");
     }
-    out += "    by the true action:\n";
+    if !r.delta_exact_by_kind.is_empty() {
+        out += "    by the true action:\n";
+    }
     for (kind, (rate, n)) in &r.delta_exact_by_kind {
         out += &format!("    {kind:<12} ({n:>5} transitions) {rate:.3}\n");
     }

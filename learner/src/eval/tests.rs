@@ -45,3 +45,15 @@ fn value_types_are_read_off_reprs() {
         assert_eq!(value_type(repr), ty, "{repr}");
     }
 }
+
+#[test]
+fn the_table_heads_a_split_only_when_it_has_rows() {
+    let empty = format_report("none", &EvalReport::default());
+    assert!(!empty.contains("by the true action") && !empty.contains("by the line"), "{empty}");
+    let mut r = EvalReport::default();
+    r.delta_exact_by_kind.insert("return".into(), (0.5, 4));
+    r.action_accuracy_by_line.insert("loop head".into(), (0.25, 8));
+    let table = format_report("some", &r);
+    assert!(table.contains("    by the true action:\n    return       (    4 transitions) 0.500\n"), "{table}");
+    assert!(table.contains("    by the line it is decided at:\n    loop head"), "{table}");
+}

@@ -146,7 +146,9 @@ pub fn mutate(source: &str, seed: u64) -> String {
     let spots: Vec<usize> = (0..bytes.len())
         .filter(|&i| {
             let prev_ident = i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-            (bytes[i].is_ascii_digit() && !prev_ident) || b"<>+-".contains(&bytes[i])
+            // A return annotation's `->` is not two operators.
+            let arrow = bytes[i..].starts_with(b"->") || (i > 0 && bytes[i - 1..].starts_with(b"->"));
+            (bytes[i].is_ascii_digit() && !prev_ident) || (b"<>+-".contains(&bytes[i]) && !arrow)
         })
         .collect();
     if spots.is_empty() {
@@ -180,6 +182,11 @@ mod tests {
         assert_ne!(m, src);
         assert_eq!(m.len(), src.len());
         assert_eq!(mutate("pass\n", 1), "pass\n");
+        let annotated = "def f(x) -> int:\n    return x\n";
+        assert_eq!(mutate(annotated, 1), annotated, "nothing to mutate but the arrow");
+        for seed in 0..20 {
+            assert!(mutate("def f(x) -> int:\n    return x + 2\n", seed).contains("-> int"), "{seed}");
+        }
     }
 
     const SOURCE: &str = "def f(xs, k):\n    n = 0\n    for x in xs:\n        if x >= k and x != 10:\n            n += 1\n    return n - 0\nprint(f([1, 12, 30], 2))\n";
