@@ -95,13 +95,16 @@ fn heads_have_the_documented_shapes() {
             -100,
             "the action is given, not scored"
         );
-        // The opening, the byte after each `=` or newline, and each `=`
-        // (a name's end) or newline (a line's end) itself: each position
-        // once.
         let after = e.target.iter().enumerate().filter(|(_, y)| b"\n=".contains(*y)).map(|(i, _)| d[x] + 1 + i as i64);
-        let ends = e.target.iter().enumerate().filter(|(_, y)| b"\n=".contains(*y)).map(|(i, _)| d[x] + i as i64);
-        let decided: std::collections::BTreeSet<i64> = std::iter::once(d[x]).chain(after).chain(ends).collect();
-        want[x] = decided.into_iter().map(|t| minus_logp(x, t)).sum();
+        // A line's end whose byte before is a `=` or a newline is
+        // already counted: each position once.
+        let ends = e
+            .target
+            .iter()
+            .enumerate()
+            .filter(|&(i, &y)| y == b'\n' && (i == 0 || !b"\n=".contains(&e.target[i - 1])))
+            .map(|(i, _)| d[x] + i as i64);
+        want[x] = std::iter::once(d[x]).chain(after).chain(ends).map(|t| minus_logp(x, t)).sum();
     }
     let want = Tensor::from_slice(&want).to_kind(Kind::Float);
     assert!(openings.allclose(&want, 1e-4, 1e-5, false), "{openings} vs {want}");
