@@ -26,7 +26,7 @@ impl WorldModel {
         let counted =
             targets.labels.ne(-100).to_kind(Kind::Float).sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
         // The delta's decisions, as collation labels them: what comes next,
-        // where a name ends, where a value starts and where a line ends.
+        // where a value starts and where a line ends.
         let labelled = targets.labels.view([n * s]).ne(-100).nonzero().squeeze_dim(1);
         let opens = targets.decisions.view([n * s]).f_index_select(0, &labelled)?;
         let at = labelled.remainder(s);
@@ -69,8 +69,7 @@ pub struct Losses {
 impl Losses {
     /// The training objective: per example, the action, the working's
     /// bytes and the delta's decisions (the bytes that open its lines or
-    /// end it, the `=` that ends each name and the first byte of each
-    /// value); then every
+    /// end it, and the first byte of each value); then every
     /// delta byte of the batch weighing the same. A mean per example alone
     /// would let the single byte of a "nothing changed" delta outweigh each
     /// byte of a ten-byte change ten to one, and the model would learn that
