@@ -461,15 +461,14 @@ mod tests {
             assert_eq!(delta_labels[x].iter().filter(|&&l| l != -100).count(), e.target.len() + 1);
         }
         // The last example's delta sets x to 8: its decisions are the first
-        // byte, the `=` that ends the name, the value's first byte after it,
-        // the newline after that, and the end.
+        // byte, the value's first byte after `=`, and the newline after it.
         let decisions = Vec::<Vec<bool>>::try_from(&batch.targets.decisions).unwrap();
         let (x, at) = (ex.len() - 1, start[ex.len() - 1] as usize);
         let decided: Vec<usize> = (0..decisions[x].len()).filter(|&i| decisions[x][i]).map(|i| i - at).collect();
         let target = &ex[x].target;
         let value = target.iter().position(|&b| b == b'=').expect("a value set") + 1;
         assert_eq!(&target[value..], b"8\n", "{}", String::from_utf8_lossy(target));
-        assert_eq!(decided, [0, value - 1, value, value + 1, value + 2], "{}", String::from_utf8_lossy(target));
+        assert_eq!(decided, [0, value, value + 1, value + 2], "{}", String::from_utf8_lossy(target));
     }
 
     #[test]

@@ -44,16 +44,14 @@ pub fn delta(a: &State, b: &State, printed: &str) -> Delta {
 
 /// Whether writing `next` after `at` is one of the delta's decisions: the
 /// byte that opens the delta or one of its lines (what comes next: a value
-/// set, a frame, a removal, output, or nothing more), the `=` that ends a
-/// name (where a copied name stops: `+s)'a'` for `+s='a'` after
-/// `def f(s):`), the first byte of a value (after its `=`, where copying,
-/// deriving and computing part ways), or the newline that ends a line
-/// (where a number or a copy stops: `17` cut to `1`, `0` run on to `0=`).
-/// `opens` is true for the delta's first byte. Collation labels these
-/// ([`crate::Targets::decisions`]) so that the loss weighs them without
-/// knowing the delta's format.
+/// set, a frame, a removal, output, or nothing more), the first byte of a
+/// value (after its `=`, where copying, deriving and computing part ways),
+/// or the newline that ends a line (where a number or a copy stops: `17`
+/// cut to `1`, `0` run on to `0=`). `opens` is true for the delta's first
+/// byte. Collation labels these ([`crate::Targets::decisions`]) so that the
+/// loss weighs them without knowing the delta's format.
 pub fn decides(opens: bool, at: i64, next: i64) -> bool {
-    opens || at == i64::from(b'\n') || at == i64::from(b'=') || next == i64::from(b'=') || next == i64::from(b'\n')
+    opens || at == i64::from(b'\n') || at == i64::from(b'=') || next == i64::from(b'\n')
 }
 
 /// `a` moved by an action (event, line) and a delta.
