@@ -377,15 +377,22 @@ impl OwnRows {
             flow: vec![0i64; n],
         };
         for (x, e) in examples.iter().enumerate() {
-            let flow_read = window.flow_lua_js || e.context.language == Language::Python;
-            rows.fill(x, e, (s, l), (window.own_offset(e.context.prefix), flow_read));
+            let c = &e.context;
+            let flow_read = (window.flow_lua_js || c.language == Language::Python).then(|| {
+                if window.flow_returns && !c.return_flow.is_empty() {
+                    c.return_flow.as_slice()
+                } else {
+                    c.line_flow.as_slice()
+                }
+            });
+            rows.fill(x, e, (s, l), (window.own_offset(c.prefix), flow_read));
         }
         rows
     }
 
     /// Writes example `e` into row `x`, its first own token at position
     /// `offset`.
-    fn fill(&mut self, x: usize, e: &Example, (s, l): (usize, usize), (offset, flow_read): (usize, bool)) {
+    fn fill(&mut self, x: usize, e: &Example, (s, l): (usize, usize), (offset, flow_read): (usize, Option<&[i64]>)) {
         let c = &e.context;
         let current = *c.line_id.last().unwrap_or(&0);
         let own: Vec<i64> = e.own_tokens().into_iter().chain([EOS]).collect();
@@ -395,9 +402,9 @@ impl OwnRows {
         let start = e.delta_start();
         self.delta_start[x] = start as i64;
         self.line_rel[x * l..x * l + c.line_rel.len()].copy_from_slice(&c.line_rel);
-        if flow_read {
-            self.line_flow[x * l..x * l + c.line_flow.len()].copy_from_slice(&c.line_flow);
-            self.flow[x] = c.line_flow.iter().fold(0, |acc, f| acc | f);
+        if let Some(flow) = flow_read {
+            self.line_flow[x * l..x * l + flow.len()].copy_from_slice(flow);
+            self.flow[x] = flow.iter().fold(0, |acc, f| acc | f);
         }
         let depths = nesting(&own);
         for i in 0..own.len() - 1 {

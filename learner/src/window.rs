@@ -29,6 +29,9 @@ pub struct Window {
     /// Python's are ([`crate::ModelConfig::flow_lua_js`]); without, their
     /// flags are all zero, as models before them were trained.
     pub flow_lua_js: bool,
+    /// Whether a `return` state's flow hints are its caller line's
+    /// ([`crate::ModelConfig::flow_returns`], [`Encoded::return_flow`]).
+    pub flow_returns: bool,
 }
 
 impl Window {
@@ -127,7 +130,7 @@ mod tests {
     fn chunks_hold_whole_lines_and_cover_the_program_once() {
         let source: String = (0..40).map(|i| format!("value_{i} = {i} * {i} + 1\n")).collect();
         let c = encoded(&source);
-        let w = Window { chunk: 64, chunks: 64, block: 256, flow_lua_js: true };
+        let w = Window { chunk: 64, chunks: 64, block: 256, flow_lua_js: true, flow_returns: true };
         let chunks = w.layout(&c);
         assert!(chunks.len() > 10);
         assert_eq!(chunks[0].start, 0);
@@ -145,7 +148,7 @@ mod tests {
     fn a_line_longer_than_a_chunk_is_cut_across_chunks() {
         let source = format!("a = 1\nb = [{}]\nc = 2\n", vec!["7"; 100].join(", "));
         let c = encoded(&source);
-        let w = Window { chunk: 64, chunks: 64, block: 256, flow_lua_js: true };
+        let w = Window { chunk: 64, chunks: 64, block: 256, flow_lua_js: true, flow_returns: true };
         let chunks = w.layout(&c);
         assert!(chunks.iter().all(|r| !r.is_empty() && r.len() <= 64));
         assert_eq!(chunks.iter().map(|r| r.len()).sum::<usize>(), c.prefix);
@@ -160,7 +163,7 @@ mod tests {
         let c = encoded(&source);
         assert!(crate::ModelConfig::default().window().reads(&c));
         assert!(
-            !Window { chunk: 0, chunks: 1, block: 1024, flow_lua_js: true }.reads(&c),
+            !Window { chunk: 0, chunks: 1, block: 1024, flow_lua_js: true, flow_returns: true }.reads(&c),
             "one block of 1 024 does not"
         );
     }

@@ -32,6 +32,12 @@ pub struct Encoded {
     /// Per source line: where control can go from the current line
     /// ([`crate::flow`] flags); the line pointer reads it beside `line_rel`.
     pub line_flow: Vec<i64>,
+    /// At a `return` event with a caller, where control can go from the
+    /// caller's line, which the call returns into ([`crate::flow`] flags);
+    /// empty at any other state. A model trained with
+    /// [`crate::Window::flow_returns`] reads these in place of
+    /// `line_flow`, whose flags describe a line that has already completed.
+    pub return_flow: Vec<i64>,
     /// The working the line calls for ([`crate::work::working`]): a
     /// comparison's operands and value, a counting loop's next value and
     /// whether it goes on, then a newline; empty for any other line. The target the
@@ -82,14 +88,14 @@ pub fn encode_context_in(language: Language, source: &str, state: &State, k: u32
     let lines: Vec<&str> = source.lines().collect();
     let (mut ctx, line_starts, mut line_id) = program_tokens(language, &lines);
     let prefix = ctx.len();
-    let (line_rel, line_flow) = line_features(language, source, state, lines.len());
+    let (line_rel, line_flow, return_flow) = line_features(language, source, state, lines.len());
     ctx.push(SEP);
     let mut s = state_bytes(state, &lines, k);
     let working = current_code_bytes(language, source, state, &lines, &mut s);
     ctx.extend(s.into_iter().map(i64::from));
     ctx.push(SEP);
     line_id.resize(ctx.len(), line_index(state.line as usize));
-    Encoded { context: ctx, prefix, line_starts, line_id, line_rel, line_flow, working, language }
+    Encoded { context: ctx, prefix, line_starts, line_id, line_rel, line_flow, return_flow, working, language }
 }
 
 /// The program part of a context: BOS, the language unless it is Python,
@@ -114,16 +120,27 @@ fn program_tokens(language: Language, lines: &[&str]) -> (Vec<i64>, Vec<usize>, 
 }
 
 /// The per-line features of a source of `lines` lines at `state`:
-/// [`Encoded::line_rel`] and [`Encoded::line_flow`].
-fn line_features(language: Language, source: &str, state: &State, lines: usize) -> (Vec<i64>, Vec<i64>) {
+/// [`Encoded::line_rel`], [`Encoded::line_flow`] and
+/// [`Encoded::return_flow`].
+fn line_features(language: Language, source: &str, state: &State, lines: usize) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
     let current = i64::from(state.line) - 1;
     let caller_line = state.stack.iter().rev().nth(1).map(|f| f.line);
     let caller = caller_line.map(|l| i64::from(l) - 1);
     let line_flow = crate::flow::line_flags_in(language, source, state.line, caller_line);
+    // A return goes on from the caller's line, as that line goes on once
+    // its call is done: to what follows it, into its branch, or out of its
+    // own frame (`return f(x)`, the module's last line).
+    let return_flow = match caller_line {
+        Some(at) if state.event == curio_trace::Event::Return => {
+            let callers_caller = state.stack.iter().rev().nth(2).map(|f| f.line);
+            crate::flow::line_flags_in(language, source, at, callers_caller)
+        }
+        _ => vec![],
+    };
     let line_rel = (0..lines as i64)
         .map(|j| relative_line(j - current) + if caller == Some(j) { LINE_REL_VOCAB / 2 } else { 0 })
         .collect();
-    (line_rel, line_flow)
+    (line_rel, line_flow, return_flow)
 }
 
 /// The state as text: k, the input, each caller's frame, then the current

@@ -80,6 +80,12 @@ pub struct ModelConfig {
     /// they were trained with those programs' flags all zero.
     #[serde(default)]
     pub flow_lua_js: bool,
+    /// Whether, at a `return` event, the flow hints are those of the
+    /// caller's line the call returns into, rather than of the line that
+    /// returned ([`crate::Encoded::return_flow`]). Checkpoints saved before
+    /// it read false: they were trained with the returning line's.
+    #[serde(default)]
+    pub flow_returns: bool,
     /// Whether every token's embedding carries how many brackets are open
     /// at it ([`crate::nesting`]). Default: true, as checkpoints saved
     /// before the switch were trained.
@@ -105,6 +111,7 @@ impl Default for ModelConfig {
             working: true,
             flow: true,
             flow_lua_js: true,
+            flow_returns: true,
             depth: true,
         }
     }
@@ -118,6 +125,7 @@ impl ModelConfig {
             chunks: self.chunks.max(1) as usize,
             block: self.block_size as usize,
             flow_lua_js: self.flow_lua_js,
+            flow_returns: self.flow_returns,
         }
     }
 }

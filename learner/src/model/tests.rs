@@ -143,7 +143,7 @@ fn checkpoint_round_trips_exactly_and_refuses_another_shape() {
     // A checkpoint saved before the working existed is read as one
     // without it, and asked as it was trained.
     let mut old = serde_json::to_value(ModelConfig { working: true, ..tiny() }).unwrap();
-    for key in ["working", "flow", "depth", "flow_lua_js"] {
+    for key in ["working", "flow", "depth", "flow_lua_js", "flow_returns"] {
         old.as_object_mut().unwrap().remove(key);
     }
     let meta = serde_json::json!({"config": old, "train_step": 1});
@@ -156,6 +156,7 @@ fn checkpoint_round_trips_exactly_and_refuses_another_shape() {
     // And one saved before Lua and JavaScript had facts read their flags
     // as all zero.
     assert!(!loaded.model.config.flow_lua_js, "no `flow_lua_js` key: trained without their flow");
+    assert!(!loaded.model.config.flow_returns, "no `flow_returns` key: returns read the returning line's");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -203,6 +204,50 @@ fn a_lua_program_s_flow_is_read_only_by_a_model_trained_to_read_it() {
     let (read, unread) = (flow(true), flow(false));
     assert!(read[0] != 0 && read[1] != 0, "both programs' flags: {read:?}");
     assert_eq!(unread, [0, read[1]], "without, Lua's are zero and Python's as they were");
+}
+
+/// A function returns into the module's last line, which leaves once its
+/// call is done: the next step is the module's return from there, and
+/// that is what a `return` state's hints flag, not the line that returned.
+#[test]
+fn a_return_reads_the_flow_of_the_line_it_returns_into() {
+    let source = "def f(x):\n    return x + 1\n\n\nprint(f(2))\n";
+    let step = |step, event, line, function: &str, depth| curio_trace::Step {
+        step,
+        event,
+        line,
+        function: function.into(),
+        depth,
+        locals: vec![],
+        stdout: String::new(),
+        value: None,
+    };
+    use curio_trace::Event::{Call, Line, Return};
+    let steps = [
+        step(0, Line, 1, "<module>", 1),
+        step(1, Line, 5, "<module>", 1),
+        step(2, Call, 1, "f", 2),
+        step(3, Line, 2, "f", 2),
+        step(4, Return, 2, "f", 2),
+    ];
+    let states = crate::encode::states(&steps);
+    let rows = [crate::Example::query(crate::encode::encode_context(source, &states[4], 1))];
+    let flags = |flow_returns: bool| {
+        let window = crate::ModelConfig { flow_returns, ..Default::default() }.window();
+        let line_flow = crate::data::collate(&rows, window, Device::Cpu).examples.line_flow;
+        Vec::<i64>::try_from(&line_flow.flatten(0, -1)).unwrap()
+    };
+    let leaves = |flags: &[i64]| -> Vec<usize> { (0..5).filter(|&j| flags[j] & crate::flow::LEAVES != 0).collect() };
+    assert_eq!(leaves(&flags(true)), [4], "the module leaves from line 5");
+    assert_eq!(leaves(&flags(false)), [1], "as models before the switch read it: line 2 leaves");
+    // Any other state reads its own line's hints either way.
+    let line = [crate::Example::query(crate::encode::encode_context(source, &states[3], 1))];
+    let window = |flow_returns| crate::ModelConfig { flow_returns, ..Default::default() }.window();
+    let (a, b) = (
+        crate::data::collate(&line, window(true), Device::Cpu),
+        crate::data::collate(&line, window(false), Device::Cpu),
+    );
+    assert!(a.examples.line_flow.equal(&b.examples.line_flow));
 }
 
 #[test]

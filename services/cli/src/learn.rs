@@ -193,6 +193,11 @@ pub struct ModelArgs {
     /// of Lua and JavaScript ones (the ablation; a new model only).
     #[arg(long)]
     pub no_flow_lua_js: bool,
+    /// A new model whose `return` states read the flow hints of the line
+    /// they return into as those of the line that returned, as models
+    /// before the switch did (the ablation; a new model only).
+    #[arg(long)]
+    pub no_flow_returns: bool,
     /// A new model whose tokens do not carry their bracket depth (the
     /// ablation; a new model only).
     #[arg(long)]
@@ -211,6 +216,7 @@ impl ModelArgs {
             working: !self.no_working,
             flow: !self.no_flow,
             flow_lua_js: !self.no_flow_lua_js,
+            flow_returns: !self.no_flow_returns,
             depth: !self.no_depth,
             ..ModelConfig::default()
         }

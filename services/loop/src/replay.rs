@@ -256,6 +256,7 @@ mod tests {
                 line_id: vec![0; len],
                 line_rel: vec![],
                 line_flow: vec![],
+                return_flow: vec![],
                 working: vec![],
                 language: curio_trace::Language::Python,
             };
