@@ -61,7 +61,9 @@ pub(crate) struct Line {
     pub handlers: Vec<usize>,
     /// How control leaves the line as well, in Lua and JavaScript, where a
     /// line holds two simple statements of different frames (`f = function()
-    /// return 1 end`, `xs.map((x) => x + 1)`): the one that did not decide.
+    /// return 1 end`, `xs.map((x) => x + 1)`): the one that did not decide;
+    /// in Python, where a branch's body is on its own line (`if not ok:
+    /// continue`): where the body goes.
     pub also: Option<Leaving>,
     /// More lines a branch may go into, beside `taken`: the other cases of
     /// a JavaScript `switch` (the first is `taken`, `default` `not_taken`).

@@ -164,6 +164,20 @@ print(total)
     }
 
     #[test]
+    fn a_branch_with_its_body_on_its_line_goes_where_the_body_goes() {
+        // CPython reports no line event for the body: `continue` goes from
+        // line 2 straight to the loop's head, `return` leaves from line 3.
+        let src = "for k in range(3):\n    if k == 1: continue\n    if k == 2: return_ = 0; break\n    x = k\n";
+        assert_eq!(with(src, 2, None, NEXT), [1]);
+        assert_eq!(with(src, 2, None, NOT_TAKEN), [3]);
+        assert!(with(src, 3, None, NEXT).is_empty(), "`break` goes past the loop: the module's end");
+        assert_eq!(with(src, 3, None, LEAVES), [3]);
+        let leaves = "def f(x):\n    if x: return 1\n    return 2\n";
+        assert_eq!(with(leaves, 2, None, LEAVES), [2]);
+        assert_eq!(with(leaves, 2, None, NOT_TAKEN), [3]);
+    }
+
+    #[test]
     fn lines_in_a_try_point_at_its_handlers() {
         let src = "try:\n    v = 1 // 0\nexcept ZeroDivisionError:\n    v = -1\nprint(v)\n";
         assert_eq!(with(src, 1, None, NEXT), [2]);

@@ -99,11 +99,21 @@ impl Reader {
     /// that line (`if x: y = 1`) already has; but of simple statements
     /// that share a line (`i += 1; continue`, or one that ends where the
     /// next starts), the last decides where control goes.
+    /// A branch whose body is on its own line (`if not ok: continue`) runs
+    /// it with no line event of its own: its last simple statement says
+    /// where the branch, taken, goes, and is kept as [`Line::also`].
     fn record(&mut self, line: usize, leaving: Leaving, after: Exit, scope: &Scope) {
-        if let Some(slot) = self.lines.get_mut(line)
-            && slot.as_ref().is_none_or(|old| simple(&old.leaving) && simple(&leaving))
-        {
-            *slot = Some(Line { leaving, after, handlers: scope.handlers.clone(), also: None, cases: vec![] });
+        let Some(slot) = self.lines.get_mut(line) else { return };
+        match slot {
+            Some(old) if !(simple(&old.leaving) && simple(&leaving)) => {
+                if let Leaving::Branch { taken: Some(t), .. } = old.leaving
+                    && t == line
+                    && simple(&leaving)
+                {
+                    old.also = Some(leaving);
+                }
+            }
+            _ => *slot = Some(Line { leaving, after, handlers: scope.handlers.clone(), also: None, cases: vec![] }),
         }
     }
 
