@@ -378,13 +378,11 @@ impl OwnRows {
         };
         for (x, e) in examples.iter().enumerate() {
             let c = &e.context;
-            let flow_read = (window.flow_lua_js || c.language == Language::Python).then(|| {
-                if window.flow_returns && !c.return_flow.is_empty() {
-                    c.return_flow.as_slice()
-                } else {
-                    c.line_flow.as_slice()
-                }
-            });
+            let flow = match window.flow_returns && !c.return_flow.is_empty() {
+                true => c.return_flow.as_slice(),
+                false => c.line_flow.as_slice(),
+            };
+            let flow_read = (window.flow_lua_js || c.language == Language::Python).then_some(flow);
             rows.fill(x, e, (s, l), (window.own_offset(c.prefix), flow_read));
         }
         rows
