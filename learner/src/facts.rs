@@ -62,8 +62,8 @@ pub(crate) struct Line {
     /// How control leaves the line as well, in Lua and JavaScript, where a
     /// line holds two simple statements of different frames (`f = function()
     /// return 1 end`, `xs.map((x) => x + 1)`): the one that did not decide;
-    /// in Python, where a branch's body is on its own line (`if not ok:
-    /// continue`): where the body goes.
+    /// and `Returns` for a branch whose body, on the branch's own line,
+    /// leaves (`if x then return 1 end`, `if x: return 1`).
     pub also: Option<Leaving>,
     /// More lines a branch may go into, beside `taken`: the other cases of
     /// a JavaScript `switch` (the first is `taken`, `default` `not_taken`).
@@ -131,16 +131,7 @@ impl Recorded {
                 let after = if leaving == Leaving::Returns { old.after } else { after };
                 *old = Line { leaving, after, handlers: handlers.to_vec(), also: old.also, cases: vec![] };
             }
-            Some(old) => {
-                // A branch's body on the branch's own line: its last
-                // simple statement decides where the branch, taken, goes.
-                if let Leaving::Branch { taken: Some(t), .. } = old.leaving
-                    && t == line
-                    && (simple(&leaving) || self.shadowed[line].is_none())
-                {
-                    self.shadowed[line] = Some(leaving);
-                }
-            }
+            Some(old) => shadow(&mut self.shadowed, old, line, leaving),
             None => *slot = Some(Line { leaving, after, handlers: handlers.to_vec(), also: None, cases: vec![] }),
         }
     }
@@ -166,23 +157,42 @@ impl Recorded {
     /// where that body goes, or, where the body leaves its function, marked
     /// as leaving too.
     fn lines(self) -> Vec<Option<Line>> {
-        let mut lines = self.lines;
-        for (line, shadowed) in self.shadowed.into_iter().enumerate() {
-            if let (Some(Some(Line { leaving: Leaving::Branch { taken, .. }, also, .. })), Some(body)) =
-                (lines.get_mut(line), shadowed)
-            {
-                *taken = match body {
-                    Leaving::Next { to: Exit::Line(to), .. } => Some(to),
-                    Leaving::Branch { taken, .. } | Leaving::Enter { body: taken } => taken,
-                    Leaving::Returns | Leaving::Next { to: Exit::Leave, .. } => {
-                        *also = Some(Leaving::Returns);
-                        None
-                    }
-                };
-            }
-        }
-        lines
+        unshadow(self.lines, self.shadowed)
     }
+}
+
+/// Keeps in `shadowed` how `leaving`, a statement on `line` after the one
+/// recorded there (`old`), leaves it, where `old` is a branch whose body
+/// starts on its own line: the body's last simple statement decides where
+/// the branch, taken, goes.
+fn shadow(shadowed: &mut [Option<Leaving>], old: &Line, line: usize, leaving: Leaving) {
+    if let Leaving::Branch { taken: Some(t), .. } = old.leaving
+        && t == line
+        && (simple(&leaving) || shadowed[line].is_none())
+    {
+        shadowed[line] = Some(leaving);
+    }
+}
+
+/// `lines`, each branch whose body starts on its own line taken to where
+/// that body goes (`shadowed`, by [`shadow`]), or, where the body leaves
+/// its function, marked as leaving too.
+fn unshadow(mut lines: Vec<Option<Line>>, shadowed: Vec<Option<Leaving>>) -> Vec<Option<Line>> {
+    for (line, shadowed) in shadowed.into_iter().enumerate() {
+        if let (Some(Some(Line { leaving: Leaving::Branch { taken, .. }, also, .. })), Some(body)) =
+            (lines.get_mut(line), shadowed)
+        {
+            *taken = match body {
+                Leaving::Next { to: Exit::Line(to), .. } => Some(to),
+                Leaving::Branch { taken, .. } | Leaving::Enter { body: taken } => taken,
+                Leaving::Returns | Leaving::Next { to: Exit::Leave, .. } => {
+                    *also = Some(Leaving::Returns);
+                    None
+                }
+            };
+        }
+    }
+    lines
 }
 
 /// Per line of a program of `lines` lines, the lines where the functions

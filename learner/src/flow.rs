@@ -168,7 +168,7 @@ print(total)
         // CPython reports no line event for the body: `continue` goes from
         // line 2 straight to the loop's head, `return` leaves from line 3.
         let src = "for k in range(3):\n    if k == 1: continue\n    if k == 2: return_ = 0; break\n    x = k\n";
-        assert_eq!(with(src, 2, None, NEXT), [1]);
+        assert_eq!(with(src, 2, None, TAKEN), [1], "taken, to the loop's head, as in Lua and JavaScript");
         assert_eq!(with(src, 2, None, NOT_TAKEN), [3]);
         assert!(with(src, 3, None, NEXT).is_empty(), "`break` goes past the loop: the module's end");
         assert_eq!(with(src, 3, None, LEAVES), [3]);

@@ -19,6 +19,7 @@ pub(super) fn parse(source: &str) -> Facts {
     let mut reader = Reader {
         starts,
         lines: vec![None; n],
+        shadowed: vec![None; n],
         defs: vec![],
         calls: vec![],
         compares: vec![false; n],
@@ -32,7 +33,8 @@ pub(super) fn parse(source: &str) -> Facts {
         reader.enter(0, first);
     }
     let calls = super::called(&reader.calls, &reader.defs, n);
-    Facts { lines: reader.lines, calls, compares: reader.compares, entries: reader.entries, names }
+    let lines = super::unshadow(reader.lines, reader.shadowed);
+    Facts { lines, calls, compares: reader.compares, entries: reader.entries, names }
 }
 
 /// What a block's lines know of the statements around them.
@@ -62,6 +64,9 @@ struct Reader {
     /// Byte offset of each line's start.
     starts: Vec<usize>,
     lines: Vec<Option<Line>>,
+    /// Per line, how the body a branch's header kept off that line leaves
+    /// it ([`super::shadow`]).
+    shadowed: Vec<Option<Leaving>>,
     /// Every `def`'s name and line.
     defs: Vec<(String, usize)>,
     /// Every call by name: its line and the name.
@@ -100,18 +105,13 @@ impl Reader {
     /// that share a line (`i += 1; continue`, or one that ends where the
     /// next starts), the last decides where control goes.
     /// A branch whose body is on its own line (`if not ok: continue`) runs
-    /// it with no line event of its own: its last simple statement says
-    /// where the branch, taken, goes, and is kept as [`Line::also`].
+    /// it with no line event of its own: the branch, taken, goes where the
+    /// body goes ([`super::shadow`]).
     fn record(&mut self, line: usize, leaving: Leaving, after: Exit, scope: &Scope) {
         let Some(slot) = self.lines.get_mut(line) else { return };
         match slot {
             Some(old) if !(simple(&old.leaving) && simple(&leaving)) => {
-                if let Leaving::Branch { taken: Some(t), .. } = old.leaving
-                    && t == line
-                    && simple(&leaving)
-                {
-                    old.also = Some(leaving);
-                }
+                super::shadow(&mut self.shadowed, old, line, leaving);
             }
             _ => *slot = Some(Line { leaving, after, handlers: scope.handlers.clone(), also: None, cases: vec![] }),
         }
