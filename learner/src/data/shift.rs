@@ -4,7 +4,8 @@
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::{Example, share_programs};
+use super::Example;
+use super::batch::share_programs;
 use crate::encode::LINE_IDS;
 
 /// `examples` with each program's line ids moved up by one draw from
